@@ -1,0 +1,341 @@
+//! Signatures of packages and indexes.
+//!
+//! A signed v2 file starts with a gzip member holding one tar entry per signature, named
+//! `.SIGN.<ALGO>.<key name>`, where the key name is the file name of the public key in
+//! the keys directory (`/etc/apk/keys`). The signature covers the next gzip member, byte
+//! for byte as compressed: the control stream of a package, the index stream of an
+//! `APKINDEX.tar.gz`.
+//!
+//! - `RSA`: RSA PKCS#1 v1.5 over SHA-1 (what abuild writes and every apk verifies),
+//! - `RSA256` / `RSA512`: the same over SHA-256 / SHA-512,
+//! - `ED25519`: Ed25519 (RFC 8032) over the 32-byte SHA-256 digest of the stream. This
+//!   scheme is apk-rs's own; apk-tools does not know it.
+//!
+//! Keys are PEM: RSA public keys as SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, as Alpine
+//! ships them) or PKCS#1, private keys as PKCS#8 or PKCS#1; Ed25519 keys as PKCS#8 and
+//! SubjectPublicKeyInfo.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ed25519_dalek::{Signer, Verifier};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::error::{Error, Result};
+
+/// The signature schemes, named as in the `.SIGN.<ALGO>.` entry prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    RsaSha1,
+    RsaSha256,
+    RsaSha512,
+    Ed25519,
+}
+
+impl Algorithm {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha1 => ".SIGN.RSA.",
+            Algorithm::RsaSha256 => ".SIGN.RSA256.",
+            Algorithm::RsaSha512 => ".SIGN.RSA512.",
+            Algorithm::Ed25519 => ".SIGN.ED25519.",
+        }
+    }
+
+    /// Splits a signature entry name into its scheme and key name.
+    pub fn from_entry_name(name: &str) -> Option<(Algorithm, &str)> {
+        [
+            Algorithm::RsaSha1,
+            Algorithm::RsaSha256,
+            Algorithm::RsaSha512,
+            Algorithm::Ed25519,
+        ]
+        .into_iter()
+        .find_map(|a| {
+            name.strip_prefix(a.prefix())
+                .filter(|k| !k.is_empty())
+                .map(|k| (a, k))
+        })
+    }
+}
+
+/// The digests a signed stream may be checked against, computed in one pass.
+#[derive(Debug, Clone)]
+pub struct StreamDigests {
+    pub sha1: [u8; 20],
+    pub sha256: [u8; 32],
+    pub sha512: [u8; 64],
+}
+
+impl StreamDigests {
+    pub fn of(data: &[u8]) -> Self {
+        StreamDigests {
+            sha1: Sha1::digest(data).into(),
+            sha256: Sha256::digest(data).into(),
+            sha512: Sha512::digest(data).into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(Box<RsaPublicKey>),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    pub fn from_pem(pem: &str) -> std::result::Result<Self, String> {
+        use rsa::pkcs8::DecodePublicKey as _;
+        if let Ok(k) = RsaPublicKey::from_public_key_pem(pem) {
+            return Ok(PublicKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = RsaPublicKey::from_pkcs1_pem(pem) {
+            return Ok(PublicKey::Rsa(Box::new(k)));
+        }
+        ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
+            .map(PublicKey::Ed25519)
+            .map_err(|_| "not a PEM RSA or Ed25519 public key".to_string())
+    }
+
+    pub fn to_pem(&self) -> String {
+        use rsa::pkcs8::EncodePublicKey as _;
+        let le = rsa::pkcs8::LineEnding::LF;
+        match self {
+            PublicKey::Rsa(k) => k.to_public_key_pem(le).unwrap_or_default(),
+            PublicKey::Ed25519(k) => k.to_public_key_pem(le).unwrap_or_default(),
+        }
+    }
+
+    /// Checks `sig` made with `algo` over a stream with the given digests.
+    pub fn verify(&self, algo: Algorithm, digests: &StreamDigests, sig: &[u8]) -> bool {
+        match (self, algo) {
+            (PublicKey::Rsa(k), Algorithm::RsaSha1) => {
+                k.verify(Pkcs1v15Sign::new::<Sha1>(), &digests.sha1, sig).is_ok()
+            }
+            (PublicKey::Rsa(k), Algorithm::RsaSha256) => k
+                .verify(Pkcs1v15Sign::new::<Sha256>(), &digests.sha256, sig)
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::RsaSha512) => k
+                .verify(Pkcs1v15Sign::new::<Sha512>(), &digests.sha512, sig)
+                .is_ok(),
+            (PublicKey::Ed25519(k), Algorithm::Ed25519) => {
+                let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+                    return false;
+                };
+                k.verify(&digests.sha256, &sig).is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+pub enum PrivateKey {
+    Rsa(Box<RsaPrivateKey>),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+impl PrivateKey {
+    pub fn from_pem(pem: &str) -> std::result::Result<Self, String> {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        if let Ok(k) = RsaPrivateKey::from_pkcs8_pem(pem) {
+            return Ok(PrivateKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = RsaPrivateKey::from_pkcs1_pem(pem) {
+            return Ok(PrivateKey::Rsa(Box::new(k)));
+        }
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(|k| PrivateKey::Ed25519(Box::new(k)))
+            .map_err(|_| "not a PEM RSA or Ed25519 private key".to_string())
+    }
+
+    /// Reads a private key file; its public key is expected to be named `<file>.pub`.
+    pub fn load(path: &Path) -> Result<(Self, String)> {
+        let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let key = PrivateKey::from_pem(&pem).map_err(|m| Error::format(path.display().to_string(), m))?;
+        let name = path
+            .file_name()
+            .map(|n| format!("{}.pub", n.to_string_lossy()))
+            .ok_or_else(|| Error::format(path.display().to_string(), "not a key file name"))?;
+        Ok((key, name))
+    }
+
+    pub fn generate_rsa(bits: usize) -> Result<Self> {
+        let mut rng = rand_core::OsRng;
+        RsaPrivateKey::new(&mut rng, bits)
+            .map(|k| PrivateKey::Rsa(Box::new(k)))
+            .map_err(|e| Error::format("RSA key generation", e.to_string()))
+    }
+
+    pub fn generate_ed25519() -> Self {
+        let mut rng = rand_core::OsRng;
+        PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
+    }
+
+    pub fn to_pem(&self) -> Result<String> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let le = rsa::pkcs8::LineEnding::LF;
+        let pem = match self {
+            PrivateKey::Rsa(k) => k.to_pkcs8_pem(le).map(|p| p.to_string()),
+            PrivateKey::Ed25519(k) => k.to_pkcs8_pem(le).map(|p| p.to_string()),
+        };
+        pem.map_err(|e| Error::format("private key", e.to_string()))
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            PrivateKey::Rsa(k) => PublicKey::Rsa(Box::new(k.to_public_key())),
+            PrivateKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// The scheme this key signs with by default (RSA: SHA-1, as abuild does, so every
+    /// apk-tools release verifies it).
+    pub fn default_algorithm(&self) -> Algorithm {
+        match self {
+            PrivateKey::Rsa(_) => Algorithm::RsaSha1,
+            PrivateKey::Ed25519(_) => Algorithm::Ed25519,
+        }
+    }
+
+    /// Signs a stream; `algo` must fit the key type.
+    pub fn sign(&self, algo: Algorithm, stream: &[u8]) -> Result<Vec<u8>> {
+        let d = StreamDigests::of(stream);
+        let res = match (self, algo) {
+            (PrivateKey::Rsa(k), Algorithm::RsaSha1) => k.sign(Pkcs1v15Sign::new::<Sha1>(), &d.sha1),
+            (PrivateKey::Rsa(k), Algorithm::RsaSha256) => {
+                k.sign(Pkcs1v15Sign::new::<Sha256>(), &d.sha256)
+            }
+            (PrivateKey::Rsa(k), Algorithm::RsaSha512) => {
+                k.sign(Pkcs1v15Sign::new::<Sha512>(), &d.sha512)
+            }
+            (PrivateKey::Ed25519(k), Algorithm::Ed25519) => {
+                return Ok(k.sign(&d.sha256).to_bytes().to_vec())
+            }
+            _ => return Err(Error::signature("signing", format!("{algo:?} does not fit this key"))),
+        };
+        res.map_err(|e| Error::signature("signing", e.to_string()))
+    }
+}
+
+/// Trusted public keys by name (the file name in the keys directory).
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    keys: BTreeMap<String, PublicKey>,
+}
+
+impl Keyring {
+    /// Loads every readable key in `dir`. A missing directory is an empty keyring; a file
+    /// that is not a key is skipped, as apk does.
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let mut ring = Keyring::default();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ring),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let path = entry.path();
+            let Ok(pem) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if let Ok(key) = PublicKey::from_pem(&pem) {
+                ring.insert(entry.file_name().to_string_lossy().into_owned(), key);
+            }
+        }
+        Ok(ring)
+    }
+
+    pub fn insert(&mut self, name: String, key: PublicKey) {
+        self.keys.insert(name, key);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PublicKey> {
+        self.keys.get(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Checks a set of signature entries against a stream: true when at least one is by
+    /// a known key and verifies. Entries by unknown keys are ignored, as apk does.
+    pub fn verify_any(&self, signatures: &[Signature], digests: &StreamDigests) -> bool {
+        signatures.iter().any(|s| {
+            self.get(&s.key_name)
+                .is_some_and(|k| k.verify(s.algorithm, digests, &s.bytes))
+        })
+    }
+}
+
+/// One `.SIGN.*` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub algorithm: Algorithm,
+    pub key_name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Signature {
+    pub fn entry_name(&self) -> String {
+        format!("{}{}", self.algorithm.prefix(), self.key_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names() {
+        assert_eq!(
+            Algorithm::from_entry_name(".SIGN.RSA.alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"),
+            Some((Algorithm::RsaSha1, "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"))
+        );
+        assert_eq!(
+            Algorithm::from_entry_name(".SIGN.RSA256.k.pub"),
+            Some((Algorithm::RsaSha256, "k.pub"))
+        );
+        assert_eq!(
+            Algorithm::from_entry_name(".SIGN.ED25519.k.pub"),
+            Some((Algorithm::Ed25519, "k.pub"))
+        );
+        assert_eq!(Algorithm::from_entry_name(".SIGN.RSA."), None);
+        assert_eq!(Algorithm::from_entry_name(".SIGN.DSA.k"), None);
+    }
+
+    #[test]
+    fn ed25519_sign_verify_and_pem_round_trip() {
+        let key = PrivateKey::generate_ed25519();
+        let pem = key.to_pem().unwrap();
+        let key = PrivateKey::from_pem(&pem).unwrap();
+        let pubkey = PublicKey::from_pem(&key.public_key().to_pem()).unwrap();
+        let sig = key.sign(Algorithm::Ed25519, b"stream").unwrap();
+        assert!(pubkey.verify(Algorithm::Ed25519, &StreamDigests::of(b"stream"), &sig));
+        assert!(!pubkey.verify(Algorithm::Ed25519, &StreamDigests::of(b"Stream"), &sig));
+        assert!(!pubkey.verify(Algorithm::RsaSha1, &StreamDigests::of(b"stream"), &sig));
+    }
+
+    #[test]
+    fn rsa_sign_verify_each_digest() {
+        let key = PrivateKey::generate_rsa(1024).unwrap();
+        let pubkey = PublicKey::from_pem(&key.public_key().to_pem()).unwrap();
+        let d = StreamDigests::of(b"control");
+        let bad = StreamDigests::of(b"contro1");
+        for algo in [Algorithm::RsaSha1, Algorithm::RsaSha256, Algorithm::RsaSha512] {
+            let sig = key.sign(algo, b"control").unwrap();
+            assert!(pubkey.verify(algo, &d, &sig), "{algo:?}");
+            assert!(!pubkey.verify(algo, &bad, &sig), "{algo:?}");
+        }
+        assert!(key.sign(Algorithm::Ed25519, b"x").is_err());
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(PrivateKey::from_pem("hello").is_err());
+    }
+}
