@@ -168,8 +168,12 @@ pub struct EntryHeader {
 pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Result<EntryHeader> {
     let bad = |m: String| Error::format(what, m);
     let raw_path = entry.path_bytes().into_owned();
-    let path = String::from_utf8(raw_path)
-        .map_err(|e| bad(format!("entry name is not UTF-8: {:?}", String::from_utf8_lossy(e.as_bytes()))))?;
+    let path = String::from_utf8(raw_path).map_err(|e| {
+        bad(format!(
+            "entry name is not UTF-8: {:?}",
+            String::from_utf8_lossy(e.as_bytes())
+        ))
+    })?;
     let header = entry.header();
     let kind = EntryKind::from_tar(header.entry_type());
     let field = |r: io::Result<u64>, name: &str| {
@@ -208,7 +212,11 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
         uid,
         gid,
         mtime,
-        size: if matches!(kind, EntryKind::File) { size } else { 0 },
+        size: if matches!(kind, EntryKind::File) {
+            size
+        } else {
+            0
+        },
         link,
         apk_checksum,
     })
@@ -237,7 +245,10 @@ pub fn read_small_tar(data: &[u8], what: &str) -> Result<Vec<SmallEntry>> {
             .read_to_end(&mut buf)
             .map_err(|e| Error::format(what, format!("entry '{}': {e}", header.path)))?;
         if (buf.len() as u64) != header.size {
-            return Err(Error::format(what, format!("entry '{}' is truncated", header.path)));
+            return Err(Error::format(
+                what,
+                format!("entry '{}' is truncated", header.path),
+            ));
         }
         out.push(SmallEntry { header, data: buf });
     }
@@ -262,7 +273,14 @@ impl TarWriter {
         TarWriter { builder }
     }
 
-    fn header(kind: tar::EntryType, mode: u32, uid: u64, gid: u64, mtime: u64, size: u64) -> tar::Header {
+    fn header(
+        kind: tar::EntryType,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+        size: u64,
+    ) -> tar::Header {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(kind);
         h.set_mode(mode);
@@ -277,29 +295,63 @@ impl TarWriter {
 
     /// Adds a regular file.
     #[allow(clippy::too_many_arguments)]
-    pub fn file(&mut self, path: &str, mode: u32, uid: u64, gid: u64, mtime: u64, data: &[u8], checksum: Option<&str>) -> io::Result<()> {
+    pub fn file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+        data: &[u8],
+        checksum: Option<&str>,
+    ) -> io::Result<()> {
         if let Some(c) = checksum {
             self.builder
                 .append_pax_extensions([("APK-TOOLS.checksum.SHA1", c.as_bytes())])?;
         }
-        let mut h = Self::header(tar::EntryType::Regular, mode, uid, gid, mtime, data.len() as u64);
+        let mut h = Self::header(
+            tar::EntryType::Regular,
+            mode,
+            uid,
+            gid,
+            mtime,
+            data.len() as u64,
+        );
         self.builder.append_data(&mut h, path, data)
     }
 
     pub fn dir(&mut self, path: &str, mode: u32, uid: u64, gid: u64, mtime: u64) -> io::Result<()> {
         let mut h = Self::header(tar::EntryType::Directory, mode, uid, gid, mtime, 0);
-        let p = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
+        let p = if path.ends_with('/') {
+            path.to_owned()
+        } else {
+            format!("{path}/")
+        };
         self.builder.append_data(&mut h, p, io::empty())
     }
 
     /// Adds a symlink or hard link entry.
     #[allow(clippy::too_many_arguments)]
-    pub fn link(&mut self, kind: EntryKind, path: &str, target: &str, mode: u32, uid: u64, gid: u64, mtime: u64, checksum: Option<&str>) -> io::Result<()> {
+    pub fn link(
+        &mut self,
+        kind: EntryKind,
+        path: &str,
+        target: &str,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+        checksum: Option<&str>,
+    ) -> io::Result<()> {
         if let Some(c) = checksum {
             self.builder
                 .append_pax_extensions([("APK-TOOLS.checksum.SHA1", c.as_bytes())])?;
         }
-        let t = if kind == EntryKind::HardLink { tar::EntryType::Link } else { tar::EntryType::Symlink };
+        let t = if kind == EntryKind::HardLink {
+            tar::EntryType::Link
+        } else {
+            tar::EntryType::Symlink
+        };
         let mut h = Self::header(t, mode, uid, gid, mtime, 0);
         self.builder.append_link(&mut h, path, target)
     }
@@ -340,7 +392,10 @@ mod tests {
         let e = inflate_member(&bomb, 0, 1 << 20, "bomb.apk").unwrap_err();
         assert!(e.to_string().contains("exceeds the limit"), "{e}");
         // Exactly at the limit is fine.
-        assert_eq!(inflate_member(&bomb, 0, 10 << 20, "ok").unwrap().data.len(), 10 << 20);
+        assert_eq!(
+            inflate_member(&bomb, 0, 10 << 20, "ok").unwrap().data.len(),
+            10 << 20
+        );
     }
 
     #[test]
@@ -357,11 +412,13 @@ mod tests {
     #[test]
     fn cut_tars_concatenate() {
         let mut w = TarWriter::new();
-        w.file(".PKGINFO", 0o644, 0, 0, 0, b"pkgname = a\n", None).unwrap();
+        w.file(".PKGINFO", 0o644, 0, 0, 0, b"pkgname = a\n", None)
+            .unwrap();
         let control = w.finish_cut().unwrap();
         assert_eq!(control.len() % 512, 0);
         let mut w = TarWriter::new();
-        w.file("usr/bin/a", 0o755, 0, 0, 0, b"#!/bin/sh\n", Some("00ff")).unwrap();
+        w.file("usr/bin/a", 0o755, 0, 0, 0, b"#!/bin/sh\n", Some("00ff"))
+            .unwrap();
         let mut all = control.clone();
         all.extend(w.finish().unwrap());
         let entries = read_small_tar(&all, "t").unwrap();

@@ -122,7 +122,15 @@ mod tests {
 
     #[test]
     fn rejects_bad() {
-        for bad in ["", "Q", "Q1", "Q1!!!!", "Q3ZX+on7zBgcokTctj4tLSmx7q5O4=", "Q1AAAA", "Q1ZX+on7zBgcokTctj4tLSmx7q5O4"] {
+        for bad in [
+            "",
+            "Q",
+            "Q1",
+            "Q1!!!!",
+            "Q3ZX+on7zBgcokTctj4tLSmx7q5O4=",
+            "Q1AAAA",
+            "Q1ZX+on7zBgcokTctj4tLSmx7q5O4",
+        ] {
             assert!(Checksum::parse(bad).is_err(), "{bad}");
         }
         assert!(Checksum::from_hex("abc").is_err());

@@ -256,10 +256,22 @@ mod tests {
     fn round_trip_table() {
         let cases = [
             ("musl", "musl", None, "", ""),
-            ("so:libc.musl-x86_64.so.1", "so:libc.musl-x86_64.so.1", None, "", ""),
+            (
+                "so:libc.musl-x86_64.so.1",
+                "so:libc.musl-x86_64.so.1",
+                None,
+                "",
+                "",
+            ),
             ("zsh=5.8.1-r4", "zsh", None, "=", "5.8.1-r4"),
             ("busybox@edge", "busybox", Some("edge"), "", ""),
-            ("busybox@edge>=1.6.1", "busybox", Some("edge"), ">=", "1.6.1"),
+            (
+                "busybox@edge>=1.6.1",
+                "busybox",
+                Some("edge"),
+                ">=",
+                "1.6.1",
+            ),
             ("a<2", "a", None, "<", "2"),
             ("a<=2", "a", None, "<=", "2"),
             ("a>2", "a", None, ">", "2"),
@@ -300,8 +312,8 @@ mod tests {
     #[test]
     fn rejects_nonsense() {
         for bad in [
-            "", "!", "=1.0", "a=", "a=x", "a==1", "a<<1", "a@", "a@>1", "a=1.0 b", "a><x",
-            "a=><1", "-a", "a!b",
+            "", "!", "=1.0", "a=", "a=x", "a==1", "a<<1", "a@", "a@>1", "a=1.0 b", "a><x", "a=><1",
+            "-a", "a!b",
         ] {
             assert!(Dependency::parse(bad).is_err(), "{bad:?} should fail");
         }

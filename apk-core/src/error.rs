@@ -63,7 +63,9 @@ impl Error {
     /// Names the source of an error raised by a parser that only saw bytes.
     pub fn in_source(mut self, name: &str) -> Self {
         match &mut self {
-            Error::Parse { what, .. } | Error::Format { what, .. } | Error::Signature { what, .. } => {
+            Error::Parse { what, .. }
+            | Error::Format { what, .. }
+            | Error::Signature { what, .. } => {
                 if what.is_empty() {
                     *what = name.to_owned();
                 } else {

@@ -36,6 +36,9 @@ pub struct PackageInfo {
     pub replaces_priority: Option<u32>,
     /// Fields this version does not interpret, kept so that rewriting loses nothing.
     pub extra: Vec<(u8, String)>,
+    /// Dependency fields (`D p i r`) that did not parse, kept verbatim. apk loads such a
+    /// package but cannot install it: see [`PackageInfo::is_broken`].
+    pub unparsed: Vec<(u8, String)>,
 }
 
 impl PackageInfo {
@@ -51,9 +54,6 @@ impl PackageInfo {
         fn num<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
             v.parse()
                 .map_err(|_| format!("invalid {what} '{v}': not a number"))
-        }
-        fn deps(v: &str) -> Result<Vec<Dependency>, String> {
-            dep::parse_list(v).map_err(|e| e.to_string())
         }
         match letter {
             b'C' => self.checksum = Some(Checksum::parse(value).map_err(|e| e.to_string())?),
@@ -80,10 +80,22 @@ impl PackageInfo {
             b't' => self.build_time = Some(num(value, "build time")?),
             b'c' => self.commit = Some(value.to_owned()),
             b'k' => self.provider_priority = Some(num(value, "provider priority")?),
-            b'D' => self.depends = deps(value)?,
-            b'p' => self.provides = deps(value)?,
-            b'i' => self.install_if = deps(value)?,
-            b'r' => self.replaces = deps(value)?,
+            b'D' | b'p' | b'i' | b'r' => {
+                let list = match letter {
+                    b'D' => &mut self.depends,
+                    b'p' => &mut self.provides,
+                    b'i' => &mut self.install_if,
+                    _ => &mut self.replaces,
+                };
+                self.unparsed.retain(|(l, _)| *l != letter);
+                match dep::parse_list(value) {
+                    Ok(deps) => *list = deps,
+                    Err(_) => {
+                        list.clear();
+                        self.unparsed.push((letter, value.to_owned()));
+                    }
+                }
+            }
             b'q' => self.replaces_priority = Some(num(value, "replaces priority")?),
             _ => return Ok(false),
         }
@@ -127,6 +139,9 @@ impl PackageInfo {
         ] {
             if !list.is_empty() {
                 line(letter, &dep::format_list(list));
+            } else if let Some((_, raw)) = self.unparsed.iter().find(|(l, _)| *l as char == letter)
+            {
+                line(letter, raw);
             }
         }
         if let Some(q) = self.replaces_priority {
@@ -135,6 +150,11 @@ impl PackageInfo {
         for (letter, value) in &self.extra {
             line(*letter as char, value);
         }
+    }
+
+    /// A package whose dependency fields did not all parse: listed, never installed.
+    pub fn is_broken(&self) -> bool {
+        !self.unparsed.is_empty()
     }
 
     /// Checks that the record names a package.
@@ -182,15 +202,17 @@ pub fn parse(text: &str, what: &str) -> Result<Vec<PackageInfo>> {
     for (start, fields) in records(text) {
         let mut pkg = PackageInfo::default();
         for (line_no, line) in fields {
-            let (letter, value) = split_field(line)
-                .ok_or_else(|| Error::parse(what, line_no, format!("expected 'X:value', got '{line}'")))?;
+            let (letter, value) = split_field(line).ok_or_else(|| {
+                Error::parse(what, line_no, format!("expected 'X:value', got '{line}'"))
+            })?;
             match pkg.set_field(letter, value) {
                 Ok(true) => {}
                 Ok(false) => pkg.extra.push((letter, value.to_owned())),
                 Err(msg) => return Err(Error::parse(what, line_no, msg)),
             }
         }
-        pkg.validate().map_err(|msg| Error::parse(what, start, msg))?;
+        pkg.validate()
+            .map_err(|msg| Error::parse(what, start, msg))?;
         out.push(pkg);
     }
     Ok(out)
@@ -204,6 +226,82 @@ pub fn write(pkgs: &[PackageInfo]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A repository index as `APKINDEX.tar.gz` carries it.
+#[derive(Debug, Clone, Default)]
+pub struct IndexArchive {
+    pub description: Option<String>,
+    pub packages: Vec<PackageInfo>,
+    pub signatures: Vec<crate::sign::Signature>,
+}
+
+impl IndexArchive {
+    /// Reads an `APKINDEX.tar.gz`. With `keys`, a signature by one of them must cover the
+    /// index stream; without, signatures are read but not checked (`--allow-untrusted`).
+    pub fn read(bytes: &[u8], keys: Option<&crate::sign::Keyring>, what: &str) -> Result<Self> {
+        use crate::archive;
+        let (signatures, start) = crate::package::read_signature_member(bytes, what)?;
+        let member = archive::inflate_member(bytes, start, archive::INDEX_LIMIT, what)?;
+        if let Some(keys) = keys {
+            let digests = crate::sign::StreamDigests::of(&bytes[member.compressed.clone()]);
+            if signatures.is_empty() {
+                return Err(Error::signature(
+                    what,
+                    "UNTRUSTED signature (index is not signed)",
+                ));
+            }
+            if !keys.verify_any(&signatures, &digests) {
+                return Err(Error::signature(what, "UNTRUSTED signature"));
+            }
+        }
+        let mut out = IndexArchive {
+            signatures,
+            ..Default::default()
+        };
+        let mut text = None;
+        for entry in archive::read_small_tar(&member.data, what)? {
+            match entry.header.path.as_str() {
+                "DESCRIPTION" => {
+                    out.description =
+                        Some(String::from_utf8_lossy(&entry.data).trim_end().to_owned())
+                }
+                "APKINDEX" => text = Some(entry.data),
+                _ => {}
+            }
+        }
+        let text = text.ok_or_else(|| Error::format(what, "no APKINDEX in the archive"))?;
+        let text = std::str::from_utf8(&text).map_err(|e| {
+            Error::format(
+                what,
+                format!("APKINDEX is not UTF-8 (byte {})", e.valid_up_to()),
+            )
+        })?;
+        out.packages = parse(text, &format!("{what}: APKINDEX"))?;
+        Ok(out)
+    }
+
+    /// The unsigned archive: a gzip'ed tar of `DESCRIPTION` (when set) and `APKINDEX`.
+    /// Sign it with [`crate::package::resign`].
+    pub fn write(&self, mtime: u64) -> Result<Vec<u8>> {
+        let io = |e: std::io::Error| Error::format("APKINDEX.tar.gz", e.to_string());
+        let mut w = crate::archive::TarWriter::new();
+        if let Some(d) = &self.description {
+            w.file("DESCRIPTION", 0o644, 0, 0, mtime, d.as_bytes(), None)
+                .map_err(io)?;
+        }
+        w.file(
+            "APKINDEX",
+            0o644,
+            0,
+            0,
+            mtime,
+            write(&self.packages).as_bytes(),
+            None,
+        )
+        .map_err(io)?;
+        Ok(crate::archive::gzip(&w.finish().map_err(io)?))
+    }
 }
 
 #[cfg(test)]
@@ -245,7 +343,10 @@ V:1
         assert_eq!(p.size, Some(97492));
         assert_eq!(p.installed_size, Some(405504));
         assert_eq!(p.provider_priority, Some(10));
-        assert_eq!(p.description.as_deref(), Some("Zsh completions for git: the good kind"));
+        assert_eq!(
+            p.description.as_deref(),
+            Some("Zsh completions for git: the good kind")
+        );
         assert_eq!(p.depends.len(), 2);
         assert_eq!(p.provides[0].to_string(), "cmd:foo=1");
         assert_eq!(p.install_if.len(), 2);
@@ -262,6 +363,13 @@ V:1
         assert!(e.to_string().contains("line 2"), "{e}");
         let e = parse("P:a\nS:12x\n", "idx").unwrap_err();
         assert!(e.to_string().contains("invalid size"), "{e}");
+        let e = parse("V:1\n", "idx").unwrap_err();
+        assert!(e.to_string().contains("no package name"), "{e}");
+        // A bad dependency does not fail the index: the package is kept, marked broken.
+        let text = "P:a\nV:1\nD:b\np:pc:x=v2.4\n\n";
+        let pkgs = parse(text, "idx").unwrap();
+        assert!(pkgs[0].is_broken() && pkgs[0].provides.is_empty());
+        assert_eq!(write(&pkgs), text);
         let e = parse("V:1\n", "idx").unwrap_err();
         assert!(e.to_string().contains("no package name"), "{e}");
     }

@@ -3,14 +3,20 @@
 //! Layers, bottom up: [`version`] and [`dep`] (the value types), [`checksum`],
 //! [`index`] (APKINDEX records), [`pkginfo`] (`.PKGINFO`), [`archive`] (the gzip+tar
 //! container), [`sign`] (RSA and Ed25519 signatures), [`package`] (v2 `.apk` files),
-//! [`repo_index`] (`APKINDEX.tar.gz`), [`db`] (installed database, world, repositories).
+//! [`db`] (installed database, world), [`repo`] (repositories file).
 
 pub mod archive;
 pub mod checksum;
+pub mod db;
 pub mod dep;
 pub mod error;
 pub mod index;
+pub mod package;
+pub mod pkginfo;
+pub mod repo;
 pub mod sign;
+#[doc(hidden)]
+pub mod testing;
 pub mod version;
 
 pub use error::{Error, Result};

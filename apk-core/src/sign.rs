@@ -112,9 +112,9 @@ impl PublicKey {
     /// Checks `sig` made with `algo` over a stream with the given digests.
     pub fn verify(&self, algo: Algorithm, digests: &StreamDigests, sig: &[u8]) -> bool {
         match (self, algo) {
-            (PublicKey::Rsa(k), Algorithm::RsaSha1) => {
-                k.verify(Pkcs1v15Sign::new::<Sha1>(), &digests.sha1, sig).is_ok()
-            }
+            (PublicKey::Rsa(k), Algorithm::RsaSha1) => k
+                .verify(Pkcs1v15Sign::new::<Sha1>(), &digests.sha1, sig)
+                .is_ok(),
             (PublicKey::Rsa(k), Algorithm::RsaSha256) => k
                 .verify(Pkcs1v15Sign::new::<Sha256>(), &digests.sha256, sig)
                 .is_ok(),
@@ -154,7 +154,8 @@ impl PrivateKey {
     /// Reads a private key file; its public key is expected to be named `<file>.pub`.
     pub fn load(path: &Path) -> Result<(Self, String)> {
         let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let key = PrivateKey::from_pem(&pem).map_err(|m| Error::format(path.display().to_string(), m))?;
+        let key =
+            PrivateKey::from_pem(&pem).map_err(|m| Error::format(path.display().to_string(), m))?;
         let name = path
             .file_name()
             .map(|n| format!("{}.pub", n.to_string_lossy()))
@@ -204,7 +205,9 @@ impl PrivateKey {
     pub fn sign(&self, algo: Algorithm, stream: &[u8]) -> Result<Vec<u8>> {
         let d = StreamDigests::of(stream);
         let res = match (self, algo) {
-            (PrivateKey::Rsa(k), Algorithm::RsaSha1) => k.sign(Pkcs1v15Sign::new::<Sha1>(), &d.sha1),
+            (PrivateKey::Rsa(k), Algorithm::RsaSha1) => {
+                k.sign(Pkcs1v15Sign::new::<Sha1>(), &d.sha1)
+            }
             (PrivateKey::Rsa(k), Algorithm::RsaSha256) => {
                 k.sign(Pkcs1v15Sign::new::<Sha256>(), &d.sha256)
             }
@@ -214,7 +217,12 @@ impl PrivateKey {
             (PrivateKey::Ed25519(k), Algorithm::Ed25519) => {
                 return Ok(k.sign(&d.sha256).to_bytes().to_vec())
             }
-            _ => return Err(Error::signature("signing", format!("{algo:?} does not fit this key"))),
+            _ => {
+                return Err(Error::signature(
+                    "signing",
+                    format!("{algo:?} does not fit this key"),
+                ))
+            }
         };
         res.map_err(|e| Error::signature("signing", e.to_string()))
     }
@@ -292,8 +300,13 @@ mod tests {
     #[test]
     fn entry_names() {
         assert_eq!(
-            Algorithm::from_entry_name(".SIGN.RSA.alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"),
-            Some((Algorithm::RsaSha1, "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"))
+            Algorithm::from_entry_name(
+                ".SIGN.RSA.alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+            ),
+            Some((
+                Algorithm::RsaSha1,
+                "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+            ))
         );
         assert_eq!(
             Algorithm::from_entry_name(".SIGN.RSA256.k.pub"),
@@ -325,7 +338,11 @@ mod tests {
         let pubkey = PublicKey::from_pem(&key.public_key().to_pem()).unwrap();
         let d = StreamDigests::of(b"control");
         let bad = StreamDigests::of(b"contro1");
-        for algo in [Algorithm::RsaSha1, Algorithm::RsaSha256, Algorithm::RsaSha512] {
+        for algo in [
+            Algorithm::RsaSha1,
+            Algorithm::RsaSha256,
+            Algorithm::RsaSha512,
+        ] {
             let sig = key.sign(algo, b"control").unwrap();
             assert!(pubkey.verify(algo, &d, &sig), "{algo:?}");
             assert!(!pubkey.verify(algo, &bad, &sig), "{algo:?}");
@@ -335,7 +352,10 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(PublicKey::from_pem(
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+        )
+        .is_err());
         assert!(PrivateKey::from_pem("hello").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Alpine package versions and their ordering.
 //!
 //! A version reads `digits{.digits}[letter]{_suffix[digits]}[~hash][-rN]`, e.g.
-//! `1.2.3b_rc1~1a2b-r4`. Ordering follows apk-tools: numbers compare numerically (a
+//! `1.2.3b_rc1~1a2b-r4`; a letter may be followed by further digits (`0.99f7`). Ordering follows apk-tools: numbers compare numerically (a
 //! non-leading component with a leading zero compares as a string), `_alpha _beta _pre _rc`
 //! sort before the bare release and `_cvs _svn _git _hg _p` after it, and when one
 //! version runs out of components the longer one is newer unless its next component is
@@ -127,6 +127,11 @@ impl<'a> Tokens<'a> {
             }
             b'0'..=b'9' if self.last == Kind::Suffix => Token {
                 kind: Kind::SuffixNumber,
+                text: self.take_while(|c| c.is_ascii_digit()),
+            },
+            // A letter may be followed by more digits (`0.99f7`), as apk allows.
+            b'0'..=b'9' if self.last == Kind::Letter => Token {
+                kind: Kind::Digit,
                 text: self.take_while(|c| c.is_ascii_digit()),
             },
             b'~' if self.last < Kind::CommitHash => {
@@ -346,7 +351,11 @@ mod tests {
         ("1.0~abc-r1", "1.0-r1", Greater),
         ("1.0-r1", "1.0~abc", Less),
         ("20220101", "20211231", Greater),
-        ("99999999999999999999999", "99999999999999999999998", Greater),
+        (
+            "99999999999999999999999",
+            "99999999999999999999998",
+            Greater,
+        ),
         ("0.0", "0", Greater),
         ("1.2a_rc1-r2", "1.2a_rc1-r3", Less),
         ("1.2a_rc1-r2", "1.2_rc1-r3", Greater),
@@ -357,6 +366,9 @@ mod tests {
         ("1.0_rc1_p1", "1.0_rc2", Less),
         ("1.0.0.0.0.1", "1.0.0.0.0", Greater),
         ("1.0.0.0.0", "1.0.0.0.0_rc1", Greater),
+        ("0.99f7-r0", "0.99f-r0", Greater),
+        ("0.99f7", "0.99f10", Less),
+        ("0.99f7", "0.99g", Less),
     ];
 
     #[test]
@@ -371,13 +383,46 @@ mod tests {
     #[test]
     fn validity() {
         let valid = [
-            "0", "1", "1.2.3", "1a", "1.2z", "1_rc", "1_rc1", "1_p1_rc2", "1~ab12", "1-r0",
-            "1.0_alpha~deadbeef-r12", "007",
+            "0",
+            "1",
+            "1.2.3",
+            "1a",
+            "1.2z",
+            "1_rc",
+            "1_rc1",
+            "1_p1_rc2",
+            "1~ab12",
+            "1-r0",
+            "1.0_alpha~deadbeef-r12",
+            "007",
+            "0.99f7-r0",
+            "1a2b3",
         ];
         let invalid = [
-            "", "a", "1.", ".1", "1..2", "1ab", "1_foo", "1_", "1-", "1-r", "1-r1a", "1-r1-r2",
-            "1~", "1~xyz", "1.0-1", "1.0 ", " 1.0", "1A", "1.0_rc1a", "1-r1_p1", "1~ab_p1",
-            "v1", "1.0-r1~ab",
+            "",
+            "a",
+            "1.",
+            ".1",
+            "1..2",
+            "1ab",
+            "1_foo",
+            "1_",
+            "1-",
+            "1-r",
+            "1-r1a",
+            "1-r1-r2",
+            "1~",
+            "1~xyz",
+            "1.0-1",
+            "1.0 ",
+            " 1.0",
+            "1A",
+            "1.0_rc1a",
+            "1-r1_p1",
+            "1aa",
+            "1~ab_p1",
+            "v1",
+            "1.0-r1~ab",
         ];
         for v in valid {
             assert!(is_valid(v), "{v} should be valid");

@@ -1,0 +1,293 @@
+//! The local state of a root: the installed database (`lib/apk/db/installed`), the world
+//! (`etc/apk/world`) and the architecture (`etc/apk/arch`).
+//!
+//! The installed database is an APKINDEX-style text where each package record is followed
+//! by its files: `F:` a directory (with `M:uid:gid:mode` when not root-owned 0755), then
+//! `R:` a file in it, `a:uid:gid:mode` its owner and mode when not the default, `Z:` its
+//! checksum. `r:` (replaces), `q:` (replaces priority), `s:` (repository tag) and `f:`
+//! (broken flags) may come between the record and its files.
+
+use crate::dep::Dependency;
+use crate::error::{Error, Result};
+use crate::index::{self, PackageInfo};
+
+/// `uid:gid:mode` of an `M:` or `a:` line (mode in octal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acl {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+impl Acl {
+    pub fn parse(s: &str) -> Option<Acl> {
+        let mut it = s.splitn(3, ':');
+        let uid = it.next()?.parse().ok()?;
+        let gid = it.next()?.parse().ok()?;
+        let mode = u32::from_str_radix(it.next()?, 8).ok()?;
+        Some(Acl { uid, gid, mode })
+    }
+}
+
+impl std::fmt::Display for Acl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{:o}", self.uid, self.gid, self.mode)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledFile {
+    pub name: String,
+    pub acl: Option<Acl>,
+    /// `Z:` as written (`Q1...`).
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledDir {
+    pub path: String,
+    pub acl: Option<Acl>,
+    pub files: Vec<InstalledFile>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstalledPackage {
+    pub info: PackageInfo,
+    pub dirs: Vec<InstalledDir>,
+}
+
+impl InstalledPackage {
+    /// Every file path (relative to the root) this package owns.
+    pub fn file_paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.dirs.iter().flat_map(|d| {
+            d.files.iter().map(move |f| {
+                if d.path.is_empty() {
+                    f.name.clone()
+                } else {
+                    format!("{}/{}", d.path, f.name)
+                }
+            })
+        })
+    }
+}
+
+/// Parses `lib/apk/db/installed`. `what` names the file in errors.
+pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> {
+    let mut out = Vec::new();
+    for (start, fields) in index::records(text) {
+        let mut pkg = InstalledPackage::default();
+        for (line_no, line) in fields {
+            let err = |m: String| Error::parse(what, line_no, m);
+            let (letter, value) = index::split_field(line)
+                .ok_or_else(|| err(format!("expected 'X:value', got '{line}'")))?;
+            let acl =
+                || Acl::parse(value).ok_or_else(|| err(format!("invalid owner/mode '{value}'")));
+            match letter {
+                b'F' => pkg.dirs.push(InstalledDir {
+                    path: value.to_owned(),
+                    acl: None,
+                    files: Vec::new(),
+                }),
+                b'M' => {
+                    let dir = pkg
+                        .dirs
+                        .last_mut()
+                        .ok_or_else(|| err("M: before any F:".into()))?;
+                    dir.acl = Some(acl()?);
+                }
+                b'R' => {
+                    let dir = pkg
+                        .dirs
+                        .last_mut()
+                        .ok_or_else(|| err("R: before any F:".into()))?;
+                    dir.files.push(InstalledFile {
+                        name: value.to_owned(),
+                        acl: None,
+                        checksum: None,
+                    });
+                }
+                b'a' | b'Z' => {
+                    let file = pkg
+                        .dirs
+                        .last_mut()
+                        .and_then(|d| d.files.last_mut())
+                        .ok_or_else(|| err(format!("{}: before any R:", letter as char)))?;
+                    if letter == b'a' {
+                        file.acl = Some(acl()?);
+                    } else {
+                        file.checksum = Some(value.to_owned());
+                    }
+                }
+                _ => match pkg.info.set_field(letter, value) {
+                    Ok(true) => {}
+                    Ok(false) => pkg.info.extra.push((letter, value.to_owned())),
+                    Err(m) => return Err(err(m)),
+                },
+            }
+        }
+        pkg.info
+            .validate()
+            .map_err(|m| Error::parse(what, start, m))?;
+        out.push(pkg);
+    }
+    Ok(out)
+}
+
+/// Writes `lib/apk/db/installed`.
+pub fn write_installed(pkgs: &[InstalledPackage]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(pkgs.len() * 1024);
+    for p in pkgs {
+        p.info.write_fields(&mut out);
+        for d in &p.dirs {
+            let _ = writeln!(out, "F:{}", d.path);
+            if let Some(a) = d.acl {
+                let _ = writeln!(out, "M:{a}");
+            }
+            for f in &d.files {
+                let _ = writeln!(out, "R:{}", f.name);
+                if let Some(a) = f.acl {
+                    let _ = writeln!(out, "a:{a}");
+                }
+                if let Some(z) = &f.checksum {
+                    let _ = writeln!(out, "Z:{z}");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses `etc/apk/world`: dependency atoms separated by white space.
+pub fn parse_world(text: &str, what: &str) -> Result<Vec<Dependency>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        for atom in line.split_ascii_whitespace() {
+            out.push(
+                Dependency::parse(atom).map_err(|e| Error::parse(what, n + 1, e.to_string()))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the world as apk does: one atom per line, sorted by name.
+pub fn write_world(deps: &[Dependency]) -> String {
+    let mut sorted: Vec<&Dependency> = deps.iter().collect();
+    sorted.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.to_string().cmp(&b.to_string()))
+    });
+    let mut out = String::new();
+    for d in sorted {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses `etc/apk/arch`: the first word is the primary architecture.
+pub fn parse_arch(text: &str) -> Option<String> {
+    text.split_ascii_whitespace().next().map(str::to_owned)
+}
+
+/// The architecture apk-tools was built for on this machine, as Alpine names it.
+pub fn native_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86" => "x86",
+        "arm" => "armv7",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INSTALLED: &str = "C:Q1EyN5AdpAOBJWKMR89pp/C66o+OE=
+P:musl
+V:1.2.3-r0
+A:x86_64
+S:383152
+I:622592
+T:the musl c library (libc) implementation
+U:https://musl.libc.org/
+L:MIT
+o:musl
+m:Timo Teräs <timo.teras@iki.fi>
+t:1649396308
+c:ee13d43a53938d8a04ba787b9423f3270a3c14a7
+p:so:libc.musl-x86_64.so.1=1
+r:musl-dev
+q:1
+s:edge
+F:lib
+R:ld-musl-x86_64.so.1
+a:0:0:755
+Z:Q1yy4QeOCUBBC1JvLuw4cJNgbaNZM=
+R:libc.musl-x86_64.so.1
+a:0:0:777
+Z:Q17yJ3JFNypA4mxhJJr0ou6CzsJVI=
+F:var/empty
+M:0:0:555
+F:etc
+R:shadow
+a:0:42:640
+
+C:Q1C4uoV7SdMdDhYg4OCVmI71D8HIA=
+P:b
+V:1
+
+";
+
+    #[test]
+    fn installed_round_trip() {
+        let pkgs = parse_installed(INSTALLED, "installed").unwrap();
+        assert_eq!(pkgs.len(), 2);
+        let musl = &pkgs[0];
+        assert_eq!(musl.dirs.len(), 3);
+        assert_eq!(
+            musl.dirs[0].files[1].acl,
+            Some(Acl {
+                uid: 0,
+                gid: 0,
+                mode: 0o777
+            })
+        );
+        assert_eq!(musl.dirs[1].acl.map(|a| a.mode), Some(0o555));
+        assert_eq!(musl.info.replaces_priority, Some(1));
+        assert_eq!(musl.info.extra, vec![(b's', "edge".to_string())]);
+        let paths: Vec<String> = musl.file_paths().collect();
+        assert_eq!(
+            paths,
+            [
+                "lib/ld-musl-x86_64.so.1",
+                "lib/libc.musl-x86_64.so.1",
+                "etc/shadow"
+            ]
+        );
+        assert_eq!(write_installed(&pkgs), INSTALLED);
+    }
+
+    #[test]
+    fn installed_errors() {
+        let e = parse_installed("P:a\nV:1\nR:orphan\n", "db").unwrap_err();
+        assert_eq!(e.to_string(), "db: line 3: R: before any F:");
+        let e = parse_installed("P:a\nV:1\nF:x\nM:0:0:9z\n", "db").unwrap_err();
+        assert!(e.to_string().contains("invalid owner/mode"), "{e}");
+    }
+
+    #[test]
+    fn world_round_trip() {
+        let w = parse_world("busybox\nalpine-base curl>=7\n!foo\nvim@edge\n", "world").unwrap();
+        assert_eq!(w.len(), 5);
+        assert_eq!(
+            write_world(&w),
+            "alpine-base\nbusybox\ncurl>=7\n!foo\nvim@edge\n"
+        );
+        assert!(parse_world("a==1\n", "world").is_err());
+    }
+}

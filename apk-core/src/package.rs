@@ -1,0 +1,488 @@
+//! v2 `.apk` packages: reading, verifying and writing.
+//!
+//! Layout (apk-v2(5), abuild): an optional signature member, the control member (tar
+//! without end blocks: `.PKGINFO` and the install scripts) and the data member (tar of
+//! the files, each regular file and symlink with a pax `APK-TOOLS.checksum.SHA1` record).
+//! The package identity (`C:`) is `Q1` + base64 SHA-1 of the compressed control member;
+//! `datahash` in `.PKGINFO` is the hex SHA-256 of the compressed data member.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::ops::Range;
+
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::archive::{self, EntryHeader, EntryKind, SmallEntry, TarWriter};
+use crate::checksum::{self, Checksum};
+use crate::error::{Error, Result};
+use crate::index::PackageInfo;
+use crate::pkginfo::PkgInfo;
+use crate::sign::{Algorithm, Keyring, PrivateKey, Signature, StreamDigests};
+
+/// Control-stream script names apk knows, in the order it runs them.
+pub const SCRIPT_NAMES: [&str; 7] = [
+    ".pre-install",
+    ".post-install",
+    ".pre-upgrade",
+    ".post-upgrade",
+    ".pre-deinstall",
+    ".post-deinstall",
+    ".trigger",
+];
+
+/// A parsed package: its signatures and control stream; the data stream is read on
+/// demand from the same bytes.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub signatures: Vec<Signature>,
+    pub control: Range<usize>,
+    pub control_entries: Vec<SmallEntry>,
+    pub pkginfo: PkgInfo,
+    /// Index metadata, with `C:` (identity) and `S:` (file size) filled in.
+    pub info: PackageInfo,
+    pub data_start: usize,
+}
+
+/// Checks that an archive path stays inside the destination and normalises it
+/// (`./usr/bin/` → `usr/bin`). The empty result is the destination itself.
+pub fn safe_path(raw: &str) -> std::result::Result<String, String> {
+    if raw.starts_with('/') {
+        return Err(format!("absolute path '{raw}'"));
+    }
+    if raw.contains('\0') {
+        return Err(format!("path with NUL byte '{raw}'"));
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("path leaves the destination '{raw}'")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Reads the signature entries of a member whose tar holds only `.SIGN.*` entries.
+fn parse_signatures(entries: &[SmallEntry]) -> Option<Vec<Signature>> {
+    if entries.is_empty() {
+        return None;
+    }
+    entries
+        .iter()
+        .map(|e| {
+            let (algorithm, key) = Algorithm::from_entry_name(&e.header.path)?;
+            Some(Signature {
+                algorithm,
+                key_name: key.to_owned(),
+                bytes: e.data.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Splits off a leading signature member: returns the signatures and where the signed
+/// member starts. An unsigned file yields no signatures and starts at 0.
+pub fn read_signature_member(bytes: &[u8], what: &str) -> Result<(Vec<Signature>, usize)> {
+    let first = archive::inflate_member(bytes, 0, archive::CONTROL_LIMIT, what)?;
+    let is_sig = first.data.get(..6).is_some_and(|n| n == b".SIGN.");
+    if !is_sig {
+        return Ok((Vec::new(), 0));
+    }
+    let entries = archive::read_small_tar(&first.data, what)?;
+    let sigs = parse_signatures(&entries)
+        .ok_or_else(|| Error::format(what, "malformed signature entry"))?;
+    Ok((sigs, first.compressed.end))
+}
+
+/// Summary of a verified data stream.
+#[derive(Debug, Clone, Default)]
+pub struct DataSummary {
+    pub entries: usize,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl Package {
+    /// Parses signatures and control stream. `what` names the file in errors.
+    pub fn parse(bytes: &[u8], what: &str) -> Result<Package> {
+        if bytes.len() < 18 || bytes[..2] != [0x1f, 0x8b] {
+            return Err(Error::format(what, "not a package (no gzip stream)"));
+        }
+        let (signatures, control_start) = read_signature_member(bytes, what)?;
+        if control_start >= bytes.len() {
+            return Err(Error::format(what, "not a package (no control stream)"));
+        }
+        let control = archive::inflate_member(bytes, control_start, archive::CONTROL_LIMIT, what)?;
+        let control_entries = archive::read_small_tar(&control.data, what)?;
+        let pkginfo_entry = control_entries
+            .iter()
+            .find(|e| e.header.path == ".PKGINFO")
+            .ok_or_else(|| Error::format(what, "not a package (no .PKGINFO)"))?;
+        let text = std::str::from_utf8(&pkginfo_entry.data)
+            .map_err(|_| Error::format(what, ".PKGINFO is not UTF-8"))?;
+        let pkginfo = PkgInfo::parse(text, &format!("{what}: .PKGINFO"))?;
+        let mut info = pkginfo.to_package_info(what)?;
+        let control_bytes = &bytes[control.compressed.clone()];
+        info.checksum = Some(Checksum::sha1_of(control_bytes));
+        info.size = Some(bytes.len() as u64);
+        if control.compressed.end >= bytes.len() {
+            return Err(Error::format(what, "not a package (no data stream)"));
+        }
+        Ok(Package {
+            signatures,
+            data_start: control.compressed.end,
+            control: control.compressed,
+            control_entries,
+            pkginfo,
+            info,
+        })
+    }
+
+    /// Checks that some signature is by a trusted key and covers the control stream.
+    pub fn verify_signature(&self, bytes: &[u8], keys: &Keyring, what: &str) -> Result<()> {
+        if self.signatures.is_empty() {
+            return Err(Error::signature(
+                what,
+                "UNTRUSTED signature (package is not signed)",
+            ));
+        }
+        let digests = StreamDigests::of(&bytes[self.control.clone()]);
+        if keys.verify_any(&self.signatures, &digests) {
+            Ok(())
+        } else {
+            Err(Error::signature(what, "UNTRUSTED signature"))
+        }
+    }
+
+    /// The package's install scripts present in the control stream.
+    pub fn scripts(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.control_entries.iter().filter_map(|e| {
+            SCRIPT_NAMES
+                .iter()
+                .find(|n| **n == e.header.path)
+                .map(|n| (*n, e.data.as_slice()))
+        })
+    }
+
+    /// A bound on the decompressed data stream: generous for real packages, fatal for a
+    /// gzip bomb.
+    fn data_limit(&self) -> u64 {
+        let declared = self.info.installed_size.unwrap_or(1 << 30);
+        declared.saturating_mul(2).saturating_add(256 << 20)
+    }
+
+    /// Walks the data stream: every entry's path must be safe, every file and symlink
+    /// must match its recorded checksum, no entry may lie under a symlink of the same
+    /// archive, hard links must point at earlier files, and the stream must match
+    /// `datahash`. `visit` sees each entry with its verified contents (files only).
+    pub fn walk_data(
+        &self,
+        bytes: &[u8],
+        what: &str,
+        mut visit: impl FnMut(&EntryHeader, &[u8]) -> Result<()>,
+    ) -> Result<DataSummary> {
+        let bad = |m: String| Error::format(what, m);
+        let limit = self.data_limit();
+        let mut reader = archive::member_reader(bytes, self.data_start, limit);
+        let mut summary = DataSummary::default();
+        let mut symlinks: HashSet<String> = HashSet::new();
+        let mut files: HashSet<String> = HashSet::new();
+        {
+            let mut tar = tar::Archive::new(&mut reader);
+            let entries = tar
+                .entries()
+                .map_err(|e| bad(format!("bad data stream: {e}")))?;
+            for entry in entries {
+                let mut entry = entry.map_err(|e| bad(format!("bad data stream: {e}")))?;
+                let mut header = archive::entry_header(&mut entry, what)?;
+                let path = safe_path(&header.path).map_err(&bad)?;
+                if path.is_empty() {
+                    continue;
+                }
+                if ancestors(&path).any(|a| symlinks.contains(a)) {
+                    return Err(bad(format!("'{path}' lies under a symlink of the package")));
+                }
+                header.path = path.clone();
+                let mut data = Vec::new();
+                match header.kind {
+                    EntryKind::File => {
+                        data.reserve(header.size.min(1 << 26) as usize);
+                        entry
+                            .read_to_end(&mut data)
+                            .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
+                        if data.len() as u64 != header.size {
+                            return Err(bad(format!("entry '{path}' is truncated")));
+                        }
+                        check_entry_checksum(&header, &data).map_err(&bad)?;
+                        files.insert(path.clone());
+                        summary.files += 1;
+                        summary.bytes += header.size;
+                    }
+                    EntryKind::Symlink => {
+                        let target = header.link.clone().unwrap_or_default();
+                        check_entry_checksum(&header, target.as_bytes()).map_err(&bad)?;
+                        symlinks.insert(path.clone());
+                    }
+                    EntryKind::HardLink => {
+                        let target = safe_path(header.link.as_deref().unwrap_or(""))
+                            .map_err(|m| bad(format!("hard link '{path}': {m}")))?;
+                        if !files.contains(&target) {
+                            return Err(bad(format!(
+                                "hard link '{path}' points at '{target}', which is not an earlier file of the package"
+                            )));
+                        }
+                        header.link = Some(target);
+                    }
+                    EntryKind::Dir => {}
+                    EntryKind::CharDevice | EntryKind::BlockDevice => {
+                        return Err(bad(format!("device node '{path}' refused")));
+                    }
+                    EntryKind::Fifo => return Err(bad(format!("fifo '{path}' refused"))),
+                    EntryKind::Other(t) => {
+                        return Err(bad(format!(
+                            "entry '{path}' has unsupported type '{}'",
+                            t as char
+                        )))
+                    }
+                }
+                summary.entries += 1;
+                visit(&header, &data)?;
+            }
+        }
+        // The tar ends at its end blocks; the gzip member may still hold padding.
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
+        let rest = reader.into_inner().into_inner();
+        let data_end = bytes.len() - rest.len();
+        if data_end != bytes.len() {
+            return Err(bad("trailing bytes after the data stream".into()));
+        }
+        self.check_datahash(&bytes[self.data_start..data_end], what)?;
+        Ok(summary)
+    }
+
+    fn check_datahash(&self, data_stream: &[u8], what: &str) -> Result<()> {
+        match self.pkginfo.datahash() {
+            None => Ok(()),
+            Some(Err(m)) => Err(Error::format(what, m)),
+            Some(Ok(want)) => {
+                let got: [u8; 32] = Sha256::digest(data_stream).into();
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(Error::format(
+                        what,
+                        "BAD datahash: the data stream does not match .PKGINFO",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Full verification as `apk verify` does it; `keys = None` skips the signature
+    /// (`--allow-untrusted`).
+    pub fn verify(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Package> {
+        let pkg = Package::parse(bytes, what)?;
+        if let Some(keys) = keys {
+            pkg.verify_signature(bytes, keys, what)?;
+        }
+        pkg.walk_data(bytes, what, |_, _| Ok(()))?;
+        Ok(pkg)
+    }
+}
+
+fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => "truncated data stream".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// The parent directories of a relative path, nearest first.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.char_indices()
+        .rev()
+        .filter(|(_, c)| *c == '/')
+        .map(move |(i, _)| &path[..i])
+}
+
+fn check_entry_checksum(h: &EntryHeader, content: &[u8]) -> std::result::Result<(), String> {
+    let Some(want) = &h.apk_checksum else {
+        return Ok(());
+    };
+    let got = checksum::encode_hex(&Sha1::digest(content));
+    if got.eq_ignore_ascii_case(want) {
+        Ok(())
+    } else {
+        Err(format!("BAD checksum for '{}'", h.path))
+    }
+}
+
+/// One entry of a package being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataEntry {
+    pub path: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub node: DataNode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataNode {
+    Dir,
+    File(Vec<u8>),
+    Symlink(String),
+    /// A hard link to an earlier file entry.
+    HardLink(String),
+}
+
+/// Writes packages in abuild's layout.
+#[derive(Debug, Clone, Default)]
+pub struct PackageBuilder {
+    /// `.PKGINFO` fields; `datahash` is added, `size` is added when missing.
+    pub pkginfo: PkgInfo,
+    /// Control-stream scripts by name (`.post-install`, ...).
+    pub scripts: Vec<(String, Vec<u8>)>,
+    /// Data entries in archive order (parents before children).
+    pub entries: Vec<DataEntry>,
+    /// The mtime of every entry (`SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
+}
+
+impl PackageBuilder {
+    /// Sum of entry sizes rounded up to 4 KiB blocks, as abuild's `du` measures it.
+    fn installed_size(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| match &e.node {
+                DataNode::File(d) => (d.len() as u64).div_ceil(4096) * 4096,
+                DataNode::Dir => 4096,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn data_tar(&self) -> Result<Vec<u8>> {
+        let io = |e: std::io::Error| Error::format("package data", e.to_string());
+        let mut w = TarWriter::new();
+        for e in &self.entries {
+            let sha = |b: &[u8]| checksum::encode_hex(&Sha1::digest(b));
+            match &e.node {
+                DataNode::Dir => w.dir(&e.path, e.mode, e.uid, e.gid, self.mtime),
+                DataNode::File(d) => {
+                    w.file(&e.path, e.mode, e.uid, e.gid, self.mtime, d, Some(&sha(d)))
+                }
+                DataNode::Symlink(t) => w.link(
+                    EntryKind::Symlink,
+                    &e.path,
+                    t,
+                    e.mode,
+                    e.uid,
+                    e.gid,
+                    self.mtime,
+                    Some(&sha(t.as_bytes())),
+                ),
+                DataNode::HardLink(t) => w.link(
+                    EntryKind::HardLink,
+                    &e.path,
+                    t,
+                    e.mode,
+                    e.uid,
+                    e.gid,
+                    self.mtime,
+                    None,
+                ),
+            }
+            .map_err(io)?;
+        }
+        w.finish().map_err(io)
+    }
+
+    /// Builds the package, signed with `key` (and its public key name) when given.
+    pub fn build(&self, key: Option<(&PrivateKey, &str)>) -> Result<Vec<u8>> {
+        let io = |e: std::io::Error| Error::format("package control", e.to_string());
+        let data_gz = archive::gzip(&self.data_tar()?);
+        let mut pkginfo = self.pkginfo.clone();
+        if pkginfo.get("size").is_none() {
+            pkginfo.push("size", self.installed_size().to_string());
+        }
+        let hash = checksum::encode_hex(&Sha256::digest(&data_gz));
+        pkginfo.fields.retain(|(k, _)| k != "datahash");
+        pkginfo.push("datahash", hash);
+        let mut w = TarWriter::new();
+        w.file(
+            ".PKGINFO",
+            0o644,
+            0,
+            0,
+            self.mtime,
+            pkginfo.write().as_bytes(),
+            None,
+        )
+        .map_err(io)?;
+        for (name, body) in &self.scripts {
+            w.file(name, 0o755, 0, 0, self.mtime, body, None)
+                .map_err(io)?;
+        }
+        let control_gz = archive::gzip(&w.finish_cut().map_err(io)?);
+        let mut out = match key {
+            Some((key, name)) => signature_member(key, name, &control_gz, self.mtime)?,
+            None => Vec::new(),
+        };
+        out.extend_from_slice(&control_gz);
+        out.extend_from_slice(&data_gz);
+        Ok(out)
+    }
+}
+
+/// A gzip'ed signature tar (without end blocks) over `signed`.
+pub fn signature_member(
+    key: &PrivateKey,
+    key_name: &str,
+    signed: &[u8],
+    mtime: u64,
+) -> Result<Vec<u8>> {
+    let algo = key.default_algorithm();
+    let sig = key.sign(algo, signed)?;
+    let mut w = TarWriter::new();
+    let name = format!("{}{}", algo.prefix(), key_name);
+    w.file(&name, 0o644, 0, 0, mtime, &sig, None)
+        .map_err(|e| Error::format("signature", e.to_string()))?;
+    let tar = w
+        .finish_cut()
+        .map_err(|e| Error::format("signature", e.to_string()))?;
+    Ok(archive::gzip(&tar))
+}
+
+/// Signs a package or index file in place of its current signatures (as abuild-sign):
+/// the new signature covers the first member after any existing signature member.
+pub fn resign(bytes: &[u8], key: &PrivateKey, key_name: &str, what: &str) -> Result<Vec<u8>> {
+    let (_, signed_start) = read_signature_member(bytes, what)?;
+    let signed_end = archive::skip_member(bytes, signed_start, archive::INDEX_LIMIT, what)?;
+    let mut out = signature_member(key, key_name, &bytes[signed_start..signed_end], 0)?;
+    out.extend_from_slice(&bytes[signed_start..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_paths() {
+        assert_eq!(safe_path("usr/bin/").unwrap(), "usr/bin");
+        assert_eq!(safe_path("./etc//motd").unwrap(), "etc/motd");
+        assert_eq!(safe_path("./").unwrap(), "");
+        for bad in ["/etc/passwd", "../x", "a/../../x", "a/.."] {
+            assert!(safe_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ancestors_nearest_first() {
+        assert_eq!(ancestors("a/b/c").collect::<Vec<_>>(), vec!["a/b", "a"]);
+        assert_eq!(ancestors("a").count(), 0);
+    }
+}

@@ -1,0 +1,341 @@
+//! `/etc/apk/repositories` (apk-repositories(5)): repository lines with optional type
+//! keyword (`v2`, `v3`, `ndx`) and `@tag`, `set [-default] key=value` variables with
+//! `${key}` expansion, comments. Also the `test:` scheme of the conformance runner: an
+//! index file read from disk but treated as remote.
+//!
+//! The file is kept line by line so that rewriting it changes nothing a user wrote.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepoKind {
+    /// A repository directory with `<arch>/APKINDEX.tar.gz`.
+    V2,
+    /// A repository directory with `<arch>/Packages.adb` (apk 3 format; not read yet).
+    V3,
+    /// A URL naming the index file itself.
+    Ndx,
+}
+
+/// A repository after variable expansion and component splitting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub kind: RepoKind,
+    pub tag: Option<String>,
+    pub url: String,
+}
+
+impl Repository {
+    /// Builds a repository from a URL as given with `-X` (the default type rules).
+    pub fn from_url(url: &str, tag: Option<&str>) -> Self {
+        Repository {
+            kind: default_kind(url),
+            tag: tag.map(str::to_owned),
+            url: url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// True for repositories fetched over the network (masked by `--no-network`).
+    pub fn is_remote(&self) -> bool {
+        ["http://", "https://", "ftp://", "test:"]
+            .iter()
+            .any(|p| self.url.starts_with(p))
+    }
+
+    /// Where the index of `arch` lives.
+    pub fn index_url(&self, arch: &str) -> String {
+        match self.kind {
+            RepoKind::Ndx => self.url.clone(),
+            RepoKind::V2 => format!("{}/{arch}/APKINDEX.tar.gz", self.url),
+            RepoKind::V3 => format!("{}/{arch}/Packages.adb", self.url),
+        }
+    }
+
+    /// Where a package file lives.
+    pub fn package_url(&self, arch: &str, name: &str, version: &str) -> String {
+        match self.kind {
+            RepoKind::Ndx => {
+                let base = self.url.rsplit_once('/').map(|(b, _)| b).unwrap_or("");
+                format!("{base}/{name}-{version}.apk")
+            }
+            RepoKind::V2 | RepoKind::V3 => format!("{}/{arch}/{name}-{version}.apk", self.url),
+        }
+    }
+
+    /// A local filesystem path for `url` (plain path, `file://`, `test:`), if it is one.
+    pub fn local_path(url: &str) -> Option<&str> {
+        if url.starts_with('/') {
+            return Some(url);
+        }
+        url.strip_prefix("file://")
+            .or_else(|| url.strip_prefix("test:"))
+            .map(|p| p.strip_prefix("//").map_or(p, |_| &p[1..]))
+    }
+}
+
+fn default_kind(url: &str) -> RepoKind {
+    if url.ends_with(".tar.gz") || url.ends_with(".adb") {
+        RepoKind::Ndx
+    } else {
+        RepoKind::V2
+    }
+}
+
+/// One line of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Blank,
+    Comment,
+    Set {
+        default: bool,
+        key: String,
+        value: String,
+    },
+    Repo {
+        kind: Option<RepoKind>,
+        tag: Option<String>,
+        url: String,
+        components: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoriesFile {
+    /// Each line's text and its meaning.
+    pub lines: Vec<(String, Line)>,
+}
+
+fn valid_key(k: &str) -> bool {
+    k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl RepositoriesFile {
+    pub fn parse(text: &str, what: &str) -> Result<Self> {
+        let mut out = RepositoriesFile::default();
+        for (n, raw) in text.lines().enumerate() {
+            let err = |m: String| Error::parse(what, n + 1, m);
+            let line = raw.trim();
+            let parsed = if line.is_empty() {
+                Line::Blank
+            } else if line.starts_with('#') {
+                Line::Comment
+            } else {
+                let mut words = line.split_ascii_whitespace().peekable();
+                if words.peek() == Some(&"set") {
+                    words.next();
+                    let mut default = false;
+                    if words.peek() == Some(&"-default") {
+                        words.next();
+                        default = true;
+                    }
+                    let assign = words
+                        .next()
+                        .ok_or_else(|| err("set: missing key=value".into()))?;
+                    let (key, value) = assign
+                        .split_once('=')
+                        .ok_or_else(|| err(format!("set: expected key=value, got '{assign}'")))?;
+                    if !valid_key(key) || key.starts_with("APK_") {
+                        return Err(err(format!("set: invalid variable name '{key}'")));
+                    }
+                    Line::Set {
+                        default,
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    }
+                } else {
+                    let kind = match words.peek() {
+                        Some(&"v2") => Some(RepoKind::V2),
+                        Some(&"v3") => Some(RepoKind::V3),
+                        Some(&"ndx") => Some(RepoKind::Ndx),
+                        _ => None,
+                    };
+                    if kind.is_some() {
+                        words.next();
+                    }
+                    let mut tag = None;
+                    if let Some(t) = words.peek().and_then(|w| w.strip_prefix('@')) {
+                        if t.is_empty() {
+                            return Err(err("empty repository tag".into()));
+                        }
+                        tag = Some(t.to_owned());
+                        words.next();
+                    }
+                    let url = words
+                        .next()
+                        .ok_or_else(|| err("missing repository URL".into()))?;
+                    let components: Vec<String> = words.map(str::to_owned).collect();
+                    if kind == Some(RepoKind::Ndx) && !components.is_empty() {
+                        return Err(err("components are not valid with ndx".into()));
+                    }
+                    Line::Repo {
+                        kind,
+                        tag,
+                        url: url.to_owned(),
+                        components,
+                    }
+                }
+            };
+            out.lines.push((raw.to_owned(), parsed));
+        }
+        Ok(out)
+    }
+
+    pub fn write(&self) -> String {
+        let mut s = String::new();
+        for (raw, _) in &self.lines {
+            s.push_str(raw);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The repositories the file declares, in order, with variables expanded.
+    pub fn repositories(&self, arch: &str) -> Result<Vec<Repository>> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert("APK_ARCH".into(), arch.into());
+        let mut out = Vec::new();
+        for (n, (_, line)) in self.lines.iter().enumerate() {
+            let expand =
+                |s: &str| expand_vars(s, &vars).map_err(|m| Error::parse("repositories", n + 1, m));
+            match line {
+                Line::Set {
+                    default,
+                    key,
+                    value,
+                } => {
+                    let v = expand(value)?;
+                    if !*default || !vars.contains_key(key) {
+                        vars.insert(key.clone(), v);
+                    }
+                }
+                Line::Repo {
+                    kind,
+                    tag,
+                    url,
+                    components,
+                } => {
+                    let url = expand(url)?;
+                    let url = url.trim_end_matches('/');
+                    let kind = kind.unwrap_or_else(|| default_kind(url));
+                    if components.is_empty() {
+                        out.push(Repository {
+                            kind,
+                            tag: tag.clone(),
+                            url: url.to_owned(),
+                        });
+                    }
+                    for c in components {
+                        out.push(Repository {
+                            kind,
+                            tag: tag.clone(),
+                            url: format!("{url}/{}", expand(c)?),
+                        });
+                    }
+                }
+                Line::Blank | Line::Comment => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn expand_vars(s: &str, vars: &BTreeMap<String, String>) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated variable in '{s}'"))?;
+        let key = &after[..end];
+        let v = vars
+            .get(key)
+            .ok_or_else(|| format!("undefined variable '{key}'"))?;
+        out.push_str(v);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "# main mirrors
+https://dl-cdn.alpinelinux.org/alpine/v3.16/main
+@edge https://dl-cdn.alpinelinux.org/alpine/edge/testing
+
+set -default mirror=https://example.com/distro
+set mirror=https://mirror.example.com/distro
+set -default mirror=https://ignored.example.com
+v3 ${mirror} main community
+ndx @local file:///srv/repo/x86_64/APKINDEX.tar.gz
+/srv/local/
+test:/tmp/idx/APKINDEX.tar.gz
+v2 ${mirror}/${APK_ARCH}-extra
+";
+
+    #[test]
+    fn parses_expands_and_round_trips() {
+        let f = RepositoriesFile::parse(FILE, "repositories").unwrap();
+        assert_eq!(f.write(), FILE);
+        let repos = f.repositories("x86_64").unwrap();
+        let urls: Vec<&str> = repos.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://dl-cdn.alpinelinux.org/alpine/v3.16/main",
+                "https://dl-cdn.alpinelinux.org/alpine/edge/testing",
+                "https://mirror.example.com/distro/main",
+                "https://mirror.example.com/distro/community",
+                "file:///srv/repo/x86_64/APKINDEX.tar.gz",
+                "/srv/local",
+                "test:/tmp/idx/APKINDEX.tar.gz",
+                "https://mirror.example.com/distro/x86_64-extra",
+            ]
+        );
+        assert_eq!(repos[1].tag.as_deref(), Some("edge"));
+        assert_eq!(repos[2].kind, RepoKind::V3);
+        assert_eq!(repos[4].kind, RepoKind::Ndx);
+        assert_eq!(repos[6].kind, RepoKind::Ndx);
+        assert!(repos[6].is_remote() && repos[0].is_remote() && !repos[5].is_remote());
+        assert_eq!(
+            repos[0].index_url("x86_64"),
+            "https://dl-cdn.alpinelinux.org/alpine/v3.16/main/x86_64/APKINDEX.tar.gz"
+        );
+        assert_eq!(
+            repos[4].package_url("x86_64", "a", "1-r0"),
+            "file:///srv/repo/x86_64/a-1-r0.apk"
+        );
+        assert_eq!(
+            Repository::local_path(&repos[4].url),
+            Some("/srv/repo/x86_64/APKINDEX.tar.gz")
+        );
+        assert_eq!(
+            Repository::local_path(&repos[6].url),
+            Some("/tmp/idx/APKINDEX.tar.gz")
+        );
+    }
+
+    #[test]
+    fn errors() {
+        for bad in [
+            "set APK_ARCH=x",
+            "set 1x=y",
+            "set novalue",
+            "@ https://x",
+            "ndx https://x/i.tar.gz main",
+            "v2 ${nope}/x",
+            "@t",
+        ] {
+            let r =
+                RepositoriesFile::parse(bad, "repositories").and_then(|f| f.repositories("x86_64"));
+            assert!(r.is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The formats against real, signed Alpine data.
+
+use apk_core::index::{self, IndexArchive};
+use apk_core::package::Package;
+use apk_core::sign::Keyring;
+use apk_core::testing::shared_dir;
+
+const INDEX: &str = "realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz";
+const PACKAGE: &str = "realdata/alpine-3.16-main-x86_64/alpine-baselayout-3.2.0-r23.apk";
+
+fn load(rel: &str) -> Option<(Vec<u8>, Keyring)> {
+    let shared = shared_dir()?;
+    let bytes = std::fs::read(shared.join(rel)).unwrap();
+    let keys = Keyring::load_dir(&shared.join("realdata/keys")).unwrap();
+    Some((bytes, keys))
+}
+
+#[test]
+fn real_index_verifies_and_round_trips() {
+    let Some((bytes, keys)) = load(INDEX) else {
+        return;
+    };
+    let idx = IndexArchive::read(&bytes, Some(&keys), "APKINDEX.tar.gz").unwrap();
+    assert_eq!(idx.packages.len(), 4929);
+    assert_eq!(idx.description.as_deref(), Some("v3.16.3-13-g4d933a1fa3"));
+    assert_eq!(
+        idx.signatures[0].key_name,
+        "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+    );
+    let musl = idx.packages.iter().find(|p| p.name == "musl").unwrap();
+    assert_eq!(musl.origin.as_deref(), Some("musl"));
+    assert!(musl
+        .provides
+        .iter()
+        .any(|p| p.name == "so:libc.musl-x86_64.so.1"));
+
+    // read -> write -> read is lossless, and the text is reproduced byte for byte.
+    let text = index::write(&idx.packages);
+    let again = index::parse(&text, "rewritten").unwrap();
+    assert_eq!(again, idx.packages);
+    let written = IndexArchive {
+        signatures: vec![],
+        ..idx.clone()
+    }
+    .write(0)
+    .unwrap();
+    let reread = IndexArchive::read(&written, None, "rewritten.tar.gz").unwrap();
+    assert_eq!(reread.packages, idx.packages);
+    assert_eq!(reread.description, idx.description);
+    let original_text = {
+        let m = apk_core::archive::inflate_member(&bytes, 667, 1 << 30, "x").unwrap();
+        let e = apk_core::archive::read_small_tar(&m.data, "x").unwrap();
+        String::from_utf8(
+            e.into_iter()
+                .find(|e| e.header.path == "APKINDEX")
+                .unwrap()
+                .data,
+        )
+        .unwrap()
+    };
+    assert_eq!(text, original_text);
+}
+
+#[test]
+fn tampered_index_is_refused() {
+    let Some((bytes, keys)) = load(INDEX) else {
+        return;
+    };
+    // Flip bytes across the signed (second) member: each must fail verification.
+    for pos in [
+        700,
+        5_000,
+        bytes.len() / 2,
+        bytes.len() - 10,
+        bytes.len() - 1,
+    ] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x01;
+        assert!(
+            IndexArchive::read(&bad, Some(&keys), "bad").is_err(),
+            "flip at {pos}"
+        );
+    }
+    // A keyring without Alpine's key does not trust it.
+    let e = IndexArchive::read(&bytes, Some(&Keyring::default()), "idx").unwrap_err();
+    assert_eq!(e.to_string(), "idx: UNTRUSTED signature");
+}
+
+#[test]
+fn real_package_verifies() {
+    let Some((bytes, keys)) = load(PACKAGE) else {
+        return;
+    };
+    let pkg = Package::verify(&bytes, Some(&keys), "alpine-baselayout.apk").unwrap();
+    assert_eq!(pkg.info.name, "alpine-baselayout");
+    assert_eq!(pkg.info.version, "3.2.0-r23");
+    assert_eq!(pkg.info.arch.as_deref(), Some("aarch64"));
+    assert_eq!(pkg.info.size, Some(bytes.len() as u64));
+    assert_eq!(
+        pkg.signatures[0].key_name,
+        "alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub"
+    );
+    let scripts: Vec<&str> = pkg.scripts().map(|(n, _)| n).collect();
+    assert_eq!(
+        scripts,
+        [
+            ".pre-install",
+            ".pre-upgrade",
+            ".post-upgrade",
+            ".post-install"
+        ]
+    );
+    let mut seen = Vec::new();
+    let summary = pkg
+        .walk_data(&bytes, "x", |h, _| {
+            seen.push((h.path.clone(), h.mode));
+            Ok(())
+        })
+        .unwrap();
+    assert!(summary.files > 10);
+    assert!(seen.contains(&("etc/crontabs/root".to_string(), 0o600)));
+}
+
+#[test]
+fn tampered_package_is_refused() {
+    let Some((bytes, keys)) = load(PACKAGE) else {
+        return;
+    };
+    // Signature member ends at 666, control at 2229 (see the layout in realdata).
+    for pos in [
+        700,
+        1500,
+        2228,
+        2300,
+        6000,
+        bytes.len() - 9,
+        bytes.len() - 1,
+    ] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x20;
+        assert!(
+            Package::verify(&bad, Some(&keys), "bad").is_err(),
+            "flip at {pos}"
+        );
+    }
+    let e = Package::verify(&bytes, Some(&Keyring::default()), "p.apk").unwrap_err();
+    assert_eq!(e.to_string(), "p.apk: UNTRUSTED signature");
+    let e = Package::verify(&bytes[..bytes.len() - 100], Some(&keys), "cut.apk").unwrap_err();
+    assert!(e.to_string().starts_with("cut.apk: "), "{e}");
+}
