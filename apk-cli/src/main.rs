@@ -1,1 +1,66 @@
-fn main() {}
+//! `apk`: the command line. Global options are parsed as apk-tools parses them (anywhere
+//! on the line); each applet lives in `commands/`.
+
+mod commands;
+mod context;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use context::GlobalOpts;
+
+#[derive(Parser)]
+#[command(
+    name = "apk",
+    version,
+    about = "Alpine package manager (apk-rs)",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare versions, or check their validity
+    Version(commands::version::Args),
+    /// Verify package and index files
+    Verify(commands::verify::Args),
+    /// Create a repository index from packages
+    Index(commands::index::Args),
+    /// Show the checksums of package contents
+    Manifest(commands::manifest::Args),
+    /// Extract package files into a directory
+    Extract(commands::extract::Args),
+    /// apk-tools applets this build does not have yet
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = match context::Context::new(cli.global) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("ERROR: {msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let failures = match cli.command {
+        Command::Version(a) => commands::version::run(&ctx, a),
+        Command::Verify(a) => commands::verify::run(&ctx, a),
+        Command::Index(a) => commands::index::run(&ctx, a),
+        Command::Manifest(a) => commands::manifest::run(&ctx, a),
+        Command::Extract(a) => commands::extract::run(&ctx, a),
+        Command::Other(words) => {
+            let name = words.first().map(String::as_str).unwrap_or("");
+            eprintln!("ERROR: applet '{name}' is not implemented in this build of apk-rs");
+            1
+        }
+    };
+    ExitCode::from(failures.min(255) as u8)
+}

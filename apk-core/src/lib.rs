@@ -10,6 +10,8 @@ pub mod checksum;
 pub mod db;
 pub mod dep;
 pub mod error;
+pub mod extract;
+pub mod file;
 pub mod index;
 pub mod package;
 pub mod pkginfo;

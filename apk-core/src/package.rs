@@ -6,9 +6,11 @@
 //! The package identity (`C:`) is `Q1` + base64 SHA-1 of the compressed control member;
 //! `datahash` in `.PKGINFO` is the hex SHA-256 of the compressed data member.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::ops::Range;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -85,6 +87,12 @@ fn parse_signatures(entries: &[SmallEntry]) -> Option<Vec<Signature>> {
 /// Splits off a leading signature member: returns the signatures and where the signed
 /// member starts. An unsigned file yields no signatures and starts at 0.
 pub fn read_signature_member(bytes: &[u8], what: &str) -> Result<(Vec<Signature>, usize)> {
+    if bytes.get(..2) != Some(&[0x1f, 0x8b]) {
+        return Err(Error::format(
+            what,
+            "not a package or index (no gzip stream)",
+        ));
+    }
     let first = archive::inflate_member(bytes, 0, archive::CONTROL_LIMIT, what)?;
     let is_sig = first.data.get(..6).is_some_and(|n| n == b".SIGN.");
     if !is_sig {
@@ -94,6 +102,28 @@ pub fn read_signature_member(bytes: &[u8], what: &str) -> Result<(Vec<Signature>
     let sigs = parse_signatures(&entries)
         .ok_or_else(|| Error::format(what, "malformed signature entry"))?;
     Ok((sigs, first.compressed.end))
+}
+
+/// What a signed v2 file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Package,
+    Index,
+}
+
+/// Tells a package from an index by the first entry after the signatures.
+pub fn classify(bytes: &[u8], what: &str) -> Result<FileKind> {
+    let (_, start) = read_signature_member(bytes, what)?;
+    let reader = archive::member_reader(bytes, start, archive::INDEX_LIMIT);
+    let unknown = || Error::format(what, "not a package or index");
+    let mut tar = tar::Archive::new(reader);
+    let mut entries = tar.entries().map_err(|_| unknown())?;
+    let first = entries.next().ok_or_else(unknown)?.map_err(|_| unknown())?;
+    match &*first.path_bytes() {
+        b".PKGINFO" => Ok(FileKind::Package),
+        b"DESCRIPTION" | b"APKINDEX" => Ok(FileKind::Index),
+        _ => Err(Error::format(what, "not a package or index")),
+    }
 }
 
 /// Summary of a verified data stream.
@@ -107,9 +137,6 @@ pub struct DataSummary {
 impl Package {
     /// Parses signatures and control stream. `what` names the file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Package> {
-        if bytes.len() < 18 || bytes[..2] != [0x1f, 0x8b] {
-            return Err(Error::format(what, "not a package (no gzip stream)"));
-        }
         let (signatures, control_start) = read_signature_member(bytes, what)?;
         if control_start >= bytes.len() {
             return Err(Error::format(what, "not a package (no control stream)"));
@@ -352,6 +379,68 @@ pub struct PackageBuilder {
 }
 
 impl PackageBuilder {
+    /// Adds every entry under `root` (sorted, parents first), as owned by root, with the
+    /// modes found on disk. Files sharing an inode become hard links to the first one.
+    pub fn add_tree(&mut self, root: &Path) -> Result<()> {
+        let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
+        self.add_dir_entries(root, root, &mut seen_inodes)
+    }
+
+    fn add_dir_entries(
+        &mut self,
+        root: &Path,
+        dir: &Path,
+        inodes: &mut HashMap<(u64, u64), String>,
+    ) -> Result<()> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+            .collect::<Result<_>>()?;
+        names.sort();
+        for path in names {
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            let rel = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|p| p.to_str())
+                .ok_or_else(|| Error::format(path.display().to_string(), "path is not UTF-8"))?
+                .to_owned();
+            let mode = meta.permissions().mode() & 0o7777;
+            let node = if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+                DataNode::Symlink(t.to_string_lossy().into_owned())
+            } else if meta.is_dir() {
+                DataNode::Dir
+            } else if meta.is_file() {
+                let key = (meta.dev(), meta.ino());
+                match inodes.get(&key) {
+                    Some(first) if meta.nlink() > 1 => DataNode::HardLink(first.clone()),
+                    _ => {
+                        inodes.insert(key, rel.clone());
+                        DataNode::File(std::fs::read(&path).map_err(|e| Error::io(&path, e))?)
+                    }
+                }
+            } else {
+                return Err(Error::format(
+                    path.display().to_string(),
+                    "unsupported file type",
+                ));
+            };
+            let is_dir = node == DataNode::Dir;
+            self.entries.push(DataEntry {
+                path: rel,
+                mode,
+                uid: 0,
+                gid: 0,
+                node,
+            });
+            if is_dir {
+                self.add_dir_entries(root, &path, inodes)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sum of entry sizes rounded up to 4 KiB blocks, as abuild's `du` measures it.
     fn installed_size(&self) -> u64 {
         self.entries

@@ -1,0 +1,48 @@
+//! `apk extract --destination DIR PKG...`: verifies, then writes a package's files.
+
+use std::path::PathBuf;
+
+use apk_core::extract::{self, Options};
+use apk_core::package::Package;
+
+use crate::context::{self, Context};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Extract into DIR (default: the current directory)
+    #[arg(long, value_name = "DIR")]
+    destination: Option<PathBuf>,
+    /// Do not restore file owners
+    #[arg(long)]
+    no_chown: bool,
+    #[arg(required = true, value_name = "PACKAGE")]
+    packages: Vec<PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> u32 {
+    let dest = args.destination.unwrap_or_else(|| PathBuf::from("."));
+    let keys = match ctx.keyring() {
+        Ok(k) => k,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    let opts = Options {
+        chown: !args.no_chown && extract::is_root(),
+    };
+    let mut errors = 0;
+    for file in &args.packages {
+        let what = file.display().to_string();
+        // Verify the whole package before the first byte of it is written.
+        let result = apk_core::file::read(file).and_then(|bytes| {
+            let pkg = Package::verify(&bytes, keys.as_ref(), &what)?;
+            extract::extract(&pkg, &bytes, &what, &dest, opts)
+        });
+        if let Err(e) = result {
+            context::error(e);
+            errors += 1;
+        }
+    }
+    errors
+}

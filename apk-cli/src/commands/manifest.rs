@@ -1,0 +1,87 @@
+//! `apk manifest PKG...`: `sha1:<hex>  <path>` for every regular file of a package file,
+//! or of an installed package named instead of a file.
+
+use std::path::Path;
+
+use apk_core::archive::EntryKind;
+use apk_core::checksum::Checksum;
+use apk_core::package::Package;
+
+use crate::context::{self, Context};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(required = true, value_name = "PACKAGE")]
+    packages: Vec<String>,
+}
+
+fn manifest_file(ctx: &Context, path: &Path, prefix: &str) -> apk_core::Result<()> {
+    let what = path.display().to_string();
+    let bytes = apk_core::file::read(path)?;
+    let pkg = Package::parse(&bytes, &what)?;
+    if let Some(keys) = ctx.keyring()? {
+        pkg.verify_signature(&bytes, &keys, &what)?;
+    }
+    let mut lines = String::new();
+    pkg.walk_data(&bytes, &what, |h, _| {
+        if h.kind == EntryKind::File {
+            if let Some(sum) = &h.apk_checksum {
+                lines.push_str(&format!("{prefix}sha1:{sum}  {}\n", h.path));
+            }
+        }
+        Ok(())
+    })?;
+    print!("{lines}");
+    Ok(())
+}
+
+fn manifest_installed(ctx: &Context, name: &str, prefix: &str) -> apk_core::Result<()> {
+    let db_path = ctx.in_root(Path::new("lib/apk/db/installed"));
+    let text = std::fs::read_to_string(&db_path).map_err(|e| apk_core::Error::io(&db_path, e))?;
+    let pkgs = apk_core::db::parse_installed(&text, &db_path.display().to_string())?;
+    let pkg = pkgs
+        .iter()
+        .find(|p| p.info.name == name)
+        .ok_or_else(|| apk_core::Error::format(name, "no such package installed"))?;
+    for d in &pkg.dirs {
+        for f in &d.files {
+            let Some(sum) = f.checksum.as_deref().and_then(|z| Checksum::parse(z).ok()) else {
+                continue;
+            };
+            let kind = if matches!(sum, Checksum::Sha1(_)) {
+                "sha1"
+            } else {
+                "sha256"
+            };
+            let path = if d.path.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{}/{}", d.path, f.name)
+            };
+            println!("{prefix}{kind}:{}  {path}", sum.to_hex());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(ctx: &Context, args: Args) -> u32 {
+    let mut errors = 0;
+    for p in &args.packages {
+        let prefix = if ctx.verbosity > 1 {
+            format!("{p}: ")
+        } else {
+            String::new()
+        };
+        let path = Path::new(p);
+        let r = if path.is_file() {
+            manifest_file(ctx, path, &prefix)
+        } else {
+            manifest_installed(ctx, p, &prefix)
+        };
+        if let Err(e) = r {
+            context::error(e);
+            errors += 1;
+        }
+    }
+    errors
+}

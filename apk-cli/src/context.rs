@@ -1,0 +1,159 @@
+//! Global options and what they resolve to: the root, the keys, the verbosity.
+
+use std::path::{Path, PathBuf};
+
+use apk_core::sign::Keyring;
+
+#[derive(clap::Args, Debug)]
+pub struct GlobalOpts {
+    /// Manage the file system rooted at ROOT
+    #[arg(short = 'p', long, global = true, value_name = "ROOT")]
+    pub root: Option<PathBuf>,
+    /// Use packages from REPO as well
+    #[arg(short = 'X', long = "repository", global = true, value_name = "REPO")]
+    pub repository: Vec<String>,
+    /// Read repositories from FILE instead of etc/apk/repositories
+    #[arg(long, global = true, value_name = "FILE")]
+    pub repositories_file: Option<PathBuf>,
+    /// Trusted keys directory (relative to ROOT)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// Install packages with untrusted signatures or no signature
+    #[arg(long, global = true)]
+    pub allow_untrusted: bool,
+    /// The package architecture
+    #[arg(long, global = true, value_name = "ARCH")]
+    pub arch: Vec<String>,
+    /// Print less
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// Print more
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Do not use any local cache
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Do not use the network
+    #[arg(long, global = true)]
+    pub no_network: bool,
+    /// Show what would be done without doing it
+    #[arg(long, global = true)]
+    pub simulate: bool,
+    /// Options apk-tools has that this build does not implement yet; given, they are
+    /// refused with a clear message instead of being ignored.
+    #[arg(long, global = true, hide = true)]
+    pub force_overwrite: bool,
+    #[arg(long, global = true, hide = true)]
+    pub force_broken_world: bool,
+    #[arg(long, global = true, hide = true)]
+    pub force_refresh: bool,
+    #[arg(long, global = true, hide = true)]
+    pub force_old_apk: bool,
+    #[arg(long, global = true, hide = true)]
+    pub force_non_repository: bool,
+    #[arg(long, global = true, hide = true)]
+    pub force_missing_repositories: bool,
+    #[arg(long, global = true, hide = true)]
+    pub no_scripts: bool,
+    #[arg(short = 'U', long, global = true, hide = true)]
+    pub update_cache: bool,
+    #[arg(long, global = true, hide = true)]
+    pub cache_dir: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    pub cache_max_age: Option<String>,
+    #[arg(short = 'i', long, global = true, hide = true)]
+    pub interactive: bool,
+    #[arg(long, global = true, hide = true)]
+    pub progress: bool,
+    #[arg(long, global = true, hide = true)]
+    pub no_progress: bool,
+    #[arg(long, global = true, hide = true)]
+    pub purge: bool,
+    #[arg(long, global = true, hide = true)]
+    pub wait: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    pub timeout: Option<String>,
+}
+
+impl GlobalOpts {
+    /// The long names of given options that this build does not implement.
+    fn unimplemented(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.force_overwrite, "--force-overwrite"),
+            (self.force_broken_world, "--force-broken-world"),
+            (self.force_refresh, "--force-refresh"),
+            (self.force_old_apk, "--force-old-apk"),
+            (self.force_non_repository, "--force-non-repository"),
+            (
+                self.force_missing_repositories,
+                "--force-missing-repositories",
+            ),
+            (self.no_scripts, "--no-scripts"),
+            (self.update_cache, "--update-cache"),
+            (self.cache_dir.is_some(), "--cache-dir"),
+            (self.cache_max_age.is_some(), "--cache-max-age"),
+            (self.interactive, "--interactive"),
+            (self.progress, "--progress"),
+            (self.no_progress, "--no-progress"),
+            (self.purge, "--purge"),
+            (self.wait.is_some(), "--wait"),
+            (self.timeout.is_some(), "--timeout"),
+        ];
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+pub struct Context {
+    pub opts: GlobalOpts,
+    pub root: PathBuf,
+    /// 0 quiet, 1 normal, 2+ verbose.
+    pub verbosity: i32,
+}
+
+impl Context {
+    pub fn new(opts: GlobalOpts) -> Result<Self, String> {
+        let missing = opts.unimplemented();
+        if !missing.is_empty() {
+            return Err(format!(
+                "option {} is not implemented in this build of apk-rs",
+                missing.join(", ")
+            ));
+        }
+        let root = opts.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let verbosity = 1 + i32::from(opts.verbose) - i32::from(opts.quiet);
+        Ok(Context {
+            opts,
+            root,
+            verbosity,
+        })
+    }
+
+    /// A path inside the root (`etc/apk/keys` → `ROOT/etc/apk/keys`).
+    pub fn in_root(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel.strip_prefix("/").unwrap_or(rel))
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        match &self.opts.keys_dir {
+            Some(d) => self.in_root(d),
+            None => self.in_root(Path::new("etc/apk/keys")),
+        }
+    }
+
+    /// The trusted keys, or `None` with `--allow-untrusted`.
+    pub fn keyring(&self) -> Result<Option<Keyring>, apk_core::Error> {
+        if self.opts.allow_untrusted {
+            return Ok(None);
+        }
+        Keyring::load_dir(&self.keys_dir()).map(Some)
+    }
+}
+
+/// Prints an error as apk does.
+pub fn error(e: impl std::fmt::Display) {
+    eprintln!("ERROR: {e}");
+}
