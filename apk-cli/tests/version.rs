@@ -1,0 +1,56 @@
+//! `apk version -t` and `-c`.
+
+mod common;
+
+use common::run;
+
+#[test]
+fn test_prints_the_relation() {
+    for (a, b, want) in [
+        ("1.0", "1.0", "="),
+        ("1.0", "1.0_rc1", ">"),
+        ("1.0_rc1", "1.0", "<"),
+        ("2.36.3-r0", "2.36.10-r0", "<"),
+        ("0.99f7-r0", "0.99f-r0", ">"),
+    ] {
+        let (code, out, _) = run(&["version", "-t", a, b]);
+        assert_eq!(
+            (code, out.as_str()),
+            (0, format!("{want}\n").as_str()),
+            "{a} {b}"
+        );
+    }
+}
+
+#[test]
+fn invalid_input_prints_nothing_and_fails() {
+    let (code, out, _) = run(&["version", "-t", "1.0", "banana"]);
+    assert_ne!(code, 0);
+    assert_eq!(out, "");
+}
+
+#[test]
+fn check_reports_invalid_versions() {
+    let (code, out, _) = run(&["version", "-c", "1.0", "x1", "1.2.3-r4", "1..2"]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "x1\n1..2\n");
+    let (code, out, _) = run(&["version", "-c", "1.0", "2_rc1"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out, _) = run(&["-q", "version", "-c", "nope"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+}
+
+#[test]
+fn unimplemented_options_and_applets_are_refused() {
+    let (code, _, err) = run(&["--force-overwrite", "version", "-t", "1", "2"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--force-overwrite is not implemented"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["upgrade"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("'upgrade' is not implemented"), "{err}");
+    let (code, _, _) = run(&["--no-such-option", "version"]);
+    assert_ne!(code, 0);
+}
