@@ -179,8 +179,150 @@ pub fn split_field(line: &str) -> Option<(u8, &str)> {
     }
 }
 
-/// Iterates over the records of an index text, yielding each record's fields with the
-/// number of the line it starts at. Fields borrow from `text`.
+/// The field letters a [`RecordRef`] keeps in slots, in apk's writing order.
+const LETTERS: &[u8; 19] = b"CPVASITULomtckDpirq";
+
+const fn slot_table() -> [u8; 128] {
+    let mut t = [u8::MAX; 128];
+    let mut i = 0;
+    while i < LETTERS.len() {
+        t[LETTERS[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+const SLOTS: [u8; 128] = slot_table();
+
+/// One record of an index text, borrowed from it: the hot path of index loading, which
+/// allocates nothing per field. Names, versions and numbers are checked; dependency
+/// fields are kept as text and parsed by whoever needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Line number of the record's first line.
+    pub line: usize,
+    known: [Option<&'a str>; 19],
+    /// Fields with letters apk-rs does not interpret, in order.
+    pub extra: Vec<(u8, &'a str)>,
+}
+
+impl<'a> RecordRef<'a> {
+    /// The value of field `letter` (`b'P'`, `b'D'`, ...).
+    pub fn get(&self, letter: u8) -> Option<&'a str> {
+        match SLOTS.get(letter as usize) {
+            Some(&slot) if slot != u8::MAX => self.known[slot as usize],
+            _ => self
+                .extra
+                .iter()
+                .find(|(l, _)| *l == letter)
+                .map(|(_, v)| *v),
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.known[1].unwrap_or("")
+    }
+
+    pub fn version(&self) -> &'a str {
+        self.known[2].unwrap_or("")
+    }
+
+    /// Every field, known letters in apk's order, then the others.
+    pub fn fields(&self) -> impl Iterator<Item = (u8, &'a str)> + '_ {
+        LETTERS
+            .iter()
+            .zip(self.known.iter())
+            .filter_map(|(l, v)| v.map(|v| (*l, v)))
+            .chain(self.extra.iter().copied())
+    }
+
+    /// The owned, typed form.
+    pub fn to_info(&self) -> std::result::Result<PackageInfo, String> {
+        let mut pkg = PackageInfo::default();
+        for (letter, value) in self.fields() {
+            if !pkg.set_field(letter, value)? {
+                pkg.extra.push((letter, value.to_owned()));
+            }
+        }
+        Ok(pkg)
+    }
+
+    fn set(&mut self, letter: u8, value: &'a str) -> std::result::Result<(), String> {
+        let slot = SLOTS.get(letter as usize).copied().unwrap_or(u8::MAX);
+        if slot == u8::MAX {
+            self.extra.push((letter, value));
+            return Ok(());
+        }
+        let number = |what: &str| -> std::result::Result<(), String> {
+            value
+                .parse::<u64>()
+                .map(|_| ())
+                .map_err(|_| format!("invalid {what} '{value}': not a number"))
+        };
+        match letter {
+            b'P' if !dep::is_valid_name(value) => {
+                return Err(format!("invalid package name '{value}'"))
+            }
+            b'V' if !version::is_valid(value) => return Err(format!("invalid version '{value}'")),
+            b'S' => number("size")?,
+            b'I' => number("installed size")?,
+            b't' => number("build time")?,
+            b'k' => number("provider priority")?,
+            b'q' => number("replaces priority")?,
+            _ => {}
+        }
+        self.known[slot as usize] = Some(value);
+        Ok(())
+    }
+}
+
+/// Parses an index text into borrowed records. `what` names the source in errors.
+pub fn parse_refs<'a>(text: &'a str, what: &str) -> Result<Vec<RecordRef<'a>>> {
+    let mut out = Vec::with_capacity(text.len() / 380);
+    let mut cur: Option<RecordRef<'a>> = None;
+    let finish = |r: RecordRef<'a>, out: &mut Vec<RecordRef<'a>>| -> Result<()> {
+        if r.name().is_empty() {
+            return Err(Error::parse(
+                what,
+                r.line,
+                "record has no package name (P:)",
+            ));
+        }
+        if r.version().is_empty() {
+            return Err(Error::parse(
+                what,
+                r.line,
+                format!("package '{}' has no version (V:)", r.name()),
+            ));
+        }
+        out.push(r);
+        Ok(())
+    };
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            if let Some(r) = cur.take() {
+                finish(r, &mut out)?;
+            }
+            continue;
+        }
+        let (letter, value) = split_field(line).ok_or_else(|| {
+            Error::parse(what, n + 1, format!("expected 'X:value', got '{line}'"))
+        })?;
+        let rec = cur.get_or_insert_with(|| RecordRef {
+            line: n + 1,
+            ..Default::default()
+        });
+        rec.set(letter, value)
+            .map_err(|m| Error::parse(what, n + 1, m))?;
+    }
+    if let Some(r) = cur.take() {
+        finish(r, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Iterates over the records of an index-like text (the installed database), yielding
+/// each record's lines with their numbers and the number of its first line.
 pub fn records(text: &str) -> impl Iterator<Item = (usize, Vec<(usize, &str)>)> {
     let mut lines = text.lines().enumerate().peekable();
     std::iter::from_fn(move || {
@@ -196,26 +338,12 @@ pub fn records(text: &str) -> impl Iterator<Item = (usize, Vec<(usize, &str)>)> 
     })
 }
 
-/// Parses a whole APKINDEX text. `what` names the source in errors.
+/// Parses a whole APKINDEX text into owned records. `what` names the source in errors.
 pub fn parse(text: &str, what: &str) -> Result<Vec<PackageInfo>> {
-    let mut out = Vec::with_capacity(text.len() / 400);
-    for (start, fields) in records(text) {
-        let mut pkg = PackageInfo::default();
-        for (line_no, line) in fields {
-            let (letter, value) = split_field(line).ok_or_else(|| {
-                Error::parse(what, line_no, format!("expected 'X:value', got '{line}'"))
-            })?;
-            match pkg.set_field(letter, value) {
-                Ok(true) => {}
-                Ok(false) => pkg.extra.push((letter, value.to_owned())),
-                Err(msg) => return Err(Error::parse(what, line_no, msg)),
-            }
-        }
-        pkg.validate()
-            .map_err(|msg| Error::parse(what, start, msg))?;
-        out.push(pkg);
-    }
-    Ok(out)
+    parse_refs(text, what)?
+        .iter()
+        .map(|r| r.to_info().map_err(|m| Error::parse(what, r.line, m)))
+        .collect()
 }
 
 /// Writes records as an APKINDEX text: each record followed by a blank line.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod file;
 pub mod index;
+pub mod indexer;
 pub mod package;
 pub mod pkginfo;
 pub mod repo;

@@ -1,13 +1,11 @@
 //! `apk index`: builds `APKINDEX.tar.gz` from package files, in parallel, reusing the
 //! records of an older index for files that have not changed since it was written.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::collections::HashSet;
+use std::path::PathBuf;
 
 use apk_core::index::{IndexArchive, PackageInfo};
-use apk_core::package::Package;
-use rayon::prelude::*;
+use apk_core::indexer::{self, OldIndex};
 
 use crate::context::{self, Context};
 
@@ -32,38 +30,6 @@ pub struct Args {
     packages: Vec<PathBuf>,
 }
 
-/// Old index records by `name-version`, usable for files not modified after `mtime`.
-struct OldIndex {
-    mtime: SystemTime,
-    records: HashMap<String, PackageInfo>,
-}
-
-fn load_old(path: &Path) -> apk_core::Result<OldIndex> {
-    let bytes = apk_core::file::read(path)?;
-    let mtime = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(|e| apk_core::Error::io(path, e))?;
-    let idx = IndexArchive::read(&bytes, None, &path.display().to_string())?;
-    let records = idx.packages.into_iter().map(|p| (p.nv(), p)).collect();
-    Ok(OldIndex { mtime, records })
-}
-
-fn reuse(old: Option<&OldIndex>, path: &Path) -> Option<PackageInfo> {
-    let old = old?;
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.modified().ok()? > old.mtime {
-        return None;
-    }
-    let stem = path.file_name()?.to_str()?.strip_suffix(".apk")?;
-    let rec = old.records.get(stem)?;
-    (rec.size == Some(meta.len())).then(|| rec.clone())
-}
-
-fn read_package(path: &Path) -> apk_core::Result<PackageInfo> {
-    let bytes = apk_core::file::read(path)?;
-    Package::parse(&bytes, &path.display().to_string()).map(|p| p.info)
-}
-
 /// Names (packages and what they provide) present in the index.
 fn provided_names(pkgs: &[PackageInfo]) -> HashSet<&str> {
     pkgs.iter()
@@ -74,27 +40,19 @@ fn provided_names(pkgs: &[PackageInfo]) -> HashSet<&str> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let old = match args.index.as_deref().map(load_old).transpose() {
+    let old = match args.index.as_deref().map(OldIndex::load).transpose() {
         Ok(o) => o,
         Err(e) => {
             context::error(e);
             return 1;
         }
     };
-    let results: Vec<(apk_core::Result<PackageInfo>, bool)> = args
-        .packages
-        .par_iter()
-        .map(|p| match reuse(old.as_ref(), p) {
-            Some(rec) => (Ok(rec), false),
-            None => (read_package(p), true),
-        })
-        .collect();
-    let mut pkgs = Vec::with_capacity(results.len());
+    let mut pkgs = Vec::with_capacity(args.packages.len());
     let (mut errors, mut new) = (0u32, 0usize);
-    for (r, fresh) in results {
-        match r {
+    for item in indexer::index_files(&args.packages, old.as_ref()) {
+        match item.record {
             Ok(info) => {
-                new += usize::from(fresh);
+                new += usize::from(item.fresh);
                 pkgs.push(info);
             }
             Err(e) => {
@@ -111,11 +69,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             p.arch = Some(arch.clone());
         }
     }
-    pkgs.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| apk_core::version::compare(&a.version, &b.version))
-    });
+    indexer::sort_records(&mut pkgs);
     if !args.no_warnings && ctx.verbosity > 0 {
         let names = provided_names(&pkgs);
         for p in &pkgs {
