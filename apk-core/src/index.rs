@@ -93,6 +93,9 @@ impl PackageInfo {
                     Err(_) => {
                         list.clear();
                         self.unparsed.push((letter, value.to_owned()));
+                        // Kept in writing order, so that a rewrite reads back equal.
+                        self.unparsed
+                            .sort_by_key(|(l, _)| b"Dpir".iter().position(|c| c == l));
                     }
                 }
             }
@@ -298,7 +301,6 @@ pub fn parse_refs<'a>(text: &'a str, what: &str) -> Result<Vec<RecordRef<'a>>> {
         Ok(())
     };
     for (n, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             if let Some(r) = cur.take() {
                 finish(r, &mut out)?;
@@ -324,7 +326,8 @@ pub fn parse_refs<'a>(text: &'a str, what: &str) -> Result<Vec<RecordRef<'a>>> {
 /// Iterates over the records of an index-like text (the installed database), yielding
 /// each record's lines with their numbers and the number of its first line.
 pub fn records(text: &str) -> impl Iterator<Item = (usize, Vec<(usize, &str)>)> {
-    let mut lines = text.lines().enumerate().peekable();
+    // Split on '\n' only: a '\r' belongs to the value, so that rewriting is exact.
+    let mut lines = text.split('\n').enumerate().peekable();
     std::iter::from_fn(move || {
         while lines.peek().is_some_and(|(_, l)| l.is_empty()) {
             lines.next();

@@ -12,6 +12,8 @@ pub mod dep;
 pub mod error;
 pub mod extract;
 pub mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod index;
 pub mod indexer;
 pub mod package;
