@@ -92,8 +92,11 @@ pub fn repositories(data: &[u8]) {
     }
 }
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, for the regression replay.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
