@@ -1,0 +1,442 @@
+//! The package universe of one run: every name and package apk knows about, interned
+//! into dense ids, with the repositories and tags they come from and what is installed.
+//!
+//! The order of things here is part of apk's observable behaviour, so it follows
+//! apk-tools: providers of a name are listed in load order (installed packages first,
+//! then each repository in turn); a package seen again with the same identity (`C:`) is
+//! the same package, now also available from that repository; reverse dependencies are
+//! collected by walking names in apk's hash-table order (MurmurHash3 of the name, seed
+//! 5381, 20000 buckets, newest first within a bucket), which is the order its error
+//! reports list requirers in.
+
+use std::collections::HashMap;
+
+use crate::checksum::Checksum;
+use crate::dep::{Dependency, Op};
+use crate::index::PackageInfo;
+
+pub type NameId = u32;
+pub type PkgId = u32;
+
+/// The cache pseudo-repository is bit 0; configured repositories start at 1.
+pub const REPO_CACHED: u32 = 0;
+pub const FIRST_REPO: u32 = 1;
+/// Tag 0 is the default (untagged) one.
+pub const DEFAULT_TAG: u16 = 0;
+
+/// A dependency with its name interned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dep {
+    pub name: NameId,
+    pub op: Op,
+    /// `None` when the atom has no version (any version; a virtual provide).
+    pub version: Option<String>,
+    pub conflict: bool,
+    /// The repository tag (`@tag`) index.
+    pub tag: u16,
+}
+
+/// A package providing a name, at a version (`None`: a provide without version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provider {
+    pub pkg: PkgId,
+    /// Index into the package's `provides` (`None`: the package's own name).
+    pub via: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Name {
+    pub name: String,
+    pub providers: Vec<Provider>,
+    pub rdepends: Vec<NameId>,
+    pub rinstall_if: Vec<NameId>,
+    /// 0: only real packages, 1: some providers are virtual, 2: all are.
+    pub priority: u8,
+    pub is_dependency: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: NameId,
+    pub version: String,
+    pub info: PackageInfo,
+    pub depends: Vec<Dep>,
+    pub provides: Vec<Dep>,
+    pub install_if: Vec<Dep>,
+    pub replaces: Vec<Dep>,
+    /// Repositories holding this package (bit per repository).
+    pub repos: u64,
+    /// Installed, and under which tag.
+    pub installed: Option<u16>,
+    /// Position in the installed database (its install order).
+    pub installed_order: u32,
+    /// The package cannot be installed (its metadata did not parse).
+    pub uninstallable: bool,
+}
+
+impl Package {
+    pub fn installed_size(&self) -> u64 {
+        self.info.installed_size.unwrap_or(0)
+    }
+
+    pub fn provider_priority(&self) -> u32 {
+        self.info.provider_priority.unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Tag {
+    /// `@name`, or empty for the default tag.
+    pub name: String,
+    pub allowed_repos: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub url: String,
+    pub tag: u16,
+    pub remote: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    pub names: Vec<Name>,
+    pub packages: Vec<Package>,
+    name_ids: HashMap<String, NameId>,
+    by_checksum: HashMap<Checksum, PkgId>,
+    pub tags: Vec<Tag>,
+    /// Index 0 is the cache; configured repositories follow.
+    pub repos: Vec<Repo>,
+    pub available_repos: u64,
+    /// Installed packages in database order.
+    pub installed: Vec<PkgId>,
+    /// Some index held packages that cannot be installed.
+    pub has_broken: bool,
+}
+
+/// MurmurHash3 (x86, 32-bit), which apk-tools hashes names with.
+fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h = seed;
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    if !tail.is_empty() {
+        let mut k = 0u32;
+        for (i, b) in tail.iter().enumerate() {
+            k ^= (*b as u32) << (8 * i);
+        }
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+const NAME_BUCKETS: u32 = 20000;
+
+impl Pool {
+    pub fn new() -> Self {
+        Pool {
+            tags: vec![Tag::default()],
+            repos: vec![Repo {
+                url: "cache".into(),
+                tag: DEFAULT_TAG,
+                remote: false,
+            }],
+            available_repos: 1 << REPO_CACHED,
+            ..Default::default()
+        }
+    }
+
+    pub fn name_id(&mut self, name: &str) -> NameId {
+        if let Some(&id) = self.name_ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as NameId;
+        self.names.push(Name {
+            name: name.to_owned(),
+            ..Default::default()
+        });
+        self.name_ids.insert(name.to_owned(), id);
+        id
+    }
+
+    pub fn find_name(&self, name: &str) -> Option<NameId> {
+        self.name_ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: NameId) -> &str {
+        &self.names[id as usize].name
+    }
+
+    pub fn pkg(&self, id: PkgId) -> &Package {
+        &self.packages[id as usize]
+    }
+
+    /// The tag index for `@name`, created when new.
+    pub fn tag_id(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.tags.iter().position(|t| t.name == name) {
+            return i as u16;
+        }
+        self.tags.push(Tag {
+            name: name.to_owned(),
+            allowed_repos: 0,
+        });
+        (self.tags.len() - 1) as u16
+    }
+
+    pub fn find_tag(&self, name: &str) -> Option<u16> {
+        self.tags.iter().position(|t| t.name == name).map(|i| i as u16)
+    }
+
+    /// Repositories allowed by the tags in `mask` (bit per tag).
+    pub fn pinning_mask_repos(&self, mask: u32) -> u64 {
+        self.tags
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 32 && mask & (1 << i) != 0)
+            .fold(0, |acc, (_, t)| acc | t.allowed_repos)
+    }
+
+    /// Registers a configured repository; returns its index.
+    pub fn add_repo(&mut self, url: &str, tag: Option<&str>, remote: bool, available: bool) -> u32 {
+        let tag = match tag {
+            Some(t) => self.tag_id(t),
+            None => DEFAULT_TAG,
+        };
+        let idx = self.repos.len() as u32;
+        self.repos.push(Repo {
+            url: url.to_owned(),
+            tag,
+            remote,
+        });
+        if idx < 64 {
+            self.tags[tag as usize].allowed_repos |= 1 << idx;
+            if available {
+                self.available_repos |= 1 << idx;
+            }
+        }
+        idx
+    }
+
+    pub fn intern_dep(&mut self, d: &Dependency) -> Dep {
+        let tag = d.tag.as_deref().map_or(DEFAULT_TAG, |t| self.tag_id(t));
+        Dep {
+            name: self.name_id(&d.name),
+            op: d.op,
+            version: (!d.op.is_any()).then(|| d.version.clone()),
+            conflict: d.conflict,
+            tag,
+        }
+    }
+
+    fn intern_deps(&mut self, deps: &[Dependency]) -> Vec<Dep> {
+        deps.iter().map(|d| self.intern_dep(d)).collect()
+    }
+
+    /// Adds a package from an index (`repo`) or the installed database (`repo = None`,
+    /// with its tag). A package already known by identity gains the repository.
+    pub fn add_package(&mut self, info: PackageInfo, repo: Option<u32>, installed_tag: Option<u16>) -> PkgId {
+        let repo_bit = repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 });
+        if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
+            let p = &mut self.packages[id as usize];
+            p.repos |= repo_bit;
+            if installed_tag.is_some() && p.installed.is_none() {
+                p.installed = installed_tag;
+                p.installed_order = self.installed.len() as u32;
+                self.installed.push(id);
+            }
+            return id;
+        }
+        let name = self.name_id(&info.name);
+        let depends = self.intern_deps(&info.depends);
+        let provides = self.intern_deps(&info.provides);
+        let install_if = self.intern_deps(&info.install_if);
+        let replaces = self.intern_deps(&info.replaces);
+        let id = self.packages.len() as PkgId;
+        let uninstallable = info.is_broken();
+        self.has_broken |= uninstallable && repo.is_some();
+        if let Some(c) = info.checksum {
+            self.by_checksum.insert(c, id);
+        }
+        self.names[name as usize].providers.push(Provider { pkg: id, via: None });
+        for (i, p) in provides.iter().enumerate() {
+            self.names[p.name as usize].providers.push(Provider {
+                pkg: id,
+                via: Some(i as u16),
+            });
+        }
+        let installed_order = self.installed.len() as u32;
+        if installed_tag.is_some() {
+            self.installed.push(id);
+        }
+        self.packages.push(Package {
+            name,
+            version: info.version.clone(),
+            info,
+            depends,
+            provides,
+            install_if,
+            replaces,
+            repos: repo_bit,
+            installed: installed_tag,
+            installed_order,
+            uninstallable,
+        });
+        id
+    }
+
+    /// The version a provider offers its name at (`None`: a provide without version).
+    pub fn provider_version(&self, p: Provider) -> Option<&str> {
+        let pkg = self.pkg(p.pkg);
+        match p.via {
+            None => Some(&pkg.version),
+            Some(i) => pkg.provides[i as usize].version.as_deref(),
+        }
+    }
+
+    /// Does provider `p` (or nothing, `None`) satisfy `dep`?
+    pub fn dep_is_provided(&self, dep: &Dep, p: Option<Provider>) -> bool {
+        let Some(p) = p else { return dep.conflict };
+        dep.conflict ^ self.version_matches(dep, p)
+    }
+
+    fn version_matches(&self, dep: &Dep, p: Provider) -> bool {
+        let Some(want) = &dep.version else { return true };
+        if dep.op.is_checksum() {
+            let pkg = self.pkg(p.pkg);
+            return pkg.info.checksum.is_some_and(|c| c.to_string() == *want);
+        }
+        match self.provider_version(p) {
+            Some(v) => dep.op.matches(v, want),
+            None => false,
+        }
+    }
+
+    /// How `dep` relates to `pkg`: satisfied, conflicting, or irrelevant.
+    pub fn dep_analyze(&self, dep: &Dep, pkg: PkgId) -> DepMatch {
+        let p = self.pkg(pkg);
+        let provider = if dep.name == p.name {
+            Some(Provider { pkg, via: None })
+        } else {
+            p.provides
+                .iter()
+                .position(|d| d.name == dep.name)
+                .map(|i| Provider { pkg, via: Some(i as u16) })
+        };
+        match provider {
+            None => DepMatch::Irrelevant,
+            Some(pr) if self.dep_is_provided(dep, Some(pr)) => DepMatch::Satisfies,
+            Some(_) => DepMatch::Conflicts,
+        }
+    }
+
+    /// Builds reverse dependencies and name priorities; call once everything is loaded.
+    pub fn finish(&mut self) {
+        let mut order: Vec<(u32, usize, NameId)> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let bucket = murmur3_32(n.name.as_bytes(), 5381) % NAME_BUCKETS;
+                (bucket, usize::MAX - i, i as NameId)
+            })
+            .collect();
+        order.sort_unstable();
+        let mut seen_dep = vec![u32::MAX; self.names.len()];
+        let mut seen_iif = vec![u32::MAX; self.names.len()];
+        for (_, _, name) in order {
+            let providers = self.names[name as usize].providers.clone();
+            let mut num_virtual = 0;
+            for p in &providers {
+                let pkg = &self.packages[p.pkg as usize];
+                num_virtual += usize::from(pkg.name != name);
+                for d in &pkg.depends {
+                    let r = d.name as usize;
+                    self.names[r].is_dependency |= !d.conflict;
+                    if seen_dep[r] != name {
+                        seen_dep[r] = name;
+                        self.names[r].rdepends.push(name);
+                    }
+                }
+                for d in &pkg.install_if {
+                    let r = d.name as usize;
+                    if seen_iif[r] != name {
+                        seen_iif[r] = name;
+                        self.names[r].rinstall_if.push(name);
+                    }
+                }
+            }
+            self.names[name as usize].priority = if num_virtual == 0 {
+                0
+            } else if num_virtual != providers.len() {
+                1
+            } else {
+                2
+            };
+        }
+    }
+
+    /// Is the package in a repository that is currently usable?
+    pub fn pkg_available(&self, id: PkgId) -> bool {
+        self.pkg(id).repos & self.available_repos != 0
+    }
+
+    /// `name-version`, as apk prints a package.
+    pub fn nv(&self, id: PkgId) -> String {
+        let p = self.pkg(id);
+        format!("{}-{}", self.name(p.name), p.version)
+    }
+
+    /// A dependency as apk prints it.
+    pub fn dep_string(&self, d: &Dep) -> String {
+        let mut s = String::new();
+        if d.conflict {
+            s.push('!');
+        }
+        s.push_str(self.name(d.name));
+        if d.tag != DEFAULT_TAG {
+            s.push('@');
+            s.push_str(&self.tags[d.tag as usize].name);
+        }
+        if let Some(v) = &d.version {
+            s.push_str(d.op.as_str().unwrap_or("?"));
+            s.push_str(v);
+        }
+        s
+    }
+}
+
+/// The outcome of [`Pool::dep_analyze`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepMatch {
+    Irrelevant,
+    Satisfies,
+    Conflicts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur3_known_answers() {
+        // Reference values of MurmurHash3_x86_32.
+        assert_eq!(murmur3_32(b"", 0), 0);
+        assert_eq!(murmur3_32(b"", 1), 0x514e_28b7);
+        assert_eq!(murmur3_32(b"hello", 0), 0x248b_fa47);
+        assert_eq!(murmur3_32(b"Hello, world!", 1234), 0xfaf6_cdb3);
+    }
+}
