@@ -43,8 +43,15 @@ pub struct GlobalOpts {
     /// refused with a clear message instead of being ignored.
     #[arg(long, global = true, hide = true)]
     pub force_overwrite: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Continue even if the world cannot be satisfied, dropping what cannot be
+    #[arg(long, global = true)]
     pub force_broken_world: bool,
+    /// Extra dependencies to upgrade first (with the package owning apk itself)
+    #[arg(long, global = true, value_name = "DEP")]
+    pub preupgrade_depends: Vec<String>,
+    /// Accepted for compatibility; apk-rs never mounts a tmpfs root
+    #[arg(long, global = true, hide = true, value_name = "yes|no|auto")]
+    pub root_tmpfs: Option<String>,
     #[arg(long, global = true, hide = true)]
     pub force_refresh: bool,
     #[arg(long, global = true, hide = true)]
@@ -80,7 +87,6 @@ impl GlobalOpts {
     fn unimplemented(&self) -> Vec<&'static str> {
         let flags = [
             (self.force_overwrite, "--force-overwrite"),
-            (self.force_broken_world, "--force-broken-world"),
             (self.force_refresh, "--force-refresh"),
             (self.force_old_apk, "--force-old-apk"),
             (self.force_non_repository, "--force-non-repository"),
@@ -142,6 +148,26 @@ impl Context {
             Some(d) => self.in_root(d),
             None => self.in_root(Path::new("etc/apk/keys")),
         }
+    }
+
+    /// Opens the root's package database.
+    pub fn open_db(&self) -> Result<apk_core::database::Database, apk_core::Error> {
+        let opts = apk_core::database::OpenOptions {
+            root: self.root.clone(),
+            repositories_file: self.opts.repositories_file.clone(),
+            extra_repositories: self.opts.repository.clone(),
+            arch: self.opts.arch.clone(),
+            no_network: self.opts.no_network,
+            keys: self.keyring()?,
+        };
+        let db = apk_core::database::Database::open(&opts)?;
+        for (url, why) in &db.unavailable {
+            eprintln!("WARNING: {url}: {why}");
+        }
+        if db.pool.has_broken {
+            eprintln!("WARNING: The indexes contain broken packages which are not installable.");
+        }
+        Ok(db)
     }
 
     /// The trusted keys, or `None` with `--allow-untrusted`.

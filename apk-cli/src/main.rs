@@ -26,6 +26,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add packages to the world and install them
+    Add(commands::add::Args),
+    /// Remove packages from the world and uninstall them
+    Del(commands::del::Args),
+    /// Upgrade installed packages
+    Upgrade(commands::upgrade::Args),
+    /// Reinstall or upgrade installed packages
+    Fix(commands::fix::Args),
     /// Compare versions, or check their validity
     Version(commands::version::Args),
     /// Verify package and index files
@@ -51,6 +59,10 @@ fn main() -> ExitCode {
         }
     };
     let failures = match cli.command {
+        Command::Add(a) => commands::add::run(&ctx, a),
+        Command::Del(a) => commands::del::run(&ctx, a),
+        Command::Upgrade(a) => commands::upgrade::run(&ctx, a),
+        Command::Fix(a) => commands::fix::run(&ctx, a),
         Command::Version(a) => commands::version::run(&ctx, a),
         Command::Verify(a) => commands::verify::run(&ctx, a),
         Command::Index(a) => commands::index::run(&ctx, a),

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod checksum;
+pub mod database;
 pub mod db;
 pub mod dep;
 pub mod error;
@@ -18,8 +19,10 @@ pub mod index;
 pub mod indexer;
 pub mod package;
 pub mod pkginfo;
+pub mod pool;
 pub mod repo;
 pub mod sign;
+pub mod solver;
 #[doc(hidden)]
 pub mod testing;
 pub mod version;

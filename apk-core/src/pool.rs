@@ -112,6 +112,8 @@ pub struct Pool {
     pub installed: Vec<PkgId>,
     /// Some index held packages that cannot be installed.
     pub has_broken: bool,
+    /// Architectures whose packages can be installed (the first is the primary one).
+    pub arches: Vec<String>,
 }
 
 /// MurmurHash3 (x86, 32-bit), which apk-tools hashes names with.
@@ -198,7 +200,10 @@ impl Pool {
     }
 
     pub fn find_tag(&self, name: &str) -> Option<u16> {
-        self.tags.iter().position(|t| t.name == name).map(|i| i as u16)
+        self.tags
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| i as u16)
     }
 
     /// Repositories allowed by the tags in `mask` (bit per tag).
@@ -248,7 +253,12 @@ impl Pool {
 
     /// Adds a package from an index (`repo`) or the installed database (`repo = None`,
     /// with its tag). A package already known by identity gains the repository.
-    pub fn add_package(&mut self, info: PackageInfo, repo: Option<u32>, installed_tag: Option<u16>) -> PkgId {
+    pub fn add_package(
+        &mut self,
+        info: PackageInfo,
+        repo: Option<u32>,
+        installed_tag: Option<u16>,
+    ) -> PkgId {
         let repo_bit = repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 });
         if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
             let p = &mut self.packages[id as usize];
@@ -266,12 +276,15 @@ impl Pool {
         let install_if = self.intern_deps(&info.install_if);
         let replaces = self.intern_deps(&info.replaces);
         let id = self.packages.len() as PkgId;
-        let uninstallable = info.is_broken();
-        self.has_broken |= uninstallable && repo.is_some();
+        let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));
+        let uninstallable = info.is_broken() || !arch_ok;
+        self.has_broken |= info.is_broken() && repo.is_some();
         if let Some(c) = info.checksum {
             self.by_checksum.insert(c, id);
         }
-        self.names[name as usize].providers.push(Provider { pkg: id, via: None });
+        self.names[name as usize]
+            .providers
+            .push(Provider { pkg: id, via: None });
         for (i, p) in provides.iter().enumerate() {
             self.names[p.name as usize].providers.push(Provider {
                 pkg: id,
@@ -314,7 +327,9 @@ impl Pool {
     }
 
     fn version_matches(&self, dep: &Dep, p: Provider) -> bool {
-        let Some(want) = &dep.version else { return true };
+        let Some(want) = &dep.version else {
+            return true;
+        };
         if dep.op.is_checksum() {
             let pkg = self.pkg(p.pkg);
             return pkg.info.checksum.is_some_and(|c| c.to_string() == *want);
@@ -334,7 +349,10 @@ impl Pool {
             p.provides
                 .iter()
                 .position(|d| d.name == dep.name)
-                .map(|i| Provider { pkg, via: Some(i as u16) })
+                .map(|i| Provider {
+                    pkg,
+                    via: Some(i as u16),
+                })
         };
         match provider {
             None => DepMatch::Irrelevant,
@@ -387,6 +405,11 @@ impl Pool {
                 2
             };
         }
+    }
+
+    /// Can packages of `arch` be installed here?
+    pub fn arch_compatible(&self, arch: &str) -> bool {
+        arch == "noarch" || self.arches.iter().any(|a| a == arch)
     }
 
     /// Is the package in a repository that is currently usable?

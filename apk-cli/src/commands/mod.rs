@@ -1,5 +1,10 @@
+pub mod add;
+pub mod del;
 pub mod extract;
+pub mod fix;
 pub mod index;
 pub mod manifest;
+pub mod solution;
+pub mod upgrade;
 pub mod verify;
 pub mod version;

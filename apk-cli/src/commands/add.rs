@@ -1,0 +1,149 @@
+//! `apk add`: adds dependencies to the world and installs what they need.
+
+use apk_core::dep::{Dependency, Op};
+use apk_core::index::PackageInfo;
+use apk_core::solver::{flags, Request};
+
+use super::solution;
+use crate::context::{self, Context};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Prefer the latest versions of the named packages
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Upgrade the named packages and their dependencies
+    #[arg(short = 'u', long)]
+    upgrade: bool,
+    /// Create a virtual package NAME[=VERSION] depending on the arguments, and add it
+    #[arg(short = 't', long = "virtual", value_name = "NAME")]
+    virtual_pkg: Option<String>,
+    /// Create the database if it does not exist
+    #[arg(long)]
+    initdb: bool,
+    /// Do not change file owners
+    #[arg(long)]
+    no_chown: bool,
+    #[arg(value_name = "DEP")]
+    deps: Vec<String>,
+}
+
+fn bad_spec(spec: &str) -> u32 {
+    context::error(format!("{spec}: bad package specifier"));
+    1
+}
+
+pub fn run(ctx: &Context, args: Args) -> u32 {
+    let mut db = match ctx.open_db() {
+        Ok(db) => db,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    let mut world = db.world_deps();
+    let mut req = Request::default();
+    let fl = (if args.latest { flags::LATEST } else { 0 })
+        | (if args.upgrade { flags::UPGRADE } else { 0 });
+
+    let mut virtual_dep = None;
+    if let Some(spec) = &args.virtual_pkg {
+        let Ok(mut d) = Dependency::parse(spec) else {
+            return bad_spec(spec);
+        };
+        if d.conflict || d.tag.is_some() || !d.name.starts_with('.') {
+            return bad_spec(spec);
+        }
+        if d.op.is_any() {
+            d.op = Op::parse("=").unwrap_or_default();
+            d.version = virtual_version();
+        } else if d.op != Op::parse("=").unwrap_or_default() {
+            return bad_spec(spec);
+        }
+        if args.deps.is_empty() {
+            eprintln!("WARNING: creating empty virtual package");
+        }
+        virtual_dep = Some(d);
+    }
+
+    let mut virtual_depends = Vec::new();
+    for arg in args.deps.iter().filter(|a| !a.is_empty()) {
+        let parsed = Dependency::parse(arg)
+            .ok()
+            .filter(|d| virtual_dep.is_none() || d.tag.is_none());
+        let Some(d) = parsed else {
+            let (kind, format) = if virtual_dep.is_some() {
+                ("package", "name([<>~=]version)")
+            } else {
+                ("world", "name(@tag)([<>~=]version)")
+            };
+            context::error(format!(
+                "'{arg}' is not a valid {kind} dependency, format is {format}"
+            ));
+            return 1;
+        };
+        if virtual_dep.is_some() {
+            virtual_depends.push(d);
+        } else {
+            let dep = db.pool.intern_dep(&d);
+            req.name_flags.push((dep.name, fl, fl));
+            solution::world_add(&mut world, dep);
+        }
+    }
+    if let Some(vd) = virtual_dep {
+        let info = PackageInfo {
+            name: vd.name.clone(),
+            version: vd.version.clone(),
+            arch: Some("noarch".into()),
+            description: Some("virtual meta package".into()),
+            depends: virtual_depends,
+            installed_size: Some(0),
+            ..Default::default()
+        };
+        db.pool
+            .add_package(info, Some(apk_core::pool::REPO_CACHED), None);
+        let dep = db.pool.intern_dep(&vd);
+        req.name_flags.push((dep.name, fl, fl));
+        solution::world_add(&mut world, dep);
+    }
+    req.world = world;
+    solution::solve_and_commit(ctx, &db, &mut req)
+}
+
+/// The version apk gives a virtual package created without one: the UTC time.
+fn virtual_version() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}.{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Gregorian date of a day number since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(19_000), (2022, 1, 8));
+    }
+}

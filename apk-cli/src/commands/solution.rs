@@ -1,0 +1,58 @@
+//! Shared by the applets that change what is installed (`add`, `del`, `upgrade`,
+//! `fix`): solve, then print the plan or the explanation of why there is none, as
+//! apk-tools prints them.
+
+use apk_core::database::Database;
+use apk_core::pool::Dep;
+use apk_core::solver::{self, report, Changeset, Request};
+
+use crate::context::{self, Context};
+
+/// Prints a changeset as a commit prints it (the plan and the `OK:` line).
+pub fn print_commit(db: &Database, cs: &Changeset) {
+    for line in report::change_lines(&db.pool, cs) {
+        println!("{line}");
+    }
+    println!("{}", report::ok_line(&db.pool, cs, 0));
+}
+
+/// Prints why `cs` cannot be applied.
+pub fn print_errors(db: &Database, cs: &Changeset, world: &[Dep]) {
+    eprintln!("ERROR: unable to select packages:");
+    eprint!(
+        "{}",
+        report::explain_errors(&db.pool, cs, world, report::DEFAULT_WIDTH)
+    );
+}
+
+/// Refuses to go on unless simulating: installing is issue #3's work.
+pub fn require_simulate(ctx: &Context) -> bool {
+    if ctx.opts.simulate {
+        return true;
+    }
+    context::error("installing and removing packages is not implemented in this build of apk-rs yet; use --simulate");
+    false
+}
+
+/// Solves and prints; returns the exit status (the number of errors).
+pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 {
+    req.force_broken_world = ctx.opts.force_broken_world;
+    let cs = solver::solve(&db.pool, req);
+    if cs.errors > 0 {
+        print_errors(db, &cs, &req.world);
+        return cs.errors;
+    }
+    if !require_simulate(ctx) {
+        return 1;
+    }
+    print_commit(db, &cs);
+    0
+}
+
+/// Adds `dep` to `world`, replacing an entry for the same name (apk_deps_add).
+pub fn world_add(world: &mut Vec<Dep>, dep: Dep) {
+    match world.iter_mut().find(|d| d.name == dep.name) {
+        Some(d) => *d = dep,
+        None => world.push(dep),
+    }
+}

@@ -1,0 +1,204 @@
+//! `apk upgrade`: upgrades the installed packages (or the named ones), after a
+//! pre-upgrade of apk itself and the `--preupgrade-depends` when asked for.
+
+use apk_core::database::Database;
+use apk_core::dep::Dependency;
+use apk_core::pool::{Dep, PkgId};
+use apk_core::solver::{self, flags, Request};
+
+use super::solution;
+use crate::context::{self, Context};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Also replace packages that are no longer in any repository by available ones
+    #[arg(short = 'a', long)]
+    available: bool,
+    /// Keep the named packages at their installed versions
+    #[arg(long)]
+    ignore: bool,
+    /// Prefer the latest versions
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Do not upgrade apk first
+    #[arg(long)]
+    no_self_upgrade: bool,
+    /// Drop world entries no repository provides
+    #[arg(long)]
+    prune: bool,
+    /// Only do the pre-upgrade (apk and --preupgrade-depends)
+    #[arg(long, alias = "preupgrade-only")]
+    self_upgrade_only: bool,
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+}
+
+/// The installed package owning `path` (`proc/self/exe` finds apk itself).
+fn owner_of(db: &Database, path: &str) -> Option<PkgId> {
+    let (dir, file) = path.rsplit_once('/')?;
+    db.pool.installed.iter().copied().find(|&p| {
+        db.installed_files
+            .get(&p)
+            .is_some_and(|files| files.iter().any(|(d, f)| d == dir && f == file))
+    })
+}
+
+/// Runs the pre-upgrade; `Some(status)` when the applet should stop there.
+fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u32> {
+    let mut deps: Vec<Dep> = Vec::new();
+    if let Some(p) = owner_of(db, "proc/self/exe") {
+        let name = db.pool.pkg(p).name;
+        solution::world_add(
+            &mut deps,
+            Dep {
+                name,
+                op: apk_core::dep::Op::ANY,
+                version: None,
+                conflict: false,
+                tag: 0,
+            },
+        );
+    }
+    for spec in &ctx.opts.preupgrade_depends {
+        let mut warn = false;
+        for word in spec.split_ascii_whitespace() {
+            match Dependency::parse(word) {
+                Ok(d) => {
+                    let d = db.pool.intern_dep(&d);
+                    solution::world_add(&mut deps, d);
+                }
+                Err(_) => warn = true,
+            }
+        }
+        if warn {
+            eprintln!("WARNING: Ignored invalid preupgrade dependencies from: {spec}");
+        }
+    }
+    let pool = &db.pool;
+    let mut name_flags = Vec::new();
+    for d in &deps {
+        let installed = pool.names[d.name as usize]
+            .providers
+            .iter()
+            .map(|p| p.pkg)
+            .find(|&p| pool.pkg(p).name == d.name && pool.pkg(p).installed.is_some());
+        let Some(inst) = installed else { continue };
+        let materialized = !d.conflict
+            && pool.dep_is_provided(
+                d,
+                Some(apk_core::pool::Provider {
+                    pkg: inst,
+                    via: None,
+                }),
+            );
+        if !materialized {
+            continue;
+        }
+        let newer = pool.names[d.name as usize].providers.iter().any(|p| {
+            let p0 = pool.pkg(p.pkg);
+            p0.name == d.name
+                && p0.repos != 0
+                && apk_core::version::compare(&p0.version, &pool.pkg(inst).version)
+                    == std::cmp::Ordering::Greater
+        });
+        if newer {
+            name_flags.push((d.name, fl, 0));
+        }
+    }
+    if name_flags.is_empty() {
+        return only.then_some(0);
+    }
+    let mut req = Request {
+        world: db.world_deps(),
+        name_flags,
+        preupgrade: true,
+        ..Default::default()
+    };
+    let cs = solver::solve(&db.pool, &mut req);
+    if cs.errors > 0 {
+        eprintln!("WARNING: Failed to perform initial preupgrade, continuing with a full upgrade.");
+        return only.then_some(0);
+    }
+    if cs.changes.is_empty() {
+        return only.then_some(0);
+    }
+    if !only {
+        eprintln!("WARNING: This simulation might not reliable as a preupgrade is available.");
+        return None;
+    }
+    if !solution::require_simulate(ctx) {
+        return Some(1);
+    }
+    println!("Preupgrading:");
+    solution::print_commit(db, &cs);
+    Some(0)
+}
+
+pub fn run(ctx: &Context, args: Args) -> u32 {
+    let mut db = match ctx.open_db() {
+        Ok(db) => db,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    let mut fl = flags::UPGRADE
+        | if args.available { flags::AVAILABLE } else { 0 }
+        | if args.latest { flags::LATEST } else { 0 };
+    let root_set = ctx.opts.root.is_some();
+    if (args.self_upgrade_only || !root_set) && !args.no_self_upgrade && args.names.is_empty() {
+        if let Some(status) = preupgrade(ctx, &mut db, fl, args.self_upgrade_only) {
+            return status;
+        }
+    }
+    if args.self_upgrade_only {
+        return 0;
+    }
+    let mut world = db.world_deps();
+    if args.available {
+        for d in &mut world {
+            if d.op.is_checksum() {
+                d.op = apk_core::dep::Op::ANY;
+                d.version = None;
+            }
+        }
+    }
+    if args.prune {
+        let pool = &db.pool;
+        world.retain(|d| {
+            pool.names[d.name as usize]
+                .providers
+                .iter()
+                .any(|p| pool.pkg_available(p.pkg))
+        });
+    }
+    let mut req = Request::default();
+    if !args.names.is_empty() {
+        if !args.ignore {
+            fl &= !flags::UPGRADE;
+        }
+        let mut errors = 0;
+        for n in &args.names {
+            match db.pool.find_name(n) {
+                Some(name) => {
+                    let f = if args.ignore {
+                        flags::INSTALLED
+                    } else {
+                        flags::UPGRADE
+                    };
+                    req.name_flags.push((name, f, 0));
+                }
+                None => {
+                    context::error(format!("Package '{n}' not found"));
+                    errors += 1;
+                }
+            }
+        }
+        if errors > 0 {
+            return errors;
+        }
+    }
+    req.world = world;
+    req.flags = fl;
+    solution::solve_and_commit(ctx, &db, &mut req)
+}

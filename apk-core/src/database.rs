@@ -1,0 +1,158 @@
+//! Opening a root: reads its world, installed database, architecture and repositories
+//! (their indexes verified against the keys) into a [`Pool`], in the order apk-tools
+//! reads them, which is the order that decides ties later.
+
+use std::path::{Path, PathBuf};
+
+use crate::db;
+use crate::dep::Dependency;
+use crate::error::{Error, Result};
+use crate::index::IndexArchive;
+use crate::pool::{Dep, Pool};
+use crate::repo::{RepositoriesFile, Repository};
+use crate::sign::Keyring;
+
+/// How to open a root.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub root: PathBuf,
+    /// `--repositories-file` (relative to the working directory).
+    pub repositories_file: Option<PathBuf>,
+    /// `-X` repositories, added after the configured ones.
+    pub extra_repositories: Vec<String>,
+    /// `--arch`: overrides `etc/apk/arch`; the first is primary.
+    pub arch: Vec<String>,
+    /// `--no-network`: remote repositories are known but not usable.
+    pub no_network: bool,
+    /// `None` with `--allow-untrusted`.
+    pub keys: Option<Keyring>,
+}
+
+/// A loaded root.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub root: PathBuf,
+    pub pool: Pool,
+    /// The world as written in `etc/apk/world`.
+    pub world: Vec<Dependency>,
+    /// Repositories that could not be read, with the reason.
+    pub unavailable: Vec<(String, String)>,
+    /// Files of installed packages, as (directory, file name).
+    pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+impl Database {
+    pub fn open(opts: &OpenOptions) -> Result<Database> {
+        let root = &opts.root;
+        let mut pool = Pool::new();
+        pool.arches = if opts.arch.is_empty() {
+            let text = read_optional(&root.join("etc/apk/arch"))?;
+            match text.as_deref().and_then(db::parse_arch) {
+                Some(a) => vec![a],
+                None => vec![db::native_arch().to_owned()],
+            }
+        } else {
+            opts.arch.clone()
+        };
+
+        let world_path = root.join("etc/apk/world");
+        let world = match read_optional(&world_path)? {
+            Some(t) => db::parse_world(&t, &world_path.display().to_string())?,
+            None => Vec::new(),
+        };
+        for d in &world {
+            pool.intern_dep(d);
+        }
+
+        let installed_path = root.join("lib/apk/db/installed");
+        let mut installed_files = std::collections::HashMap::new();
+        if let Some(text) = read_optional(&installed_path)? {
+            for ipkg in db::parse_installed(&text, &installed_path.display().to_string())? {
+                let tag = ipkg
+                    .info
+                    .extra
+                    .iter()
+                    .find(|(l, _)| *l == b's')
+                    .map(|(_, t)| t.clone());
+                let tag = tag.map_or(0, |t| pool.tag_id(&t));
+                let files: Vec<(String, String)> = ipkg
+                    .dirs
+                    .iter()
+                    .flat_map(|d| d.files.iter().map(|f| (d.path.clone(), f.name.clone())))
+                    .collect();
+                let id = pool.add_package(ipkg.info, None, Some(tag));
+                installed_files.insert(id, files);
+            }
+        }
+
+        let mut repos = Vec::new();
+        let (file, what) = match &opts.repositories_file {
+            Some(f) => (f.clone(), f.display().to_string()),
+            None => {
+                let f = root.join("etc/apk/repositories");
+                let w = f.display().to_string();
+                (f, w)
+            }
+        };
+        if let Some(text) = read_optional(&file)? {
+            let parsed = RepositoriesFile::parse(&text, &what)?;
+            repos.extend(parsed.repositories(&pool.arches[0])?);
+        }
+        repos.extend(
+            opts.extra_repositories
+                .iter()
+                .map(|u| Repository::from_url(u, None)),
+        );
+
+        let mut unavailable = Vec::new();
+        for repo in &repos {
+            let remote = repo.is_remote() && !repo.url.starts_with("test:");
+            let url = repo.index_url(&pool.arches[0]);
+            let masked = opts.no_network && repo.is_remote();
+            let Some(path) = Repository::local_path(&url) else {
+                let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), true, false);
+                let _ = idx;
+                unavailable.push((
+                    url,
+                    "fetching over the network is not implemented in this build".into(),
+                ));
+                continue;
+            };
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    unavailable.push((url.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let index = IndexArchive::read(&bytes, opts.keys.as_ref(), &url)?;
+            let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
+            for info in index.packages {
+                pool.add_package(info, Some(idx), None);
+            }
+        }
+        pool.finish();
+        Ok(Database {
+            root: root.clone(),
+            pool,
+            world,
+            unavailable,
+            installed_files,
+        })
+    }
+
+    /// The world with names interned.
+    pub fn world_deps(&mut self) -> Vec<Dep> {
+        let world = self.world.clone();
+        world.iter().map(|d| self.pool.intern_dep(d)).collect()
+    }
+}

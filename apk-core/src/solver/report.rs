@@ -1,0 +1,573 @@
+//! What apk prints about a solution: the change lines, the closing `OK:` line, and the
+//! `unable to select packages` explanation, laid out as apk-tools lays them out (label
+//! columns, words wrapped at apk's default width of 50 columns when not on a terminal).
+
+use crate::pool::{Dep, DepMatch, NameId, PkgId, Pool, DEFAULT_TAG};
+
+use super::{Change, Changeset};
+
+/// Width apk wraps indented lists at when the output is not a terminal.
+pub const DEFAULT_WIDTH: usize = 50;
+
+/// Formats a size as apk does: `123 B`, `6180 KiB`, `38.9 MiB`.
+pub fn human_size(val: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut s = val as f32;
+    let mut v = val;
+    let mut i = 0;
+    while i < UNITS.len() - 1 && s >= 10000.0 {
+        s /= 1024.0;
+        v /= 1024;
+        i += 1;
+    }
+    if i < 2 {
+        format!("{v} {}", UNITS[i])
+    } else {
+        format!("{s:.1} {}", UNITS[i])
+    }
+}
+
+/// The packages depending on `pkg` (through its name or anything it provides), each
+/// with the dependency and how it relates to `pkg`; each dependent is visited once.
+pub fn reverse_dependents(
+    pool: &Pool,
+    pkg: PkgId,
+    installed_only: bool,
+    mut keep: impl FnMut(PkgId, &Dep, DepMatch) -> bool,
+) -> Vec<(PkgId, usize, DepMatch)> {
+    let p = pool.pkg(pkg);
+    let mut out = Vec::new();
+    let mut visited = std::collections::HashSet::new();
+    let names = std::iter::once(p.name).chain(p.provides.iter().map(|d| d.name));
+    for name in names {
+        for &rname in &pool.names[name as usize].rdepends {
+            for prov in &pool.names[rname as usize].providers {
+                let pkg0 = prov.pkg;
+                if installed_only && pool.pkg(pkg0).installed.is_none() {
+                    continue;
+                }
+                if !visited.insert(pkg0) {
+                    continue;
+                }
+                for (i, d0) in pool.pkg(pkg0).depends.iter().enumerate() {
+                    let m = pool.dep_analyze(d0, pkg);
+                    if m != DepMatch::Irrelevant && keep(pkg0, d0, m) {
+                        out.push((pkg0, i, m));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Lines of the form `(1/3) Installing name (1.0-r0)`, one per change that does
+/// something.
+pub fn change_lines(pool: &Pool, cs: &Changeset) -> Vec<String> {
+    let total = cs.changes.iter().filter(|c| counts(c)).count();
+    let width = total.to_string().len();
+    let mut out = Vec::new();
+    let mut done = 0;
+    for c in &cs.changes {
+        let Some(msg) = change_message(pool, c) else {
+            continue;
+        };
+        let (name, versions) = match (c.old, c.new) {
+            (None, Some(n)) => (pool.pkg(n).name, pool.pkg(n).version.clone()),
+            (Some(o), None) => (pool.pkg(o).name, pool.pkg(o).version.clone()),
+            (Some(o), Some(n)) if o == n => (pool.pkg(n).name, pool.pkg(n).version.clone()),
+            (Some(o), Some(n)) => (
+                pool.pkg(n).name,
+                format!("{} -> {}", pool.pkg(o).version, pool.pkg(n).version),
+            ),
+            (None, None) => continue,
+        };
+        let tag = tag_suffix(pool, c.new_tag);
+        out.push(format!(
+            "({:>width$}/{total}) {msg} {}{tag} ({versions})",
+            done + 1,
+            pool.name(name)
+        ));
+        if counts(c) {
+            done += 1;
+        }
+    }
+    out
+}
+
+fn tag_suffix(pool: &Pool, tag: u16) -> String {
+    if tag == DEFAULT_TAG {
+        String::new()
+    } else {
+        format!("@{}", pool.tags[tag as usize].name)
+    }
+}
+
+fn counts(c: &Change) -> bool {
+    c.new != c.old || c.reinstall || c.new_tag != c.old_tag
+}
+
+fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
+    match (c.old, c.new) {
+        (None, Some(_)) => Some("Installing"),
+        (Some(_), None) => Some("Purging"),
+        (Some(o), Some(n)) if o == n => {
+            if c.reinstall {
+                Some(if pool.pkg_available(n) {
+                    "Reinstalling"
+                } else {
+                    "[APK unavailable, skipped] Reinstalling"
+                })
+            } else if c.old_tag != c.new_tag {
+                Some("Updating pinning")
+            } else {
+                None
+            }
+        }
+        (Some(o), Some(n)) => Some(
+            match crate::version::compare(&pool.pkg(n).version, &pool.pkg(o).version) {
+                std::cmp::Ordering::Less => "Downgrading",
+                std::cmp::Ordering::Equal => "Replacing",
+                std::cmp::Ordering::Greater => "Upgrading",
+            },
+        ),
+        (None, None) => None,
+    }
+}
+
+/// The closing line of a simulated commit: `OK: 12 MiB in 40 packages`.
+pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
+    let mut bytes: i64 = pool
+        .installed
+        .iter()
+        .map(|&p| pool.pkg(p).installed_size() as i64)
+        .sum();
+    let mut count = pool.installed.len() as i64;
+    for c in &cs.changes {
+        if let Some(n) = c.new {
+            bytes += pool.pkg(n).installed_size() as i64;
+            count += 1;
+        }
+        if let Some(o) = c.old {
+            bytes -= pool.pkg(o).installed_size() as i64;
+            count -= 1;
+        }
+    }
+    let msg = match errors {
+        0 => "OK:".to_string(),
+        1 => "1 error;".to_string(),
+        n => format!("{n} errors;"),
+    };
+    format!(
+        "{msg} {} in {count} packages",
+        human_size(bytes.max(0) as u64)
+    )
+}
+
+/// Word-wrapping list printer with apk's label layout.
+struct Indent {
+    out: String,
+    x: usize,
+    indent: usize,
+    width: usize,
+}
+
+impl Indent {
+    fn item(&mut self, text: &str) {
+        use std::fmt::Write;
+        if self.x <= self.indent {
+            let pad = self.indent - self.x;
+            let _ = write!(self.out, "{:pad$}{text}", "");
+            self.x += pad + text.len();
+        } else if self.x + text.len() + 1 >= self.width {
+            let _ = write!(self.out, "\n{:ind$}{text}", "", ind = self.indent);
+            self.x = self.indent + text.len();
+        } else {
+            let _ = write!(self.out, " {text}");
+            self.x += 1 + text.len();
+        }
+    }
+
+    fn group(&mut self, text: &str) {
+        self.out.push_str(text);
+        self.x = text.len();
+        self.indent = self.x + 1;
+    }
+
+    fn end(&mut self) {
+        if self.x > 0 {
+            self.out.push('\n');
+            self.x = 0;
+            self.indent = 0;
+        }
+    }
+}
+
+const STATE_PRESENT: u32 = 0x8000_0000;
+const STATE_MISSING: u32 = 0x4000_0000;
+const STATE_VIRTUAL_ONLY: u32 = 0x2000_0000;
+const STATE_INSTALLIF: u32 = 0x1000_0000;
+const STATE_COUNT_MASK: u32 = 0x0000_ffff;
+
+struct ErrorReport<'a> {
+    pool: &'a Pool,
+    world: &'a [Dep],
+    marked: Vec<bool>,
+    name_state: Vec<u32>,
+    pkg_state: Vec<u32>,
+    label: Option<String>,
+    num_labels: usize,
+    i: Indent,
+}
+
+impl ErrorReport<'_> {
+    fn label_start(&mut self, text: &str) {
+        if let Some(l) = self.label.take() {
+            self.i.out.push_str(&format!("  {l}:\n"));
+            self.i.x = 0;
+            self.i.indent = 0;
+            self.num_labels += 1;
+        }
+        if self.i.x == 0 {
+            self.i.group(&format!("    {text}"));
+        }
+    }
+
+    fn world_dep(&self, d: &Dep) -> String {
+        let mut plain = d.clone();
+        plain.tag = DEFAULT_TAG;
+        format!(
+            "world[{}{}]",
+            self.pool.dep_string(&plain),
+            tag_suffix(self.pool, d.tag)
+        )
+    }
+
+    fn pinning_errors(&mut self, pkg: PkgId, tag: u16) {
+        let pool = self.pool;
+        let p = pool.pkg(pkg);
+        if p.installed.is_some() {
+            return;
+        }
+        if !pool.pkg_available(pkg) {
+            self.label_start("masked in:");
+            self.i.item("--no-network");
+        } else {
+            let mask = 1u32 | (1 << tag);
+            if p.repos & pool.pinning_mask_repos(mask) != 0 {
+                return;
+            }
+            for t in &pool.tags {
+                if p.repos & t.allowed_repos != 0 {
+                    self.label_start("masked in:");
+                    self.i.item(&format!("@{}", t.name));
+                }
+            }
+        }
+        self.i.end();
+    }
+
+    fn conflicts(&mut self, pkg: PkgId) {
+        let pool = self.pool;
+        let p = pool.pkg(pkg);
+        for pr in &pool.names[p.name as usize].providers {
+            if pr.pkg == pkg || !self.marked[pr.pkg as usize] {
+                continue;
+            }
+            self.label_start("conflicts:");
+            self.i.item(&pool.nv(pr.pkg));
+        }
+        for (di, d) in p.provides.iter().enumerate() {
+            let mut once = true;
+            for pr in &pool.names[d.name as usize].providers {
+                if !self.marked[pr.pkg as usize] {
+                    continue;
+                }
+                if d.version.is_none() && pool.provider_version(*pr).is_none() {
+                    continue;
+                }
+                if once && pr.pkg == pkg && pr.via == Some(di as u16) {
+                    once = false;
+                    continue;
+                }
+                self.label_start("conflicts:");
+                self.i
+                    .item(&format!("{}[{}]", pool.nv(pr.pkg), pool.dep_string(d)));
+            }
+        }
+        self.i.end();
+    }
+
+    fn print_matched(&mut self, label: &str, mut deps: Vec<(Option<PkgId>, Dep)>) {
+        if deps.is_empty() {
+            return;
+        }
+        let pool = self.pool;
+        self.label_start(label);
+        deps.sort_by(|a, b| {
+            let by_pkg = match (a.0, b.0) {
+                (Some(x), Some(y)) => pool
+                    .name(pool.pkg(x).name)
+                    .cmp(pool.name(pool.pkg(y).name))
+                    .then_with(|| {
+                        crate::version::compare(&pool.pkg(x).version, &pool.pkg(y).version)
+                    }),
+                _ => std::cmp::Ordering::Equal,
+            };
+            by_pkg.then_with(|| a.1.op.bits().cmp(&b.1.op.bits()))
+        });
+        for (pkg, d) in deps {
+            let text = match pkg {
+                None => self.world_dep(&d),
+                Some(p) => format!("{}[{}]", pool.nv(p), pool.dep_string(&d)),
+            };
+            self.i.item(&text);
+        }
+    }
+
+    fn deps(&mut self, pkg: PkgId, want: DepMatch) {
+        let label = if want == DepMatch::Satisfies {
+            "satisfies:"
+        } else {
+            "breaks:"
+        };
+        let pool = self.pool;
+        let world: Vec<(Option<PkgId>, Dep)> = self
+            .world
+            .iter()
+            .filter(|d| pool.dep_analyze(d, pkg) == want)
+            .map(|d| (None, d.clone()))
+            .collect();
+        self.print_matched(label, world);
+        let marked = &self.marked;
+        let reverse: Vec<(Option<PkgId>, Dep)> =
+            reverse_dependents(pool, pkg, false, |p0, _, m| {
+                marked[p0 as usize] && m == want
+            })
+            .into_iter()
+            .map(|(p0, i, _)| (Some(p0), pool.pkg(p0).depends[i].clone()))
+            .collect();
+        self.print_matched(label, reverse);
+        self.i.end();
+    }
+
+    fn analyze_package(&mut self, pkg: PkgId, tag: u16) {
+        let pool = self.pool;
+        self.label = Some(pool.nv(pkg));
+        let p = pool.pkg(pkg);
+        if p.uninstallable {
+            self.label_start("error:");
+            self.i.item("uninstallable");
+            self.i.end();
+            if let Some(arch) = p.info.arch.as_deref().filter(|a| !pool.arch_compatible(a)) {
+                self.label_start("arch:");
+                self.i.item(arch);
+                self.i.end();
+            }
+        }
+        self.pinning_errors(pkg, tag);
+        self.conflicts(pkg);
+        self.deps(pkg, DepMatch::Conflicts);
+        if self.label.is_none() {
+            self.deps(pkg, DepMatch::Satisfies);
+        }
+    }
+
+    fn analyze_missing_name(&mut self, name: NameId) {
+        let pool = self.pool;
+        let n = &pool.names[name as usize];
+        if !n.providers.is_empty() {
+            self.label = Some(format!("{} (virtual)", n.name));
+            self.label_start("note:");
+            for w in "please select one of the 'provided by' packages explicitly".split(' ') {
+                self.i.item(w);
+            }
+            self.i.end();
+            self.label_start("provided by:");
+            for p in &n.providers {
+                self.name_state[pool.pkg(p.pkg).name as usize] += 1;
+            }
+            for p in &n.providers {
+                let n0 = pool.pkg(p.pkg).name;
+                let refs = (self.name_state[n0 as usize] & STATE_COUNT_MASK) as usize;
+                if refs == pool.names[n0 as usize].providers.len() {
+                    self.i.item(pool.name(n0));
+                    self.name_state[n0 as usize] &= !STATE_COUNT_MASK;
+                } else if refs > 0 {
+                    self.i.item(&pool.nv(p.pkg));
+                    self.name_state[n0 as usize] -= 1;
+                }
+            }
+            self.i.end();
+        } else {
+            self.label = Some(format!("{} (no such package)", n.name));
+        }
+        self.label_start("required by:");
+        for d in self.world {
+            if d.name != name || d.conflict {
+                continue;
+            }
+            let t = self.world_dep(d);
+            self.i.item(&t);
+        }
+        let mut visited = std::collections::HashSet::new();
+        'names: for &n0 in &n.rdepends {
+            for p0 in &pool.names[n0 as usize].providers {
+                if !self.marked[p0.pkg as usize] || !visited.insert(p0.pkg) {
+                    continue;
+                }
+                if let Some(d0) = pool
+                    .pkg(p0.pkg)
+                    .depends
+                    .iter()
+                    .find(|d| d.name == name && !d.conflict)
+                {
+                    let t = format!("{}[{}]", pool.nv(p0.pkg), pool.dep_string(d0));
+                    self.i.item(&t);
+                    continue 'names;
+                }
+            }
+        }
+        self.i.end();
+    }
+
+    fn analyze_deps(&mut self, deps: &[Dep]) {
+        for d in deps {
+            if d.conflict {
+                continue;
+            }
+            let s = &mut self.name_state[d.name as usize];
+            if *s & (STATE_INSTALLIF | STATE_PRESENT | STATE_MISSING) != 0 {
+                continue;
+            }
+            *s |= STATE_MISSING;
+            self.analyze_missing_name(d.name);
+        }
+    }
+
+    fn is_name_concrete(&self, pkg: PkgId, name: NameId) -> bool {
+        let p = self.pool.pkg(pkg);
+        p.name == name
+            || p.provides
+                .iter()
+                .any(|d| d.name == name && d.version.is_some())
+    }
+
+    fn discover_name(&mut self, name: NameId, pkg_state: u32) {
+        let pool = self.pool;
+        for p in &pool.names[name as usize].providers {
+            let pkg = p.pkg;
+            if !self.marked[pkg as usize] {
+                continue;
+            }
+            let mut state = pkg_state;
+            if (state == STATE_PRESENT || state == STATE_INSTALLIF)
+                && pool.pkg(pkg).provider_priority() == 0
+                && !self.is_name_concrete(pkg, name)
+            {
+                state = STATE_VIRTUAL_ONLY;
+            }
+            if self.pkg_state[pkg as usize] & state != 0 {
+                continue;
+            }
+            self.pkg_state[pkg as usize] |= state;
+            let pk = pool.pkg(pkg);
+            self.name_state[pk.name as usize] |= state;
+            for d in &pk.provides {
+                let dep_state = if state == STATE_INSTALLIF && d.version.is_none() {
+                    STATE_VIRTUAL_ONLY
+                } else {
+                    state
+                };
+                self.name_state[d.name as usize] |= dep_state;
+            }
+            self.discover_deps(&pk.depends);
+            if state == STATE_PRESENT || state == STATE_INSTALLIF {
+                self.discover_reverse_iif(pk.name);
+                for d in &pk.provides {
+                    self.discover_reverse_iif(d.name);
+                }
+            }
+        }
+    }
+
+    fn discover_deps(&mut self, deps: &[Dep]) {
+        for d in deps.iter().filter(|d| !d.conflict) {
+            self.discover_name(d.name, STATE_PRESENT);
+        }
+    }
+
+    fn discover_reverse_iif(&mut self, name: NameId) {
+        let pool = self.pool;
+        for &n0 in &pool.names[name as usize].rinstall_if {
+            for p in &pool.names[n0 as usize].providers {
+                let pk = pool.pkg(p.pkg);
+                if !self.marked[p.pkg as usize] || pk.install_if.is_empty() {
+                    continue;
+                }
+                let ok = pk.install_if.iter().all(|d| {
+                    let present =
+                        self.name_state[d.name as usize] & (STATE_PRESENT | STATE_INSTALLIF) != 0;
+                    d.conflict != present
+                });
+                if ok {
+                    self.discover_name(pk.name, STATE_INSTALLIF);
+                    for d in &pk.provides {
+                        self.discover_name(d.name, STATE_INSTALLIF);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `ERROR: unable to select packages:` report, without the `ERROR: ` line itself.
+pub fn explain_errors(pool: &Pool, cs: &Changeset, world: &[Dep], width: usize) -> String {
+    let mut r = ErrorReport {
+        pool,
+        world,
+        marked: vec![false; pool.packages.len()],
+        name_state: vec![0; pool.names.len()],
+        pkg_state: vec![0; pool.packages.len()],
+        label: None,
+        num_labels: 0,
+        i: Indent {
+            out: String::new(),
+            x: 0,
+            indent: 0,
+            width,
+        },
+    };
+    for c in &cs.changes {
+        if let Some(n) = c.new {
+            r.marked[n as usize] = true;
+        }
+    }
+    r.discover_deps(world);
+    r.analyze_deps(world);
+    for c in &cs.changes {
+        let Some(pkg) = c.new else { continue };
+        r.analyze_package(pkg, c.new_tag);
+        let deps = pool.pkg(pkg).depends.clone();
+        r.analyze_deps(&deps);
+    }
+    if r.num_labels == 0 {
+        r.i.out
+            .push_str("  Huh? Error reporter did not find the broken constraints.\n");
+    }
+    r.i.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_as_apk_prints_them() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(9999), "9999 B");
+        assert_eq!(human_size(10000), "9 KiB");
+        assert_eq!(human_size(6180 * 1024), "6180 KiB");
+        assert_eq!(human_size(39_834 * 1024), "38.9 MiB");
+    }
+}
