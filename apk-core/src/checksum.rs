@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::{alphabet, Engine};
 use sha1::{Digest, Sha1};
 
 /// A SHA-1 or SHA-256 digest.
@@ -13,6 +13,13 @@ pub enum Checksum {
     Sha1([u8; 20]),
     Sha256([u8; 32]),
 }
+
+/// apk decodes identities leniently: the unused low bits of the last base64 digit may
+/// be set (hand-written indexes, apk-tools' own test data, have them).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid checksum '{0}'")]
@@ -28,7 +35,7 @@ impl Checksum {
     pub fn parse(s: &str) -> Result<Self, BadChecksum> {
         let bad = || BadChecksum(s.to_owned());
         let (kind, b64) = (s.get(..2).ok_or_else(bad)?, s.get(2..).ok_or_else(bad)?);
-        let raw = STANDARD.decode(b64).map_err(|_| bad())?;
+        let raw = LENIENT.decode(b64).map_err(|_| bad())?;
         match kind {
             "Q1" => Ok(Checksum::Sha1(raw.try_into().map_err(|_| bad())?)),
             "Q2" => Ok(Checksum::Sha256(raw.try_into().map_err(|_| bad())?)),
@@ -134,6 +141,8 @@ mod tests {
             assert!(Checksum::parse(bad).is_err(), "{bad}");
         }
         assert!(Checksum::from_hex("abc").is_err());
+        // Trailing bits in the last digit are tolerated, as apk does.
+        assert!(Checksum::parse("Q1hdUpqRv5mYgJEqW52UmVsvmeedd=").is_ok());
         assert!(Checksum::from_hex("zz").is_err());
         assert!(Checksum::from_hex("00").is_err());
     }
