@@ -34,6 +34,18 @@ enum Command {
     Upgrade(commands::upgrade::Args),
     /// Reinstall or upgrade installed packages
     Fix(commands::fix::Args),
+    /// Search packages by name, provided name or description
+    Search(commands::query::SearchArgs),
+    /// Show package details
+    Info(commands::query::InfoArgs),
+    /// List packages
+    List(commands::query::ListArgs),
+    /// Dependency graph in graphviz format
+    Dot(commands::query::DotArgs),
+    /// Show the repositories that provide each version of a package
+    Policy(commands::query::PolicyArgs),
+    /// Download packages from the repositories
+    Fetch(commands::query::FetchArgs),
     /// Compare versions, or check their validity
     Version(commands::version::Args),
     /// Verify package and index files
@@ -63,6 +75,12 @@ fn main() -> ExitCode {
         Command::Del(a) => commands::del::run(&ctx, a),
         Command::Upgrade(a) => commands::upgrade::run(&ctx, a),
         Command::Fix(a) => commands::fix::run(&ctx, a),
+        Command::Search(a) => commands::query::search(&ctx, a),
+        Command::Info(a) => commands::query::info(&ctx, a),
+        Command::List(a) => commands::query::list(&ctx, a),
+        Command::Dot(a) => commands::query::dot(&ctx, a),
+        Command::Policy(a) => commands::query::policy(&ctx, a),
+        Command::Fetch(a) => commands::query::fetch(&ctx, a),
         Command::Version(a) => commands::version::run(&ctx, a),
         Command::Verify(a) => commands::verify::run(&ctx, a),
         Command::Index(a) => commands::index::run(&ctx, a),

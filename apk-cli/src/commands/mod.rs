@@ -4,6 +4,7 @@ pub mod extract;
 pub mod fix;
 pub mod index;
 pub mod manifest;
+pub mod query;
 pub mod solution;
 pub mod upgrade;
 pub mod verify;

@@ -1,0 +1,810 @@
+//! The read-only applets: `search`, `info`, `list`, `dot`, `policy` and `fetch`, with
+//! the matching rules and output of apk-tools 3 (names and provided names are matched;
+//! results are sorted by name, then version).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use apk_core::database::Database;
+use apk_core::pool::{Dep, DepMatch, NameId, PkgId, Pool};
+use apk_core::solver::{self, flags, report, Request};
+
+use crate::context::{self, Context};
+
+/// Shell-style wildcard match (`*`, `?`), as fnmatch without flags.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && go(&p[1..], &t[1..]),
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Packages ordered as apk lists them: by name, then by version.
+fn sort_pkgs(pool: &Pool, pkgs: &mut Vec<PkgId>) {
+    pkgs.sort_by(|&a, &b| {
+        let (pa, pb) = (pool.pkg(a), pool.pkg(b));
+        pool.name(pa.name)
+            .cmp(pool.name(pb.name))
+            .then_with(|| apk_core::version::compare(&pa.version, &pb.version))
+    });
+    pkgs.dedup();
+}
+
+/// The names a package answers to: its own and what it provides.
+fn pkg_names(pool: &Pool, pkg: PkgId) -> impl Iterator<Item = &str> {
+    let p = pool.pkg(pkg);
+    std::iter::once(pool.name(p.name)).chain(p.provides.iter().map(|d| pool.name(d.name)))
+}
+
+fn open(ctx: &Context) -> Option<Database> {
+    match ctx.open_db() {
+        Ok(db) => Some(db),
+        Err(e) => {
+            context::error(e);
+            None
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// Show all versions, not only the latest of each name
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Search descriptions too
+    #[arg(short = 'd', long)]
+    description: bool,
+    /// Match names exactly
+    #[arg(short = 'e', short_alias = 'x', long)]
+    exact: bool,
+    /// Print the origin instead of the package name
+    #[arg(short = 'o', long)]
+    origin: bool,
+    #[arg(value_name = "PATTERN")]
+    patterns: Vec<String>,
+}
+
+pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
+    let Some(db) = open(ctx) else { return 1 };
+    let pool = &db.pool;
+    let all = args.all || args.description;
+    // Searching is case-insensitive; an exact match is not.
+    let matches_text = |pattern: &str, text: &str| {
+        if args.exact {
+            glob_match(pattern, text)
+        } else {
+            glob_match(
+                &format!("*{}*", pattern.to_lowercase()),
+                &text.to_lowercase(),
+            )
+        }
+    };
+    let mut found: Vec<PkgId> = Vec::new();
+    for id in 0..pool.packages.len() as PkgId {
+        let p = pool.pkg(id);
+        let hit = args.patterns.is_empty()
+            || args.patterns.iter().any(|pat| {
+                pkg_names(pool, id).any(|n| matches_text(pat, n))
+                    || (args.description
+                        && p.info
+                            .description
+                            .as_deref()
+                            .is_some_and(|d| matches_text(pat, d)))
+            });
+        if hit {
+            found.push(id);
+        }
+    }
+    sort_pkgs(pool, &mut found);
+    if !all {
+        // Only the newest package of each name.
+        let mut latest: Vec<PkgId> = Vec::new();
+        for id in found {
+            match latest.last() {
+                Some(&l) if pool.pkg(l).name == pool.pkg(id).name => {
+                    *latest.last_mut().unwrap_or(&mut 0) = id;
+                }
+                _ => latest.push(id),
+            }
+        }
+        found = latest;
+    }
+    let mut out = String::new();
+    for id in found {
+        let p = pool.pkg(id);
+        let name = match (&p.info.origin, args.origin) {
+            (Some(o), true) if !o.is_empty() => o.clone(),
+            _ => pool.name(p.name).to_owned(),
+        };
+        out.push_str(&name);
+        if ctx.verbosity > 0 {
+            let _ = write!(out, "-{}", p.version);
+        }
+        if ctx.verbosity > 1 && !args.origin {
+            let _ = write!(out, " - {}", p.info.description.as_deref().unwrap_or(""));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    0
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    #[arg(short = 'a', long)]
+    all: bool,
+    #[arg(short = 'd', long)]
+    description: bool,
+    #[arg(short = 'w', long)]
+    webpage: bool,
+    #[arg(short = 's', long)]
+    size: bool,
+    #[arg(short = 'R', long)]
+    depends: bool,
+    #[arg(short = 'P', long)]
+    provides: bool,
+    #[arg(short = 'r', long)]
+    rdepends: bool,
+    #[arg(long)]
+    install_if: bool,
+    #[arg(long)]
+    license: bool,
+    /// Exit status tells whether the packages are installed
+    #[arg(short = 'e', long, alias = "installed")]
+    exists: bool,
+    /// List the files of installed packages
+    #[arg(short = 'L', long)]
+    contents: bool,
+    /// Which installed package owns each path
+    #[arg(short = 'W', long)]
+    who_owns: bool,
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+}
+
+fn dep_list(pool: &Pool, deps: &[Dep], sep: &str) -> String {
+    deps.iter()
+        .map(|d| format!("{}{sep}", pool.dep_string(d)))
+        .collect()
+}
+
+pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
+    let Some(db) = open(ctx) else { return 1 };
+    let pool = &db.pool;
+    let v = ctx.verbosity;
+    if args.who_owns {
+        return who_owns(&db, &args.names, v);
+    }
+    if args.names.is_empty() {
+        let mut pkgs = pool.installed.clone();
+        sort_pkgs(pool, &mut pkgs);
+        for p in pkgs {
+            let pk = pool.pkg(p);
+            match v.max(1) {
+                1 => println!("{}", pool.name(pk.name)),
+                2 => println!("{}-{}", pool.name(pk.name), pk.version),
+                _ => println!(
+                    "{}-{} - {}",
+                    pool.name(pk.name),
+                    pk.version,
+                    pk.info.description.as_deref().unwrap_or("")
+                ),
+            }
+        }
+        return 0;
+    }
+    if args.exists {
+        let mut errors = 0;
+        for n in &args.names {
+            let installed = pool.find_name(n).and_then(|name| {
+                pool.names[name as usize]
+                    .providers
+                    .iter()
+                    .find(|p| pool.pkg(p.pkg).installed.is_some())
+                    .map(|p| p.pkg)
+            });
+            match installed {
+                Some(p) if v > 0 => println!("{}", pool.name(pool.pkg(p).name)),
+                Some(_) => {}
+                None => errors += 1,
+            }
+        }
+        return errors;
+    }
+    let any_field = args.description
+        || args.webpage
+        || args.size
+        || args.depends
+        || args.provides
+        || args.rdepends
+        || args.install_if
+        || args.license
+        || args.contents;
+    let (desc, web, size) = if args.all || !any_field {
+        (true, true, true)
+    } else {
+        (args.description, args.webpage, args.size)
+    };
+    let mut pkgs = Vec::new();
+    for n in &args.names {
+        let Some(name) = pool.find_name(n) else {
+            continue;
+        };
+        pkgs.extend(pool.names[name as usize].providers.iter().map(|p| p.pkg));
+    }
+    sort_pkgs(pool, &mut pkgs);
+    let mut out = String::new();
+    for id in pkgs {
+        let p = pool.pkg(id);
+        let nv = pool.nv(id);
+        let short = pool.name(p.name);
+        let installed = p.installed.is_some();
+        let mut blob = |field: &str, value: &str| {
+            if v > 1 {
+                let _ = writeln!(out, "{short}: {value}");
+            } else {
+                let _ = write!(out, "{nv} {field}:\n{value}\n\n");
+            }
+        };
+        if desc {
+            blob("description", p.info.description.as_deref().unwrap_or(""));
+        }
+        if web {
+            blob("webpage", p.info.url.as_deref().unwrap_or(""));
+        }
+        if size {
+            let s = report::human_size(p.installed_size());
+            if v > 1 {
+                let _ = writeln!(out, "{short}: {s}");
+            } else {
+                let _ = write!(out, "{nv} installed size:\n{s}\n\n");
+            }
+        }
+        let sep = if v > 1 { " " } else { "\n" };
+        let deps_section = |out: &mut String, title: &str, deps: &[Dep]| {
+            if v == 1 {
+                let _ = writeln!(out, "{nv} {title}:");
+            }
+            if v > 1 {
+                let _ = write!(out, "{short}: ");
+            }
+            out.push_str(&dep_list(pool, deps, sep));
+            out.push('\n');
+        };
+        if args.all || args.depends {
+            deps_section(&mut out, "depends on", &p.depends);
+        }
+        if args.all || args.provides {
+            deps_section(&mut out, "provides", &p.provides);
+        }
+        if (args.all || args.rdepends) && installed {
+            if v == 1 {
+                let _ = writeln!(out, "{nv} is required by:");
+            }
+            let rdeps = report::reverse_dependents(pool, id, true, |_, d, m| {
+                m == DepMatch::Satisfies && !d.conflict
+            });
+            let mut seen = BTreeSet::new();
+            for (p0, _, _) in rdeps {
+                if seen.insert(p0) {
+                    let _ = write!(out, "{}{sep}", pool.nv(p0));
+                }
+            }
+            out.push('\n');
+        }
+        if (args.all || args.contents) && installed {
+            if v == 1 {
+                let _ = writeln!(out, "{nv} contains:");
+            }
+            if let Some(files) = db.installed_files.get(&id) {
+                for (d, f) in files {
+                    let path = if d.is_empty() {
+                        f.clone()
+                    } else {
+                        format!("{d}/{f}")
+                    };
+                    let _ = writeln!(out, "{path}");
+                }
+            }
+            out.push('\n');
+        }
+        if args.all || args.install_if {
+            deps_section(&mut out, "has auto-install rule", &p.install_if);
+        }
+        if args.all || args.license {
+            let lic = p.info.license.as_deref().unwrap_or("");
+            if v > 1 {
+                let _ = writeln!(out, "{short}: {lic}");
+            } else {
+                let _ = write!(out, "{nv} license:\n{lic}\n\n");
+            }
+        }
+    }
+    print!("{out}");
+    0
+}
+
+fn who_owns(db: &Database, paths: &[String], v: i32) -> u32 {
+    let mut errors = 0;
+    for path in paths {
+        let rel = path.trim_start_matches('/');
+        let owner = db.installed_files.iter().find_map(|(&pkg, files)| {
+            files
+                .iter()
+                .any(|(d, f)| {
+                    (if d.is_empty() {
+                        f.clone()
+                    } else {
+                        format!("{d}/{f}")
+                    }) == rel
+                })
+                .then_some(pkg)
+        });
+        match owner {
+            Some(p) if v >= 1 => println!("{path} is owned by {}", db.pool.nv(p)),
+            Some(p) => println!("{}", db.pool.name(db.pool.pkg(p).name)),
+            None => {
+                context::error(format!("{path}: Could not find owner package"));
+                errors += 1;
+            }
+        }
+    }
+    errors
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[arg(short = 'I', long)]
+    installed: bool,
+    #[arg(short = 'a', long)]
+    available: bool,
+    #[arg(short = 'u', long, alias = "upgradeable")]
+    upgradable: bool,
+    #[arg(short = 'o', long)]
+    origin: bool,
+    #[arg(short = 'O', long)]
+    orphaned: bool,
+    #[arg(short = 'P', long)]
+    providers: bool,
+    #[arg(short = 'd', long)]
+    depends: bool,
+    #[arg(value_name = "PATTERN")]
+    patterns: Vec<String>,
+}
+
+fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
+    let p = pool.pkg(pkg);
+    let inst = pool.names[p.name as usize]
+        .providers
+        .iter()
+        .map(|pr| pr.pkg)
+        .find(|&q| pool.pkg(q).name == p.name && pool.pkg(q).installed.is_some())?;
+    let tag = pool.pkg(inst).installed.unwrap_or(0);
+    if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
+        return None;
+    }
+    (apk_core::version::compare(&pool.pkg(inst).version, &p.version) == std::cmp::Ordering::Less)
+        .then_some(inst)
+}
+
+pub fn list(ctx: &Context, args: ListArgs) -> u32 {
+    let Some(db) = open(ctx) else { return 1 };
+    let pool = &db.pool;
+    let mut names: Vec<NameId> = (0..pool.names.len() as NameId)
+        .filter(|&n| {
+            args.origin
+                || args.patterns.is_empty()
+                || args.patterns.iter().any(|p| glob_match(p, pool.name(n)))
+        })
+        .collect();
+    names.sort_by(|a, b| pool.name(*a).cmp(pool.name(*b)));
+    let (installed, available, upgradable) = (
+        args.installed || args.orphaned,
+        args.available || args.upgradable,
+        args.upgradable,
+    );
+    let mut out = String::new();
+    for name in names {
+        let sources: Vec<NameId> = if args.depends {
+            pool.names[name as usize].rdepends.clone()
+        } else {
+            vec![name]
+        };
+        for src in sources {
+            let mut provs: Vec<PkgId> = pool.names[src as usize]
+                .providers
+                .iter()
+                .filter(|p| args.providers || pool.pkg(p.pkg).name == src)
+                .map(|p| p.pkg)
+                .collect();
+            sort_pkgs(pool, &mut provs);
+            for id in provs {
+                let p = pool.pkg(id);
+                if args.origin
+                    && !args
+                        .patterns
+                        .iter()
+                        .any(|o| p.info.origin.as_deref() == Some(o))
+                {
+                    continue;
+                }
+                if installed && p.installed.is_none() {
+                    continue;
+                }
+                if args.orphaned
+                    && pool.names[p.name as usize]
+                        .providers
+                        .iter()
+                        .any(|q| pool.pkg(q.pkg).repos != 0)
+                {
+                    continue;
+                }
+                if available && !pool.pkg_available(id) {
+                    continue;
+                }
+                let up = upgradable_from(pool, id);
+                if upgradable && up.is_none() {
+                    continue;
+                }
+                if args.providers {
+                    let _ = write!(out, "<{}> ", pool.name(src));
+                }
+                if ctx.verbosity <= 0 {
+                    let _ = writeln!(out, "{}", pool.name(p.name));
+                    continue;
+                }
+                let origin = p
+                    .info
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| pool.name(p.name).to_owned());
+                let _ = write!(
+                    out,
+                    "{} {} {{{origin}}} ({})",
+                    pool.nv(id),
+                    p.info.arch.as_deref().unwrap_or(""),
+                    p.info.license.as_deref().unwrap_or("")
+                );
+                if p.installed.is_some() {
+                    out.push_str(" [installed]");
+                } else if let Some(u) = up {
+                    let _ = write!(out, " [upgradable from: {}]", pool.nv(u));
+                }
+                if ctx.verbosity > 1 {
+                    let _ = write!(out, "\n  {}\n", p.info.description.as_deref().unwrap_or(""));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    print!("{out}");
+    0
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DotArgs {
+    /// Only show the parts of the graph that have errors
+    #[arg(long)]
+    errors: bool,
+    /// Only consider installed packages
+    #[arg(long)]
+    installed: bool,
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+}
+
+struct Dot<'a> {
+    pool: &'a Pool,
+    state: Vec<i32>,
+    out: String,
+    started: bool,
+    errors_only: bool,
+    installed_only: bool,
+    error_names: BTreeSet<NameId>,
+}
+
+const EVALUATED: i32 = -1;
+const EVALUATING: i32 = -2;
+
+impl Dot<'_> {
+    fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.out
+                .push_str("digraph \"apkindex\" {\n  rankdir=LR;\n  node [shape=box];\n");
+        }
+    }
+
+    fn error_name(&mut self, name: NameId) {
+        if !self.error_names.insert(name) {
+            return;
+        }
+        self.start();
+        let _ = writeln!(
+            self.out,
+            "  \"{}\" [style=dashed, color=red, fontcolor=red, shape=octagon];",
+            self.pool.name(name)
+        );
+    }
+
+    fn dump(&mut self, pkg: PkgId) -> i32 {
+        let st = self.state[pkg as usize];
+        if st == EVALUATED {
+            return 0;
+        }
+        if st <= EVALUATING {
+            self.state[pkg as usize] -= 1;
+            return 1;
+        }
+        self.state[pkg as usize] = EVALUATING;
+        let pool = self.pool;
+        let mut ret = 0;
+        for d in &pool.pkg(pkg).depends {
+            if d.conflict {
+                continue;
+            }
+            let provs = &pool.names[d.name as usize].providers;
+            if provs.is_empty() {
+                self.error_name(d.name);
+                let _ = writeln!(
+                    self.out,
+                    "  \"{}\" -> \"{}\" [color=red];",
+                    pool.nv(pkg),
+                    pool.name(d.name)
+                );
+                continue;
+            }
+            for &p0 in provs {
+                if self.installed_only && pool.pkg(p0.pkg).installed.is_none() {
+                    continue;
+                }
+                if !pool.dep_is_provided(d, Some(p0)) {
+                    continue;
+                }
+                let r = self.dump(p0.pkg);
+                ret += r;
+                if r != 0 || !self.errors_only {
+                    self.start();
+                    let _ = write!(
+                        self.out,
+                        "  \"{}\" -> \"{}\"[",
+                        pool.nv(pkg),
+                        pool.nv(p0.pkg)
+                    );
+                    if r != 0 {
+                        self.out.push_str("color=red,");
+                    }
+                    if pool.pkg(p0.pkg).name != d.name {
+                        let _ = write!(self.out, "arrowhead=inv,label=\"{}\",", pool.name(d.name));
+                    }
+                    self.out.push_str("];\n");
+                }
+            }
+        }
+        ret -= EVALUATING - self.state[pkg as usize];
+        self.state[pkg as usize] = EVALUATED;
+        ret
+    }
+}
+
+pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
+    let Some(db) = open(ctx) else { return 1 };
+    let pool = &db.pool;
+    let mut dot = Dot {
+        pool,
+        state: vec![0; pool.packages.len()],
+        out: String::new(),
+        started: false,
+        errors_only: args.errors,
+        installed_only: args.installed,
+        error_names: BTreeSet::new(),
+    };
+    let mut pkgs = Vec::new();
+    if args.names.is_empty() {
+        pkgs.extend(pool.installed.iter().copied());
+    }
+    for n in &args.names {
+        let Some(name) = pool.find_name(n) else {
+            continue;
+        };
+        pkgs.extend(pool.names[name as usize].providers.iter().map(|p| p.pkg));
+    }
+    sort_pkgs(pool, &mut pkgs);
+    for p in pkgs {
+        dot.dump(p);
+    }
+    if !dot.started {
+        return 1;
+    }
+    println!("{}}}", dot.out);
+    0
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PolicyArgs {
+    #[arg(required = true, value_name = "NAME")]
+    names: Vec<String>,
+}
+
+pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
+    let Some(db) = open(ctx) else { return 1 };
+    let pool = &db.pool;
+    let mut names: Vec<NameId> = args
+        .names
+        .iter()
+        .filter_map(|n| pool.find_name(n))
+        .collect();
+    names.sort_by(|a, b| pool.name(*a).cmp(pool.name(*b)));
+    names.dedup();
+    let mut out = String::new();
+    for name in names {
+        let _ = writeln!(out, "{} policy:", pool.name(name));
+        let mut provs: Vec<PkgId> = pool.names[name as usize]
+            .providers
+            .iter()
+            .filter(|p| pool.pkg(p.pkg).name == name)
+            .map(|p| p.pkg)
+            .collect();
+        sort_pkgs(pool, &mut provs);
+        provs.reverse();
+        for id in provs {
+            let p = pool.pkg(id);
+            let _ = writeln!(out, "  {}:", p.version);
+            if let Some(tag) = p.installed {
+                let t = &pool.tags[tag as usize].name;
+                let prefix = if t.is_empty() {
+                    String::new()
+                } else {
+                    format!("@{t} ")
+                };
+                let _ = writeln!(out, "    {prefix}lib/apk/db/installed");
+            }
+            for (i, repo) in pool.repos.iter().enumerate().skip(1) {
+                if i >= 64 || p.repos & (1 << i) == 0 {
+                    continue;
+                }
+                let t = &pool.tags[repo.tag as usize].name;
+                let prefix = if t.is_empty() {
+                    String::new()
+                } else {
+                    format!("@{t} ")
+                };
+                let _ = writeln!(out, "    {prefix}{}", repo.url);
+            }
+        }
+    }
+    print!("{out}");
+    0
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FetchArgs {
+    /// Fetch the dependencies too
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Write the packages into DIR
+    #[arg(short = 'o', long, value_name = "DIR")]
+    output: Option<std::path::PathBuf>,
+    /// Hard-link local files instead of copying them
+    #[arg(short = 'l', long)]
+    link: bool,
+    #[arg(required = true, value_name = "NAME")]
+    names: Vec<String>,
+}
+
+pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
+    let Some(mut db) = open(ctx) else { return 1 };
+    let mut marked: BTreeSet<PkgId> = BTreeSet::new();
+    let mut errors = 0;
+    let mut req = Request {
+        flags: flags::IGNORE_CONFLICT,
+        ..Default::default()
+    };
+    for n in &args.names {
+        let Some(name) = db.pool.find_name(n) else {
+            if !n.contains('*') {
+                println!("{n}: unable to select package (or its dependencies)");
+                errors += 1;
+            }
+            continue;
+        };
+        if args.recursive {
+            req.auto_select_virtual.push(name);
+            super::solution::world_add(
+                &mut req.world,
+                Dep {
+                    name,
+                    op: apk_core::dep::Op::ANY,
+                    version: None,
+                    conflict: false,
+                    tag: 0,
+                },
+            );
+        } else {
+            let pool = &db.pool;
+            let best = pool.names[name as usize]
+                .providers
+                .iter()
+                .map(|p| p.pkg)
+                .reduce(|a, b| {
+                    if apk_core::version::compare(&pool.pkg(b).version, &pool.pkg(a).version)
+                        == std::cmp::Ordering::Greater
+                    {
+                        b
+                    } else {
+                        a
+                    }
+                });
+            match best {
+                Some(p) => {
+                    marked.insert(p);
+                }
+                None => {
+                    println!("{n}: unable to select package (or its dependencies)");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    if errors > 0 {
+        return errors;
+    }
+    if args.recursive {
+        let world = req.world.clone();
+        let cs = solver::solve(&db.pool, &mut req);
+        if cs.errors > 0 {
+            super::solution::print_errors(&db, &cs, &world);
+            return 1;
+        }
+        marked.extend(cs.changes.iter().filter_map(|c| c.new));
+    }
+    let pool = &mut db.pool;
+    let mut pkgs: Vec<PkgId> = marked.into_iter().collect();
+    sort_pkgs(pool, &mut pkgs);
+    let dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    for id in pkgs {
+        println!("Downloading {}", pool.nv(id));
+        if ctx.opts.simulate {
+            continue;
+        }
+        if let Err(e) = fetch_one(pool, id, &dir, args.link) {
+            context::error(format!("{}: {e}", pool.nv(id)));
+            errors += 1;
+        }
+    }
+    errors
+}
+
+/// Copies (or links) a package file from a local repository into `dir`.
+fn fetch_one(pool: &Pool, id: PkgId, dir: &std::path::Path, link: bool) -> Result<(), String> {
+    let p = pool.pkg(id);
+    let repo_idx = (1..pool.repos.len())
+        .find(|&i| i < 64 && p.repos & (1 << i) != 0)
+        .ok_or("not in any repository")?;
+    let repo = &pool.repos[repo_idx];
+    if repo.url.starts_with("test:") {
+        // Conformance indexes describe packages that have no files.
+        return Ok(());
+    }
+    let r = apk_core::repo::Repository::from_url(&repo.url, None);
+    let arch = pool.arches.first().map(String::as_str).unwrap_or("");
+    let url = r.package_url(arch, pool.name(p.name), &p.version);
+    let src = apk_core::repo::Repository::local_path(&url)
+        .ok_or("fetching over the network is not implemented in this build")?;
+    let file = format!("{}-{}.apk", pool.name(p.name), p.version);
+    let dest = dir.join(file);
+    if link && std::fs::hard_link(src, &dest).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(src, &dest)
+        .map(|_| ())
+        .map_err(|e| format!("{src}: {e}"))
+}
