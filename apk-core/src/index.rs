@@ -87,9 +87,18 @@ impl PackageInfo {
                     b'i' => &mut self.install_if,
                     _ => &mut self.replaces,
                 };
-                self.unparsed.retain(|(l, _)| *l != letter);
-                match dep::parse_list(value) {
-                    Ok(deps) => *list = deps,
+                // Repeated lines add to the list, as apk reads them. Tags belong to the
+                // world only: an index dependency with one is as broken as a bad one.
+                match dep::parse_list(value)
+                    .map_err(|e| e.to_string())
+                    .and_then(|deps| {
+                        if deps.iter().any(|d| d.tag.is_some()) {
+                            Err("tagged dependency".to_string())
+                        } else {
+                            Ok(deps)
+                        }
+                    }) {
+                    Ok(deps) => list.extend(deps),
                     Err(_) => {
                         list.clear();
                         self.unparsed.push((letter, value.to_owned()));
@@ -251,7 +260,10 @@ impl<'a> RecordRef<'a> {
 
     fn set(&mut self, letter: u8, value: &'a str) -> std::result::Result<(), String> {
         let slot = SLOTS.get(letter as usize).copied().unwrap_or(u8::MAX);
-        if slot == u8::MAX {
+        let repeated_list = matches!(letter, b'D' | b'p' | b'i' | b'r')
+            && slot != u8::MAX
+            && self.known[slot as usize].is_some();
+        if slot == u8::MAX || repeated_list {
             self.extra.push((letter, value));
             return Ok(());
         }

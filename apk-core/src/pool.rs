@@ -326,6 +326,16 @@ impl Pool {
         dep.conflict ^ self.version_matches(dep, p)
     }
 
+    /// As [`Pool::dep_is_provided`] for a dependency of package `owner`: a package never
+    /// conflicts with what it provides itself (`!mail-reader` beside `p:mail-reader`
+    /// means "instead of any other mail-reader").
+    pub fn dep_of_is_provided(&self, owner: Option<PkgId>, dep: &Dep, p: Option<Provider>) -> bool {
+        if dep.conflict && owner.is_some() && owner == p.map(|p| p.pkg) {
+            return true;
+        }
+        self.dep_is_provided(dep, p)
+    }
+
     fn version_matches(&self, dep: &Dep, p: Provider) -> bool {
         let Some(want) = &dep.version else {
             return true;
@@ -340,8 +350,12 @@ impl Pool {
         }
     }
 
-    /// How `dep` relates to `pkg`: satisfied, conflicting, or irrelevant.
-    pub fn dep_analyze(&self, dep: &Dep, pkg: PkgId) -> DepMatch {
+    /// How `dep` (of package `owner`, if any) relates to `pkg`: satisfied, conflicting,
+    /// or irrelevant.
+    pub fn dep_analyze(&self, owner: Option<PkgId>, dep: &Dep, pkg: PkgId) -> DepMatch {
+        if dep.conflict && owner == Some(pkg) {
+            return DepMatch::Irrelevant;
+        }
         let p = self.pkg(pkg);
         let provider = if dep.name == p.name {
             Some(Provider { pkg, via: None })

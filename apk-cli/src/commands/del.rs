@@ -28,14 +28,24 @@ fn installed_pkg(pool: &Pool, name: NameId) -> Option<PkgId> {
         .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed.is_some())
 }
 
-fn delete_pkg(pool: &Pool, pkg: PkgId, recursive: bool, world: &mut Vec<apk_core::pool::Dep>) {
+/// Drops the package's name from the world and marks it for removal (so that another
+/// provider is preferred over keeping it); with `-r` the same for its dependents.
+fn delete_pkg(pool: &Pool, pkg: PkgId, recursive: bool, req: &mut Request) {
     let name = pool.pkg(pkg).name;
-    world.retain(|d| d.name != name);
-    if recursive {
-        for (p0, _, _) in
-            report::reverse_dependents(pool, pkg, true, |_, _, m| m == DepMatch::Satisfies)
+    req.world.retain(|d| d.name != name);
+    req.name_flags.push((name, solver::flags::REMOVE, 0));
+    if !recursive {
+        return;
+    }
+    let dependents =
+        report::reverse_dependents(pool, pkg, true, |_, _, m| m == DepMatch::Satisfies);
+    for (p0, _, _) in dependents {
+        if !req
+            .name_flags
+            .iter()
+            .any(|(n, _, _)| *n == pool.pkg(p0).name)
         {
-            delete_pkg(pool, p0, recursive, world);
+            delete_pkg(pool, p0, recursive, req);
         }
     }
 }
@@ -56,7 +66,8 @@ fn not_deleted(
         let mut line: Option<String> = None;
         let mut visited = HashSet::new();
         for p in &pool.names[name as usize].providers {
-            if marked[p.pkg as usize] {
+            // Only what was installed can fail to be removed.
+            if marked[p.pkg as usize] && pool.pkg(p.pkg).installed.is_some() {
                 explain(pool, p.pkg, name, marked, in_world, &mut visited, &mut line);
             }
         }
@@ -118,7 +129,11 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return 1;
         }
     };
-    let mut world = db.world_deps();
+    let mut req = Request {
+        world: db.world_deps(),
+        force_broken_world: ctx.opts.force_broken_world,
+        ..Default::default()
+    };
     let mut named = Vec::new();
     let mut errors = 0;
     for n in &args.names {
@@ -129,18 +144,13 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         };
         named.push(name);
         match installed_pkg(&db.pool, name) {
-            Some(pkg) => delete_pkg(&db.pool, pkg, args.rdepends, &mut world),
-            None => world.retain(|d| d.name != name),
+            Some(pkg) => delete_pkg(&db.pool, pkg, args.rdepends, &mut req),
+            None => req.world.retain(|d| d.name != name),
         }
     }
     if errors > 0 {
         return errors;
     }
-    let mut req = Request {
-        world,
-        force_broken_world: ctx.opts.force_broken_world,
-        ..Default::default()
-    };
     let cs = solver::solve(&db.pool, &mut req);
     if cs.errors > 0 {
         solution::print_errors(&db, &cs, &req.world);
@@ -162,7 +172,6 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         print!("{explanation}");
         println!();
     }
-    let _ = &mut db;
-    solution::print_commit(&db, &cs);
+    solution::print_commit(ctx, &db, &cs);
     0
 }

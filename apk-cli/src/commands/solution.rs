@@ -8,12 +8,33 @@ use apk_core::solver::{self, report, Changeset, Request};
 
 use crate::context::{self, Context};
 
-/// Prints a changeset as a commit prints it (the plan and the `OK:` line).
-pub fn print_commit(db: &Database, cs: &Changeset) {
+/// Prints a changeset as a commit prints it: with `-v` the lists of what is removed or
+/// downgraded, then the plan and the `OK:` line.
+pub fn print_commit(ctx: &Context, db: &Database, cs: &Changeset) {
+    if ctx.verbosity > 1 {
+        print!(
+            "{}",
+            report::summary_lists(&db.pool, cs, ctx.verbosity, report::DEFAULT_WIDTH)
+        );
+    }
     for line in report::change_lines(&db.pool, cs) {
         println!("{line}");
     }
-    println!("{}", report::ok_line(&db.pool, cs, 0));
+    if ctx.verbosity > 1 {
+        let (dirs, files) = db.installed_files.values().fold(
+            (std::collections::BTreeSet::new(), 0),
+            |(mut d, f), list| {
+                d.extend(list.iter().map(|(dir, _)| dir.clone()));
+                (d, f + list.len())
+            },
+        );
+        println!(
+            "{}",
+            report::ok_line_verbose(&db.pool, cs, 0, dirs.len(), files)
+        );
+    } else {
+        println!("{}", report::ok_line(&db.pool, cs, 0));
+    }
 }
 
 /// Prints why `cs` cannot be applied.
@@ -45,7 +66,7 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
     if !require_simulate(ctx) {
         return 1;
     }
-    print_commit(db, &cs);
+    print_commit(ctx, db, &cs);
     0
 }
 

@@ -130,7 +130,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
         return Some(1);
     }
     println!("Preupgrading:");
-    solution::print_commit(db, &cs);
+    solution::print_commit(ctx, db, &cs);
     Some(0)
 }
 

@@ -363,13 +363,13 @@ impl<'a> Solver<'a> {
         self.reevaluate_reverse_installif_pkg(pkg);
     }
 
-    fn dependency_satisfiable(&self, dep: &Dep) -> bool {
+    fn dependency_satisfiable(&self, owner: PkgId, dep: &Dep) -> bool {
         if dep.conflict && self.ignore_conflict {
             return true;
         }
         let n = &self.names[dep.name as usize];
         if n.locked {
-            return self.pool.dep_is_provided(dep, n.chosen);
+            return self.pool.dep_of_is_provided(Some(owner), dep, n.chosen);
         }
         if n.requirers == 0 && self.pool.dep_is_provided(dep, None) {
             return true;
@@ -546,7 +546,7 @@ impl<'a> Solver<'a> {
             }
         }
         for &p in &self.pool.names[name as usize].providers {
-            let provided = self.pool.dep_is_provided(dep, Some(p));
+            let provided = self.pool.dep_of_is_provided(parent, dep, Some(p));
             let s = self.ps(p.pkg);
             s.conflicts += u32::from(!provided);
             if s.pkg_selectable && s.conflicts > 0 {
@@ -632,7 +632,11 @@ impl<'a> Solver<'a> {
                 if !self.pkgs[pkg_id as usize].pkg_selectable {
                     continue;
                 }
-                if pkg.depends.iter().any(|d| !self.dependency_satisfiable(d)) {
+                if pkg
+                    .depends
+                    .iter()
+                    .any(|d| !self.dependency_satisfiable(pkg_id, d))
+                {
                     self.disqualify_package(pkg_id);
                 }
             }
@@ -653,7 +657,8 @@ impl<'a> Solver<'a> {
                         triggered = false;
                         break;
                     }
-                    if !pool.dep_is_provided(d, self.names[d.name as usize].chosen) {
+                    if !pool.dep_of_is_provided(Some(pkg_id), d, self.names[d.name as usize].chosen)
+                    {
                         triggered = false;
                         failed = true;
                         break;
@@ -1076,7 +1081,7 @@ impl Solver<'_> {
             if !d.conflict && !n0.changeset_processed {
                 return;
             }
-            if !self.pool.dep_is_provided(d, n0.chosen) {
+            if !self.pool.dep_of_is_provided(Some(c.pkg), d, n0.chosen) {
                 return;
             }
         }
@@ -1194,7 +1199,7 @@ impl Solver<'_> {
             return;
         }
         let chosen = self.names[dep.name as usize].chosen;
-        if !self.pool.dep_is_provided(dep, chosen) {
+        if !self.pool.dep_of_is_provided(parent, dep, chosen) {
             self.mark_error(parent);
         }
         self.gen_name_change(dep.name);

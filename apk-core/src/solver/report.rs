@@ -50,7 +50,7 @@ pub fn reverse_dependents(
                     continue;
                 }
                 for (i, d0) in pool.pkg(pkg0).depends.iter().enumerate() {
-                    let m = pool.dep_analyze(d0, pkg);
+                    let m = pool.dep_analyze(Some(pkg0), d0, pkg);
                     if m != DepMatch::Irrelevant && keep(pkg0, d0, m) {
                         out.push((pkg0, i, m));
                     }
@@ -135,8 +135,8 @@ fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
     }
 }
 
-/// The closing line of a simulated commit: `OK: 12 MiB in 40 packages`.
-pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
+/// Installed bytes and packages after the changeset.
+fn totals_after(pool: &Pool, cs: &Changeset) -> (u64, i64) {
     let mut bytes: i64 = pool
         .installed
         .iter()
@@ -153,14 +153,112 @@ pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
             count -= 1;
         }
     }
-    let msg = match errors {
+    (bytes.max(0) as u64, count)
+}
+
+fn status_word(errors: u32) -> String {
+    match errors {
         0 => "OK:".to_string(),
         1 => "1 error;".to_string(),
         n => format!("{n} errors;"),
-    };
+    }
+}
+
+/// The closing line with `-v`: `OK: 40 packages, 12 dirs, 300 files, 12 MiB`.
+pub fn ok_line_verbose(
+    pool: &Pool,
+    cs: &Changeset,
+    errors: u32,
+    dirs: usize,
+    files: usize,
+) -> String {
+    let (bytes, count) = totals_after(pool, cs);
     format!(
-        "{msg} {} in {count} packages",
-        human_size(bytes.max(0) as u64)
+        "{} {count} packages, {dirs} dirs, {files} files, {}",
+        status_word(errors),
+        human_size(bytes)
+    )
+}
+
+/// What `-v` lists before a commit: packages no longer in a repository, removed and
+/// downgraded ones (with `-vv` also new, upgraded and reinstalled ones).
+pub fn summary_lists(pool: &Pool, cs: &Changeset, verbosity: i32, width: usize) -> String {
+    let mut sorted: Vec<&Change> = cs.changes.iter().collect();
+    sorted.sort_by(|a, b| {
+        let name = |c: &Change| pool.name(pool.pkg(c.old.or(c.new).unwrap_or(0)).name);
+        name(a).cmp(name(b))
+    });
+    let mut out = String::new();
+    let section = |out: &mut String, title: &str, pick: &dyn Fn(&Change) -> bool| -> usize {
+        let names: Vec<&str> = sorted
+            .iter()
+            .filter(|c| pick(c))
+            .map(|c| pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name))
+            .collect();
+        if names.is_empty() {
+            return 0;
+        }
+        out.push_str(title);
+        out.push_str(":\n");
+        let mut i = Indent {
+            out: String::new(),
+            x: 0,
+            indent: 2,
+            width,
+        };
+        for n in &names {
+            i.item(n);
+        }
+        i.end();
+        out.push_str(&i.out);
+        names.len()
+    };
+    let cached = 1u64 << crate::pool::REPO_CACHED;
+    section(
+        &mut out,
+        "NOTE: Consider running apk upgrade with --prune and/or --available.\nThe following packages are no longer available from a repository",
+        &|c| c.new.is_some_and(|n| pool.pkg(n).repos & !cached == 0),
+    );
+    let older = |c: &Change| match (c.old, c.new) {
+        (Some(o), Some(n)) => crate::version::compare(&pool.pkg(n).version, &pool.pkg(o).version),
+        _ => std::cmp::Ordering::Equal,
+    };
+    let mut r = section(&mut out, "The following packages will be REMOVED", &|c| {
+        c.new.is_none()
+    });
+    r += section(
+        &mut out,
+        "The following packages will be DOWNGRADED",
+        &|c| c.old.is_some() && c.new.is_some() && older(c) == std::cmp::Ordering::Less,
+    );
+    if r > 0 || verbosity > 2 {
+        section(
+            &mut out,
+            "The following NEW packages will be installed",
+            &|c| c.old.is_none(),
+        );
+        section(&mut out, "The following packages will be upgraded", &|c| {
+            c.old.is_some()
+                && c.new.is_some()
+                && c.old != c.new
+                && older(c) != std::cmp::Ordering::Less
+        });
+        section(
+            &mut out,
+            "The following packages will be reinstalled",
+            &|c| c.reinstall,
+        );
+    }
+    out
+}
+
+/// The closing line of a simulated commit: `OK: 12 MiB in 40 packages`.
+pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
+    let (bytes, count) = totals_after(pool, cs);
+    format!(
+        "{} {} in {count} packages",
+        status_word(errors),
+        human_size(bytes)
     )
 }
 
@@ -335,7 +433,7 @@ impl ErrorReport<'_> {
         let world: Vec<(Option<PkgId>, Dep)> = self
             .world
             .iter()
-            .filter(|d| pool.dep_analyze(d, pkg) == want)
+            .filter(|d| pool.dep_analyze(None, d, pkg) == want)
             .map(|d| (None, d.clone()))
             .collect();
         self.print_matched(label, world);
