@@ -65,9 +65,12 @@ fn not_deleted(
     for name in sorted {
         let mut line: Option<String> = None;
         let mut visited = HashSet::new();
+        // Only a name that was installed can fail to be removed.
+        if installed_pkg(pool, name).is_none() {
+            continue;
+        }
         for p in &pool.names[name as usize].providers {
-            // Only what was installed can fail to be removed.
-            if marked[p.pkg as usize] && pool.pkg(p.pkg).installed.is_some() {
+            if marked[p.pkg as usize] {
                 explain(pool, p.pkg, name, marked, in_world, &mut visited, &mut line);
             }
         }

@@ -100,7 +100,6 @@ struct NameState {
     in_dirty: bool,
     queue: Queue,
     flags_set: bool,
-    max_dep_chain: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -121,27 +120,6 @@ struct PkgState {
     solver_flags_inheritable: u16,
     error: bool,
     in_changeset: bool,
-    max_dep_chain: u32,
-}
-
-/// Which generation of apk-tools' name selection to follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// One unresolved list, names picked by requirers, priority and dependency depth.
-    Classic,
-    /// Resolve-now, selectable and unresolved queues ordered by discovery.
-    Queued,
-}
-
-fn feature(name: &str) -> bool {
-    std::env::var("APK_RS_SOLVER_FEATURES").is_ok_and(|v| v.split(',').any(|f| f == name))
-}
-
-fn mode() -> Mode {
-    match std::env::var("APK_RS_SOLVER_MODE").as_deref() {
-        Ok("queued") => Mode::Queued,
-        _ => Mode::Classic,
-    }
 }
 
 struct Solver<'a> {
@@ -161,7 +139,6 @@ struct Solver<'a> {
     ignore_conflict: bool,
     preupgrade: bool,
     changes: Vec<Change>,
-    mode: Mode,
     auto_select_virtual: Vec<bool>,
 }
 
@@ -196,7 +173,6 @@ impl<'a> Solver<'a> {
             ignore_conflict: req.flags & flags::IGNORE_CONFLICT != 0,
             preupgrade: req.preupgrade,
             changes: Vec::new(),
-            mode: mode(),
             auto_select_virtual: vec![false; pool.names.len()],
         };
         for &n in &req.auto_select_virtual {
@@ -283,18 +259,6 @@ impl<'a> Solver<'a> {
 
     fn queue_unresolved(&mut self, name: NameId, reevaluate: bool) {
         if self.names[name as usize].locked {
-            return;
-        }
-        if self.mode == Mode::Classic {
-            let n = &self.names[name as usize];
-            let want = n.requirers > 0 || n.has_iif;
-            if want && n.queue == Queue::None {
-                // Classic apk adds at the head of the list.
-                self.unresolved.insert(0, name);
-                self.ns(name).queue = Queue::Unresolved;
-            } else if !want && n.queue != Queue::None {
-                self.remove_from_queue(name);
-            }
             return;
         }
         if self.names[name as usize].queue != Queue::None {
@@ -408,9 +372,6 @@ impl<'a> Solver<'a> {
         if self.names[name as usize].seen {
             return;
         }
-        if self.mode == Mode::Classic {
-            return self.discover_name_classic(name);
-        }
         let pool = self.pool;
         let n = &pool.names[name as usize];
         self.ns(name).seen = true;
@@ -440,7 +401,8 @@ impl<'a> Solver<'a> {
             }
         }
         let mut order_flags = 0u32;
-        if !self.names[name as usize].flags_set {
+        // Names the command line named (their flags were set) are decided first.
+        if self.names[name as usize].flags_set {
             order_flags |= 1 << 31;
         }
         if n.providers.len() != num_virtual {
@@ -451,50 +413,6 @@ impl<'a> Solver<'a> {
         for p in &n.providers {
             for d in &pool.pkg(p.pkg).install_if {
                 self.discover_name(d.name);
-            }
-        }
-    }
-
-    fn discover_name_classic(&mut self, name: NameId) {
-        let pool = self.pool;
-        let n = &pool.names[name as usize];
-        self.ns(name).seen = true;
-        self.ns(name).no_iif = true;
-        for p in &n.providers {
-            if !self.pkgs[p.pkg as usize].seen {
-                self.init_package(p.pkg);
-                for d in &pool.pkg(p.pkg).depends {
-                    self.discover_name(d.name);
-                    let chain = self.names[d.name as usize].max_dep_chain + 1;
-                    let ps = self.ps(p.pkg);
-                    ps.max_dep_chain = ps.max_dep_chain.max(chain);
-                }
-            }
-            let (failed, chain) = {
-                let ps = &self.pkgs[p.pkg as usize];
-                (ps.iif_failed, ps.max_dep_chain)
-            };
-            let ns = self.ns(name);
-            ns.no_iif &= failed;
-            ns.max_dep_chain = ns.max_dep_chain.max(chain);
-        }
-        for &n0 in &n.rinstall_if {
-            self.discover_name(n0);
-        }
-        if feature("disc") {
-            for p in &n.providers {
-                let pkg = pool.pkg(p.pkg);
-                for &n0 in &pool.names[pkg.name as usize].rinstall_if {
-                    self.discover_name(n0);
-                }
-                for d in &pkg.provides {
-                    self.discover_name(d.name);
-                }
-            }
-            for p in &n.providers {
-                for d in &pool.pkg(p.pkg).install_if {
-                    self.discover_name(d.name);
-                }
             }
         }
     }
@@ -712,9 +630,6 @@ impl<'a> Solver<'a> {
                 reevaluate = true;
             }
         }
-        if self.mode == Mode::Classic {
-            self.queue_unresolved(name, false);
-        }
         if let Some(cand) = first_candidate {
             for &p in &pool.names[name as usize].providers {
                 let merged = self.pkgs[p.pkg as usize].dependencies_merged;
@@ -761,9 +676,7 @@ impl<'a> Solver<'a> {
             .iter()
             .any(|&n0| self.names[n0 as usize].seen && !self.names[n0 as usize].locked);
         self.ns(name).reverse_deps_done = done;
-        if self.mode == Mode::Queued {
-            self.queue_unresolved(name, reevaluate);
-        }
+        self.queue_unresolved(name, reevaluate);
     }
 
     fn compare_providers(&self, a: Option<Provider>, b: Option<Provider>) -> i32 {
@@ -849,7 +762,7 @@ impl<'a> Solver<'a> {
             self.ns(name).in_dirty = false;
             self.dirty.retain(|&n| n != name);
         }
-        if let Some(p) = p.filter(|_| self.mode == Mode::Queued || feature("assigniif")) {
+        if let Some(p) = p {
             if self.names[name as usize].requirers == 0 && self.pkgs[p.pkg as usize].iif_triggered {
                 for d in &pool.pkg(p.pkg).install_if {
                     if !self.names[d.name as usize].locked {
@@ -871,9 +784,7 @@ impl<'a> Solver<'a> {
         }
         self.reevaluate_reverse_deps(name);
         match p {
-            Some(p) if self.mode == Mode::Queued || feature("assigniif") => {
-                self.reevaluate_reverse_installif_pkg(p.pkg)
-            }
+            Some(p) => self.reevaluate_reverse_installif_pkg(p.pkg),
             _ => self.reevaluate_reverse_installif(name),
         }
     }
@@ -934,47 +845,7 @@ impl<'a> Solver<'a> {
         }
     }
 
-    /// Classic order of names to decide: those with requirers first, then real packages
-    /// before virtual names, then deeper dependency chains; ties keep list order.
-    fn dequeue_classic(&mut self) -> Option<NameId> {
-        let mut best: Option<NameId> = None;
-        for &n0 in &self.unresolved {
-            let s = &self.names[n0 as usize];
-            if s.reverse_deps_done && s.requirers > 0 && !s.has_options {
-                best = Some(n0);
-                break;
-            }
-            let better = match best {
-                None => true,
-                Some(b) => self.compare_name_dequeue(n0, b) < 0,
-            };
-            if better {
-                best = Some(n0);
-            }
-        }
-        let name = best?;
-        self.remove_from_queue(name);
-        Some(name)
-    }
-
-    fn compare_name_dequeue(&self, a: NameId, b: NameId) -> i32 {
-        let (sa, sb) = (&self.names[a as usize], &self.names[b as usize]);
-        let r = i32::from(sa.requirers > 0) - i32::from(sb.requirers > 0);
-        if r != 0 {
-            return -r;
-        }
-        let r = i32::from(self.pool.names[a as usize].priority)
-            - i32::from(self.pool.names[b as usize].priority);
-        if r != 0 {
-            return r;
-        }
-        -(sa.max_dep_chain as i32 - sb.max_dep_chain as i32)
-    }
-
     fn dequeue(&mut self) -> Option<NameId> {
-        if self.mode == Mode::Classic {
-            return self.dequeue_classic();
-        }
         let name = if let Some(n) = self.resolvenow.pop_front() {
             n
         } else if !self.selectable.is_empty() {
