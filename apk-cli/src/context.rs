@@ -159,6 +159,7 @@ impl Context {
             arch: self.opts.arch.clone(),
             no_network: self.opts.no_network,
             keys: self.keyring()?,
+            no_cache: self.opts.no_cache,
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {

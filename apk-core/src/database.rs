@@ -26,6 +26,8 @@ pub struct OpenOptions {
     pub no_network: bool,
     /// `None` with `--allow-untrusted`.
     pub keys: Option<Keyring>,
+    /// `--no-cache`: ignore the package cache.
+    pub no_cache: bool,
 }
 
 /// A loaded root.
@@ -90,6 +92,17 @@ impl Database {
                     .collect();
                 let id = pool.add_package(ipkg.info, None, Some(tag));
                 installed_files.insert(id, files);
+            }
+        }
+
+        // Packages in the cache (`etc/apk/cache/installed` lists them) can be installed
+        // without a repository.
+        if !opts.no_cache {
+            let cached = root.join("etc/apk/cache/installed");
+            if let Some(text) = read_optional(&cached)? {
+                for info in crate::index::parse(&text, &cached.display().to_string())? {
+                    pool.add_package(info, Some(crate::pool::REPO_CACHED), None);
+                }
             }
         }
 

@@ -72,6 +72,8 @@ pub struct Package {
     pub installed_order: u32,
     /// The package cannot be installed (its metadata did not parse).
     pub uninstallable: bool,
+    /// The package file is in the local cache.
+    pub cached: bool,
 }
 
 impl Package {
@@ -151,7 +153,11 @@ const NAME_BUCKETS: u32 = 20000;
 impl Pool {
     pub fn new() -> Self {
         Pool {
-            tags: vec![Tag::default()],
+            // The cache counts as an untagged repository.
+            tags: vec![Tag {
+                name: String::new(),
+                allowed_repos: 1 << REPO_CACHED,
+            }],
             repos: vec![Repo {
                 url: "cache".into(),
                 tag: DEFAULT_TAG,
@@ -263,6 +269,7 @@ impl Pool {
         if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
             let p = &mut self.packages[id as usize];
             p.repos |= repo_bit;
+            p.cached |= repo == Some(REPO_CACHED);
             if installed_tag.is_some() && p.installed.is_none() {
                 p.installed = installed_tag;
                 p.installed_order = self.installed.len() as u32;
@@ -307,6 +314,7 @@ impl Pool {
             installed: installed_tag,
             installed_order,
             uninstallable,
+            cached: repo == Some(REPO_CACHED),
         });
         id
     }

@@ -350,8 +350,8 @@ impl<'a> Solver<'a> {
         let p = self.pool.pkg(pkg);
         let available =
             self.pool.pkg_available(pkg) && p.repos & !(1 << crate::pool::REPO_CACHED) != 0;
-        let selectable =
-            !p.uninstallable && (available || p.installed_size() == 0 || p.installed.is_some());
+        let selectable = !p.uninstallable
+            && (available || p.cached || p.installed_size() == 0 || p.installed.is_some());
         let iif_failed =
             p.install_if.is_empty() || (self.flags_inherit & flags::AVAILABLE != 0 && !available);
         let repos = self.pkg_repos(pkg);
@@ -727,9 +727,14 @@ impl<'a> Solver<'a> {
                 pick!(inst(ka) - inst(kb));
             }
         }
-        if let (Some(va), Some(vb)) = (pool.provider_version(pa), pool.provider_version(pb)) {
-            pick!(crate::version::compare(va, vb) as i32);
-        }
+        // A provide without version sorts below any version, as apk compares an empty one.
+        let by_version = match (pool.provider_version(pa), pool.provider_version(pb)) {
+            (Some(va), Some(vb)) => crate::version::compare(va, vb) as i32,
+            (Some(_), None) => 1,
+            (None, Some(_)) => -1,
+            (None, None) => 0,
+        };
+        pick!(by_version);
         if ka.name == kb.name {
             pick!(crate::version::compare(&ka.version, &kb.version) as i32);
         }

@@ -347,9 +347,13 @@ impl ErrorReport<'_> {
         if p.installed.is_some() {
             return;
         }
-        if !pool.pkg_available(pkg) {
+        let cache_only = p.repos & !(1 << crate::pool::REPO_CACHED) == 0;
+        if !pool.pkg_available(pkg) && !p.cached {
             self.label_start("masked in:");
             self.i.item("--no-network");
+        } else if cache_only && p.cached {
+            self.label_start("masked in:");
+            self.i.item("cache");
         } else {
             let mask = 1u32 | (1 << tag);
             if p.repos & pool.pinning_mask_repos(mask) != 0 {
