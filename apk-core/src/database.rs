@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::db;
 use crate::dep::Dependency;
 use crate::error::{Error, Result};
-use crate::index::IndexArchive;
+use crate::index::RawIndex;
 use crate::pool::{Dep, Pool};
 use crate::repo::{RepositoriesFile, Repository};
 use crate::sign::Keyring;
@@ -147,10 +147,13 @@ impl Database {
                     continue;
                 }
             };
-            let index = IndexArchive::read(&bytes, opts.keys.as_ref(), &url)?;
+            let raw = RawIndex::read(&bytes, opts.keys.as_ref(), &url)?;
+            let what = format!("{url}: APKINDEX");
+            let records = crate::index::parse_refs(&raw.text, &what)?;
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
-            for info in index.packages {
-                pool.add_package(info, Some(idx), None);
+            for rec in &records {
+                pool.add_record(rec, Some(idx))
+                    .map_err(|m| Error::parse(&what, rec.line, m))?;
             }
         }
         pool.finish();

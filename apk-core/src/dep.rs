@@ -102,6 +102,75 @@ pub struct Dependency {
     pub conflict: bool,
 }
 
+/// A dependency atom borrowed from the text it was parsed from (index loading parses
+/// tens of thousands of them and keeps none of the strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepRef<'a> {
+    pub name: &'a str,
+    pub tag: Option<&'a str>,
+    pub op: Op,
+    /// Empty when `op` is any.
+    pub version: &'a str,
+    pub conflict: bool,
+}
+
+impl<'a> DepRef<'a> {
+    pub fn parse(s: &'a str) -> Result<Self, DepError> {
+        if s.is_empty() {
+            return Err(DepError::Empty);
+        }
+        let (conflict, rest) = match s.strip_prefix('!') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let name_end = rest
+            .find(|c: char| is_op_char(c) || c == '@')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        if !is_valid_name(name) {
+            return Err(DepError::BadName(s.to_owned()));
+        }
+        let mut rest = &rest[name_end..];
+        let mut tag = None;
+        if let Some(r) = rest.strip_prefix('@') {
+            let end = r.find(is_op_char).unwrap_or(r.len());
+            let t = &r[..end];
+            if t.is_empty() || !t.chars().all(|c| c.is_ascii_graphic() && c != '@') {
+                return Err(DepError::BadTag(s.to_owned()));
+            }
+            tag = Some(t);
+            rest = &r[end..];
+        }
+        let op_end = rest.find(|c: char| !is_op_char(c)).unwrap_or(rest.len());
+        let (op_str, ver) = rest.split_at(op_end);
+        if op_str.is_empty() {
+            return Ok(DepRef {
+                name,
+                tag,
+                op: Op::ANY,
+                version: "",
+                conflict,
+            });
+        }
+        let op = Op::parse(op_str).ok_or_else(|| DepError::BadOp(s.to_owned()))?;
+        let version_ok = if op.is_checksum() {
+            ver.starts_with("Q1") && crate::checksum::Checksum::parse(ver).is_ok()
+        } else {
+            version::is_valid(ver)
+        };
+        if !version_ok {
+            return Err(DepError::BadVersion(s.to_owned()));
+        }
+        Ok(DepRef {
+            name,
+            tag,
+            op,
+            version: ver,
+            conflict,
+        })
+    }
+}
+
 /// Why a dependency string did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DepError {
@@ -143,57 +212,12 @@ impl Dependency {
     }
 
     pub fn parse(s: &str) -> Result<Self, DepError> {
-        if s.is_empty() {
-            return Err(DepError::Empty);
-        }
-        let (conflict, rest) = match s.strip_prefix('!') {
-            Some(r) => (true, r),
-            None => (false, s),
-        };
-        let name_end = rest
-            .find(|c: char| is_op_char(c) || c == '@')
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        if !is_valid_name(name) {
-            return Err(DepError::BadName(s.to_owned()));
-        }
-        let mut rest = &rest[name_end..];
-        let mut tag = None;
-        if let Some(r) = rest.strip_prefix('@') {
-            let end = r.find(is_op_char).unwrap_or(r.len());
-            let t = &r[..end];
-            if t.is_empty() || !t.chars().all(|c| c.is_ascii_graphic() && c != '@') {
-                return Err(DepError::BadTag(s.to_owned()));
-            }
-            tag = Some(t.to_owned());
-            rest = &r[end..];
-        }
-        let op_end = rest.find(|c: char| !is_op_char(c)).unwrap_or(rest.len());
-        let (op_str, ver) = rest.split_at(op_end);
-        if op_str.is_empty() {
-            return Ok(Dependency {
-                name: name.to_owned(),
-                tag,
-                op: Op::ANY,
-                version: String::new(),
-                conflict,
-            });
-        }
-        let op = Op::parse(op_str).ok_or_else(|| DepError::BadOp(s.to_owned()))?;
-        let version_ok = if op.is_checksum() {
-            ver.starts_with("Q1") && crate::checksum::Checksum::parse(ver).is_ok()
-        } else {
-            version::is_valid(ver)
-        };
-        if !version_ok {
-            return Err(DepError::BadVersion(s.to_owned()));
-        }
-        Ok(Dependency {
-            name: name.to_owned(),
-            tag,
-            op,
-            version: ver.to_owned(),
-            conflict,
+        DepRef::parse(s).map(|d| Dependency {
+            name: d.name.to_owned(),
+            tag: d.tag.map(str::to_owned),
+            op: d.op,
+            version: d.version.to_owned(),
+            conflict: d.conflict,
         })
     }
 

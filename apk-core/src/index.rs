@@ -371,17 +371,16 @@ pub fn write(pkgs: &[PackageInfo]) -> String {
     out
 }
 
-/// A repository index as `APKINDEX.tar.gz` carries it.
+/// The verified, unparsed contents of an `APKINDEX.tar.gz`.
 #[derive(Debug, Clone, Default)]
-pub struct IndexArchive {
+pub struct RawIndex {
     pub description: Option<String>,
-    pub packages: Vec<PackageInfo>,
+    pub text: String,
     pub signatures: Vec<crate::sign::Signature>,
 }
 
-impl IndexArchive {
-    /// Reads an `APKINDEX.tar.gz`. With `keys`, a signature by one of them must cover the
-    /// index stream; without, signatures are read but not checked (`--allow-untrusted`).
+impl RawIndex {
+    /// Reads and checks an `APKINDEX.tar.gz` (see [`IndexArchive::read`]).
     pub fn read(bytes: &[u8], keys: Option<&crate::sign::Keyring>, what: &str) -> Result<Self> {
         use crate::archive;
         let (signatures, start) = crate::package::read_signature_member(bytes, what)?;
@@ -398,7 +397,7 @@ impl IndexArchive {
                 return Err(Error::signature(what, "UNTRUSTED signature"));
             }
         }
-        let mut out = IndexArchive {
+        let mut out = RawIndex {
             signatures,
             ..Default::default()
         };
@@ -414,14 +413,37 @@ impl IndexArchive {
             }
         }
         let text = text.ok_or_else(|| Error::format(what, "no APKINDEX in the archive"))?;
-        let text = std::str::from_utf8(&text).map_err(|e| {
+        out.text = String::from_utf8(text).map_err(|e| {
             Error::format(
                 what,
-                format!("APKINDEX is not UTF-8 (byte {})", e.valid_up_to()),
+                format!(
+                    "APKINDEX is not UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                ),
             )
         })?;
-        out.packages = parse(text, &format!("{what}: APKINDEX"))?;
         Ok(out)
+    }
+}
+
+/// A repository index as `APKINDEX.tar.gz` carries it.
+#[derive(Debug, Clone, Default)]
+pub struct IndexArchive {
+    pub description: Option<String>,
+    pub packages: Vec<PackageInfo>,
+    pub signatures: Vec<crate::sign::Signature>,
+}
+
+impl IndexArchive {
+    /// Reads an `APKINDEX.tar.gz`. With `keys`, a signature by one of them must cover the
+    /// index stream; without, signatures are read but not checked (`--allow-untrusted`).
+    pub fn read(bytes: &[u8], keys: Option<&crate::sign::Keyring>, what: &str) -> Result<Self> {
+        let raw = RawIndex::read(bytes, keys, what)?;
+        Ok(IndexArchive {
+            packages: parse(&raw.text, &format!("{what}: APKINDEX"))?,
+            description: raw.description,
+            signatures: raw.signatures,
+        })
     }
 
     /// The unsigned archive: a gzip'ed tar of `DESCRIPTION` (when set) and `APKINDEX`.

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use crate::checksum::Checksum;
-use crate::dep::{Dependency, Op};
-use crate::index::PackageInfo;
+use crate::dep::{DepRef, Dependency, Op};
+use crate::index::{PackageInfo, RecordRef};
 
 pub type NameId = u32;
 pub type PkgId = u32;
@@ -253,6 +253,66 @@ impl Pool {
         }
     }
 
+    fn intern_dep_ref(&mut self, d: &DepRef<'_>) -> Dep {
+        let tag = d.tag.map_or(DEFAULT_TAG, |t| self.tag_id(t));
+        Dep {
+            name: self.name_id(d.name),
+            op: d.op,
+            version: (!d.op.is_any()).then(|| d.version.to_owned()),
+            conflict: d.conflict,
+            tag,
+        }
+    }
+
+    /// Adds a package straight from an index record, parsing its dependency fields
+    /// without building owned [`Dependency`] values first (the hot path of loading an
+    /// index). A field that does not parse, or names a tag, makes the package broken.
+    pub fn add_record(
+        &mut self,
+        rec: &RecordRef<'_>,
+        repo: Option<u32>,
+    ) -> std::result::Result<PkgId, String> {
+        self.name_id(rec.name());
+        let mut info = PackageInfo::default();
+        let mut lists: [Vec<Dep>; 4] = Default::default();
+        let mut broken = false;
+        for (letter, value) in rec.fields() {
+            let slot = match letter {
+                b'D' => 0,
+                b'p' => 1,
+                b'i' => 2,
+                b'r' => 3,
+                _ => {
+                    if !info.set_field(letter, value)? {
+                        info.extra.push((letter, value.to_owned()));
+                    }
+                    continue;
+                }
+            };
+            for atom in value.split_ascii_whitespace() {
+                match DepRef::parse(atom) {
+                    Ok(d) if d.tag.is_none() => {
+                        let dep = self.intern_dep_ref(&d);
+                        lists[slot].push(dep);
+                    }
+                    _ => {
+                        broken = true;
+                        info.unparsed.push((letter, value.to_owned()));
+                        break;
+                    }
+                }
+            }
+        }
+        let [depends, provides, install_if, replaces] = lists;
+        Ok(self.insert_package(
+            info,
+            (depends, provides, install_if, replaces),
+            broken,
+            repo,
+            None,
+        ))
+    }
+
     fn intern_deps(&mut self, deps: &[Dependency]) -> Vec<Dep> {
         deps.iter().map(|d| self.intern_dep(d)).collect()
     }
@@ -277,15 +337,42 @@ impl Pool {
             }
             return id;
         }
-        let name = self.name_id(&info.name);
+        // The package's own name is interned before its dependencies, as apk does.
+        self.name_id(&info.name);
         let depends = self.intern_deps(&info.depends);
         let provides = self.intern_deps(&info.provides);
         let install_if = self.intern_deps(&info.install_if);
         let replaces = self.intern_deps(&info.replaces);
+        let broken = info.is_broken();
+        self.insert_package(
+            info,
+            (depends, provides, install_if, replaces),
+            broken,
+            repo,
+            installed_tag,
+        )
+    }
+
+    fn insert_package(
+        &mut self,
+        info: PackageInfo,
+        (depends, provides, install_if, replaces): (Vec<Dep>, Vec<Dep>, Vec<Dep>, Vec<Dep>),
+        broken: bool,
+        repo: Option<u32>,
+        installed_tag: Option<u16>,
+    ) -> PkgId {
+        let repo_bit = repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 });
+        if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
+            let p = &mut self.packages[id as usize];
+            p.repos |= repo_bit;
+            p.cached |= repo == Some(REPO_CACHED);
+            return id;
+        }
+        let name = self.name_id(&info.name);
         let id = self.packages.len() as PkgId;
         let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));
-        let uninstallable = info.is_broken() || !arch_ok;
-        self.has_broken |= info.is_broken() && repo.is_some();
+        let uninstallable = broken || !arch_ok;
+        self.has_broken |= broken && repo.is_some();
         if let Some(c) = info.checksum {
             self.by_checksum.insert(c, id);
         }

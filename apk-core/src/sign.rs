@@ -62,21 +62,36 @@ impl Algorithm {
     }
 }
 
-/// The digests a signed stream may be checked against, computed in one pass.
-#[derive(Debug, Clone)]
-pub struct StreamDigests {
-    pub sha1: [u8; 20],
-    pub sha256: [u8; 32],
-    pub sha512: [u8; 64],
+/// The digests a signed stream may be checked against, each computed when first asked
+/// for (an index is mostly checked with one scheme only).
+#[derive(Debug)]
+pub struct StreamDigests<'a> {
+    data: &'a [u8],
+    sha1: std::cell::OnceCell<[u8; 20]>,
+    sha256: std::cell::OnceCell<[u8; 32]>,
+    sha512: std::cell::OnceCell<[u8; 64]>,
 }
 
-impl StreamDigests {
-    pub fn of(data: &[u8]) -> Self {
+impl<'a> StreamDigests<'a> {
+    pub fn of(data: &'a [u8]) -> Self {
         StreamDigests {
-            sha1: Sha1::digest(data).into(),
-            sha256: Sha256::digest(data).into(),
-            sha512: Sha512::digest(data).into(),
+            data,
+            sha1: Default::default(),
+            sha256: Default::default(),
+            sha512: Default::default(),
         }
+    }
+
+    pub fn sha1(&self) -> &[u8; 20] {
+        self.sha1.get_or_init(|| Sha1::digest(self.data).into())
+    }
+
+    pub fn sha256(&self) -> &[u8; 32] {
+        self.sha256.get_or_init(|| Sha256::digest(self.data).into())
+    }
+
+    pub fn sha512(&self) -> &[u8; 64] {
+        self.sha512.get_or_init(|| Sha512::digest(self.data).into())
     }
 }
 
@@ -113,19 +128,19 @@ impl PublicKey {
     pub fn verify(&self, algo: Algorithm, digests: &StreamDigests, sig: &[u8]) -> bool {
         match (self, algo) {
             (PublicKey::Rsa(k), Algorithm::RsaSha1) => k
-                .verify(Pkcs1v15Sign::new::<Sha1>(), &digests.sha1, sig)
+                .verify(Pkcs1v15Sign::new::<Sha1>(), digests.sha1(), sig)
                 .is_ok(),
             (PublicKey::Rsa(k), Algorithm::RsaSha256) => k
-                .verify(Pkcs1v15Sign::new::<Sha256>(), &digests.sha256, sig)
+                .verify(Pkcs1v15Sign::new::<Sha256>(), digests.sha256(), sig)
                 .is_ok(),
             (PublicKey::Rsa(k), Algorithm::RsaSha512) => k
-                .verify(Pkcs1v15Sign::new::<Sha512>(), &digests.sha512, sig)
+                .verify(Pkcs1v15Sign::new::<Sha512>(), digests.sha512(), sig)
                 .is_ok(),
             (PublicKey::Ed25519(k), Algorithm::Ed25519) => {
                 let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
                     return false;
                 };
-                k.verify(&digests.sha256, &sig).is_ok()
+                k.verify(digests.sha256(), &sig).is_ok()
             }
             _ => false,
         }
@@ -206,16 +221,16 @@ impl PrivateKey {
         let d = StreamDigests::of(stream);
         let res = match (self, algo) {
             (PrivateKey::Rsa(k), Algorithm::RsaSha1) => {
-                k.sign(Pkcs1v15Sign::new::<Sha1>(), &d.sha1)
+                k.sign(Pkcs1v15Sign::new::<Sha1>(), d.sha1())
             }
             (PrivateKey::Rsa(k), Algorithm::RsaSha256) => {
-                k.sign(Pkcs1v15Sign::new::<Sha256>(), &d.sha256)
+                k.sign(Pkcs1v15Sign::new::<Sha256>(), d.sha256())
             }
             (PrivateKey::Rsa(k), Algorithm::RsaSha512) => {
-                k.sign(Pkcs1v15Sign::new::<Sha512>(), &d.sha512)
+                k.sign(Pkcs1v15Sign::new::<Sha512>(), d.sha512())
             }
             (PrivateKey::Ed25519(k), Algorithm::Ed25519) => {
-                return Ok(k.sign(&d.sha256).to_bytes().to_vec())
+                return Ok(k.sign(d.sha256()).to_bytes().to_vec())
             }
             _ => {
                 return Err(Error::signature(
