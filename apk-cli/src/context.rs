@@ -160,6 +160,7 @@ impl Context {
             no_network: self.opts.no_network,
             keys: self.keyring()?,
             no_cache: self.opts.no_cache,
+            keys_dir: (!self.opts.allow_untrusted).then(|| self.keys_dir()),
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {

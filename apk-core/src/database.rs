@@ -26,8 +26,112 @@ pub struct OpenOptions {
     pub no_network: bool,
     /// `None` with `--allow-untrusted`.
     pub keys: Option<Keyring>,
-    /// `--no-cache`: ignore the package cache.
+    /// `--no-cache`: ignore the package cache (and the snapshot).
     pub no_cache: bool,
+    /// The keys directory `keys` was read from (part of the snapshot key).
+    pub keys_dir: Option<PathBuf>,
+}
+
+/// What a database is read from, resolved before anything heavy is read.
+struct Inputs {
+    arches: Vec<String>,
+    world_path: PathBuf,
+    repositories_text: Option<String>,
+    repos: Vec<Repository>,
+}
+
+impl Inputs {
+    fn resolve(opts: &OpenOptions) -> Result<Inputs> {
+        let root = &opts.root;
+        let arches = if opts.arch.is_empty() {
+            let text = read_optional(&root.join("etc/apk/arch"))?;
+            match text.as_deref().and_then(db::parse_arch) {
+                Some(a) => vec![a],
+                None => vec![db::native_arch().to_owned()],
+            }
+        } else {
+            opts.arch.clone()
+        };
+        let (file, what) = match &opts.repositories_file {
+            Some(f) => (f.clone(), f.display().to_string()),
+            None => {
+                let f = root.join("etc/apk/repositories");
+                let w = f.display().to_string();
+                (f, w)
+            }
+        };
+        let repositories_text = read_optional(&file)?;
+        let mut repos = Vec::new();
+        if let Some(text) = &repositories_text {
+            let parsed = RepositoriesFile::parse(text, &what)?;
+            repos.extend(parsed.repositories(&arches[0])?);
+        }
+        repos.extend(
+            opts.extra_repositories
+                .iter()
+                .map(|u| Repository::from_url(u, None)),
+        );
+        Ok(Inputs {
+            arches,
+            world_path: root.join("etc/apk/world"),
+            repositories_text,
+            repos,
+        })
+    }
+
+    /// The snapshot file, in the cache directory (`etc/apk/cache`, else
+    /// `var/cache/apk`); none without a cache or with `--no-cache`.
+    fn snapshot_path(&self, opts: &OpenOptions) -> Option<PathBuf> {
+        if opts.no_cache {
+            return None;
+        }
+        ["etc/apk/cache", "var/cache/apk"]
+            .iter()
+            .map(|d| opts.root.join(d))
+            .find(|d| d.is_dir())
+            .map(|d| d.join("apk-rs.snapshot"))
+    }
+
+    /// Everything the loaded database depends on.
+    fn key(&self, opts: &OpenOptions) -> [u8; 32] {
+        let root = &opts.root;
+        let mut k = crate::snapshot::KeyBuilder::default();
+        k.add("arches", self.arches.join(" ").as_bytes());
+        k.add("no-network", &[u8::from(opts.no_network)]);
+        k.add(
+            "repositories",
+            self.repositories_text.as_deref().unwrap_or("").as_bytes(),
+        );
+        k.add("extra", opts.extra_repositories.join("\n").as_bytes());
+        for f in [
+            "etc/apk/world",
+            "lib/apk/db/installed",
+            "etc/apk/cache/installed",
+        ] {
+            k.add_file_identity(&root.join(f));
+        }
+        for repo in &self.repos {
+            let url = repo.index_url(&self.arches[0]);
+            match Repository::local_path(&url) {
+                Some(p) => k.add_file_identity(Path::new(p)),
+                None => k.add("remote", url.as_bytes()),
+            }
+        }
+        match &opts.keys_dir {
+            None => k.add("trust", b"untrusted"),
+            Some(dir) => {
+                let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                names.sort();
+                k.add("trust", dir.to_string_lossy().as_bytes());
+                for n in names {
+                    k.add_file_identity(&n);
+                }
+            }
+        }
+        k.finish()
+    }
 }
 
 /// A loaded root.
@@ -52,25 +156,43 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 }
 
 impl Database {
+    /// Opens a root: from the snapshot in the cache directory when one matches the
+    /// inputs, otherwise by reading everything (and then writing a snapshot).
     pub fn open(opts: &OpenOptions) -> Result<Database> {
-        let root = &opts.root;
-        let mut pool = Pool::new();
-        pool.arches = if opts.arch.is_empty() {
-            let text = read_optional(&root.join("etc/apk/arch"))?;
-            match text.as_deref().and_then(db::parse_arch) {
-                Some(a) => vec![a],
-                None => vec![db::native_arch().to_owned()],
-            }
-        } else {
-            opts.arch.clone()
-        };
-
-        let world_path = root.join("etc/apk/world");
-        let world = match read_optional(&world_path)? {
-            Some(t) => db::parse_world(&t, &world_path.display().to_string())?,
+        let inputs = Inputs::resolve(opts)?;
+        let world = match read_optional(&inputs.world_path)? {
+            Some(t) => db::parse_world(&t, &inputs.world_path.display().to_string())?,
             None => Vec::new(),
         };
-        for d in &world {
+        let snapshot = inputs.snapshot_path(opts).map(|p| (p, inputs.key(opts)));
+        let mut db = Database {
+            root: opts.root.clone(),
+            pool: Pool::default(),
+            world,
+            unavailable: Vec::new(),
+            installed_files: std::collections::HashMap::new(),
+        };
+        if let Some((path, key)) = &snapshot {
+            if crate::snapshot::load(path, key, &mut db) {
+                return Ok(db);
+            }
+            db.installed_files.clear();
+            db.unavailable.clear();
+        }
+        db.load(opts, &inputs)?;
+        if let Some((path, key)) = &snapshot {
+            // A cache that cannot be written only costs time next run.
+            let _ = crate::snapshot::write(path, key, &db);
+        }
+        Ok(db)
+    }
+
+    /// Reads world, installed database, cache and repository indexes into the pool.
+    fn load(&mut self, opts: &OpenOptions, inputs: &Inputs) -> Result<()> {
+        let root = &opts.root;
+        let mut pool = Pool::new();
+        pool.arches = inputs.arches.clone();
+        for d in &self.world {
             pool.intern_dep(d);
         }
 
@@ -106,33 +228,13 @@ impl Database {
             }
         }
 
-        let mut repos = Vec::new();
-        let (file, what) = match &opts.repositories_file {
-            Some(f) => (f.clone(), f.display().to_string()),
-            None => {
-                let f = root.join("etc/apk/repositories");
-                let w = f.display().to_string();
-                (f, w)
-            }
-        };
-        if let Some(text) = read_optional(&file)? {
-            let parsed = RepositoriesFile::parse(&text, &what)?;
-            repos.extend(parsed.repositories(&pool.arches[0])?);
-        }
-        repos.extend(
-            opts.extra_repositories
-                .iter()
-                .map(|u| Repository::from_url(u, None)),
-        );
-
         let mut unavailable = Vec::new();
-        for repo in &repos {
+        for repo in &inputs.repos {
             let remote = repo.is_remote() && !repo.url.starts_with("test:");
             let url = repo.index_url(&pool.arches[0]);
             let masked = opts.no_network && repo.is_remote();
             let Some(path) = Repository::local_path(&url) else {
-                let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), true, false);
-                let _ = idx;
+                pool.add_repo(&repo.url, repo.tag.as_deref(), true, false);
                 unavailable.push((
                     url,
                     "fetching over the network is not implemented in this build".into(),
@@ -157,13 +259,10 @@ impl Database {
             }
         }
         pool.finish();
-        Ok(Database {
-            root: root.clone(),
-            pool,
-            world,
-            unavailable,
-            installed_files,
-        })
+        self.pool = pool;
+        self.unavailable = unavailable;
+        self.installed_files = installed_files;
+        Ok(())
     }
 
     /// The world with names interned.

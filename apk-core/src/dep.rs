@@ -26,6 +26,12 @@ impl Op {
         self.0
     }
 
+    /// The operator with these bits, if it is one apk knows.
+    pub fn from_bits(bits: u8) -> Option<Op> {
+        let op = Op(bits);
+        (op.is_any() || op.as_str().is_some()).then_some(op)
+    }
+
     /// Parses an operator spelling (`=`, `<`, `>=`, `~`, `~=`, `>~`, `><`, ...).
     pub fn parse(s: &str) -> Option<Op> {
         const L: u8 = Op::LESS;

@@ -17,11 +17,13 @@ pub mod file;
 pub mod fuzzing;
 pub mod index;
 pub mod indexer;
+pub mod mapped;
 pub mod package;
 pub mod pkginfo;
 pub mod pool;
 pub mod repo;
 pub mod sign;
+pub mod snapshot;
 pub mod solver;
 #[doc(hidden)]
 pub mod testing;

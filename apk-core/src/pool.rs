@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use crate::checksum::Checksum;
 use crate::dep::{DepRef, Dependency, Op};
 use crate::index::{PackageInfo, RecordRef};
+use crate::snapshot::{Reader, Writer};
 
 pub type NameId = u32;
 pub type PkgId = u32;
@@ -548,6 +549,289 @@ impl Pool {
             s.push_str(v);
         }
         s
+    }
+}
+
+/// Snapshot encoding (see [`crate::snapshot`]).
+impl Pool {
+    fn encode_dep(w: &mut Writer, d: &Dep) {
+        w.u32(d.name);
+        w.u8(d.op.bits());
+        w.opt_str(d.version.as_deref());
+        w.u8(u8::from(d.conflict));
+        w.u16(d.tag);
+    }
+
+    fn decode_dep(r: &mut Reader<'_>) -> Option<Dep> {
+        let name = r.u32()?;
+        let op = Op::from_bits(r.u8()?)?;
+        let version = r.opt_string()?;
+        let conflict = r.u8()? != 0;
+        let tag = r.u16()?;
+        Some(Dep {
+            name,
+            op,
+            version,
+            conflict,
+            tag,
+        })
+    }
+
+    fn encode_info(w: &mut Writer, i: &PackageInfo) {
+        match &i.checksum {
+            Some(c) => w.str(&c.to_string()),
+            None => w.str(""),
+        }
+        w.str(&i.name);
+        w.str(&i.version);
+        for s in [
+            &i.arch,
+            &i.description,
+            &i.url,
+            &i.license,
+            &i.origin,
+            &i.maintainer,
+            &i.commit,
+        ] {
+            w.opt_str(s.as_deref());
+        }
+        for v in [i.size, i.installed_size, i.build_time] {
+            w.opt_u64(v);
+        }
+        for v in [i.provider_priority, i.replaces_priority] {
+            w.opt_u64(v.map(u64::from));
+        }
+        for list in [&i.depends, &i.provides, &i.install_if, &i.replaces] {
+            w.str(&crate::dep::format_list(list));
+        }
+        for fields in [&i.extra, &i.unparsed] {
+            w.len(fields.len());
+            for (l, v) in fields {
+                w.u8(*l);
+                w.str(v);
+            }
+        }
+    }
+
+    fn decode_info(r: &mut Reader<'_>) -> Option<PackageInfo> {
+        let c = r.str()?;
+        let checksum = if c.is_empty() {
+            None
+        } else {
+            Some(Checksum::parse(c).ok()?)
+        };
+        let mut i = PackageInfo {
+            checksum,
+            name: r.string()?,
+            version: r.string()?,
+            ..Default::default()
+        };
+        for s in [
+            &mut i.arch,
+            &mut i.description,
+            &mut i.url,
+            &mut i.license,
+            &mut i.origin,
+            &mut i.maintainer,
+            &mut i.commit,
+        ] {
+            *s = r.opt_string()?;
+        }
+        for v in [&mut i.size, &mut i.installed_size, &mut i.build_time] {
+            *v = r.opt_u64()?;
+        }
+        for v in [&mut i.provider_priority, &mut i.replaces_priority] {
+            *v = r.opt_u64()?.map(|x| x as u32);
+        }
+        for list in [
+            &mut i.depends,
+            &mut i.provides,
+            &mut i.install_if,
+            &mut i.replaces,
+        ] {
+            *list = crate::dep::parse_list(r.str()?).ok()?;
+        }
+        for fields in [&mut i.extra, &mut i.unparsed] {
+            let n = r.len()?;
+            *fields = (0..n)
+                .map(|_| Some((r.u8()?, r.string()?)))
+                .collect::<Option<_>>()?;
+        }
+        Some(i)
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.len(self.arches.len());
+        for a in &self.arches {
+            w.str(a);
+        }
+        w.len(self.tags.len());
+        for t in &self.tags {
+            w.str(&t.name);
+            w.u64(t.allowed_repos);
+        }
+        w.len(self.repos.len());
+        for r in &self.repos {
+            w.str(&r.url);
+            w.u16(r.tag);
+            w.u8(u8::from(r.remote));
+        }
+        w.u64(self.available_repos);
+        w.u8(u8::from(self.has_broken));
+        w.len(self.names.len());
+        for n in &self.names {
+            w.str(&n.name);
+            w.len(n.providers.len());
+            for p in &n.providers {
+                w.u32(p.pkg);
+                w.u16(p.via.map_or(u16::MAX, |v| v));
+            }
+            for list in [&n.rdepends, &n.rinstall_if] {
+                w.len(list.len());
+                for id in list {
+                    w.u32(*id);
+                }
+            }
+            w.u8(n.priority);
+            w.u8(u8::from(n.is_dependency));
+        }
+        w.len(self.packages.len());
+        for p in &self.packages {
+            w.u32(p.name);
+            Self::encode_info(w, &p.info);
+            for list in [&p.depends, &p.provides, &p.install_if, &p.replaces] {
+                w.len(list.len());
+                for d in list {
+                    Self::encode_dep(w, d);
+                }
+            }
+            w.u64(p.repos);
+            w.u16(p.installed.map_or(u16::MAX, |t| t));
+            w.u32(p.installed_order);
+            w.u8(u8::from(p.uninstallable) | (u8::from(p.cached) << 1));
+        }
+        w.len(self.installed.len());
+        for id in &self.installed {
+            w.u32(*id);
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Option<Pool> {
+        let mut pool = Pool::default();
+        let n = r.len()?;
+        pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
+        let n = r.len()?;
+        pool.tags = (0..n)
+            .map(|_| {
+                Some(Tag {
+                    name: r.string()?,
+                    allowed_repos: r.u64()?,
+                })
+            })
+            .collect::<Option<_>>()?;
+        let n = r.len()?;
+        pool.repos = (0..n)
+            .map(|_| {
+                Some(Repo {
+                    url: r.string()?,
+                    tag: r.u16()?,
+                    remote: r.u8()? != 0,
+                })
+            })
+            .collect::<Option<_>>()?;
+        pool.available_repos = r.u64()?;
+        pool.has_broken = r.u8()? != 0;
+        let n = r.len()?;
+        pool.names.reserve(n);
+        for id in 0..n {
+            let name = r.string()?;
+            let np = r.len()?;
+            let providers = (0..np)
+                .map(|_| {
+                    let pkg = r.u32()?;
+                    let via = r.u16()?;
+                    Some(Provider {
+                        pkg,
+                        via: (via != u16::MAX).then_some(via),
+                    })
+                })
+                .collect::<Option<_>>()?;
+            let mut lists: [Vec<NameId>; 2] = Default::default();
+            for list in &mut lists {
+                let m = r.len()?;
+                *list = (0..m).map(|_| r.u32()).collect::<Option<_>>()?;
+            }
+            let [rdepends, rinstall_if] = lists;
+            pool.name_ids.insert(name.clone(), id as NameId);
+            pool.names.push(Name {
+                name,
+                providers,
+                rdepends,
+                rinstall_if,
+                priority: r.u8()?,
+                is_dependency: r.u8()? != 0,
+            });
+        }
+        let n = r.len()?;
+        pool.packages.reserve(n);
+        for id in 0..n {
+            let name = r.u32()?;
+            let info = Self::decode_info(r)?;
+            let mut lists: [Vec<Dep>; 4] = Default::default();
+            for list in &mut lists {
+                let m = r.len()?;
+                *list = (0..m).map(|_| Self::decode_dep(r)).collect::<Option<_>>()?;
+            }
+            let [depends, provides, install_if, replaces] = lists;
+            let repos = r.u64()?;
+            let installed = r.u16()?;
+            let installed_order = r.u32()?;
+            let bits = r.u8()?;
+            if let Some(c) = info.checksum {
+                pool.by_checksum.insert(c, id as PkgId);
+            }
+            pool.packages.push(Package {
+                name,
+                version: info.version.clone(),
+                info,
+                depends,
+                provides,
+                install_if,
+                replaces,
+                repos,
+                installed: (installed != u16::MAX).then_some(installed),
+                installed_order,
+                uninstallable: bits & 1 != 0,
+                cached: bits & 2 != 0,
+            });
+        }
+        let n = r.len()?;
+        pool.installed = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        pool.validate_ids().then_some(pool)
+    }
+
+    /// Every id in the tables points inside them (a snapshot that passed its checksum
+    /// but was written by a buggy build must not make the solver index out of bounds).
+    fn validate_ids(&self) -> bool {
+        let (nn, np) = (self.names.len() as u32, self.packages.len() as u32);
+        let deps_ok = |l: &[Dep]| {
+            l.iter()
+                .all(|d| d.name < nn && (d.tag as usize) < self.tags.len())
+        };
+        self.names.iter().all(|n| {
+            n.providers.iter().all(|p| {
+                p.pkg < np
+                    && p.via
+                        .is_none_or(|v| (v as usize) < self.packages[p.pkg as usize].provides.len())
+            }) && n.rdepends.iter().chain(&n.rinstall_if).all(|&x| x < nn)
+        }) && self.packages.iter().all(|p| {
+            p.name < nn
+                && deps_ok(&p.depends)
+                && deps_ok(&p.provides)
+                && deps_ok(&p.install_if)
+                && deps_ok(&p.replaces)
+                && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
+        }) && self.installed.iter().all(|&i| i < np)
     }
 }
 

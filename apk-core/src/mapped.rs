@@ -1,0 +1,43 @@
+//! Read-only memory maps of whole files, with a fallback to reading them.
+//!
+//! This is the one place apk-core uses `unsafe`: mapping saves the copy of a snapshot
+//! into memory (measured in `benches/`). The file is never written in place by apk-rs
+//! (snapshots are replaced by rename), which is what makes the mapping sound in practice.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+/// A file's bytes, mapped when possible.
+pub enum MappedFile {
+    Mapped(Mmap),
+    Read(Vec<u8>),
+}
+
+impl MappedFile {
+    /// Opens and maps `path`; `None` when it cannot be read at all.
+    pub fn open(path: &Path) -> Option<MappedFile> {
+        let file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if len == 0 {
+            return Some(MappedFile::Read(Vec::new()));
+        }
+        // SAFETY: the map is read-only and private to this process. apk-rs never
+        // modifies a snapshot in place: writers create a temporary file and rename it
+        // over the old one, so the inode mapped here keeps its contents. Another
+        // program truncating the file could still fault a reader (SIGBUS); snapshots
+        // live in apk's own cache directory, where only apk writes.
+        match unsafe { Mmap::map(&file) } {
+            Ok(m) => Some(MappedFile::Mapped(m)),
+            Err(_) => std::fs::read(path).ok().map(MappedFile::Read),
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            MappedFile::Mapped(m) => m,
+            MappedFile::Read(v) => v,
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The database snapshot: a loaded [`Database`] written once into a compact binary file
+//! in the cache directory, so that later runs map it instead of inflating, verifying and
+//! parsing every index again.
+//!
+//! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
+//! the inputs it was built from, payload length (u64), CRC-32 of the payload (u32), then
+//! the payload: length-prefixed strings and counts, in the order [`Pool`] defines. The
+//! key covers everything the database depends on: root files (world, installed, arch,
+//! repositories), every index file's identity, the keys directory and the options that
+//! change loading. A snapshot whose header or checksum does not match, or that is
+//! truncated, is ignored and rebuilt: a wrong snapshot can cost time, never an answer.
+//!
+//! Snapshots are written to a temporary file and renamed into place, so a reader never
+//! sees one change under it (a write into a mapped file could crash readers, see
+//! [`crate::mapped`]).
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::database::Database;
+use crate::error::Result;
+use crate::pool::Pool;
+
+const MAGIC: &[u8; 8] = b"APKRSNAP";
+const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
+
+/// Builds the key of a set of inputs: feed it every byte string the result depends on.
+#[derive(Default)]
+pub struct KeyBuilder(Sha256);
+
+impl KeyBuilder {
+    pub fn add(&mut self, label: &str, data: &[u8]) {
+        self.0.update((label.len() as u64).to_le_bytes());
+        self.0.update(label.as_bytes());
+        self.0.update((data.len() as u64).to_le_bytes());
+        self.0.update(data);
+    }
+
+    /// Adds a file's identity: its length, modification time, inode and first 4 KiB
+    /// (which for a signed index hold the signature). Missing files count as absent.
+    pub fn add_file_identity(&mut self, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let label = path.to_string_lossy();
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                let mut id = Vec::with_capacity(32);
+                for v in [
+                    m.len(),
+                    m.mtime() as u64,
+                    m.mtime_nsec() as u64,
+                    m.ino(),
+                    m.dev(),
+                ] {
+                    id.extend_from_slice(&v.to_le_bytes());
+                }
+                let mut head = vec![0u8; 4096];
+                if let Ok(mut f) = std::fs::File::open(path) {
+                    use std::io::Read;
+                    let n = f.read(&mut head).unwrap_or(0);
+                    head.truncate(n);
+                } else {
+                    head.clear();
+                }
+                id.extend_from_slice(&head);
+                self.add(&label, &id);
+            }
+            Err(_) => self.add(&label, b"<absent>"),
+        }
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// Serialisation primitives shared with [`Pool`]'s encoder.
+#[derive(Default)]
+pub struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    pub fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn len(&mut self, n: usize) {
+        self.u32(n as u32);
+    }
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.buf.extend_from_slice(b);
+    }
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+            None => self.u8(0),
+        }
+    }
+    pub fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => {
+                self.u8(1);
+                self.u64(v);
+            }
+            None => self.u8(0),
+        }
+    }
+}
+
+/// A bounds-checked reader: every method fails (`None`) instead of reading past the end.
+pub struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Reader { data }
+    }
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.data.len() < n {
+            return None;
+        }
+        let (head, tail) = self.data.split_at(n);
+        self.data = tail;
+        Some(head)
+    }
+    pub fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    pub fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub fn u64(&mut self) -> Option<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_le_bytes(a))
+    }
+    /// A count, refused when it could not possibly fit in what is left (each element
+    /// takes at least one byte), so corrupt counts cannot make huge allocations.
+    pub fn len(&mut self) -> Option<usize> {
+        let n = self.u32()? as usize;
+        (n <= self.data.len()).then_some(n)
+    }
+    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+    pub fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
+    }
+    pub fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+    pub fn opt_string(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+    pub fn opt_u64(&mut self) -> Option<Option<u64>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.u64()?)),
+            _ => None,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+fn encode(db: &Database) -> Vec<u8> {
+    let mut w = Writer::default();
+    db.pool.encode(&mut w);
+    w.len(db.unavailable.len());
+    for (url, why) in &db.unavailable {
+        w.str(url);
+        w.str(why);
+    }
+    let mut files: Vec<_> = db.installed_files.iter().collect();
+    files.sort_by_key(|(k, _)| **k);
+    w.len(files.len());
+    for (pkg, list) in files {
+        w.u32(*pkg);
+        w.len(list.len());
+        for (d, f) in list {
+            w.str(d);
+            w.str(f);
+        }
+    }
+    w.buf
+}
+
+fn decode(payload: &[u8], db: &mut Database) -> Option<()> {
+    let mut r = Reader::new(payload);
+    db.pool = Pool::decode(&mut r)?;
+    let n = r.len()?;
+    db.unavailable = (0..n)
+        .map(|_| Some((r.string()?, r.string()?)))
+        .collect::<Option<_>>()?;
+    let n = r.len()?;
+    for _ in 0..n {
+        let pkg = r.u32()?;
+        let m = r.len()?;
+        let list = (0..m)
+            .map(|_| Some((r.string()?, r.string()?)))
+            .collect::<Option<Vec<_>>>()?;
+        db.installed_files.insert(pkg, list);
+    }
+    r.is_empty().then_some(())
+}
+
+/// Writes `db` as the snapshot for `key` at `path` (atomically).
+pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
+    let payload = encode(db);
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    crate::file::write_atomically(path, &out)
+}
+
+/// Checks a snapshot's header and checksum; the payload when all match `key`.
+pub fn check<'a>(data: &'a [u8], key: &[u8; 32]) -> Option<&'a [u8]> {
+    let mut r = Reader::new(data);
+    if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
+        return None;
+    }
+    let len = r.u64()? as usize;
+    let crc = r.u32()?;
+    let payload = r.take(len)?;
+    (r.is_empty() && crc32fast::hash(payload) == crc).then_some(payload)
+}
+
+/// Loads the snapshot at `path` into `db` (which holds the root and world) if it
+/// exists and matches `key`.
+pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
+    let Some(map) = crate::mapped::MappedFile::open(path) else {
+        return false;
+    };
+    let Some(payload) = check(map.bytes(), key) else {
+        return false;
+    };
+    decode(payload, db).is_some()
+}
