@@ -1,0 +1,159 @@
+//! The database snapshot gives the same answers as reading the indexes, and a damaged,
+//! stale or concurrently built snapshot never changes an answer.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A root whose repository is the demo repository, trusted through its key, with a
+/// cache directory (so a snapshot is kept).
+fn demo_root(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+    std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
+    std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
+    std::fs::copy(
+        testdata().join("keys/apk-rs-demo.rsa.pub"),
+        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
+    let repo = testdata().join("demo-repo");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/world"), "").unwrap();
+    std::fs::write(root.join("lib/apk/db/installed"), "").unwrap();
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    root
+}
+
+fn plan(root: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["--root", s(root), "--simulate"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["add", "demo-hello"]);
+    let (code, out, err) = run(&args);
+    (code, format!("{out}{err}"))
+}
+
+fn snapshot(root: &Path) -> PathBuf {
+    root.join("etc/apk/cache/apk-rs.snapshot")
+}
+
+#[test]
+fn same_answer_with_and_without_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let (code, without) = plan(&root, &["--no-cache"]);
+    assert_eq!(code, 0, "{without}");
+    assert!(
+        !snapshot(&root).exists(),
+        "--no-cache must not write a snapshot"
+    );
+    assert!(
+        without.contains("Installing demo-hello (1.0-r1)"),
+        "{without}"
+    );
+    let (_, building) = plan(&root, &[]);
+    assert!(snapshot(&root).exists());
+    let (_, mapped) = plan(&root, &[]);
+    assert_eq!(building, without);
+    assert_eq!(mapped, without);
+}
+
+#[test]
+fn damaged_snapshots_are_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let (_, want) = plan(&root, &[]);
+    let good = std::fs::read(snapshot(&root)).unwrap();
+    let damage: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("empty", Vec::new()),
+        ("flipped payload byte", {
+            let mut b = good.clone();
+            let i = b.len() - 7;
+            b[i] ^= 0x55;
+            b
+        }),
+        ("wrong format version", {
+            let mut b = good.clone();
+            b[8] ^= 0xff;
+            b
+        }),
+        ("garbage", vec![0xAB; 4096]),
+    ];
+    for (what, bytes) in damage {
+        std::fs::write(snapshot(&root), &bytes).unwrap();
+        let (code, got) = plan(&root, &[]);
+        assert_eq!(code, 0, "{what}: {got}");
+        assert_eq!(got, want, "{what}");
+        assert_eq!(
+            std::fs::read(snapshot(&root)).unwrap(),
+            good,
+            "{what}: not rebuilt"
+        );
+    }
+}
+
+#[test]
+fn stale_snapshot_is_not_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let (_, before) = plan(&root, &[]);
+    assert!(!before.contains("demo-hello-doc"), "{before}");
+    // With `docs` in the world, demo-hello-doc's install_if fires.
+    std::fs::write(root.join("etc/apk/world"), "docs\n").unwrap();
+    let (_, after) = plan(&root, &[]);
+    assert!(
+        after.contains("Installing demo-hello-doc (1.0-r1)"),
+        "{after}"
+    );
+    let (_, uncached) = plan(&root, &["--no-cache"]);
+    assert_eq!(after, uncached);
+}
+
+#[test]
+fn untrusted_snapshot_is_not_reused_when_trust_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let (code, _) = plan(&root, &[]);
+    assert_eq!(code, 0);
+    // Without the key the index is no longer trusted: the snapshot must not hide that.
+    std::fs::remove_file(root.join("etc/apk/keys/apk-rs-demo.rsa.pub")).unwrap();
+    let (code, out) = plan(&root, &[]);
+    assert_ne!(code, 0);
+    assert!(out.contains("UNTRUSTED signature"), "{out}");
+}
+
+#[test]
+fn concurrent_readers_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let (_, want) = plan(&root, &["--no-cache"]);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            apk()
+                .args(["--root", s(&root), "--simulate", "add", "demo-hello"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text, want);
+    }
+    // And the snapshot they left is a good one.
+    assert_eq!(plan(&root, &[]).1, want);
+}
