@@ -150,8 +150,12 @@ impl Context {
         }
     }
 
-    /// Opens the root's package database.
-    pub fn open_db(&self) -> Result<apk_core::database::Database, apk_core::Error> {
+    /// Opens the root's package database. It lives until the process exits, which frees
+    /// it wholesale: tearing down hundreds of thousands of small allocations one by one
+    /// would cost a noticeable part of a run.
+    pub fn open_db(
+        &self,
+    ) -> Result<std::mem::ManuallyDrop<apk_core::database::Database>, apk_core::Error> {
         let opts = apk_core::database::OpenOptions {
             root: self.root.clone(),
             repositories_file: self.opts.repositories_file.clone(),
@@ -169,7 +173,7 @@ impl Context {
         if db.pool.has_broken {
             eprintln!("WARNING: The indexes contain broken packages which are not installable.");
         }
-        Ok(db)
+        Ok(std::mem::ManuallyDrop::new(db))
     }
 
     /// The trusted keys, or `None` with `--allow-untrusted`.

@@ -60,7 +60,13 @@ pub struct Name {
 pub struct Package {
     pub name: NameId,
     pub version: String,
-    pub info: PackageInfo,
+    pub checksum: Option<Checksum>,
+    installed_size: u64,
+    provider_priority: u32,
+    /// The full metadata, decoded from the snapshot on first use (see [`Pool::info`]).
+    info: std::cell::OnceCell<Box<PackageInfo>>,
+    /// Where the encoded metadata lies in the snapshot, for packages loaded from one.
+    info_at: Option<(usize, usize)>,
     pub depends: Vec<Dep>,
     pub provides: Vec<Dep>,
     pub install_if: Vec<Dep>,
@@ -79,11 +85,11 @@ pub struct Package {
 
 impl Package {
     pub fn installed_size(&self) -> u64 {
-        self.info.installed_size.unwrap_or(0)
+        self.installed_size
     }
 
     pub fn provider_priority(&self) -> u32 {
-        self.info.provider_priority.unwrap_or(0)
+        self.provider_priority
     }
 }
 
@@ -117,6 +123,17 @@ pub struct Pool {
     pub has_broken: bool,
     /// Architectures whose packages can be installed (the first is the primary one).
     pub arches: Vec<String>,
+    /// The snapshot this pool was decoded from, which package metadata is read from.
+    snapshot: Option<std::sync::Arc<SnapshotBytes>>,
+}
+
+/// A mapped snapshot kept alive by the pool decoded from it.
+pub struct SnapshotBytes(pub crate::mapped::MappedFile);
+
+impl std::fmt::Debug for SnapshotBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SnapshotBytes({} bytes)", self.0.bytes().len())
+    }
 }
 
 /// MurmurHash3 (x86, 32-bit), which apk-tools hashes names with.
@@ -170,6 +187,9 @@ impl Pool {
     }
 
     pub fn name_id(&mut self, name: &str) -> NameId {
+        if self.name_ids.len() != self.names.len() {
+            self.rebuild_name_index();
+        }
         if let Some(&id) = self.name_ids.get(name) {
             return id;
         }
@@ -183,15 +203,51 @@ impl Pool {
     }
 
     pub fn find_name(&self, name: &str) -> Option<NameId> {
-        self.name_ids.get(name).copied()
+        if self.name_ids.len() == self.names.len() {
+            return self.name_ids.get(name).copied();
+        }
+        // A pool decoded from a snapshot builds its index on the first insertion only.
+        self.names
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| i as NameId)
     }
 
     pub fn name(&self, id: NameId) -> &str {
         &self.names[id as usize].name
     }
 
+    fn rebuild_name_index(&mut self) {
+        self.name_ids = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i as NameId))
+            .collect();
+    }
+
     pub fn pkg(&self, id: PkgId) -> &Package {
         &self.packages[id as usize]
+    }
+
+    /// A package's full metadata (description, url, license, ...).
+    pub fn info(&self, id: PkgId) -> &PackageInfo {
+        let p = &self.packages[id as usize];
+        p.info.get_or_init(|| {
+            let decoded = p
+                .info_at
+                .zip(self.snapshot.as_ref())
+                .and_then(|((at, len), snap)| {
+                    let bytes = snap.0.bytes().get(at..at + len)?;
+                    Self::decode_info(&mut Reader::new(bytes))
+                });
+            // The snapshot passed its checksum, so this only guards against a bug.
+            Box::new(decoded.unwrap_or_else(|| PackageInfo {
+                name: self.name(p.name).to_owned(),
+                version: p.version.clone(),
+                ..Default::default()
+            }))
+        })
     }
 
     /// The tag index for `@name`, created when new.
@@ -393,7 +449,11 @@ impl Pool {
         self.packages.push(Package {
             name,
             version: info.version.clone(),
-            info,
+            checksum: info.checksum,
+            installed_size: info.installed_size.unwrap_or(0),
+            provider_priority: info.provider_priority.unwrap_or(0),
+            info: Box::new(info).into(),
+            info_at: None,
             depends,
             provides,
             install_if,
@@ -438,7 +498,7 @@ impl Pool {
         };
         if dep.op.is_checksum() {
             let pkg = self.pkg(p.pkg);
-            return pkg.info.checksum.is_some_and(|c| c.to_string() == *want);
+            return pkg.checksum.is_some_and(|c| c.to_string() == *want);
         }
         match self.provider_version(p) {
             Some(v) => dep.op.matches(v, want),
@@ -696,9 +756,18 @@ impl Pool {
             w.u8(u8::from(n.is_dependency));
         }
         w.len(self.packages.len());
-        for p in &self.packages {
+        for (id, p) in self.packages.iter().enumerate() {
             w.u32(p.name);
-            Self::encode_info(w, &p.info);
+            w.str(&p.version);
+            match &p.checksum {
+                Some(c) => w.str(&c.to_string()),
+                None => w.str(""),
+            }
+            w.u64(p.installed_size);
+            w.u32(p.provider_priority);
+            let mut info = Writer::default();
+            Self::encode_info(&mut info, self.info(id as PkgId));
+            w.bytes(&info.buf);
             for list in [&p.depends, &p.provides, &p.install_if, &p.replaces] {
                 w.len(list.len());
                 for d in list {
@@ -716,7 +785,9 @@ impl Pool {
         }
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Option<Pool> {
+    /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which
+    /// the caller then hands to the pool with [`Pool::keep_snapshot`]).
+    pub(crate) fn decode(r: &mut Reader<'_>, base: &[u8]) -> Option<Pool> {
         let mut pool = Pool::default();
         let n = r.len()?;
         pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
@@ -743,7 +814,7 @@ impl Pool {
         pool.has_broken = r.u8()? != 0;
         let n = r.len()?;
         pool.names.reserve(n);
-        for id in 0..n {
+        for _ in 0..n {
             let name = r.string()?;
             let np = r.len()?;
             let providers = (0..np)
@@ -762,7 +833,6 @@ impl Pool {
                 *list = (0..m).map(|_| r.u32()).collect::<Option<_>>()?;
             }
             let [rdepends, rinstall_if] = lists;
-            pool.name_ids.insert(name.clone(), id as NameId);
             pool.names.push(Name {
                 name,
                 providers,
@@ -774,9 +844,19 @@ impl Pool {
         }
         let n = r.len()?;
         pool.packages.reserve(n);
-        for id in 0..n {
+        for _ in 0..n {
             let name = r.u32()?;
-            let info = Self::decode_info(r)?;
+            let version = r.string()?;
+            let c = r.str()?;
+            let checksum = if c.is_empty() {
+                None
+            } else {
+                Some(Checksum::parse(c).ok()?)
+            };
+            let installed_size = r.u64()?;
+            let provider_priority = r.u32()?;
+            let blob = r.bytes()?;
+            let at = (blob.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
             let mut lists: [Vec<Dep>; 4] = Default::default();
             for list in &mut lists {
                 let m = r.len()?;
@@ -787,13 +867,14 @@ impl Pool {
             let installed = r.u16()?;
             let installed_order = r.u32()?;
             let bits = r.u8()?;
-            if let Some(c) = info.checksum {
-                pool.by_checksum.insert(c, id as PkgId);
-            }
             pool.packages.push(Package {
                 name,
-                version: info.version.clone(),
-                info,
+                version,
+                checksum,
+                installed_size,
+                provider_priority,
+                info: std::cell::OnceCell::new(),
+                info_at: Some((at, blob.len())),
                 depends,
                 provides,
                 install_if,
@@ -808,6 +889,10 @@ impl Pool {
         let n = r.len()?;
         pool.installed = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
         pool.validate_ids().then_some(pool)
+    }
+
+    pub(crate) fn keep_snapshot(&mut self, bytes: std::sync::Arc<SnapshotBytes>) {
+        self.snapshot = Some(bytes);
     }
 
     /// Every id in the tables points inside them (a snapshot that passed its checksum

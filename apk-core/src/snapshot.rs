@@ -214,9 +214,9 @@ fn encode(db: &Database) -> Vec<u8> {
     w.buf
 }
 
-fn decode(payload: &[u8], db: &mut Database) -> Option<()> {
+fn decode(payload: &[u8], base: &[u8], db: &mut Database) -> Option<()> {
     let mut r = Reader::new(payload);
-    db.pool = Pool::decode(&mut r)?;
+    db.pool = Pool::decode(&mut r, base)?;
     let n = r.len()?;
     db.unavailable = (0..n)
         .map(|_| Some((r.string()?, r.string()?)))
@@ -264,8 +264,14 @@ pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
     let Some(map) = crate::mapped::MappedFile::open(path) else {
         return false;
     };
-    let Some(payload) = check(map.bytes(), key) else {
+    let map = std::sync::Arc::new(crate::pool::SnapshotBytes(map));
+    let bytes = map.0.bytes();
+    let Some(payload) = check(bytes, key) else {
         return false;
     };
-    decode(payload, db).is_some()
+    if decode(payload, bytes, db).is_none() {
+        return false;
+    }
+    db.pool.keep_snapshot(map.clone());
+    true
 }

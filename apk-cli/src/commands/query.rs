@@ -41,7 +41,7 @@ fn pkg_names(pool: &Pool, pkg: PkgId) -> impl Iterator<Item = &str> {
     std::iter::once(pool.name(p.name)).chain(p.provides.iter().map(|d| pool.name(d.name)))
 }
 
-fn open(ctx: &Context) -> Option<Database> {
+fn open(ctx: &Context) -> Option<std::mem::ManuallyDrop<Database>> {
     match ctx.open_db() {
         Ok(db) => Some(db),
         Err(e) => {
@@ -86,12 +86,12 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
     };
     let mut found: Vec<PkgId> = Vec::new();
     for id in 0..pool.packages.len() as PkgId {
-        let p = pool.pkg(id);
         let hit = args.patterns.is_empty()
             || args.patterns.iter().any(|pat| {
                 pkg_names(pool, id).any(|n| matches_text(pat, n))
                     || (args.description
-                        && p.info
+                        && pool
+                            .info(id)
                             .description
                             .as_deref()
                             .is_some_and(|d| matches_text(pat, d)))
@@ -117,7 +117,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
     let mut out = String::new();
     for id in found {
         let p = pool.pkg(id);
-        let name = match (&p.info.origin, args.origin) {
+        let name = match (&pool.info(id).origin, args.origin) {
             (Some(o), true) if !o.is_empty() => o.clone(),
             _ => pool.name(p.name).to_owned(),
         };
@@ -126,7 +126,11 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
             let _ = write!(out, "-{}", p.version);
         }
         if ctx.verbosity > 1 && !args.origin {
-            let _ = write!(out, " - {}", p.info.description.as_deref().unwrap_or(""));
+            let _ = write!(
+                out,
+                " - {}",
+                pool.info(id).description.as_deref().unwrap_or("")
+            );
         }
         out.push('\n');
     }
@@ -192,7 +196,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
                     "{}-{} - {}",
                     pool.name(pk.name),
                     pk.version,
-                    pk.info.description.as_deref().unwrap_or("")
+                    pool.info(p).description.as_deref().unwrap_or("")
                 ),
             }
         }
@@ -252,10 +256,13 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
         };
         if desc {
-            blob("description", p.info.description.as_deref().unwrap_or(""));
+            blob(
+                "description",
+                pool.info(id).description.as_deref().unwrap_or(""),
+            );
         }
         if web {
-            blob("webpage", p.info.url.as_deref().unwrap_or(""));
+            blob("webpage", pool.info(id).url.as_deref().unwrap_or(""));
         }
         if size {
             let s = report::human_size(p.installed_size());
@@ -317,7 +324,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             deps_section(&mut out, "has auto-install rule", &p.install_if);
         }
         if args.all || args.license {
-            let lic = p.info.license.as_deref().unwrap_or("");
+            let lic = pool.info(id).license.as_deref().unwrap_or("");
             if v > 1 {
                 let _ = writeln!(out, "{short}: {lic}");
             } else {
@@ -429,7 +436,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                     && !args
                         .patterns
                         .iter()
-                        .any(|o| p.info.origin.as_deref() == Some(o))
+                        .any(|o| pool.info(id).origin.as_deref() == Some(o))
                 {
                     continue;
                 }
@@ -458,8 +465,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                     let _ = writeln!(out, "{}", pool.name(p.name));
                     continue;
                 }
-                let origin = p
-                    .info
+                let origin = pool
+                    .info(id)
                     .origin
                     .clone()
                     .unwrap_or_else(|| pool.name(p.name).to_owned());
@@ -467,8 +474,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                     out,
                     "{} {} {{{origin}}} ({})",
                     pool.nv(id),
-                    p.info.arch.as_deref().unwrap_or(""),
-                    p.info.license.as_deref().unwrap_or("")
+                    pool.info(id).arch.as_deref().unwrap_or(""),
+                    pool.info(id).license.as_deref().unwrap_or("")
                 );
                 if p.installed.is_some() {
                     out.push_str(" [installed]");
@@ -476,7 +483,11 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                     let _ = write!(out, " [upgradable from: {}]", pool.nv(u));
                 }
                 if ctx.verbosity > 1 {
-                    let _ = write!(out, "\n  {}\n", p.info.description.as_deref().unwrap_or(""));
+                    let _ = write!(
+                        out,
+                        "\n  {}\n",
+                        pool.info(id).description.as_deref().unwrap_or("")
+                    );
                 }
                 out.push('\n');
             }

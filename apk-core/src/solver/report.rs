@@ -461,7 +461,12 @@ impl ErrorReport<'_> {
             self.label_start("error:");
             self.i.item("uninstallable");
             self.i.end();
-            if let Some(arch) = p.info.arch.as_deref().filter(|a| !pool.arch_compatible(a)) {
+            if let Some(arch) = pool
+                .info(pkg)
+                .arch
+                .as_deref()
+                .filter(|a| !pool.arch_compatible(a))
+            {
                 self.label_start("arch:");
                 self.i.item(arch);
                 self.i.end();
