@@ -74,3 +74,79 @@ pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// A root whose repositories are the `n_repos` indexes of a generated universe of
+/// `n_packages` packages: dependency chains, shared library names with several
+/// providers, versioned provides and install_if rules. Indexes are unsigned; open the
+/// root with `--allow-untrusted` semantics (no keyring).
+pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathBuf {
+    use std::fmt::Write;
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc/apk/cache")).expect("root");
+    std::fs::create_dir_all(root.join("lib/apk/db")).expect("root");
+    let mut texts = vec![String::new(); n_repos];
+    for i in 0..n_packages {
+        let t = &mut texts[i % n_repos];
+        let _ = write!(
+            t,
+            "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
+            i % 7,
+            i % 3
+        );
+        let mut deps = Vec::new();
+        if i % 50 != 0 {
+            deps.push(format!("u{}", i - 1));
+        }
+        if i > 1000 {
+            deps.push(format!("so:libg{}.so.1", (i * 7) % 2000));
+        }
+        if !deps.is_empty() {
+            let _ = writeln!(t, "D:{}", deps.join(" "));
+        }
+        if i < 4000 {
+            let _ = writeln!(t, "p:so:libg{}.so.1=1.{}", i % 2000, i % 7);
+        }
+        if i % 97 == 0 && i > 0 {
+            let _ = writeln!(t, "i:u{} docs", i - 1);
+        }
+        t.push('\n');
+    }
+    let mut repo_lines = String::new();
+    for (r, text) in texts.iter().enumerate() {
+        let path = dir.join(format!("repo{r}.tar.gz"));
+        let archive = apk_core::index::IndexArchive {
+            description: Some(format!("generated {r}")),
+            packages: apk_core::index::parse(text, "generated").expect("generated index"),
+            signatures: vec![],
+        };
+        std::fs::write(&path, archive.write(0).expect("index")).expect("write index");
+        let _ = writeln!(repo_lines, "{}", path.display());
+    }
+    std::fs::write(root.join("etc/apk/repositories"), repo_lines).expect("repositories");
+    std::fs::write(root.join("etc/apk/world"), "").expect("world");
+    std::fs::write(root.join("lib/apk/db/installed"), "").expect("installed");
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").expect("arch");
+    root
+}
+
+/// A root using the real Alpine 3.16 index with Alpine's keys (signatures checked).
+pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions)> {
+    let shared = apk_core::testing::shared_dir()?;
+    let root = dir.join("real");
+    std::fs::create_dir_all(root.join("etc/apk/cache")).ok()?;
+    std::fs::create_dir_all(root.join("lib/apk/db")).ok()?;
+    let index = shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", index.display()),
+    )
+    .ok()?;
+    let keys_dir = shared.join("realdata/keys");
+    let opts = apk_core::database::OpenOptions {
+        root: root.clone(),
+        keys: Some(apk_core::sign::Keyring::load_dir(&keys_dir).ok()?),
+        keys_dir: Some(keys_dir),
+        ..Default::default()
+    };
+    Some((root, opts))
+}
