@@ -68,7 +68,7 @@ fn universe(c: &mut Criterion) {
         c,
         "universe100k",
         &opts,
-        &["u99999", "u50049", "docs", "u12345"],
+        &["u99998", "u50048", "u12345", "u777", "docs"],
     );
 }
 

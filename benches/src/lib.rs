@@ -77,7 +77,7 @@ pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
 
 /// A root whose repositories are the `n_repos` indexes of a generated universe of
 /// `n_packages` packages: dependency chains, shared library names with several
-/// providers, versioned provides and install_if rules. Indexes are unsigned; open the
+/// versioned providers of different priorities, and install_if rules. Indexes are unsigned; open the
 /// root with `--allow-untrusted` semantics (no keyring).
 pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathBuf {
     use std::fmt::Write;
@@ -85,32 +85,35 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     std::fs::create_dir_all(root.join("etc/apk/cache")).expect("root");
     std::fs::create_dir_all(root.join("lib/apk/db")).expect("root");
     let mut texts = vec![String::new(); n_repos];
+    // Every tenth package is a leaf providing one of 3,000 shared-library names (about
+    // three versioned providers each); the others form dependency chains of up to 50,
+    // need a library now and then, and some carry install_if rules.
+    let is_leaf = |i: usize| i % 10 == 9;
     for i in 0..n_packages {
         let t = &mut texts[i % n_repos];
-        let _ = write!(
-            t,
-            "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
-            i % 7,
-            i % 3
-        );
+        let _ = write!(t, "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n", i % 7, i % 3);
+        if is_leaf(i) {
+            let _ = writeln!(t, "p:so:libg{}.so.1=1.{}\nk:{}", (i / 10) % 3000, i % 7, i % 5);
+            t.push('\n');
+            continue;
+        }
         let mut deps = Vec::new();
         if i % 50 != 0 {
-            deps.push(format!("u{}", i - 1));
+            let prev = if is_leaf(i - 1) { i - 2 } else { i - 1 };
+            deps.push(format!("u{prev}"));
         }
-        if i > 1000 {
-            deps.push(format!("so:libg{}.so.1", (i * 7) % 2000));
+        if i % 3 == 0 {
+            deps.push(format!("so:libg{}.so.1", (i * 7) % 3000));
         }
         if !deps.is_empty() {
             let _ = writeln!(t, "D:{}", deps.join(" "));
         }
-        if i < 4000 {
-            let _ = writeln!(t, "p:so:libg{}.so.1=1.{}", i % 2000, i % 7);
-        }
-        if i % 97 == 0 && i > 0 {
+        if i % 97 == 0 && i > 1 && !is_leaf(i - 1) {
             let _ = writeln!(t, "i:u{} docs", i - 1);
         }
         t.push('\n');
     }
+    texts[0].push_str("P:docs\nV:1-r0\nA:noarch\nS:100\nI:0\nT:documentation switch\n\n");
     let mut repo_lines = String::new();
     for (r, text) in texts.iter().enumerate() {
         let path = dir.join(format!("repo{r}.tar.gz"));
