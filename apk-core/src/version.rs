@@ -380,6 +380,30 @@ mod tests {
         }
     }
 
+    /// Versions in strictly increasing order, as apk orders them: every pair of this
+    /// list (about 700) is checked both ways.
+    const ASCENDING: &[&str] = &[
+        "0", "0.0", "0.0.1", "0.1_alpha", "0.1_alpha2", "0.1_beta", "0.1_pre", "0.1_rc",
+        "0.1_rc3", "0.1", "0.1-r1", "0.1_cvs", "0.1_svn", "0.1_git", "0.1_hg", "0.1_p",
+        "0.1_p2", "0.1a", "0.1a1", "0.1b", "0.1.0", "0.2", "0.9", "0.10", "1.0_alpha",
+        "1.0", "1.0-r1", "1.0-r2", "1.0-r10", "1.0_p1", "1.0_p1-r1", "1.0a", "1.0.1_rc1",
+        "1.0.1", "1.1", "1.2.3", "1.2.10", "1.10", "2", "2.0.0.1", "10", "20220101",
+    ];
+
+    #[test]
+    fn strictly_ascending_chain() {
+        let mut pairs = 0;
+        for (i, a) in ASCENDING.iter().enumerate() {
+            assert!(is_valid(a), "{a}");
+            for b in &ASCENDING[i + 1..] {
+                assert_eq!(compare(a, b), Less, "{a} < {b}");
+                assert_eq!(compare(b, a), Greater, "{b} > {a}");
+                pairs += 1;
+            }
+        }
+        assert!(pairs > 800);
+    }
+
     #[test]
     fn validity() {
         let valid = [
