@@ -176,6 +176,13 @@ impl Context {
         Ok(std::mem::ManuallyDrop::new(db))
     }
 
+    /// Opens the database, printing the error when it cannot be opened.
+    pub fn open_db_or_report(
+        &self,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+        self.open_db().map_err(error).ok()
+    }
+
     /// The trusted keys, or `None` with `--allow-untrusted`.
     pub fn keyring(&self) -> Result<Option<Keyring>, apk_core::Error> {
         if self.opts.allow_untrusted {

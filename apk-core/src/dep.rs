@@ -227,6 +227,17 @@ impl Dependency {
         })
     }
 
+    /// The borrowed form of this atom.
+    pub fn as_ref(&self) -> DepRef<'_> {
+        DepRef {
+            name: &self.name,
+            tag: self.tag.as_deref(),
+            op: self.op,
+            version: &self.version,
+            conflict: self.conflict,
+        }
+    }
+
     /// Does a package `name`-`version` (with identity `checksum`) satisfy the version part
     /// of this atom? The name and the conflict flag are the caller's business.
     pub fn version_matches(&self, version: &str, checksum: Option<&str>) -> bool {

@@ -300,14 +300,7 @@ impl Pool {
     }
 
     pub fn intern_dep(&mut self, d: &Dependency) -> Dep {
-        let tag = d.tag.as_deref().map_or(DEFAULT_TAG, |t| self.tag_id(t));
-        Dep {
-            name: self.name_id(&d.name),
-            op: d.op,
-            version: (!d.op.is_any()).then(|| d.version.clone()),
-            conflict: d.conflict,
-            tag,
-        }
+        self.intern_dep_ref(&d.as_ref())
     }
 
     fn intern_dep_ref(&mut self, d: &DepRef<'_>) -> Dep {

@@ -91,9 +91,20 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     let is_leaf = |i: usize| i % 10 == 9;
     for i in 0..n_packages {
         let t = &mut texts[i % n_repos];
-        let _ = write!(t, "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n", i % 7, i % 3);
+        let _ = write!(
+            t,
+            "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
+            i % 7,
+            i % 3
+        );
         if is_leaf(i) {
-            let _ = writeln!(t, "p:so:libg{}.so.1=1.{}\nk:{}", (i / 10) % 3000, i % 7, i % 5);
+            let _ = writeln!(
+                t,
+                "p:so:libg{}.so.1=1.{}\nk:{}",
+                (i / 10) % 3000,
+                i % 7,
+                i % 5
+            );
             t.push('\n');
             continue;
         }

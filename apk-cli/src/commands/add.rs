@@ -34,12 +34,8 @@ fn bad_spec(spec: &str) -> u32 {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let mut db = match ctx.open_db() {
-        Ok(db) => db,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(mut db) = ctx.open_db_or_report() else {
+        return 1;
     };
     let mut world = db.world_deps();
     let mut req = Request::default();

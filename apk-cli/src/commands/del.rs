@@ -125,12 +125,8 @@ fn explain(
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let mut db = match ctx.open_db() {
-        Ok(db) => db,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(mut db) = ctx.open_db_or_report() else {
+        return 1;
     };
     let mut req = Request {
         world: db.world_deps(),

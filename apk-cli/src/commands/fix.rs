@@ -21,12 +21,8 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let mut db = match ctx.open_db() {
-        Ok(db) => db,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(mut db) = ctx.open_db_or_report() else {
+        return 1;
     };
     let fl = flags::REINSTALL | if args.upgrade { flags::UPGRADE } else { 0 };
     let inherit = if args.depends { fl } else { 0 };

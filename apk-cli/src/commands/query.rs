@@ -41,16 +41,6 @@ fn pkg_names(pool: &Pool, pkg: PkgId) -> impl Iterator<Item = &str> {
     std::iter::once(pool.name(p.name)).chain(p.provides.iter().map(|d| pool.name(d.name)))
 }
 
-fn open(ctx: &Context) -> Option<std::mem::ManuallyDrop<Database>> {
-    match ctx.open_db() {
-        Ok(db) => Some(db),
-        Err(e) => {
-            context::error(e);
-            None
-        }
-    }
-}
-
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
     /// Show all versions, not only the latest of each name
@@ -70,7 +60,9 @@ pub struct SearchArgs {
 }
 
 pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
-    let Some(db) = open(ctx) else { return 1 };
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let pool = &db.pool;
     let all = args.all || args.description;
     // Searching is case-insensitive; an exact match is not.
@@ -178,7 +170,9 @@ fn dep_list(pool: &Pool, deps: &[Dep], sep: &str) -> String {
 }
 
 pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
-    let Some(db) = open(ctx) else { return 1 };
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let pool = &db.pool;
     let v = ctx.verbosity;
     if args.who_owns {
@@ -400,7 +394,9 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
 }
 
 pub fn list(ctx: &Context, args: ListArgs) -> u32 {
-    let Some(db) = open(ctx) else { return 1 };
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let pool = &db.pool;
     let mut names: Vec<NameId> = (0..pool.names.len() as NameId)
         .filter(|&n| {
@@ -604,7 +600,9 @@ impl Dot<'_> {
 }
 
 pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
-    let Some(db) = open(ctx) else { return 1 };
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let pool = &db.pool;
     let mut dot = Dot {
         pool,
@@ -643,7 +641,9 @@ pub struct PolicyArgs {
 }
 
 pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
-    let Some(db) = open(ctx) else { return 1 };
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let pool = &db.pool;
     let mut names: Vec<NameId> = args
         .names
@@ -709,7 +709,9 @@ pub struct FetchArgs {
 }
 
 pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
-    let Some(mut db) = open(ctx) else { return 1 };
+    let Some(mut db) = ctx.open_db_or_report() else {
+        return 1;
+    };
     let mut marked: BTreeSet<PkgId> = BTreeSet::new();
     let mut errors = 0;
     let mut req = Request {

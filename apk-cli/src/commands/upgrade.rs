@@ -135,12 +135,8 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let mut db = match ctx.open_db() {
-        Ok(db) => db,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(mut db) = ctx.open_db_or_report() else {
+        return 1;
     };
     let mut fl = flags::UPGRADE
         | if args.available { flags::AVAILABLE } else { 0 }
