@@ -54,3 +54,39 @@ fn unimplemented_options_and_applets_are_refused() {
     let (code, _, _) = run(&["--no-such-option", "version"]);
     assert_ne!(code, 0);
 }
+
+#[test]
+fn installed_packages_against_repositories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("etc/apk")).unwrap();
+    std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
+    let repo = common::testdata().join("demo-repo");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    std::fs::write(
+        root.join("lib/apk/db/installed"),
+        "P:demo-lib\nV:2.0-r0\nI:1\n\nP:demo-base\nV:1.0-r0\nI:1\n\nP:local-only\nV:3\nI:1\n\n",
+    )
+    .unwrap();
+    let r = root.to_str().unwrap();
+    let header = format!("{:<39}   Available:\n", "Installed:");
+    let (code, out, _) = run(&["--root", r, "--allow-untrusted", "version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!("{header}{:<39} < 2.1-r0 \n", "demo-lib-2.0-r0")
+    );
+    let (_, out, _) = run(&["--root", r, "--allow-untrusted", "version", "-l", "=<"]);
+    assert_eq!(
+        out,
+        format!(
+            "{header}{:<39} = 1.0-r0 \n{:<39} < 2.1-r0 \n{:<39} = 3 \n",
+            "demo-base-1.0-r0", "demo-lib-2.0-r0", "local-only-3"
+        )
+    );
+}

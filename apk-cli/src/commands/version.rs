@@ -12,6 +12,15 @@ pub struct Args {
     /// Check that the versions are valid; prints the invalid ones
     #[arg(short = 'c', long = "check", num_args = 1..)]
     check: Option<Vec<String>>,
+    /// Consider packages from all repository tags
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only show packages whose relation is one of these characters (<, =, >)
+    #[arg(short = 'l', long, value_name = "CHARS")]
+    limit: Option<String>,
+    /// Installed packages to compare (default: all)
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
@@ -38,8 +47,91 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
         return bad;
     }
-    crate::context::error(
-        "comparing installed packages to repositories is not implemented in this build of apk-rs; use -t or -c",
-    );
-    1
+    compare_installed(ctx, &args)
+}
+
+/// `apk version [NAME...]`: each installed package against the newest version its
+/// repositories (those of its tag, or all with `-a`) offer.
+fn compare_installed(ctx: &Context, args: &Args) -> u32 {
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
+    let pool = &db.pool;
+    let limit = match &args.limit {
+        Some(l) if l.is_empty() => None,
+        Some(l) => Some(l.clone()),
+        None if args.names.is_empty() && ctx.verbosity == 1 => Some("<".to_string()),
+        None => None,
+    };
+    let mut names: Vec<_> = pool
+        .installed
+        .iter()
+        .map(|&p| pool.pkg(p).name)
+        .filter(|&n| {
+            args.names.is_empty()
+                || args
+                    .names
+                    .iter()
+                    .any(|g| super::query::glob_match(g, pool.name(n)))
+        })
+        .collect();
+    names.sort_by(|a, b| pool.name(*a).cmp(pool.name(*b)));
+    names.dedup();
+    let mut rows = Vec::new();
+    for name in names {
+        let providers = &pool.names[name as usize].providers;
+        let Some(installed) = providers
+            .iter()
+            .map(|p| p.pkg)
+            .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed.is_some())
+        else {
+            continue;
+        };
+        let tag = pool.pkg(installed).installed.unwrap_or(0);
+        let allowed = pool.tags[tag as usize].allowed_repos;
+        let (mut latest, mut latest_repos) = (installed, 0u64);
+        for p in providers.iter().map(|p| p.pkg) {
+            let pk = pool.pkg(p);
+            if pk.name != name || pk.repos == 0 || !(args.all || pk.repos & allowed != 0) {
+                continue;
+            }
+            match version::compare(&pk.version, &pool.pkg(latest).version) {
+                std::cmp::Ordering::Greater => {
+                    latest = p;
+                    latest_repos = pk.repos;
+                }
+                std::cmp::Ordering::Equal => latest_repos |= pk.repos,
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        let op = match version::compare(&pool.pkg(installed).version, &pool.pkg(latest).version) {
+            std::cmp::Ordering::Less => "<",
+            std::cmp::Ordering::Equal => "=",
+            std::cmp::Ordering::Greater => ">",
+        };
+        if limit.as_deref().is_some_and(|l| !l.contains(op)) {
+            continue;
+        }
+        let tag = (1..pool.tags.len())
+            .find(|&i| latest_repos & pool.tags[i].allowed_repos != 0)
+            .map(|i| format!("@{}", pool.tags[i].name))
+            .unwrap_or_default();
+        rows.push((
+            name,
+            pool.nv(installed),
+            op,
+            pool.pkg(latest).version.clone(),
+            tag,
+        ));
+    }
+    let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(39);
+    println!("{:<width$}   Available:", "Installed:");
+    for (name, nv, op, latest, tag) in rows {
+        if ctx.verbosity <= 0 {
+            println!("{}", pool.name(name));
+        } else {
+            println!("{nv:<width$} {op} {latest} {tag}");
+        }
+    }
+    0
 }
