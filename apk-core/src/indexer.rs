@@ -41,10 +41,14 @@ impl OldIndex {
     }
 }
 
-/// Reads the index record of one package file.
+/// Reads the index record of one package file. Replaces are a matter of the installed
+/// database: apk-tools leaves them out of indexes, and so does this.
 pub fn read_package_info(path: &Path) -> Result<PackageInfo> {
     let bytes = crate::file::read(path)?;
-    Package::parse(&bytes, &path.display().to_string()).map(|p| p.info)
+    let mut info = Package::parse(&bytes, &path.display().to_string())?.info;
+    info.replaces.clear();
+    info.replaces_priority = None;
+    Ok(info)
 }
 
 /// One file's outcome: its record (or why not), and whether it was read afresh.
