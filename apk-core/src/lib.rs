@@ -1,9 +1,15 @@
 //! apk-core: the formats and logic of Alpine's package manager.
 //!
-//! Layers, bottom up: [`version`] and [`dep`] (the value types), [`checksum`],
-//! [`index`] (APKINDEX records), [`pkginfo`] (`.PKGINFO`), [`archive`] (the gzip+tar
-//! container), [`sign`] (RSA and Ed25519 signatures), [`package`] (v2 `.apk` files),
-//! [`db`] (installed database, world), [`repo`] (repositories file).
+//! Layers, bottom up:
+//! - formats: [`version`] and [`dep`] (the value types), [`checksum`], [`index`]
+//!   (APKINDEX records), [`pkginfo`] (`.PKGINFO`), [`archive`] (the gzip+tar
+//!   container), [`sign`] (RSA and Ed25519 signatures), [`package`] (v2 `.apk` files),
+//!   [`db`] (installed database, world, arch), [`repo`] (repositories file);
+//! - files: [`file`] (whole-file reads, atomic replacement), [`extract`] (safe
+//!   unpacking), [`indexer`] (building indexes), [`mapped`] (memory maps);
+//! - the package manager: [`pool`] (names and packages interned into dense ids),
+//!   [`database`] (opening a root), [`snapshot`] (the mapped database cache),
+//!   [`solver`] (apk's dependency solver and its reports).
 
 pub mod archive;
 pub mod checksum;
