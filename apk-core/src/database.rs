@@ -251,10 +251,12 @@ impl Database {
             };
             let raw = RawIndex::read(&bytes, opts.keys.as_ref(), &url)?;
             let what = format!("{url}: APKINDEX");
-            let records = crate::index::parse_refs(&raw.text, &what)?;
+            let text: std::sync::Arc<str> = raw.text.into();
+            let records = crate::index::parse_refs(&text, &what)?;
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
+            let kept = pool.keep_text(text.clone());
             for rec in &records {
-                pool.add_record(rec, Some(idx))
+                pool.add_record(rec, Some(idx), Some(kept))
                     .map_err(|m| Error::parse(&what, rec.line, m))?;
             }
         }

@@ -67,6 +67,8 @@ pub struct Package {
     info: std::cell::OnceCell<Box<PackageInfo>>,
     /// Where the encoded metadata lies in the snapshot, for packages loaded from one.
     info_at: Option<(usize, usize)>,
+    /// Where the package's record lies in a kept index text (text, start, end).
+    info_text: Option<(u32, usize, usize)>,
     pub depends: Vec<Dep>,
     pub provides: Vec<Dep>,
     pub install_if: Vec<Dep>,
@@ -125,6 +127,8 @@ pub struct Pool {
     pub arches: Vec<String>,
     /// The snapshot this pool was decoded from, which package metadata is read from.
     snapshot: Option<std::sync::Arc<SnapshotBytes>>,
+    /// Index texts kept so that package metadata is parsed only when asked for.
+    texts: Vec<std::sync::Arc<str>>,
 }
 
 /// A mapped snapshot kept alive by the pool decoded from it.
@@ -134,6 +138,19 @@ impl std::fmt::Debug for SnapshotBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SnapshotBytes({} bytes)", self.0.bytes().len())
     }
+}
+
+/// The byte range of a record inside the text its fields borrow from.
+fn record_span(text: &str, rec: &RecordRef<'_>) -> Option<(usize, usize)> {
+    let base = text.as_ptr() as usize;
+    let mut span: Option<(usize, usize)> = None;
+    for (_, v) in rec.fields() {
+        // Each value follows its two-byte `X:` prefix on the same line.
+        let start = (v.as_ptr() as usize).checked_sub(base)?.checked_sub(2)?;
+        let end = start + 2 + v.len();
+        span = Some(span.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+    }
+    span.filter(|&(_, end)| end <= text.len())
 }
 
 /// MurmurHash3 (x86, 32-bit), which apk-tools hashes names with.
@@ -234,14 +251,17 @@ impl Pool {
     pub fn info(&self, id: PkgId) -> &PackageInfo {
         let p = &self.packages[id as usize];
         p.info.get_or_init(|| {
-            let decoded = p
-                .info_at
-                .zip(self.snapshot.as_ref())
-                .and_then(|((at, len), snap)| {
-                    let bytes = snap.0.bytes().get(at..at + len)?;
-                    Self::decode_info(&mut Reader::new(bytes))
-                });
-            // The snapshot passed its checksum, so this only guards against a bug.
+            let from_text = p.info_text.and_then(|(t, start, end)| {
+                let text = self.texts.get(t as usize)?.get(start..end)?;
+                let recs = crate::index::parse_refs(text, "index").ok()?;
+                recs.first()?.to_info().ok()
+            });
+            let decoded = from_text.or_else(|| {
+                let (at, len) = p.info_at?;
+                let bytes = self.snapshot.as_ref()?.0.bytes().get(at..at + len)?;
+                Self::decode_info(&mut Reader::new(bytes))
+            });
+            // Both sources were verified when loaded, so this only guards against a bug.
             Box::new(decoded.unwrap_or_else(|| PackageInfo {
                 name: self.name(p.name).to_owned(),
                 version: p.version.clone(),
@@ -317,21 +337,35 @@ impl Pool {
     /// Adds a package straight from an index record, parsing its dependency fields
     /// without building owned [`Dependency`] values first (the hot path of loading an
     /// index). A field that does not parse, or names a tag, makes the package broken.
+    /// Keeps an index text for [`Pool::add_record`]; returns its number.
+    pub fn keep_text(&mut self, text: std::sync::Arc<str>) -> u32 {
+        self.texts.push(text);
+        (self.texts.len() - 1) as u32
+    }
+
     pub fn add_record(
         &mut self,
         rec: &RecordRef<'_>,
         repo: Option<u32>,
+        text: Option<u32>,
     ) -> std::result::Result<PkgId, String> {
         self.name_id(rec.name());
         let mut info = PackageInfo::default();
         let mut lists: [Vec<Dep>; 4] = Default::default();
         let mut broken = false;
+        // With the text kept, only what solving needs is read now.
+        let lazy = text.is_some();
         for (letter, value) in rec.fields() {
             let slot = match letter {
                 b'D' => 0,
                 b'p' => 1,
                 b'i' => 2,
                 b'r' => 3,
+                b'P' | b'V' | b'C' | b'A' | b'I' | b'k' => {
+                    info.set_field(letter, value)?;
+                    continue;
+                }
+                _ if lazy => continue,
                 _ => {
                     if !info.set_field(letter, value)? {
                         info.extra.push((letter, value.to_owned()));
@@ -354,13 +388,23 @@ impl Pool {
             }
         }
         let [depends, provides, install_if, replaces] = lists;
-        Ok(self.insert_package(
+        let id = self.insert_package(
             info,
             (depends, provides, install_if, replaces),
             broken,
             repo,
             None,
-        ))
+        );
+        if let Some(t) = text {
+            let p = &mut self.packages[id as usize];
+            if p.info_text.is_none() && p.installed.is_none() {
+                p.info_text = record_span(&self.texts[t as usize], rec).map(|(a, b)| (t, a, b));
+                if p.info_text.is_some() {
+                    p.info = std::cell::OnceCell::new();
+                }
+            }
+        }
+        Ok(id)
     }
 
     fn intern_deps(&mut self, deps: &[Dependency]) -> Vec<Dep> {
@@ -447,6 +491,7 @@ impl Pool {
             provider_priority: info.provider_priority.unwrap_or(0),
             info: Box::new(info).into(),
             info_at: None,
+            info_text: None,
             depends,
             provides,
             install_if,
@@ -536,37 +581,47 @@ impl Pool {
             })
             .collect();
         order.sort_unstable();
-        let mut seen_dep = vec![u32::MAX; self.names.len()];
-        let mut seen_iif = vec![u32::MAX; self.names.len()];
+        let n = self.names.len();
+        let (mut seen_dep, mut seen_iif) = (vec![u32::MAX; n], vec![u32::MAX; n]);
+        let mut rdepends: Vec<Vec<NameId>> = vec![Vec::new(); n];
+        let mut rinstall_if: Vec<Vec<NameId>> = vec![Vec::new(); n];
+        let mut is_dependency = vec![false; n];
+        let mut priority = vec![0u8; n];
         for (_, _, name) in order {
-            let providers = self.names[name as usize].providers.clone();
+            let providers = &self.names[name as usize].providers;
             let mut num_virtual = 0;
-            for p in &providers {
+            for p in providers {
                 let pkg = &self.packages[p.pkg as usize];
                 num_virtual += usize::from(pkg.name != name);
                 for d in &pkg.depends {
                     let r = d.name as usize;
-                    self.names[r].is_dependency |= !d.conflict;
+                    is_dependency[r] |= !d.conflict;
                     if seen_dep[r] != name {
                         seen_dep[r] = name;
-                        self.names[r].rdepends.push(name);
+                        rdepends[r].push(name);
                     }
                 }
                 for d in &pkg.install_if {
                     let r = d.name as usize;
                     if seen_iif[r] != name {
                         seen_iif[r] = name;
-                        self.names[r].rinstall_if.push(name);
+                        rinstall_if[r].push(name);
                     }
                 }
             }
-            self.names[name as usize].priority = if num_virtual == 0 {
+            priority[name as usize] = if num_virtual == 0 {
                 0
             } else if num_virtual != providers.len() {
                 1
             } else {
                 2
             };
+        }
+        for (i, n) in self.names.iter_mut().enumerate() {
+            n.rdepends = std::mem::take(&mut rdepends[i]);
+            n.rinstall_if = std::mem::take(&mut rinstall_if[i]);
+            n.is_dependency = is_dependency[i];
+            n.priority = priority[i];
         }
     }
 
@@ -868,6 +923,7 @@ impl Pool {
                 provider_priority,
                 info: std::cell::OnceCell::new(),
                 info_at: Some((at, blob.len())),
+                info_text: None,
                 depends,
                 provides,
                 install_if,
