@@ -9,7 +9,7 @@
 //! 5381, 20000 buckets, newest first within a bucket), which is the order its error
 //! reports list requirers in.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::checksum::Checksum;
 use crate::dep::{DepRef, Dependency, Op};
@@ -113,8 +113,10 @@ pub struct Repo {
 pub struct Pool {
     pub names: Vec<Name>,
     pub packages: Vec<Package>,
-    name_ids: HashMap<String, NameId>,
-    by_checksum: HashMap<Checksum, PkgId>,
+    /// Names are looked up for every dependency of every package loaded: a fast,
+    /// non-cryptographic hash pays off (the keys are not attacker-chosen per process).
+    name_ids: FxHashMap<String, NameId>,
+    by_checksum: FxHashMap<Checksum, PkgId>,
     pub tags: Vec<Tag>,
     /// Index 0 is the cache; configured repositories follow.
     pub repos: Vec<Repo>,
