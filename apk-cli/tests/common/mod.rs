@@ -35,9 +35,16 @@ pub fn s(p: &Path) -> &str {
 
 /// A raw ustar header, written by hand so that tests can make archives no well-behaved
 /// writer would (`..` paths, devices, links out of the tree).
-pub fn raw_tar_entry(name: &str, typeflag: u8, mode: u32, link: &str, data: &[u8]) -> Vec<u8> {
+pub fn raw_tar_entry(
+    name: impl AsRef<[u8]>,
+    typeflag: u8,
+    mode: u32,
+    link: &str,
+    data: &[u8],
+) -> Vec<u8> {
+    let name = name.as_ref();
     let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[..name.len()].copy_from_slice(name);
     let octal = |field: &mut [u8], v: u64| {
         let s = format!("{:0width$o}\0", v, width = field.len() - 1);
         field.copy_from_slice(s.as_bytes());
