@@ -37,6 +37,19 @@ pub struct Dep {
     pub tag: u16,
 }
 
+impl Dep {
+    /// `name`, any version.
+    pub fn any(name: NameId) -> Dep {
+        Dep {
+            name,
+            op: Op::ANY,
+            version: None,
+            conflict: false,
+            tag: DEFAULT_TAG,
+        }
+    }
+}
+
 /// A package providing a name, at a version (`None`: a provide without version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Provider {
@@ -140,6 +153,11 @@ impl std::fmt::Debug for SnapshotBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SnapshotBytes({} bytes)", self.0.bytes().len())
     }
+}
+
+/// The bit of a repository in a package's `repos` mask (none past 64 repositories).
+fn repo_bit(repo: Option<u32>) -> u64 {
+    repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 })
 }
 
 /// The byte range of a record inside the text its fields borrow from.
@@ -421,16 +439,7 @@ impl Pool {
         repo: Option<u32>,
         installed_tag: Option<u16>,
     ) -> PkgId {
-        let repo_bit = repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 });
-        if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
-            let p = &mut self.packages[id as usize];
-            p.repos |= repo_bit;
-            p.cached |= repo == Some(REPO_CACHED);
-            if installed_tag.is_some() && p.installed.is_none() {
-                p.installed = installed_tag;
-                p.installed_order = self.installed.len() as u32;
-                self.installed.push(id);
-            }
+        if let Some(id) = self.merge_known(info.checksum.as_ref(), repo, installed_tag) {
             return id;
         }
         // The package's own name is interned before its dependencies, as apk does.
@@ -449,6 +458,27 @@ impl Pool {
         )
     }
 
+    /// A package already known by identity: it gains the repository (and the installed
+    /// state), and is not added again.
+    fn merge_known(
+        &mut self,
+        checksum: Option<&Checksum>,
+        repo: Option<u32>,
+        installed_tag: Option<u16>,
+    ) -> Option<PkgId> {
+        let id = *self.by_checksum.get(checksum?)?;
+        let installed_order = self.installed.len() as u32;
+        let p = &mut self.packages[id as usize];
+        p.repos |= repo_bit(repo);
+        p.cached |= repo == Some(REPO_CACHED);
+        if installed_tag.is_some() && p.installed.is_none() {
+            p.installed = installed_tag;
+            p.installed_order = installed_order;
+            self.installed.push(id);
+        }
+        Some(id)
+    }
+
     fn insert_package(
         &mut self,
         info: PackageInfo,
@@ -457,13 +487,10 @@ impl Pool {
         repo: Option<u32>,
         installed_tag: Option<u16>,
     ) -> PkgId {
-        let repo_bit = repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 });
-        if let Some(&id) = info.checksum.as_ref().and_then(|c| self.by_checksum.get(c)) {
-            let p = &mut self.packages[id as usize];
-            p.repos |= repo_bit;
-            p.cached |= repo == Some(REPO_CACHED);
+        if let Some(id) = self.merge_known(info.checksum.as_ref(), repo, installed_tag) {
             return id;
         }
+        let repo_bit = repo_bit(repo);
         let name = self.name_id(&info.name);
         let id = self.packages.len() as PkgId;
         let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));

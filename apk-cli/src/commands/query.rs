@@ -728,16 +728,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         };
         if args.recursive {
             req.auto_select_virtual.push(name);
-            super::solution::world_add(
-                &mut req.world,
-                Dep {
-                    name,
-                    op: apk_core::dep::Op::ANY,
-                    version: None,
-                    conflict: false,
-                    tag: 0,
-                },
-            );
+            super::solution::world_add(&mut req.world, Dep::any(name));
         } else {
             let pool = &db.pool;
             let best = pool.names[name as usize]

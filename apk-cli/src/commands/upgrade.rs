@@ -48,16 +48,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
     let mut deps: Vec<Dep> = Vec::new();
     if let Some(p) = owner_of(db, "proc/self/exe") {
         let name = db.pool.pkg(p).name;
-        solution::world_add(
-            &mut deps,
-            Dep {
-                name,
-                op: apk_core::dep::Op::ANY,
-                version: None,
-                conflict: false,
-                tag: 0,
-            },
-        );
+        solution::world_add(&mut deps, Dep::any(name));
     }
     for spec in &ctx.opts.preupgrade_depends {
         let mut warn = false;
