@@ -206,6 +206,20 @@ fn hostile_packages_are_refused() {
             raw_tar_entry("dev/sda", b'4', 0o660, "", b""),
             "device node",
         ),
+        (
+            "non-utf8-name",
+            raw_tar_entry(b"caf\xe9", b'0', 0o644, "", b"x"),
+            "not UTF-8",
+        ),
+        (
+            "oversized",
+            {
+                let mut e = raw_tar_entry("big", b'0', 0o644, "", b"only a little");
+                set_tar_size(&mut e, 1 << 30);
+                e
+            },
+            "truncated",
+        ),
     ];
     for (name, tar, want) in cases {
         let pkg = package_with_data(name, tar);
@@ -258,12 +272,7 @@ fn existing_symlink_in_destination_is_not_followed() {
 fn gzip_bomb_is_bounded() {
     // 600 MiB of zeros behind a tiny header; .PKGINFO claims 1 KiB.
     let mut tar = raw_tar_entry("big", b'0', 0o644, "", b"");
-    let size = 600u64 << 20;
-    let s_field = format!("{size:011o}\0");
-    tar[124..136].copy_from_slice(s_field.as_bytes());
-    tar[148..156].copy_from_slice(b"        ");
-    let sum: u32 = tar[..512].iter().map(|&b| b as u32).sum();
-    tar[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    set_tar_size(&mut tar, 600 << 20);
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     use std::io::Write;
     enc.write_all(&tar).unwrap();

@@ -68,6 +68,15 @@ pub fn raw_tar_entry(
     out
 }
 
+/// Rewrites the size field of a raw header (and its checksum), to claim more data than
+/// the archive holds.
+pub fn set_tar_size(entry: &mut [u8], size: u64) {
+    entry[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    entry[148..156].copy_from_slice(b"        ");
+    let sum: u32 = entry[..512].iter().map(|&b| b as u32).sum();
+    entry[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
 /// An unsigned package whose data tar is `data_tar` (end blocks are added).
 pub fn package_with_data(name: &str, mut data_tar: Vec<u8>) -> Vec<u8> {
     let mut w = apk_core::archive::TarWriter::new();
