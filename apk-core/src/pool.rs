@@ -61,9 +61,6 @@ pub struct Provider {
 #[derive(Debug, Clone, Default)]
 pub struct Name {
     pub name: String,
-    pub providers: Vec<Provider>,
-    pub rdepends: Vec<NameId>,
-    pub rinstall_if: Vec<NameId>,
     /// 0: only real packages, 1: some providers are virtual, 2: all are.
     pub priority: u8,
     pub is_dependency: bool,
@@ -144,6 +141,76 @@ pub struct Pool {
     snapshot: Option<std::sync::Arc<SnapshotBytes>>,
     /// Index texts kept so that package metadata is parsed only when asked for.
     texts: Vec<std::sync::Arc<str>>,
+    /// Providers per name while packages are being added; [`Pool::finish`] flattens
+    /// them into `providers`.
+    providers_building: Vec<Vec<Provider>>,
+    providers: Lists<Provider>,
+    rdepends: Lists<NameId>,
+    rinstall_if: Lists<NameId>,
+}
+
+/// Lists of ids per name, stored flat (`items[start[n]..start[n + 1]]`): one allocation
+/// for all names instead of one per name.
+#[derive(Debug, Clone)]
+pub struct Lists<T> {
+    start: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T> Default for Lists<T> {
+    fn default() -> Self {
+        Lists {
+            start: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> Lists<T> {
+    fn get(&self, n: NameId) -> &[T] {
+        let n = n as usize;
+        match (self.start.get(n), self.start.get(n + 1)) {
+            (Some(&a), Some(&b)) => &self.items[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    fn from_vecs(v: &[Vec<T>]) -> Self {
+        let mut start = Vec::with_capacity(v.len() + 1);
+        let mut items = Vec::with_capacity(v.iter().map(Vec::len).sum());
+        start.push(0);
+        for l in v {
+            items.extend_from_slice(l);
+            start.push(items.len() as u32);
+        }
+        Lists { start, items }
+    }
+
+    fn to_vecs(&self, names: usize) -> Vec<Vec<T>> {
+        (0..names).map(|n| self.get(n as NameId).to_vec()).collect()
+    }
+
+    fn encode(&self, w: &mut Writer, item: impl Fn(&mut Writer, &T)) {
+        w.len(self.start.len());
+        for s in &self.start {
+            w.u32(*s);
+        }
+        w.len(self.items.len());
+        for i in &self.items {
+            item(w, i);
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>, item: impl Fn(&mut Reader<'_>) -> Option<T>) -> Option<Self> {
+        let n = r.len()?;
+        let start: Vec<u32> = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        let m = r.len()?;
+        let items: Vec<T> = (0..m).map(|_| item(r)).collect::<Option<_>>()?;
+        let ordered = start.first().is_none_or(|&s| s == 0)
+            && start.windows(2).all(|w| w[0] <= w[1])
+            && start.last().is_none_or(|&e| e as usize == items.len());
+        ordered.then_some(Lists { start, items })
+    }
 }
 
 /// A mapped snapshot kept alive by the pool decoded from it.
@@ -265,6 +332,35 @@ impl Pool {
 
     pub fn pkg(&self, id: PkgId) -> &Package {
         &self.packages[id as usize]
+    }
+
+    /// The packages providing a name, in load order.
+    pub fn providers(&self, name: NameId) -> &[Provider] {
+        match self.providers_building.get(name as usize) {
+            Some(v) if !self.providers_building.is_empty() => v,
+            _ => self.providers.get(name),
+        }
+    }
+
+    /// The names whose packages depend on `name`, in apk's order.
+    pub fn rdepends(&self, name: NameId) -> &[NameId] {
+        self.rdepends.get(name)
+    }
+
+    /// The names whose packages have `name` in their install_if.
+    pub fn rinstall_if(&self, name: NameId) -> &[NameId] {
+        self.rinstall_if.get(name)
+    }
+
+    /// Adds a provider; reopens the flat lists when called after [`Pool::finish`].
+    fn push_provider(&mut self, name: NameId, p: Provider) {
+        if self.providers_building.is_empty() {
+            self.providers_building = self.providers.to_vecs(self.names.len());
+        }
+        if self.providers_building.len() < self.names.len() {
+            self.providers_building.resize(self.names.len(), Vec::new());
+        }
+        self.providers_building[name as usize].push(p);
     }
 
     /// A package's full metadata (description, url, license, ...).
@@ -499,14 +595,15 @@ impl Pool {
         if let Some(c) = info.checksum {
             self.by_checksum.insert(c, id);
         }
-        self.names[name as usize]
-            .providers
-            .push(Provider { pkg: id, via: None });
+        self.push_provider(name, Provider { pkg: id, via: None });
         for (i, p) in provides.iter().enumerate() {
-            self.names[p.name as usize].providers.push(Provider {
-                pkg: id,
-                via: Some(i as u16),
-            });
+            self.push_provider(
+                p.name,
+                Provider {
+                    pkg: id,
+                    via: Some(i as u16),
+                },
+            );
         }
         let installed_order = self.installed.len() as u32;
         if installed_tag.is_some() {
@@ -610,35 +707,21 @@ impl Pool {
             })
             .collect();
         order.sort_unstable();
-        let n = self.names.len();
-        let (mut seen_dep, mut seen_iif) = (vec![u32::MAX; n], vec![u32::MAX; n]);
-        let mut rdepends: Vec<Vec<NameId>> = vec![Vec::new(); n];
-        let mut rinstall_if: Vec<Vec<NameId>> = vec![Vec::new(); n];
-        let mut is_dependency = vec![false; n];
-        let mut priority = vec![0u8; n];
-        for (_, _, name) in order {
-            let providers = &self.names[name as usize].providers;
-            let mut num_virtual = 0;
-            for p in providers {
-                let pkg = &self.packages[p.pkg as usize];
-                num_virtual += usize::from(pkg.name != name);
-                for d in &pkg.depends {
-                    let r = d.name as usize;
-                    is_dependency[r] |= !d.conflict;
-                    if seen_dep[r] != name {
-                        seen_dep[r] = name;
-                        rdepends[r].push(name);
-                    }
-                }
-                for d in &pkg.install_if {
-                    let r = d.name as usize;
-                    if seen_iif[r] != name {
-                        seen_iif[r] = name;
-                        rinstall_if[r].push(name);
-                    }
-                }
-            }
-            priority[name as usize] = if num_virtual == 0 {
+        let order: Vec<NameId> = order.into_iter().map(|(_, _, n)| n).collect();
+        if !self.providers_building.is_empty() {
+            self.providers_building.resize(self.names.len(), Vec::new());
+            self.providers = Lists::from_vecs(&self.providers_building);
+            self.providers_building = Vec::new();
+        }
+        self.rdepends = self.reverse_lists(&order, |p| &p.depends);
+        self.rinstall_if = self.reverse_lists(&order, |p| &p.install_if);
+        for name in 0..self.names.len() as NameId {
+            let providers = self.providers.get(name);
+            let num_virtual = providers
+                .iter()
+                .filter(|p| self.packages[p.pkg as usize].name != name)
+                .count();
+            self.names[name as usize].priority = if num_virtual == 0 {
                 0
             } else if num_virtual != providers.len() {
                 1
@@ -646,12 +729,46 @@ impl Pool {
                 2
             };
         }
-        for (i, n) in self.names.iter_mut().enumerate() {
-            n.rdepends = std::mem::take(&mut rdepends[i]);
-            n.rinstall_if = std::mem::take(&mut rinstall_if[i]);
-            n.is_dependency = is_dependency[i];
-            n.priority = priority[i];
+        for p in &self.packages {
+            for d in p.depends.iter().filter(|d| !d.conflict) {
+                self.names[d.name as usize].is_dependency = true;
+            }
         }
+    }
+
+    /// For each name, the names (in `order`) having a provider whose `deps` mention it,
+    /// each once: counted first, then filled into one flat list.
+    fn reverse_lists(&self, order: &[NameId], deps: impl Fn(&Package) -> &[Dep]) -> Lists<NameId> {
+        let n = self.names.len();
+        let mut seen = vec![u32::MAX; n];
+        let mut count = vec![0u32; n];
+        let mut walk = |emit: &mut dyn FnMut(usize, NameId)| {
+            seen.iter_mut().for_each(|s| *s = u32::MAX);
+            for &name in order {
+                for p in self.providers.get(name) {
+                    for d in deps(&self.packages[p.pkg as usize]) {
+                        let r = d.name as usize;
+                        if seen[r] != name {
+                            seen[r] = name;
+                            emit(r, name);
+                        }
+                    }
+                }
+            }
+        };
+        walk(&mut |r, _| count[r] += 1);
+        let mut start = Vec::with_capacity(n + 1);
+        start.push(0u32);
+        for c in &count {
+            start.push(start.last().copied().unwrap_or(0) + c);
+        }
+        let mut items = vec![0 as NameId; start[n] as usize];
+        let mut cursor: Vec<u32> = start[..n].to_vec();
+        walk(&mut |r, name| {
+            items[cursor[r] as usize] = name;
+            cursor[r] += 1;
+        });
+        Lists { start, items }
     }
 
     /// Can packages of `arch` be installed here?
@@ -818,20 +935,20 @@ impl Pool {
         w.len(self.names.len());
         for n in &self.names {
             w.str(&n.name);
-            w.len(n.providers.len());
-            for p in &n.providers {
-                w.u32(p.pkg);
-                w.u16(p.via.map_or(u16::MAX, |v| v));
-            }
-            for list in [&n.rdepends, &n.rinstall_if] {
-                w.len(list.len());
-                for id in list {
-                    w.u32(*id);
-                }
-            }
             w.u8(n.priority);
             w.u8(u8::from(n.is_dependency));
         }
+        let providers = if self.providers_building.is_empty() {
+            self.providers.clone()
+        } else {
+            Lists::from_vecs(&self.providers_building)
+        };
+        providers.encode(w, |w, p| {
+            w.u32(p.pkg);
+            w.u16(p.via.unwrap_or(u16::MAX));
+        });
+        self.rdepends.encode(w, |w, id| w.u32(*id));
+        self.rinstall_if.encode(w, |w, id| w.u32(*id));
         w.len(self.packages.len());
         for (id, p) in self.packages.iter().enumerate() {
             w.u32(p.name);
@@ -892,33 +1009,22 @@ impl Pool {
         let n = r.len()?;
         pool.names.reserve(n);
         for _ in 0..n {
-            let name = r.string()?;
-            let np = r.len()?;
-            let providers = (0..np)
-                .map(|_| {
-                    let pkg = r.u32()?;
-                    let via = r.u16()?;
-                    Some(Provider {
-                        pkg,
-                        via: (via != u16::MAX).then_some(via),
-                    })
-                })
-                .collect::<Option<_>>()?;
-            let mut lists: [Vec<NameId>; 2] = Default::default();
-            for list in &mut lists {
-                let m = r.len()?;
-                *list = (0..m).map(|_| r.u32()).collect::<Option<_>>()?;
-            }
-            let [rdepends, rinstall_if] = lists;
             pool.names.push(Name {
-                name,
-                providers,
-                rdepends,
-                rinstall_if,
+                name: r.string()?,
                 priority: r.u8()?,
                 is_dependency: r.u8()? != 0,
             });
         }
+        pool.providers = Lists::decode(r, |r| {
+            let pkg = r.u32()?;
+            let via = r.u16()?;
+            Some(Provider {
+                pkg,
+                via: (via != u16::MAX).then_some(via),
+            })
+        })?;
+        pool.rdepends = Lists::decode(r, |r| r.u32())?;
+        pool.rinstall_if = Lists::decode(r, |r| r.u32())?;
         let n = r.len()?;
         pool.packages.reserve(n);
         for _ in 0..n {
@@ -981,20 +1087,30 @@ impl Pool {
             l.iter()
                 .all(|d| d.name < nn && (d.tag as usize) < self.tags.len())
         };
-        self.names.iter().all(|n| {
-            n.providers.iter().all(|p| {
+        let lists_fit = |start: &[u32]| start.is_empty() || start.len() == self.names.len() + 1;
+        lists_fit(&self.providers.start)
+            && lists_fit(&self.rdepends.start)
+            && lists_fit(&self.rinstall_if.start)
+            && self.providers.items.iter().all(|p| {
                 p.pkg < np
                     && p.via
                         .is_none_or(|v| (v as usize) < self.packages[p.pkg as usize].provides.len())
-            }) && n.rdepends.iter().chain(&n.rinstall_if).all(|&x| x < nn)
-        }) && self.packages.iter().all(|p| {
-            p.name < nn
-                && deps_ok(&p.depends)
-                && deps_ok(&p.provides)
-                && deps_ok(&p.install_if)
-                && deps_ok(&p.replaces)
-                && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
-        }) && self.installed.iter().all(|&i| i < np)
+            })
+            && self
+                .rdepends
+                .items
+                .iter()
+                .chain(&self.rinstall_if.items)
+                .all(|&x| x < nn)
+            && self.packages.iter().all(|p| {
+                p.name < nn
+                    && deps_ok(&p.depends)
+                    && deps_ok(&p.provides)
+                    && deps_ok(&p.install_if)
+                    && deps_ok(&p.replaces)
+                    && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
+            })
+            && self.installed.iter().all(|&i| i < np)
     }
 }
 

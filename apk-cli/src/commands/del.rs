@@ -21,8 +21,7 @@ pub struct Args {
 
 /// The installed package of exactly this name.
 fn installed_pkg(pool: &Pool, name: NameId) -> Option<PkgId> {
-    pool.names[name as usize]
-        .providers
+    pool.providers(name)
         .iter()
         .map(|p| p.pkg)
         .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed.is_some())
@@ -69,7 +68,7 @@ fn not_deleted(
         if installed_pkg(pool, name).is_none() {
             continue;
         }
-        for p in &pool.names[name as usize].providers {
+        for p in pool.providers(name) {
             if marked[p.pkg as usize] {
                 explain(pool, p.pkg, name, marked, in_world, &mut visited, &mut line);
             }
@@ -116,7 +115,7 @@ fn explain(
         }
     }
     for d in &p.install_if {
-        for pr in &pool.names[d.name as usize].providers {
+        for pr in pool.providers(d.name) {
             if marked[pr.pkg as usize] && visited.insert(pr.pkg) {
                 explain(pool, pr.pkg, name, marked, in_world, visited, line);
             }

@@ -33,8 +33,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut errors = 0;
     for n in &args.names {
         let installed = db.pool.find_name(n).filter(|&name| {
-            db.pool.names[name as usize]
-                .providers
+            db.pool
+                .providers(name)
                 .iter()
                 .any(|p| db.pool.pkg(p.pkg).installed.is_some() && db.pool.pkg(p.pkg).name == name)
         });

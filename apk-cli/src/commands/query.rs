@@ -200,8 +200,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         let mut errors = 0;
         for n in &args.names {
             let installed = pool.find_name(n).and_then(|name| {
-                pool.names[name as usize]
-                    .providers
+                pool.providers(name)
                     .iter()
                     .find(|p| pool.pkg(p.pkg).installed.is_some())
                     .map(|p| p.pkg)
@@ -233,7 +232,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         let Some(name) = pool.find_name(n) else {
             continue;
         };
-        pkgs.extend(pool.names[name as usize].providers.iter().map(|p| p.pkg));
+        pkgs.extend(pool.providers(name).iter().map(|p| p.pkg));
     }
     sort_pkgs(pool, &mut pkgs);
     let mut out = String::new();
@@ -380,8 +379,8 @@ pub struct ListArgs {
 
 fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
     let p = pool.pkg(pkg);
-    let inst = pool.names[p.name as usize]
-        .providers
+    let inst = pool
+        .providers(p.name)
         .iter()
         .map(|pr| pr.pkg)
         .find(|&q| pool.pkg(q).name == p.name && pool.pkg(q).installed.is_some())?;
@@ -414,13 +413,13 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
     let mut out = String::new();
     for name in names {
         let sources: Vec<NameId> = if args.depends {
-            pool.names[name as usize].rdepends.clone()
+            pool.rdepends(name).to_vec()
         } else {
             vec![name]
         };
         for src in sources {
-            let mut provs: Vec<PkgId> = pool.names[src as usize]
-                .providers
+            let mut provs: Vec<PkgId> = pool
+                .providers(src)
                 .iter()
                 .filter(|p| args.providers || pool.pkg(p.pkg).name == src)
                 .map(|p| p.pkg)
@@ -440,8 +439,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                     continue;
                 }
                 if args.orphaned
-                    && pool.names[p.name as usize]
-                        .providers
+                    && pool
+                        .providers(p.name)
                         .iter()
                         .any(|q| pool.pkg(q.pkg).repos != 0)
                 {
@@ -555,7 +554,7 @@ impl Dot<'_> {
             if d.conflict {
                 continue;
             }
-            let provs = &pool.names[d.name as usize].providers;
+            let provs = pool.providers(d.name);
             if provs.is_empty() {
                 self.error_name(d.name);
                 let _ = writeln!(
@@ -621,7 +620,7 @@ pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
         let Some(name) = pool.find_name(n) else {
             continue;
         };
-        pkgs.extend(pool.names[name as usize].providers.iter().map(|p| p.pkg));
+        pkgs.extend(pool.providers(name).iter().map(|p| p.pkg));
     }
     sort_pkgs(pool, &mut pkgs);
     for p in pkgs {
@@ -655,8 +654,8 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
     let mut out = String::new();
     for name in names {
         let _ = writeln!(out, "{} policy:", pool.name(name));
-        let mut provs: Vec<PkgId> = pool.names[name as usize]
-            .providers
+        let mut provs: Vec<PkgId> = pool
+            .providers(name)
             .iter()
             .filter(|p| pool.pkg(p.pkg).name == name)
             .map(|p| p.pkg)
@@ -731,19 +730,15 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
             super::solution::world_add(&mut req.world, Dep::any(name));
         } else {
             let pool = &db.pool;
-            let best = pool.names[name as usize]
-                .providers
-                .iter()
-                .map(|p| p.pkg)
-                .reduce(|a, b| {
-                    if apk_core::version::compare(&pool.pkg(b).version, &pool.pkg(a).version)
-                        == std::cmp::Ordering::Greater
-                    {
-                        b
-                    } else {
-                        a
-                    }
-                });
+            let best = pool.providers(name).iter().map(|p| p.pkg).reduce(|a, b| {
+                if apk_core::version::compare(&pool.pkg(b).version, &pool.pkg(a).version)
+                    == std::cmp::Ordering::Greater
+                {
+                    b
+                } else {
+                    a
+                }
+            });
             match best {
                 Some(p) => {
                     marked.insert(p);

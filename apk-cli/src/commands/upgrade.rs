@@ -68,8 +68,8 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
     let pool = &db.pool;
     let mut name_flags = Vec::new();
     for d in &deps {
-        let installed = pool.names[d.name as usize]
-            .providers
+        let installed = pool
+            .providers(d.name)
             .iter()
             .map(|p| p.pkg)
             .find(|&p| pool.pkg(p).name == d.name && pool.pkg(p).installed.is_some());
@@ -85,7 +85,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
         if !materialized {
             continue;
         }
-        let newer = pool.names[d.name as usize].providers.iter().any(|p| {
+        let newer = pool.providers(d.name).iter().any(|p| {
             let p0 = pool.pkg(p.pkg);
             p0.name == d.name
                 && p0.repos != 0
@@ -153,8 +153,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if args.prune {
         let pool = &db.pool;
         world.retain(|d| {
-            pool.names[d.name as usize]
-                .providers
+            pool.providers(d.name)
                 .iter()
                 .any(|p| pool.pkg_available(p.pkg))
         });

@@ -79,7 +79,7 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
     names.dedup();
     let mut rows = Vec::new();
     for name in names {
-        let providers = &pool.names[name as usize].providers;
+        let providers = pool.providers(name);
         let Some(installed) = providers
             .iter()
             .map(|p| p.pkg)

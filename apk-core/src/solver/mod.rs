@@ -180,7 +180,7 @@ impl<'a> Solver<'a> {
         }
         for &(name, f, fi) in &req.name_flags {
             s.names[name as usize].flags_set = true;
-            for p in &pool.names[name as usize].providers {
+            for p in pool.providers(name) {
                 let ps = &mut s.pkgs[p.pkg as usize];
                 ps.solver_flags |= f;
                 ps.solver_flags_inheritable |= fi;
@@ -289,7 +289,7 @@ impl<'a> Solver<'a> {
     }
 
     fn reevaluate_reverse_deps(&mut self, name: NameId) {
-        for &n0 in &self.pool.names[name as usize].rdepends {
+        for &n0 in self.pool.rdepends(name) {
             if !self.names[n0 as usize].seen {
                 continue;
             }
@@ -299,7 +299,7 @@ impl<'a> Solver<'a> {
     }
 
     fn reevaluate_reverse_installif(&mut self, name: NameId) {
-        for &n0 in &self.pool.names[name as usize].rinstall_if {
+        for &n0 in self.pool.rinstall_if(name) {
             let s = &self.names[n0 as usize];
             if !s.seen || s.no_iif {
                 continue;
@@ -338,12 +338,9 @@ impl<'a> Solver<'a> {
         if n.requirers == 0 && self.pool.dep_is_provided(dep, None) {
             return true;
         }
-        self.pool.names[dep.name as usize]
-            .providers
-            .iter()
-            .any(|&p| {
-                self.pkgs[p.pkg as usize].pkg_selectable && self.pool.dep_is_provided(dep, Some(p))
-            })
+        self.pool.providers(dep.name).iter().any(|&p| {
+            self.pkgs[p.pkg as usize].pkg_selectable && self.pool.dep_is_provided(dep, Some(p))
+        })
     }
 
     fn init_package(&mut self, pkg: PkgId) {
@@ -373,11 +370,10 @@ impl<'a> Solver<'a> {
             return;
         }
         let pool = self.pool;
-        let n = &pool.names[name as usize];
         self.ns(name).seen = true;
         self.ns(name).no_iif = true;
         let mut num_virtual = 0;
-        for p in &n.providers {
+        for p in pool.providers(name) {
             if !self.pkgs[p.pkg as usize].seen {
                 self.init_package(p.pkg);
                 for d in &pool.pkg(p.pkg).depends {
@@ -388,12 +384,12 @@ impl<'a> Solver<'a> {
             self.ns(name).no_iif &= failed;
             num_virtual += usize::from(pool.pkg(p.pkg).name != name);
         }
-        for &n0 in &n.rinstall_if {
+        for &n0 in pool.rinstall_if(name) {
             self.discover_name(n0);
         }
-        for p in &n.providers {
+        for p in pool.providers(name) {
             let pkg = pool.pkg(p.pkg);
-            for &n0 in &pool.names[pkg.name as usize].rinstall_if {
+            for &n0 in pool.rinstall_if(pkg.name) {
                 self.discover_name(n0);
             }
             for d in &pkg.provides {
@@ -405,12 +401,12 @@ impl<'a> Solver<'a> {
         if self.names[name as usize].flags_set {
             order_flags |= 1 << 31;
         }
-        if n.providers.len() != num_virtual {
+        if pool.providers(name).len() != num_virtual {
             order_flags |= 1 << 30;
         }
         self.order_seq += 1;
         self.ns(name).order_id = order_flags | self.order_seq;
-        for p in &n.providers {
+        for p in pool.providers(name) {
             for d in &pool.pkg(p.pkg).install_if {
                 self.discover_name(d.name);
             }
@@ -463,7 +459,7 @@ impl<'a> Solver<'a> {
                 self.name_requirers_changed(name);
             }
         }
-        for &p in &self.pool.names[name as usize].providers {
+        for &p in self.pool.providers(name) {
             let provided = self.pool.dep_of_is_provided(parent, dep, Some(p));
             let s = self.ps(p.pkg);
             s.conflicts += u32::from(!provided);
@@ -481,7 +477,7 @@ impl<'a> Solver<'a> {
             return;
         }
         let pool = self.pool;
-        for &p in &pool.names[name as usize].providers {
+        for &p in pool.providers(name) {
             let pkg = pool.pkg(p.pkg);
             if pkg.name == must_provide
                 || !self.pkgs[p.pkg as usize].pkg_selectable
@@ -542,7 +538,7 @@ impl<'a> Solver<'a> {
         let (mut num_options, mut num_tag_not_ok) = (0u16, 0);
         let (mut has_iif, mut no_iif) = (false, true);
         let mut has_auto_selectable = false;
-        for &p in &pool.names[name as usize].providers {
+        for &p in pool.providers(name) {
             let pkg_id = p.pkg;
             let pkg = pool.pkg(pkg_id);
             self.ps(pkg_id).dependencies_merged = false;
@@ -631,7 +627,7 @@ impl<'a> Solver<'a> {
             }
         }
         if let Some(cand) = first_candidate {
-            for &p in &pool.names[name as usize].providers {
+            for &p in pool.providers(name) {
                 let merged = self.pkgs[p.pkg as usize].dependencies_merged;
                 self.ps(p.pkg).dependencies_used = merged;
             }
@@ -650,7 +646,7 @@ impl<'a> Solver<'a> {
                     {
                         self.ns(n0).requirers += 1;
                         self.name_requirers_changed(n0);
-                        for &p in &pool.names[n0 as usize].providers {
+                        for &p in pool.providers(n0) {
                             self.inherit_pinning_and_flags(p.pkg, Some(cand));
                         }
                     }
@@ -671,8 +667,8 @@ impl<'a> Solver<'a> {
                 self.ns(d.name).has_virtual_provides = false;
             }
         }
-        let done = !pool.names[name as usize]
-            .rdepends
+        let done = !pool
+            .rdepends(name)
             .iter()
             .any(|&n0| self.names[n0 as usize].seen && !self.names[n0 as usize].locked);
         self.ns(name).reverse_deps_done = done;
@@ -777,7 +773,7 @@ impl<'a> Solver<'a> {
             }
         }
         if !self.ignore_conflict {
-            for &p0 in &pool.names[name as usize].providers {
+            for &p0 in pool.providers(name) {
                 if Some(p0.pkg) == p.map(|p| p.pkg) {
                     continue;
                 }
@@ -799,7 +795,7 @@ impl<'a> Solver<'a> {
         let mut chosen: Option<Provider> = None;
         let n = &self.names[name as usize];
         if n.requirers > 0 || n.has_iif {
-            for &p in &pool.names[name as usize].providers {
+            for &p in pool.providers(name) {
                 let s = &self.pkgs[p.pkg as usize];
                 if self.names[name as usize].requirers == 0
                     && (!s.iif_triggered || !s.tag_ok || !s.pkg_selectable)
@@ -981,9 +977,9 @@ impl Solver<'_> {
 
     fn reverse_iif_names(&self, pkg: PkgId) -> Vec<NameId> {
         let p = self.pool.pkg(pkg);
-        let mut out = self.pool.names[p.name as usize].rinstall_if.clone();
+        let mut out = self.pool.rinstall_if(p.name).to_vec();
         for d in &p.provides {
-            out.extend_from_slice(&self.pool.names[d.name as usize].rinstall_if);
+            out.extend_from_slice(self.pool.rinstall_if(d.name));
         }
         out
     }
@@ -1000,7 +996,7 @@ impl Solver<'_> {
                 self.gen_name_remove(inst);
             }
         }
-        for &p in &self.pool.names[name as usize].providers {
+        for &p in self.pool.providers(name) {
             let n0 = self.pool.pkg(p.pkg).name;
             let s0 = &self.names[n0 as usize];
             if s0.installed_pkg == Some(p.pkg) && s0.chosen.is_none() {

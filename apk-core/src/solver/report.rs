@@ -40,8 +40,8 @@ pub fn reverse_dependents(
     let mut visited = std::collections::HashSet::new();
     let names = std::iter::once(p.name).chain(p.provides.iter().map(|d| d.name));
     for name in names {
-        for &rname in &pool.names[name as usize].rdepends {
-            for prov in &pool.names[rname as usize].providers {
+        for &rname in pool.rdepends(name) {
+            for prov in pool.providers(rname) {
                 let pkg0 = prov.pkg;
                 if installed_only && pool.pkg(pkg0).installed.is_none() {
                     continue;
@@ -372,7 +372,7 @@ impl ErrorReport<'_> {
     fn conflicts(&mut self, pkg: PkgId) {
         let pool = self.pool;
         let p = pool.pkg(pkg);
-        for pr in &pool.names[p.name as usize].providers {
+        for pr in pool.providers(p.name) {
             if pr.pkg == pkg || !self.marked[pr.pkg as usize] {
                 continue;
             }
@@ -381,7 +381,7 @@ impl ErrorReport<'_> {
         }
         for (di, d) in p.provides.iter().enumerate() {
             let mut once = true;
-            for pr in &pool.names[d.name as usize].providers {
+            for pr in pool.providers(d.name) {
                 if !self.marked[pr.pkg as usize] {
                     continue;
                 }
@@ -483,7 +483,7 @@ impl ErrorReport<'_> {
     fn analyze_missing_name(&mut self, name: NameId) {
         let pool = self.pool;
         let n = &pool.names[name as usize];
-        if !n.providers.is_empty() {
+        if !pool.providers(name).is_empty() {
             self.label = Some(format!("{} (virtual)", n.name));
             self.label_start("note:");
             for w in "please select one of the 'provided by' packages explicitly".split(' ') {
@@ -491,13 +491,13 @@ impl ErrorReport<'_> {
             }
             self.i.end();
             self.label_start("provided by:");
-            for p in &n.providers {
+            for p in pool.providers(name) {
                 self.name_state[pool.pkg(p.pkg).name as usize] += 1;
             }
-            for p in &n.providers {
+            for p in pool.providers(name) {
                 let n0 = pool.pkg(p.pkg).name;
                 let refs = (self.name_state[n0 as usize] & STATE_COUNT_MASK) as usize;
-                if refs == pool.names[n0 as usize].providers.len() {
+                if refs == pool.providers(n0).len() {
                     self.i.item(pool.name(n0));
                     self.name_state[n0 as usize] &= !STATE_COUNT_MASK;
                 } else if refs > 0 {
@@ -518,8 +518,8 @@ impl ErrorReport<'_> {
             self.i.item(&t);
         }
         let mut visited = std::collections::HashSet::new();
-        'names: for &n0 in &n.rdepends {
-            for p0 in &pool.names[n0 as usize].providers {
+        'names: for &n0 in pool.rdepends(name) {
+            for p0 in pool.providers(n0) {
                 if !self.marked[p0.pkg as usize] || !visited.insert(p0.pkg) {
                     continue;
                 }
@@ -562,7 +562,7 @@ impl ErrorReport<'_> {
 
     fn discover_name(&mut self, name: NameId, pkg_state: u32) {
         let pool = self.pool;
-        for p in &pool.names[name as usize].providers {
+        for p in pool.providers(name) {
             let pkg = p.pkg;
             if !self.marked[pkg as usize] {
                 continue;
@@ -606,8 +606,8 @@ impl ErrorReport<'_> {
 
     fn discover_reverse_iif(&mut self, name: NameId) {
         let pool = self.pool;
-        for &n0 in &pool.names[name as usize].rinstall_if {
-            for p in &pool.names[n0 as usize].providers {
+        for &n0 in pool.rinstall_if(name) {
+            for p in pool.providers(n0) {
                 let pk = pool.pkg(p.pkg);
                 if !self.marked[p.pkg as usize] || pk.install_if.is_empty() {
                     continue;
