@@ -44,6 +44,8 @@ enum Command {
     Dot(commands::query::DotArgs),
     /// Show the repositories that provide each version of a package
     Policy(commands::query::PolicyArgs),
+    /// Show statistics about installed and available packages
+    Stats,
     /// Download packages from the repositories
     Fetch(commands::query::FetchArgs),
     /// Compare versions, or check their validity
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Dot(a) => commands::query::dot(&ctx, a),
         Command::Policy(a) => commands::query::policy(&ctx, a),
         Command::Fetch(a) => commands::query::fetch(&ctx, a),
+        Command::Stats => commands::query::stats(&ctx),
         Command::Version(a) => commands::version::run(&ctx, a),
         Command::Verify(a) => commands::verify::run(&ctx, a),
         Command::Index(a) => commands::index::run(&ctx, a),

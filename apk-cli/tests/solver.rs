@@ -101,3 +101,17 @@ fn writing_is_refused_until_commit_exists() {
         ""
     );
 }
+
+#[test]
+fn stats_count_installed_and_available() {
+    let tmp = tempfile::tempdir().unwrap();
+    let installed = "P:demo-base\nV:1.0-r0\nI:4096\nF:etc\nR:a\nR:b\nF:usr\nR:c\n\n";
+    let root = root_with(tmp.path(), "demo-base\n", installed);
+    let (code, out, _) = run(&["--root", s(&root), "--allow-untrusted", "stats"]);
+    assert_eq!(code, 0);
+    let head = "installed:\n  packages: 1\n  dirs: 2\n  files: 3\n  bytes: 4096\n  triggers: 0\navailable:\n";
+    assert!(out.starts_with(head), "{out}");
+    // The 5 packages of the demo repository, plus the installed demo-base: its record
+    // has no identity (C:), so it is not the same package as the repository's.
+    assert!(out.contains("  packages: 6\n"), "{out}");
+}

@@ -807,3 +807,39 @@ fn fetch_one(pool: &Pool, id: PkgId, dir: &std::path::Path, link: bool) -> Resul
         .map(|_| ())
         .map_err(|e| format!("{src}: {e}"))
 }
+
+/// `apk stats`: counts of the installed and available packages, as apk-tools prints them.
+/// apk's "atoms" are its interned strings; apk-rs counts the distinct names and versions
+/// it holds, the closest equivalent.
+pub fn stats(ctx: &Context) -> u32 {
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
+    let pool = &db.pool;
+    let (mut dirs, mut files) = (BTreeSet::new(), 0usize);
+    for list in db.installed_files.values() {
+        dirs.extend(list.iter().map(|(d, _)| d.as_str()));
+        files += list.len();
+    }
+    let bytes: u64 = pool
+        .installed
+        .iter()
+        .map(|&p| pool.pkg(p).installed_size())
+        .sum();
+    let triggers = std::fs::read_to_string(db.root.join("lib/apk/db/triggers"))
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0);
+    let versions: BTreeSet<&str> = pool.packages.iter().map(|p| p.version.as_str()).collect();
+    print!(
+        "installed:\n  packages: {}\n  dirs: {}\n  files: {}\n  bytes: {}\n  triggers: {}\navailable:\n  names: {}\n  packages: {}\natoms:\n  num: {}\n",
+        pool.installed.len(),
+        dirs.len(),
+        files,
+        bytes,
+        triggers,
+        pool.names.len(),
+        pool.packages.len(),
+        pool.names.len() + versions.len(),
+    );
+    0
+}
