@@ -46,6 +46,9 @@ pub struct GlobalOpts {
     /// Continue even if the world cannot be satisfied, dropping what cannot be
     #[arg(long, global = true)]
     pub force_broken_world: bool,
+    /// Output format of the query applets (search, info, list): `json`
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["json", "default"])]
+    pub format: Option<String>,
     /// Extra dependencies to upgrade first (with the package owning apk itself)
     #[arg(long, global = true, value_name = "DEP")]
     pub preupgrade_depends: Vec<String>,
@@ -136,6 +139,11 @@ impl Context {
             root,
             verbosity,
         })
+    }
+
+    /// `--format json` was asked for.
+    pub fn json(&self) -> bool {
+        self.opts.format.as_deref() == Some("json")
     }
 
     /// A path inside the root (`etc/apk/keys` → `ROOT/etc/apk/keys`).

@@ -115,3 +115,44 @@ fn stats_count_installed_and_available() {
     // has no identity (C:), so it is not the same package as the repository's.
     assert!(out.contains("  packages: 6\n"), "{out}");
 }
+
+#[test]
+fn query_json_output_is_parseable_and_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = root_with(tmp.path(), "", "");
+    let (code, out, _) = run(&[
+        "--root",
+        s(&root),
+        "--allow-untrusted",
+        "--format",
+        "json",
+        "search",
+        "demo",
+    ]);
+    assert_eq!(code, 0);
+    // No JSON crate in the project: check the shape by hand.
+    assert!(
+        out.starts_with("[{\"name\":\"demo-base\",\"version\":\"1.0-r0\",\"arch\":\"x86_64\""),
+        "{out}"
+    );
+    assert_eq!(out.matches("{\"name\":").count(), 4, "{out}");
+    assert!(
+        out.contains("\"depends\":[\"demo-base\",\"so:libdemo.so.2\"]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"provides\":[\"so:libdemo.so.2=2.1\"]"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("}]"), "{out}");
+    let (_, out, _) = run(&[
+        "--root",
+        s(&root),
+        "--allow-untrusted",
+        "--format",
+        "json",
+        "info",
+        "no-such",
+    ]);
+    assert_eq!(out, "[]\n");
+}

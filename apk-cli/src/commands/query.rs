@@ -106,6 +106,10 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
         }
         found = latest;
     }
+    if ctx.json() {
+        print_json(pool, &found);
+        return 0;
+    }
     let mut out = String::new();
     for id in found {
         let p = pool.pkg(id);
@@ -181,6 +185,10 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
     if args.names.is_empty() {
         let mut pkgs = pool.installed.clone();
         sort_pkgs(pool, &mut pkgs);
+        if ctx.json() {
+            print_json(pool, &pkgs);
+            return 0;
+        }
         for p in pkgs {
             let pk = pool.pkg(p);
             match v.max(1) {
@@ -235,6 +243,10 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         pkgs.extend(pool.providers(name).iter().map(|p| p.pkg));
     }
     sort_pkgs(pool, &mut pkgs);
+    if ctx.json() {
+        print_json(pool, &pkgs);
+        return 0;
+    }
     let mut out = String::new();
     for id in pkgs {
         let p = pool.pkg(id);
@@ -410,6 +422,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
         args.available || args.upgradable,
         args.upgradable,
     );
+    let mut matched: Vec<PkgId> = Vec::new();
     let mut out = String::new();
     for name in names {
         let sources: Vec<NameId> = if args.depends {
@@ -453,6 +466,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                 if upgradable && up.is_none() {
                     continue;
                 }
+                matched.push(id);
                 if args.providers {
                     let _ = write!(out, "<{}> ", pool.name(src));
                 }
@@ -487,6 +501,10 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                 out.push('\n');
             }
         }
+    }
+    if ctx.json() {
+        print_json(pool, &matched);
+        return 0;
     }
     print!("{out}");
     0
@@ -842,4 +860,59 @@ pub fn stats(ctx: &Context) -> u32 {
         pool.names.len() + versions.len(),
     );
     0
+}
+
+/// Escapes a string for JSON.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_deps(pool: &Pool, deps: &[Dep]) -> String {
+    let items: Vec<String> = deps.iter().map(|d| json_str(&pool.dep_string(d))).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `--format json`: one object per package, for scripts.
+fn print_json(pool: &Pool, pkgs: &[PkgId]) {
+    let objects: Vec<String> = pkgs
+        .iter()
+        .map(|&id| {
+            let p = pool.pkg(id);
+            let info = pool.info(id);
+            let text = |v: &Option<String>| v.as_deref().map_or("null".to_string(), json_str);
+            format!(
+                "{{\"name\":{},\"version\":{},\"arch\":{},\"description\":{},\"url\":{},\"license\":{},\"origin\":{},\"size\":{},\"installed_size\":{},\"depends\":{},\"provides\":{},\"install_if\":{},\"installed\":{}}}",
+                json_str(pool.name(p.name)),
+                json_str(&p.version),
+                text(&info.arch),
+                text(&info.description),
+                text(&info.url),
+                text(&info.license),
+                text(&info.origin),
+                info.size.map_or("null".to_string(), |v| v.to_string()),
+                p.installed_size(),
+                json_deps(pool, &p.depends),
+                json_deps(pool, &p.provides),
+                json_deps(pool, &p.install_if),
+                p.installed.is_some(),
+            )
+        })
+        .collect();
+    println!("[{}]", objects.join(","));
 }
