@@ -89,7 +89,10 @@ impl PackageInfo {
                 };
                 // Repeated lines add to the list, as apk reads them. Tags belong to the
                 // world only: an index dependency with one is as broken as a bad one.
-                match dep::parse_list(value)
+                // Once a field has a line that does not parse, the field is kept as
+                // text, every line of it, so that a rewrite reads back equal.
+                let already_broken = self.unparsed.iter().any(|(l, _)| *l == letter);
+                let parsed = dep::parse_list(value)
                     .map_err(|e| e.to_string())
                     .and_then(|deps| {
                         if deps.iter().any(|d| d.tag.is_some()) {
@@ -97,12 +100,16 @@ impl PackageInfo {
                         } else {
                             Ok(deps)
                         }
-                    }) {
-                    Ok(deps) => list.extend(deps),
-                    Err(_) => {
-                        list.clear();
+                    });
+                match parsed {
+                    Ok(deps) if !already_broken => list.extend(deps),
+                    _ => {
+                        if !list.is_empty() {
+                            self.unparsed.push((letter, dep::format_list(list)));
+                            list.clear();
+                        }
                         self.unparsed.push((letter, value.to_owned()));
-                        // Kept in writing order, so that a rewrite reads back equal.
+                        // Kept in writing order (stable within a letter).
                         self.unparsed
                             .sort_by_key(|(l, _)| b"Dpir".iter().position(|c| c == l));
                     }
@@ -151,8 +158,8 @@ impl PackageInfo {
         ] {
             if !list.is_empty() {
                 line(letter, &dep::format_list(list));
-            } else if let Some((_, raw)) = self.unparsed.iter().find(|(l, _)| *l as char == letter)
-            {
+            }
+            for (_, raw) in self.unparsed.iter().filter(|(l, _)| *l as char == letter) {
                 line(letter, raw);
             }
         }
