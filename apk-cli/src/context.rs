@@ -63,7 +63,14 @@ pub struct GlobalOpts {
     pub force_non_repository: bool,
     #[arg(long, global = true, hide = true)]
     pub force_missing_repositories: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Create the package database in ROOT if it does not exist (add)
+    #[arg(long, global = true)]
+    pub initdb: bool,
+    /// Do not change file owners or groups (apk restores them when run as root)
+    #[arg(long, global = true)]
+    pub no_chown: bool,
+    /// Do not run package scripts
+    #[arg(long, global = true)]
     pub no_scripts: bool,
     #[arg(short = 'U', long, global = true, hide = true)]
     pub update_cache: bool,
@@ -79,8 +86,9 @@ pub struct GlobalOpts {
     pub no_progress: bool,
     #[arg(long, global = true, hide = true)]
     pub purge: bool,
-    #[arg(long, global = true, hide = true)]
-    pub wait: Option<String>,
+    /// Wait up to TIME seconds for the database lock
+    #[arg(long, global = true, value_name = "TIME")]
+    pub wait: Option<u64>,
     #[arg(long, global = true, hide = true)]
     pub timeout: Option<String>,
 }
@@ -97,7 +105,6 @@ impl GlobalOpts {
                 self.force_missing_repositories,
                 "--force-missing-repositories",
             ),
-            (self.no_scripts, "--no-scripts"),
             (self.update_cache, "--update-cache"),
             (self.cache_dir.is_some(), "--cache-dir"),
             (self.cache_max_age.is_some(), "--cache-max-age"),
@@ -105,7 +112,6 @@ impl GlobalOpts {
             (self.progress, "--progress"),
             (self.no_progress, "--no-progress"),
             (self.purge, "--purge"),
-            (self.wait.is_some(), "--wait"),
             (self.timeout.is_some(), "--timeout"),
         ];
         flags
@@ -121,6 +127,8 @@ pub struct Context {
     pub root: PathBuf,
     /// 0 quiet, 1 normal, 2+ verbose.
     pub verbosity: i32,
+    /// The database lock, once a writing applet took it; held until exit.
+    lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
 }
 
 impl Context {
@@ -138,6 +146,7 @@ impl Context {
             opts,
             root,
             verbosity,
+            lock: std::cell::OnceCell::new(),
         })
     }
 
@@ -189,6 +198,42 @@ impl Context {
         &self,
     ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
         self.open_db().map_err(error).ok()
+    }
+
+    /// Opens the database for an applet that changes the root: unless simulating, the
+    /// root's lock is taken first (waiting `--wait` seconds for another writer).
+    pub fn open_db_for_commit(
+        &self,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+        if !self.opts.simulate && self.lock.get().is_none() {
+            let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
+            let mut told = || eprintln!("Waiting for repository lock");
+            match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
+                Ok(l) => {
+                    let _ = self.lock.set(l);
+                }
+                Err(e) => {
+                    error(e);
+                    return None;
+                }
+            }
+        }
+        self.open_db_or_report()
+    }
+
+    /// How to commit into this root.
+    pub fn commit_options(
+        &self,
+        db: &apk_core::database::Database,
+    ) -> Result<apk_core::commit::Options, apk_core::Error> {
+        let cache = self.in_root(Path::new("etc/apk/cache"));
+        Ok(apk_core::commit::Options {
+            keys: self.keyring()?,
+            no_scripts: self.opts.no_scripts,
+            chown: apk_core::extract::is_root() && !self.opts.no_chown,
+            arch: db.pool.arches.first().cloned().unwrap_or_default(),
+            cache_dir: (!self.opts.no_cache && cache.is_dir()).then_some(cache),
+        })
     }
 
     /// The trusted keys, or `None` with `--allow-untrusted`.

@@ -87,17 +87,24 @@ fn del_purges_what_is_no_longer_needed() {
 }
 
 #[test]
-fn writing_is_refused_until_commit_exists() {
+fn simulate_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let root = root_with(tmp.path(), "", "");
-    let (code, _, err) = run(&["--root", s(&root), "--allow-untrusted", "add", "demo-hello"]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("not implemented in this build of apk-rs yet; use --simulate"),
-        "{err}"
-    );
+    let before = tree(&root);
+    let (code, out) = apk_in(&root, &["add", "demo-hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Installing demo-hello"), "{out}");
+    let after: Vec<String> = tree(&root)
+        .into_iter()
+        .filter(|p| !p.ends_with("apk-rs.snapshot"))
+        .collect();
+    assert_eq!(before, after);
     assert_eq!(
         std::fs::read_to_string(root.join("etc/apk/world")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("lib/apk/db/installed")).unwrap(),
         ""
     );
 }

@@ -162,6 +162,10 @@ pub struct EntryHeader {
     pub link: Option<String>,
     /// `APK-TOOLS.checksum.SHA1` (hex) from the entry's pax header.
     pub apk_checksum: Option<String>,
+    /// Owner and group names (ustar `uname`/`gname`), mapped through the root's
+    /// `etc/passwd` and `etc/group` when installing as root.
+    pub uname: Option<String>,
+    pub gname: Option<String>,
 }
 
 /// Reads an entry's header fields, naming the archive in errors.
@@ -184,6 +188,22 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
     let gid = field(header.gid(), "gid")?;
     let mtime = field(header.mtime(), "mtime")?;
     let size = field(entry.header().entry_size(), "size")?;
+    let owner_name = |n: io::Result<Option<&str>>| {
+        n.ok()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let uname = owner_name(
+        header
+            .username()
+            .map_err(|e| io::Error::other(e.to_string())),
+    );
+    let gname = owner_name(
+        header
+            .groupname()
+            .map_err(|e| io::Error::other(e.to_string())),
+    );
     let link = match entry.link_name_bytes() {
         Some(l) => Some(
             String::from_utf8(l.into_owned())
@@ -219,6 +239,8 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
         },
         link,
         apk_checksum,
+        uname,
+        gname,
     })
 }
 

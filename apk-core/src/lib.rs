@@ -13,6 +13,7 @@
 
 pub mod archive;
 pub mod checksum;
+pub mod commit;
 pub mod database;
 pub mod db;
 pub mod dep;

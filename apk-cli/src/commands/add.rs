@@ -18,12 +18,6 @@ pub struct Args {
     /// Create a virtual package NAME[=VERSION] depending on the arguments, and add it
     #[arg(short = 't', long = "virtual", value_name = "NAME")]
     virtual_pkg: Option<String>,
-    /// Create the database if it does not exist
-    #[arg(long)]
-    initdb: bool,
-    /// Do not change file owners
-    #[arg(long)]
-    no_chown: bool,
     #[arg(value_name = "DEP")]
     deps: Vec<String>,
 }
@@ -34,7 +28,14 @@ fn bad_spec(spec: &str) -> u32 {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_or_report() else {
+    if ctx.opts.initdb && !ctx.opts.simulate {
+        let arch = ctx.opts.arch.first().map(String::as_str);
+        if let Err(e) = apk_core::commit::init_database(&ctx.root, arch) {
+            context::error(e);
+            return 1;
+        }
+    }
+    let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
     let mut world = db.world_deps();

@@ -124,7 +124,7 @@ fn explain(
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_or_report() else {
+    let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
     let mut req = Request {
@@ -154,9 +154,6 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         solution::print_errors(&db, &cs, &req.world);
         return cs.errors;
     }
-    if !solution::require_simulate(ctx) {
-        return 1;
-    }
     let mut marked = vec![false; db.pool.packages.len()];
     for c in &cs.changes {
         if let Some(n) = c.new {
@@ -170,6 +167,5 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         print!("{explanation}");
         println!();
     }
-    solution::print_commit(ctx, &db, &cs);
-    0
+    solution::apply(ctx, &db, &cs, &req.world)
 }

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_or_report() else {
+    let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
     let fl = flags::REINSTALL | if args.upgrade { flags::UPGRADE } else { 0 };

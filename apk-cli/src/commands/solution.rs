@@ -2,7 +2,9 @@
 //! `fix`): solve, then print the plan or the explanation of why there is none, as
 //! apk-tools prints them.
 
+use apk_core::commit::{self, Event};
 use apk_core::database::Database;
+use apk_core::dep::Dependency;
 use apk_core::pool::Dep;
 use apk_core::solver::{self, report, Changeset, Request};
 
@@ -46,16 +48,8 @@ pub fn print_errors(db: &Database, cs: &Changeset, world: &[Dep]) {
     );
 }
 
-/// Refuses to go on unless simulating: installing is issue #3's work.
-pub fn require_simulate(ctx: &Context) -> bool {
-    if ctx.opts.simulate {
-        return true;
-    }
-    context::error("installing and removing packages is not implemented in this build of apk-rs yet; use --simulate");
-    false
-}
-
-/// Solves and prints; returns the exit status (the number of errors).
+/// Solves, then prints the plan (`--simulate`) or commits it; returns the exit status
+/// (the number of errors).
 pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 {
     req.force_broken_world = ctx.opts.force_broken_world;
     let cs = solver::solve(&db.pool, req);
@@ -63,11 +57,57 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
         print_errors(db, &cs, &req.world);
         return cs.errors;
     }
-    if !require_simulate(ctx) {
-        return 1;
+    apply(ctx, db, &cs, &req.world)
+}
+
+/// Prints the plan when simulating, else commits `cs` and writes `world`.
+pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
+    if ctx.opts.simulate {
+        print_commit(ctx, db, cs);
+        return 0;
     }
-    print_commit(ctx, db, &cs);
-    0
+    let world: Vec<Dependency> = world
+        .iter()
+        .filter_map(|d| Dependency::parse(&db.pool.dep_string(d)).ok())
+        .collect();
+    let opts = match ctx.commit_options(db) {
+        Ok(o) => o,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    let verbosity = ctx.verbosity;
+    if verbosity > 1 {
+        print!(
+            "{}",
+            report::summary_lists(&db.pool, cs, verbosity, report::DEFAULT_WIDTH)
+        );
+    }
+    let mut on = |ev: Event| match ev {
+        Event::Change(line) | Event::Executing(line) if verbosity > 0 => {
+            let line = if line.starts_with('(') {
+                line
+            } else {
+                format!("Executing {line}")
+            };
+            println!("{line}");
+        }
+        Event::Change(_) | Event::Executing(_) => {}
+        Event::Error(m) => context::error(m),
+        Event::Warning(m) => eprintln!("WARNING: {m}"),
+    };
+    let errors = match commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on) {
+        Ok(n) => n,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    if verbosity > 0 {
+        println!("{}", report::ok_line(&db.pool, cs, errors));
+    }
+    errors
 }
 
 /// Adds `dep` to `world`, replacing an entry for the same name (apk_deps_add).

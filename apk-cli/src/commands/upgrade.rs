@@ -113,20 +113,29 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
     if cs.changes.is_empty() {
         return only.then_some(0);
     }
-    if !only {
+    if !only && ctx.opts.simulate {
         eprintln!("WARNING: This simulation might not reliable as a preupgrade is available.");
         return None;
     }
-    if !solution::require_simulate(ctx) {
-        return Some(1);
+    if ctx.verbosity > 0 {
+        println!("Preupgrading:");
     }
-    println!("Preupgrading:");
-    solution::print_commit(ctx, db, &cs);
-    Some(0)
+    let errors = solution::apply(ctx, db, &cs, &req.world);
+    if errors > 0 || only {
+        return Some(errors);
+    }
+    // The full upgrade is solved against the root as the preupgrade left it.
+    match ctx.open_db_or_report() {
+        Some(fresh) => {
+            *db = std::mem::ManuallyDrop::into_inner(fresh);
+            None
+        }
+        None => Some(1),
+    }
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_or_report() else {
+    let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
     let mut fl = flags::UPGRADE

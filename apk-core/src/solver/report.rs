@@ -64,12 +64,21 @@ pub fn reverse_dependents(
 /// Lines of the form `(1/3) Installing name (1.0-r0)`, one per change that does
 /// something.
 pub fn change_lines(pool: &Pool, cs: &Changeset) -> Vec<String> {
+    change_lines_by_change(pool, cs)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The line of each change of `cs`, in order; `None` for those that print nothing.
+pub fn change_lines_by_change(pool: &Pool, cs: &Changeset) -> Vec<Option<String>> {
     let total = cs.changes.iter().filter(|c| counts(c)).count();
     let width = total.to_string().len();
     let mut out = Vec::new();
     let mut done = 0;
     for c in &cs.changes {
         let Some(msg) = change_message(pool, c) else {
+            out.push(None);
             continue;
         };
         let (name, versions) = match (c.old, c.new) {
@@ -80,14 +89,17 @@ pub fn change_lines(pool: &Pool, cs: &Changeset) -> Vec<String> {
                 pool.pkg(n).name,
                 format!("{} -> {}", pool.pkg(o).version, pool.pkg(n).version),
             ),
-            (None, None) => continue,
+            (None, None) => {
+                out.push(None);
+                continue;
+            }
         };
         let tag = tag_suffix(pool, c.new_tag);
-        out.push(format!(
+        out.push(Some(format!(
             "({:>width$}/{total}) {msg} {}{tag} ({versions})",
             done + 1,
             pool.name(name)
-        ));
+        )));
         if counts(c) {
             done += 1;
         }

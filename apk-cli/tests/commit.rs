@@ -1,0 +1,680 @@
+//! Installing, upgrading and deleting for real, in temporary roots, from signed
+//! repositories the tests build themselves. Expectations follow apk-tools' documented
+//! behaviour: the tree a package describes, its database record, world, ownership and
+//! protected-path rules.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use apk_core::package::{DataEntry, DataNode, PackageBuilder};
+use apk_core::sign::PrivateKey;
+use common::*;
+
+/// One package to publish.
+struct Spec {
+    builder: PackageBuilder,
+}
+
+fn spec(name: &str, version: &str) -> Spec {
+    let mut b = PackageBuilder {
+        mtime: 1_700_000_000,
+        ..Default::default()
+    };
+    for (k, v) in [
+        ("pkgname", name),
+        ("pkgver", version),
+        ("pkgdesc", "test package"),
+        ("url", "https://example.org"),
+        ("builddate", "1700000000"),
+        ("arch", "x86_64"),
+        ("license", "MIT"),
+        ("origin", name),
+    ] {
+        b.pkginfo.push(k, v);
+    }
+    Spec { builder: b }
+}
+
+impl Spec {
+    fn field(mut self, key: &str, value: &str) -> Self {
+        if key == "origin" {
+            self.builder.pkginfo.set(key, value);
+        } else {
+            self.builder.pkginfo.push(key, value);
+        }
+        self
+    }
+    fn entry(mut self, path: &str, mode: u32, node: DataNode) -> Self {
+        self.builder.entries.push(DataEntry {
+            path: path.into(),
+            mode,
+            uid: 0,
+            gid: 0,
+            node,
+        });
+        self
+    }
+    fn dir(self, path: &str) -> Self {
+        self.entry(path, 0o755, DataNode::Dir)
+    }
+    fn file(self, path: &str, data: &str) -> Self {
+        self.entry(path, 0o644, DataNode::File(data.as_bytes().to_vec()))
+    }
+    fn script(mut self, name: &str, body: &str) -> Self {
+        self.builder
+            .scripts
+            .push((name.into(), body.as_bytes().to_vec()));
+        self
+    }
+}
+
+fn demo_key() -> (PrivateKey, String) {
+    PrivateKey::load(&testdata().join("keys/apk-rs-demo.rsa")).unwrap()
+}
+
+/// Writes the packages and a signed index into `repo/x86_64`.
+fn publish(repo: &Path, specs: Vec<Spec>) {
+    let dir = repo.join("x86_64");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, name) = demo_key();
+    for s in &specs {
+        let info = s.builder.pkginfo.clone();
+        let file = format!(
+            "{}-{}.apk",
+            info.get("pkgname").unwrap(),
+            info.get("pkgver").unwrap()
+        );
+        let bytes = s.builder.build(Some((&key, &name))).unwrap();
+        std::fs::write(dir.join(file), bytes).unwrap();
+    }
+    reindex(repo);
+}
+
+fn reindex(repo: &Path) {
+    let dir = repo.join("x86_64");
+    let mut pkgs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "apk"))
+        .collect();
+    pkgs.sort();
+    let mut infos: Vec<_> = pkgs
+        .iter()
+        .map(|p| apk_core::indexer::read_package_info(p).unwrap())
+        .collect();
+    apk_core::indexer::sort_records(&mut infos);
+    let index = apk_core::index::IndexArchive {
+        description: Some("test".into()),
+        packages: infos,
+        signatures: Vec::new(),
+    }
+    .write(0)
+    .unwrap();
+    let (key, name) = demo_key();
+    let signed = apk_core::package::resign(&index, &key, &name, "index").unwrap();
+    std::fs::write(dir.join("APKINDEX.tar.gz"), signed).unwrap();
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+}
+
+/// An empty root trusting the demo key, with one repository.
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let repo = tmp.path().join("repo");
+    let keys = root.join("etc/apk/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(
+        testdata().join("keys/apk-rs-demo.rsa.pub"),
+        keys.join("apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    Fixture {
+        _tmp: tmp,
+        root,
+        repo,
+    }
+}
+
+impl Fixture {
+    /// Runs apk on the root; returns (exit code, stdout + stderr).
+    fn apk(&self, args: &[&str]) -> (i32, String) {
+        let mut all = vec!["--root", s(&self.root), "--no-scripts"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(&all);
+        (code, format!("{out}{err}"))
+    }
+    /// Runs apk with scripts enabled.
+    fn apk_with_scripts(&self, args: &[&str]) -> (i32, String) {
+        let mut all = vec!["--root", s(&self.root)];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(&all);
+        (code, format!("{out}{err}"))
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out) = self.apk(args);
+        assert_eq!(code, 0, "apk {args:?}:\n{out}");
+        out
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+    fn installed(&self) -> String {
+        self.read("lib/apk/db/installed")
+    }
+    /// The `R:` files recorded for package `name`, as full paths.
+    fn owned_by(&self, name: &str) -> Vec<String> {
+        let db = apk_core::db::parse_installed(&self.installed(), "installed").unwrap();
+        db.iter()
+            .find(|p| p.info.name == name)
+            .map(|p| p.file_paths().collect())
+            .unwrap_or_default()
+    }
+    fn names(&self) -> Vec<String> {
+        let db = apk_core::db::parse_installed(&self.installed(), "installed").unwrap();
+        db.iter().map(|p| p.info.nv()).collect()
+    }
+}
+
+fn q1(data: &[u8]) -> String {
+    apk_core::checksum::Checksum::sha1_of(data).to_string()
+}
+
+#[test]
+fn install_writes_tree_database_and_world() {
+    let f = fixture();
+    let long_dir = format!("usr/share/{}", "d".repeat(60));
+    let long_file = format!("{long_dir}/{}", "f".repeat(60));
+    assert!(long_file.len() > 100);
+    publish(
+        &f.repo,
+        vec![spec("tree", "1.0-r0")
+            .dir("usr")
+            .dir("usr/bin")
+            .entry(
+                "usr/bin/tool",
+                0o755,
+                DataNode::File(b"#!/bin/sh\necho tool\n".to_vec()),
+            )
+            .entry(
+                "usr/bin/tool-link",
+                0o755,
+                DataNode::HardLink("usr/bin/tool".into()),
+            )
+            .entry("usr/bin/t", 0o777, DataNode::Symlink("tool".into()))
+            .dir("usr/share")
+            .file("usr/share/name with spaces.txt", "spaces\n")
+            .file("usr/share/empty", "")
+            .entry(
+                "usr/share/secret",
+                0o600,
+                DataNode::File(b"s3cret".to_vec()),
+            )
+            .dir(&long_dir)
+            .file(&long_file, "long\n")
+            .entry("var/lib/tree", 0o700, DataNode::Dir)],
+    );
+    let out = f.ok(&["--initdb", "add", "tree"]);
+    assert_eq!(
+        out,
+        "(1/1) Installing tree (1.0-r0)\nOK: 36 KiB in 1 packages\n"
+    );
+
+    // The tree.
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(f.path(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(f.read("usr/bin/tool"), "#!/bin/sh\necho tool\n");
+    assert_eq!(mode("usr/bin/tool"), 0o755);
+    assert_eq!(mode("usr/share/secret"), 0o600);
+    assert_eq!(mode("var/lib/tree"), 0o700);
+    assert_eq!(f.read("usr/share/name with spaces.txt"), "spaces\n");
+    assert_eq!(f.read("usr/share/empty"), "");
+    assert_eq!(f.read(&long_file), "long\n");
+    assert_eq!(
+        std::fs::read_link(f.path("usr/bin/t")).unwrap(),
+        PathBuf::from("tool")
+    );
+    let ino = |p: &str| std::fs::metadata(f.path(p)).unwrap().ino();
+    assert_eq!(ino("usr/bin/tool"), ino("usr/bin/tool-link"));
+    let mtime = std::fs::metadata(f.path("usr/bin/tool")).unwrap().mtime();
+    assert_eq!(mtime, 1_700_000_000);
+    // No temporary files are left behind.
+    assert!(
+        tree(&f.root).iter().all(|p| !p.contains(".apk.")),
+        "{:?}",
+        tree(&f.root)
+    );
+
+    // The database, in apk's layout.
+    let db = f.installed();
+    assert!(db.starts_with("C:Q1"), "{db}");
+    for want in [
+        "P:tree\nV:1.0-r0\nA:x86_64\n",
+        "F:usr/bin\nR:tool\na:0:0:755\n",
+        &format!("R:tool\na:0:0:755\nZ:{}\n", q1(b"#!/bin/sh\necho tool\n")),
+        &format!("R:t\na:0:0:777\nZ:{}\n", q1(b"tool")),
+        &format!("R:name with spaces.txt\nZ:{}\n", q1(b"spaces\n")),
+        &format!("R:empty\nZ:{}\n", q1(b"")),
+        "R:secret\na:0:0:600\n",
+        "F:var/lib/tree\nM:0:0:700\n",
+    ] {
+        assert!(db.contains(want), "missing {want:?} in\n{db}");
+    }
+    let mut owned = f.owned_by("tree");
+    owned.sort();
+    assert!(owned.contains(&long_file));
+    assert_eq!(owned.len(), 7, "{owned:?}");
+    assert_eq!(f.read("etc/apk/world"), "tree\n");
+
+    // What apk-rs wrote reads back as a database.
+    let out = f.ok(&["info", "-L", "tree"]);
+    assert!(out.contains("usr/share/name with spaces.txt"), "{out}");
+
+    // Deleting removes the files and the directories nobody else uses.
+    let out = f.ok(&["del", "tree"]);
+    assert_eq!(out, "(1/1) Purging tree (1.0-r0)\nOK: 0 B in 0 packages\n");
+    assert!(!f.path("usr").exists(), "{:?}", tree(&f.root));
+    assert!(!f.path("var/lib/tree").exists());
+    assert_eq!(f.read("etc/apk/world"), "");
+    assert!(f.names().is_empty());
+}
+
+#[test]
+fn file_clash_is_refused_and_replaces_moves_ownership() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![
+            spec("alpha", "1.0-r0")
+                .dir("usr")
+                .file("usr/shared", "alpha\n"),
+            spec("beta", "1.0-r0")
+                .dir("usr")
+                .file("usr/shared", "beta\n"),
+            spec("gamma", "1.0-r0")
+                .field("replaces", "alpha")
+                .dir("usr")
+                .file("usr/shared", "gamma\n"),
+        ],
+    );
+    f.ok(&["--initdb", "add", "alpha"]);
+    let (code, out) = f.apk(&["add", "beta"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ERROR: beta-1.0-r0: trying to overwrite usr/shared owned by alpha-1.0-r0.\n"),
+        "{out}"
+    );
+    assert!(out.contains("1 error;"), "{out}");
+    assert_eq!(f.read("usr/shared"), "alpha\n");
+    assert_eq!(f.names(), ["alpha-1.0-r0"]);
+    assert!(tree(&f.root).iter().all(|p| !p.contains(".apk.")));
+    // As with apk-tools, the world keeps what was asked for: the next run tries again.
+    assert_eq!(f.read("etc/apk/world"), "alpha\nbeta\n");
+    let (code, out) = f.apk(&["add", "gamma"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Installing beta (1.0-r0)"), "{out}");
+    f.ok(&["del", "beta"]);
+
+    f.ok(&["add", "gamma"]);
+    assert_eq!(f.read("usr/shared"), "gamma\n");
+    assert_eq!(f.owned_by("gamma"), ["usr/shared"]);
+    assert!(f.owned_by("alpha").is_empty());
+    // Removing the package that lost the file leaves it alone.
+    f.ok(&["del", "alpha"]);
+    assert_eq!(f.read("usr/shared"), "gamma\n");
+    f.ok(&["del", "gamma"]);
+    assert!(!f.path("usr/shared").exists());
+}
+
+#[test]
+fn upgrade_moves_a_file_between_packages_and_drops_old_files() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![
+            spec("app", "1.0-r0")
+                .dir("usr")
+                .file("usr/app", "app 1\n")
+                .file("usr/helper", "helper 1\n")
+                .file("usr/obsolete", "old\n"),
+            spec("app-extra", "1.0-r0")
+                .dir("usr")
+                .file("usr/extra", "x\n"),
+        ],
+    );
+    f.ok(&["--initdb", "add", "app", "app-extra"]);
+    publish(
+        &f.repo,
+        vec![
+            spec("app", "2.0-r0").dir("usr").file("usr/app", "app 2\n"),
+            spec("app-extra", "2.0-r0")
+                .field("replaces", "app")
+                .dir("usr")
+                .file("usr/extra", "x\n")
+                .file("usr/helper", "helper 2\n"),
+        ],
+    );
+    let out = f.ok(&["upgrade"]);
+    assert!(out.contains("Upgrading app (1.0-r0 -> 2.0-r0)"), "{out}");
+    assert!(
+        out.contains("Upgrading app-extra (1.0-r0 -> 2.0-r0)"),
+        "{out}"
+    );
+    assert_eq!(f.read("usr/app"), "app 2\n");
+    assert_eq!(f.read("usr/helper"), "helper 2\n");
+    assert!(!f.path("usr/obsolete").exists());
+    let mut extra = f.owned_by("app-extra");
+    extra.sort();
+    assert_eq!(extra, ["usr/extra", "usr/helper"]);
+    assert_eq!(f.owned_by("app"), ["usr/app"]);
+    let mut names = f.names();
+    names.sort();
+    assert_eq!(names, ["app-2.0-r0", "app-extra-2.0-r0"]);
+}
+
+#[test]
+fn modified_config_is_kept_and_the_new_one_written_beside_it() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![spec("conf", "1.0-r0")
+            .dir("etc")
+            .file("etc/conf.conf", "setting=1\n")
+            .file("etc/other.conf", "other=1\n")],
+    );
+    f.ok(&["--initdb", "add", "conf"]);
+    std::fs::write(f.path("etc/conf.conf"), "setting=mine\n").unwrap();
+    publish(
+        &f.repo,
+        vec![spec("conf", "2.0-r0")
+            .dir("etc")
+            .file("etc/conf.conf", "setting=2\n")
+            .file("etc/other.conf", "other=2\n")],
+    );
+    f.ok(&["upgrade"]);
+    assert_eq!(f.read("etc/conf.conf"), "setting=mine\n");
+    assert_eq!(f.read("etc/conf.conf.apk-new"), "setting=2\n");
+    // The unchanged one is simply replaced.
+    assert_eq!(f.read("etc/other.conf"), "other=2\n");
+    assert!(!f.path("etc/other.conf.apk-new").exists());
+    // Deleting keeps the user's file and removes the untouched one.
+    f.ok(&["del", "conf"]);
+    assert_eq!(f.read("etc/conf.conf"), "setting=mine\n");
+    assert!(!f.path("etc/other.conf").exists());
+}
+
+#[test]
+fn virtual_packages_and_install_if() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![
+            spec("lib", "1.0-r0").dir("usr").file("usr/lib.so", "lib\n"),
+            spec("tool", "1.0-r0").dir("usr").file("usr/tool", "tool\n"),
+            spec("lib-doc", "1.0-r0")
+                .field("install_if", "lib docs")
+                .dir("usr")
+                .file("usr/lib.txt", "doc\n"),
+            spec("docs", "1.0-r0"),
+        ],
+    );
+    f.ok(&[
+        "--initdb",
+        "add",
+        "-t",
+        ".build-deps=20240101",
+        "lib",
+        "tool",
+    ]);
+    let db = f.installed();
+    assert!(db.contains("P:.build-deps\nV:20240101\nA:noarch\n"), "{db}");
+    assert!(db.contains("D:lib tool\n"), "{db}");
+    assert_eq!(f.read("etc/apk/world"), ".build-deps=20240101\n");
+    assert!(f.path("usr/tool").exists());
+
+    let out = f.ok(&["add", "docs"]);
+    assert!(out.contains("Installing lib-doc (1.0-r0)"), "{out}");
+    assert_eq!(f.read("usr/lib.txt"), "doc\n");
+
+    let out = f.ok(&["del", ".build-deps"]);
+    assert!(out.contains("Purging .build-deps (20240101)"), "{out}");
+    assert!(out.contains("Purging lib-doc (1.0-r0)"), "{out}");
+    assert!(!f.path("usr/tool").exists());
+    assert!(!f.path("usr/lib.so").exists());
+    let mut names = f.names();
+    names.sort();
+    assert_eq!(names, ["docs-1.0-r0"]);
+}
+
+#[test]
+fn tampered_package_is_refused_and_nothing_lands() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![spec("good", "1.0-r0")
+            .dir("usr")
+            .file("usr/good", "payload\n")],
+    );
+    let pkg = f.repo.join("x86_64/good-1.0-r0.apk");
+    let mut bytes = std::fs::read(&pkg).unwrap();
+    // Flip a byte near the end: inside the compressed data stream.
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x55;
+    std::fs::write(&pkg, bytes).unwrap();
+    let (code, out) = f.apk(&["--initdb", "add", "good"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("ERROR: good-1.0-r0: "), "{out}");
+    assert!(!f.path("usr/good").exists());
+    assert!(tree(&f.root).iter().all(|p| !p.contains(".apk.")));
+    assert!(f.names().is_empty());
+
+    // A package signed by a key the root does not trust is refused too.
+    publish(
+        &f.repo,
+        vec![spec("good", "1.0-r0")
+            .dir("usr")
+            .file("usr/good", "payload\n")],
+    );
+    let other = PrivateKey::generate_ed25519();
+    let bytes = std::fs::read(&pkg).unwrap();
+    let resigned = apk_core::package::resign(&bytes, &other, "other.pub", "pkg").unwrap();
+    std::fs::write(&pkg, resigned).unwrap();
+    let (code, out) = f.apk(&["add", "good"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("UNTRUSTED signature"), "{out}");
+    assert!(!f.path("usr/good").exists());
+}
+
+#[test]
+fn symlinks_in_the_root_cannot_lead_outside_it() {
+    let f = fixture();
+    let outside = f._tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    publish(
+        &f.repo,
+        vec![
+            spec("linker", "1.0-r0").entry(
+                "escape",
+                0o777,
+                DataNode::Symlink(outside.display().to_string()),
+            ),
+            spec("writer", "1.0-r0")
+                .field("depend", "linker")
+                .file("escape/planted", "gotcha\n"),
+        ],
+    );
+    f.ok(&["--initdb", "add", "writer"]);
+    assert!(!outside.join("planted").exists());
+    // Resolved as a chroot would: the absolute target is taken inside the root.
+    let inside = f
+        .root
+        .join(outside.strip_prefix("/").unwrap())
+        .join("planted");
+    assert_eq!(std::fs::read_to_string(inside).unwrap(), "gotcha\n");
+}
+
+#[test]
+fn a_second_writer_waits_for_the_lock_or_fails() {
+    let f = fixture();
+    publish(&f.repo, vec![spec("one", "1.0-r0").file("one", "1\n")]);
+    f.ok(&["--initdb", "add", "one"]);
+    let lock =
+        apk_core::commit::lock::Lock::acquire(&f.root, std::time::Duration::ZERO, &mut || {})
+            .unwrap();
+    let (code, out) = f.apk(&["del", "one"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Unable to lock database"), "{out}");
+    assert_eq!(f.names(), ["one-1.0-r0"]);
+    // Simulating needs no lock.
+    f.ok(&["--simulate", "del", "one"]);
+
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        drop(lock);
+    });
+    let out = f.ok(&["--wait", "20", "del", "one"]);
+    release.join().unwrap();
+    assert!(out.contains("Waiting for repository lock"), "{out}");
+    assert!(f.names().is_empty());
+}
+
+#[test]
+fn adding_to_a_root_without_a_database_needs_initdb() {
+    let f = fixture();
+    publish(&f.repo, vec![spec("one", "1.0-r0").file("one", "1\n")]);
+    let (code, out) = f.apk(&["add", "one"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("lib/apk/db/lock"), "{out}");
+    assert!(!f.path("one").exists());
+}
+
+/// Copies the host's `dash` (and the libraries it loads) into `root` as `/bin/sh`, so
+/// scripts can run there.
+fn install_host_shell(root: &Path) -> bool {
+    let Ok(out) = std::process::Command::new("ldd").arg("/bin/dash").output() else {
+        return false;
+    };
+    let mut files = vec![PathBuf::from("/bin/dash")];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            files.push(PathBuf::from(p));
+        }
+    }
+    for file in &files {
+        let dest = if file == Path::new("/bin/dash") {
+            root.join("bin/sh")
+        } else {
+            root.join(file.strip_prefix("/").unwrap())
+        };
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        if std::fs::copy(file, &dest).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+#[test]
+fn scripts_and_triggers_run_inside_the_root() {
+    if !apk_core::extract::is_root() {
+        eprintln!("NOTICE: scripts run through chroot, which needs root; skipped");
+        return;
+    }
+    let f = fixture();
+    f.ok(&["--initdb", "add"]);
+    assert!(
+        install_host_shell(&f.root),
+        "could not copy /bin/dash into the root"
+    );
+    let log_to = |what: &str| format!("#!/bin/sh\necho \"{what} $*\" >> /log\n");
+    publish(
+        &f.repo,
+        vec![
+            spec("hooks", "1.0-r0")
+                .script(".pre-install", &log_to("pre-install"))
+                .script(".post-install", &log_to("post-install"))
+                .file("hooks", "1\n"),
+            spec("trig", "1.0-r0")
+                .field("triggers", "/usr/share/trig/*")
+                .script(".trigger", &log_to("trigger"))
+                .dir("usr")
+                .dir("usr/share")
+                .dir("usr/share/trig"),
+            spec("content", "1.0-r0")
+                .dir("usr")
+                .dir("usr/share")
+                .dir("usr/share/trig")
+                .dir("usr/share/trig/fonts")
+                .file("usr/share/trig/fonts/a", "a\n"),
+            spec("bad", "1.0-r0")
+                .script(".post-install", "#!/bin/sh\nexit 3\n")
+                .file("bad", "bad\n"),
+        ],
+    );
+    let (code, out) = f.apk_with_scripts(&["add", "hooks", "trig"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Executing hooks-1.0-r0.pre-install\nExecuting hooks-1.0-r0.post-install\n"),
+        "{out}"
+    );
+    assert_eq!(f.read("log"), "pre-install 1.0-r0\npost-install 1.0-r0\n");
+    let scripts = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(f.path("lib/apk/db/scripts.tar"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&scripts.stdout);
+    assert!(listing.contains("hooks-1.0-r0.Q1"), "{listing}");
+    assert!(listing.contains(".post-install\n"), "{listing}");
+    assert!(
+        f.read("lib/apk/db/triggers")
+            .ends_with(" /usr/share/trig/*\n"),
+        "{}",
+        f.read("lib/apk/db/triggers")
+    );
+
+    std::fs::write(f.path("log"), "").unwrap();
+    let (code, out) = f.apk_with_scripts(&["add", "content"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Executing trig-1.0-r0.trigger\n"), "{out}");
+    assert_eq!(f.read("log"), "trigger /usr/share/trig/fonts\n");
+
+    let (code, out) = f.apk_with_scripts(&["add", "bad"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ERROR: bad-1.0-r0.post-install: script exited with error 3"),
+        "{out}"
+    );
+    assert!(out.contains("1 error; "), "{out}");
+    assert!(f.names().contains(&"bad-1.0-r0".to_string()));
+
+    // --no-scripts runs nothing.
+    std::fs::write(f.path("log"), "").unwrap();
+    f.ok(&["del", "hooks"]);
+    f.ok(&["add", "hooks"]);
+    assert_eq!(f.read("log"), "");
+}

@@ -1,0 +1,785 @@
+//! Applying a solver changeset to a root: fetching and verifying packages, writing
+//! their files, running their scripts and triggers, and writing the database back.
+//!
+//! Each package lands in two steps. Its data stream is read once, every entry written
+//! under a temporary name (`.apk.*`) next to its destination while paths, per-file
+//! checksums, ownership and the stream's `datahash` are checked; only when the whole
+//! package checked out are the temporary files renamed into place. A package that
+//! fails leaves nothing behind. The database files (`scripts.tar`, `triggers`,
+//! `installed`, then `world`) are each replaced atomically after all files are in
+//! place, so a crash leaves the previous database, and files that no package records,
+//! which the next install or `apk fix` overwrites.
+//!
+//! Ownership follows apk: a path owned by another package may only be overwritten when
+//! the new package `replaces` it (or both come from the same origin), and ownership then
+//! moves. Protected paths ([`protect`]) changed by the user are kept, the new version
+//! written beside them as `.apk-new`.
+
+pub mod lock;
+pub mod protect;
+pub mod rootfs;
+pub mod script;
+pub mod state;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha1::{Digest, Sha1};
+
+use crate::archive::{EntryHeader, EntryKind};
+use crate::checksum::Checksum;
+use crate::db::{Acl, InstalledDir, InstalledFile, InstalledPackage};
+use crate::dep::Dependency;
+use crate::error::{Error, Result};
+use crate::package::Package;
+use crate::pool::{PkgId, Pool, REPO_CACHED};
+use crate::repo::Repository;
+use crate::sign::Keyring;
+use crate::solver::{report, Change, Changeset};
+
+use protect::{ProtectedPaths, Protection};
+use rootfs::RootFs;
+use state::Installed;
+
+/// How to commit.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Trusted keys; `None` with `--allow-untrusted`.
+    pub keys: Option<Keyring>,
+    /// `--no-scripts`.
+    pub no_scripts: bool,
+    /// Restore file owners (as root, unless `--no-chown`).
+    pub chown: bool,
+    /// The primary architecture (the repository directory packages are fetched from).
+    pub arch: String,
+    /// The package cache directory, when one is configured.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What a commit reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A change begins: `(1/3) Installing name (1.0-r0)`.
+    Change(String),
+    /// A script is about to run: `name-1.0-r0.post-install`.
+    Executing(String),
+    /// A counted error, without the `ERROR: ` prefix.
+    Error(String),
+    Warning(String),
+}
+
+/// Applies `cs` to the root and writes `world`; returns the number of errors (packages
+/// or scripts that failed). `Err` only when the database itself cannot be read or
+/// written.
+pub fn commit(
+    root: &Path,
+    pool: &Pool,
+    cs: &Changeset,
+    world: &[Dependency],
+    opts: &Options,
+    on: &mut dyn FnMut(Event),
+) -> Result<u32> {
+    let mut c = Committer {
+        fs: RootFs::new(root),
+        pool,
+        opts,
+        state: Installed::load(root)?,
+        protect: ProtectedPaths::load(root),
+        ids: None,
+        changed_dirs: BTreeSet::new(),
+        fresh: HashSet::new(),
+        errors: 0,
+        temp_counter: 0,
+        on,
+    };
+    let lines = report::change_lines_by_change(pool, cs);
+    for (change, line) in cs.changes.iter().zip(lines) {
+        if let Some(line) = line {
+            (c.on)(Event::Change(line));
+        }
+        c.apply(change);
+    }
+    c.run_triggers();
+    c.write_database(world)?;
+    Ok(c.errors)
+}
+
+/// Writes the database files of an empty root (`--initdb`).
+pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
+    let dirs: [(&str, u32); 9] = [
+        ("tmp", 0o1777),
+        ("dev", 0o755),
+        ("etc", 0o755),
+        ("etc/apk", 0o755),
+        ("etc/apk/keys", 0o755),
+        ("etc/apk/protected_paths.d", 0o755),
+        ("lib/apk/db", 0o755),
+        ("lib/apk/exec", 0o755),
+        ("var/cache/apk", 0o755),
+    ];
+    for (d, mode) in dirs {
+        let p = root.join(d);
+        if !p.is_dir() {
+            fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    for f in [state::INSTALLED, state::TRIGGERS, "etc/apk/world"] {
+        let p = root.join(f);
+        if !p.exists() {
+            crate::file::write_atomically(&p, b"")?;
+        }
+    }
+    let p = root.join(state::SCRIPTS);
+    if !p.exists() {
+        let empty = crate::archive::TarWriter::new()
+            .finish()
+            .map_err(|e| Error::io(&p, e))?;
+        crate::file::write_atomically(&p, &empty)?;
+    }
+    if let Some(arch) = arch {
+        crate::file::write_atomically(&root.join("etc/apk/arch"), format!("{arch}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+struct Committer<'a> {
+    fs: RootFs,
+    pool: &'a Pool,
+    opts: &'a Options,
+    state: Installed,
+    protect: ProtectedPaths,
+    /// User and group names of the root, read when first needed.
+    ids: Option<IdMap>,
+    /// Directories whose contents changed (for triggers), relative to the root.
+    changed_dirs: BTreeSet<String>,
+    /// Packages installed by this commit: their triggers see every matching directory.
+    fresh: HashSet<String>,
+    errors: u32,
+    temp_counter: u64,
+    on: &'a mut dyn FnMut(Event),
+}
+
+/// A package being written: its database record so far and its files under
+/// temporary names.
+#[derive(Default)]
+struct Stage {
+    record: InstalledPackage,
+    dir_index: HashMap<String, usize>,
+    /// (temporary file, final destination).
+    moves: Vec<(PathBuf, PathBuf)>,
+    /// Directories this package created, to be removed again if it fails.
+    created_dirs: Vec<PathBuf>,
+    /// Paths taken over from other packages (`replaces`).
+    takeovers: Vec<String>,
+    paths: HashSet<String>,
+    /// Path → (temporary file, checksum), for hard links to earlier files.
+    written: HashMap<String, (PathBuf, String)>,
+    touches_ids: bool,
+}
+
+impl Stage {
+    fn dir(&mut self, path: &str) -> &mut InstalledDir {
+        let idx = match self.dir_index.get(path) {
+            Some(&i) => i,
+            None => {
+                self.record.dirs.push(InstalledDir {
+                    path: path.to_owned(),
+                    acl: None,
+                    files: Vec::new(),
+                });
+                let i = self.record.dirs.len() - 1;
+                self.dir_index.insert(path.to_owned(), i);
+                i
+            }
+        };
+        &mut self.record.dirs[idx]
+    }
+
+    /// Removes what was written; the package does not land.
+    fn discard(&self) {
+        for (tmp, _) in &self.moves {
+            let _ = fs::remove_file(tmp);
+        }
+        for d in self.created_dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, n)| n)
+}
+
+fn q1(digest: impl AsRef<[u8]>) -> String {
+    let mut b = [0u8; 20];
+    b.copy_from_slice(digest.as_ref());
+    Checksum::Sha1(b).to_string()
+}
+
+impl Committer<'_> {
+    fn error(&mut self, msg: String) {
+        self.errors += 1;
+        (self.on)(Event::Error(msg));
+    }
+
+    fn apply(&mut self, change: &Change) {
+        match (change.old, change.new) {
+            (Some(o), Some(n)) if o == n && !change.reinstall => {
+                let name = self.pool.name(self.pool.pkg(n).name).to_owned();
+                let tag = (change.new_tag != crate::pool::DEFAULT_TAG)
+                    .then(|| self.pool.tags[change.new_tag as usize].name.clone());
+                self.state.set_tag(&name, tag.as_deref());
+            }
+            (old, Some(n)) => {
+                if let Err(msg) = self.install(old, n, change.new_tag) {
+                    self.error(format!("{}: {msg}", self.pool.nv(n)));
+                }
+            }
+            (Some(o), None) => self.remove(o),
+            (None, None) => {}
+        }
+    }
+
+    fn tag_name(&self, tag: u16) -> Option<String> {
+        (tag != crate::pool::DEFAULT_TAG).then(|| self.pool.tags[tag as usize].name.clone())
+    }
+
+    fn install(
+        &mut self,
+        old: Option<PkgId>,
+        new: PkgId,
+        tag: u16,
+    ) -> std::result::Result<(), String> {
+        let pool = self.pool;
+        let pkg = pool.pkg(new);
+        let name = pool.name(pkg.name).to_owned();
+        let nv = pool.nv(new);
+        let mut info = pool.info(new).clone();
+        info.extra.retain(|(l, _)| *l != b's');
+        if let Some(t) = self.tag_name(tag) {
+            info.extra.push((b's', t));
+        }
+        let old_version = old.map(|o| pool.pkg(o).version.clone());
+
+        // A virtual package (`add -t`) has no file: only its record lands.
+        if pkg.checksum.is_none() && pkg.repos == 1 << REPO_CACHED {
+            self.state.remove(&name);
+            self.state.insert(InstalledPackage {
+                info,
+                dirs: Vec::new(),
+            });
+            return Ok(());
+        }
+
+        let bytes = self.fetch(new)?;
+        let package = Package::parse(&bytes, &nv).map_err(|e| e.reason())?;
+        if let Some(keys) = &self.opts.keys {
+            package
+                .verify_signature(&bytes, keys, &nv)
+                .map_err(|e| e.reason())?;
+        }
+        if let (Some(want), Some(got)) = (pkg.checksum, package.info.checksum) {
+            if want != got {
+                return Err("package file does not match the index (checksum differs)".into());
+            }
+        }
+        let scripts: Vec<(String, Vec<u8>)> = package
+            .scripts()
+            .map(|(n, d)| (n.trim_start_matches('.').to_owned(), d.to_vec()))
+            .collect();
+        let (pre, post) = if old.is_some() {
+            ("pre-upgrade", "post-upgrade")
+        } else {
+            ("pre-install", "post-install")
+        };
+        let mut args = vec![pkg.version.clone()];
+        args.extend(old_version.clone());
+        self.run_script(&nv, &scripts, pre, &args);
+
+        let previous = self.state.get(&name).cloned();
+        let stage = self.stage(&package, &bytes, &nv, previous.as_ref())?;
+        for (tmp, dest) in &stage.moves {
+            if let Err(e) = fs::rename(tmp, dest) {
+                stage.discard();
+                return Err(format!("{}: {e}", dest.display()));
+            }
+        }
+
+        // Files the new version dropped, unless another package took them over.
+        if let Some(prev) = &previous {
+            for path in prev.file_paths() {
+                let still_ours = self.state.owner(&path).is_some_and(|o| o.info.name == name);
+                if still_ours && !stage.paths.contains(&path) {
+                    self.remove_file(&path);
+                }
+            }
+        }
+        for path in &stage.takeovers {
+            self.state.disown(path);
+        }
+        let removed = self.state.remove(&name);
+        let mut record = stage.record;
+        record.info = info;
+        record.info.checksum = package.info.checksum;
+        self.state.insert(record);
+        if let Some(prev) = removed {
+            self.remove_unused_dirs(&prev);
+        }
+        if stage.touches_ids {
+            self.ids = None;
+        }
+        self.state.scripts.insert(name.clone(), scripts.clone());
+        let triggers = package.pkginfo.triggers();
+        if triggers.is_empty() {
+            self.state.triggers.remove(&name);
+        } else {
+            self.state.triggers.insert(name.clone(), triggers);
+        }
+        self.fresh.insert(name);
+        self.run_script(&nv, &scripts, post, &args);
+        Ok(())
+    }
+
+    fn remove(&mut self, old: PkgId) {
+        let pool = self.pool;
+        let name = pool.name(pool.pkg(old).name).to_owned();
+        let nv = pool.nv(old);
+        let Some(prev) = self.state.get(&name).cloned() else {
+            return;
+        };
+        let scripts = self.state.scripts.get(&name).cloned().unwrap_or_default();
+        let args = vec![prev.info.version.clone()];
+        self.run_script(&nv, &scripts, "pre-deinstall", &args);
+        for path in prev.file_paths() {
+            self.remove_file(&path);
+        }
+        self.state.remove(&name);
+        self.remove_unused_dirs(&prev);
+        self.run_script(&nv, &scripts, "post-deinstall", &args);
+        self.state.scripts.remove(&name);
+        self.state.triggers.remove(&name);
+    }
+
+    /// Removes an installed file, unless it is protected and was changed by the user.
+    fn remove_file(&mut self, path: &str) {
+        let Ok(host) = self.fs.entry_path(path) else {
+            return;
+        };
+        if self.keep_modified(path, &host) {
+            return;
+        }
+        match fs::remove_file(&host) {
+            Ok(()) => {
+                self.changed_dirs.insert(parent_of(path).to_owned());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => (self.on)(Event::Warning(format!("{}: {e}", host.display()))),
+        }
+    }
+
+    /// A protected file that differs from what the database recorded (or that no
+    /// package recorded) is the user's.
+    fn keep_modified(&self, path: &str, host: &Path) -> bool {
+        let is_link = fs::symlink_metadata(host).is_ok_and(|m| m.file_type().is_symlink());
+        let protected = match self.protect.of(path) {
+            Protection::Modified => true,
+            Protection::SymlinksOnly => is_link,
+            Protection::None | Protection::Ignore => false,
+        };
+        if !protected {
+            return false;
+        }
+        let Some(current) = rootfs::current_checksum(host) else {
+            return false;
+        };
+        self.state.recorded_checksum(path) != Some(current.as_str())
+    }
+
+    /// Removes the directories of `prev` no installed package lists any more, deepest
+    /// first, when they are empty.
+    fn remove_unused_dirs(&mut self, prev: &InstalledPackage) {
+        let mut dirs: Vec<&str> = prev
+            .dirs
+            .iter()
+            .map(|d| d.path.as_str())
+            .filter(|d| !d.is_empty() && self.state.dir_refs(d) == 0)
+            .collect();
+        dirs.sort_by(|a, b| b.cmp(a));
+        for d in dirs {
+            if let Ok(host) = self.fs.resolve_dir(d) {
+                if fs::symlink_metadata(self.fs.entry_path(d).unwrap_or_default())
+                    .is_ok_and(|m| m.is_dir())
+                    && fs::remove_dir(&host).is_ok()
+                {
+                    self.changed_dirs.insert(parent_of(d).to_owned());
+                }
+            }
+        }
+    }
+
+    /// Reads the package file: from the cache, else from the first repository that
+    /// has it.
+    fn fetch(&self, id: PkgId) -> std::result::Result<Vec<u8>, String> {
+        let pool = self.pool;
+        let pkg = pool.pkg(id);
+        let name = pool.name(pkg.name);
+        if let (Some(dir), Some(csum)) = (&self.opts.cache_dir, pkg.checksum) {
+            let hex = crate::checksum::encode_hex(&csum.bytes()[..4]);
+            let cached = dir.join(format!("{name}-{}.{hex}.apk", pkg.version));
+            if let Ok(b) = fs::read(&cached) {
+                return Ok(b);
+            }
+        }
+        let mut last_err = String::from("no repository has this package");
+        for (i, repo) in pool.repos.iter().enumerate().skip(1) {
+            if i >= 64 || pkg.repos & (1 << i) == 0 || pool.available_repos & (1 << i) == 0 {
+                continue;
+            }
+            let url = Repository::from_url(&repo.url, None).package_url(
+                &self.opts.arch,
+                name,
+                &pkg.version,
+            );
+            match Repository::local_path(&url) {
+                Some(p) => match fs::read(p) {
+                    Ok(b) => return Ok(b),
+                    Err(e) => last_err = format!("{p}: {e}"),
+                },
+                None => {
+                    last_err =
+                        format!("{url}: fetching over the network is not implemented in this build")
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    fn next_temp(&mut self, parent: &Path) -> PathBuf {
+        self.temp_counter += 1;
+        parent.join(format!(
+            ".apk.{:x}.{:x}",
+            std::process::id(),
+            self.temp_counter
+        ))
+    }
+
+    /// Writes every entry of the package under a temporary name; nothing is renamed
+    /// into place here.
+    fn stage(
+        &mut self,
+        package: &Package,
+        bytes: &[u8],
+        what: &str,
+        previous: Option<&InstalledPackage>,
+    ) -> std::result::Result<Stage, String> {
+        let mut stage = Stage::default();
+        let origin = package.info.origin.clone();
+        let replaces = package.info.replaces.clone();
+        let result = package.walk_data(bytes, what, |h, data| {
+            self.stage_entry(&mut stage, h, data, &origin, &replaces, previous)
+                .map_err(|m| Error::format(what, m))
+        });
+        if let Err(e) = result {
+            stage.discard();
+            return Err(e.reason());
+        }
+        Ok(stage)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stage_entry(
+        &mut self,
+        stage: &mut Stage,
+        h: &EntryHeader,
+        data: &[u8],
+        origin: &Option<String>,
+        replaces: &[Dependency],
+        previous: Option<&InstalledPackage>,
+    ) -> std::result::Result<(), String> {
+        let path = h.path.as_str();
+        let acl = self.acl(h);
+        if h.kind == EntryKind::Dir {
+            return self.stage_dir(stage, path, h, acl);
+        }
+        if let Some(owner) = self.state.owner(path) {
+            let oname = &owner.info.name;
+            if previous.is_none_or(|p| &p.info.name != oname) {
+                let replaced = replaces.iter().any(|r| &r.name == oname);
+                let same_origin = origin.is_some() && *origin == owner.info.origin;
+                if !replaced && !same_origin {
+                    return Err(format!(
+                        "trying to overwrite {path} owned by {}.",
+                        owner.info.nv()
+                    ));
+                }
+                stage.takeovers.push(path.to_owned());
+            }
+        }
+        if path == "etc/passwd" || path == "etc/group" {
+            stage.touches_ids = true;
+        }
+        let parent = self.fs.make_parents(path)?;
+        let dest = parent.join(file_name(path));
+        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("{path}: a directory is in the way"));
+        }
+        let tmp = self.next_temp(&parent);
+        let io = |e: std::io::Error| format!("{path}: {e}");
+        let checksum = match h.kind {
+            EntryKind::File => {
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                f.write_all(data).map_err(io)?;
+                f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime))
+                    .map_err(io)?;
+                self.set_owner(&tmp, acl).map_err(io)?;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(acl.mode)).map_err(io)?;
+                q1(Sha1::digest(data))
+            }
+            EntryKind::Symlink => {
+                let target = h.link.as_deref().unwrap_or("");
+                std::os::unix::fs::symlink(target, &tmp).map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                self.set_owner(&tmp, acl).map_err(io)?;
+                q1(Sha1::digest(target.as_bytes()))
+            }
+            EntryKind::HardLink => {
+                let src = h.link.as_deref().unwrap_or("");
+                let (src_tmp, csum) = stage
+                    .written
+                    .get(src)
+                    .cloned()
+                    .ok_or_else(|| format!("{path}: hard link to unknown '{src}'"))?;
+                fs::hard_link(&src_tmp, &tmp).map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                csum
+            }
+            _ => return Err(format!("{path}: unsupported entry type")),
+        };
+        // A protected file the user changed stays; the new one goes beside it.
+        if self.keep_modified(path, &dest)
+            && rootfs::current_checksum(&dest).as_deref() != Some(checksum.as_str())
+        {
+            let last = stage.moves.len() - 1;
+            stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
+        }
+        stage
+            .written
+            .insert(path.to_owned(), (tmp, checksum.clone()));
+        stage.paths.insert(path.to_owned());
+        self.changed_dirs.insert(parent_of(path).to_owned());
+        let file_acl = (acl
+            != Acl {
+                uid: 0,
+                gid: 0,
+                mode: 0o644,
+            })
+        .then_some(acl);
+        stage.dir(parent_of(path)).files.push(InstalledFile {
+            name: file_name(path).to_owned(),
+            acl: file_acl,
+            checksum: Some(checksum),
+        });
+        Ok(())
+    }
+
+    fn stage_dir(
+        &mut self,
+        stage: &mut Stage,
+        path: &str,
+        h: &EntryHeader,
+        acl: Acl,
+    ) -> std::result::Result<(), String> {
+        let parent = self.fs.make_parents(path)?;
+        let host = parent.join(file_name(path));
+        match fs::symlink_metadata(&host) {
+            // An existing directory, or a symlink to one (`lib -> usr/lib`), stays as is.
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                let resolved = self.fs.resolve_dir(path)?;
+                if !resolved.is_dir() {
+                    fs::create_dir_all(&resolved).map_err(|e| format!("{path}: {e}"))?;
+                }
+            }
+            Ok(_) => return Err(format!("{path}: exists and is not a directory")),
+            Err(_) => {
+                fs::create_dir(&host).map_err(|e| format!("{path}: {e}"))?;
+                stage.created_dirs.push(host.clone());
+                self.set_owner(&host, acl)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                fs::set_permissions(&host, fs::Permissions::from_mode(acl.mode))
+                    .map_err(|e| format!("{path}: {e}"))?;
+                let t = SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime);
+                let _ = fs::File::open(&host).and_then(|f| f.set_modified(t));
+                self.changed_dirs.insert(parent_of(path).to_owned());
+            }
+        }
+        let dir_acl = (acl
+            != Acl {
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+            })
+        .then_some(acl);
+        stage.dir(path).acl = dir_acl;
+        Ok(())
+    }
+
+    /// Owner and mode an entry gets: names mapped through the root's `etc/passwd` and
+    /// `etc/group` when restoring owners, numeric ids otherwise; setuid/setgid bits
+    /// only together with the owner.
+    fn acl(&mut self, h: &EntryHeader) -> Acl {
+        let mut uid = u32::try_from(h.uid).unwrap_or(0);
+        let mut gid = u32::try_from(h.gid).unwrap_or(0);
+        if self.opts.chown {
+            let ids = self.ids.get_or_insert_with(|| IdMap::load(self.fs.path()));
+            if let Some(u) = h.uname.as_deref().and_then(|n| ids.users.get(n)) {
+                uid = *u;
+            }
+            if let Some(g) = h.gname.as_deref().and_then(|n| ids.groups.get(n)) {
+                gid = *g;
+            }
+        }
+        let mut mode = h.mode & 0o7777;
+        if !self.opts.chown {
+            mode &= 0o1777;
+        }
+        Acl { uid, gid, mode }
+    }
+
+    fn set_owner(&self, path: &Path, acl: Acl) -> std::io::Result<()> {
+        if !self.opts.chown {
+            return Ok(());
+        }
+        std::os::unix::fs::lchown(path, Some(acl.uid), Some(acl.gid))
+    }
+
+    fn run_script(
+        &mut self,
+        nv: &str,
+        scripts: &[(String, Vec<u8>)],
+        action: &str,
+        args: &[String],
+    ) {
+        let Some((_, body)) = scripts.iter().find(|(a, _)| a == action) else {
+            return;
+        };
+        if self.opts.no_scripts {
+            return;
+        }
+        let name = format!("{nv}.{action}");
+        (self.on)(Event::Executing(name.clone()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match script::run(self.fs.path(), &name, body, &args) {
+            script::Outcome::Ok => {}
+            script::Outcome::Failed(code) => {
+                self.error(format!("{name}: script exited with error {code}"))
+            }
+            script::Outcome::NotRun(why) => self.error(format!("{name}: {why}")),
+        }
+    }
+
+    /// Runs the `.trigger` of every installed package whose trigger globs match a
+    /// directory changed by this commit (every matching directory for packages this
+    /// commit installed), with the matched directories as arguments.
+    fn run_triggers(&mut self) {
+        if self.opts.no_scripts {
+            return;
+        }
+        let all_dirs: BTreeSet<String> = self
+            .state
+            .packages()
+            .flat_map(|p| p.dirs.iter().map(|d| d.path.clone()))
+            .collect();
+        let mut runs = Vec::new();
+        for p in self.state.packages() {
+            let Some(globs) = self.state.triggers.get(&p.info.name) else {
+                continue;
+            };
+            let patterns: Vec<glob::Pattern> = globs
+                .iter()
+                .filter_map(|g| glob::Pattern::new(g).ok())
+                .collect();
+            let candidates = if self.fresh.contains(&p.info.name) {
+                &all_dirs
+            } else {
+                &self.changed_dirs
+            };
+            let matched: Vec<String> = candidates
+                .iter()
+                .map(|d| format!("/{d}"))
+                .filter(|d| patterns.iter().any(|pat| pat.matches(d)))
+                .collect();
+            if !matched.is_empty() {
+                runs.push((p.info.nv(), p.info.name.clone(), matched));
+            }
+        }
+        for (nv, name, dirs) in runs {
+            let scripts = self.state.scripts.get(&name).cloned().unwrap_or_default();
+            self.run_script(&nv, &scripts, "trigger", &dirs);
+        }
+    }
+
+    fn write_database(&mut self, world: &[Dependency]) -> Result<()> {
+        let root = self.fs.path().to_path_buf();
+        let dbdir = root.join("lib/apk/db");
+        fs::create_dir_all(&dbdir).map_err(|e| Error::io(&dbdir, e))?;
+        crate::file::write_atomically(&root.join(state::SCRIPTS), &self.state.scripts_tar()?)?;
+        crate::file::write_atomically(
+            &root.join(state::TRIGGERS),
+            self.state.triggers_text().as_bytes(),
+        )?;
+        crate::file::write_atomically(
+            &root.join(state::INSTALLED),
+            self.state.installed_text().as_bytes(),
+        )?;
+        let etc_apk = root.join("etc/apk");
+        fs::create_dir_all(&etc_apk).map_err(|e| Error::io(&etc_apk, e))?;
+        crate::file::write_atomically(
+            &root.join("etc/apk/world"),
+            crate::db::write_world(world).as_bytes(),
+        )
+    }
+}
+
+/// User and group ids by name, from the root's `etc/passwd` and `etc/group`.
+#[derive(Debug, Default)]
+struct IdMap {
+    users: HashMap<String, u32>,
+    groups: HashMap<String, u32>,
+}
+
+impl IdMap {
+    fn load(root: &Path) -> IdMap {
+        let read = |f: &str| -> HashMap<String, u32> {
+            let text = fs::read_to_string(root.join(f)).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| {
+                    let mut it = l.split(':');
+                    let name = it.next()?;
+                    let id = it.nth(1)?.parse().ok()?;
+                    Some((name.to_owned(), id))
+                })
+                .collect()
+        };
+        IdMap {
+            users: read("etc/passwd"),
+            groups: read("etc/group"),
+        }
+    }
+}

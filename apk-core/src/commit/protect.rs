@@ -1,0 +1,131 @@
+//! Protected paths (apk-protected_paths(5)): configuration a user may have changed is
+//! not overwritten by an install and not removed by a removal.
+//!
+//! Rules come from apk's built-in list (`+etc`, `@etc/init.d`, `!etc/apk`), then from
+//! `etc/apk/protected_paths.d/*.list` in name order. A rule is a symbol and a glob
+//! evaluated relative to the root; it applies to the paths it matches and everything
+//! below them, and the last rule that applies wins.
+
+use std::path::Path;
+
+use glob::{MatchOptions, Pattern};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// Not protected (`-`), or no rule applies.
+    None,
+    /// Kept when its checksum differs from the database's (`+`).
+    Modified,
+    /// Kept only when it is a symlink that was changed (`@`).
+    SymlinksOnly,
+    /// Ignored entirely, by audit too (`!`).
+    Ignore,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProtectedPaths {
+    rules: Vec<(Protection, Pattern)>,
+}
+
+const BUILT_IN: &str = "+etc\n@etc/init.d\n!etc/apk\n";
+
+const MATCH: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl ProtectedPaths {
+    /// The built-in rules and those of the root's `protected_paths.d`.
+    pub fn load(root: &Path) -> Self {
+        let mut p = ProtectedPaths { rules: Vec::new() };
+        p.add_rules(BUILT_IN);
+        let dir = root.join("etc/apk/protected_paths.d");
+        let mut lists: Vec<_> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "list"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        lists.sort();
+        for list in lists {
+            if let Ok(text) = std::fs::read_to_string(&list) {
+                p.add_rules(&text);
+            }
+        }
+        p
+    }
+
+    /// Adds rules, one per line; lines that are not rules are skipped, as apk skips them.
+    pub fn add_rules(&mut self, text: &str) {
+        for line in text.lines().map(str::trim) {
+            let mut chars = line.chars();
+            let mode = match chars.next() {
+                Some('+') => Protection::Modified,
+                Some('-') => Protection::None,
+                Some('@') => Protection::SymlinksOnly,
+                Some('!') => Protection::Ignore,
+                _ => continue,
+            };
+            let glob = chars.as_str().trim_start_matches('/').trim_end_matches('/');
+            if let Ok(pattern) = Pattern::new(glob) {
+                self.rules.push((mode, pattern));
+            }
+        }
+    }
+
+    /// How `path` (relative to the root) is protected.
+    pub fn of(&self, path: &str) -> Protection {
+        let mut result = Protection::None;
+        for (mode, pattern) in &self.rules {
+            let applies = std::iter::once(path)
+                .chain(ancestors(path))
+                .any(|p| pattern.matches_with(p, MATCH));
+            if applies {
+                result = *mode;
+            }
+        }
+        result
+    }
+}
+
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.char_indices()
+        .filter(|(_, c)| *c == '/')
+        .map(move |(i, _)| &path[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_and_listed_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("etc/apk/protected_paths.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("a.list"),
+            "-etc/hosts\n+usr/share/conf/*.ini\nnonsense\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("b.txt"), "+usr\n").unwrap();
+        let p = ProtectedPaths::load(dir.path());
+        let cases = [
+            ("etc/passwd", Protection::Modified),
+            ("etc/ssh/sshd_config", Protection::Modified),
+            ("etc/init.d/sshd", Protection::SymlinksOnly),
+            ("etc/apk/world", Protection::Ignore),
+            ("etc/hosts", Protection::None),
+            ("usr/share/conf/a.ini", Protection::Modified),
+            ("usr/share/conf/sub/a.ini", Protection::None),
+            ("usr/bin/sh", Protection::None),
+            ("etcetera", Protection::None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(p.of(path), want, "{path}");
+        }
+    }
+}
