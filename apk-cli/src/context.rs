@@ -72,12 +72,14 @@ pub struct GlobalOpts {
     /// Do not run package scripts
     #[arg(long, global = true)]
     pub no_scripts: bool,
-    #[arg(short = 'U', long, global = true, hide = true)]
+    /// Fetch network indexes even if the cached copies are fresh
+    #[arg(short = 'U', long, global = true)]
     pub update_cache: bool,
     #[arg(long, global = true, hide = true)]
     pub cache_dir: Option<String>,
-    #[arg(long, global = true, hide = true)]
-    pub cache_max_age: Option<String>,
+    /// Fetch network indexes again when their cached copies are older than MINUTES
+    #[arg(long, global = true, value_name = "MINUTES")]
+    pub cache_max_age: Option<u64>,
     #[arg(short = 'i', long, global = true, hide = true)]
     pub interactive: bool,
     #[arg(long, global = true, hide = true)]
@@ -89,8 +91,9 @@ pub struct GlobalOpts {
     /// Wait up to TIME seconds for the database lock
     #[arg(long, global = true, value_name = "TIME")]
     pub wait: Option<u64>,
-    #[arg(long, global = true, hide = true)]
-    pub timeout: Option<String>,
+    /// Network timeout in seconds (connecting, and each read)
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 impl GlobalOpts {
@@ -105,14 +108,11 @@ impl GlobalOpts {
                 self.force_missing_repositories,
                 "--force-missing-repositories",
             ),
-            (self.update_cache, "--update-cache"),
             (self.cache_dir.is_some(), "--cache-dir"),
-            (self.cache_max_age.is_some(), "--cache-max-age"),
             (self.interactive, "--interactive"),
             (self.progress, "--progress"),
             (self.no_progress, "--no-progress"),
             (self.purge, "--purge"),
-            (self.timeout.is_some(), "--timeout"),
         ];
         flags
             .iter()
@@ -173,6 +173,15 @@ impl Context {
     pub fn open_db(
         &self,
     ) -> Result<std::mem::ManuallyDrop<apk_core::database::Database>, apk_core::Error> {
+        self.open_db_updating(self.opts.update_cache)
+    }
+
+    /// Opens the database; with `update`, network indexes are fetched even when the
+    /// cached copies are fresh.
+    pub fn open_db_updating(
+        &self,
+        update: bool,
+    ) -> Result<std::mem::ManuallyDrop<apk_core::database::Database>, apk_core::Error> {
         let opts = apk_core::database::OpenOptions {
             root: self.root.clone(),
             repositories_file: self.opts.repositories_file.clone(),
@@ -182,6 +191,12 @@ impl Context {
             keys: self.keyring()?,
             no_cache: self.opts.no_cache,
             keys_dir: (!self.opts.allow_untrusted).then(|| self.keys_dir()),
+            fetcher: self.fetcher(),
+            update_cache: update,
+            cache_max_age: self
+                .opts
+                .cache_max_age
+                .map(|m| std::time::Duration::from_secs(m * 60)),
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {
@@ -221,6 +236,13 @@ impl Context {
         self.open_db_or_report()
     }
 
+    /// Reads network repositories with the `--timeout` given (default 60 s).
+    pub fn fetcher(&self) -> apk_core::fetch::Fetcher {
+        apk_core::fetch::Fetcher::new(std::time::Duration::from_secs(
+            self.opts.timeout.unwrap_or(60),
+        ))
+    }
+
     /// How to commit into this root.
     pub fn commit_options(
         &self,
@@ -233,6 +255,7 @@ impl Context {
             chown: apk_core::extract::is_root() && !self.opts.no_chown,
             arch: db.pool.arches.first().cloned().unwrap_or_default(),
             cache_dir: (!self.opts.no_cache && cache.is_dir()).then_some(cache),
+            fetcher: self.fetcher(),
         })
     }
 

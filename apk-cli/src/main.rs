@@ -46,6 +46,8 @@ enum Command {
     Policy(commands::query::PolicyArgs),
     /// Show statistics about installed and available packages
     Stats,
+    /// Fetch the indexes of network repositories into the cache
+    Update,
     /// Download packages from the repositories
     Fetch(commands::query::FetchArgs),
     /// Compare versions, or check their validity
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => commands::query::policy(&ctx, a),
         Command::Fetch(a) => commands::query::fetch(&ctx, a),
         Command::Stats => commands::query::stats(&ctx),
+        Command::Update => commands::update::run(&ctx),
         Command::Version(a) => commands::version::run(&ctx, a),
         Command::Verify(a) => commands::verify::run(&ctx, a),
         Command::Index(a) => commands::index::run(&ctx, a),

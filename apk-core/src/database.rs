@@ -30,6 +30,96 @@ pub struct OpenOptions {
     pub no_cache: bool,
     /// The keys directory `keys` was read from (part of the snapshot key).
     pub keys_dir: Option<PathBuf>,
+    /// Reads network repositories.
+    pub fetcher: crate::fetch::Fetcher,
+    /// `--update-cache`: fetch network indexes even when the cached copy is fresh.
+    pub update_cache: bool,
+    /// `--cache-max-age`: cached network indexes older than this are fetched again
+    /// (default: 4 hours).
+    pub cache_max_age: Option<std::time::Duration>,
+}
+
+/// The default age after which a cached network index is fetched again.
+pub const DEFAULT_CACHE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
+
+/// Where a repository's index is read from.
+#[derive(Debug, Clone)]
+pub enum IndexSource {
+    /// A file: the repository itself (local) or the cached copy (network).
+    File(PathBuf),
+    /// Fetched for this run only (`--no-cache`).
+    Memory(std::sync::Arc<Vec<u8>>),
+    /// Could not be had; why.
+    Unavailable(String),
+}
+
+/// The directory network indexes are cached in: `etc/apk/cache` when it exists (the
+/// package cache is enabled), else `var/cache/apk`.
+pub fn index_cache_dir(root: &Path) -> PathBuf {
+    let enabled = root.join("etc/apk/cache");
+    if enabled.is_dir() {
+        enabled
+    } else {
+        root.join("var/cache/apk")
+    }
+}
+
+/// The cached copy of a network repository's index: `APKINDEX.<hash>.tar.gz`, the hash
+/// taken from the repository URL.
+pub fn cached_index_path(root: &Path, repo_url: &str) -> PathBuf {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(repo_url.as_bytes());
+    let hex = crate::checksum::encode_hex(&digest[..4]);
+    index_cache_dir(root).join(format!("APKINDEX.{hex}.tar.gz"))
+}
+
+/// Resolves where `repo`'s index is read from, fetching it over the network when the
+/// cached copy is missing or stale (or always with `--no-cache`).
+pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexSource {
+    let url = repo.index_url(arch);
+    if !crate::fetch::is_network(&url) {
+        return match Repository::local_path(&url) {
+            Some(p) => IndexSource::File(PathBuf::from(p)),
+            None => IndexSource::Unavailable("unsupported repository URL".into()),
+        };
+    }
+    let limit = crate::fetch::INDEX_LIMIT;
+    if opts.no_cache {
+        if opts.no_network {
+            return IndexSource::Unavailable("network access is disabled (--no-network)".into());
+        }
+        return match opts.fetcher.get(&url, limit) {
+            Ok(b) => IndexSource::Memory(std::sync::Arc::new(b)),
+            Err(e) => IndexSource::Unavailable(e.reason()),
+        };
+    }
+    let cached = cached_index_path(&opts.root, &repo.url);
+    let max_age = opts.cache_max_age.unwrap_or(DEFAULT_CACHE_MAX_AGE);
+    let age = std::fs::metadata(&cached)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| t.elapsed().unwrap_or_default());
+    let fresh = age.is_some_and(|a| a < max_age) && !opts.update_cache;
+    if fresh || (opts.no_network && age.is_some()) {
+        return IndexSource::File(cached);
+    }
+    if opts.no_network {
+        return IndexSource::Unavailable("network access is disabled (--no-network)".into());
+    }
+    let fetched = opts.fetcher.get(&url, limit).and_then(|bytes| {
+        if let Some(dir) = cached.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        crate::file::write_atomically(&cached, &bytes)
+    });
+    match fetched {
+        Ok(()) => IndexSource::File(cached),
+        // A stale copy beats none; the failure is still reported.
+        Err(e) if age.is_some() => {
+            IndexSource::Unavailable(format!("{} (using the cached index)", e.reason()))
+        }
+        Err(e) => IndexSource::Unavailable(e.reason()),
+    }
 }
 
 /// What a database is read from, resolved before anything heavy is read.
@@ -38,6 +128,8 @@ struct Inputs {
     world_path: PathBuf,
     repositories_text: Option<String>,
     repos: Vec<Repository>,
+    /// Where each repository's index comes from.
+    sources: Vec<IndexSource>,
 }
 
 impl Inputs {
@@ -71,11 +163,16 @@ impl Inputs {
                 .iter()
                 .map(|u| Repository::from_url(u, None)),
         );
+        let sources = repos
+            .iter()
+            .map(|r| index_source(opts, r, &arches[0]))
+            .collect();
         Ok(Inputs {
             arches,
             world_path: root.join("etc/apk/world"),
             repositories_text,
             repos,
+            sources,
         })
     }
 
@@ -110,11 +207,12 @@ impl Inputs {
         ] {
             k.add_file_identity(&root.join(f));
         }
-        for repo in &self.repos {
-            let url = repo.index_url(&self.arches[0]);
-            match Repository::local_path(&url) {
-                Some(p) => k.add_file_identity(Path::new(p)),
-                None => k.add("remote", url.as_bytes()),
+        for (repo, source) in self.repos.iter().zip(&self.sources) {
+            k.add("repository", repo.index_url(&self.arches[0]).as_bytes());
+            match source {
+                IndexSource::File(p) => k.add_file_identity(p),
+                IndexSource::Memory(b) => k.add("fetched", b),
+                IndexSource::Unavailable(why) => k.add("unavailable", why.as_bytes()),
             }
         }
         match &opts.keys_dir {
@@ -229,23 +327,22 @@ impl Database {
         }
 
         let mut unavailable = Vec::new();
-        for repo in &inputs.repos {
+        for (repo, source) in inputs.repos.iter().zip(&inputs.sources) {
             let remote = repo.is_remote() && !repo.url.starts_with("test:");
             let url = repo.index_url(&pool.arches[0]);
             let masked = opts.no_network && repo.is_remote();
-            let Some(path) = Repository::local_path(&url) else {
-                pool.add_repo(&repo.url, repo.tag.as_deref(), true, false);
-                unavailable.push((
-                    url,
-                    "fetching over the network is not implemented in this build".into(),
-                ));
-                continue;
+            let read = match source {
+                IndexSource::File(path) => std::fs::read(path)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string()),
+                IndexSource::Memory(b) => Ok(b.clone()),
+                IndexSource::Unavailable(why) => Err(why.clone()),
             };
-            let bytes = match std::fs::read(path) {
+            let bytes = match read {
                 Ok(b) => b,
-                Err(e) => {
+                Err(why) => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push((url.clone(), e.to_string()));
+                    unavailable.push((url.clone(), why));
                     continue;
                 }
             };

@@ -19,6 +19,7 @@ pub mod db;
 pub mod dep;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod file;
 #[doc(hidden)]
 pub mod fuzzing;

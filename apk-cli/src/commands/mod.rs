@@ -6,6 +6,7 @@ pub mod index;
 pub mod manifest;
 pub mod query;
 pub mod solution;
+pub mod update;
 pub mod upgrade;
 pub mod verify;
 pub mod version;

@@ -780,6 +780,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         }
         marked.extend(cs.changes.iter().filter_map(|c| c.new));
     }
+    let fetcher = ctx.fetcher();
     let pool = &mut db.pool;
     let mut pkgs: Vec<PkgId> = marked.into_iter().collect();
     sort_pkgs(pool, &mut pkgs);
@@ -792,7 +793,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         if ctx.opts.simulate {
             continue;
         }
-        if let Err(e) = fetch_one(pool, id, &dir, args.link) {
+        if let Err(e) = fetch_one(pool, &fetcher, id, &dir, args.link) {
             context::error(format!("{}: {e}", pool.nv(id)));
             errors += 1;
         }
@@ -801,7 +802,13 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
 }
 
 /// Copies (or links) a package file from a local repository into `dir`.
-fn fetch_one(pool: &Pool, id: PkgId, dir: &std::path::Path, link: bool) -> Result<(), String> {
+fn fetch_one(
+    pool: &Pool,
+    fetcher: &apk_core::fetch::Fetcher,
+    id: PkgId,
+    dir: &std::path::Path,
+    link: bool,
+) -> Result<(), String> {
     let p = pool.pkg(id);
     let repo_idx = (1..pool.repos.len())
         .find(|&i| i < 64 && p.repos & (1 << i) != 0)
@@ -814,10 +821,14 @@ fn fetch_one(pool: &Pool, id: PkgId, dir: &std::path::Path, link: bool) -> Resul
     let r = apk_core::repo::Repository::from_url(&repo.url, None);
     let arch = pool.arches.first().map(String::as_str).unwrap_or("");
     let url = r.package_url(arch, pool.name(p.name), &p.version);
-    let src = apk_core::repo::Repository::local_path(&url)
-        .ok_or("fetching over the network is not implemented in this build")?;
     let file = format!("{}-{}.apk", pool.name(p.name), p.version);
     let dest = dir.join(file);
+    let Some(src) = apk_core::repo::Repository::local_path(&url) else {
+        let bytes = fetcher
+            .get(&url, apk_core::fetch::PACKAGE_LIMIT)
+            .map_err(|e| e.to_string())?;
+        return apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string());
+    };
     if link && std::fs::hard_link(src, &dest).is_ok() {
         return Ok(());
     }

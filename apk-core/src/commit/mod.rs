@@ -58,6 +58,8 @@ pub struct Options {
     pub arch: String,
     /// The package cache directory, when one is configured.
     pub cache_dir: Option<PathBuf>,
+    /// Reads packages from network repositories.
+    pub fetcher: crate::fetch::Fetcher,
 }
 
 /// What a commit reports as it goes.
@@ -281,7 +283,7 @@ impl Committer<'_> {
             return Ok(());
         }
 
-        let bytes = self.fetch(new)?;
+        let (bytes, downloaded) = self.fetch(new)?;
         let package = Package::parse(&bytes, &nv).map_err(|e| e.reason())?;
         if let Some(keys) = &self.opts.keys {
             package
@@ -344,6 +346,9 @@ impl Committer<'_> {
             self.state.triggers.remove(&name);
         } else {
             self.state.triggers.insert(name.clone(), triggers);
+        }
+        if downloaded {
+            self.keep_in_cache(new, &bytes);
         }
         self.fresh.insert(name);
         self.run_script(&nv, &scripts, post, &args);
@@ -427,17 +432,40 @@ impl Committer<'_> {
         }
     }
 
+    /// The package's file name in the cache: `name-version.<hash>.apk`.
+    fn cache_file(&self, id: PkgId) -> Option<PathBuf> {
+        let pkg = self.pool.pkg(id);
+        let (dir, csum) = (self.opts.cache_dir.as_ref()?, pkg.checksum?);
+        let hex = crate::checksum::encode_hex(&csum.bytes()[..4]);
+        Some(dir.join(format!(
+            "{}-{}.{hex}.apk",
+            self.pool.name(pkg.name),
+            pkg.version
+        )))
+    }
+
+    /// A downloaded package goes into the cache once it verified.
+    fn keep_in_cache(&mut self, id: PkgId, bytes: &[u8]) {
+        if let Some(path) = self.cache_file(id) {
+            if let Err(e) = crate::file::write_atomically(&path, bytes) {
+                (self.on)(Event::Warning(format!(
+                    "caching {}: {}",
+                    path.display(),
+                    e.reason()
+                )));
+            }
+        }
+    }
+
     /// Reads the package file: from the cache, else from the first repository that
-    /// has it.
-    fn fetch(&self, id: PkgId) -> std::result::Result<Vec<u8>, String> {
+    /// has it. The flag tells whether it came over the network.
+    fn fetch(&self, id: PkgId) -> std::result::Result<(Vec<u8>, bool), String> {
         let pool = self.pool;
         let pkg = pool.pkg(id);
         let name = pool.name(pkg.name);
-        if let (Some(dir), Some(csum)) = (&self.opts.cache_dir, pkg.checksum) {
-            let hex = crate::checksum::encode_hex(&csum.bytes()[..4]);
-            let cached = dir.join(format!("{name}-{}.{hex}.apk", pkg.version));
+        if let Some(cached) = self.cache_file(id) {
             if let Ok(b) = fs::read(&cached) {
-                return Ok(b);
+                return Ok((b, false));
             }
         }
         let mut last_err = String::from("no repository has this package");
@@ -450,15 +478,9 @@ impl Committer<'_> {
                 name,
                 &pkg.version,
             );
-            match Repository::local_path(&url) {
-                Some(p) => match fs::read(p) {
-                    Ok(b) => return Ok(b),
-                    Err(e) => last_err = format!("{p}: {e}"),
-                },
-                None => {
-                    last_err =
-                        format!("{url}: fetching over the network is not implemented in this build")
-                }
+            match self.opts.fetcher.get(&url, crate::fetch::PACKAGE_LIMIT) {
+                Ok(b) => return Ok((b, crate::fetch::is_network(&url))),
+                Err(e) => last_err = e.to_string(),
             }
         }
         Err(last_err)

@@ -1,0 +1,209 @@
+//! Repositories over HTTP, against a real server process on 127.0.0.1
+//! (`tests/support/http_server.py`, Python's http.server with some deliberate
+//! misbehaviour): update, install, the caches, and the ways a download goes wrong.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves `dir` on 127.0.0.1.
+fn serve(dir: &Path) -> Server {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the test HTTP server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the server prints its port");
+    Server { child, port }
+}
+
+struct Root {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    served: PathBuf,
+}
+
+/// A fresh root trusting the demo key, and a copy of the demo repository to serve.
+fn setup() -> Root {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+    std::fs::copy(
+        testdata().join("keys/apk-rs-demo.rsa.pub"),
+        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
+    let repo = served.join("repo/x86_64");
+    std::fs::create_dir_all(&repo).unwrap();
+    for e in std::fs::read_dir(demo_repo()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, repo.join(p.file_name().unwrap())).unwrap();
+    }
+    let (code, _, err) = run(&["--root", s(&root), "--initdb", "add"]);
+    assert_eq!(code, 0, "{err}");
+    Root {
+        _tmp: tmp,
+        root,
+        served,
+    }
+}
+
+impl Root {
+    fn use_repo(&self, url: &str) {
+        std::fs::write(self.root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
+    }
+    fn apk(&self, args: &[&str]) -> (i32, String) {
+        let mut all = vec!["--root", s(&self.root), "--no-scripts", "--timeout", "2"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(&all);
+        (code, format!("{out}{err}"))
+    }
+    fn cached_indexes(&self) -> Vec<String> {
+        tree(&self.root.join("var/cache/apk"))
+            .into_iter()
+            .filter(|n| n.starts_with("APKINDEX."))
+            .collect()
+    }
+}
+
+#[test]
+fn update_then_add_over_http() {
+    let r = setup();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
+    let (code, out) = r.apk(&["update"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "apk-rs demo repository [http://127.0.0.1:{}/repo]\nOK: 5 distinct packages available\n",
+            server.port
+        )
+    );
+    assert_eq!(r.cached_indexes().len(), 1);
+
+    // The package cache is used when etc/apk/cache exists.
+    std::fs::create_dir_all(r.root.join("etc/apk/cache")).unwrap();
+    let (code, out) = r.apk(&["add", "demo-hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("OK: 56 KiB in 3 packages\n"), "{out}");
+    assert!(r.root.join("usr/bin/demo-hello").exists());
+    let cached: Vec<String> = tree(&r.root.join("etc/apk/cache"))
+        .into_iter()
+        .filter(|n| n.ends_with(".apk"))
+        .collect();
+    assert_eq!(cached.len(), 3, "{cached:?}");
+    assert!(cached.iter().any(|n| n.starts_with("demo-hello-1.0-r1.")));
+
+    // With the server gone, the cached index and packages still serve a reinstall.
+    drop(server);
+    let (code, out) = r.apk(&["fix", "demo-hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Reinstalling demo-hello (1.0-r1)"), "{out}");
+}
+
+#[test]
+fn no_cache_fetches_every_time_and_keeps_nothing() {
+    let r = setup();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
+    let (code, out) = r.apk(&["--no-cache", "add", "demo-lib"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(r.root.join("usr/lib/libdemo.so.2.1.0").exists());
+    assert!(r.cached_indexes().is_empty());
+}
+
+#[test]
+fn download_failures_are_reported_with_the_url() {
+    let r = setup();
+    let server = serve(&r.served);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let cases = [
+        ("missing", "HTTP 404 Not Found"),
+        ("truncated/repo", "truncated download"),
+        ("stall/repo", "timed out after 2 s"),
+    ];
+    for (path, why) in cases {
+        r.use_repo(&format!("{base}/{path}"));
+        let (code, out) = r.apk(&["update"]);
+        assert_eq!(code, 1, "{path}: {out}");
+        assert!(
+            out.contains(&format!(
+                "WARNING: {base}/{path}/x86_64/APKINDEX.tar.gz: {why}"
+            )),
+            "{path}: {out}"
+        );
+        assert!(out.contains("1 unavailable"), "{out}");
+        assert!(r.cached_indexes().is_empty(), "{path}");
+    }
+    // A server error is retried.
+    r.use_repo(&format!("{base}/flaky/repo"));
+    let (code, out) = r.apk(&["update"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn a_tampered_package_is_refused_and_nothing_is_installed() {
+    let r = setup();
+    let pkg = r.served.join("repo/x86_64/demo-lib-2.1-r0.apk");
+    let mut bytes = std::fs::read(&pkg).unwrap();
+    let at = bytes.len() - 30;
+    bytes[at] ^= 0xff;
+    std::fs::write(&pkg, bytes).unwrap();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
+    let (code, out) = r.apk(&["add", "demo-lib"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ERROR: demo-lib-2.1-r0: "), "{out}");
+    assert!(!r.root.join("usr/lib").exists());
+    let installed = std::fs::read_to_string(r.root.join("lib/apk/db/installed")).unwrap();
+    assert_eq!(installed, "");
+}
+
+#[test]
+fn fetch_downloads_over_http() {
+    let r = setup();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
+    let out_dir = r.root.join("fetched");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let (code, out) = r.apk(&["fetch", "-R", "-o", s(&out_dir), "demo-hello"]);
+    assert_eq!(code, 0, "{out}");
+    let mut got = tree(&out_dir);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "demo-base-1.0-r0.apk",
+            "demo-hello-1.0-r1.apk",
+            "demo-lib-2.1-r0.apk"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("demo-lib-2.1-r0.apk")).unwrap(),
+        std::fs::read(r.served.join("repo/x86_64/demo-lib-2.1-r0.apk")).unwrap()
+    );
+}
