@@ -243,18 +243,29 @@ impl Context {
         ))
     }
 
+    /// The package cache, when enabled: `etc/apk/cache` exists in the root (usually a
+    /// symlink to `/var/cache/apk`, resolved inside the root).
+    pub fn package_cache_dir(&self) -> Option<PathBuf> {
+        if self.opts.no_cache {
+            return None;
+        }
+        let dir = apk_core::commit::rootfs::RootFs::new(&self.root)
+            .resolve_dir("etc/apk/cache")
+            .ok()?;
+        dir.is_dir().then_some(dir)
+    }
+
     /// How to commit into this root.
     pub fn commit_options(
         &self,
         db: &apk_core::database::Database,
     ) -> Result<apk_core::commit::Options, apk_core::Error> {
-        let cache = self.in_root(Path::new("etc/apk/cache"));
         Ok(apk_core::commit::Options {
             keys: self.keyring()?,
             no_scripts: self.opts.no_scripts,
             chown: apk_core::extract::is_root() && !self.opts.no_chown,
             arch: db.pool.arches.first().cloned().unwrap_or_default(),
-            cache_dir: (!self.opts.no_cache && cache.is_dir()).then_some(cache),
+            cache_dir: self.package_cache_dir(),
             fetcher: self.fetcher(),
         })
     }

@@ -48,6 +48,10 @@ enum Command {
     Stats,
     /// Fetch the indexes of network repositories into the cache
     Update,
+    /// List files that differ from the installed database
+    Audit(commands::audit::Args),
+    /// Manage the package cache: clean, download, sync
+    Cache(commands::cache::Args),
     /// Download packages from the repositories
     Fetch(commands::query::FetchArgs),
     /// Compare versions, or check their validity
@@ -87,6 +91,8 @@ fn main() -> ExitCode {
         Command::Fetch(a) => commands::query::fetch(&ctx, a),
         Command::Stats => commands::query::stats(&ctx),
         Command::Update => commands::update::run(&ctx),
+        Command::Audit(a) => commands::audit::run(&ctx, a),
+        Command::Cache(a) => commands::cache::run(&ctx, a),
         Command::Version(a) => commands::version::run(&ctx, a),
         Command::Verify(a) => commands::verify::run(&ctx, a),
         Command::Index(a) => commands::index::run(&ctx, a),

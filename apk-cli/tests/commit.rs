@@ -678,3 +678,55 @@ fn scripts_and_triggers_run_inside_the_root() {
     f.ok(&["add", "hooks"]);
     assert_eq!(f.read("log"), "");
 }
+
+#[test]
+fn audit_reports_changes_and_fix_repairs_them() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![spec("sys", "1.0-r0")
+            .dir("etc")
+            .file("etc/sys.conf", "a=1\n")
+            .dir("usr")
+            .dir("usr/bin")
+            .entry("usr/bin/sys", 0o755, DataNode::File(b"binary\n".to_vec()))
+            .file("usr/bin/sys-data", "data\n")],
+    );
+    f.ok(&["--initdb", "add", "sys"]);
+    assert_eq!(f.ok(&["audit"]), "");
+    assert_eq!(f.ok(&["audit", "--system"]), "");
+
+    std::fs::write(f.path("etc/sys.conf"), "a=2\n").unwrap();
+    std::fs::write(f.path("etc/local.conf"), "mine\n").unwrap();
+    std::fs::write(f.path("usr/bin/sys"), "tampered\n").unwrap();
+    std::fs::remove_file(f.path("usr/bin/sys-data")).unwrap();
+    std::fs::create_dir_all(f.path("usr/bin/extra")).unwrap();
+    std::fs::write(f.path("usr/bin/stray"), "x").unwrap();
+
+    assert_eq!(f.ok(&["audit"]), "A etc/local.conf\nU etc/sys.conf\n");
+    assert_eq!(
+        f.ok(&["audit", "--system"]),
+        "U usr/bin/sys\nX usr/bin/sys-data\n"
+    );
+    assert_eq!(
+        f.ok(&["audit", "--full"]),
+        "A etc/local.conf\nd usr/bin/extra\nA usr/bin/stray\nU usr/bin/sys\nX usr/bin/sys-data\n"
+    );
+    assert_eq!(f.ok(&["audit", "--system", "--packages"]), "sys\n");
+    std::fs::set_permissions(
+        f.path("etc/sys.conf"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(f.path("etc/sys.conf"), "a=1\n").unwrap();
+    assert_eq!(
+        f.ok(&["audit", "--check-permissions"]),
+        "A etc/local.conf\nM etc/sys.conf\n"
+    );
+
+    let out = f.ok(&["fix", "sys"]);
+    assert!(out.contains("(1/1) Reinstalling sys (1.0-r0)"), "{out}");
+    assert_eq!(f.ok(&["audit", "--system"]), "");
+    assert_eq!(f.read("usr/bin/sys"), "binary\n");
+    assert_eq!(f.read("usr/bin/sys-data"), "data\n");
+}

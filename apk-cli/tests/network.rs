@@ -207,3 +207,38 @@ fn fetch_downloads_over_http() {
         std::fs::read(r.served.join("repo/x86_64/demo-lib-2.1-r0.apk")).unwrap()
     );
 }
+
+#[test]
+fn cache_download_and_clean_follow_the_world() {
+    let r = setup();
+    let (code, out) = r.apk(&["cache", "sync"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("ERROR: Package cache is not enabled."),
+        "{out}"
+    );
+
+    // etc/apk/cache -> /var/cache/apk, meant inside the root.
+    std::os::unix::fs::symlink("/var/cache/apk", r.root.join("etc/apk/cache")).unwrap();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
+    std::fs::write(r.root.join("etc/apk/world"), "demo-hello\n").unwrap();
+    let (code, out) = r.apk(&["cache", "download"]);
+    assert_eq!(code, 0, "{out}");
+    let packages = || -> Vec<String> {
+        tree(&r.root.join("var/cache/apk"))
+            .into_iter()
+            .filter(|n| n.ends_with(".apk"))
+            .map(|n| n.rsplitn(3, '.').last().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        packages(),
+        ["demo-base-1.0-r0", "demo-hello-1.0-r1", "demo-lib-2.1-r0"]
+    );
+    std::fs::write(r.root.join("etc/apk/world"), "demo-lib\n").unwrap();
+    let (code, out) = r.apk(&["cache", "clean"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(packages(), ["demo-lib-2.1-r0"]);
+    assert_eq!(r.cached_indexes().len(), 1);
+}

@@ -56,11 +56,11 @@ pub enum IndexSource {
 /// The directory network indexes are cached in: `etc/apk/cache` when it exists (the
 /// package cache is enabled), else `var/cache/apk`.
 pub fn index_cache_dir(root: &Path) -> PathBuf {
-    let enabled = root.join("etc/apk/cache");
-    if enabled.is_dir() {
-        enabled
-    } else {
-        root.join("var/cache/apk")
+    // `etc/apk/cache` is usually a symlink to `/var/cache/apk`, meant inside the root.
+    let enabled = crate::commit::rootfs::RootFs::new(root).resolve_dir("etc/apk/cache");
+    match enabled {
+        Ok(dir) if dir.is_dir() => dir,
+        _ => root.join("var/cache/apk"),
     }
 }
 
@@ -182,11 +182,8 @@ impl Inputs {
         if opts.no_cache {
             return None;
         }
-        ["etc/apk/cache", "var/cache/apk"]
-            .iter()
-            .map(|d| opts.root.join(d))
-            .find(|d| d.is_dir())
-            .map(|d| d.join("apk-rs.snapshot"))
+        let dir = index_cache_dir(&opts.root);
+        dir.is_dir().then(|| dir.join("apk-rs.snapshot"))
     }
 
     /// Everything the loaded database depends on.

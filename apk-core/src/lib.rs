@@ -12,6 +12,7 @@
 //!   [`solver`] (apk's dependency solver and its reports).
 
 pub mod archive;
+pub mod audit;
 pub mod checksum;
 pub mod commit;
 pub mod database;

@@ -1,4 +1,6 @@
 pub mod add;
+pub mod audit;
+pub mod cache;
 pub mod del;
 pub mod extract;
 pub mod fix;

@@ -95,7 +95,6 @@ pub fn commit(
         changed_dirs: BTreeSet::new(),
         fresh: HashSet::new(),
         errors: 0,
-        temp_counter: 0,
         on,
     };
     let lines = report::change_lines_by_change(pool, cs);
@@ -150,6 +149,42 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// A package's file name in the cache: `name-version.<hash>.apk`, the hash from its
+/// identity; `None` for packages without one.
+pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
+    let pkg = pool.pkg(id);
+    let hex = crate::checksum::encode_hex(&pkg.checksum?.bytes()[..4]);
+    Some(format!("{}-{}.{hex}.apk", pool.name(pkg.name), pkg.version))
+}
+
+/// Reads a package file: from the cache, else from the first usable repository that
+/// has it. The flag tells whether it came over the network.
+pub fn fetch_package(
+    pool: &Pool,
+    id: PkgId,
+    opts: &Options,
+) -> std::result::Result<(Vec<u8>, bool), String> {
+    let pkg = pool.pkg(id);
+    let name = pool.name(pkg.name);
+    if let (Some(dir), Some(file)) = (&opts.cache_dir, cache_file_name(pool, id)) {
+        if let Ok(b) = fs::read(dir.join(file)) {
+            return Ok((b, false));
+        }
+    }
+    let mut last_err = String::from("no repository has this package");
+    for (i, repo) in pool.repos.iter().enumerate().skip(1) {
+        if i >= 64 || pkg.repos & (1 << i) == 0 || pool.available_repos & (1 << i) == 0 {
+            continue;
+        }
+        let url = Repository::from_url(&repo.url, None).package_url(&opts.arch, name, &pkg.version);
+        match opts.fetcher.get(&url, crate::fetch::PACKAGE_LIMIT) {
+            Ok(b) => return Ok((b, crate::fetch::is_network(&url))),
+            Err(e) => last_err = e.to_string(),
+        }
+    }
+    Err(last_err)
+}
+
 struct Committer<'a> {
     fs: RootFs,
     pool: &'a Pool,
@@ -163,7 +198,6 @@ struct Committer<'a> {
     /// Packages installed by this commit: their triggers see every matching directory.
     fresh: HashSet<String>,
     errors: u32,
-    temp_counter: u64,
     on: &'a mut dyn FnMut(Event),
 }
 
@@ -432,16 +466,9 @@ impl Committer<'_> {
         }
     }
 
-    /// The package's file name in the cache: `name-version.<hash>.apk`.
     fn cache_file(&self, id: PkgId) -> Option<PathBuf> {
-        let pkg = self.pool.pkg(id);
-        let (dir, csum) = (self.opts.cache_dir.as_ref()?, pkg.checksum?);
-        let hex = crate::checksum::encode_hex(&csum.bytes()[..4]);
-        Some(dir.join(format!(
-            "{}-{}.{hex}.apk",
-            self.pool.name(pkg.name),
-            pkg.version
-        )))
+        let dir = self.opts.cache_dir.as_ref()?;
+        Some(dir.join(cache_file_name(self.pool, id)?))
     }
 
     /// A downloaded package goes into the cache once it verified.
@@ -457,42 +484,17 @@ impl Committer<'_> {
         }
     }
 
-    /// Reads the package file: from the cache, else from the first repository that
-    /// has it. The flag tells whether it came over the network.
     fn fetch(&self, id: PkgId) -> std::result::Result<(Vec<u8>, bool), String> {
-        let pool = self.pool;
-        let pkg = pool.pkg(id);
-        let name = pool.name(pkg.name);
-        if let Some(cached) = self.cache_file(id) {
-            if let Ok(b) = fs::read(&cached) {
-                return Ok((b, false));
-            }
-        }
-        let mut last_err = String::from("no repository has this package");
-        for (i, repo) in pool.repos.iter().enumerate().skip(1) {
-            if i >= 64 || pkg.repos & (1 << i) == 0 || pool.available_repos & (1 << i) == 0 {
-                continue;
-            }
-            let url = Repository::from_url(&repo.url, None).package_url(
-                &self.opts.arch,
-                name,
-                &pkg.version,
-            );
-            match self.opts.fetcher.get(&url, crate::fetch::PACKAGE_LIMIT) {
-                Ok(b) => return Ok((b, crate::fetch::is_network(&url))),
-                Err(e) => last_err = e.to_string(),
-            }
-        }
-        Err(last_err)
+        fetch_package(self.pool, id, self.opts)
     }
 
-    fn next_temp(&mut self, parent: &Path) -> PathBuf {
-        self.temp_counter += 1;
-        parent.join(format!(
-            ".apk.{:x}.{:x}",
-            std::process::id(),
-            self.temp_counter
-        ))
+    /// The temporary name an entry is written under before it is renamed over `dest`:
+    /// derived from the destination, so that a run after a crash reuses (and so
+    /// cleans up) what the crashed run left, instead of piling up new names.
+    fn temp_for(dest: &Path) -> PathBuf {
+        let digest = Sha1::digest(dest.as_os_str().as_encoded_bytes());
+        let name = format!(".apk.{}", crate::checksum::encode_hex(&digest[..8]));
+        dest.with_file_name(name)
     }
 
     /// Writes every entry of the package under a temporary name; nothing is renamed
@@ -555,8 +557,15 @@ impl Committer<'_> {
         if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
             return Err(format!("{path}: a directory is in the way"));
         }
-        let tmp = self.next_temp(&parent);
+        if stage.paths.contains(path) {
+            return Err(format!("{path}: duplicate entry in the package"));
+        }
+        let tmp = Self::temp_for(&dest);
         let io = |e: std::io::Error| format!("{path}: {e}");
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
         let checksum = match h.kind {
             EntryKind::File => {
                 let mut f = fs::OpenOptions::new()
