@@ -1,6 +1,8 @@
 //! Shared helpers for the `apk` binary's tests.
 #![allow(dead_code)]
 
+pub mod repo;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -95,6 +95,7 @@ pub fn commit(
         changed_dirs: BTreeSet::new(),
         fresh: HashSet::new(),
         errors: 0,
+        landed: 0,
         on,
     };
     let lines = report::change_lines_by_change(pool, cs);
@@ -105,6 +106,7 @@ pub fn commit(
         c.apply(change);
     }
     c.run_triggers();
+    crash_point("before-db");
     c.write_database(world)?;
     Ok(c.errors)
 }
@@ -185,6 +187,18 @@ pub fn fetch_package(
     Err(last_err)
 }
 
+/// Fault injection for the crash-safety tests: when `APK_RS_CRASH_AT` names `point`,
+/// the process aborts there, as abruptly as a SIGKILL. Points: `package:N` (after the
+/// N-th package landed), `before-db` (all files in place, database not written),
+/// `mid-db` (scripts and triggers written, `installed` not).
+fn crash_point(point: &str) {
+    static WANTED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let wanted = WANTED.get_or_init(|| std::env::var("APK_RS_CRASH_AT").ok());
+    if wanted.as_deref() == Some(point) {
+        std::process::abort();
+    }
+}
+
 struct Committer<'a> {
     fs: RootFs,
     pool: &'a Pool,
@@ -198,6 +212,8 @@ struct Committer<'a> {
     /// Packages installed by this commit: their triggers see every matching directory.
     fresh: HashSet<String>,
     errors: u32,
+    /// Packages installed so far.
+    landed: u32,
     on: &'a mut dyn FnMut(Event),
 }
 
@@ -384,6 +400,8 @@ impl Committer<'_> {
         if downloaded {
             self.keep_in_cache(new, &bytes);
         }
+        self.landed += 1;
+        crash_point(&format!("package:{}", self.landed));
         self.fresh.insert(name);
         self.run_script(&nv, &scripts, post, &args);
         Ok(())
@@ -775,6 +793,7 @@ impl Committer<'_> {
             &root.join(state::TRIGGERS),
             self.state.triggers_text().as_bytes(),
         )?;
+        crash_point("mid-db");
         crate::file::write_atomically(
             &root.join(state::INSTALLED),
             self.state.installed_text().as_bytes(),
