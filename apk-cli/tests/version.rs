@@ -48,9 +48,9 @@ fn unimplemented_options_and_applets_are_refused() {
         err.contains("--force-overwrite is not implemented"),
         "{err}"
     );
-    let (code, _, err) = run(&["audit"]);
+    let (code, _, err) = run(&["mkndx"]);
     assert_eq!(code, 1);
-    assert!(err.contains("'audit' is not implemented"), "{err}");
+    assert!(err.contains("'mkndx' is not implemented"), "{err}");
     let (code, _, _) = run(&["--no-such-option", "version"]);
     assert_ne!(code, 0);
 }

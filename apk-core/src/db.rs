@@ -135,8 +135,13 @@ pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> 
 
 /// Writes `lib/apk/db/installed`.
 pub fn write_installed(pkgs: &[InstalledPackage]) -> String {
+    write_installed_from(pkgs.iter())
+}
+
+/// Writes `lib/apk/db/installed` from packages in database order.
+pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>) -> String {
     use std::fmt::Write;
-    let mut out = String::with_capacity(pkgs.len() * 1024);
+    let mut out = String::with_capacity(64 * 1024);
     for p in pkgs {
         p.info.write_fields(&mut out);
         for d in &p.dirs {

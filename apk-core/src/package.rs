@@ -212,72 +212,16 @@ impl Package {
     ) -> Result<DataSummary> {
         let bad = |m: String| Error::format(what, m);
         let limit = self.data_limit();
-        let mut reader = archive::member_reader(bytes, self.data_start, limit);
-        let mut summary = DataSummary::default();
-        let mut symlinks: HashSet<String> = HashSet::new();
-        let mut files: HashSet<String> = HashSet::new();
-        {
-            let mut tar = tar::Archive::new(&mut reader);
-            let entries = tar
-                .entries()
-                .map_err(|e| bad(format!("bad data stream: {e}")))?;
-            for entry in entries {
-                let mut entry = entry.map_err(|e| bad(format!("bad data stream: {e}")))?;
-                let mut header = archive::entry_header(&mut entry, what)?;
-                let path = safe_path(&header.path).map_err(&bad)?;
-                if path.is_empty() {
-                    continue;
-                }
-                if ancestors(&path).any(|a| symlinks.contains(a)) {
-                    return Err(bad(format!("'{path}' lies under a symlink of the package")));
-                }
-                header.path = path.clone();
-                let mut data = Vec::new();
-                match header.kind {
-                    EntryKind::File => {
-                        data.reserve(header.size.min(1 << 26) as usize);
-                        entry
-                            .read_to_end(&mut data)
-                            .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
-                        if data.len() as u64 != header.size {
-                            return Err(bad(format!("entry '{path}' is truncated")));
-                        }
-                        check_entry_checksum(&header, &data).map_err(&bad)?;
-                        files.insert(path.clone());
-                        summary.files += 1;
-                        summary.bytes += header.size;
-                    }
-                    EntryKind::Symlink => {
-                        let target = header.link.clone().unwrap_or_default();
-                        check_entry_checksum(&header, target.as_bytes()).map_err(&bad)?;
-                        symlinks.insert(path.clone());
-                    }
-                    EntryKind::HardLink => {
-                        let target = safe_path(header.link.as_deref().unwrap_or(""))
-                            .map_err(|m| bad(format!("hard link '{path}': {m}")))?;
-                        if !files.contains(&target) {
-                            return Err(bad(format!(
-                                "hard link '{path}' points at '{target}', which is not an earlier file of the package"
-                            )));
-                        }
-                        header.link = Some(target);
-                    }
-                    EntryKind::Dir => {}
-                    EntryKind::CharDevice | EntryKind::BlockDevice => {
-                        return Err(bad(format!("device node '{path}' refused")));
-                    }
-                    EntryKind::Fifo => return Err(bad(format!("fifo '{path}' refused"))),
-                    EntryKind::Other(t) => {
-                        return Err(bad(format!(
-                            "entry '{path}' has unsupported type '{}'",
-                            t as char
-                        )))
-                    }
-                }
-                summary.entries += 1;
-                visit(&header, &data)?;
-            }
+        // With a datahash covering the whole rest of the file, the stream can be
+        // inflated in one piece (several times faster than streaming); the hash is
+        // checked first, so nothing unverified is looked at.
+        if let Some(whole) = self.inflate_whole(bytes, limit, what)? {
+            let mut reader = &whole[..];
+            let summary = walk_tar(&mut reader, what, &mut visit)?;
+            return Ok(summary);
         }
+        let mut reader = archive::member_reader(bytes, self.data_start, limit);
+        let summary = walk_tar(&mut reader, what, &mut visit)?;
         // The tar ends at its end blocks; the gzip member may still hold padding.
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
         let rest = reader.into_inner().into_inner();
@@ -287,6 +231,32 @@ impl Package {
         }
         self.check_datahash(&bytes[self.data_start..data_end], what)?;
         Ok(summary)
+    }
+
+    /// Inflates the data stream in one call when `.PKGINFO` has a datahash (checked
+    /// here, over the whole rest of the file) and the gzip trailer announces a size
+    /// within reason; `None` when the stream has to be read the careful way.
+    fn inflate_whole(&self, bytes: &[u8], limit: u64, what: &str) -> Result<Option<Vec<u8>>> {
+        const MAX_WHOLE: u64 = 256 << 20;
+        let stream = &bytes[self.data_start..];
+        if !matches!(self.pkginfo.datahash(), Some(Ok(_))) || stream.len() < 18 {
+            return Ok(None);
+        }
+        let trailer = &stream[stream.len() - 4..];
+        let size = u64::from(u32::from_le_bytes([
+            trailer[0], trailer[1], trailer[2], trailer[3],
+        ]));
+        if size > limit.min(MAX_WHOLE) {
+            return Ok(None);
+        }
+        self.check_datahash(stream, what)?;
+        let mut out = vec![0u8; size as usize];
+        let mut inflater = libdeflater::Decompressor::new();
+        match inflater.gzip_decompress(stream, &mut out) {
+            Ok(n) if n == out.len() => Ok(Some(out)),
+            // Several members, or a trailer that lies: the streaming reader decides.
+            _ => Ok(None),
+        }
     }
 
     fn check_datahash(&self, data_stream: &[u8], what: &str) -> Result<()> {
@@ -317,6 +287,79 @@ impl Package {
         pkg.walk_data(bytes, what, |_, _| Ok(()))?;
         Ok(pkg)
     }
+}
+
+/// Walks the entries of a data tar; see [`Package::walk_data`].
+fn walk_tar<R: Read>(
+    reader: R,
+    what: &str,
+    visit: &mut impl FnMut(&EntryHeader, &[u8]) -> Result<()>,
+) -> Result<DataSummary> {
+    let bad = |m: String| Error::format(what, m);
+    let mut summary = DataSummary::default();
+    let mut symlinks: HashSet<String> = HashSet::new();
+    let mut files: HashSet<String> = HashSet::new();
+    let mut tar = tar::Archive::new(reader);
+    let entries = tar
+        .entries()
+        .map_err(|e| bad(format!("bad data stream: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(format!("bad data stream: {e}")))?;
+        let mut header = archive::entry_header(&mut entry, what)?;
+        let path = safe_path(&header.path).map_err(&bad)?;
+        if path.is_empty() {
+            continue;
+        }
+        if ancestors(&path).any(|a| symlinks.contains(a)) {
+            return Err(bad(format!("'{path}' lies under a symlink of the package")));
+        }
+        header.path = path.clone();
+        let mut data = Vec::new();
+        match header.kind {
+            EntryKind::File => {
+                data.reserve(header.size.min(1 << 26) as usize);
+                entry
+                    .read_to_end(&mut data)
+                    .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
+                if data.len() as u64 != header.size {
+                    return Err(bad(format!("entry '{path}' is truncated")));
+                }
+                check_entry_checksum(&header, &data).map_err(&bad)?;
+                files.insert(path.clone());
+                summary.files += 1;
+                summary.bytes += header.size;
+            }
+            EntryKind::Symlink => {
+                let target = header.link.clone().unwrap_or_default();
+                check_entry_checksum(&header, target.as_bytes()).map_err(&bad)?;
+                symlinks.insert(path.clone());
+            }
+            EntryKind::HardLink => {
+                let target = safe_path(header.link.as_deref().unwrap_or(""))
+                    .map_err(|m| bad(format!("hard link '{path}': {m}")))?;
+                if !files.contains(&target) {
+                    return Err(bad(format!(
+                        "hard link '{path}' points at '{target}', which is not an earlier file of the package"
+                    )));
+                }
+                header.link = Some(target);
+            }
+            EntryKind::Dir => {}
+            EntryKind::CharDevice | EntryKind::BlockDevice => {
+                return Err(bad(format!("device node '{path}' refused")));
+            }
+            EntryKind::Fifo => return Err(bad(format!("fifo '{path}' refused"))),
+            EntryKind::Other(t) => {
+                return Err(bad(format!(
+                    "entry '{path}' has unsupported type '{}'",
+                    t as char
+                )))
+            }
+        }
+        summary.entries += 1;
+        visit(&header, &data)?;
+    }
+    Ok(summary)
 }
 
 fn describe(e: &std::io::Error) -> String {

@@ -164,3 +164,98 @@ pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions
     };
     Some((root, opts))
 }
+
+/// A signed repository of `n` packages of `files` files each (`bytes` per file, about
+/// as compressible as binaries), in `dir/x86_64`, with a keys directory in `dir/keys`.
+/// The package names are returned; `root_for_install` makes a root using it.
+pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -> Vec<String> {
+    let key = PrivateKey::generate_rsa(2048).expect("key");
+    let arch_dir = dir.join("x86_64");
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&arch_dir).expect("mkdir");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    std::fs::write(keys.join("bench.rsa.pub"), key.public_key().to_pem()).expect("key");
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut names = Vec::new();
+    let mut infos = Vec::new();
+    for i in 0..n {
+        let name = format!("inst-{i:03}");
+        let mut info = PkgInfo::default();
+        info.push("pkgname", name.clone());
+        info.push("pkgver", "1.0-r0");
+        info.push("pkgdesc", "generated package to install");
+        info.push("arch", "x86_64");
+        info.push("license", "MIT");
+        let dir_entry = |path: String| DataEntry {
+            path,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            node: DataNode::Dir,
+        };
+        let mut entries = vec![
+            dir_entry("usr".into()),
+            dir_entry("usr/lib".into()),
+            dir_entry(format!("usr/lib/{name}")),
+        ];
+        for f in 0..files {
+            // Bytes from a small alphabet with runs: compresses about as well as code.
+            let data: Vec<u8> = (0..bytes)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b"\0\0\0\x01\x48\x89\xe5ABCDabcd0123"[(state % 16) as usize]
+                })
+                .collect();
+            entries.push(DataEntry {
+                path: format!("usr/lib/{name}/file{f:02}.so"),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                node: DataNode::File(data),
+            });
+        }
+        let b = PackageBuilder {
+            pkginfo: info,
+            entries,
+            mtime: 1_700_000_000,
+            ..Default::default()
+        };
+        let bytes = b.build(Some((&key, "bench.rsa.pub"))).expect("build");
+        let path = arch_dir.join(format!("{name}-1.0-r0.apk"));
+        std::fs::write(&path, bytes).expect("write");
+        infos.push(apk_core::indexer::read_package_info(&path).expect("info"));
+        names.push(name);
+    }
+    apk_core::indexer::sort_records(&mut infos);
+    let index = apk_core::index::IndexArchive {
+        description: Some("install bench".into()),
+        packages: infos,
+        signatures: Vec::new(),
+    }
+    .write(0)
+    .expect("index");
+    let signed = apk_core::package::resign(&index, &key, "bench.rsa.pub", "index").expect("sign");
+    std::fs::write(arch_dir.join("APKINDEX.tar.gz"), signed).expect("write");
+    names
+}
+
+/// An empty root (database initialised) trusting and using the repository made by
+/// [`generate_install_repo`] in `repo`.
+pub fn root_for_install(root: &Path, repo: &Path) -> apk_core::database::OpenOptions {
+    apk_core::commit::init_database(root, Some("x86_64")).expect("initdb");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .expect("repositories");
+    let keys_dir = repo.join("keys");
+    apk_core::database::OpenOptions {
+        root: root.to_path_buf(),
+        keys: Some(apk_core::sign::Keyring::load_dir(&keys_dir).expect("keys")),
+        keys_dir: Some(keys_dir),
+        no_cache: true,
+        ..Default::default()
+    }
+}

@@ -85,30 +85,122 @@ pub fn commit(
     opts: &Options,
     on: &mut dyn FnMut(Event),
 ) -> Result<u32> {
-    let mut c = Committer {
-        fs: RootFs::new(root),
-        pool,
-        opts,
-        state: Installed::load(root)?,
-        protect: ProtectedPaths::load(root),
-        ids: None,
-        changed_dirs: BTreeSet::new(),
-        fresh: HashSet::new(),
-        errors: 0,
-        landed: 0,
-        on,
-    };
-    let lines = report::change_lines_by_change(pool, cs);
-    for (change, line) in cs.changes.iter().zip(lines) {
-        if let Some(line) = line {
-            (c.on)(Event::Change(line));
+    let state = Installed::load(root)?;
+    // Packages are fetched, verified and unpacked into memory on a second thread, a
+    // couple ahead of the one being written.
+    let wanted: Vec<FetchJob> = cs
+        .changes
+        .iter()
+        .filter(|c| needs_file(pool, c))
+        .filter_map(|c| c.new)
+        .map(|id| FetchJob::new(pool, id, opts))
+        .collect();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        scope.spawn(move || {
+            for job in wanted {
+                if tx.send((job.id, prepare(&job, opts))).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut c = Committer {
+            fs: RootFs::new(root),
+            pool,
+            opts,
+            state,
+            protect: ProtectedPaths::load(root),
+            ids: None,
+            changed_dirs: BTreeSet::new(),
+            fresh: HashSet::new(),
+            errors: 0,
+            landed: 0,
+            prepared: rx,
+            on,
+        };
+        let lines = report::change_lines_by_change(pool, cs);
+        for (change, line) in cs.changes.iter().zip(lines) {
+            if let Some(line) = line {
+                (c.on)(Event::Change(line));
+            }
+            c.apply(change);
         }
-        c.apply(change);
+        c.run_triggers();
+        crash_point("before-db");
+        c.write_database(world)?;
+        Ok(c.errors)
+    })
+}
+
+/// How many packages may be read ahead of the one being written.
+const READ_AHEAD: usize = 2;
+/// Packages installing more than this are not unpacked into memory ahead of time but
+/// streamed while written.
+const READ_AHEAD_LIMIT: u64 = 64 << 20;
+
+/// A virtual package (`add -t`) has no file: only its record lands.
+fn is_virtual(pool: &Pool, id: PkgId) -> bool {
+    let pkg = pool.pkg(id);
+    pkg.checksum.is_none() && pkg.repos == 1 << REPO_CACHED
+}
+
+/// True for the changes that install a package file.
+fn needs_file(pool: &Pool, c: &Change) -> bool {
+    match (c.old, c.new) {
+        (Some(o), Some(n)) if o == n && !c.reinstall => false,
+        (_, Some(n)) => !is_virtual(pool, n),
+        _ => false,
     }
-    c.run_triggers();
-    crash_point("before-db");
-    c.write_database(world)?;
-    Ok(c.errors)
+}
+
+/// A package read and checked ahead of being written.
+struct Prepared {
+    bytes: Vec<u8>,
+    downloaded: bool,
+    package: Package,
+    /// Every entry with its contents, all verified (paths, checksums, `datahash`);
+    /// `None` for a big package, streamed (and verified) while written.
+    entries: Option<Vec<(EntryHeader, Vec<u8>)>>,
+}
+
+/// Fetches a package, checks its signature and that it is the one the index
+/// describes, and unpacks it into memory unless it is big.
+fn prepare(job: &FetchJob, opts: &Options) -> std::result::Result<Prepared, String> {
+    let nv = &job.nv;
+    let (bytes, downloaded) = job.fetch(&opts.fetcher)?;
+    let package = Package::parse(&bytes, nv).map_err(|e| e.reason())?;
+    if let Some(keys) = &opts.keys {
+        package
+            .verify_signature(&bytes, keys, nv)
+            .map_err(|e| e.reason())?;
+    }
+    if let (Some(want), Some(got)) = (job.checksum, package.info.checksum) {
+        if want != got {
+            return Err("package file does not match the index (checksum differs)".into());
+        }
+    }
+    let small = package
+        .info
+        .installed_size
+        .is_some_and(|n| n <= READ_AHEAD_LIMIT);
+    let entries = if small {
+        let mut list = Vec::new();
+        package
+            .walk_data(&bytes, nv, |h, data| {
+                list.push((h.clone(), data.to_vec()));
+                Ok(())
+            })
+            .map_err(|e| e.reason())?;
+        Some(list)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        bytes,
+        downloaded,
+        package,
+        entries,
+    })
 }
 
 /// Writes the database files of an empty root (`--initdb`).
@@ -159,6 +251,64 @@ pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
     Some(format!("{}-{}.{hex}.apk", pool.name(pkg.name), pkg.version))
 }
 
+/// Where a package file can be read from, worked out from the pool (which stays on
+/// the thread that owns it) for the thread that reads ahead.
+struct FetchJob {
+    id: PkgId,
+    nv: String,
+    checksum: Option<Checksum>,
+    cache_file: Option<PathBuf>,
+    urls: Vec<String>,
+}
+
+impl FetchJob {
+    fn new(pool: &Pool, id: PkgId, opts: &Options) -> FetchJob {
+        let pkg = pool.pkg(id);
+        let name = pool.name(pkg.name);
+        let urls = pool
+            .repos
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| {
+                *i < 64 && pkg.repos & (1 << i) != 0 && pool.available_repos & (1 << i) != 0
+            })
+            .map(|(_, repo)| {
+                Repository::from_url(&repo.url, None).package_url(&opts.arch, name, &pkg.version)
+            })
+            .collect();
+        FetchJob {
+            id,
+            nv: pool.nv(id),
+            checksum: pkg.checksum,
+            cache_file: opts
+                .cache_dir
+                .as_ref()
+                .and_then(|d| Some(d.join(cache_file_name(pool, id)?))),
+            urls,
+        }
+    }
+
+    /// Reads the file: from the cache, else from the first repository that has it.
+    /// The flag tells whether it came over the network.
+    fn fetch(
+        &self,
+        fetcher: &crate::fetch::Fetcher,
+    ) -> std::result::Result<(Vec<u8>, bool), String> {
+        if let Some(b) = self.cache_file.as_ref().and_then(|c| fs::read(c).ok()) {
+            return Ok((b, false));
+        }
+        let mut last_err = String::from("no repository has this package");
+        for url in &self.urls {
+            match fetcher.get(url, crate::fetch::PACKAGE_LIMIT) {
+                Ok(b) => return Ok((b, crate::fetch::is_network(url))),
+                Err(e) => last_err = e.to_string(),
+            }
+        }
+        Err(last_err)
+    }
+}
+
 /// Reads a package file: from the cache, else from the first usable repository that
 /// has it. The flag tells whether it came over the network.
 pub fn fetch_package(
@@ -166,25 +316,7 @@ pub fn fetch_package(
     id: PkgId,
     opts: &Options,
 ) -> std::result::Result<(Vec<u8>, bool), String> {
-    let pkg = pool.pkg(id);
-    let name = pool.name(pkg.name);
-    if let (Some(dir), Some(file)) = (&opts.cache_dir, cache_file_name(pool, id)) {
-        if let Ok(b) = fs::read(dir.join(file)) {
-            return Ok((b, false));
-        }
-    }
-    let mut last_err = String::from("no repository has this package");
-    for (i, repo) in pool.repos.iter().enumerate().skip(1) {
-        if i >= 64 || pkg.repos & (1 << i) == 0 || pool.available_repos & (1 << i) == 0 {
-            continue;
-        }
-        let url = Repository::from_url(&repo.url, None).package_url(&opts.arch, name, &pkg.version);
-        match opts.fetcher.get(&url, crate::fetch::PACKAGE_LIMIT) {
-            Ok(b) => return Ok((b, crate::fetch::is_network(&url))),
-            Err(e) => last_err = e.to_string(),
-        }
-    }
-    Err(last_err)
+    FetchJob::new(pool, id, opts).fetch(&opts.fetcher)
 }
 
 /// Fault injection for the crash-safety tests: when `APK_RS_CRASH_AT` names `point`,
@@ -214,6 +346,8 @@ struct Committer<'a> {
     errors: u32,
     /// Packages installed so far.
     landed: u32,
+    /// Packages read ahead, in the order of the changes that install them.
+    prepared: std::sync::mpsc::Receiver<(PkgId, std::result::Result<Prepared, String>)>,
     on: &'a mut dyn FnMut(Event),
 }
 
@@ -233,9 +367,22 @@ struct Stage {
     /// Path → (temporary file, checksum), for hard links to earlier files.
     written: HashMap<String, (PathBuf, String)>,
     touches_ids: bool,
+    /// Resolved parent directories, by relative path. Valid for one package: its own
+    /// symlinks are only renamed into place after it is staged.
+    parents: HashMap<String, PathBuf>,
 }
 
 impl Stage {
+    fn parent_dir(&mut self, fs: &RootFs, path: &str) -> std::result::Result<PathBuf, String> {
+        let rel = parent_of(path);
+        if let Some(p) = self.parents.get(rel) {
+            return Ok(p.clone());
+        }
+        let resolved = fs.make_parents(path)?;
+        self.parents.insert(rel.to_owned(), resolved.clone());
+        Ok(resolved)
+    }
+
     fn dir(&mut self, path: &str) -> &mut InstalledDir {
         let idx = match self.dir_index.get(path) {
             Some(&i) => i,
@@ -261,6 +408,33 @@ impl Stage {
         for d in self.created_dirs.iter().rev() {
             let _ = fs::remove_dir(d);
         }
+    }
+}
+
+/// Runs `op`, which creates `tmp`; when something is already there (left by a run that
+/// crashed), removes it and tries once more.
+fn retry_stale<T>(tmp: &Path, mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    match op() {
+        Ok(v) => Ok(v),
+        Err(_) if fs::symlink_metadata(tmp).is_ok() => {
+            fs::remove_file(tmp)?;
+            op()
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The `Z:` checksum of an entry: the archive's own SHA-1 (already checked against the
+/// contents while reading), else computed.
+fn entry_checksum(h: &EntryHeader, content: &[u8]) -> String {
+    let recorded = h
+        .apk_checksum
+        .as_deref()
+        .and_then(crate::checksum::decode_hex)
+        .and_then(|b| <[u8; 20]>::try_from(b).ok());
+    match recorded {
+        Some(b) => Checksum::Sha1(b).to_string(),
+        None => q1(Sha1::digest(content)),
     }
 }
 
@@ -323,8 +497,7 @@ impl Committer<'_> {
         }
         let old_version = old.map(|o| pool.pkg(o).version.clone());
 
-        // A virtual package (`add -t`) has no file: only its record lands.
-        if pkg.checksum.is_none() && pkg.repos == 1 << REPO_CACHED {
+        if is_virtual(pool, new) {
             self.state.remove(&name);
             self.state.insert(InstalledPackage {
                 info,
@@ -333,18 +506,11 @@ impl Committer<'_> {
             return Ok(());
         }
 
-        let (bytes, downloaded) = self.fetch(new)?;
-        let package = Package::parse(&bytes, &nv).map_err(|e| e.reason())?;
-        if let Some(keys) = &self.opts.keys {
-            package
-                .verify_signature(&bytes, keys, &nv)
-                .map_err(|e| e.reason())?;
-        }
-        if let (Some(want), Some(got)) = (pkg.checksum, package.info.checksum) {
-            if want != got {
-                return Err("package file does not match the index (checksum differs)".into());
-            }
-        }
+        let prepared = match self.prepared.recv() {
+            Ok((id, result)) if id == new => result?,
+            _ => return Err("internal error: packages read out of order".into()),
+        };
+        let package = &prepared.package;
         let scripts: Vec<(String, Vec<u8>)> = package
             .scripts()
             .map(|(n, d)| (n.trim_start_matches('.').to_owned(), d.to_vec()))
@@ -359,7 +525,7 @@ impl Committer<'_> {
         self.run_script(&nv, &scripts, pre, &args);
 
         let previous = self.state.get(&name).cloned();
-        let stage = self.stage(&package, &bytes, &nv, previous.as_ref())?;
+        let stage = self.stage(&prepared, &nv, previous.as_ref())?;
         for (tmp, dest) in &stage.moves {
             if let Err(e) = fs::rename(tmp, dest) {
                 stage.discard();
@@ -397,8 +563,8 @@ impl Committer<'_> {
         } else {
             self.state.triggers.insert(name.clone(), triggers);
         }
-        if downloaded {
-            self.keep_in_cache(new, &bytes);
+        if prepared.downloaded {
+            self.keep_in_cache(new, &prepared.bytes);
         }
         self.landed += 1;
         crash_point(&format!("package:{}", self.landed));
@@ -447,10 +613,11 @@ impl Committer<'_> {
     /// A protected file that differs from what the database recorded (or that no
     /// package recorded) is the user's.
     fn keep_modified(&self, path: &str, host: &Path) -> bool {
-        let is_link = fs::symlink_metadata(host).is_ok_and(|m| m.file_type().is_symlink());
         let protected = match self.protect.of(path) {
             Protection::Modified => true,
-            Protection::SymlinksOnly => is_link,
+            Protection::SymlinksOnly => {
+                fs::symlink_metadata(host).is_ok_and(|m| m.file_type().is_symlink())
+            }
             Protection::None | Protection::Ignore => false,
         };
         if !protected {
@@ -502,10 +669,6 @@ impl Committer<'_> {
         }
     }
 
-    fn fetch(&self, id: PkgId) -> std::result::Result<(Vec<u8>, bool), String> {
-        fetch_package(self.pool, id, self.opts)
-    }
-
     /// The temporary name an entry is written under before it is renamed over `dest`:
     /// derived from the destination, so that a run after a crash reuses (and so
     /// cleans up) what the crashed run left, instead of piling up new names.
@@ -519,18 +682,26 @@ impl Committer<'_> {
     /// into place here.
     fn stage(
         &mut self,
-        package: &Package,
-        bytes: &[u8],
+        prepared: &Prepared,
         what: &str,
         previous: Option<&InstalledPackage>,
     ) -> std::result::Result<Stage, String> {
         let mut stage = Stage::default();
-        let origin = package.info.origin.clone();
-        let replaces = package.info.replaces.clone();
-        let result = package.walk_data(bytes, what, |h, data| {
-            self.stage_entry(&mut stage, h, data, &origin, &replaces, previous)
-                .map_err(|m| Error::format(what, m))
-        });
+        let package = &prepared.package;
+        let origin = &package.info.origin;
+        let replaces = &package.info.replaces;
+        let result = match &prepared.entries {
+            Some(entries) => entries.iter().try_for_each(|(h, data)| {
+                self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                    .map_err(|m| Error::format(what, m))
+            }),
+            None => package
+                .walk_data(&prepared.bytes, what, |h, data| {
+                    self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                        .map_err(|m| Error::format(what, m))
+                })
+                .map(|_| ()),
+        };
         if let Err(e) = result {
             stage.discard();
             return Err(e.reason());
@@ -570,7 +741,7 @@ impl Committer<'_> {
         if path == "etc/passwd" || path == "etc/group" {
             stage.touches_ids = true;
         }
-        let parent = self.fs.make_parents(path)?;
+        let parent = stage.parent_dir(&self.fs, path)?;
         let dest = parent.join(file_name(path));
         if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
             return Err(format!("{path}: a directory is in the way"));
@@ -580,32 +751,36 @@ impl Committer<'_> {
         }
         let tmp = Self::temp_for(&dest);
         let io = |e: std::io::Error| format!("{path}: {e}");
-        match fs::remove_file(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-            _ => {}
-        }
         let checksum = match h.kind {
             EntryKind::File => {
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(io)?;
+                let mut f = retry_stale(&tmp, || {
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                        .open(&tmp)
+                })
+                .map_err(io)?;
                 stage.moves.push((tmp.clone(), dest.clone()));
                 f.write_all(data).map_err(io)?;
                 f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime))
                     .map_err(io)?;
-                self.set_owner(&tmp, acl).map_err(io)?;
-                fs::set_permissions(&tmp, fs::Permissions::from_mode(acl.mode)).map_err(io)?;
-                q1(Sha1::digest(data))
+                if self.opts.chown {
+                    std::os::unix::fs::fchown(&f, Some(acl.uid), Some(acl.gid)).map_err(io)?;
+                }
+                // After the owner: chown clears setuid bits.
+                f.set_permissions(fs::Permissions::from_mode(acl.mode))
+                    .map_err(io)?;
+                entry_checksum(h, data)
             }
             EntryKind::Symlink => {
                 let target = h.link.as_deref().unwrap_or("");
-                std::os::unix::fs::symlink(target, &tmp).map_err(io)?;
+                retry_stale(&tmp, || std::os::unix::fs::symlink(target, &tmp)).map_err(io)?;
                 stage.moves.push((tmp.clone(), dest.clone()));
                 self.set_owner(&tmp, acl).map_err(io)?;
-                q1(Sha1::digest(target.as_bytes()))
+                entry_checksum(h, target.as_bytes())
             }
             EntryKind::HardLink => {
                 let src = h.link.as_deref().unwrap_or("");
@@ -614,7 +789,7 @@ impl Committer<'_> {
                     .get(src)
                     .cloned()
                     .ok_or_else(|| format!("{path}: hard link to unknown '{src}'"))?;
-                fs::hard_link(&src_tmp, &tmp).map_err(io)?;
+                retry_stale(&tmp, || fs::hard_link(&src_tmp, &tmp)).map_err(io)?;
                 stage.moves.push((tmp.clone(), dest.clone()));
                 csum
             }
@@ -627,11 +802,15 @@ impl Committer<'_> {
             let last = stage.moves.len() - 1;
             stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
         }
-        stage
-            .written
-            .insert(path.to_owned(), (tmp, checksum.clone()));
+        if h.kind == EntryKind::File {
+            stage
+                .written
+                .insert(path.to_owned(), (tmp, checksum.clone()));
+        }
         stage.paths.insert(path.to_owned());
-        self.changed_dirs.insert(parent_of(path).to_owned());
+        if !self.changed_dirs.contains(parent_of(path)) {
+            self.changed_dirs.insert(parent_of(path).to_owned());
+        }
         let file_acl = (acl
             != Acl {
                 uid: 0,
@@ -747,7 +926,7 @@ impl Committer<'_> {
     /// directory changed by this commit (every matching directory for packages this
     /// commit installed), with the matched directories as arguments.
     fn run_triggers(&mut self) {
-        if self.opts.no_scripts {
+        if self.opts.no_scripts || self.state.triggers.is_empty() {
             return;
         }
         let all_dirs: BTreeSet<String> = self

@@ -24,7 +24,28 @@ pub enum Protection {
 
 #[derive(Debug, Clone)]
 pub struct ProtectedPaths {
-    rules: Vec<(Protection, Pattern)>,
+    rules: Vec<(Protection, Rule)>,
+}
+
+/// A rule's path: most are plain paths, compared without glob matching.
+#[derive(Debug, Clone)]
+enum Rule {
+    Literal(String),
+    Glob(Pattern),
+}
+
+impl Rule {
+    /// True when the rule names `path` or one of its parents.
+    fn applies_to(&self, path: &str) -> bool {
+        match self {
+            Rule::Literal(lit) => path
+                .strip_prefix(lit.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            Rule::Glob(pattern) => std::iter::once(path)
+                .chain(ancestors(path))
+                .any(|p| pattern.matches_with(p, MATCH)),
+        }
+    }
 }
 
 const BUILT_IN: &str = "+etc\n@etc/init.d\n!etc/apk\n";
@@ -70,8 +91,10 @@ impl ProtectedPaths {
                 _ => continue,
             };
             let glob = chars.as_str().trim_start_matches('/').trim_end_matches('/');
-            if let Ok(pattern) = Pattern::new(glob) {
-                self.rules.push((mode, pattern));
+            if !glob.contains(['*', '?', '[']) {
+                self.rules.push((mode, Rule::Literal(glob.to_owned())));
+            } else if let Ok(pattern) = Pattern::new(glob) {
+                self.rules.push((mode, Rule::Glob(pattern)));
             }
         }
     }
@@ -79,11 +102,8 @@ impl ProtectedPaths {
     /// How `path` (relative to the root) is protected.
     pub fn of(&self, path: &str) -> Protection {
         let mut result = Protection::None;
-        for (mode, pattern) in &self.rules {
-            let applies = std::iter::once(path)
-                .chain(ancestors(path))
-                .any(|p| pattern.matches_with(p, MATCH));
-            if applies {
+        for (mode, rule) in &self.rules {
+            if rule.applies_to(path) {
                 result = *mode;
             }
         }

@@ -180,8 +180,7 @@ impl Installed {
 
     /// `lib/apk/db/installed`.
     pub fn installed_text(&self) -> String {
-        let pkgs: Vec<InstalledPackage> = self.packages().cloned().collect();
-        db::write_installed(&pkgs)
+        db::write_installed_from(self.packages())
     }
 
     /// `lib/apk/db/scripts.tar`: each installed package's scripts, as
