@@ -552,3 +552,89 @@ fn audit_reports_changes_and_fix_repairs_them() {
     assert_eq!(f.read("usr/bin/sys"), "binary\n");
     assert_eq!(f.read("usr/bin/sys-data"), "data\n");
 }
+
+#[test]
+fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
+    let f = fixture();
+    f.ok(&["--initdb", "add"]);
+    let outside = f._tmp.path().join("outside");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dotdot",
+            raw_tar_entry("../../outside/evil", b'0', 0o644, "", b"x"),
+            "'../../outside/evil'",
+        ),
+        (
+            "absolute",
+            raw_tar_entry(format!("{}/evil", outside.display()), b'0', 0o644, "", b"x"),
+            "absolute path",
+        ),
+        (
+            "through-link",
+            [
+                raw_tar_entry("link", b'2', 0o777, "/", b""),
+                raw_tar_entry("link/etc/evil", b'0', 0o644, "", b"x"),
+            ]
+            .concat(),
+            "lies under a symlink of the package",
+        ),
+        (
+            "hardlink-out",
+            raw_tar_entry("hl", b'1', 0o644, "../../outside/target", b""),
+            "hard link 'hl'",
+        ),
+        (
+            "device",
+            raw_tar_entry("dev-node", b'3', 0o644, "", b""),
+            "device node 'dev-node' refused",
+        ),
+    ];
+    let dir = f.repo.join("x86_64");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, data, _) in &cases {
+        let pkg = package_with_data(&format!("evil-{name}"), data.clone());
+        std::fs::write(dir.join(format!("evil-{name}-1.0-r0.apk")), pkg).unwrap();
+    }
+    reindex(&f.repo);
+    for (name, _, why) in &cases {
+        let (code, out) = f.apk(&["--allow-untrusted", "add", &format!("evil-{name}")]);
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(out.contains(&format!("ERROR: evil-{name}-1.0-r0: ")), "{out}");
+        assert!(out.contains(why), "{name}: {out}");
+        f.ok(&["del", &format!("evil-{name}")]);
+    }
+    assert!(!outside.exists());
+    assert!(f.names().is_empty());
+    let stray: Vec<String> = tree(&f.root)
+        .into_iter()
+        .filter(|p| !p.starts_with("etc") && !p.starts_with("lib") && !p.starts_with("var"))
+        .filter(|p| !["tmp", "dev"].contains(&p.as_str()))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[test]
+fn setuid_bits_only_with_their_owner() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![spec("suid", "1.0-r0").dir("usr").entry(
+            "usr/suid",
+            0o4755,
+            DataNode::File(b"#!/bin/sh\n".to_vec()),
+        )],
+    );
+    f.ok(&["--initdb", "--no-chown", "add", "suid"]);
+    let mode = || {
+        std::fs::metadata(f.path("usr/suid"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(), 0o755, "setuid dropped when owners are not restored");
+    if apk_core::extract::is_root() {
+        f.ok(&["fix", "suid"]);
+        assert_eq!(mode(), 0o4755, "kept when installed as root with its owner");
+    }
+}
