@@ -82,9 +82,11 @@ pub struct GlobalOpts {
     pub cache_max_age: Option<u64>,
     #[arg(short = 'i', long, global = true, hide = true)]
     pub interactive: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Show a progress bar on standard error (the default when it is a terminal)
+    #[arg(long, global = true)]
     pub progress: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Do not show a progress bar
+    #[arg(long, global = true)]
     pub no_progress: bool,
     #[arg(long, global = true, hide = true)]
     pub purge: bool,
@@ -110,8 +112,6 @@ impl GlobalOpts {
             ),
             (self.cache_dir.is_some(), "--cache-dir"),
             (self.interactive, "--interactive"),
-            (self.progress, "--progress"),
-            (self.no_progress, "--no-progress"),
             (self.purge, "--purge"),
         ];
         flags
@@ -234,6 +234,14 @@ impl Context {
             }
         }
         self.open_db_or_report()
+    }
+
+    /// Whether to draw a progress bar: on a terminal unless `--no-progress` or `-q`.
+    pub fn progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.opts.no_progress
+            && self.verbosity > 0
+            && (self.opts.progress || std::io::stderr().is_terminal())
     }
 
     /// Reads network repositories with the `--timeout` given (default 60 s).

@@ -599,7 +599,10 @@ fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
     for (name, _, why) in &cases {
         let (code, out) = f.apk(&["--allow-untrusted", "add", &format!("evil-{name}")]);
         assert_eq!(code, 1, "{name}: {out}");
-        assert!(out.contains(&format!("ERROR: evil-{name}-1.0-r0: ")), "{out}");
+        assert!(
+            out.contains(&format!("ERROR: evil-{name}-1.0-r0: ")),
+            "{out}"
+        );
         assert!(out.contains(why), "{name}: {out}");
         f.ok(&["del", &format!("evil-{name}")]);
     }
@@ -637,4 +640,17 @@ fn setuid_bits_only_with_their_owner() {
         f.ok(&["fix", "suid"]);
         assert_eq!(mode(), 0o4755, "kept when installed as root with its owner");
     }
+}
+
+#[test]
+fn quiet_and_progress_keep_stdout_clean() {
+    let f = fixture();
+    publish(&f.repo, vec![spec("one", "1.0-r0").file("one", "1\n")]);
+    let (code, out, err) = run(&["--root", s(&f.root), "-q", "--initdb", "add", "one"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    // The bar goes to standard error, and only on a terminal.
+    let (code, out, err) = run(&["--root", s(&f.root), "--progress", "del", "one"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "(1/1) Purging one (1.0-r0)\nOK: 0 B in 0 packages\n");
+    assert_eq!(err, "");
 }

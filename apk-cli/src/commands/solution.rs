@@ -84,20 +84,42 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             report::summary_lists(&db.pool, cs, verbosity, report::DEFAULT_WIDTH)
         );
     }
-    let mut on = |ev: Event| match ev {
-        Event::Change(line) | Event::Executing(line) if verbosity > 0 => {
-            let line = if line.starts_with('(') {
-                line
-            } else {
-                format!("Executing {line}")
-            };
-            println!("{line}");
-        }
-        Event::Change(_) | Event::Executing(_) => {}
-        Event::Error(m) => context::error(m),
-        Event::Warning(m) => eprintln!("WARNING: {m}"),
+    // The bar counts changes; output lines are printed around it, never through it.
+    let bar = ctx.progress().then(|| {
+        let steps = report::change_lines(&db.pool, cs).len() as u64;
+        let bar = indicatif::ProgressBar::new(steps);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let show = |f: &dyn Fn()| match &bar {
+        Some(b) => b.suspend(f),
+        None => f(),
     };
-    let errors = match commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on) {
+    let mut on = |ev: Event| match ev {
+        Event::Change(line) => {
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            if verbosity > 0 {
+                show(&|| println!("{line}"));
+            }
+        }
+        Event::Executing(name) => {
+            if verbosity > 0 {
+                show(&|| println!("Executing {name}"));
+            }
+        }
+        Event::Error(m) => show(&|| context::error(&m)),
+        Event::Warning(m) => show(&|| eprintln!("WARNING: {m}")),
+    };
+    let result = commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let errors = match result {
         Ok(n) => n,
         Err(e) => {
             context::error(e);
