@@ -92,11 +92,28 @@ pub fn repositories(data: &[u8]) {
     }
 }
 
+/// Protected-path rules (`protected_paths.d/*.list`): any text is read without a
+/// panic, and a later `-path` rule always unprotects that path.
+pub fn protected_paths(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (rules, path) = s.rsplit_once('\n').unwrap_or((s, "etc/x"));
+    let mut p = crate::commit::protect::ProtectedPaths::load(std::path::Path::new("/nonexistent"));
+    p.add_rules(rules);
+    let _ = p.of(path);
+    let path = path.trim().trim_matches('/');
+    if !path.is_empty() && !path.contains(['*', '?', '[']) {
+        p.add_rules(&format!("-{path}"));
+        assert_eq!(p.of(path), crate::commit::protect::Protection::None, "{path:?}");
+    }
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
 /// The targets by name, for the regression replay.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
@@ -104,4 +121,5 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("package_stream", package_stream),
     ("installed_db", installed_db),
     ("repositories", repositories),
+    ("protected_paths", protected_paths),
 ];
