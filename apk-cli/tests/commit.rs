@@ -654,3 +654,53 @@ fn quiet_and_progress_keep_stdout_clean() {
     assert_eq!(out, "(1/1) Purging one (1.0-r0)\nOK: 0 B in 0 packages\n");
     assert_eq!(err, "");
 }
+
+/// A raw tar file entry owned by `uid`/`gid` with owner names `uname`/`gname`.
+fn owned_entry(path: &str, uid: u32, gid: u32, uname: &str, gname: &str) -> Vec<u8> {
+    let mut e = raw_tar_entry(path, b'0', 0o640, "", b"owned\n");
+    e[108..116].copy_from_slice(format!("{uid:07o}\0").as_bytes());
+    e[116..124].copy_from_slice(format!("{gid:07o}\0").as_bytes());
+    e[265..265 + uname.len()].copy_from_slice(uname.as_bytes());
+    e[297..297 + gname.len()].copy_from_slice(gname.as_bytes());
+    set_tar_size(&mut e, 6);
+    e
+}
+
+#[test]
+fn owners_are_mapped_through_the_roots_passwd_and_group() {
+    if !apk_core::extract::is_root() {
+        eprintln!("NOTICE: restoring owners needs root; skipped");
+        return;
+    }
+    let f = fixture();
+    f.ok(&["--initdb", "add"]);
+    std::fs::write(
+        f.path("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\ndemo:x:2000:2000::/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(f.path("etc/group"), "root:x:0:\ndemo:x:3000:\n").unwrap();
+    let data = [
+        owned_entry("known", 1234, 1234, "demo", "demo"),
+        owned_entry("unknown", 1500, 1600, "ghost", "ghosts"),
+    ]
+    .concat();
+    let dir = f.repo.join("x86_64");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("owned-1.0-r0.apk"),
+        package_with_data("owned", data),
+    )
+    .unwrap();
+    reindex(&f.repo);
+    f.ok(&["--allow-untrusted", "add", "owned"]);
+    let ids = |p: &str| {
+        let m = std::fs::metadata(f.path(p)).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o7777)
+    };
+    assert_eq!(ids("known"), (2000, 3000, 0o640));
+    assert_eq!(ids("unknown"), (1500, 1600, 0o640));
+    let db = f.installed();
+    assert!(db.contains("R:known\na:2000:3000:640\n"), "{db}");
+    assert!(db.contains("R:unknown\na:1500:1600:640\n"), "{db}");
+}

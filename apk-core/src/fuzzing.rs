@@ -105,7 +105,11 @@ pub fn protected_paths(data: &[u8]) {
     let path = path.trim().trim_matches('/');
     if !path.is_empty() && !path.contains(['*', '?', '[']) {
         p.add_rules(&format!("-{path}"));
-        assert_eq!(p.of(path), crate::commit::protect::Protection::None, "{path:?}");
+        assert_eq!(
+            p.of(path),
+            crate::commit::protect::Protection::None,
+            "{path:?}"
+        );
     }
 }
 
