@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use abuild_rs::apkbuild::Apkbuild;
+use abuild_rs::{build, lint, plan, repo};
 use apk_core::package::{self, PackageBuilder};
 use apk_core::pkginfo::PkgInfo;
 use apk_core::sign::PrivateKey;
@@ -65,9 +67,209 @@ enum Command {
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Build the APKBUILD in DIR (default: the current directory) into REPODEST
+    Build {
+        #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        common: BuildArgs,
+        /// The architecture to build for (default: this machine's)
+        #[arg(long)]
+        arch: Option<String>,
+    },
+    /// Build every DIR/<repo>/<pkg>/APKBUILD in dependency order, in parallel
+    Repo {
+        #[arg(long, value_name = "DIR")]
+        aports: PathBuf,
+        #[command(flatten)]
+        common: BuildArgs,
+        /// Architectures, comma-separated
+        #[arg(long, value_delimiter = ',', required = true)]
+        arch: Vec<String>,
+        /// Builds at a time (default: the number of CPUs)
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+    },
+    /// Print the build graph of a tree: JSON, or a GitLab CI pipeline
+    Plan {
+        #[arg(long, value_name = "DIR")]
+        aports: PathBuf,
+        #[arg(long, value_delimiter = ',', required = true)]
+        arch: Vec<String>,
+        #[arg(long, value_parser = ["json", "gitlab-ci"], default_value = "json")]
+        format: String,
+        /// Where the pipeline's jobs collect packages
+        #[arg(long, value_name = "DIR", default_value = "packages")]
+        repodest: String,
+    },
+    /// Rebuild and sign the index of every repository in REPODEST for an architecture
+    Index {
+        #[arg(long, value_name = "DIR")]
+        repodest: PathBuf,
+        #[arg(long)]
+        arch: String,
+        #[arg(long, value_name = "KEYFILE")]
+        sign_key: PathBuf,
+    },
+    /// Rewrite sha512sums in the APKBUILD of DIR from its sources
+    Checksum {
+        #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Report common mistakes in the APKBUILD of DIR
+    Lint {
+        #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Subcommands of abuild that this build does not have yet
     #[command(external_subcommand)]
     Other(Vec<String>),
+}
+
+#[derive(clap::Args, Clone)]
+struct BuildArgs {
+    /// Where packages go: REPODEST/<repo>/<arch>/
+    #[arg(long, value_name = "DIR")]
+    repodest: PathBuf,
+    /// The private key packages and indexes are signed with (its public key is
+    /// KEYFILE.pub)
+    #[arg(long, value_name = "KEYFILE")]
+    sign_key: PathBuf,
+    /// More repositories makedepends may come from
+    #[arg(short = 'X', long = "repository", value_name = "REPO")]
+    repositories: Vec<String>,
+    /// Show the output of the build stages
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+impl BuildArgs {
+    fn options(&self, carch: &str) -> build::Options {
+        let srcdest = std::env::var("SRCDEST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir().join("abuild-rs-distfiles"));
+        build::Options {
+            carch: carch.to_owned(),
+            repodest: absolute(&self.repodest),
+            sign_key: absolute(&self.sign_key),
+            repositories: self.repositories.clone(),
+            srcdest,
+            apk: build::Options::find_apk(),
+            epoch: build::Options::epoch_from_env(),
+            verbose: self.verbose,
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn run_build(dir: &Path, args: &BuildArgs, arch: Option<String>) -> Result<(), String> {
+    let carch = arch.unwrap_or_else(|| apk_core::db::native_arch().to_owned());
+    let b = Apkbuild::read(dir, &carch).map_err(|e| e.0)?;
+    let opts = args.options(&carch);
+    let built = build::build(&b, &opts).map_err(|e| e.0)?;
+    let out = opts.repodest.join(&b.repo).join(&carch);
+    build::update_index(&out, &b.repo, &opts.sign_key).map_err(|e| e.0)?;
+    for p in &built.packages {
+        println!(">>> {}: {}", b.pkgname(), p.display());
+    }
+    Ok(())
+}
+
+fn run_repo(
+    aports: &Path,
+    args: &BuildArgs,
+    arches: &[String],
+    jobs: Option<usize>,
+) -> Result<(), String> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut failed = Vec::new();
+    for arch in arches {
+        let (g, invalid) = repo::graph(aports, arch);
+        for e in &invalid {
+            eprintln!("ERROR: {e}");
+            failed.push(e.0.clone());
+        }
+        let opts = args.options(arch);
+        let log = |m: &str| eprintln!("{m}");
+        let report = repo::run(&g, &opts, jobs, &log);
+        for (name, outcome) in &report.outcomes {
+            match outcome {
+                repo::Outcome::Built(n) => println!("{arch} {name}: built ({n} packages)"),
+                repo::Outcome::Skipped => println!("{arch} {name}: up to date"),
+                repo::Outcome::Failed(why) => {
+                    println!("{arch} {name}: FAILED");
+                    failed.push(format!("{arch} {name}: {why}"));
+                }
+                repo::Outcome::Blocked(why) => {
+                    println!("{arch} {name}: not built");
+                    failed.push(format!("{arch} {name}: {why}"));
+                }
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} builds failed:
+{}",
+        failed.len(),
+        failed.join(
+            "
+"
+        )
+    ))
+}
+
+fn run_plan(aports: &Path, arches: &[String], format: &str, repodest: &str) -> Result<(), String> {
+    let mut plans = Vec::new();
+    for arch in arches {
+        let (g, invalid) = repo::graph(aports, arch);
+        if let Some(e) = invalid.first() {
+            return Err(e.0.clone());
+        }
+        plans.push((arch.clone(), g));
+    }
+    let text = if format == "json" {
+        plan::json(&plans)
+    } else {
+        plan::gitlab_ci(&plans, &aports.display().to_string(), repodest)
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn run_index(repodest: &Path, arch: &str, key: &Path) -> Result<(), String> {
+    let rd = std::fs::read_dir(repodest).map_err(|e| format!("{}: {e}", repodest.display()))?;
+    let mut repos: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    repos.sort();
+    for repo in repos {
+        let dir = repo.join(arch);
+        if dir.is_dir() {
+            let name = repo
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            build::update_index(&dir, &name, key).map_err(|e| e.0)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_lint(dir: &Path) -> Result<(), String> {
+    let b = Apkbuild::read(dir, apk_core::db::native_arch()).map_err(|e| e.0)?;
+    let problems = lint::lint(&b);
+    for p in &problems {
+        println!("{}/APKBUILD: {p}", b.startdir.display());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} problems", problems.len()))
+    }
 }
 
 fn keygen(name: &str, out: &Path, key_type: KeyType, bits: usize) -> apk_core::Result<()> {
@@ -140,6 +342,10 @@ fn pack(
     apk_core::file::write_atomically(output, &bytes)
 }
 
+fn msg(r: Result<(), String>) -> apk_core::Result<()> {
+    r.map_err(|m| apk_core::Error::format("abuild-rs", m))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -165,6 +371,31 @@ fn main() -> ExitCode {
             sign_key.as_deref(),
             &output,
         ),
+        Command::Build { dir, common, arch } => msg(run_build(&dir, &common, arch)),
+        Command::Repo {
+            aports,
+            common,
+            arch,
+            jobs,
+        } => msg(run_repo(&aports, &common, &arch, jobs)),
+        Command::Plan {
+            aports,
+            arch,
+            format,
+            repodest,
+        } => msg(run_plan(&aports, &arch, &format, &repodest)),
+        Command::Index {
+            repodest,
+            arch,
+            sign_key,
+        } => msg(run_index(&repodest, &arch, &sign_key)),
+        Command::Checksum { dir } => {
+            let srcdest = std::env::var("SRCDEST")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| std::env::temp_dir().join("abuild-rs-distfiles"));
+            msg(lint::checksum(&dir, &srcdest).map(|_| ()).map_err(|e| e.0))
+        }
+        Command::Lint { dir } => msg(run_lint(&dir)),
         Command::Other(words) => {
             let name = words.first().cloned().unwrap_or_default();
             Err(apk_core::Error::format(

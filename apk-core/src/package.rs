@@ -485,7 +485,7 @@ impl PackageBuilder {
     }
 
     /// Sum of entry sizes rounded up to 4 KiB blocks, as abuild's `du` measures it.
-    fn installed_size(&self) -> u64 {
+    pub fn installed_size(&self) -> u64 {
         self.entries
             .iter()
             .map(|e| match &e.node {

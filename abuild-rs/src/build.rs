@@ -1,0 +1,800 @@
+//! Building one APKBUILD for one architecture: sources fetched and checked, the
+//! `makedepends` installed into a per-build sysroot with our own `apk`, the stages
+//! run, the tree split into (sub)packages, dependencies traced, packages written and
+//! signed into `REPODEST/<repo>/<arch>/`, and that index rebuilt and signed.
+//!
+//! Work happens in `<startdir>/.abuild-rs/<arch>/` (`src`, `pkg`, `tmp`, `sysroot`),
+//! so builds of one package for several architectures do not meet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use apk_core::package::PackageBuilder;
+use apk_core::pkginfo::PkgInfo;
+use apk_core::sign::PrivateKey;
+use sha2::{Digest, Sha512};
+
+use crate::apkbuild::{base_env, shell, Apkbuild, Subpackage};
+use crate::tracedeps;
+
+const PRELUDE: &str = include_str!("shell/prelude.sh");
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub carch: String,
+    pub repodest: PathBuf,
+    pub sign_key: PathBuf,
+    /// Other repositories `makedepends` may come from.
+    pub repositories: Vec<String>,
+    /// Where downloaded sources are kept (`SRCDEST`).
+    pub srcdest: PathBuf,
+    /// Our `apk`, which installs the `makedepends`.
+    pub apk: PathBuf,
+    /// `SOURCE_DATE_EPOCH`: build date and the time of every file.
+    pub epoch: u64,
+    /// Print the stages' output (else it is kept and shown only on failure).
+    pub verbose: bool,
+}
+
+impl Options {
+    /// The `apk` next to this program, else `$APK`, else `apk` on the `PATH`.
+    pub fn find_apk() -> PathBuf {
+        if let Ok(p) = std::env::var("APK") {
+            return PathBuf::from(p);
+        }
+        let sibling = std::env::current_exe()
+            .ok()
+            .and_then(|e| Some(e.parent()?.join("apk")));
+        match sibling {
+            Some(p) if p.is_file() => p,
+            _ => PathBuf::from("apk"),
+        }
+    }
+
+    /// `$SOURCE_DATE_EPOCH`, else now.
+    pub fn epoch_from_env() -> u64 {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            })
+    }
+}
+
+/// What a build produced: the package files written.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub packages: Vec<PathBuf>,
+}
+
+/// A failed build: the stage and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure(msg.into()))
+}
+
+struct Dirs {
+    work: PathBuf,
+    src: PathBuf,
+    pkg: PathBuf,
+    tmp: PathBuf,
+    sysroot: PathBuf,
+}
+
+/// Builds `b` for `opts.carch`.
+pub fn build(b: &Apkbuild, opts: &Options) -> Result<Built, Failure> {
+    let name = b.pkgname().to_owned();
+    if !b.builds_for(&opts.carch) {
+        return fail(format!(
+            "{name}: not built for {} (arch=\"{}\")",
+            opts.carch,
+            b.var("arch")
+        ));
+    }
+    let work = b.startdir.join(".abuild-rs").join(&opts.carch);
+    let dirs = Dirs {
+        src: work.join("src"),
+        pkg: work.join("pkg"),
+        tmp: work.join("tmp"),
+        sysroot: work.join("sysroot"),
+        work,
+    };
+    let _ = std::fs::remove_dir_all(&dirs.work);
+    for d in [&dirs.src, &dirs.pkg, &dirs.tmp] {
+        std::fs::create_dir_all(d).map_err(|e| Failure(format!("{}: {e}", d.display())))?;
+    }
+    fetch_sources(b, opts, &dirs)?;
+    unpack_sources(b, &dirs)?;
+    let sysroot = install_makedepends(b, opts, &dirs)?;
+    let env = stage_env(b, opts, &dirs, sysroot.as_deref());
+
+    run_stage(b, opts, &env, "prepare", "cd \"$srcdir\"\nprepare")?;
+    if b.has_function("build") {
+        run_stage(
+            b,
+            opts,
+            &env,
+            "build",
+            "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\nbuild",
+        )?;
+    }
+    if b.has_function("check") && !b.has_option("!check") {
+        run_stage(
+            b,
+            opts,
+            &env,
+            "check",
+            "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\ncheck",
+        )?;
+    }
+    run_stage(
+        b,
+        opts,
+        &env,
+        "package",
+        "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\npackage",
+    )?;
+    let pkgdir = dirs.pkg.join(&name);
+    if !pkgdir.is_dir() {
+        return fail(format!(
+            "{name}: package() did not create $pkgdir (use mkdir -p \"$pkgdir\" for a package without files)"
+        ));
+    }
+    let mut metas = vec![Meta::main(b)];
+    for sub in b.subpackages() {
+        metas.push(split(b, opts, &env, &dirs, &sub)?);
+    }
+    write_packages(b, opts, &dirs, &metas)
+}
+
+/// Copies (local) or downloads (remote, into `srcdest`) every source into `srcdir`
+/// and checks its `sha512sums` entry.
+fn fetch_sources(b: &Apkbuild, opts: &Options, dirs: &Dirs) -> Result<(), Failure> {
+    let name = b.pkgname();
+    let sums = b.sha512sums();
+    let fetcher = apk_core::fetch::Fetcher::default();
+    for s in b.sources() {
+        let dest = dirs.src.join(&s.filename);
+        let origin = if let Some(path) = s.location.strip_prefix("file://") {
+            PathBuf::from(path)
+        } else if s.is_remote() {
+            let cached = opts.srcdest.join(&s.filename);
+            if !cached.is_file() {
+                let bytes = fetcher
+                    .get(&s.location, 4 << 30)
+                    .map_err(|e| Failure(format!("{name}: fetching source: {e}")))?;
+                std::fs::create_dir_all(&opts.srcdest)
+                    .and_then(|()| std::fs::write(&cached, bytes))
+                    .map_err(|e| Failure(format!("{}: {e}", cached.display())))?;
+            }
+            cached
+        } else {
+            b.startdir.join(&s.location)
+        };
+        if !origin.is_file() {
+            return fail(format!(
+                "{name}: source '{}' not found ({})",
+                s.filename,
+                origin.display()
+            ));
+        }
+        std::fs::copy(&origin, &dest).map_err(|e| Failure(format!("{}: {e}", dest.display())))?;
+        let want = sums.get(&s.filename).cloned().unwrap_or_default();
+        let got = sha512_file(&dest).map_err(|e| Failure(format!("{}: {e}", dest.display())))?;
+        if got != want {
+            return fail(format!(
+                "{name}: sha512sum of '{}' does not match: expected {want}, got {got}",
+                s.filename
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn sha512_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha512::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(apk_core::checksum::encode_hex(&h.finalize()))
+}
+
+const ARCHIVES: &[&str] = &[
+    ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz", ".tar",
+];
+
+fn unpack_sources(b: &Apkbuild, dirs: &Dirs) -> Result<(), Failure> {
+    for s in b.sources() {
+        let file = dirs.src.join(&s.filename);
+        let cmd = if ARCHIVES.iter().any(|ext| s.filename.ends_with(ext)) {
+            let mut c = Command::new("tar");
+            c.arg("-xf").arg(&file).arg("-C").arg(&dirs.src);
+            c
+        } else if s.filename.ends_with(".zip") {
+            let mut c = Command::new("unzip");
+            c.arg("-q").arg(&file).arg("-d").arg(&dirs.src);
+            c
+        } else {
+            continue;
+        };
+        run_quiet(cmd)
+            .map_err(|e| Failure(format!("{}: unpacking '{}': {e}", b.pkgname(), s.filename)))?;
+    }
+    Ok(())
+}
+
+fn run_quiet(mut cmd: Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// Installs `makedepends` (and `checkdepends` when checking) into a sysroot with our
+/// apk, from the repositories being built and the configured ones.
+fn install_makedepends(
+    b: &Apkbuild,
+    opts: &Options,
+    dirs: &Dirs,
+) -> Result<Option<PathBuf>, Failure> {
+    let mut deps = b.words("makedepends");
+    deps.extend(b.words("makedepends_host"));
+    if b.has_function("check") && !b.has_option("!check") {
+        deps.extend(b.words("checkdepends"));
+    }
+    // What this build makes itself is not installed from a repository.
+    let own = b.provided_names();
+    deps.retain(|d| apk_core::dep::Dependency::parse(d).map_or(true, |p| !own.contains(&p.name)));
+    if deps.is_empty() {
+        return Ok(None);
+    }
+    let root = &dirs.sysroot;
+    let keys = root.join("etc/apk/keys");
+    std::fs::create_dir_all(&keys).map_err(|e| Failure(format!("{}: {e}", keys.display())))?;
+    let pubkey = PathBuf::from(format!("{}.pub", opts.sign_key.display()));
+    if let Some(file) = pubkey.file_name() {
+        std::fs::copy(&pubkey, keys.join(file))
+            .map_err(|e| Failure(format!("{}: {e}", pubkey.display())))?;
+    }
+    let mut cmd = Command::new(&opts.apk);
+    cmd.arg("--root")
+        .arg(root)
+        .args([
+            "--initdb",
+            "--no-scripts",
+            "--no-chown",
+            "--no-progress",
+            "--arch",
+        ])
+        .arg(&opts.carch);
+    let mut repos: Vec<String> = std::fs::read_dir(&opts.repodest)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join(&opts.carch).join("APKINDEX.tar.gz").is_file())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    repos.sort();
+    repos.extend(opts.repositories.iter().cloned());
+    for r in &repos {
+        cmd.arg("-X").arg(r);
+    }
+    cmd.arg("add").args(&deps);
+    let out = cmd
+        .output()
+        .map_err(|e| Failure(format!("running {}: {e}", opts.apk.display())))?;
+    if !out.status.success() {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let missing: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("(no such package)"))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|n| n.trim_end_matches(':'))
+            .collect();
+        if !missing.is_empty() {
+            return fail(format!(
+                "{}: makedepends not found in any repository: {}",
+                b.pkgname(),
+                missing.join(" ")
+            ));
+        }
+        return fail(format!(
+            "{}: installing makedepends failed:\n{}",
+            b.pkgname(),
+            text.trim()
+        ));
+    }
+    Ok(Some(root.clone()))
+}
+
+fn stage_env(
+    b: &Apkbuild,
+    opts: &Options,
+    dirs: &Dirs,
+    sysroot: Option<&Path>,
+) -> Vec<(String, String)> {
+    let mut env = base_env(&b.startdir, &opts.carch);
+    let d = |p: &Path| p.display().to_string();
+    env.push(("srcdir".into(), d(&dirs.src)));
+    env.push(("pkgdir".into(), d(&dirs.pkg.join(b.pkgname()))));
+    env.push(("tmpdir".into(), d(&dirs.tmp)));
+    env.push(("SOURCE_DATE_EPOCH".into(), opts.epoch.to_string()));
+    let inherited = |k: &str| std::env::var(k).unwrap_or_default();
+    let (mut cppflags, mut cflags, mut ldflags) = (
+        inherited("CPPFLAGS"),
+        inherited("CFLAGS"),
+        inherited("LDFLAGS"),
+    );
+    let mut path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut ld_path = inherited("LD_LIBRARY_PATH");
+    let mut pkg_config = inherited("PKG_CONFIG_PATH");
+    if let Some(root) = sysroot {
+        let r = d(root);
+        let join = |a: &str, b: String, sep: &str| {
+            if a.is_empty() {
+                b
+            } else {
+                format!("{b}{sep}{a}")
+            }
+        };
+        cppflags = join(&cppflags, format!("-I{r}/usr/include"), " ");
+        cflags = join(&cflags, format!("-I{r}/usr/include"), " ");
+        ldflags = join(
+            &ldflags,
+            format!("-L{r}/usr/lib -Wl,-rpath-link,{r}/usr/lib"),
+            " ",
+        );
+        path = format!("{r}/usr/bin:{r}/bin:{path}");
+        ld_path = join(&ld_path, format!("{r}/usr/lib:{r}/lib"), ":");
+        pkg_config = join(
+            &pkg_config,
+            format!("{r}/usr/lib/pkgconfig:{r}/usr/share/pkgconfig"),
+            ":",
+        );
+        env.push(("PKG_CONFIG_SYSROOT_DIR".into(), String::new()));
+    }
+    env.retain(|(k, _)| k != "PATH");
+    env.extend([
+        ("CPPFLAGS".into(), cppflags),
+        ("CFLAGS".into(), cflags),
+        ("LDFLAGS".into(), ldflags),
+        ("PATH".into(), path),
+        ("LD_LIBRARY_PATH".into(), ld_path),
+        ("PKG_CONFIG_PATH".into(), pkg_config),
+    ]);
+    if let Ok(cc) = std::env::var("CC") {
+        env.push(("CC".into(), cc));
+    }
+    env
+}
+
+/// Runs one stage: the prelude, the APKBUILD, then `body`, with `set -e`. Its output
+/// is shown when verbose, else kept and shown if it fails.
+fn run_stage(
+    b: &Apkbuild,
+    opts: &Options,
+    env: &[(String, String)],
+    stage: &str,
+    body: &str,
+) -> Result<String, Failure> {
+    let script = format!(
+        "set -e\n{PRELUDE}\n. ./APKBUILD\n: \"${{builddir:=$srcdir/$pkgname-$pkgver}}\"\nexport builddir\n{body}\n"
+    );
+    let mut cmd = Command::new(shell());
+    cmd.arg("-c")
+        .arg(&script)
+        .current_dir(&b.startdir)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    if opts.verbose {
+        eprintln!(">>> {}: {stage}", b.pkgname());
+        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    }
+    let out = cmd.output().map_err(|e| {
+        Failure(format!(
+            "{}: {stage}: cannot run the shell: {e}",
+            b.pkgname()
+        ))
+    })?;
+    if !out.status.success() {
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return fail(format!(
+            "{}: {stage}() failed ({})\n{}",
+            b.pkgname(),
+            out.status,
+            tail.join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The metadata of one package of the build, as its split function left it.
+#[derive(Debug, Clone, Default)]
+struct Meta {
+    name: String,
+    pkgdesc: String,
+    depends: Vec<String>,
+    provides: Vec<String>,
+    install_if: Vec<String>,
+    replaces: Vec<String>,
+    provider_priority: String,
+    replaces_priority: String,
+    noarch: bool,
+}
+
+impl Meta {
+    fn main(b: &Apkbuild) -> Meta {
+        Meta {
+            name: b.pkgname().to_owned(),
+            pkgdesc: b.var("pkgdesc").to_owned(),
+            depends: b.words("depends"),
+            provides: b.words("provides"),
+            install_if: b.words("install_if"),
+            replaces: b.words("replaces"),
+            provider_priority: b.var("provider_priority").to_owned(),
+            replaces_priority: b.var("replaces_priority").to_owned(),
+            noarch: b.is_noarch(),
+        }
+    }
+}
+
+/// Runs a subpackage's split function and reads back the variables it may set.
+fn split(
+    b: &Apkbuild,
+    opts: &Options,
+    env: &[(String, String)],
+    dirs: &Dirs,
+    sub: &Subpackage,
+) -> Result<Meta, Failure> {
+    let suffix = sub.name.rsplit_once('-').map_or("", |(_, s)| s);
+    let default_desc = match suffix {
+        "dev" => format!("{} (development files)", b.var("pkgdesc")),
+        "doc" => format!("{} (documentation)", b.var("pkgdesc")),
+        "openrc" => format!("{} (OpenRC init scripts)", b.var("pkgdesc")),
+        _ => b.var("pkgdesc").to_owned(),
+    };
+    let subdir = dirs.pkg.join(&sub.name);
+    let mut env = env.to_vec();
+    env.push(("subpkgname".into(), sub.name.clone()));
+    env.push(("subpkgdir".into(), subdir.display().to_string()));
+    let fields = [
+        "depends",
+        "pkgdesc",
+        "provides",
+        "install_if",
+        "replaces",
+        "provider_priority",
+        "replaces_priority",
+    ];
+    let mut body = String::new();
+    // Split functions start from the subpackage's own defaults.
+    body.push_str(&format!(
+        "depends=\"${{depends_{}-}}\"\npkgdesc='{}'\nprovides=\"\"\ninstall_if=\"\"\nreplaces=\"\"\nprovider_priority=\"\"\nreplaces_priority=\"\"\n",
+        suffix.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        default_desc.replace('\'', "'\\''")
+    ));
+    body.push_str(&format!(
+        "case \"$(command -V {f} 2>/dev/null)\" in *function*) ;; *) echo \"no split function '{f}' for {n}\" >&2; exit 1;; esac\n",
+        f = sub.function,
+        n = sub.name
+    ));
+    body.push_str(&format!(
+        "cd \"$pkgdir\"\n{}\nmkdir -p \"$subpkgdir\"\n",
+        sub.function
+    ));
+    for f in fields {
+        body.push_str(&format!("printf '\\001{f}=%s\\000' \"${{{f}-}}\"\n"));
+    }
+    let out = run_stage(b, opts, &env, &format!("{} split", sub.name), &body)?;
+    let mut vars = BTreeMap::new();
+    for item in out.split('\0') {
+        // Values follow a \x01 mark, after anything the function printed itself.
+        if let Some((k, v)) = item
+            .rsplit_once('\u{1}')
+            .and_then(|(_, kv)| kv.split_once('='))
+        {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    let words = |k: &str| -> Vec<String> {
+        vars.get(k)
+            .map(|v| v.split_ascii_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    Ok(Meta {
+        name: sub.name.clone(),
+        pkgdesc: vars.get("pkgdesc").cloned().unwrap_or(default_desc),
+        depends: words("depends"),
+        provides: words("provides"),
+        install_if: words("install_if"),
+        replaces: words("replaces"),
+        provider_priority: vars.get("provider_priority").cloned().unwrap_or_default(),
+        replaces_priority: vars.get("replaces_priority").cloned().unwrap_or_default(),
+        noarch: match sub.arch.as_deref() {
+            Some("noarch") => true,
+            Some(_) => false,
+            None => b.is_noarch(),
+        },
+    })
+}
+
+/// Names other than this build's own that provide a `so:` library, from the
+/// repositories the sysroot used (read back from its installed database).
+fn sysroot_provides(sysroot: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(sysroot.join("lib/apk/db/installed")).unwrap_or_default();
+    let Ok(pkgs) = apk_core::db::parse_installed(&text, "sysroot") else {
+        return BTreeSet::new();
+    };
+    pkgs.iter()
+        .flat_map(|p| p.info.provides.iter().map(|d| d.name.clone()))
+        .collect()
+}
+
+fn write_packages(
+    b: &Apkbuild,
+    opts: &Options,
+    dirs: &Dirs,
+    metas: &[Meta],
+) -> Result<Built, Failure> {
+    let version = b.full_version();
+    let tracing = !b.has_option("!tracedeps");
+    let traced: Vec<tracedeps::Traced> = metas
+        .iter()
+        .map(|m| {
+            if tracing {
+                tracedeps::trace(&dirs.pkg.join(&m.name), &version)
+            } else {
+                tracedeps::Traced::default()
+            }
+        })
+        .collect();
+    let mut known_so: BTreeSet<String> = sysroot_provides(&dirs.sysroot);
+    for t in &traced {
+        for p in &t.provides {
+            known_so.insert(p.split('=').next().unwrap_or(p).to_owned());
+        }
+    }
+    let (key, key_name) = PrivateKey::load(&opts.sign_key)
+        .map_err(|e| Failure(format!("{}: {e}", opts.sign_key.display())))?;
+    let commit = git_commit(&b.startdir);
+    let mut built = Built::default();
+    for (i, m) in metas.iter().enumerate() {
+        let t = &traced[i];
+        let mut depends = m.depends.clone();
+        let add_dep = |d: String, list: &mut Vec<String>| {
+            if !list.contains(&d) {
+                list.push(d);
+            }
+        };
+        for lib in &t.needed_libs {
+            let name = format!("so:{lib}");
+            if known_so.contains(&name) {
+                add_dep(name, &mut depends);
+            } else if opts.verbose {
+                eprintln!(
+                    ">>> {}: {name} is not packaged; no dependency added",
+                    m.name
+                );
+            }
+        }
+        for pc in &t.needed_pc {
+            let name = format!("pc:{pc}");
+            if known_so.contains(&name) {
+                add_dep(name, &mut depends);
+            }
+        }
+        // Symlinks into another package of this build (libfoo.so -> libfoo.so.1).
+        for target in &t.link_targets {
+            if let Some((j, _)) = traced
+                .iter()
+                .enumerate()
+                .find(|(j, o)| *j != i && o.paths.contains(target))
+            {
+                add_dep(format!("{}={version}", metas[j].name), &mut depends);
+            }
+        }
+        let mut provides = m.provides.clone();
+        for p in &t.provides {
+            if !provides.contains(p) {
+                provides.push(p.clone());
+            }
+        }
+        let arch = if m.noarch {
+            "noarch"
+        } else {
+            opts.carch.as_str()
+        };
+        let mut builder = PackageBuilder {
+            mtime: opts.epoch,
+            ..Default::default()
+        };
+        builder
+            .add_tree(&dirs.pkg.join(&m.name))
+            .map_err(|e| Failure(e.to_string()))?;
+        let mut info = PkgInfo::default();
+        let mut push = |k: &str, v: &str| {
+            if !v.is_empty() {
+                info.push(k, v);
+            }
+        };
+        push("pkgname", &m.name);
+        push("pkgver", &version);
+        push("pkgdesc", &m.pkgdesc);
+        push("url", b.var("url"));
+        push("builddate", &opts.epoch.to_string());
+        push("packager", "abuild-rs");
+        push("size", &builder.installed_size().to_string());
+        push("arch", arch);
+        push("origin", b.pkgname());
+        if let Some(c) = &commit {
+            push("commit", c);
+        }
+        push("maintainer", b.var("maintainer"));
+        push("license", b.var("license"));
+        for r in &m.replaces {
+            push("replaces", r);
+        }
+        push("provider_priority", &m.provider_priority);
+        push("replaces_priority", &m.replaces_priority);
+        if !m.install_if.is_empty() {
+            push("install_if", &m.install_if.join(" "));
+        }
+        let triggers = triggers_of(b, &m.name);
+        if !triggers.is_empty() {
+            push("triggers", &triggers.join(" "));
+        }
+        for d in &depends {
+            push("depend", d);
+        }
+        for p in &provides {
+            push("provides", p);
+        }
+        builder.pkginfo = info;
+        for (script, body) in scripts_of(b, &m.name)? {
+            builder.scripts.push((script, body));
+        }
+        let bytes = builder
+            .build(Some((&key, &key_name)))
+            .map_err(|e| Failure(format!("{}: {e}", m.name)))?;
+        let out_dir = opts.repodest.join(&b.repo).join(&opts.carch);
+        std::fs::create_dir_all(&out_dir)
+            .map_err(|e| Failure(format!("{}: {e}", out_dir.display())))?;
+        let file = out_dir.join(format!("{}-{version}.apk", m.name));
+        apk_core::file::write_atomically(&file, &bytes).map_err(|e| Failure(e.to_string()))?;
+        built.packages.push(file);
+    }
+    Ok(built)
+}
+
+/// `install`: the scripts (`NAME.pre-install`, ...) that belong to package `name`.
+fn scripts_of(b: &Apkbuild, name: &str) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let mut out = Vec::new();
+    for file in b.words("install") {
+        let Some(action) = file.strip_prefix(name).and_then(|r| r.strip_prefix('.')) else {
+            continue;
+        };
+        let script = format!(".{action}");
+        if !apk_core::package::SCRIPT_NAMES.contains(&script.as_str()) {
+            return fail(format!(
+                "{}: '{file}' is not an install script name",
+                b.pkgname()
+            ));
+        }
+        let path = b.startdir.join(&file);
+        let body = std::fs::read(&path).map_err(|e| {
+            Failure(format!(
+                "{}: install script {}: {e}",
+                b.pkgname(),
+                path.display()
+            ))
+        })?;
+        out.push((script, body));
+    }
+    for entry in b.words("triggers") {
+        let Some((file, _)) = entry.split_once('=') else {
+            continue;
+        };
+        if file == format!("{name}.trigger") {
+            let path = b.startdir.join(file);
+            let body = std::fs::read(&path).map_err(|e| {
+                Failure(format!("{}: trigger {}: {e}", b.pkgname(), path.display()))
+            })?;
+            out.push((".trigger".into(), body));
+        }
+    }
+    Ok(out)
+}
+
+/// `triggers="NAME.trigger=/a:/b"`: the watched paths of package `name`.
+fn triggers_of(b: &Apkbuild, name: &str) -> Vec<String> {
+    b.words("triggers")
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .filter(|(f, _)| *f == format!("{name}.trigger"))
+        .flat_map(|(_, paths)| paths.split(':').map(str::to_owned))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn git_commit(dir: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let c = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && c.len() == 40).then_some(c)
+}
+
+/// Rebuilds and signs `REPODEST/<repo>/<arch>/APKINDEX.tar.gz` from the packages
+/// there, reusing the records of unchanged files.
+pub fn update_index(dir: &Path, description: &str, sign_key: &Path) -> Result<(), Failure> {
+    let index = dir.join("APKINDEX.tar.gz");
+    let old = index
+        .is_file()
+        .then(|| apk_core::indexer::OldIndex::load(&index).ok())
+        .flatten();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Failure(format!("{}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "apk"))
+        .collect();
+    files.sort();
+    let mut pkgs = Vec::new();
+    for item in apk_core::indexer::index_files(&files, old.as_ref()) {
+        pkgs.push(item.record.map_err(|e| Failure(e.to_string()))?);
+    }
+    apk_core::indexer::sort_records(&mut pkgs);
+    let bytes = apk_core::index::IndexArchive {
+        description: Some(description.to_owned()),
+        packages: pkgs,
+        signatures: Vec::new(),
+    }
+    .write(0)
+    .map_err(|e| Failure(e.to_string()))?;
+    let (key, name) =
+        PrivateKey::load(sign_key).map_err(|e| Failure(format!("{}: {e}", sign_key.display())))?;
+    let signed = apk_core::package::resign(&bytes, &key, &name, "APKINDEX.tar.gz")
+        .map_err(|e| Failure(e.to_string()))?;
+    apk_core::file::write_atomically(&index, &signed).map_err(|e| Failure(e.to_string()))
+}

@@ -1,0 +1,422 @@
+//! Building the aports tree in `testdata/aports` (a C library with a -dev split, a
+//! program that makedepends on it, a noarch package with a -doc split, an arch="all"
+//! script package) for x86_64 and aarch64, then installing the result with our `apk`
+//! and running the program; reproducibility, skipping, the plan, and bad APKBUILDs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EPOCH: &str = "1700000000";
+
+fn abuild() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_abuild-rs"));
+    c.env("SOURCE_DATE_EPOCH", EPOCH);
+    c
+}
+
+fn apk_path() -> PathBuf {
+    let apk = Path::new(env!("CARGO_BIN_EXE_abuild-rs"))
+        .parent()
+        .unwrap()
+        .join("apk");
+    assert!(
+        apk.exists(),
+        "apk is not built beside abuild-rs: run cargo test --workspace"
+    );
+    apk
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+struct Tree {
+    tmp: tempfile::TempDir,
+    aports: PathBuf,
+    key: PathBuf,
+}
+
+fn tree() -> Tree {
+    let tmp = tempfile::tempdir().unwrap();
+    let aports = tmp.path().join("aports");
+    copy_tree(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/aports"),
+        &aports,
+    );
+    let keys = tmp.path().join("keys");
+    let (ok, out) = run(abuild()
+        .args(["keygen", "--name", "builder", "--bits", "2048", "--out"])
+        .arg(&keys));
+    assert!(ok, "{out}");
+    Tree {
+        key: keys.join("builder.rsa"),
+        aports,
+        tmp,
+    }
+}
+
+impl Tree {
+    fn repo(&self, repodest: &Path, arches: &str) -> (bool, String) {
+        run(abuild()
+            .env("APK", apk_path())
+            .args(["repo", "-j", "2", "--arch", arches, "--aports"])
+            .arg(&self.aports)
+            .arg("--repodest")
+            .arg(repodest)
+            .arg("--sign-key")
+            .arg(&self.key))
+    }
+}
+
+/// Every file under `dir` with its contents.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn pkginfo(apk: &Path) -> apk_core::index::PackageInfo {
+    apk_core::indexer::read_package_info(apk).unwrap()
+}
+
+#[test]
+fn the_tree_builds_installs_runs_and_rebuilds_identically() {
+    let t = tree();
+    let repodest = t.tmp.path().join("packages");
+    let (ok, out) = t.repo(&repodest, "x86_64,aarch64");
+    assert!(ok, "{out}");
+
+    let built: Vec<String> = files(&repodest).into_keys().collect();
+    assert_eq!(
+        built,
+        [
+            "community/aarch64/APKINDEX.tar.gz",
+            "community/aarch64/demo-data-3-r0.apk",
+            "community/aarch64/demo-data-doc-3-r0.apk",
+            "community/aarch64/demo-tool-0.5-r0.apk",
+            "community/x86_64/APKINDEX.tar.gz",
+            "community/x86_64/demo-data-3-r0.apk",
+            "community/x86_64/demo-data-doc-3-r0.apk",
+            "community/x86_64/demo-tool-0.5-r0.apk",
+            "main/x86_64/APKINDEX.tar.gz",
+            "main/x86_64/demo-prog-2.1-r1.apk",
+            "main/x86_64/libdemo-1.0.0-r0.apk",
+            "main/x86_64/libdemo-dev-1.0.0-r0.apk",
+        ]
+    );
+
+    // Traced dependencies and provides.
+    let main = repodest.join("main/x86_64");
+    let lib = pkginfo(&main.join("libdemo-1.0.0-r0.apk"));
+    assert_eq!(lib.provides[0].to_string(), "so:libdemo.so.1=1.0.0");
+    let dev = pkginfo(&main.join("libdemo-dev-1.0.0-r0.apk"));
+    assert_eq!(dev.depends[0].to_string(), "libdemo=1.0.0-r0");
+    assert_eq!(dev.provides[0].to_string(), "pc:demo=1.0.0");
+    let prog = pkginfo(&main.join("demo-prog-2.1-r1.apk"));
+    assert_eq!(prog.depends[0].to_string(), "so:libdemo.so.1");
+    assert_eq!(prog.provides[0].to_string(), "cmd:demo-prog=2.1-r1");
+    assert_eq!(
+        prog.maintainer.as_deref(),
+        Some("apk-rs demo <demo@example.org>")
+    );
+    assert_eq!(prog.build_time, Some(1_700_000_000));
+    let data = pkginfo(&repodest.join("community/aarch64/demo-data-3-r0.apk"));
+    assert_eq!(data.arch.as_deref(), Some("noarch"));
+    let tool = pkginfo(&repodest.join("community/aarch64/demo-tool-0.5-r0.apk"));
+    assert_eq!(tool.arch.as_deref(), Some("aarch64"));
+    assert_eq!(tool.depends[0].to_string(), "demo-data");
+
+    // Everything verifies against the builder's key, packages and indexes alike.
+    let keys = t.key.parent().unwrap();
+    for (rel, _) in files(&repodest) {
+        let (ok, out) = run(Command::new(apk_path())
+            .arg("--keys-dir")
+            .arg(keys)
+            .arg("verify")
+            .arg(repodest.join(&rel)));
+        assert!(ok, "{rel}: {out}");
+    }
+
+    // The result installs with our apk into a fresh root, and the program runs.
+    let root = t.tmp.path().join("root");
+    std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+    std::fs::copy(
+        format!("{}.pub", t.key.display()),
+        root.join("etc/apk/keys/builder.rsa.pub"),
+    )
+    .unwrap();
+    let (ok, out) = run(Command::new(apk_path())
+        .arg("--root")
+        .arg(&root)
+        .args(["--initdb", "--no-scripts", "-X"])
+        .arg(repodest.join("main"))
+        .arg("-X")
+        .arg(repodest.join("community"))
+        .args(["add", "demo-prog", "demo-tool"]));
+    assert!(ok, "{out}");
+    assert!(out.contains("Installing libdemo (1.0.0-r0)"), "{out}");
+    assert!(out.contains("Installing demo-data (3-r0)"), "{out}");
+    let (ok, out) =
+        run(Command::new(root.join("usr/bin/demo-prog"))
+            .env("LD_LIBRARY_PATH", root.join("usr/lib")));
+    assert!(ok, "{out}");
+    assert_eq!(out, "the answer is 42\n");
+
+    // A second run finds everything built and changes nothing.
+    let before = files(&repodest);
+    let (ok, out) = t.repo(&repodest, "x86_64,aarch64");
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("up to date").count(), 6, "{out}");
+    assert_eq!(files(&repodest), before);
+
+    // A build into an empty place is byte for byte the same.
+    let again = t.tmp.path().join("again");
+    let (ok, out) = t.repo(&again, "x86_64,aarch64");
+    assert!(ok, "{out}");
+    assert_eq!(files(&again), before);
+}
+
+#[test]
+fn the_plan_mirrors_the_graph() {
+    let t = tree();
+    let (ok, out) = run(abuild()
+        .args([
+            "plan",
+            "--arch",
+            "x86_64,aarch64",
+            "--format",
+            "json",
+            "--aports",
+        ])
+        .arg(&t.aports));
+    assert!(ok, "{out}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let x86 = &plan["arches"][0];
+    assert_eq!(x86["arch"], "x86_64");
+    let names: Vec<&str> = x86["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(pos("main/libdemo") < pos("main/demo-prog"), "{names:?}");
+    assert!(
+        pos("community/demo-data") < pos("community/demo-tool"),
+        "{names:?}"
+    );
+    let prog = x86["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "main/demo-prog")
+        .unwrap();
+    assert_eq!(prog["needs"], serde_json::json!(["main/libdemo"]));
+    // aarch64 has no C packages (arch="x86_64").
+    assert_eq!(plan["arches"][1]["builds"].as_array().unwrap().len(), 2);
+
+    let (ok, yaml) = run(abuild()
+        .args([
+            "plan",
+            "--arch",
+            "x86_64",
+            "--format",
+            "gitlab-ci",
+            "--aports",
+        ])
+        .arg(&t.aports));
+    assert!(ok, "{yaml}");
+    assert!(yaml.contains("\"build main/demo-prog x86_64\":\n  stage: build\n  tags:\n    - \"x86_64\"\n  needs:\n    - job: \"build main/libdemo x86_64\"\n      artifacts: true\n"), "{yaml}");
+    assert!(
+        yaml.contains("\"index x86_64\":\n  stage: index\n"),
+        "{yaml}"
+    );
+}
+
+/// Writes an APKBUILD (and its files) into `aports/<repo>/<name>/`.
+fn add_package(aports: &Path, repo: &str, name: &str, apkbuild: &str, files: &[(&str, &str)]) {
+    let dir = aports.join(repo).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("APKBUILD"), apkbuild).unwrap();
+    for (f, body) in files {
+        std::fs::write(dir.join(f), body).unwrap();
+    }
+}
+
+fn simple(name: &str, extra: &str) -> String {
+    format!(
+        "pkgname={name}\npkgver=1\npkgrel=0\npkgdesc=\"test\"\nurl=\"https://example.org\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\n{extra}\npackage() {{ mkdir -p \"$pkgdir\"; }}\n"
+    )
+}
+
+#[test]
+fn bad_apkbuilds_fail_clearly_and_leave_the_repository_alone() {
+    let t = tree();
+    let repodest = t.tmp.path().join("packages");
+    let (ok, out) = t.repo(&repodest, "x86_64");
+    assert!(ok, "{out}");
+    let before = files(&repodest);
+
+    let bad = t.tmp.path().join("bad");
+    add_package(
+        &bad,
+        "main",
+        "syntax",
+        &format!("{}\nif then\n", simple("syntax", "")),
+        &[],
+    );
+    add_package(
+        &bad,
+        "main",
+        "badsum",
+        &simple("badsum", "source=\"a.txt\"\nsha512sums=\"00  a.txt\""),
+        &[("a.txt", "a\n")],
+    );
+    add_package(
+        &bad,
+        "main",
+        "nosource",
+        &simple(
+            "nosource",
+            "source=\"gone.txt\"\nsha512sums=\"00  gone.txt\"",
+        ),
+        &[],
+    );
+    add_package(
+        &bad,
+        "main",
+        "cycle-a",
+        &simple("cycle-a", "makedepends=\"cycle-b\""),
+        &[],
+    );
+    add_package(
+        &bad,
+        "main",
+        "cycle-b",
+        &simple("cycle-b", "makedepends=\"cycle-a\""),
+        &[],
+    );
+    add_package(
+        &bad,
+        "main",
+        "unknown",
+        &simple("unknown", "makedepends=\"no-such-lib-dev\""),
+        &[],
+    );
+    add_package(&bad, "main", "fine", &simple("fine", ""), &[]);
+
+    let (ok, out) = run(abuild()
+        .env("APK", apk_path())
+        .args(["repo", "--arch", "x86_64", "--aports"])
+        .arg(&bad)
+        .arg("--repodest")
+        .arg(&repodest)
+        .arg("--sign-key")
+        .arg(&t.key));
+    assert!(!ok, "{out}");
+    for why in [
+        "syntax/APKBUILD: cannot be sourced",
+        "badsum: sha512sum of 'a.txt' does not match: expected 00, got ",
+        "nosource: source 'gone.txt' not found",
+        "dependency cycle: main/cycle-a -> main/cycle-b",
+        "unknown: makedepends not found in any repository: no-such-lib-dev",
+        "6 builds failed",
+    ] {
+        assert!(out.contains(why), "missing {why:?} in\n{out}");
+    }
+    // The good package of the same run was built; the failed ones left nothing.
+    assert!(out.contains("x86_64 main/fine: built"), "{out}");
+    let mut after = files(&repodest);
+    assert!(after.remove("main/x86_64/fine-1-r0.apk").is_some());
+    let index_before = &before["main/x86_64/APKINDEX.tar.gz"];
+    assert_ne!(
+        after.remove("main/x86_64/APKINDEX.tar.gz").as_ref(),
+        Some(index_before)
+    );
+    let mut before = before;
+    before.remove("main/x86_64/APKINDEX.tar.gz");
+    assert_eq!(after, before);
+}
+
+#[test]
+fn checksum_rewrites_sha512sums_and_lint_reports() {
+    let t = tree();
+    let dir = t.aports.join("community/demo-tool");
+    let text = std::fs::read_to_string(dir.join("APKBUILD")).unwrap();
+    std::fs::write(dir.join("demo-tool.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    let (ok, out) = run(abuild().arg("checksum").arg("-C").arg(&dir));
+    assert!(ok, "{out}");
+    let new_text = std::fs::read_to_string(dir.join("APKBUILD")).unwrap();
+    assert_ne!(text, new_text);
+    let want = apk_core::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
+        b"#!/bin/sh\necho changed\n",
+    ));
+    assert!(
+        new_text.contains(&format!("{want}  demo-tool.sh\n")),
+        "{new_text}"
+    );
+    assert_eq!(
+        new_text.split("sha512sums").next(),
+        text.split("sha512sums").next()
+    );
+
+    let (ok, out) = run(abuild().arg("lint").arg("-C").arg(&dir));
+    assert!(ok, "{out}");
+    std::fs::write(
+        dir.join("APKBUILD"),
+        new_text
+            .replace(
+                "pkgdesc=\"Shell tool counting the demo words\"",
+                "pkgdesc=\"demo-tool counts words.\"",
+            )
+            .replace("# Maintainer: apk-rs demo <demo@example.org>\n", "")
+            .replace(
+                "depends=\"demo-data\"",
+                "depends=\"demo-data so:libc.musl-x86_64.so.1\"",
+            ),
+    )
+    .unwrap();
+    let (ok, out) = run(abuild().arg("lint").arg("-C").arg(&dir));
+    assert!(!ok, "{out}");
+    for why in [
+        "pkgdesc should not end with a period",
+        "pkgdesc should not start with the package name",
+        "missing maintainer",
+        "depends entry 'so:libc.musl-x86_64.so.1' is traced automatically",
+    ] {
+        assert!(out.contains(why), "missing {why:?} in\n{out}");
+    }
+}

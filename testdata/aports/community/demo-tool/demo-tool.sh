@@ -1,0 +1,2 @@
+#!/bin/sh
+wc -l < /usr/share/demo-data/words.txt

@@ -1,0 +1,6 @@
+#include "demo.h"
+
+int demo_answer(void)
+{
+	return 42;
+}
