@@ -243,6 +243,10 @@ fn run_plan(aports: &Path, arches: &[String], format: &str, repodest: &str) -> R
 }
 
 fn run_index(repodest: &Path, arch: &str, key: &Path) -> Result<(), String> {
+    if !repodest.exists() {
+        // Nothing built yet (the first job of a pipeline): nothing to index.
+        return Ok(());
+    }
     let rd = std::fs::read_dir(repodest).map_err(|e| format!("{}: {e}", repodest.display()))?;
     let mut repos: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     repos.sort();
