@@ -153,6 +153,10 @@ fn the_tree_builds_installs_runs_and_rebuilds_identically() {
         Some("apk-rs demo <demo@example.org>")
     );
     assert_eq!(prog.build_time, Some(1_700_000_000));
+    let bytes = std::fs::read(main.join("demo-prog-2.1-r1.apk")).unwrap();
+    let package = apk_core::package::Package::parse(&bytes, "demo-prog").unwrap();
+    let scripts: Vec<&str> = package.scripts().map(|(n, _)| n).collect();
+    assert_eq!(scripts, [".post-install"]);
     let data = pkginfo(&repodest.join("community/aarch64/demo-data-3-r0.apk"));
     assert_eq!(data.arch.as_deref(), Some("noarch"));
     let tool = pkginfo(&repodest.join("community/aarch64/demo-tool-0.5-r0.apk"));
