@@ -193,6 +193,7 @@ impl Context {
             keys_dir: (!self.opts.allow_untrusted).then(|| self.keys_dir()),
             fetcher: self.fetcher(),
             update_cache: update,
+            no_snapshot: false,
             cache_max_age: self
                 .opts
                 .cache_max_age

@@ -74,9 +74,9 @@ fn damaged_snapshots_are_rebuilt() {
         ("truncated", good[..good.len() / 2].to_vec()),
         ("empty", Vec::new()),
         ("flipped payload byte", {
+            // Just past the 72-byte header: inside the checked core payload.
             let mut b = good.clone();
-            let i = b.len() - 7;
-            b[i] ^= 0x55;
+            b[80] ^= 0x55;
             b
         }),
         ("wrong format version", {
@@ -156,4 +156,36 @@ fn concurrent_readers_agree() {
     }
     // And the snapshot they left is a good one.
     assert_eq!(plan(&root, &[]).1, want);
+}
+
+#[test]
+fn damaged_metadata_records_are_read_from_the_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let query = |extra: &[&str]| {
+        let mut args = vec!["--root", s(&root)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["search", "-v"]);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let want = query(&["--no-cache"]);
+    assert!(
+        want.contains("demo-hello-1.0-r1 - Says hello, the demo way"),
+        "{want}"
+    );
+    let _ = plan(&root, &[]);
+    let good = std::fs::read(snapshot(&root)).unwrap();
+    // The metadata section ends the file: damage every record's last bytes.
+    for back in [3, 40, 200, 600] {
+        let mut b = good.clone();
+        let i = b.len() - back;
+        b[i] ^= 0x55;
+        std::fs::write(snapshot(&root), &b).unwrap();
+        assert_eq!(query(&[]), want, "byte -{back}");
+        // Solving never reads the section, so the snapshot itself stays in use.
+        let (code, out) = plan(&root, &[]);
+        assert_eq!(code, 0, "{out}");
+    }
 }

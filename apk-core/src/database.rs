@@ -37,6 +37,8 @@ pub struct OpenOptions {
     /// `--cache-max-age`: cached network indexes older than this are fetched again
     /// (default: 4 hours).
     pub cache_max_age: Option<std::time::Duration>,
+    /// Read everything from the sources, neither using nor writing a snapshot.
+    pub no_snapshot: bool,
 }
 
 /// The default age after which a cached network index is fetched again.
@@ -179,7 +181,7 @@ impl Inputs {
     /// The snapshot file, in the cache directory (`etc/apk/cache`, else
     /// `var/cache/apk`); none without a cache or with `--no-cache`.
     fn snapshot_path(&self, opts: &OpenOptions) -> Option<PathBuf> {
-        if opts.no_cache {
+        if opts.no_cache || opts.no_snapshot {
             return None;
         }
         let dir = index_cache_dir(&opts.root);
@@ -242,6 +244,27 @@ pub struct Database {
     pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
 }
 
+/// Reads metadata from the sources a snapshot was built from (loaded once, on the
+/// first damaged record): the answer stays right even when the snapshot is not.
+fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
+    let opts = OpenOptions {
+        no_snapshot: true,
+        ..opts.clone()
+    };
+    let loaded: std::cell::OnceCell<Option<Database>> = std::cell::OnceCell::new();
+    crate::pool::InfoFallback(Some(std::rc::Rc::new(move |name: &str, version: &str| {
+        let db = loaded.get_or_init(|| Database::open(&opts).ok()).as_ref()?;
+        let pool = &db.pool;
+        let id = pool.find_name(name)?;
+        let pkg = pool
+            .providers(id)
+            .iter()
+            .map(|p| p.pkg)
+            .find(|&p| pool.pkg(p).name == id && pool.pkg(p).version == version)?;
+        Some(pool.info(pkg).clone())
+    })))
+}
+
 fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
@@ -269,6 +292,7 @@ impl Database {
         };
         if let Some((path, key)) = &snapshot {
             if crate::snapshot::load(path, key, &mut db) {
+                db.pool.info_fallback = info_fallback(opts);
                 return Ok(db);
             }
             db.installed_files.clear();

@@ -75,8 +75,9 @@ pub struct Package {
     provider_priority: u32,
     /// The full metadata, decoded from the snapshot on first use (see [`Pool::info`]).
     info: std::cell::OnceCell<Box<PackageInfo>>,
-    /// Where the encoded metadata lies in the snapshot, for packages loaded from one.
-    info_at: Option<(usize, usize)>,
+    /// Where the encoded metadata lies in the snapshot, for packages loaded from one,
+    /// and its CRC-32 (the metadata section is checked lazily, record by record).
+    info_at: Option<(usize, u32, u32)>,
     /// Where the package's record lies in a kept index text (text, start, end).
     info_text: Option<(u32, usize, usize)>,
     pub depends: Vec<Dep>,
@@ -139,6 +140,8 @@ pub struct Pool {
     pub arches: Vec<String>,
     /// The snapshot this pool was decoded from, which package metadata is read from.
     snapshot: Option<std::sync::Arc<SnapshotBytes>>,
+    /// Where metadata comes from when a snapshot record turns out damaged.
+    pub(crate) info_fallback: InfoFallback,
     /// Index texts kept so that package metadata is parsed only when asked for.
     texts: Vec<std::sync::Arc<str>>,
     /// Providers per name while packages are being added; [`Pool::finish`] flattens
@@ -210,6 +213,20 @@ impl<T: Copy> Lists<T> {
             && start.windows(2).all(|w| w[0] <= w[1])
             && start.last().is_none_or(|&e| e as usize == items.len());
         ordered.then_some(Lists { start, items })
+    }
+}
+
+/// Reads a package's metadata (by name and version) from the original sources, for
+/// when its record in the snapshot fails its checksum.
+#[derive(Clone, Default)]
+pub struct InfoFallback(pub Option<std::rc::Rc<InfoReader>>);
+
+/// Reads a package's metadata given its name and version.
+pub type InfoReader = dyn Fn(&str, &str) -> Option<PackageInfo>;
+
+impl std::fmt::Debug for InfoFallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InfoFallback({})", self.0.is_some())
     }
 }
 
@@ -373,9 +390,22 @@ impl Pool {
                 recs.first()?.to_info().ok()
             });
             let decoded = from_text.or_else(|| {
-                let (at, len) = p.info_at?;
-                let bytes = self.snapshot.as_ref()?.0.bytes().get(at..at + len)?;
+                let (at, len, crc) = p.info_at?;
+                let bytes = self
+                    .snapshot
+                    .as_ref()?
+                    .0
+                    .bytes()
+                    .get(at..at.checked_add(len as usize)?)?;
+                if crc32fast::hash(bytes) != crc {
+                    return None;
+                }
                 Self::decode_info(&mut Reader::new(bytes))
+            });
+            // A damaged snapshot record is read again from where it came from.
+            let decoded = decoded.or_else(|| {
+                let fallback = self.info_fallback.0.as_ref()?;
+                fallback(self.name(p.name), &p.version)
             });
             // Both sources were verified when loaded, so this only guards against a bug.
             Box::new(decoded.unwrap_or_else(|| PackageInfo {
@@ -914,7 +944,9 @@ impl Pool {
         Some(i)
     }
 
-    pub(crate) fn encode(&self, w: &mut Writer) {
+    /// Encodes the pool into `w`; package metadata goes into `blobs`, a section read
+    /// only when asked for.
+    pub(crate) fn encode(&self, w: &mut Writer, blobs: &mut Writer) {
         w.len(self.arches.len());
         for a in &self.arches {
             w.str(a);
@@ -959,9 +991,12 @@ impl Pool {
             }
             w.u64(p.installed_size);
             w.u32(p.provider_priority);
-            let mut info = Writer::default();
-            Self::encode_info(&mut info, self.info(id as PkgId));
-            w.bytes(&info.buf);
+            let start = blobs.buf.len();
+            Self::encode_info(blobs, self.info(id as PkgId));
+            let blob = &blobs.buf[start..];
+            w.u32(start as u32);
+            w.u32(blob.len() as u32);
+            w.u32(crc32fast::hash(blob));
             for list in [&p.depends, &p.provides, &p.install_if, &p.replaces] {
                 w.len(list.len());
                 for d in list {
@@ -981,7 +1016,7 @@ impl Pool {
 
     /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which
     /// the caller then hands to the pool with [`Pool::keep_snapshot`]).
-    pub(crate) fn decode(r: &mut Reader<'_>, base: &[u8]) -> Option<Pool> {
+    pub(crate) fn decode(r: &mut Reader<'_>, blobs: std::ops::Range<usize>) -> Option<Pool> {
         let mut pool = Pool::default();
         let n = r.len()?;
         pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
@@ -1038,8 +1073,11 @@ impl Pool {
             };
             let installed_size = r.u64()?;
             let provider_priority = r.u32()?;
-            let blob = r.bytes()?;
-            let at = (blob.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+            let (off, len, crc) = (r.u32()? as usize, r.u32()?, r.u32()?);
+            let at = blobs.start.checked_add(off)?;
+            if at.checked_add(len as usize)? > blobs.end {
+                return None;
+            }
             let mut lists: [Vec<Dep>; 4] = Default::default();
             for list in &mut lists {
                 let m = r.len()?;
@@ -1057,7 +1095,7 @@ impl Pool {
                 installed_size,
                 provider_priority,
                 info: std::cell::OnceCell::new(),
-                info_at: Some((at, blob.len())),
+                info_at: Some((at, len, crc)),
                 info_text: None,
                 depends,
                 provides,

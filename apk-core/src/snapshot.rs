@@ -3,8 +3,13 @@
 //! parsing every index again.
 //!
 //! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
-//! the inputs it was built from, payload length (u64), CRC-32 of the payload (u32), then
-//! the payload: length-prefixed strings and counts, in the order [`Pool`] defines. The
+//! the inputs it was built from, payload length (u64), CRC-32 of the payload (u32),
+//! metadata section length (u64), then the payload (length-prefixed strings and counts,
+//! in the order [`Pool`] defines) and the metadata section: each package's full
+//! metadata, which only queries read. The payload is checked when the snapshot is
+//! opened; each metadata record has its own CRC-32, checked when it is read, so that a
+//! run which only solves never touches (or pages in) that section. A damaged record
+//! is read again from the index or database it came from. The
 //! key covers everything the database depends on: root files (world, installed, arch,
 //! repositories), every index file's identity, the keys directory and the options that
 //! change loading. A snapshot whose header or checksum does not match, or that is
@@ -23,8 +28,8 @@ use crate::error::Result;
 use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
-const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
+const FORMAT_VERSION: u32 = 2;
+const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4 + 8;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.
 #[derive(Default)]
@@ -192,9 +197,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn encode(db: &Database) -> Vec<u8> {
+/// The core payload and the package metadata section.
+fn encode(db: &Database) -> (Vec<u8>, Vec<u8>) {
     let mut w = Writer::default();
-    db.pool.encode(&mut w);
+    let mut blobs = Writer::default();
+    db.pool.encode(&mut w, &mut blobs);
     w.len(db.unavailable.len());
     for (url, why) in &db.unavailable {
         w.str(url);
@@ -211,12 +218,12 @@ fn encode(db: &Database) -> Vec<u8> {
             w.str(f);
         }
     }
-    w.buf
+    (w.buf, blobs.buf)
 }
 
-fn decode(payload: &[u8], base: &[u8], db: &mut Database) -> Option<()> {
+fn decode(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> Option<()> {
     let mut r = Reader::new(payload);
-    db.pool = Pool::decode(&mut r, base)?;
+    db.pool = Pool::decode(&mut r, blobs)?;
     let n = r.len()?;
     db.unavailable = (0..n)
         .map(|_| Some((r.string()?, r.string()?)))
@@ -235,27 +242,35 @@ fn decode(payload: &[u8], base: &[u8], db: &mut Database) -> Option<()> {
 
 /// Writes `db` as the snapshot for `key` at `path` (atomically).
 pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
-    let payload = encode(db);
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    let (payload, blobs) = encode(db);
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + blobs.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
     out.extend_from_slice(&payload);
+    out.extend_from_slice(&blobs);
     crate::file::write_atomically(path, &out)
 }
 
-/// Checks a snapshot's header and checksum; the payload when all match `key`.
-pub fn check<'a>(data: &'a [u8], key: &[u8; 32]) -> Option<&'a [u8]> {
+/// Checks a snapshot's header and the checksum of its core payload; returns the payload
+/// and the byte range of the metadata section (whose records carry their own
+/// checksums, checked when read) when all match `key`.
+pub fn check<'a>(data: &'a [u8], key: &[u8; 32]) -> Option<(&'a [u8], std::ops::Range<usize>)> {
     let mut r = Reader::new(data);
     if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
         return None;
     }
     let len = r.u64()? as usize;
     let crc = r.u32()?;
+    let blobs_len = r.u64()? as usize;
     let payload = r.take(len)?;
-    (r.is_empty() && crc32fast::hash(payload) == crc).then_some(payload)
+    let blobs_start = data.len() - r.data.len();
+    let _ = r.take(blobs_len)?;
+    (r.is_empty() && crc32fast::hash(payload) == crc)
+        .then_some((payload, blobs_start..blobs_start + blobs_len))
 }
 
 /// Loads the snapshot at `path` into `db` (which holds the root and world) if it
@@ -266,10 +281,10 @@ pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
     };
     let map = std::sync::Arc::new(crate::pool::SnapshotBytes(map));
     let bytes = map.0.bytes();
-    let Some(payload) = check(bytes, key) else {
+    let Some((payload, blobs)) = check(bytes, key) else {
         return false;
     };
-    if decode(payload, bytes, db).is_none() {
+    if decode(payload, blobs, db).is_none() {
         return false;
     }
     db.pool.keep_snapshot(map.clone());
