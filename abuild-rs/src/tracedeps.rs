@@ -134,25 +134,66 @@ fn trace_pc(path: &Path, name: &str, t: &mut Traced) {
         return;
     };
     let stem = name.trim_end_matches(".pc");
-    let mut version = "0".to_owned();
+    let pc = parse_pc(&text);
+    t.needed_pc.extend(pc.requires);
+    // A version apk cannot order would make the package's metadata invalid.
+    let version = if apk_core::version::is_valid(&pc.version) {
+        pc.version
+    } else {
+        "0".to_owned()
+    };
+    t.provides.insert(format!("pc:{stem}={version}"));
+}
+
+/// What a pkg-config file says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcFile {
+    /// `Version:`, or `0` without one.
+    pub version: String,
+    /// The module names of `Requires:` (versions left out).
+    pub requires: Vec<String>,
+}
+
+/// The body of the `pc_file` fuzz target: whatever the text, the names are words.
+pub fn fuzz_pc(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let pc = parse_pc(text);
+    assert!(!pc.version.is_empty() && !pc.version.contains(char::is_whitespace));
+    for r in &pc.requires {
+        assert!(!r.is_empty() && !r.contains([',', ' ', '\t']), "{r:?}");
+    }
+}
+
+/// Reads `Version:` and `Requires:` of a `.pc` file.
+pub fn parse_pc(text: &str) -> PcFile {
+    let mut pc = PcFile {
+        version: "0".to_owned(),
+        requires: Vec::new(),
+    };
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("Version:") {
-            version = v.trim().to_owned();
+            let v = v.trim();
+            if !v.is_empty() && !v.contains(char::is_whitespace) {
+                pc.version = v.to_owned();
+            }
         }
         if let Some(req) = line.strip_prefix("Requires:") {
-            // "a >= 1, b c" → the names only.
-            for part in req.split([',', ' ']).filter(|p| !p.is_empty()) {
+            // "a >= 1, b c" → a, b, c: names start like identifiers; operators and
+            // versions do not.
+            for part in req.split([',', ' ', '\t']).filter(|p| !p.is_empty()) {
                 let starts_like_name = part
                     .chars()
                     .next()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-                if starts_like_name && !part.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                    t.needed_pc.insert(part.to_owned());
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+                if starts_like_name {
+                    pc.requires.push(part.to_owned());
                 }
             }
         }
     }
-    t.provides.insert(format!("pc:{stem}={version}"));
+    pc
 }
 
 /// Resolves `.` and `..` in a relative path (`..` stops at the root).

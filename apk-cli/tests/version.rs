@@ -90,3 +90,36 @@ fn installed_packages_against_repositories() {
         )
     );
 }
+
+#[test]
+fn indexes_are_described() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+    std::fs::copy(
+        common::testdata().join("keys/apk-rs-demo.rsa.pub"),
+        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
+    let repo = common::testdata().join("demo-repo");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    std::fs::create_dir_all(root.join("var/cache/apk")).unwrap();
+    for round in 0..2 {
+        // Read from the index, then from the snapshot the first run wrote.
+        assert_eq!(
+            root.join("var/cache/apk/apk-rs.snapshot").exists(),
+            round == 1
+        );
+        let (code, out, err) = run(&["--root", common::s(root), "version", "-I"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            format!("apk-rs demo repository [{}]\n", repo.display())
+        );
+    }
+}

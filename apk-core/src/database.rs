@@ -372,6 +372,7 @@ impl Database {
             let text: std::sync::Arc<str> = raw.text.into();
             let records = crate::index::parse_refs(&text, &what)?;
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
+            pool.repos[idx as usize].description = raw.description.clone();
             let kept = pool.keep_text(text.clone());
             for rec in &records {
                 pool.add_record(rec, Some(idx), Some(kept))

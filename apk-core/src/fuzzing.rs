@@ -114,11 +114,39 @@ pub fn protected_paths(data: &[u8]) {
     }
 }
 
+/// The database as a commit reads it (installed, scripts.tar, triggers): whatever it
+/// accepts writes back into files that read back to the same state.
+pub fn installed_state(data: &[u8]) {
+    use crate::commit::state::Installed;
+    // Three files, separated by NUL bytes (so scripts.tar only when last-but-one).
+    let mut parts = data.splitn(3, |&b| b == 0).map(Some);
+    let (a, b, c) = (
+        parts.next().flatten(),
+        parts.next().flatten(),
+        parts.next().flatten(),
+    );
+    let Ok(st) = Installed::parse(("installed", a), ("scripts", b), ("triggers", c)) else {
+        return;
+    };
+    let installed = st.installed_text();
+    let scripts = st.scripts_tar().expect("scripts.tar writes");
+    let triggers = st.triggers_text();
+    let again = Installed::parse(
+        ("installed", Some(installed.as_bytes())),
+        ("scripts", Some(&scripts)),
+        ("triggers", Some(triggers.as_bytes())),
+    )
+    .expect("written database reads back");
+    assert_eq!(again.installed_text(), installed);
+    assert_eq!(again.triggers_text(), triggers);
+    assert_eq!(again.scripts, st.scripts);
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
 /// The targets by name, for the regression replay.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
@@ -127,4 +155,5 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("installed_db", installed_db),
     ("repositories", repositories),
     ("protected_paths", protected_paths),
+    ("installed_state", installed_state),
 ];

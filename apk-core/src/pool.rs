@@ -118,6 +118,8 @@ pub struct Repo {
     pub url: String,
     pub tag: u16,
     pub remote: bool,
+    /// The index's description (`apk version -I`, `apk update`).
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -301,6 +303,7 @@ impl Pool {
                 url: "cache".into(),
                 tag: DEFAULT_TAG,
                 remote: false,
+                description: None,
             }],
             available_repos: 1 << REPO_CACHED,
             ..Default::default()
@@ -455,6 +458,7 @@ impl Pool {
             url: url.to_owned(),
             tag,
             remote,
+            description: None,
         });
         if idx < 64 {
             self.tags[tag as usize].allowed_repos |= 1 << idx;
@@ -961,6 +965,7 @@ impl Pool {
             w.str(&r.url);
             w.u16(r.tag);
             w.u8(u8::from(r.remote));
+            w.opt_str(r.description.as_deref());
         }
         w.u64(self.available_repos);
         w.u8(u8::from(self.has_broken));
@@ -1036,6 +1041,7 @@ impl Pool {
                     url: r.string()?,
                     tag: r.u16()?,
                     remote: r.u8()? != 0,
+                    description: r.opt_string()?,
                 })
             })
             .collect::<Option<_>>()?;

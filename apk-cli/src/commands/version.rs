@@ -12,6 +12,9 @@ pub struct Args {
     /// Check that the versions are valid; prints the invalid ones
     #[arg(short = 'c', long = "check", num_args = 1..)]
     check: Option<Vec<String>>,
+    /// Print the description and address of each repository's index
+    #[arg(short = 'I', long = "indexes")]
+    indexes: bool,
     /// Consider packages from all repository tags
     #[arg(short = 'a', long)]
     all: bool,
@@ -47,7 +50,36 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
         return bad;
     }
+    if args.indexes {
+        return print_indexes(ctx);
+    }
     compare_installed(ctx, &args)
+}
+
+/// `apk version -I`: `description [url]` for every repository whose index was read.
+fn print_indexes(ctx: &Context) -> u32 {
+    let Some(db) = ctx.open_db_or_report() else {
+        return 1;
+    };
+    for line in index_lines(&db.pool) {
+        println!("{line}");
+    }
+    0
+}
+
+/// `description [url]` for every usable repository, as `apk version -I` and
+/// `apk update` print them.
+pub fn index_lines(pool: &apk_core::pool::Pool) -> Vec<String> {
+    pool.repos
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(i, _)| *i < 64 && pool.available_repos & (1 << i) != 0)
+        .map(|(_, r)| match &r.description {
+            Some(d) => format!("{d} [{}]", r.url),
+            None => format!("[{}]", r.url),
+        })
+        .collect()
 }
 
 /// `apk version [NAME...]`: each installed package against the newest version its

@@ -46,12 +46,31 @@ fn script_key(p: &InstalledPackage) -> String {
 impl Installed {
     /// Reads the database files of `root`.
     pub fn load(root: &Path) -> Result<Installed> {
+        let files = [INSTALLED, SCRIPTS, TRIGGERS].map(|f| {
+            let path = root.join(f);
+            read_optional(&path).map(|b| (path.display().to_string(), b))
+        });
+        let [installed, scripts, triggers] = files;
+        let (installed, scripts, triggers) = (installed?, scripts?, triggers?);
+        Installed::parse(
+            (&installed.0, installed.1.as_deref()),
+            (&scripts.0, scripts.1.as_deref()),
+            (&triggers.0, triggers.1.as_deref()),
+        )
+    }
+
+    /// Reads the three database files from their contents (`None`: the file does not
+    /// exist); each comes with the name used in errors.
+    pub fn parse(
+        installed: (&str, Option<&[u8]>),
+        scripts: (&str, Option<&[u8]>),
+        triggers: (&str, Option<&[u8]>),
+    ) -> Result<Installed> {
         let mut st = Installed::default();
-        let path = root.join(INSTALLED);
-        if let Some(bytes) = read_optional(&path)? {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::format(path.display().to_string(), "not UTF-8 text"))?;
-            for p in db::parse_installed(&text, &path.display().to_string())? {
+        if let (what, Some(bytes)) = installed {
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Error::format(what, "not UTF-8 text"))?;
+            for p in db::parse_installed(text, what)? {
                 st.insert(p);
             }
         }
@@ -59,9 +78,8 @@ impl Installed {
             .packages()
             .map(|p| (script_key(p), p.info.name.clone()))
             .collect();
-        let path = root.join(SCRIPTS);
-        if let Some(bytes) = read_optional(&path)? {
-            for e in archive::read_small_tar(&bytes, &path.display().to_string())? {
+        if let (what, Some(bytes)) = scripts {
+            for e in archive::read_small_tar(bytes, what)? {
                 let Some((key, action)) = e.header.path.rsplit_once('.') else {
                     continue;
                 };
@@ -73,13 +91,12 @@ impl Installed {
                 }
             }
         }
-        let path = root.join(TRIGGERS);
-        if let Some(bytes) = read_optional(&path)? {
+        if let (_, Some(bytes)) = triggers {
             let by_id: HashMap<String, String> = st
                 .packages()
                 .filter_map(|p| Some((p.info.checksum?.to_string(), p.info.name.clone())))
                 .collect();
-            for line in String::from_utf8_lossy(&bytes).lines() {
+            for line in String::from_utf8_lossy(bytes).lines() {
                 let mut words = line.split_ascii_whitespace();
                 let Some(name) = words.next().and_then(|id| by_id.get(id)) else {
                     continue;
