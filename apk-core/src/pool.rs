@@ -31,7 +31,7 @@ pub struct Dep {
     pub name: NameId,
     pub op: Op,
     /// `None` when the atom has no version (any version; a virtual provide).
-    pub version: Option<String>,
+    pub version: Option<Box<str>>,
     pub conflict: bool,
     /// The repository tag (`@tag`) index.
     pub tag: u16,
@@ -69,7 +69,7 @@ pub struct Name {
 #[derive(Debug, Clone)]
 pub struct Package {
     pub name: NameId,
-    pub version: String,
+    pub version: Box<str>,
     pub checksum: Option<Checksum>,
     installed_size: u64,
     provider_priority: u32,
@@ -77,13 +77,13 @@ pub struct Package {
     info: std::cell::OnceCell<Box<PackageInfo>>,
     /// Where the encoded metadata lies in the snapshot, for packages loaded from one,
     /// and its CRC-32 (the metadata section is checked lazily, record by record).
-    info_at: Option<(usize, u32, u32)>,
+    info_at: Option<(u32, u32, u32)>,
     /// Where the package's record lies in a kept index text (text, start, end).
-    info_text: Option<(u32, usize, usize)>,
-    pub depends: Vec<Dep>,
-    pub provides: Vec<Dep>,
-    pub install_if: Vec<Dep>,
-    pub replaces: Vec<Dep>,
+    info_text: Option<(u32, u32, u32)>,
+    pub depends: Box<[Dep]>,
+    pub provides: Box<[Dep]>,
+    pub install_if: Box<[Dep]>,
+    pub replaces: Box<[Dep]>,
     /// Repositories holding this package (bit per repository).
     pub repos: u64,
     /// Installed, and under which tag.
@@ -129,6 +129,9 @@ pub struct Pool {
     /// Names are looked up for every dependency of every package loaded: a fast,
     /// non-cryptographic hash pays off (the keys are not attacker-chosen per process).
     name_ids: FxHashMap<String, NameId>,
+    /// Name ids in the order of their names (from a snapshot), for lookups without
+    /// building `name_ids`.
+    sorted_names: Vec<NameId>,
     by_checksum: FxHashMap<Checksum, PkgId>,
     pub tags: Vec<Tag>,
     /// Index 0 is the cache; configured repositories follow.
@@ -311,12 +314,14 @@ impl Pool {
     }
 
     pub fn name_id(&mut self, name: &str) -> NameId {
+        if let Some(id) = self.find_name(name) {
+            return id;
+        }
+        // A new name: from here on the hash index answers (the sorted one is stale).
         if self.name_ids.len() != self.names.len() {
             self.rebuild_name_index();
         }
-        if let Some(&id) = self.name_ids.get(name) {
-            return id;
-        }
+        self.sorted_names.clear();
         let id = self.names.len() as NameId;
         self.names.push(Name {
             name: name.to_owned(),
@@ -330,7 +335,16 @@ impl Pool {
         if self.name_ids.len() == self.names.len() {
             return self.name_ids.get(name).copied();
         }
-        // A pool decoded from a snapshot builds its index on the first insertion only.
+        // A pool decoded from a snapshot has its names in sorted order instead, and
+        // builds the hash index on the first insertion only.
+        if self.sorted_names.len() == self.names.len() {
+            let names = &self.names;
+            return self
+                .sorted_names
+                .binary_search_by(|&id| names[id as usize].name.as_str().cmp(name))
+                .ok()
+                .map(|i| self.sorted_names[i]);
+        }
         self.names
             .iter()
             .position(|n| n.name == name)
@@ -388,7 +402,10 @@ impl Pool {
         let p = &self.packages[id as usize];
         p.info.get_or_init(|| {
             let from_text = p.info_text.and_then(|(t, start, end)| {
-                let text = self.texts.get(t as usize)?.get(start..end)?;
+                let text = self
+                    .texts
+                    .get(t as usize)?
+                    .get(start as usize..end as usize)?;
                 let recs = crate::index::parse_refs(text, "index").ok()?;
                 recs.first()?.to_info().ok()
             });
@@ -399,7 +416,7 @@ impl Pool {
                     .as_ref()?
                     .0
                     .bytes()
-                    .get(at..at.checked_add(len as usize)?)?;
+                    .get(at as usize..(at as usize).checked_add(len as usize)?)?;
                 if crc32fast::hash(bytes) != crc {
                     return None;
                 }
@@ -413,7 +430,7 @@ impl Pool {
             // Both sources were verified when loaded, so this only guards against a bug.
             Box::new(decoded.unwrap_or_else(|| PackageInfo {
                 name: self.name(p.name).to_owned(),
-                version: p.version.clone(),
+                version: p.version.to_string(),
                 ..Default::default()
             }))
         })
@@ -478,7 +495,7 @@ impl Pool {
         Dep {
             name: self.name_id(d.name),
             op: d.op,
-            version: (!d.op.is_any()).then(|| d.version.to_owned()),
+            version: (!d.op.is_any()).then(|| d.version.into()),
             conflict: d.conflict,
             tag,
         }
@@ -548,7 +565,8 @@ impl Pool {
         if let Some(t) = text {
             let p = &mut self.packages[id as usize];
             if p.info_text.is_none() && p.installed.is_none() {
-                p.info_text = record_span(&self.texts[t as usize], rec).map(|(a, b)| (t, a, b));
+                p.info_text = record_span(&self.texts[t as usize], rec)
+                    .and_then(|(a, b)| Some((t, u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
                 if p.info_text.is_some() {
                     p.info = std::cell::OnceCell::new();
                 }
@@ -645,17 +663,17 @@ impl Pool {
         }
         self.packages.push(Package {
             name,
-            version: info.version.clone(),
+            version: info.version.as_str().into(),
             checksum: info.checksum,
             installed_size: info.installed_size.unwrap_or(0),
             provider_priority: info.provider_priority.unwrap_or(0),
             info: Box::new(info).into(),
             info_at: None,
             info_text: None,
-            depends,
-            provides,
-            install_if,
-            replaces,
+            depends: depends.into(),
+            provides: provides.into(),
+            install_if: install_if.into(),
+            replaces: replaces.into(),
             repos: repo_bit,
             installed: installed_tag,
             installed_order,
@@ -696,7 +714,7 @@ impl Pool {
         };
         if dep.op.is_checksum() {
             let pkg = self.pkg(p.pkg);
-            return pkg.checksum.is_some_and(|c| c.to_string() == *want);
+            return pkg.checksum.is_some_and(|c| c.to_string() == **want);
         }
         match self.provider_version(p) {
             Some(v) => dep.op.matches(v, want),
@@ -853,7 +871,7 @@ impl Pool {
     fn decode_dep(r: &mut Reader<'_>) -> Option<Dep> {
         let name = r.u32()?;
         let op = Op::from_bits(r.u8()?)?;
-        let version = r.opt_string()?;
+        let version = r.opt_string()?.map(String::into_boxed_str);
         let conflict = r.u8()? != 0;
         let tag = r.u16()?;
         Some(Dep {
@@ -975,6 +993,15 @@ impl Pool {
             w.u8(n.priority);
             w.u8(u8::from(n.is_dependency));
         }
+        let mut sorted: Vec<NameId> = (0..self.names.len() as NameId).collect();
+        sorted.sort_by(|&a, &b| {
+            self.names[a as usize]
+                .name
+                .cmp(&self.names[b as usize].name)
+        });
+        for id in sorted {
+            w.u32(id);
+        }
         let providers = if self.providers_building.is_empty() {
             self.providers.clone()
         } else {
@@ -1056,6 +1083,14 @@ impl Pool {
                 is_dependency: r.u8()? != 0,
             });
         }
+        pool.sorted_names = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        let in_order = pool.sorted_names.windows(2).all(|w| {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            a < n && b < n && pool.names[a].name < pool.names[b].name
+        });
+        if !in_order || pool.sorted_names.first().is_some_and(|&i| i as usize >= n) {
+            return None;
+        }
         pool.providers = Lists::decode(r, |r| {
             let pkg = r.u32()?;
             let via = r.u16()?;
@@ -1070,7 +1105,7 @@ impl Pool {
         pool.packages.reserve(n);
         for _ in 0..n {
             let name = r.u32()?;
-            let version = r.string()?;
+            let version = r.string()?.into_boxed_str();
             let c = r.str()?;
             let checksum = if c.is_empty() {
                 None
@@ -1084,7 +1119,7 @@ impl Pool {
             if at.checked_add(len as usize)? > blobs.end {
                 return None;
             }
-            let mut lists: [Vec<Dep>; 4] = Default::default();
+            let mut lists: [Box<[Dep]>; 4] = Default::default();
             for list in &mut lists {
                 let m = r.len()?;
                 *list = (0..m).map(|_| Self::decode_dep(r)).collect::<Option<_>>()?;
@@ -1101,7 +1136,7 @@ impl Pool {
                 installed_size,
                 provider_priority,
                 info: std::cell::OnceCell::new(),
-                info_at: Some((at, len, crc)),
+                info_at: Some((u32::try_from(at).ok()?, len, crc)),
                 info_text: None,
                 depends,
                 provides,

@@ -858,7 +858,7 @@ pub fn stats(ctx: &Context) -> u32 {
     let triggers = std::fs::read_to_string(db.root.join("lib/apk/db/triggers"))
         .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
-    let versions: BTreeSet<&str> = pool.packages.iter().map(|p| p.version.as_str()).collect();
+    let versions: BTreeSet<&str> = pool.packages.iter().map(|p| &*p.version).collect();
     print!(
         "installed:\n  packages: {}\n  dirs: {}\n  files: {}\n  bytes: {}\n  triggers: {}\navailable:\n  names: {}\n  packages: {}\natoms:\n  num: {}\n",
         pool.installed.len(),

@@ -495,7 +495,7 @@ impl Committer<'_> {
         if let Some(t) = self.tag_name(tag) {
             info.extra.push((b's', t));
         }
-        let old_version = old.map(|o| pool.pkg(o).version.clone());
+        let old_version = old.map(|o| pool.pkg(o).version.to_string());
 
         if is_virtual(pool, new) {
             self.state.remove(&name);
@@ -520,7 +520,7 @@ impl Committer<'_> {
         } else {
             ("pre-install", "post-install")
         };
-        let mut args = vec![pkg.version.clone()];
+        let mut args = vec![pkg.version.to_string()];
         args.extend(old_version.clone());
         self.run_script(&nv, &scripts, pre, &args);
 

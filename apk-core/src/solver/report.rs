@@ -82,9 +82,9 @@ pub fn change_lines_by_change(pool: &Pool, cs: &Changeset) -> Vec<Option<String>
             continue;
         };
         let (name, versions) = match (c.old, c.new) {
-            (None, Some(n)) => (pool.pkg(n).name, pool.pkg(n).version.clone()),
-            (Some(o), None) => (pool.pkg(o).name, pool.pkg(o).version.clone()),
-            (Some(o), Some(n)) if o == n => (pool.pkg(n).name, pool.pkg(n).version.clone()),
+            (None, Some(n)) => (pool.pkg(n).name, pool.pkg(n).version.to_string()),
+            (Some(o), None) => (pool.pkg(o).name, pool.pkg(o).version.to_string()),
+            (Some(o), Some(n)) if o == n => (pool.pkg(n).name, pool.pkg(n).version.to_string()),
             (Some(o), Some(n)) => (
                 pool.pkg(n).name,
                 format!("{} -> {}", pool.pkg(o).version, pool.pkg(n).version),
