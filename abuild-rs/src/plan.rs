@@ -52,6 +52,28 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// A job's name, stage, runner tag, `needs:` (build jobs of `arch`, with their
+/// artifacts) and the first script line, which (re)indexes what the needed jobs built.
+fn job_head(y: &mut String, job: &str, stage: &str, arch: &str, needs: &[String]) {
+    y.push_str(&format!("{}:\n  stage: {stage}\n", q(job)));
+    y.push_str(&format!("  tags:\n    - {}\n", q(arch)));
+    if needs.is_empty() {
+        y.push_str("  needs: []\n");
+    } else {
+        y.push_str("  needs:\n");
+        for n in needs {
+            y.push_str(&format!(
+                "    - job: {}\n      artifacts: true\n",
+                q(&job_name(arch, n))
+            ));
+        }
+    }
+    y.push_str("  script:\n");
+    y.push_str(&format!(
+        "    - abuild-rs index --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
+    ));
+}
+
 /// The pipeline. `aports` is the tree's path as the jobs see it (relative to the
 /// project), `repodest` where packages are collected.
 pub fn gitlab_ci(plans: &Plans, aports: &str, repodest: &str) -> String {
@@ -82,23 +104,10 @@ pub fn gitlab_ci(plans: &Plans, aports: &str, repodest: &str) -> String {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
             );
-            y.push_str(&format!("{}:\n", q(&job_name(arch, &name))));
-            y.push_str("  stage: build\n");
-            y.push_str(&format!("  tags:\n    - {}\n", q(arch)));
-            if g.deps[i].is_empty() {
-                y.push_str("  needs: []\n");
-            } else {
-                y.push_str("  needs:\n");
-                for &d in &g.deps[i] {
-                    y.push_str(&format!(
-                        "    - job: {}\n      artifacts: true\n",
-                        q(&job_name(arch, &g.name(d)))
-                    ));
-                }
-            }
-            y.push_str("  script:\n");
+            let needs: Vec<String> = g.deps[i].iter().map(|&d| g.name(d)).collect();
+            job_head(&mut y, &job_name(arch, &name), "build", arch, &needs);
             y.push_str(&format!(
-                "    - abuild-rs index --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
+                "    - abuild-rs build -C \"$APORTS/{rel}\" --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
             ));
             y.push_str(&format!(
                 "    - abuild-rs build -C \"$APORTS/{rel}\" --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
@@ -115,23 +124,13 @@ pub fn gitlab_ci(plans: &Plans, aports: &str, repodest: &str) -> String {
             }
             y.push('\n');
         }
-        y.push_str(&format!("{}:\n", q(&format!("index {arch}"))));
-        y.push_str("  stage: index\n");
-        y.push_str(&format!("  tags:\n    - {}\n", q(arch)));
-        y.push_str("  needs:\n");
-        for i in g.order() {
-            if in_cycle.contains(&i) {
-                continue;
-            }
-            y.push_str(&format!(
-                "    - job: {}\n      artifacts: true\n",
-                q(&job_name(arch, &g.name(i)))
-            ));
-        }
-        y.push_str("  script:\n");
-        y.push_str(&format!(
-            "    - abuild-rs index --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
-        ));
+        let all: Vec<String> = g
+            .order()
+            .into_iter()
+            .filter(|i| !in_cycle.contains(i))
+            .map(|i| g.name(i))
+            .collect();
+        job_head(&mut y, &format!("index {arch}"), "index", arch, &all);
         y.push_str(&format!(
             "  artifacts:\n    paths:\n      - {}\n\n",
             q(&format!("{repodest}/"))

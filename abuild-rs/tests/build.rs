@@ -3,9 +3,13 @@
 //! script package) for x86_64 and aarch64, then installing the result with our `apk`
 //! and running the program; reproducibility, skipping, the plan, and bad APKBUILDs.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::copy_tree;
 
 const EPOCH: &str = "1700000000";
 
@@ -39,19 +43,6 @@ fn run(cmd: &mut Command) -> (bool, String) {
     )
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 struct Tree {
     tmp: tempfile::TempDir,
     aports: PathBuf,
@@ -61,10 +52,7 @@ struct Tree {
 fn tree() -> Tree {
     let tmp = tempfile::tempdir().unwrap();
     let aports = tmp.path().join("aports");
-    copy_tree(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/aports"),
-        &aports,
-    );
+    copy_tree(&common::aports(), &aports);
     let keys = tmp.path().join("keys");
     let (ok, out) = run(abuild()
         .args(["keygen", "--name", "builder", "--bits", "2048", "--out"])

@@ -2,27 +2,18 @@
 //! (shell executor, `--shell-isolation`) on the demo aports tree: every job passes and
 //! the index jobs' artifacts hold signed repositories our apk installs from.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::copy_tree;
 
 fn have(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
 }
 
 fn find(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
@@ -64,10 +55,7 @@ fn the_generated_pipeline_runs_in_gitlab_ci_local() {
     assert!(bin_dir.join("apk").exists(), "run cargo test --workspace");
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("project");
-    copy_tree(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/aports"),
-        &project.join("aports"),
-    );
+    copy_tree(&common::aports(), &project.join("aports"));
     let keys = tmp.path().join("keys");
     let abuild = env!("CARGO_BIN_EXE_abuild-rs");
     let ok = Command::new(abuild)

@@ -438,6 +438,16 @@ fn entry_checksum(h: &EntryHeader, content: &[u8]) -> String {
     }
 }
 
+/// The owner and mode to record (`a:`/`M:`): none when root's with the default mode.
+fn unless_default(acl: Acl, default_mode: u32) -> Option<Acl> {
+    let default = Acl {
+        uid: 0,
+        gid: 0,
+        mode: default_mode,
+    };
+    (acl != default).then_some(acl)
+}
+
 fn parent_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(p, _)| p)
 }
@@ -811,16 +821,9 @@ impl Committer<'_> {
         if !self.changed_dirs.contains(parent_of(path)) {
             self.changed_dirs.insert(parent_of(path).to_owned());
         }
-        let file_acl = (acl
-            != Acl {
-                uid: 0,
-                gid: 0,
-                mode: 0o644,
-            })
-        .then_some(acl);
         stage.dir(parent_of(path)).files.push(InstalledFile {
             name: file_name(path).to_owned(),
-            acl: file_acl,
+            acl: unless_default(acl, 0o644),
             checksum: Some(checksum),
         });
         Ok(())
@@ -857,14 +860,7 @@ impl Committer<'_> {
                 self.changed_dirs.insert(parent_of(path).to_owned());
             }
         }
-        let dir_acl = (acl
-            != Acl {
-                uid: 0,
-                gid: 0,
-                mode: 0o755,
-            })
-        .then_some(acl);
-        stage.dir(path).acl = dir_acl;
+        stage.dir(path).acl = unless_default(acl, 0o755);
         Ok(())
     }
 
