@@ -698,7 +698,8 @@ fn write_packages(
         std::fs::create_dir_all(&out_dir)
             .map_err(|e| Failure(format!("{}: {e}", out_dir.display())))?;
         let file = out_dir.join(format!("{}-{version}.apk", m.name));
-        apk_core::file::write_atomically(&file, &bytes).map_err(|e| Failure(e.to_string()))?;
+        apk_core::file::write_atomically_unsynced(&file, &bytes)
+            .map_err(|e| Failure(e.to_string()))?;
         built.packages.push(file);
     }
     Ok(built)
@@ -768,33 +769,77 @@ fn git_commit(dir: &Path) -> Option<String> {
 /// Rebuilds and signs `REPODEST/<repo>/<arch>/APKINDEX.tar.gz` from the packages
 /// there, reusing the records of unchanged files.
 pub fn update_index(dir: &Path, description: &str, sign_key: &Path) -> Result<(), Failure> {
-    let index = dir.join("APKINDEX.tar.gz");
-    let old = index
-        .is_file()
-        .then(|| apk_core::indexer::OldIndex::load(&index).ok())
-        .flatten();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Failure(format!("{}: {e}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "apk"))
-        .collect();
-    files.sort();
-    let mut pkgs = Vec::new();
-    for item in apk_core::indexer::index_files(&files, old.as_ref()) {
-        pkgs.push(item.record.map_err(|e| Failure(e.to_string()))?);
-    }
-    apk_core::indexer::sort_records(&mut pkgs);
-    let bytes = apk_core::index::IndexArchive {
-        description: Some(description.to_owned()),
-        packages: pkgs,
-        signatures: Vec::new(),
-    }
-    .write(0)
-    .map_err(|e| Failure(e.to_string()))?;
-    let (key, name) =
+    let key =
         PrivateKey::load(sign_key).map_err(|e| Failure(format!("{}: {e}", sign_key.display())))?;
-    let signed = apk_core::package::resign(&bytes, &key, &name, "APKINDEX.tar.gz")
+    IndexState::load(dir)?.write(dir, description, &key)
+}
+
+/// The records of one repository directory's index, kept in memory between the builds
+/// of a run so that each build only reads the packages it wrote.
+#[derive(Debug, Default)]
+pub struct IndexState {
+    /// By file name.
+    records: BTreeMap<String, apk_core::index::PackageInfo>,
+}
+
+impl IndexState {
+    /// The records of every package in `dir` (unchanged ones taken from its index).
+    pub fn load(dir: &Path) -> Result<IndexState, Failure> {
+        let index = dir.join("APKINDEX.tar.gz");
+        let old = index
+            .is_file()
+            .then(|| apk_core::indexer::OldIndex::load(&index).ok())
+            .flatten();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Failure(format!("{}: {e}", dir.display())))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "apk"))
+            .collect();
+        files.sort();
+        let mut state = IndexState::default();
+        for item in apk_core::indexer::index_files(&files, old.as_ref()) {
+            let record = item.record.map_err(|e| Failure(e.to_string()))?;
+            state.records.insert(file_key(&item.path), record);
+        }
+        Ok(state)
+    }
+
+    /// Reads (or reads again) the given package files.
+    pub fn add(&mut self, files: &[PathBuf]) -> Result<(), Failure> {
+        for f in files {
+            let record =
+                apk_core::indexer::read_package_info(f).map_err(|e| Failure(e.to_string()))?;
+            self.records.insert(file_key(f), record);
+        }
+        Ok(())
+    }
+
+    /// Writes and signs the index of `dir`.
+    pub fn write(
+        &self,
+        dir: &Path,
+        description: &str,
+        key: &(PrivateKey, String),
+    ) -> Result<(), Failure> {
+        let mut pkgs: Vec<_> = self.records.values().cloned().collect();
+        apk_core::indexer::sort_records(&mut pkgs);
+        let bytes = apk_core::index::IndexArchive {
+            description: Some(description.to_owned()),
+            packages: pkgs,
+            signatures: Vec::new(),
+        }
+        .write(0)
         .map_err(|e| Failure(e.to_string()))?;
-    apk_core::file::write_atomically(&index, &signed).map_err(|e| Failure(e.to_string()))
+        let signed = apk_core::package::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
+            .map_err(|e| Failure(e.to_string()))?;
+        apk_core::file::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
+            .map_err(|e| Failure(e.to_string()))
+    }
+}
+
+fn file_key(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

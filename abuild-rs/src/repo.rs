@@ -53,10 +53,16 @@ pub struct Graph {
 /// Reads every APKBUILD of the tree for `carch` (keeping those built for it) and links
 /// them; invalid APKBUILDs are returned beside the graph.
 pub fn graph(aports: &Path, carch: &str) -> (Graph, Vec<Invalid>) {
+    use rayon::prelude::*;
     let mut builds = Vec::new();
     let mut invalid = Vec::new();
-    for dir in discover(aports) {
-        match Apkbuild::read(&dir, carch) {
+    // Each APKBUILD is sourced by its own shell: read them all in parallel.
+    let read: Vec<Result<Apkbuild, Invalid>> = discover(aports)
+        .par_iter()
+        .map(|dir| Apkbuild::read(dir, carch))
+        .collect();
+    for r in read {
+        match r {
             Ok(b) if b.builds_for(carch) => builds.push(b),
             Ok(_) => {}
             Err(e) => invalid.push(e),
@@ -247,7 +253,9 @@ pub fn run(g: &Graph, opts: &Options, jobs: usize, log: &(dyn Fn(&str) + Sync)) 
         running: 0,
     });
     let wake = Condvar::new();
-    let index_lock = Mutex::new(());
+    // Each repository's index, kept between builds; the lock also orders the writes.
+    let indexes: Mutex<HashMap<PathBuf, build::IndexState>> = Mutex::new(HashMap::new());
+    let key = apk_core::sign::PrivateKey::load(&opts.sign_key).map_err(|e| e.to_string());
     let dependents: Vec<Vec<usize>> = {
         let mut v = vec![Vec::new(); n];
         for (i, d) in g.deps.iter().enumerate() {
@@ -295,9 +303,20 @@ pub fn run(g: &Graph, opts: &Options, jobs: usize, log: &(dyn Fn(&str) + Sync)) 
             ));
             match build::build(b, opts) {
                 Ok(built) => {
-                    let _guard = index_lock.lock().unwrap_or_else(|e| e.into_inner());
                     let dir = opts.repodest.join(&b.repo).join(&opts.carch);
-                    match build::update_index(&dir, &b.repo, &opts.sign_key) {
+                    let mut all = indexes.lock().unwrap_or_else(|e| e.into_inner());
+                    let indexed = match (all.get_mut(&dir), &key) {
+                        (_, Err(m)) => Err(Failure(m.clone())),
+                        (Some(state), Ok(key)) => state
+                            .add(&built.packages)
+                            .and_then(|()| state.write(&dir, &b.repo, key)),
+                        (None, Ok(key)) => build::IndexState::load(&dir).and_then(|state| {
+                            state.write(&dir, &b.repo, key)?;
+                            all.insert(dir.clone(), state);
+                            Ok(())
+                        }),
+                    };
+                    match indexed {
                         Ok(()) => Outcome::Built(built.packages.len()),
                         Err(Failure(m)) => Outcome::Failed(format!("index: {m}")),
                     }

@@ -17,15 +17,32 @@ pub fn read_to_string(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 
-/// Replaces `path` with `bytes` atomically.
+/// Replaces `path` with `bytes` atomically, and durably: the data reaches the disk
+/// before the rename makes it visible.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` atomically, leaving it to the system when the data
+/// reaches the disk: for files that can be made again (caches, build output), where a
+/// flush per file would only make the writer wait.
+pub fn write_atomically_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
     let written = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| {
+            if sync {
+                std::fs::File::open(&tmp)?.sync_all()?;
+            }
+            Ok(())
+        })
         .map_err(|e| Error::io(&tmp, e));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

@@ -252,7 +252,8 @@ pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
     out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
     out.extend_from_slice(&payload);
     out.extend_from_slice(&blobs);
-    crate::file::write_atomically(path, &out)
+    // A cache: lost on a crash, it is simply rebuilt.
+    crate::file::write_atomically_unsynced(path, &out)
 }
 
 /// Checks a snapshot's header and the checksum of its core payload; returns the payload
