@@ -159,6 +159,9 @@ fn file_clash_is_refused_and_replaces_moves_ownership() {
 
     f.ok(&["add", "gamma"]);
     assert_eq!(f.read("usr/shared"), "gamma\n");
+    // replaces is kept in the installed database (the index leaves it out).
+    assert!(f.installed().contains("P:gamma\n"), "{}", f.installed());
+    assert!(f.installed().contains("\nr:alpha\n"), "{}", f.installed());
     assert_eq!(f.owned_by("gamma"), ["usr/shared"]);
     assert!(f.owned_by("alpha").is_empty());
     // Removing the package that lost the file leaves it alone.

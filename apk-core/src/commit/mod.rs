@@ -557,8 +557,11 @@ impl Committer<'_> {
         }
         let removed = self.state.remove(&name);
         let mut record = stage.record;
+        // The index leaves out what only the installed database keeps: replaces.
         record.info = info;
         record.info.checksum = package.info.checksum;
+        record.info.replaces = package.info.replaces.clone();
+        record.info.replaces_priority = package.info.replaces_priority;
         self.state.insert(record);
         if let Some(prev) = removed {
             self.remove_unused_dirs(&prev);
