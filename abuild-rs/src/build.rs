@@ -157,6 +157,9 @@ pub fn build(b: &Apkbuild, opts: &Options) -> Result<Built, Failure> {
     for sub in b.subpackages() {
         metas.push(split(b, opts, &env, &dirs, &sub)?);
     }
+    for m in &metas {
+        postcheck(b, &m.name, &dirs.pkg.join(&m.name))?;
+    }
     write_packages(b, opts, &dirs, &metas)
 }
 
@@ -474,6 +477,55 @@ impl Meta {
             noarch: b.is_noarch(),
         }
     }
+}
+
+/// The checks abuild makes on a package's tree before packing it, each of which an
+/// option in APKBUILD(5) turns off: nothing under FHS-foreign places (`!fhs`), no
+/// `lib64` directories (`lib64`), no setuid/setgid files (`suid`).
+fn postcheck(b: &Apkbuild, name: &str, dir: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail_with = |what: String| fail(format!("{name}: {what}"));
+    if !b.has_option("!fhs") {
+        for place in ["usr/local", "opt", "srv", "var/run"] {
+            if std::fs::symlink_metadata(dir.join(place)).is_ok() {
+                return fail_with(format!(
+                    "packages must not put anything under /{place} (options=\"!fhs\" allows it)"
+                ));
+            }
+        }
+    }
+    if !b.has_option("lib64") {
+        for place in ["lib64", "usr/lib64"] {
+            if std::fs::symlink_metadata(dir.join(place)).is_ok() {
+                return fail_with(format!(
+                    "/{place} is not used on Alpine (options=\"lib64\" allows it)"
+                ));
+            }
+        }
+    }
+    if !b.has_option("suid") {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let Ok(meta) = e.path().symlink_metadata() else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    stack.push(e.path());
+                } else if meta.is_file() && meta.permissions().mode() & 0o6000 != 0 {
+                    let rel = e.path().strip_prefix(dir).map(|p| p.display().to_string());
+                    return fail_with(format!(
+                        "/{} is setuid or setgid (options=\"suid\" allows it)",
+                        rel.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a subpackage's split function and reads back the variables it may set.

@@ -329,6 +329,16 @@ fn bad_apkbuilds_fail_clearly_and_leave_the_repository_alone() {
         &[],
     );
     add_package(&bad, "main", "fine", &simple("fine", ""), &[]);
+    add_package(
+        &bad,
+        "main",
+        "local",
+        &simple("local", "").replace(
+            "package() { mkdir -p \"$pkgdir\"; }",
+            "package() { mkdir -p \"$pkgdir\"/usr/local/bin; }",
+        ),
+        &[],
+    );
 
     let (ok, out) = run(abuild()
         .env("APK", apk_path())
@@ -345,7 +355,8 @@ fn bad_apkbuilds_fail_clearly_and_leave_the_repository_alone() {
         "nosource: source 'gone.txt' not found",
         "dependency cycle: main/cycle-a -> main/cycle-b",
         "unknown: makedepends not found in any repository: no-such-lib-dev",
-        "6 builds failed",
+        "local: packages must not put anything under /usr/local",
+        "7 builds failed",
     ] {
         assert!(out.contains(why), "missing {why:?} in\n{out}");
     }
