@@ -707,3 +707,18 @@ fn owners_are_mapped_through_the_roots_passwd_and_group() {
     assert!(db.contains("R:known\na:2000:3000:640\n"), "{db}");
     assert!(db.contains("R:unknown\na:1500:1600:640\n"), "{db}");
 }
+
+#[test]
+fn reinstalling_a_package_no_repository_has_is_skipped() {
+    let f = fixture();
+    publish(&f.repo, vec![spec("lone", "1.0-r0").file("lone", "1\n")]);
+    f.ok(&["--initdb", "add", "lone"]);
+    std::fs::write(f.path("etc/apk/repositories"), "").unwrap();
+    let out = f.ok(&["fix", "lone"]);
+    assert_eq!(
+        out,
+        "(1/1) [APK unavailable, skipped] Reinstalling lone (1.0-r0)\nOK: 4096 B in 1 packages\n"
+    );
+    assert_eq!(f.read("lone"), "1\n");
+    assert_eq!(f.names(), ["lone-1.0-r0"]);
+}

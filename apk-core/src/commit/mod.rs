@@ -148,6 +148,8 @@ fn is_virtual(pool: &Pool, id: PkgId) -> bool {
 fn needs_file(pool: &Pool, c: &Change) -> bool {
     match (c.old, c.new) {
         (Some(o), Some(n)) if o == n && !c.reinstall => false,
+        // "[APK unavailable, skipped] Reinstalling": nothing to read it from.
+        (Some(o), Some(n)) if o == n && !pool.pkg_available(n) => false,
         (_, Some(n)) => !is_virtual(pool, n),
         _ => false,
     }
@@ -476,6 +478,7 @@ impl Committer<'_> {
                     .then(|| self.pool.tags[change.new_tag as usize].name.clone());
                 self.state.set_tag(&name, tag.as_deref());
             }
+            (Some(o), Some(n)) if o == n && !self.pool.pkg_available(n) => {}
             (old, Some(n)) => {
                 if let Err(msg) = self.install(old, n, change.new_tag) {
                     self.error(format!("{}: {msg}", self.pool.nv(n)));
