@@ -423,3 +423,73 @@ fn checksum_rewrites_sha512sums_and_lint_reports() {
         assert!(out.contains(why), "missing {why:?} in\n{out}");
     }
 }
+
+#[test]
+fn remote_sources_are_downloaded_once_checked_and_cached() {
+    use std::io::BufRead;
+    let t = tree();
+    let served = t.tmp.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("words-2.txt"), "delta\nepsilon\n").unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apk-cli/tests/support/http_server.py");
+    let mut server = Command::new("python3")
+        .arg(script)
+        .arg(&served)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the test HTTP server");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+
+    let sum = apk_core::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
+        b"delta\nepsilon\n",
+    ));
+    let dir = t.aports.join("community/remote");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("APKBUILD"),
+        format!(
+            "pkgname=remote\npkgver=2\npkgrel=0\npkgdesc=\"data from a server\"\nurl=\"https://example.org\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\nsource=\"words-$pkgver.txt::http://127.0.0.1:{port}/words-$pkgver.txt\"\nsha512sums=\"{sum}  words-2.txt\"\npackage() {{\n\tinstall -Dm644 \"$srcdir\"/words-$pkgver.txt \"$pkgdir\"/usr/share/remote/words\n}}\n"
+        ),
+    )
+    .unwrap();
+    let srcdest = t.tmp.path().join("distfiles");
+    let build = |repodest: &Path| {
+        run(abuild()
+            .env("APK", apk_path())
+            .env("SRCDEST", &srcdest)
+            .args(["build", "--arch", "x86_64", "-C"])
+            .arg(&dir)
+            .arg("--repodest")
+            .arg(repodest)
+            .arg("--sign-key")
+            .arg(&t.key))
+    };
+    let first = t.tmp.path().join("first");
+    let (ok, out) = build(&first);
+    assert!(ok, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(srcdest.join("words-2.txt")).unwrap(),
+        "delta\nepsilon\n"
+    );
+    // The server is gone: the cached download serves the next build, identically.
+    let _ = server.kill();
+    let _ = server.wait();
+    let second = t.tmp.path().join("second");
+    let (ok, out) = build(&second);
+    assert!(ok, "{out}");
+    assert_eq!(files(&first), files(&second));
+
+    // A cached file that no longer matches sha512sums is refused.
+    std::fs::write(srcdest.join("words-2.txt"), "tampered\n").unwrap();
+    let (ok, out) = build(&t.tmp.path().join("third"));
+    assert!(!ok);
+    assert!(
+        out.contains("sha512sum of 'words-2.txt' does not match"),
+        "{out}"
+    );
+}
