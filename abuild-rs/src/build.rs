@@ -171,22 +171,7 @@ fn fetch_sources(b: &Apkbuild, opts: &Options, dirs: &Dirs) -> Result<(), Failur
     let fetcher = apk_core::fetch::Fetcher::default();
     for s in b.sources() {
         let dest = dirs.src.join(&s.filename);
-        let origin = if let Some(path) = s.location.strip_prefix("file://") {
-            PathBuf::from(path)
-        } else if s.is_remote() {
-            let cached = opts.srcdest.join(&s.filename);
-            if !cached.is_file() {
-                let bytes = fetcher
-                    .get(&s.location, 4 << 30)
-                    .map_err(|e| Failure(format!("{name}: fetching source: {e}")))?;
-                std::fs::create_dir_all(&opts.srcdest)
-                    .and_then(|()| std::fs::write(&cached, bytes))
-                    .map_err(|e| Failure(format!("{}: {e}", cached.display())))?;
-            }
-            cached
-        } else {
-            b.startdir.join(&s.location)
-        };
+        let origin = source_file(b, &s, &opts.srcdest, &fetcher)?;
         if !origin.is_file() {
             return fail(format!(
                 "{name}: source '{}' not found ({})",
@@ -205,6 +190,34 @@ fn fetch_sources(b: &Apkbuild, opts: &Options, dirs: &Dirs) -> Result<(), Failur
         }
     }
     Ok(())
+}
+
+/// Where a source is read from: a local path (relative to the APKBUILD, or `file://`),
+/// or the copy of a remote one in `srcdest`, downloaded when missing.
+pub fn source_file(
+    b: &Apkbuild,
+    s: &crate::apkbuild::Source,
+    srcdest: &Path,
+    fetcher: &apk_core::fetch::Fetcher,
+) -> Result<PathBuf, Failure> {
+    if let Some(path) = s.location.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if !s.is_remote() {
+        return Ok(b.startdir.join(&s.location));
+    }
+    let cached = srcdest.join(&s.filename);
+    if !cached.is_file() {
+        let bytes = fetcher
+            .get(&s.location, 4 << 30)
+            .map_err(|e| Failure(format!("{}: fetching source: {e}", b.pkgname())))?;
+        // Whole or not at all: a half download must not pass for the cached file.
+        std::fs::create_dir_all(srcdest)
+            .map_err(|e| Failure(format!("{}: {e}", srcdest.display())))?;
+        apk_core::file::write_atomically_unsynced(&cached, &bytes)
+            .map_err(|e| Failure(e.to_string()))?;
+    }
+    Ok(cached)
 }
 
 pub fn sha512_file(path: &Path) -> std::io::Result<String> {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::apkbuild::Apkbuild;
-use crate::build::{sha512_file, Failure};
+use crate::build::{sha512_file, source_file, Failure};
 
 /// Options abuild knows (APKBUILD(5)).
 const KNOWN_OPTIONS: &[&str] = &[
@@ -82,21 +82,7 @@ pub fn checksum(dir: &Path, srcdest: &Path) -> Result<String, Failure> {
     let fetcher = apk_core::fetch::Fetcher::default();
     let mut lines = Vec::new();
     for s in b.sources() {
-        let path = if s.is_remote() && !s.location.starts_with("file://") {
-            let cached = srcdest.join(&s.filename);
-            if !cached.is_file() {
-                let bytes = fetcher
-                    .get(&s.location, 4 << 30)
-                    .map_err(|e| Failure(format!("fetching {}: {e}", s.location)))?;
-                std::fs::create_dir_all(srcdest)
-                    .and_then(|()| std::fs::write(&cached, bytes))
-                    .map_err(|e| Failure(format!("{}: {e}", cached.display())))?;
-            }
-            cached
-        } else {
-            let loc = s.location.strip_prefix("file://").unwrap_or(&s.location);
-            b.startdir.join(loc)
-        };
+        let path = source_file(&b, &s, srcdest, &fetcher)?;
         let sum = sha512_file(&path)
             .map_err(|e| Failure(format!("source '{}': {}: {e}", s.filename, path.display())))?;
         lines.push(format!("{sum}  {}", s.filename));

@@ -32,23 +32,25 @@ pub struct Traced {
 pub fn trace(dir: &Path, version: &str) -> Traced {
     let mut t = Traced::default();
     walk(dir, dir, version, &mut t);
-    let own: BTreeSet<String> = t
-        .provides
-        .iter()
-        .filter_map(|p| p.strip_prefix("so:"))
-        .map(|p| p.split('=').next().unwrap_or(p).to_owned())
-        .collect();
-    t.needed_libs.retain(|l| !own.contains(l));
+    // What the package provides itself it does not need from others.
+    let own_so = t.provided("so:");
+    t.needed_libs.retain(|l| !own_so.contains(l));
+    let own_pc = t.provided("pc:");
+    t.needed_pc.retain(|p| !own_pc.contains(p));
     let paths = t.paths.clone();
     t.link_targets.retain(|p| !paths.contains(p));
-    let own_pc: BTreeSet<String> = t
-        .provides
-        .iter()
-        .filter_map(|p| p.strip_prefix("pc:"))
-        .map(|p| p.split('=').next().unwrap_or(p).to_owned())
-        .collect();
-    t.needed_pc.retain(|p| !own_pc.contains(p));
     t
+}
+
+impl Traced {
+    /// The names provided under `prefix` (`so:`, `pc:`), without prefix or version.
+    fn provided(&self, prefix: &str) -> BTreeSet<String> {
+        self.provides
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix))
+            .map(|p| p.split('=').next().unwrap_or(p).to_owned())
+            .collect()
+    }
 }
 
 fn walk(root: &Path, dir: &Path, version: &str, t: &mut Traced) {

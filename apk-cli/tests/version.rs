@@ -59,15 +59,8 @@ fn unimplemented_options_and_applets_are_refused() {
 fn installed_packages_against_repositories() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    std::fs::create_dir_all(root.join("etc/apk")).unwrap();
+    demo_repo_root(root);
     std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
-    let repo = common::testdata().join("demo-repo");
-    std::fs::write(
-        root.join("etc/apk/repositories"),
-        format!("{}\n", repo.display()),
-    )
-    .unwrap();
-    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
     std::fs::write(
         root.join("lib/apk/db/installed"),
         "P:demo-lib\nV:2.0-r0\nI:1\n\nP:demo-base\nV:1.0-r0\nI:1\n\nP:local-only\nV:3\nI:1\n\n",
@@ -101,13 +94,7 @@ fn indexes_are_described() {
         root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
     )
     .unwrap();
-    let repo = common::testdata().join("demo-repo");
-    std::fs::write(
-        root.join("etc/apk/repositories"),
-        format!("{}\n", repo.display()),
-    )
-    .unwrap();
-    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    let repo = demo_repo_root(root);
     std::fs::create_dir_all(root.join("var/cache/apk")).unwrap();
     for round in 0..2 {
         // Read from the index, then from the snapshot the first run wrote.
@@ -122,4 +109,17 @@ fn indexes_are_described() {
             format!("apk-rs demo repository [{}]\n", repo.display())
         );
     }
+}
+
+/// Makes `root` use the demo repository (x86_64); returns the repository's path.
+fn demo_repo_root(root: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(root.join("etc/apk")).unwrap();
+    let repo = common::testdata().join("demo-repo");
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        format!("{}\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    repo
 }

@@ -614,7 +614,7 @@ impl Committer<'_> {
         let Ok(host) = self.fs.entry_path(path) else {
             return;
         };
-        if self.keep_modified(path, &host) {
+        if self.user_modified(path, &host).is_some() {
             return;
         }
         match fs::remove_file(&host) {
@@ -628,7 +628,8 @@ impl Committer<'_> {
 
     /// A protected file that differs from what the database recorded (or that no
     /// package recorded) is the user's.
-    fn keep_modified(&self, path: &str, host: &Path) -> bool {
+    /// Returns what is there now (its checksum) when so.
+    fn user_modified(&self, path: &str, host: &Path) -> Option<String> {
         let protected = match self.protect.of(path) {
             Protection::Modified => true,
             Protection::SymlinksOnly => {
@@ -637,12 +638,10 @@ impl Committer<'_> {
             Protection::None | Protection::Ignore => false,
         };
         if !protected {
-            return false;
+            return None;
         }
-        let Some(current) = rootfs::current_checksum(host) else {
-            return false;
-        };
-        self.state.recorded_checksum(path) != Some(current.as_str())
+        let current = rootfs::current_checksum(host)?;
+        (self.state.recorded_checksum(path) != Some(current.as_str())).then_some(current)
     }
 
     /// Removes the directories of `prev` no installed package lists any more, deepest
@@ -812,8 +811,9 @@ impl Committer<'_> {
             _ => return Err(format!("{path}: unsupported entry type")),
         };
         // A protected file the user changed stays; the new one goes beside it.
-        if self.keep_modified(path, &dest)
-            && rootfs::current_checksum(&dest).as_deref() != Some(checksum.as_str())
+        if self
+            .user_modified(path, &dest)
+            .is_some_and(|current| current != checksum)
         {
             let last = stage.moves.len() - 1;
             stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
