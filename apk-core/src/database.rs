@@ -260,7 +260,7 @@ fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
             .providers(id)
             .iter()
             .map(|p| p.pkg)
-            .find(|&p| pool.pkg(p).name == id && &*pool.pkg(p).version == version)?;
+            .find(|&p| pool.pkg(p).name == id && pool.version(p) == version)?;
         Some(pool.info(pkg).clone())
     })))
 }

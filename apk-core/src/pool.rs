@@ -25,13 +25,39 @@ pub const FIRST_REPO: u32 = 1;
 /// Tag 0 is the default (untagged) one.
 pub const DEFAULT_TAG: u16 = 0;
 
-/// A dependency with its name interned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A string in the pool's string store (see [`Pool::str`]): names, versions and
+/// dependency versions all live in one buffer instead of one allocation each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Str {
+    off: u32,
+    len: u32,
+}
+
+impl Default for Str {
+    fn default() -> Self {
+        Str::NONE
+    }
+}
+
+impl Str {
+    /// No string (a dependency without version).
+    pub const NONE: Str = Str {
+        off: u32::MAX,
+        len: 0,
+    };
+
+    pub fn is_none(self) -> bool {
+        self.off == u32::MAX
+    }
+}
+
+/// A dependency with its name interned; its version is read with [`Pool::dep_version`].
+#[derive(Debug, Clone, Copy)]
 pub struct Dep {
     pub name: NameId,
+    /// [`Str::NONE`] when the atom has no version (any version; a virtual provide).
+    version: Str,
     pub op: Op,
-    /// `None` when the atom has no version (any version; a virtual provide).
-    pub version: Option<Box<str>>,
     pub conflict: bool,
     /// The repository tag (`@tag`) index.
     pub tag: u16,
@@ -43,11 +69,34 @@ impl Dep {
         Dep {
             name,
             op: Op::ANY,
-            version: None,
+            version: Str::NONE,
             conflict: false,
             tag: DEFAULT_TAG,
         }
     }
+
+    /// Does the atom name a version (`=1.2`, `<3`, a checksum)?
+    pub fn has_version(&self) -> bool {
+        !self.version.is_none()
+    }
+
+    /// The same atom for any version of its name.
+    pub fn without_version(self) -> Dep {
+        Dep {
+            op: Op::ANY,
+            version: Str::NONE,
+            ..self
+        }
+    }
+}
+
+/// The four dependency lists of a package.
+#[derive(Debug, Clone, Copy)]
+pub struct PkgDeps<'a> {
+    pub depends: &'a [Dep],
+    pub provides: &'a [Dep],
+    pub install_if: &'a [Dep],
+    pub replaces: &'a [Dep],
 }
 
 /// A package providing a name, at a version (`None`: a provide without version).
@@ -58,9 +107,9 @@ pub struct Provider {
     pub via: Option<u16>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Name {
-    pub name: String,
+    name: Str,
     /// 0: only real packages, 1: some providers are virtual, 2: all are.
     pub priority: u8,
     pub is_dependency: bool,
@@ -69,7 +118,11 @@ pub struct Name {
 #[derive(Debug, Clone)]
 pub struct Package {
     pub name: NameId,
-    pub version: Box<str>,
+    version: Str,
+    /// Where the package's dependency lists start in the pool's `deps`, and their
+    /// lengths (depends, provides, install_if, replaces).
+    deps_at: u32,
+    deps_len: [u16; 4],
     pub checksum: Option<Checksum>,
     installed_size: u64,
     provider_priority: u32,
@@ -80,10 +133,6 @@ pub struct Package {
     info_at: Option<(u32, u32, u32)>,
     /// Where the package's record lies in a kept index text (text, start, end).
     info_text: Option<(u32, u32, u32)>,
-    pub depends: Box<[Dep]>,
-    pub provides: Box<[Dep]>,
-    pub install_if: Box<[Dep]>,
-    pub replaces: Box<[Dep]>,
     /// Repositories holding this package (bit per repository).
     pub repos: u64,
     /// Installed, and under which tag.
@@ -126,9 +175,16 @@ pub struct Repo {
 pub struct Pool {
     pub names: Vec<Name>,
     pub packages: Vec<Package>,
-    /// Names are looked up for every dependency of every package loaded: a fast,
-    /// non-cryptographic hash pays off (the keys are not attacker-chosen per process).
-    name_ids: FxHashMap<String, NameId>,
+    /// Names, versions and dependency versions, one after the other ([`Str`] spans).
+    strs: String,
+    /// Every package's dependency lists, one package after the other.
+    deps: Vec<Dep>,
+    /// Lists reused while a record's dependencies are parsed.
+    dep_scratch: [Vec<Dep>; 4],
+    /// Names are looked up for every dependency of every package loaded: a hash table
+    /// of name ids, hashed by their strings in `strs` (a fast, non-cryptographic hash
+    /// pays off; the keys are not attacker-chosen per process).
+    name_index: hashbrown::HashTable<NameId>,
     /// Name ids in the order of their names (from a snapshot), for lookups without
     /// building `name_ids`.
     sorted_names: Vec<NameId>,
@@ -211,13 +267,27 @@ impl<T: Copy> Lists<T> {
 
     fn decode(r: &mut Reader<'_>, item: impl Fn(&mut Reader<'_>) -> Option<T>) -> Option<Self> {
         let n = r.len()?;
-        let start: Vec<u32> = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        let start = r.u32s(n)?;
         let m = r.len()?;
         let items: Vec<T> = (0..m).map(|_| item(r)).collect::<Option<_>>()?;
+        Self::checked(start, items)
+    }
+
+    fn checked(start: Vec<u32>, items: Vec<T>) -> Option<Self> {
         let ordered = start.first().is_none_or(|&s| s == 0)
             && start.windows(2).all(|w| w[0] <= w[1])
             && start.last().is_none_or(|&e| e as usize == items.len());
         ordered.then_some(Lists { start, items })
+    }
+}
+
+impl Lists<u32> {
+    fn decode_u32(r: &mut Reader<'_>) -> Option<Self> {
+        let n = r.len()?;
+        let start = r.u32s(n)?;
+        let m = r.len()?;
+        let items = r.u32s(m)?;
+        Self::checked(start, items)
     }
 }
 
@@ -313,55 +383,139 @@ impl Pool {
         }
     }
 
+    /// A string of the store (`""` for [`Str::NONE`]).
+    pub fn str(&self, s: Str) -> &str {
+        let start = s.off as usize;
+        self.strs.get(start..start + s.len as usize).unwrap_or("")
+    }
+
+    /// Adds a string to the store.
+    fn intern_str(&mut self, s: &str) -> Str {
+        match (u32::try_from(self.strs.len()), u32::try_from(s.len())) {
+            (Ok(off), Ok(len)) if off.checked_add(len).is_some_and(|e| e < u32::MAX) => {
+                self.strs.push_str(s);
+                Str { off, len }
+            }
+            // Beyond 4 GiB of names and versions: nothing real comes near it.
+            _ => Str { off: 0, len: 0 },
+        }
+    }
+
+    fn name_hash(name: &str) -> u64 {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(name.as_bytes());
+        h.finish()
+    }
+
     pub fn name_id(&mut self, name: &str) -> NameId {
         if let Some(id) = self.find_name(name) {
             return id;
         }
         // A new name: from here on the hash index answers (the sorted one is stale).
-        if self.name_ids.len() != self.names.len() {
+        if self.name_index.len() != self.names.len() {
             self.rebuild_name_index();
         }
         self.sorted_names.clear();
         let id = self.names.len() as NameId;
+        let s = self.intern_str(name);
         self.names.push(Name {
-            name: name.to_owned(),
+            name: s,
             ..Default::default()
         });
-        self.name_ids.insert(name.to_owned(), id);
+        let (names, strs) = (&self.names, &self.strs);
+        self.name_index
+            .insert_unique(Self::name_hash(name), id, |&i| {
+                Self::name_hash(Self::str_in(strs, names[i as usize].name))
+            });
         id
     }
 
+    fn str_in(strs: &str, s: Str) -> &str {
+        let start = s.off as usize;
+        strs.get(start..start + s.len as usize).unwrap_or("")
+    }
+
     pub fn find_name(&self, name: &str) -> Option<NameId> {
-        if self.name_ids.len() == self.names.len() {
-            return self.name_ids.get(name).copied();
+        if self.name_index.len() == self.names.len() {
+            return self
+                .name_index
+                .find(Self::name_hash(name), |&i| {
+                    self.str(self.names[i as usize].name) == name
+                })
+                .copied();
         }
         // A pool decoded from a snapshot has its names in sorted order instead, and
         // builds the hash index on the first insertion only.
         if self.sorted_names.len() == self.names.len() {
-            let names = &self.names;
             return self
                 .sorted_names
-                .binary_search_by(|&id| names[id as usize].name.as_str().cmp(name))
+                .binary_search_by(|&id| self.name(id).cmp(name))
                 .ok()
                 .map(|i| self.sorted_names[i]);
         }
-        self.names
-            .iter()
-            .position(|n| n.name == name)
-            .map(|i| i as NameId)
+        (0..self.names.len() as NameId).find(|&i| self.name(i) == name)
     }
 
     pub fn name(&self, id: NameId) -> &str {
-        &self.names[id as usize].name
+        self.str(self.names[id as usize].name)
     }
 
     fn rebuild_name_index(&mut self) {
-        self.name_ids = self
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i as NameId))
-            .collect();
+        let (names, strs) = (&self.names, &self.strs);
+        let hash = |i: NameId| Self::name_hash(Self::str_in(strs, names[i as usize].name));
+        let mut index = hashbrown::HashTable::with_capacity(names.len());
+        for i in 0..names.len() as NameId {
+            index.insert_unique(hash(i), i, |&j| hash(j));
+        }
+        self.name_index = index;
+    }
+
+    /// A package's version.
+    pub fn version(&self, id: PkgId) -> &str {
+        self.str(self.packages[id as usize].version)
+    }
+
+    /// The version of `p` (a package of this pool).
+    pub fn pkg_version(&self, p: &Package) -> &str {
+        self.str(p.version)
+    }
+
+    /// The version a dependency asks for (`None`: any version).
+    pub fn dep_version(&self, d: &Dep) -> Option<&str> {
+        (!d.version.is_none()).then(|| self.str(d.version))
+    }
+
+    /// The dependency lists of `p` (a package of this pool).
+    pub fn pkg_deps(&self, p: &Package) -> PkgDeps<'_> {
+        let [a, b, c, d] = p.deps_len.map(usize::from);
+        let start = p.deps_at as usize;
+        let all = self.deps.get(start..start + a + b + c + d).unwrap_or(&[]);
+        let (depends, rest) = all.split_at(a.min(all.len()));
+        let (provides, rest) = rest.split_at(b.min(rest.len()));
+        let (install_if, replaces) = rest.split_at(c.min(rest.len()));
+        PkgDeps {
+            depends,
+            provides,
+            install_if,
+            replaces,
+        }
+    }
+
+    pub fn depends(&self, id: PkgId) -> &[Dep] {
+        self.pkg_deps(self.pkg(id)).depends
+    }
+
+    pub fn provides(&self, id: PkgId) -> &[Dep] {
+        self.pkg_deps(self.pkg(id)).provides
+    }
+
+    pub fn install_if(&self, id: PkgId) -> &[Dep] {
+        self.pkg_deps(self.pkg(id)).install_if
+    }
+
+    pub fn replaces(&self, id: PkgId) -> &[Dep] {
+        self.pkg_deps(self.pkg(id)).replaces
     }
 
     pub fn pkg(&self, id: PkgId) -> &Package {
@@ -425,12 +579,12 @@ impl Pool {
             // A damaged snapshot record is read again from where it came from.
             let decoded = decoded.or_else(|| {
                 let fallback = self.info_fallback.0.as_ref()?;
-                fallback(self.name(p.name), &p.version)
+                fallback(self.name(p.name), self.pkg_version(p))
             });
             // Both sources were verified when loaded, so this only guards against a bug.
             Box::new(decoded.unwrap_or_else(|| PackageInfo {
                 name: self.name(p.name).to_owned(),
-                version: p.version.to_string(),
+                version: self.pkg_version(p).to_owned(),
                 ..Default::default()
             }))
         })
@@ -492,10 +646,16 @@ impl Pool {
 
     fn intern_dep_ref(&mut self, d: &DepRef<'_>) -> Dep {
         let tag = d.tag.map_or(DEFAULT_TAG, |t| self.tag_id(t));
+        let name = self.name_id(d.name);
+        let version = if d.op.is_any() {
+            Str::NONE
+        } else {
+            self.intern_str(d.version)
+        };
         Dep {
-            name: self.name_id(d.name),
+            name,
             op: d.op,
-            version: (!d.op.is_any()).then(|| d.version.into()),
+            version,
             conflict: d.conflict,
             tag,
         }
@@ -518,7 +678,8 @@ impl Pool {
     ) -> std::result::Result<PkgId, String> {
         self.name_id(rec.name());
         let mut info = PackageInfo::default();
-        let mut lists: [Vec<Dep>; 4] = Default::default();
+        let mut lists = std::mem::take(&mut self.dep_scratch);
+        lists.iter_mut().for_each(Vec::clear);
         let mut broken = false;
         // With the text kept, only what solving needs is read now.
         let lazy = text.is_some();
@@ -554,14 +715,8 @@ impl Pool {
                 }
             }
         }
-        let [depends, provides, install_if, replaces] = lists;
-        let id = self.insert_package(
-            info,
-            (depends, provides, install_if, replaces),
-            broken,
-            repo,
-            None,
-        );
+        let id = self.insert_package(info, &lists, broken, repo, None);
+        self.dep_scratch = lists;
         if let Some(t) = text {
             let p = &mut self.packages[id as usize];
             if p.info_text.is_none() && p.installed.is_none() {
@@ -592,18 +747,14 @@ impl Pool {
         }
         // The package's own name is interned before its dependencies, as apk does.
         self.name_id(&info.name);
-        let depends = self.intern_deps(&info.depends);
-        let provides = self.intern_deps(&info.provides);
-        let install_if = self.intern_deps(&info.install_if);
-        let replaces = self.intern_deps(&info.replaces);
+        let lists = [
+            self.intern_deps(&info.depends),
+            self.intern_deps(&info.provides),
+            self.intern_deps(&info.install_if),
+            self.intern_deps(&info.replaces),
+        ];
         let broken = info.is_broken();
-        self.insert_package(
-            info,
-            (depends, provides, install_if, replaces),
-            broken,
-            repo,
-            installed_tag,
-        )
+        self.insert_package(info, &lists, broken, repo, installed_tag)
     }
 
     /// A package already known by identity: it gains the repository (and the installed
@@ -630,7 +781,7 @@ impl Pool {
     fn insert_package(
         &mut self,
         info: PackageInfo,
-        (depends, provides, install_if, replaces): (Vec<Dep>, Vec<Dep>, Vec<Dep>, Vec<Dep>),
+        lists: &[Vec<Dep>; 4],
         broken: bool,
         repo: Option<u32>,
         installed_tag: Option<u16>,
@@ -642,12 +793,16 @@ impl Pool {
         let name = self.name_id(&info.name);
         let id = self.packages.len() as PkgId;
         let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));
+        // Lists longer than a package could sensibly have are refused with the package.
+        let too_long = lists.iter().any(|l| l.len() > usize::from(u16::MAX));
+        let broken = broken || too_long;
         let uninstallable = broken || !arch_ok;
         self.has_broken |= broken && repo.is_some();
         if let Some(c) = info.checksum {
             self.by_checksum.insert(c, id);
         }
         self.push_provider(name, Provider { pkg: id, via: None });
+        let provides = if too_long { &[][..] } else { &lists[1][..] };
         for (i, p) in provides.iter().enumerate() {
             self.push_provider(
                 p.name,
@@ -661,19 +816,26 @@ impl Pool {
         if installed_tag.is_some() {
             self.installed.push(id);
         }
+        let deps_at = u32::try_from(self.deps.len()).unwrap_or(u32::MAX);
+        let mut deps_len = [0u16; 4];
+        if !too_long {
+            for (len, list) in deps_len.iter_mut().zip(lists) {
+                *len = list.len() as u16;
+                self.deps.extend_from_slice(list);
+            }
+        }
+        let version = self.intern_str(&info.version);
         self.packages.push(Package {
             name,
-            version: info.version.as_str().into(),
+            version,
+            deps_at,
+            deps_len,
             checksum: info.checksum,
             installed_size: info.installed_size.unwrap_or(0),
             provider_priority: info.provider_priority.unwrap_or(0),
             info: Box::new(info).into(),
             info_at: None,
             info_text: None,
-            depends: depends.into(),
-            provides: provides.into(),
-            install_if: install_if.into(),
-            replaces: replaces.into(),
             repos: repo_bit,
             installed: installed_tag,
             installed_order,
@@ -687,8 +849,12 @@ impl Pool {
     pub fn provider_version(&self, p: Provider) -> Option<&str> {
         let pkg = self.pkg(p.pkg);
         match p.via {
-            None => Some(&pkg.version),
-            Some(i) => pkg.provides[i as usize].version.as_deref(),
+            None => Some(self.pkg_version(pkg)),
+            Some(i) => self
+                .pkg_deps(pkg)
+                .provides
+                .get(i as usize)
+                .and_then(|d| self.dep_version(d)),
         }
     }
 
@@ -709,12 +875,12 @@ impl Pool {
     }
 
     fn version_matches(&self, dep: &Dep, p: Provider) -> bool {
-        let Some(want) = &dep.version else {
+        let Some(want) = self.dep_version(dep) else {
             return true;
         };
         if dep.op.is_checksum() {
             let pkg = self.pkg(p.pkg);
-            return pkg.checksum.is_some_and(|c| c.to_string() == **want);
+            return pkg.checksum.is_some_and(|c| c.to_string() == want);
         }
         match self.provider_version(p) {
             Some(v) => dep.op.matches(v, want),
@@ -732,7 +898,8 @@ impl Pool {
         let provider = if dep.name == p.name {
             Some(Provider { pkg, via: None })
         } else {
-            p.provides
+            self.pkg_deps(p)
+                .provides
                 .iter()
                 .position(|d| d.name == dep.name)
                 .map(|i| Provider {
@@ -754,7 +921,7 @@ impl Pool {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let bucket = murmur3_32(n.name.as_bytes(), 5381) % NAME_BUCKETS;
+                let bucket = murmur3_32(self.str(n.name).as_bytes(), 5381) % NAME_BUCKETS;
                 (bucket, usize::MAX - i, i as NameId)
             })
             .collect();
@@ -765,8 +932,8 @@ impl Pool {
             self.providers = Lists::from_vecs(&self.providers_building);
             self.providers_building = Vec::new();
         }
-        self.rdepends = self.reverse_lists(&order, |p| &p.depends);
-        self.rinstall_if = self.reverse_lists(&order, |p| &p.install_if);
+        self.rdepends = self.reverse_lists(&order, |d| d.depends);
+        self.rinstall_if = self.reverse_lists(&order, |d| d.install_if);
         for name in 0..self.names.len() as NameId {
             let providers = self.providers.get(name);
             let num_virtual = providers
@@ -781,16 +948,24 @@ impl Pool {
                 2
             };
         }
+        let mut is_dependency = vec![false; self.names.len()];
         for p in &self.packages {
-            for d in p.depends.iter().filter(|d| !d.conflict) {
-                self.names[d.name as usize].is_dependency = true;
+            for d in self.pkg_deps(p).depends.iter().filter(|d| !d.conflict) {
+                is_dependency[d.name as usize] = true;
             }
+        }
+        for (n, dep) in self.names.iter_mut().zip(is_dependency) {
+            n.is_dependency |= dep;
         }
     }
 
     /// For each name, the names (in `order`) having a provider whose `deps` mention it,
     /// each once: counted first, then filled into one flat list.
-    fn reverse_lists(&self, order: &[NameId], deps: impl Fn(&Package) -> &[Dep]) -> Lists<NameId> {
+    fn reverse_lists(
+        &self,
+        order: &[NameId],
+        deps: impl for<'a> Fn(PkgDeps<'a>) -> &'a [Dep],
+    ) -> Lists<NameId> {
         let n = self.names.len();
         let mut seen = vec![u32::MAX; n];
         let mut count = vec![0u32; n];
@@ -798,7 +973,7 @@ impl Pool {
             seen.iter_mut().for_each(|s| *s = u32::MAX);
             for &name in order {
                 for p in self.providers.get(name) {
-                    for d in deps(&self.packages[p.pkg as usize]) {
+                    for d in deps(self.pkg_deps(&self.packages[p.pkg as usize])) {
                         let r = d.name as usize;
                         if seen[r] != name {
                             seen[r] = name;
@@ -836,7 +1011,7 @@ impl Pool {
     /// `name-version`, as apk prints a package.
     pub fn nv(&self, id: PkgId) -> String {
         let p = self.pkg(id);
-        format!("{}-{}", self.name(p.name), p.version)
+        format!("{}-{}", self.name(p.name), self.pkg_version(p))
     }
 
     /// A dependency as apk prints it.
@@ -850,7 +1025,7 @@ impl Pool {
             s.push('@');
             s.push_str(&self.tags[d.tag as usize].name);
         }
-        if let Some(v) = &d.version {
+        if let Some(v) = self.dep_version(d) {
             s.push_str(d.op.as_str().unwrap_or("?"));
             s.push_str(v);
         }
@@ -860,29 +1035,6 @@ impl Pool {
 
 /// Snapshot encoding (see [`crate::snapshot`]).
 impl Pool {
-    fn encode_dep(w: &mut Writer, d: &Dep) {
-        w.u32(d.name);
-        w.u8(d.op.bits());
-        w.opt_str(d.version.as_deref());
-        w.u8(u8::from(d.conflict));
-        w.u16(d.tag);
-    }
-
-    fn decode_dep(r: &mut Reader<'_>) -> Option<Dep> {
-        let name = r.u32()?;
-        let op = Op::from_bits(r.u8()?)?;
-        let version = r.opt_string()?.map(String::into_boxed_str);
-        let conflict = r.u8()? != 0;
-        let tag = r.u16()?;
-        Some(Dep {
-            name,
-            op,
-            version,
-            conflict,
-            tag,
-        })
-    }
-
     fn encode_info(w: &mut Writer, i: &PackageInfo) {
         match &i.checksum {
             Some(c) => w.str(&c.to_string()),
@@ -966,8 +1118,21 @@ impl Pool {
         Some(i)
     }
 
+    fn encode_str(w: &mut Writer, s: Str) {
+        w.u32(s.off);
+        w.u32(s.len);
+    }
+
+    fn decode_str(r: &mut Reader<'_>) -> Option<Str> {
+        Some(Str {
+            off: r.u32()?,
+            len: r.u32()?,
+        })
+    }
+
     /// Encodes the pool into `w`; package metadata goes into `blobs`, a section read
-    /// only when asked for.
+    /// only when asked for. Names, dependencies and packages are fixed-size records
+    /// pointing into one string section, so loading them allocates nothing per item.
     pub(crate) fn encode(&self, w: &mut Writer, blobs: &mut Writer) {
         w.len(self.arches.len());
         for a in &self.arches {
@@ -987,18 +1152,15 @@ impl Pool {
         }
         w.u64(self.available_repos);
         w.u8(u8::from(self.has_broken));
+        w.str(&self.strs);
         w.len(self.names.len());
         for n in &self.names {
-            w.str(&n.name);
+            Self::encode_str(w, n.name);
             w.u8(n.priority);
             w.u8(u8::from(n.is_dependency));
         }
         let mut sorted: Vec<NameId> = (0..self.names.len() as NameId).collect();
-        sorted.sort_by(|&a, &b| {
-            self.names[a as usize]
-                .name
-                .cmp(&self.names[b as usize].name)
-        });
+        sorted.sort_by(|&a, &b| self.name(a).cmp(self.name(b)));
         for id in sorted {
             w.u32(id);
         }
@@ -1013,14 +1175,35 @@ impl Pool {
         });
         self.rdepends.encode(w, |w, id| w.u32(*id));
         self.rinstall_if.encode(w, |w, id| w.u32(*id));
+        w.len(self.deps.len());
+        for d in &self.deps {
+            w.u32(d.name);
+            Self::encode_str(w, d.version);
+            w.u8(d.op.bits());
+            w.u8(u8::from(d.conflict));
+            w.u16(d.tag);
+        }
         w.len(self.packages.len());
         for (id, p) in self.packages.iter().enumerate() {
             w.u32(p.name);
-            w.str(&p.version);
-            match &p.checksum {
-                Some(c) => w.str(&c.to_string()),
-                None => w.str(""),
+            Self::encode_str(w, p.version);
+            w.u32(p.deps_at);
+            for l in p.deps_len {
+                w.u16(l);
             }
+            let mut sum = [0u8; 33];
+            match &p.checksum {
+                Some(Checksum::Sha1(b)) => {
+                    sum[0] = 1;
+                    sum[1..21].copy_from_slice(b);
+                }
+                Some(Checksum::Sha256(b)) => {
+                    sum[0] = 2;
+                    sum[1..].copy_from_slice(b);
+                }
+                None => {}
+            }
+            w.buf.extend_from_slice(&sum);
             w.u64(p.installed_size);
             w.u32(p.provider_priority);
             let start = blobs.buf.len();
@@ -1029,12 +1212,6 @@ impl Pool {
             w.u32(start as u32);
             w.u32(blob.len() as u32);
             w.u32(crc32fast::hash(blob));
-            for list in [&p.depends, &p.provides, &p.install_if, &p.replaces] {
-                w.len(list.len());
-                for d in list {
-                    Self::encode_dep(w, d);
-                }
-            }
             w.u64(p.repos);
             w.u16(p.installed.map_or(u16::MAX, |t| t));
             w.u32(p.installed_order);
@@ -1074,19 +1251,20 @@ impl Pool {
             .collect::<Option<_>>()?;
         pool.available_repos = r.u64()?;
         pool.has_broken = r.u8()? != 0;
+        pool.strs = r.string()?;
         let n = r.len()?;
         pool.names.reserve(n);
         for _ in 0..n {
             pool.names.push(Name {
-                name: r.string()?,
+                name: Self::decode_str(r)?,
                 priority: r.u8()?,
                 is_dependency: r.u8()? != 0,
             });
         }
-        pool.sorted_names = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        pool.sorted_names = r.u32s(n)?;
         let in_order = pool.sorted_names.windows(2).all(|w| {
             let (a, b) = (w[0] as usize, w[1] as usize);
-            a < n && b < n && pool.names[a].name < pool.names[b].name
+            a < n && b < n && pool.name(w[0]) < pool.name(w[1])
         });
         if !in_order || pool.sorted_names.first().is_some_and(|&i| i as usize >= n) {
             return None;
@@ -1099,18 +1277,32 @@ impl Pool {
                 via: (via != u16::MAX).then_some(via),
             })
         })?;
-        pool.rdepends = Lists::decode(r, |r| r.u32())?;
-        pool.rinstall_if = Lists::decode(r, |r| r.u32())?;
+        pool.rdepends = Lists::decode_u32(r)?;
+        pool.rinstall_if = Lists::decode_u32(r)?;
+        let n = r.len()?;
+        pool.deps.reserve(n);
+        for _ in 0..n {
+            pool.deps.push(Dep {
+                name: r.u32()?,
+                version: Self::decode_str(r)?,
+                op: Op::from_bits(r.u8()?)?,
+                conflict: r.u8()? != 0,
+                tag: r.u16()?,
+            });
+        }
         let n = r.len()?;
         pool.packages.reserve(n);
         for _ in 0..n {
             let name = r.u32()?;
-            let version = r.string()?.into_boxed_str();
-            let c = r.str()?;
-            let checksum = if c.is_empty() {
-                None
-            } else {
-                Some(Checksum::parse(c).ok()?)
+            let version = Self::decode_str(r)?;
+            let deps_at = r.u32()?;
+            let deps_len = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
+            let sum = r.take(33)?;
+            let checksum = match sum[0] {
+                0 => None,
+                1 => Some(Checksum::Sha1(sum[1..21].try_into().ok()?)),
+                2 => Some(Checksum::Sha256(sum[1..].try_into().ok()?)),
+                _ => return None,
             };
             let installed_size = r.u64()?;
             let provider_priority = r.u32()?;
@@ -1119,12 +1311,6 @@ impl Pool {
             if at.checked_add(len as usize)? > blobs.end {
                 return None;
             }
-            let mut lists: [Box<[Dep]>; 4] = Default::default();
-            for list in &mut lists {
-                let m = r.len()?;
-                *list = (0..m).map(|_| Self::decode_dep(r)).collect::<Option<_>>()?;
-            }
-            let [depends, provides, install_if, replaces] = lists;
             let repos = r.u64()?;
             let installed = r.u16()?;
             let installed_order = r.u32()?;
@@ -1132,16 +1318,14 @@ impl Pool {
             pool.packages.push(Package {
                 name,
                 version,
+                deps_at,
+                deps_len,
                 checksum,
                 installed_size,
                 provider_priority,
                 info: std::cell::OnceCell::new(),
                 info_at: Some((u32::try_from(at).ok()?, len, crc)),
                 info_text: None,
-                depends,
-                provides,
-                install_if,
-                replaces,
                 repos,
                 installed: (installed != u16::MAX).then_some(installed),
                 installed_order,
@@ -1150,7 +1334,7 @@ impl Pool {
             });
         }
         let n = r.len()?;
-        pool.installed = (0..n).map(|_| r.u32()).collect::<Option<_>>()?;
+        pool.installed = r.u32s(n)?;
         pool.validate_ids().then_some(pool)
     }
 
@@ -1158,22 +1342,31 @@ impl Pool {
         self.snapshot = Some(bytes);
     }
 
-    /// Every id in the tables points inside them (a snapshot that passed its checksum
-    /// but was written by a buggy build must not make the solver index out of bounds).
+    /// Every id in the tables points inside them, and every string inside the string
+    /// section (a snapshot that passed its checksum but was written by a buggy build
+    /// must not make the solver index out of bounds).
     fn validate_ids(&self) -> bool {
         let (nn, np) = (self.names.len() as u32, self.packages.len() as u32);
-        let deps_ok = |l: &[Dep]| {
-            l.iter()
-                .all(|d| d.name < nn && (d.tag as usize) < self.tags.len())
+        let str_ok = |s: Str| {
+            (s.off as usize)
+                .checked_add(s.len as usize)
+                .is_some_and(|end| self.strs.get(s.off as usize..end).is_some())
+        };
+        let dep_ok = |d: &Dep| {
+            d.name < nn
+                && (d.tag as usize) < self.tags.len()
+                && (d.version.is_none() || str_ok(d.version))
         };
         let lists_fit = |start: &[u32]| start.is_empty() || start.len() == self.names.len() + 1;
         lists_fit(&self.providers.start)
             && lists_fit(&self.rdepends.start)
             && lists_fit(&self.rinstall_if.start)
+            && self.names.iter().all(|n| str_ok(n.name))
+            && self.deps.iter().all(dep_ok)
             && self.providers.items.iter().all(|p| {
                 p.pkg < np
                     && p.via
-                        .is_none_or(|v| (v as usize) < self.packages[p.pkg as usize].provides.len())
+                        .is_none_or(|v| v < self.packages[p.pkg as usize].deps_len[1])
             })
             && self
                 .rdepends
@@ -1182,11 +1375,12 @@ impl Pool {
                 .chain(&self.rinstall_if.items)
                 .all(|&x| x < nn)
             && self.packages.iter().all(|p| {
+                let total: usize = p.deps_len.iter().map(|&l| usize::from(l)).sum();
                 p.name < nn
-                    && deps_ok(&p.depends)
-                    && deps_ok(&p.provides)
-                    && deps_ok(&p.install_if)
-                    && deps_ok(&p.replaces)
+                    && str_ok(p.version)
+                    && (p.deps_at as usize)
+                        .checked_add(total)
+                        .is_some_and(|end| end <= self.deps.len())
                     && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
             })
             && self.installed.iter().all(|&i| i < np)

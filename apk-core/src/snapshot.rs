@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
-const FORMAT_VERSION: u32 = 4;
+const FORMAT_VERSION: u32 = 5;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4 + 8;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.
@@ -138,7 +138,7 @@ impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         Reader { data }
     }
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.data.len() < n {
             return None;
         }
@@ -155,6 +155,16 @@ impl<'a> Reader<'a> {
     pub fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// `n` little-endian u32 values.
+    pub fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
+        let bytes = self.take(n.checked_mul(4)?)?;
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
     }
     pub fn u64(&mut self) -> Option<u64> {
         let b = self.take(8)?;

@@ -96,7 +96,7 @@ fn explain(
         l.push(' ');
         l.push_str(pool.name(p.name));
     }
-    for d in &p.provides {
+    for d in pool.pkg_deps(p).provides {
         if in_world.contains(&d.name) {
             l.push(' ');
             l.push_str(pool.name(d.name));
@@ -114,7 +114,7 @@ fn explain(
             explain(pool, p0, name, marked, in_world, visited, line);
         }
     }
-    for d in &p.install_if {
+    for d in pool.pkg_deps(p).install_if {
         for pr in pool.providers(d.name) {
             if marked[pr.pkg as usize] && visited.insert(pr.pkg) {
                 explain(pool, pr.pkg, name, marked, in_world, visited, line);

@@ -30,7 +30,7 @@ fn sort_pkgs(pool: &Pool, pkgs: &mut Vec<PkgId>) {
         let (pa, pb) = (pool.pkg(a), pool.pkg(b));
         pool.name(pa.name)
             .cmp(pool.name(pb.name))
-            .then_with(|| apk_core::version::compare(&pa.version, &pb.version))
+            .then_with(|| apk_core::version::compare(pool.pkg_version(pa), pool.pkg_version(pb)))
     });
     pkgs.dedup();
 }
@@ -38,7 +38,8 @@ fn sort_pkgs(pool: &Pool, pkgs: &mut Vec<PkgId>) {
 /// The names a package answers to: its own and what it provides.
 fn pkg_names(pool: &Pool, pkg: PkgId) -> impl Iterator<Item = &str> {
     let p = pool.pkg(pkg);
-    std::iter::once(pool.name(p.name)).chain(p.provides.iter().map(|d| pool.name(d.name)))
+    std::iter::once(pool.name(p.name))
+        .chain(pool.pkg_deps(p).provides.iter().map(|d| pool.name(d.name)))
 }
 
 #[derive(clap::Args, Debug)]
@@ -119,7 +120,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
         };
         out.push_str(&name);
         if ctx.verbosity > 0 {
-            let _ = write!(out, "-{}", p.version);
+            let _ = write!(out, "-{}", pool.pkg_version(p));
         }
         if ctx.verbosity > 1 && !args.origin {
             let _ = write!(
@@ -193,11 +194,11 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             let pk = pool.pkg(p);
             match v.max(1) {
                 1 => println!("{}", pool.name(pk.name)),
-                2 => println!("{}-{}", pool.name(pk.name), pk.version),
+                2 => println!("{}-{}", pool.name(pk.name), pool.pkg_version(pk)),
                 _ => println!(
                     "{}-{} - {}",
                     pool.name(pk.name),
-                    pk.version,
+                    pool.pkg_version(pk),
                     pool.info(p).description.as_deref().unwrap_or("")
                 ),
             }
@@ -289,10 +290,10 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             out.push('\n');
         };
         if args.all || args.depends {
-            deps_section(&mut out, "depends on", &p.depends);
+            deps_section(&mut out, "depends on", pool.pkg_deps(p).depends);
         }
         if args.all || args.provides {
-            deps_section(&mut out, "provides", &p.provides);
+            deps_section(&mut out, "provides", pool.pkg_deps(p).provides);
         }
         if (args.all || args.rdepends) && installed {
             if v == 1 {
@@ -326,7 +327,11 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             out.push('\n');
         }
         if args.all || args.install_if {
-            deps_section(&mut out, "has auto-install rule", &p.install_if);
+            deps_section(
+                &mut out,
+                "has auto-install rule",
+                pool.pkg_deps(p).install_if,
+            );
         }
         if args.all || args.license {
             let lic = pool.info(id).license.as_deref().unwrap_or("");
@@ -400,7 +405,8 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
     if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
         return None;
     }
-    (apk_core::version::compare(&pool.pkg(inst).version, &p.version) == std::cmp::Ordering::Less)
+    (apk_core::version::compare(pool.version(inst), pool.pkg_version(p))
+        == std::cmp::Ordering::Less)
         .then_some(inst)
 }
 
@@ -568,7 +574,7 @@ impl Dot<'_> {
         self.state[pkg as usize] = EVALUATING;
         let pool = self.pool;
         let mut ret = 0;
-        for d in &pool.pkg(pkg).depends {
+        for d in pool.depends(pkg) {
             if d.conflict {
                 continue;
             }
@@ -682,7 +688,7 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
         provs.reverse();
         for id in provs {
             let p = pool.pkg(id);
-            let _ = writeln!(out, "  {}:", p.version);
+            let _ = writeln!(out, "  {}:", pool.pkg_version(p));
             if let Some(tag) = p.installed {
                 let t = &pool.tags[tag as usize].name;
                 let prefix = if t.is_empty() {
@@ -749,7 +755,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         } else {
             let pool = &db.pool;
             let best = pool.providers(name).iter().map(|p| p.pkg).reduce(|a, b| {
-                if apk_core::version::compare(&pool.pkg(b).version, &pool.pkg(a).version)
+                if apk_core::version::compare(pool.version(b), pool.version(a))
                     == std::cmp::Ordering::Greater
                 {
                     b
@@ -820,8 +826,8 @@ fn fetch_one(
     }
     let r = apk_core::repo::Repository::from_url(&repo.url, None);
     let arch = pool.arches.first().map(String::as_str).unwrap_or("");
-    let url = r.package_url(arch, pool.name(p.name), &p.version);
-    let file = format!("{}-{}.apk", pool.name(p.name), p.version);
+    let url = r.package_url(arch, pool.name(p.name), pool.pkg_version(p));
+    let file = format!("{}-{}.apk", pool.name(p.name), pool.pkg_version(p));
     let dest = dir.join(file);
     let Some(src) = apk_core::repo::Repository::local_path(&url) else {
         let bytes = fetcher
@@ -858,7 +864,7 @@ pub fn stats(ctx: &Context) -> u32 {
     let triggers = std::fs::read_to_string(db.root.join("lib/apk/db/triggers"))
         .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
-    let versions: BTreeSet<&str> = pool.packages.iter().map(|p| &*p.version).collect();
+    let versions: BTreeSet<&str> = pool.packages.iter().map(|p| pool.pkg_version(p)).collect();
     print!(
         "installed:\n  packages: {}\n  dirs: {}\n  files: {}\n  bytes: {}\n  triggers: {}\navailable:\n  names: {}\n  packages: {}\natoms:\n  num: {}\n",
         pool.installed.len(),
@@ -910,7 +916,7 @@ fn print_json(pool: &Pool, pkgs: &[PkgId]) {
             format!(
                 "{{\"name\":{},\"version\":{},\"arch\":{},\"description\":{},\"url\":{},\"license\":{},\"origin\":{},\"size\":{},\"installed_size\":{},\"depends\":{},\"provides\":{},\"install_if\":{},\"installed\":{}}}",
                 json_str(pool.name(p.name)),
-                json_str(&p.version),
+                json_str(pool.pkg_version(p)),
                 text(&info.arch),
                 text(&info.description),
                 text(&info.url),
@@ -918,9 +924,9 @@ fn print_json(pool: &Pool, pkgs: &[PkgId]) {
                 text(&info.origin),
                 info.size.map_or("null".to_string(), |v| v.to_string()),
                 p.installed_size(),
-                json_deps(pool, &p.depends),
-                json_deps(pool, &p.provides),
-                json_deps(pool, &p.install_if),
+                json_deps(pool, pool.pkg_deps(p).depends),
+                json_deps(pool, pool.pkg_deps(p).provides),
+                json_deps(pool, pool.pkg_deps(p).install_if),
                 p.installed.is_some(),
             )
         })

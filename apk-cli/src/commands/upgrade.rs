@@ -89,7 +89,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
             let p0 = pool.pkg(p.pkg);
             p0.name == d.name
                 && p0.repos != 0
-                && apk_core::version::compare(&p0.version, &pool.pkg(inst).version)
+                && apk_core::version::compare(pool.pkg_version(p0), pool.version(inst))
                     == std::cmp::Ordering::Greater
         });
         if newer {
@@ -154,8 +154,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if args.available {
         for d in &mut world {
             if d.op.is_checksum() {
-                d.op = apk_core::dep::Op::ANY;
-                d.version = None;
+                *d = d.without_version();
             }
         }
     }

@@ -127,7 +127,7 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
             if pk.name != name || pk.repos == 0 || !(args.all || pk.repos & allowed != 0) {
                 continue;
             }
-            match version::compare(&pk.version, &pool.pkg(latest).version) {
+            match version::compare(pool.pkg_version(pk), pool.version(latest)) {
                 std::cmp::Ordering::Greater => {
                     latest = p;
                     latest_repos = pk.repos;
@@ -136,7 +136,7 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
                 std::cmp::Ordering::Less => {}
             }
         }
-        let op = match version::compare(&pool.pkg(installed).version, &pool.pkg(latest).version) {
+        let op = match version::compare(pool.version(installed), pool.version(latest)) {
             std::cmp::Ordering::Less => "<",
             std::cmp::Ordering::Equal => "=",
             std::cmp::Ordering::Greater => ">",
@@ -148,13 +148,7 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
             .find(|&i| latest_repos & pool.tags[i].allowed_repos != 0)
             .map(|i| format!("@{}", pool.tags[i].name))
             .unwrap_or_default();
-        rows.push((
-            name,
-            pool.nv(installed),
-            op,
-            pool.pkg(latest).version.clone(),
-            tag,
-        ));
+        rows.push((name, pool.nv(installed), op, pool.version(latest), tag));
     }
     let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(39);
     println!("{:<width$}   Available:", "Installed:");

@@ -250,7 +250,11 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
 pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
     let pkg = pool.pkg(id);
     let hex = crate::checksum::encode_hex(&pkg.checksum?.bytes()[..4]);
-    Some(format!("{}-{}.{hex}.apk", pool.name(pkg.name), pkg.version))
+    Some(format!(
+        "{}-{}.{hex}.apk",
+        pool.name(pkg.name),
+        pool.pkg_version(pkg)
+    ))
 }
 
 /// Where a package file can be read from, worked out from the pool (which stays on
@@ -276,7 +280,11 @@ impl FetchJob {
                 *i < 64 && pkg.repos & (1 << i) != 0 && pool.available_repos & (1 << i) != 0
             })
             .map(|(_, repo)| {
-                Repository::from_url(&repo.url, None).package_url(&opts.arch, name, &pkg.version)
+                Repository::from_url(&repo.url, None).package_url(
+                    &opts.arch,
+                    name,
+                    pool.pkg_version(pkg),
+                )
             })
             .collect();
         FetchJob {
@@ -508,7 +516,7 @@ impl Committer<'_> {
         if let Some(t) = self.tag_name(tag) {
             info.extra.push((b's', t));
         }
-        let old_version = old.map(|o| pool.pkg(o).version.to_string());
+        let old_version = old.map(|o| pool.version(o).to_string());
 
         if is_virtual(pool, new) {
             self.state.remove(&name);
@@ -533,7 +541,7 @@ impl Committer<'_> {
         } else {
             ("pre-install", "post-install")
         };
-        let mut args = vec![pkg.version.to_string()];
+        let mut args = vec![pool.pkg_version(pkg).to_string()];
         args.extend(old_version.clone());
         self.run_script(&nv, &scripts, pre, &args);
 

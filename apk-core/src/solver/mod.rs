@@ -312,7 +312,7 @@ impl<'a> Solver<'a> {
     fn reevaluate_reverse_installif_pkg(&mut self, pkg: PkgId) {
         let p = self.pool.pkg(pkg);
         self.reevaluate_reverse_installif(p.name);
-        for d in &p.provides {
+        for d in self.pool.pkg_deps(p).provides {
             self.reevaluate_reverse_installif(d.name);
         }
     }
@@ -321,7 +321,7 @@ impl<'a> Solver<'a> {
         self.ps(pkg).pkg_selectable = false;
         let p = self.pool.pkg(pkg);
         self.reevaluate_reverse_deps(p.name);
-        for d in &p.provides {
+        for d in self.pool.pkg_deps(p).provides {
             self.reevaluate_reverse_deps(d.name);
         }
         self.reevaluate_reverse_installif_pkg(pkg);
@@ -349,8 +349,8 @@ impl<'a> Solver<'a> {
             self.pool.pkg_available(pkg) && p.repos & !(1 << crate::pool::REPO_CACHED) != 0;
         let selectable = !p.uninstallable
             && (available || p.cached || p.installed_size() == 0 || p.installed.is_some());
-        let iif_failed =
-            p.install_if.is_empty() || (self.flags_inherit & flags::AVAILABLE != 0 && !available);
+        let iif_failed = self.pool.pkg_deps(p).install_if.is_empty()
+            || (self.flags_inherit & flags::AVAILABLE != 0 && !available);
         let repos = self.pkg_repos(pkg);
         let tag_preferred = p.installed_size() == 0 || repos & self.default_repos != 0;
         let tag_ok = tag_preferred || p.installed.is_some();
@@ -376,7 +376,7 @@ impl<'a> Solver<'a> {
         for p in pool.providers(name) {
             if !self.pkgs[p.pkg as usize].seen {
                 self.init_package(p.pkg);
-                for d in &pool.pkg(p.pkg).depends {
+                for d in pool.depends(p.pkg) {
                     self.discover_name(d.name);
                 }
             }
@@ -392,7 +392,7 @@ impl<'a> Solver<'a> {
             for &n0 in pool.rinstall_if(pkg.name) {
                 self.discover_name(n0);
             }
-            for d in &pkg.provides {
+            for d in self.pool.pkg_deps(pkg).provides {
                 self.discover_name(d.name);
             }
         }
@@ -407,7 +407,7 @@ impl<'a> Solver<'a> {
         self.order_seq += 1;
         self.ns(name).order_id = order_flags | self.order_seq;
         for p in pool.providers(name) {
-            for d in &pool.pkg(p.pkg).install_if {
+            for d in pool.install_if(p.pkg) {
                 self.discover_name(d.name);
             }
         }
@@ -485,10 +485,12 @@ impl<'a> Solver<'a> {
             {
                 continue;
             }
-            if pkg
+            if self
+                .pool
+                .pkg_deps(pkg)
                 .provides
                 .iter()
-                .any(|d| d.name == must_provide || (skip_virtuals && d.version.is_none()))
+                .any(|d| d.name == must_provide || (skip_virtuals && !d.has_version()))
             {
                 continue;
             }
@@ -546,7 +548,9 @@ impl<'a> Solver<'a> {
                 if !self.pkgs[pkg_id as usize].pkg_selectable {
                     continue;
                 }
-                if pkg
+                if self
+                    .pool
+                    .pkg_deps(pkg)
                     .depends
                     .iter()
                     .any(|d| !self.dependency_satisfiable(pkg_id, d))
@@ -562,7 +566,7 @@ impl<'a> Solver<'a> {
                 && !self.pkgs[pkg_id as usize].iif_failed
             {
                 let (mut triggered, mut failed) = (true, false);
-                for d in &pkg.install_if {
+                for d in self.pool.pkg_deps(pkg).install_if {
                     if !self.names[d.name as usize].locked {
                         if d.conflict {
                             self.ns(d.name).iif_needed = true;
@@ -582,7 +586,7 @@ impl<'a> Solver<'a> {
                 self.ps(pkg_id).iif_failed = failed;
             }
             if reevaluate_iif && self.pkgs[pkg_id as usize].iif_triggered {
-                for d in &pkg.install_if {
+                for d in self.pool.pkg_deps(pkg).install_if {
                     let parent = self.names[d.name as usize].chosen.map(|c| c.pkg);
                     self.inherit_pinning_and_flags(pkg_id, parent);
                 }
@@ -596,7 +600,7 @@ impl<'a> Solver<'a> {
             }
             self.ps(pkg_id).dependencies_merged = true;
             first_candidate.get_or_insert(pkg_id);
-            for d in &pkg.depends {
+            for d in self.pool.pkg_deps(pkg).depends {
                 if !d.conflict {
                     self.merge_index(d.name, false, num_options);
                 }
@@ -604,9 +608,9 @@ impl<'a> Solver<'a> {
             if self.merge_index(pkg.name, true, num_options) {
                 self.ns(pkg.name).has_virtual_provides |= pool.provider_version(p).is_none();
             }
-            for d in &pkg.provides {
+            for d in self.pool.pkg_deps(pkg).provides {
                 if self.merge_index(d.name, true, num_options) {
-                    self.ns(d.name).has_virtual_provides |= d.version.is_none();
+                    self.ns(d.name).has_virtual_provides |= !d.has_version();
                 }
             }
             num_tag_not_ok += u32::from(!self.pkgs[pkg_id as usize].tag_ok);
@@ -633,13 +637,13 @@ impl<'a> Solver<'a> {
             }
             let pkg = pool.pkg(cand);
             if num_options == 1 {
-                for d in &pkg.depends {
+                for d in self.pool.pkg_deps(pkg).depends {
                     if self.merge_index_complete(d.name, false, num_options) {
                         self.apply_constraint(Some(cand), d);
                     }
                 }
             } else {
-                for d in &pkg.depends {
+                for d in self.pool.pkg_deps(pkg).depends {
                     let n0 = d.name;
                     if self.merge_index_complete(n0, false, num_options)
                         && self.names[n0 as usize].requirers == 0
@@ -656,14 +660,14 @@ impl<'a> Solver<'a> {
                 let skip = self.names[pkg.name as usize].has_virtual_provides;
                 self.exclude_non_providers(pkg.name, name, skip);
             }
-            for d in &pkg.provides {
+            for d in self.pool.pkg_deps(pkg).provides {
                 if self.merge_index_complete(d.name, true, num_options) {
                     let skip = self.names[d.name as usize].has_virtual_provides;
                     self.exclude_non_providers(d.name, name, skip);
                 }
             }
             self.ns(pkg.name).has_virtual_provides = false;
-            for d in &pkg.provides {
+            for d in self.pool.pkg_deps(pkg).provides {
                 self.ns(d.name).has_virtual_provides = false;
             }
         }
@@ -732,7 +736,10 @@ impl<'a> Solver<'a> {
         };
         pick!(by_version);
         if ka.name == kb.name {
-            pick!(crate::version::compare(&ka.version, &kb.version) as i32);
+            pick!(
+                crate::version::compare(self.pool.pkg_version(ka), self.pool.pkg_version(kb))
+                    as i32
+            );
         }
         pick!(ka.provider_priority() as i32 - kb.provider_priority() as i32);
         if fl & flags::REMOVE == 0 {
@@ -765,7 +772,7 @@ impl<'a> Solver<'a> {
         }
         if let Some(p) = p {
             if self.names[name as usize].requirers == 0 && self.pkgs[p.pkg as usize].iif_triggered {
-                for d in &pool.pkg(p.pkg).install_if {
+                for d in pool.install_if(p.pkg) {
                     if !self.names[d.name as usize].locked {
                         self.apply_constraint(Some(p.pkg), d);
                     }
@@ -824,7 +831,7 @@ impl<'a> Solver<'a> {
                         via: None,
                     }),
                 );
-                for (i, d) in pkg.provides.iter().enumerate() {
+                for (i, d) in self.pool.pkg_deps(pkg).provides.iter().enumerate() {
                     self.assign_name(
                         d.name,
                         Some(Provider {
@@ -833,7 +840,7 @@ impl<'a> Solver<'a> {
                         }),
                     );
                 }
-                for d in &pkg.depends {
+                for d in self.pool.pkg_deps(pkg).depends {
                     self.apply_constraint(Some(c.pkg), d);
                 }
             }
@@ -906,7 +913,7 @@ impl Solver<'_> {
     }
 
     fn track_deps_added(&mut self, pkg: PkgId) {
-        for d in &self.pool.pkg(pkg).depends {
+        for d in self.pool.depends(pkg) {
             if d.conflict {
                 continue;
             }
@@ -917,7 +924,7 @@ impl Solver<'_> {
     }
 
     fn track_deps_removed(&mut self, pkg: PkgId) {
-        for d in &self.pool.pkg(pkg).depends {
+        for d in self.pool.depends(pkg) {
             if d.conflict {
                 continue;
             }
@@ -948,7 +955,7 @@ impl Solver<'_> {
         if !n.seen || n.changeset_processed {
             return;
         }
-        for d in &self.pool.pkg(c.pkg).install_if {
+        for d in self.pool.install_if(c.pkg) {
             let n0 = &self.names[d.name as usize];
             if !d.conflict && !n0.changeset_processed {
                 return;
@@ -966,7 +973,7 @@ impl Solver<'_> {
         if n.chosen.is_some() || n.changeset_processed || n.changeset_removed {
             return;
         }
-        for d in &self.pool.pkg(pkg).install_if {
+        for d in self.pool.install_if(pkg) {
             let n0 = &self.names[d.name as usize];
             if n0.changeset_removed && n0.chosen.is_none() {
                 self.check_removal_by_deps(pkg);
@@ -978,7 +985,7 @@ impl Solver<'_> {
     fn reverse_iif_names(&self, pkg: PkgId) -> Vec<NameId> {
         let p = self.pool.pkg(pkg);
         let mut out = self.pool.rinstall_if(p.name).to_vec();
-        for d in &p.provides {
+        for d in self.pool.pkg_deps(p).provides {
             out.extend_from_slice(self.pool.rinstall_if(d.name));
         }
         out
@@ -1020,7 +1027,7 @@ impl Solver<'_> {
         self.ps(pkg).in_changeset = true;
         let p = self.pool.pkg(pkg);
         self.gen_name_preprocess(p.name);
-        for d in &p.provides {
+        for d in self.pool.pkg_deps(p).provides {
             self.gen_name_preprocess(d.name);
         }
         let old = self.names[p.name as usize].installed_pkg;
@@ -1029,7 +1036,7 @@ impl Solver<'_> {
                 self.check_removal_by_iif(n);
             }
         }
-        for d in &p.depends {
+        for d in self.pool.pkg_deps(p).depends {
             self.gen_dep(Some(pkg), d);
         }
         self.record_change(old, Some(pkg));
@@ -1091,7 +1098,13 @@ impl Solver<'_> {
             let p = pool.pkg(pkg);
             self.ns(p.name).installed_pkg = Some(pkg);
             self.ns(p.name).installed_name = Some(p.name);
-            for d in p.provides.iter().filter(|d| d.version.is_some()) {
+            for d in self
+                .pool
+                .pkg_deps(p)
+                .provides
+                .iter()
+                .filter(|d| d.has_version())
+            {
                 self.ns(d.name).installed_name = Some(p.name);
             }
         }

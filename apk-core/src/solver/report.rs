@@ -38,7 +38,7 @@ pub fn reverse_dependents(
     let p = pool.pkg(pkg);
     let mut out = Vec::new();
     let mut visited = std::collections::HashSet::new();
-    let names = std::iter::once(p.name).chain(p.provides.iter().map(|d| d.name));
+    let names = std::iter::once(p.name).chain(pool.pkg_deps(p).provides.iter().map(|d| d.name));
     for name in names {
         for &rname in pool.rdepends(name) {
             for prov in pool.providers(rname) {
@@ -49,7 +49,7 @@ pub fn reverse_dependents(
                 if !visited.insert(pkg0) {
                     continue;
                 }
-                for (i, d0) in pool.pkg(pkg0).depends.iter().enumerate() {
+                for (i, d0) in pool.depends(pkg0).iter().enumerate() {
                     let m = pool.dep_analyze(Some(pkg0), d0, pkg);
                     if m != DepMatch::Irrelevant && keep(pkg0, d0, m) {
                         out.push((pkg0, i, m));
@@ -82,12 +82,12 @@ pub fn change_lines_by_change(pool: &Pool, cs: &Changeset) -> Vec<Option<String>
             continue;
         };
         let (name, versions) = match (c.old, c.new) {
-            (None, Some(n)) => (pool.pkg(n).name, pool.pkg(n).version.to_string()),
-            (Some(o), None) => (pool.pkg(o).name, pool.pkg(o).version.to_string()),
-            (Some(o), Some(n)) if o == n => (pool.pkg(n).name, pool.pkg(n).version.to_string()),
+            (None, Some(n)) => (pool.pkg(n).name, pool.version(n).to_string()),
+            (Some(o), None) => (pool.pkg(o).name, pool.version(o).to_string()),
+            (Some(o), Some(n)) if o == n => (pool.pkg(n).name, pool.version(n).to_string()),
             (Some(o), Some(n)) => (
                 pool.pkg(n).name,
-                format!("{} -> {}", pool.pkg(o).version, pool.pkg(n).version),
+                format!("{} -> {}", pool.version(o), pool.version(n)),
             ),
             (None, None) => {
                 out.push(None);
@@ -137,7 +137,7 @@ fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
             }
         }
         (Some(o), Some(n)) => Some(
-            match crate::version::compare(&pool.pkg(n).version, &pool.pkg(o).version) {
+            match crate::version::compare(pool.version(n), pool.version(o)) {
                 std::cmp::Ordering::Less => "Downgrading",
                 std::cmp::Ordering::Equal => "Replacing",
                 std::cmp::Ordering::Greater => "Upgrading",
@@ -232,7 +232,7 @@ pub fn summary_lists(pool: &Pool, cs: &Changeset, verbosity: i32, width: usize) 
         &|c| c.new.is_some_and(|n| pool.pkg(n).repos & !cached == 0),
     );
     let older = |c: &Change| match (c.old, c.new) {
-        (Some(o), Some(n)) => crate::version::compare(&pool.pkg(n).version, &pool.pkg(o).version),
+        (Some(o), Some(n)) => crate::version::compare(pool.version(n), pool.version(o)),
         _ => std::cmp::Ordering::Equal,
     };
     let mut r = section(&mut out, "The following packages will be REMOVED", &|c| {
@@ -344,7 +344,7 @@ impl ErrorReport<'_> {
     }
 
     fn world_dep(&self, d: &Dep) -> String {
-        let mut plain = d.clone();
+        let mut plain = *d;
         plain.tag = DEFAULT_TAG;
         format!(
             "world[{}{}]",
@@ -391,13 +391,13 @@ impl ErrorReport<'_> {
             self.label_start("conflicts:");
             self.i.item(&pool.nv(pr.pkg));
         }
-        for (di, d) in p.provides.iter().enumerate() {
+        for (di, d) in pool.pkg_deps(p).provides.iter().enumerate() {
             let mut once = true;
             for pr in pool.providers(d.name) {
                 if !self.marked[pr.pkg as usize] {
                     continue;
                 }
-                if d.version.is_none() && pool.provider_version(*pr).is_none() {
+                if !d.has_version() && pool.provider_version(*pr).is_none() {
                     continue;
                 }
                 if once && pr.pkg == pkg && pr.via == Some(di as u16) {
@@ -423,9 +423,7 @@ impl ErrorReport<'_> {
                 (Some(x), Some(y)) => pool
                     .name(pool.pkg(x).name)
                     .cmp(pool.name(pool.pkg(y).name))
-                    .then_with(|| {
-                        crate::version::compare(&pool.pkg(x).version, &pool.pkg(y).version)
-                    }),
+                    .then_with(|| crate::version::compare(pool.version(x), pool.version(y))),
                 _ => std::cmp::Ordering::Equal,
             };
             by_pkg.then_with(|| a.1.op.bits().cmp(&b.1.op.bits()))
@@ -450,7 +448,7 @@ impl ErrorReport<'_> {
             .world
             .iter()
             .filter(|d| pool.dep_analyze(None, d, pkg) == want)
-            .map(|d| (None, d.clone()))
+            .map(|d| (None, *d))
             .collect();
         self.print_matched(label, world);
         let marked = &self.marked;
@@ -459,7 +457,7 @@ impl ErrorReport<'_> {
                 marked[p0 as usize] && m == want
             })
             .into_iter()
-            .map(|(p0, i, _)| (Some(p0), pool.pkg(p0).depends[i].clone()))
+            .map(|(p0, i, _)| (Some(p0), pool.depends(p0)[i]))
             .collect();
         self.print_matched(label, reverse);
         self.i.end();
@@ -494,9 +492,8 @@ impl ErrorReport<'_> {
 
     fn analyze_missing_name(&mut self, name: NameId) {
         let pool = self.pool;
-        let n = &pool.names[name as usize];
         if !pool.providers(name).is_empty() {
-            self.label = Some(format!("{} (virtual)", n.name));
+            self.label = Some(format!("{} (virtual)", pool.name(name)));
             self.label_start("note:");
             for w in "please select one of the 'provided by' packages explicitly".split(' ') {
                 self.i.item(w);
@@ -519,7 +516,7 @@ impl ErrorReport<'_> {
             }
             self.i.end();
         } else {
-            self.label = Some(format!("{} (no such package)", n.name));
+            self.label = Some(format!("{} (no such package)", pool.name(name)));
         }
         self.label_start("required by:");
         for d in self.world {
@@ -536,8 +533,7 @@ impl ErrorReport<'_> {
                     continue;
                 }
                 if let Some(d0) = pool
-                    .pkg(p0.pkg)
-                    .depends
+                    .depends(p0.pkg)
                     .iter()
                     .find(|d| d.name == name && !d.conflict)
                 {
@@ -567,9 +563,12 @@ impl ErrorReport<'_> {
     fn is_name_concrete(&self, pkg: PkgId, name: NameId) -> bool {
         let p = self.pool.pkg(pkg);
         p.name == name
-            || p.provides
+            || self
+                .pool
+                .pkg_deps(p)
+                .provides
                 .iter()
-                .any(|d| d.name == name && d.version.is_some())
+                .any(|d| d.name == name && d.has_version())
     }
 
     fn discover_name(&mut self, name: NameId, pkg_state: u32) {
@@ -592,18 +591,18 @@ impl ErrorReport<'_> {
             self.pkg_state[pkg as usize] |= state;
             let pk = pool.pkg(pkg);
             self.name_state[pk.name as usize] |= state;
-            for d in &pk.provides {
-                let dep_state = if state == STATE_INSTALLIF && d.version.is_none() {
+            for d in pool.pkg_deps(pk).provides {
+                let dep_state = if state == STATE_INSTALLIF && !d.has_version() {
                     STATE_VIRTUAL_ONLY
                 } else {
                     state
                 };
                 self.name_state[d.name as usize] |= dep_state;
             }
-            self.discover_deps(&pk.depends);
+            self.discover_deps(pool.pkg_deps(pk).depends);
             if state == STATE_PRESENT || state == STATE_INSTALLIF {
                 self.discover_reverse_iif(pk.name);
-                for d in &pk.provides {
+                for d in pool.pkg_deps(pk).provides {
                     self.discover_reverse_iif(d.name);
                 }
             }
@@ -621,17 +620,17 @@ impl ErrorReport<'_> {
         for &n0 in pool.rinstall_if(name) {
             for p in pool.providers(n0) {
                 let pk = pool.pkg(p.pkg);
-                if !self.marked[p.pkg as usize] || pk.install_if.is_empty() {
+                if !self.marked[p.pkg as usize] || pool.pkg_deps(pk).install_if.is_empty() {
                     continue;
                 }
-                let ok = pk.install_if.iter().all(|d| {
+                let ok = pool.pkg_deps(pk).install_if.iter().all(|d| {
                     let present =
                         self.name_state[d.name as usize] & (STATE_PRESENT | STATE_INSTALLIF) != 0;
                     d.conflict != present
                 });
                 if ok {
                     self.discover_name(pk.name, STATE_INSTALLIF);
-                    for d in &pk.provides {
+                    for d in pool.pkg_deps(pk).provides {
                         self.discover_name(d.name, STATE_INSTALLIF);
                     }
                 }
@@ -667,8 +666,8 @@ pub fn explain_errors(pool: &Pool, cs: &Changeset, world: &[Dep], width: usize) 
     for c in &cs.changes {
         let Some(pkg) = c.new else { continue };
         r.analyze_package(pkg, c.new_tag);
-        let deps = pool.pkg(pkg).depends.clone();
-        r.analyze_deps(&deps);
+        let deps = pool.depends(pkg);
+        r.analyze_deps(deps);
     }
     if r.num_labels == 0 {
         r.i.out

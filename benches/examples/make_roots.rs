@@ -1,0 +1,31 @@
+//! Writes the roots the whole-process targets of the solver are measured on:
+//! `DIR/real` (the real Alpine 3.16 index with its keys, needs `../shared`) and
+//! `DIR/universe/root` (100,000 generated packages in 20 repositories).
+//!
+//! `cargo run --release -p apk-benches --example make_roots -- /tmp/apk-roots`
+fn main() {
+    let Some(dir) = std::env::args_os().nth(1).map(std::path::PathBuf::from) else {
+        eprintln!("usage: make_roots DIR");
+        std::process::exit(2);
+    };
+    std::fs::create_dir_all(&dir).expect("create DIR");
+    match apk_benches::real_root(&dir) {
+        Some((root, opts)) => {
+            let keys = root.join("etc/apk/keys");
+            std::fs::create_dir_all(&keys).expect("keys dir");
+            if let Some(src) = opts.keys_dir {
+                for entry in std::fs::read_dir(src).expect("keys").flatten() {
+                    std::fs::copy(entry.path(), keys.join(entry.file_name())).expect("copy key");
+                }
+            }
+            println!("{}", root.display());
+        }
+        None => eprintln!("notice: ../shared not found, no real root"),
+    }
+    let universe = dir.join("universe");
+    std::fs::create_dir_all(&universe).expect("universe dir");
+    println!(
+        "{}",
+        apk_benches::generate_universe(&universe, 100_000, 20).display()
+    );
+}
