@@ -250,6 +250,26 @@ fn decode(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> O
     r.is_empty().then_some(())
 }
 
+/// The core payload of `db`'s snapshot (what the fuzz target's seeds are made of).
+pub fn encode_payload(db: &Database) -> Vec<u8> {
+    encode(db).0
+}
+
+/// Decodes a core payload as [`load`] does once the header and checksum matched, with
+/// no metadata section (package metadata then reads as name and version only).
+pub fn decode_payload(payload: &[u8]) -> Option<Database> {
+    let mut db = Database {
+        root: std::path::PathBuf::new(),
+        pool: Pool::default(),
+        world: Vec::new(),
+        unavailable: Vec::new(),
+        installed_files: std::collections::HashMap::new(),
+    };
+    // Without the section, any record position is accepted (and never read).
+    decode(payload, 0..u32::MAX as usize, &mut db)?;
+    Some(db)
+}
+
 /// Writes `db` as the snapshot for `key` at `path` (atomically).
 pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
     let (payload, blobs) = encode(db);
@@ -298,6 +318,10 @@ pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
     if decode(payload, blobs, db).is_none() {
         return false;
     }
+    // Everything in the core payload was copied into the pool: its pages need not stay
+    // resident beside the copy while the solver runs.
+    let core_start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+    map.0.release(core_start..core_start + payload.len());
     db.pool.keep_snapshot(map.clone());
     true
 }

@@ -122,10 +122,51 @@ struct PkgState {
     in_changeset: bool,
 }
 
+/// Per-id state, allocated in chunks on first write: a run touches a small part of a
+/// large universe, and untouched ids read as the default without costing memory.
+struct Paged<T> {
+    chunks: Vec<Option<Box<[T]>>>,
+    default: T,
+}
+
+const PAGE: usize = 32;
+
+impl<T: Clone + Default> Paged<T> {
+    fn new(len: usize) -> Self {
+        Paged {
+            chunks: vec![None; len.div_ceil(PAGE)],
+            default: T::default(),
+        }
+    }
+
+    /// Every entry that may differ from the default.
+    fn written_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten().flat_map(|c| c.iter_mut())
+    }
+}
+
+impl<T> std::ops::Index<usize> for Paged<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        match &self.chunks[i / PAGE] {
+            Some(c) => &c[i % PAGE],
+            None => &self.default,
+        }
+    }
+}
+
+impl<T: Clone + Default> std::ops::IndexMut<usize> for Paged<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        let chunk = self.chunks[i / PAGE].get_or_insert_with(|| vec![T::default(); PAGE].into());
+        &mut chunk[i % PAGE]
+    }
+}
+
 struct Solver<'a> {
     pool: &'a Pool,
-    names: Vec<NameState>,
-    pkgs: Vec<PkgState>,
+    names: Paged<NameState>,
+    pkgs: Paged<PkgState>,
     dirty: VecDeque<NameId>,
     resolvenow: VecDeque<NameId>,
     /// Sorted by descending order id; the head is index 0.
@@ -159,8 +200,8 @@ impl<'a> Solver<'a> {
     fn new(pool: &'a Pool, req: &Request) -> Self {
         let mut s = Solver {
             pool,
-            names: vec![NameState::default(); pool.names.len()],
-            pkgs: vec![PkgState::default(); pool.packages.len()],
+            names: Paged::new(pool.names.len()),
+            pkgs: Paged::new(pool.packages.len()),
             dirty: VecDeque::new(),
             resolvenow: VecDeque::new(),
             selectable: Vec::new(),
@@ -1089,7 +1130,7 @@ impl Solver<'_> {
 
     fn generate_changeset(&mut self, world: &[Dep]) {
         let pool = self.pool;
-        for n in &mut self.names {
+        for n in self.names.written_mut() {
             n.installed_pkg = None;
             n.installed_name = None;
             n.requirers = 0;
