@@ -722,3 +722,39 @@ fn reinstalling_a_package_no_repository_has_is_skipped() {
     assert_eq!(f.read("lone"), "1\n");
     assert_eq!(f.names(), ["lone-1.0-r0"]);
 }
+
+/// A package file whose identity differs from its index record is refused, also when
+/// the snapshot's record of that identity is damaged (it is then read from the index).
+#[test]
+fn identity_is_checked_even_when_the_snapshot_record_is_damaged() {
+    let f = fixture();
+    std::fs::create_dir_all(f.path("etc/apk/cache")).unwrap();
+    std::fs::create_dir_all(f.path("lib/apk/db")).unwrap();
+    std::fs::write(f.path("lib/apk/db/installed"), "").unwrap();
+    std::fs::write(f.path("etc/apk/world"), "").unwrap();
+    publish(
+        &f.repo,
+        vec![spec("swap", "1.0-r0").file("etc/swap", "one\n")],
+    );
+    let index = f.repo.join("x86_64/APKINDEX.tar.gz");
+    let indexed = std::fs::read(&index).unwrap();
+    // The same name and version rebuilt (and signed) with other contents: the index
+    // written first is put back, so it describes the first build.
+    publish(
+        &f.repo,
+        vec![spec("swap", "1.0-r0").file("etc/swap", "two\n")],
+    );
+    std::fs::write(&index, indexed).unwrap();
+    let (code, out) = f.apk(&["--simulate", "add", "swap"]);
+    assert_eq!(code, 0, "{out}");
+    let snap = f.path("etc/apk/cache/apk-rs.snapshot");
+    let mut b = std::fs::read(&snap).unwrap();
+    let core_len = u64::from_le_bytes(b[44..52].try_into().unwrap()) as usize;
+    // The first package record (the identity's bytes) of the metadata section.
+    b[64 + core_len + 3] ^= 0x5a;
+    std::fs::write(&snap, &b).unwrap();
+    let (code, out) = f.apk(&["add", "swap"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("checksum differs"), "{out}");
+    assert!(!f.path("etc/swap").exists(), "{out}");
+}

@@ -189,3 +189,42 @@ fn damaged_metadata_records_are_read_from_the_sources() {
         assert_eq!(code, 0, "{out}");
     }
 }
+
+#[test]
+fn damaged_package_records_fall_back_to_the_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let sizes = |extra: &[&str]| {
+        let mut args = vec!["--root", s(&root)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["info", "-s", "demo-hello", "demo-lib"]);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (code, want_plan) = plan(&root, &["--no-cache"]);
+    assert_eq!(code, 0, "{want_plan}");
+    assert!(want_plan.contains("OK: "), "{want_plan}");
+    let want_sizes = sizes(&["--no-cache"]);
+    assert!(want_sizes.contains("installed size:"), "{want_sizes}");
+    let _ = plan(&root, &[]);
+    let good = std::fs::read(snapshot(&root)).unwrap();
+    // The metadata section (after the 64-byte header and the core payload) starts
+    // with a 64-byte record per package: identity, installed size, metadata extent.
+    let core_len = u64::from_le_bytes(good[44..52].try_into().unwrap()) as usize;
+    let records = 64 + core_len;
+    for within in [0, 5, 35, 42, 61] {
+        let mut b = good.clone();
+        for rec in 0..3 {
+            b[records + rec * 64 + within] ^= 0x5a;
+        }
+        std::fs::write(snapshot(&root), &b).unwrap();
+        assert_eq!(plan(&root, &[]), (0, want_plan.clone()), "byte {within}");
+        assert_eq!(sizes(&[]), want_sizes, "byte {within}");
+    }
+    // Installing checks each package against its identity, which now comes from the
+    // repository index instead of the damaged records.
+    let (code, out, err) = run(&["--root", s(&root), "--no-scripts", "add", "demo-hello"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Installing demo-hello (1.0-r1)"), "{out}");
+}

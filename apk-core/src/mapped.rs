@@ -29,7 +29,12 @@ impl MappedFile {
         // program truncating the file could still fault a reader (SIGBUS); snapshots
         // live in apk's own cache directory, where only apk writes.
         match unsafe { Mmap::map(&file) } {
-            Ok(m) => Some(MappedFile::Mapped(m)),
+            Ok(m) => {
+                // Page-cache folios can be large (ext4 on recent kernels): mapped
+                // whole, touching a few records would make megabytes resident.
+                let _ = m.advise(memmap2::Advice::NoHugePage);
+                Some(MappedFile::Mapped(m))
+            }
             Err(_) => std::fs::read(path).ok().map(MappedFile::Read),
         }
     }

@@ -123,16 +123,7 @@ pub struct Package {
     /// lengths (depends, provides, install_if, replaces).
     deps_at: u32,
     deps_len: [u16; 4],
-    pub checksum: Option<Checksum>,
-    installed_size: u64,
     provider_priority: u32,
-    /// The full metadata, decoded from the snapshot on first use (see [`Pool::info`]).
-    info: std::cell::OnceCell<Box<PackageInfo>>,
-    /// Where the encoded metadata lies in the snapshot, for packages loaded from one,
-    /// and its CRC-32 (the metadata section is checked lazily, record by record).
-    info_at: Option<(u32, u32, u32)>,
-    /// Where the package's record lies in a kept index text (text, start, end).
-    info_text: Option<(u32, u32, u32)>,
     /// Repositories holding this package (bit per repository).
     pub repos: u64,
     /// Installed, and under which tag.
@@ -143,15 +134,120 @@ pub struct Package {
     pub uninstallable: bool,
     /// The package file is in the local cache.
     pub cached: bool,
+    /// Its installed size is 0 (the solver asks this of every package it meets; the
+    /// size itself is read with [`Pool::installed_size`]).
+    no_size: bool,
 }
 
 impl Package {
-    pub fn installed_size(&self) -> u64 {
-        self.installed_size
-    }
-
     pub fn provider_priority(&self) -> u32 {
         self.provider_priority
+    }
+
+    /// Does the package install nothing (installed size 0)?
+    pub fn has_no_size(&self) -> bool {
+        self.no_size
+    }
+}
+
+/// What is read of a package only now and then: its identity (`C:`), installed size
+/// and where its full metadata comes from. Packages loaded from a snapshot keep this
+/// there (a fixed-size record each, read when asked); others keep it in the pool.
+#[derive(Debug, Clone)]
+struct Cold {
+    checksum: Option<Checksum>,
+    installed_size: u64,
+    source: InfoSource,
+}
+
+#[derive(Debug, Clone)]
+enum InfoSource {
+    Owned(Box<PackageInfo>),
+    /// The package's record in a kept index text (text, start, end).
+    Text(u32, u32, u32),
+}
+
+/// A package's record in the snapshot's metadata section: kind and bytes of the
+/// checksum, installed size, where its metadata blob lies and that blob's CRC-32,
+/// then the record's own CRC-32.
+const COLD_RECORD: usize = 64;
+
+struct ColdRecord {
+    checksum: Option<Checksum>,
+    installed_size: u64,
+    blob: (usize, usize, u32),
+}
+
+impl ColdRecord {
+    fn encode(&self) -> [u8; COLD_RECORD] {
+        let mut r = [0u8; COLD_RECORD];
+        match &self.checksum {
+            Some(Checksum::Sha1(b)) => {
+                r[0] = 1;
+                r[1..21].copy_from_slice(b);
+            }
+            Some(Checksum::Sha256(b)) => {
+                r[0] = 2;
+                r[1..33].copy_from_slice(b);
+            }
+            None => {}
+        }
+        r[33..41].copy_from_slice(&self.installed_size.to_le_bytes());
+        r[41..45].copy_from_slice(&(self.blob.0 as u32).to_le_bytes());
+        r[45..49].copy_from_slice(&(self.blob.1 as u32).to_le_bytes());
+        r[49..53].copy_from_slice(&self.blob.2.to_le_bytes());
+        let crc = crc32fast::hash(&r[..60]);
+        r[60..].copy_from_slice(&crc.to_le_bytes());
+        r
+    }
+
+    /// `None` when the record fails its checksum.
+    fn decode(r: &[u8]) -> Option<ColdRecord> {
+        let r: &[u8; COLD_RECORD] = r.try_into().ok()?;
+        let u32_at = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+        if crc32fast::hash(&r[..60]) != u32_at(60) {
+            return None;
+        }
+        let checksum = match r[0] {
+            0 => None,
+            1 => Some(Checksum::Sha1(r[1..21].try_into().ok()?)),
+            2 => Some(Checksum::Sha256(r[1..33].try_into().ok()?)),
+            _ => return None,
+        };
+        let mut size = [0u8; 8];
+        size.copy_from_slice(&r[33..41]);
+        Some(ColdRecord {
+            checksum,
+            installed_size: u64::from_le_bytes(size),
+            blob: (u32_at(41) as usize, u32_at(45) as usize, u32_at(49)),
+        })
+    }
+}
+
+/// Decoded metadata kept once asked for, in chunks made on first use (a run asks for
+/// a few packages of many).
+#[derive(Debug, Clone, Default)]
+struct InfoCache {
+    chunks: Vec<std::cell::OnceCell<InfoChunk>>,
+}
+
+type InfoChunk = Box<[std::cell::OnceCell<Box<PackageInfo>>]>;
+
+const INFO_CHUNK: usize = 64;
+
+impl InfoCache {
+    fn cover(&mut self, packages: usize) {
+        let n = packages.div_ceil(INFO_CHUNK);
+        if self.chunks.len() < n {
+            self.chunks.resize(n, std::cell::OnceCell::new());
+        }
+    }
+
+    fn get_or_init(&self, id: PkgId, f: impl FnOnce() -> Box<PackageInfo>) -> &PackageInfo {
+        let id = id as usize;
+        let chunk = self.chunks[id / INFO_CHUNK]
+            .get_or_init(|| vec![std::cell::OnceCell::new(); INFO_CHUNK].into());
+        chunk[id % INFO_CHUNK].get_or_init(f)
     }
 }
 
@@ -189,6 +285,14 @@ pub struct Pool {
     /// building `name_ids`.
     sorted_names: Vec<NameId>,
     by_checksum: FxHashMap<Checksum, PkgId>,
+    /// Identity, size and metadata source of the packages not read from the snapshot
+    /// (package `snap_packages + i` is entry `i`).
+    cold: Vec<Cold>,
+    /// Packages below this id were read from the snapshot, whose metadata section
+    /// starts at `snap_cold_at` with their [`ColdRecord`]s.
+    snap_packages: u32,
+    snap_cold_at: usize,
+    infos: InfoCache,
     pub tags: Vec<Tag>,
     /// Index 0 is the cache; configured repositories follow.
     pub repos: Vec<Repo>,
@@ -551,11 +655,54 @@ impl Pool {
         self.providers_building[name as usize].push(p);
     }
 
+    fn cold(&self, id: PkgId) -> Option<&Cold> {
+        self.cold.get(id.checked_sub(self.snap_packages)? as usize)
+    }
+
+    /// The snapshot record of a package read from it (`None` when damaged).
+    fn cold_record(&self, id: PkgId) -> Option<ColdRecord> {
+        if id >= self.snap_packages {
+            return None;
+        }
+        let at = self
+            .snap_cold_at
+            .checked_add((id as usize).checked_mul(COLD_RECORD)?)?;
+        let bytes = self.snapshot.as_ref()?.0.bytes();
+        ColdRecord::decode(bytes.get(at..at.checked_add(COLD_RECORD)?)?)
+    }
+
+    /// A package's identity (`C:`).
+    pub fn checksum(&self, id: PkgId) -> Option<Checksum> {
+        if let Some(c) = self.cold(id) {
+            return c.checksum;
+        }
+        match self.cold_record(id) {
+            Some(r) => r.checksum,
+            None => self.info(id).checksum,
+        }
+    }
+
+    /// A package's installed size.
+    pub fn installed_size(&self, id: PkgId) -> u64 {
+        if let Some(c) = self.cold(id) {
+            return c.installed_size;
+        }
+        match self.cold_record(id) {
+            Some(r) => r.installed_size,
+            None => self.info(id).installed_size.unwrap_or(0),
+        }
+    }
+
     /// A package's full metadata (description, url, license, ...).
     pub fn info(&self, id: PkgId) -> &PackageInfo {
-        let p = &self.packages[id as usize];
-        p.info.get_or_init(|| {
-            let from_text = p.info_text.and_then(|(t, start, end)| {
+        let text = match self.cold(id).map(|c| &c.source) {
+            Some(InfoSource::Owned(info)) => return info,
+            Some(InfoSource::Text(t, start, end)) => Some((*t, *start, *end)),
+            None => None,
+        };
+        self.infos.get_or_init(id, || {
+            let p = &self.packages[id as usize];
+            let from_text = text.and_then(|(t, start, end)| {
                 let text = self
                     .texts
                     .get(t as usize)?
@@ -564,13 +711,14 @@ impl Pool {
                 recs.first()?.to_info().ok()
             });
             let decoded = from_text.or_else(|| {
-                let (at, len, crc) = p.info_at?;
+                let (off, len, crc) = self.cold_record(id)?.blob;
+                let at = self.snap_cold_at.checked_add(off)?;
                 let bytes = self
                     .snapshot
                     .as_ref()?
                     .0
                     .bytes()
-                    .get(at as usize..(at as usize).checked_add(len as usize)?)?;
+                    .get(at..at.checked_add(len)?)?;
                 if crc32fast::hash(bytes) != crc {
                     return None;
                 }
@@ -718,12 +866,15 @@ impl Pool {
         let id = self.insert_package(info, &lists, broken, repo, None);
         self.dep_scratch = lists;
         if let Some(t) = text {
-            let p = &mut self.packages[id as usize];
-            if p.info_text.is_none() && p.installed.is_none() {
-                p.info_text = record_span(&self.texts[t as usize], rec)
-                    .and_then(|(a, b)| Some((t, u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
-                if p.info_text.is_some() {
-                    p.info = std::cell::OnceCell::new();
+            let installed = self.packages[id as usize].installed.is_some();
+            let span = record_span(&self.texts[t as usize], rec)
+                .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
+            let snap = self.snap_packages;
+            if let (Some((a, b)), Some(c)) = (span, id.checked_sub(snap)) {
+                if let Some(c) = self.cold.get_mut(c as usize) {
+                    if !installed && !matches!(c.source, InfoSource::Text(..)) {
+                        c.source = InfoSource::Text(t, a, b);
+                    }
                 }
             }
         }
@@ -825,23 +976,26 @@ impl Pool {
             }
         }
         let version = self.intern_str(&info.version);
+        let installed_size = info.installed_size.unwrap_or(0);
         self.packages.push(Package {
             name,
             version,
             deps_at,
             deps_len,
-            checksum: info.checksum,
-            installed_size: info.installed_size.unwrap_or(0),
             provider_priority: info.provider_priority.unwrap_or(0),
-            info: Box::new(info).into(),
-            info_at: None,
-            info_text: None,
             repos: repo_bit,
             installed: installed_tag,
             installed_order,
             uninstallable,
             cached: repo == Some(REPO_CACHED),
+            no_size: installed_size == 0,
         });
+        self.cold.push(Cold {
+            checksum: info.checksum,
+            installed_size,
+            source: InfoSource::Owned(Box::new(info)),
+        });
+        self.infos.cover(self.packages.len());
         id
     }
 
@@ -879,8 +1033,7 @@ impl Pool {
             return true;
         };
         if dep.op.is_checksum() {
-            let pkg = self.pkg(p.pkg);
-            return pkg.checksum.is_some_and(|c| c.to_string() == want);
+            return self.checksum(p.pkg).is_some_and(|c| c.to_string() == want);
         }
         match self.provider_version(p) {
             Some(v) => dep.op.matches(v, want),
@@ -1184,6 +1337,12 @@ impl Pool {
             w.u16(d.tag);
         }
         w.len(self.packages.len());
+        // The metadata section starts with a fixed-size record per package, then the
+        // metadata blobs they point to.
+        let records_at = blobs.buf.len();
+        blobs
+            .buf
+            .resize(records_at + self.packages.len() * COLD_RECORD, 0);
         for (id, p) in self.packages.iter().enumerate() {
             w.u32(p.name);
             Self::encode_str(w, p.version);
@@ -1191,31 +1350,23 @@ impl Pool {
             for l in p.deps_len {
                 w.u16(l);
             }
-            let mut sum = [0u8; 33];
-            match &p.checksum {
-                Some(Checksum::Sha1(b)) => {
-                    sum[0] = 1;
-                    sum[1..21].copy_from_slice(b);
-                }
-                Some(Checksum::Sha256(b)) => {
-                    sum[0] = 2;
-                    sum[1..].copy_from_slice(b);
-                }
-                None => {}
-            }
-            w.buf.extend_from_slice(&sum);
-            w.u64(p.installed_size);
             w.u32(p.provider_priority);
-            let start = blobs.buf.len();
-            Self::encode_info(blobs, self.info(id as PkgId));
-            let blob = &blobs.buf[start..];
-            w.u32(start as u32);
-            w.u32(blob.len() as u32);
-            w.u32(crc32fast::hash(blob));
             w.u64(p.repos);
             w.u16(p.installed.map_or(u16::MAX, |t| t));
             w.u32(p.installed_order);
-            w.u8(u8::from(p.uninstallable) | (u8::from(p.cached) << 1));
+            w.u8(u8::from(p.uninstallable)
+                | (u8::from(p.cached) << 1)
+                | (u8::from(p.no_size) << 2));
+            let start = blobs.buf.len();
+            Self::encode_info(blobs, self.info(id as PkgId));
+            let blob = &blobs.buf[start..];
+            let record = ColdRecord {
+                checksum: self.checksum(id as PkgId),
+                installed_size: self.installed_size(id as PkgId),
+                blob: (start - records_at, blob.len(), crc32fast::hash(blob)),
+            };
+            let at = records_at + id * COLD_RECORD;
+            blobs.buf[at..at + COLD_RECORD].copy_from_slice(&record.encode());
         }
         w.len(self.installed.len());
         for id in &self.installed {
@@ -1291,26 +1442,17 @@ impl Pool {
             });
         }
         let n = r.len()?;
+        // Each package has its record at the start of the metadata section.
+        if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
+            return None;
+        }
         pool.packages.reserve(n);
         for _ in 0..n {
             let name = r.u32()?;
             let version = Self::decode_str(r)?;
             let deps_at = r.u32()?;
             let deps_len = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
-            let sum = r.take(33)?;
-            let checksum = match sum[0] {
-                0 => None,
-                1 => Some(Checksum::Sha1(sum[1..21].try_into().ok()?)),
-                2 => Some(Checksum::Sha256(sum[1..].try_into().ok()?)),
-                _ => return None,
-            };
-            let installed_size = r.u64()?;
             let provider_priority = r.u32()?;
-            let (off, len, crc) = (r.u32()? as usize, r.u32()?, r.u32()?);
-            let at = blobs.start.checked_add(off)?;
-            if at.checked_add(len as usize)? > blobs.end {
-                return None;
-            }
             let repos = r.u64()?;
             let installed = r.u16()?;
             let installed_order = r.u32()?;
@@ -1320,19 +1462,18 @@ impl Pool {
                 version,
                 deps_at,
                 deps_len,
-                checksum,
-                installed_size,
                 provider_priority,
-                info: std::cell::OnceCell::new(),
-                info_at: Some((u32::try_from(at).ok()?, len, crc)),
-                info_text: None,
                 repos,
                 installed: (installed != u16::MAX).then_some(installed),
                 installed_order,
                 uninstallable: bits & 1 != 0,
                 cached: bits & 2 != 0,
+                no_size: bits & 4 != 0,
             });
         }
+        pool.snap_packages = u32::try_from(n).ok()?;
+        pool.snap_cold_at = blobs.start;
+        pool.infos.cover(n);
         let n = r.len()?;
         pool.installed = r.u32s(n)?;
         pool.validate_ids().then_some(pool)

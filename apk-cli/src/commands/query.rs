@@ -271,7 +271,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             blob("webpage", pool.info(id).url.as_deref().unwrap_or(""));
         }
         if size {
-            let s = report::human_size(p.installed_size());
+            let s = report::human_size(pool.installed_size(id));
             if v > 1 {
                 let _ = writeln!(out, "{short}: {s}");
             } else {
@@ -856,11 +856,7 @@ pub fn stats(ctx: &Context) -> u32 {
         dirs.extend(list.iter().map(|(d, _)| d.as_str()));
         files += list.len();
     }
-    let bytes: u64 = pool
-        .installed
-        .iter()
-        .map(|&p| pool.pkg(p).installed_size())
-        .sum();
+    let bytes: u64 = pool.installed.iter().map(|&p| pool.installed_size(p)).sum();
     let triggers = std::fs::read_to_string(db.root.join("lib/apk/db/triggers"))
         .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
@@ -923,7 +919,7 @@ fn print_json(pool: &Pool, pkgs: &[PkgId]) {
                 text(&info.license),
                 text(&info.origin),
                 info.size.map_or("null".to_string(), |v| v.to_string()),
-                p.installed_size(),
+                pool.installed_size(id),
                 json_deps(pool, pool.pkg_deps(p).depends),
                 json_deps(pool, pool.pkg_deps(p).provides),
                 json_deps(pool, pool.pkg_deps(p).install_if),

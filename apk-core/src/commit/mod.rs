@@ -141,7 +141,7 @@ const READ_AHEAD_LIMIT: u64 = 64 << 20;
 /// A virtual package (`add -t`) has no file: only its record lands.
 fn is_virtual(pool: &Pool, id: PkgId) -> bool {
     let pkg = pool.pkg(id);
-    pkg.checksum.is_none() && pkg.repos == 1 << REPO_CACHED
+    pool.checksum(id).is_none() && pkg.repos == 1 << REPO_CACHED
 }
 
 /// True for the changes that install a package file.
@@ -249,7 +249,7 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
 /// identity; `None` for packages without one.
 pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
     let pkg = pool.pkg(id);
-    let hex = crate::checksum::encode_hex(&pkg.checksum?.bytes()[..4]);
+    let hex = crate::checksum::encode_hex(&pool.checksum(id)?.bytes()[..4]);
     Some(format!(
         "{}-{}.{hex}.apk",
         pool.name(pkg.name),
@@ -290,7 +290,7 @@ impl FetchJob {
         FetchJob {
             id,
             nv: pool.nv(id),
-            checksum: pkg.checksum,
+            checksum: pool.checksum(id),
             cache_file: opts
                 .cache_dir
                 .as_ref()

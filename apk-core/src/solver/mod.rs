@@ -388,12 +388,12 @@ impl<'a> Solver<'a> {
         let p = self.pool.pkg(pkg);
         let available =
             self.pool.pkg_available(pkg) && p.repos & !(1 << crate::pool::REPO_CACHED) != 0;
-        let selectable = !p.uninstallable
-            && (available || p.cached || p.installed_size() == 0 || p.installed.is_some());
+        let selectable =
+            !p.uninstallable && (available || p.cached || p.has_no_size() || p.installed.is_some());
         let iif_failed = self.pool.pkg_deps(p).install_if.is_empty()
             || (self.flags_inherit & flags::AVAILABLE != 0 && !available);
         let repos = self.pkg_repos(pkg);
-        let tag_preferred = p.installed_size() == 0 || repos & self.default_repos != 0;
+        let tag_preferred = p.has_no_size() || repos & self.default_repos != 0;
         let tag_ok = tag_preferred || p.installed.is_some();
         let s = self.ps(pkg);
         s.seen = true;

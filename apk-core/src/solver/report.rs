@@ -152,16 +152,16 @@ fn totals_after(pool: &Pool, cs: &Changeset) -> (u64, i64) {
     let mut bytes: i64 = pool
         .installed
         .iter()
-        .map(|&p| pool.pkg(p).installed_size() as i64)
+        .map(|&p| pool.installed_size(p) as i64)
         .sum();
     let mut count = pool.installed.len() as i64;
     for c in &cs.changes {
         if let Some(n) = c.new {
-            bytes += pool.pkg(n).installed_size() as i64;
+            bytes += pool.installed_size(n) as i64;
             count += 1;
         }
         if let Some(o) = c.old {
-            bytes -= pool.pkg(o).installed_size() as i64;
+            bytes -= pool.installed_size(o) as i64;
             count -= 1;
         }
     }
