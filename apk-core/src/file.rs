@@ -20,26 +20,36 @@ pub fn read_to_string(path: &Path) -> Result<String> {
 /// Replaces `path` with `bytes` atomically, and durably: the data reaches the disk
 /// before the rename makes it visible.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, true)
+    replace(path, &[bytes], true)
 }
 
 /// Replaces `path` with `bytes` atomically, leaving it to the system when the data
 /// reaches the disk: for files that can be made again (caches, build output), where a
 /// flush per file would only make the writer wait.
 pub fn write_atomically_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false)
+    replace(path, &[bytes], false)
 }
 
-fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+/// As [`write_atomically_unsynced`], for contents in several parts (written one after
+/// the other, without joining them in memory first).
+pub fn write_parts_atomically_unsynced(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    replace(path, parts, false)
+}
+
+fn replace(path: &Path, parts: &[&[u8]], sync: bool) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let written = std::fs::write(&tmp, bytes)
-        .and_then(|()| {
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            use std::io::Write;
+            for part in parts {
+                f.write_all(part)?;
+            }
             if sync {
-                std::fs::File::open(&tmp)?.sync_all()?;
+                f.sync_all()?;
             }
             Ok(())
         })

@@ -693,14 +693,38 @@ impl Pool {
         }
     }
 
-    /// A package's full metadata (description, url, license, ...).
+    /// A package's full metadata (description, url, license, ...), kept once read.
     pub fn info(&self, id: PkgId) -> &PackageInfo {
+        if let Some(Cold {
+            source: InfoSource::Owned(info),
+            ..
+        }) = self.cold(id)
+        {
+            return info;
+        }
+        self.infos.get_or_init(id, || Box::new(self.read_info(id)))
+    }
+
+    /// A package's metadata without keeping it (for writing every package once).
+    fn info_once(&self, id: PkgId) -> std::borrow::Cow<'_, PackageInfo> {
+        match self.cold(id) {
+            Some(Cold {
+                source: InfoSource::Owned(info),
+                ..
+            }) => std::borrow::Cow::Borrowed(&**info),
+            _ => std::borrow::Cow::Owned(self.read_info(id)),
+        }
+    }
+
+    /// Reads a package's metadata from where it lies (index text, snapshot record, or
+    /// the original sources when that record is damaged).
+    fn read_info(&self, id: PkgId) -> PackageInfo {
         let text = match self.cold(id).map(|c| &c.source) {
-            Some(InfoSource::Owned(info)) => return info,
+            Some(InfoSource::Owned(info)) => return (**info).clone(),
             Some(InfoSource::Text(t, start, end)) => Some((*t, *start, *end)),
             None => None,
         };
-        self.infos.get_or_init(id, || {
+        {
             let p = &self.packages[id as usize];
             let from_text = text.and_then(|(t, start, end)| {
                 let text = self
@@ -730,12 +754,12 @@ impl Pool {
                 fallback(self.name(p.name), self.pkg_version(p))
             });
             // Both sources were verified when loaded, so this only guards against a bug.
-            Box::new(decoded.unwrap_or_else(|| PackageInfo {
+            decoded.unwrap_or_else(|| PackageInfo {
                 name: self.name(p.name).to_owned(),
                 version: self.pkg_version(p).to_owned(),
                 ..Default::default()
-            }))
-        })
+            })
+        }
     }
 
     /// The tag index for `@name`, created when new.
@@ -1358,7 +1382,7 @@ impl Pool {
                 | (u8::from(p.cached) << 1)
                 | (u8::from(p.no_size) << 2));
             let start = blobs.buf.len();
-            Self::encode_info(blobs, self.info(id as PkgId));
+            Self::encode_info(blobs, &self.info_once(id as PkgId));
             let blob = &blobs.buf[start..];
             let record = ColdRecord {
                 checksum: self.checksum(id as PkgId),

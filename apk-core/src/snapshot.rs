@@ -273,17 +273,15 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
 /// Writes `db` as the snapshot for `key` at `path` (atomically).
 pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
     let (payload, blobs) = encode(db);
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + blobs.len());
+    let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out.extend_from_slice(&blobs);
     // A cache: lost on a crash, it is simply rebuilt.
-    crate::file::write_atomically_unsynced(path, &out)
+    crate::file::write_parts_atomically_unsynced(path, &[&out, &payload, &blobs])
 }
 
 /// Checks a snapshot's header and the checksum of its core payload; returns the payload
