@@ -309,6 +309,35 @@ pub fn read_small_tar(data: &[u8], what: &str) -> Result<Vec<SmallEntry>> {
     Ok(out)
 }
 
+/// Where the contents of each entry of a small, already decompressed tar lie in it
+/// (for reading a large entry without copying it). Entries whose contents are not one
+/// stretch of the tar (sparse files) are refused.
+pub fn small_tar_extents(
+    data: &[u8],
+    what: &str,
+) -> Result<Vec<(EntryHeader, std::ops::Range<usize>)>> {
+    let mut archive = tar::Archive::new(data);
+    let mut out = Vec::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::format(what, format!("bad tar stream: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::format(what, format!("bad tar header: {e}")))?;
+        if entry.header().entry_type().is_gnu_sparse() {
+            return Err(Error::format(what, "sparse tar entries are not supported"));
+        }
+        let header = entry_header(&mut entry, what)?;
+        let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+        let end = usize::try_from(header.size)
+            .ok()
+            .and_then(|n| start.checked_add(n))
+            .filter(|&end| end <= data.len())
+            .ok_or_else(|| Error::format(what, format!("entry '{}' is truncated", header.path)))?;
+        out.push((header, start..end));
+    }
+    Ok(out)
+}
+
 /// Builds tars with fixed ownership and times, for reproducible output.
 pub struct TarWriter {
     builder: tar::Builder<Vec<u8>>,

@@ -408,18 +408,22 @@ impl RawIndex {
             signatures,
             ..Default::default()
         };
-        let mut text = None;
-        for entry in archive::read_small_tar(&member.data, what)? {
-            match entry.header.path.as_str() {
+        let mut index = None;
+        for (header, range) in archive::small_tar_extents(&member.data, what)? {
+            match header.path.as_str() {
                 "DESCRIPTION" => {
-                    out.description =
-                        Some(String::from_utf8_lossy(&entry.data).trim_end().to_owned())
+                    let d = String::from_utf8_lossy(&member.data[range]);
+                    out.description = Some(d.trim_end().to_owned());
                 }
-                "APKINDEX" => text = Some(entry.data),
+                "APKINDEX" => index = Some(range),
                 _ => {}
             }
         }
-        let text = text.ok_or_else(|| Error::format(what, "no APKINDEX in the archive"))?;
+        let range = index.ok_or_else(|| Error::format(what, "no APKINDEX in the archive"))?;
+        // The text is cut out of the inflated tar in place (no copy of the index).
+        let mut text = member.data;
+        text.truncate(range.end);
+        text.drain(..range.start);
         out.text = String::from_utf8(text).map_err(|e| {
             Error::format(
                 what,

@@ -606,20 +606,29 @@ impl Pool {
         }
     }
 
+    /// List `k` of a package (0 depends, 1 provides, 2 install_if, 3 replaces).
+    fn dep_list(&self, id: PkgId, k: usize) -> &[Dep] {
+        let p = &self.packages[id as usize];
+        let start = p.deps_at as usize + p.deps_len[..k].iter().map(|&l| l as usize).sum::<usize>();
+        self.deps
+            .get(start..start + p.deps_len[k] as usize)
+            .unwrap_or(&[])
+    }
+
     pub fn depends(&self, id: PkgId) -> &[Dep] {
-        self.pkg_deps(self.pkg(id)).depends
+        self.dep_list(id, 0)
     }
 
     pub fn provides(&self, id: PkgId) -> &[Dep] {
-        self.pkg_deps(self.pkg(id)).provides
+        self.dep_list(id, 1)
     }
 
     pub fn install_if(&self, id: PkgId) -> &[Dep] {
-        self.pkg_deps(self.pkg(id)).install_if
+        self.dep_list(id, 2)
     }
 
     pub fn replaces(&self, id: PkgId) -> &[Dep] {
-        self.pkg_deps(self.pkg(id)).replaces
+        self.dep_list(id, 3)
     }
 
     pub fn pkg(&self, id: PkgId) -> &Package {
@@ -1025,12 +1034,10 @@ impl Pool {
 
     /// The version a provider offers its name at (`None`: a provide without version).
     pub fn provider_version(&self, p: Provider) -> Option<&str> {
-        let pkg = self.pkg(p.pkg);
         match p.via {
-            None => Some(self.pkg_version(pkg)),
+            None => Some(self.version(p.pkg)),
             Some(i) => self
-                .pkg_deps(pkg)
-                .provides
+                .provides(p.pkg)
                 .get(i as usize)
                 .and_then(|d| self.dep_version(d)),
         }
@@ -1109,8 +1116,7 @@ impl Pool {
             self.providers = Lists::from_vecs(&self.providers_building);
             self.providers_building = Vec::new();
         }
-        self.rdepends = self.reverse_lists(&order, |d| d.depends);
-        self.rinstall_if = self.reverse_lists(&order, |d| d.install_if);
+        (self.rdepends, self.rinstall_if) = self.reverse_lists(&order);
         for name in 0..self.names.len() as NameId {
             let providers = self.providers.get(name);
             let num_virtual = providers
@@ -1136,43 +1142,44 @@ impl Pool {
         }
     }
 
-    /// For each name, the names (in `order`) having a provider whose `deps` mention it,
-    /// each once: counted first, then filled into one flat list.
-    fn reverse_lists(
-        &self,
-        order: &[NameId],
-        deps: impl for<'a> Fn(PkgDeps<'a>) -> &'a [Dep],
-    ) -> Lists<NameId> {
+    /// For each name, the names (in `order`) having a provider whose dependencies
+    /// (first list) or install_if rules (second list) mention it, each once: one walk
+    /// collects the pairs, a counting sort groups them by name (keeping walk order).
+    fn reverse_lists(&self, order: &[NameId]) -> (Lists<NameId>, Lists<NameId>) {
         let n = self.names.len();
-        let mut seen = vec![u32::MAX; n];
-        let mut count = vec![0u32; n];
-        let mut walk = |emit: &mut dyn FnMut(usize, NameId)| {
-            seen.iter_mut().for_each(|s| *s = u32::MAX);
-            for &name in order {
-                for p in self.providers.get(name) {
-                    for d in deps(self.pkg_deps(&self.packages[p.pkg as usize])) {
-                        let r = d.name as usize;
-                        if seen[r] != name {
-                            seen[r] = name;
-                            emit(r, name);
+        let mut seen = [vec![u32::MAX; n], vec![u32::MAX; n]];
+        let mut pairs: [Vec<(NameId, NameId)>; 2] = Default::default();
+        for &name in order {
+            for p in self.providers.get(name) {
+                let d = self.pkg_deps(&self.packages[p.pkg as usize]);
+                for (k, list) in [d.depends, d.install_if].into_iter().enumerate() {
+                    for dep in list {
+                        let r = dep.name as usize;
+                        if seen[k][r] != name {
+                            seen[k][r] = name;
+                            pairs[k].push((dep.name, name));
                         }
                     }
                 }
             }
-        };
-        walk(&mut |r, _| count[r] += 1);
-        let mut start = Vec::with_capacity(n + 1);
-        start.push(0u32);
-        for c in &count {
-            start.push(start.last().copied().unwrap_or(0) + c);
         }
-        let mut items = vec![0 as NameId; start[n] as usize];
-        let mut cursor: Vec<u32> = start[..n].to_vec();
-        walk(&mut |r, name| {
-            items[cursor[r] as usize] = name;
-            cursor[r] += 1;
-        });
-        Lists { start, items }
+        let group = |pairs: &[(NameId, NameId)]| {
+            let mut start = vec![0u32; n + 1];
+            for &(r, _) in pairs {
+                start[r as usize + 1] += 1;
+            }
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            let mut cursor: Vec<u32> = start[..n].to_vec();
+            let mut items = vec![0 as NameId; pairs.len()];
+            for &(r, name) in pairs {
+                items[cursor[r as usize] as usize] = name;
+                cursor[r as usize] += 1;
+            }
+            Lists { start, items }
+        };
+        (group(&pairs[0]), group(&pairs[1]))
     }
 
     /// Can packages of `arch` be installed here?

@@ -76,7 +76,6 @@ enum Queue {
 
 #[derive(Debug, Clone, Default)]
 struct NameState {
-    seen: bool,
     locked: bool,
     chosen: Option<Provider>,
     requirers: u32,
@@ -104,7 +103,6 @@ struct NameState {
 
 #[derive(Debug, Clone, Default)]
 struct PkgState {
-    seen: bool,
     pinning_allowed: u32,
     pinning_preferred: u32,
     pkg_available: bool,
@@ -129,7 +127,7 @@ struct Paged<T> {
     default: T,
 }
 
-const PAGE: usize = 32;
+const PAGE: usize = 128;
 
 impl<T: Clone + Default> Paged<T> {
     fn new(len: usize) -> Self {
@@ -167,6 +165,10 @@ struct Solver<'a> {
     pool: &'a Pool,
     names: Paged<NameState>,
     pkgs: Paged<PkgState>,
+    /// Names and packages discovered (read on every dependency edge: kept dense, and
+    /// zeroed lazily by the allocator).
+    name_seen: Vec<bool>,
+    pkg_seen: Vec<bool>,
     dirty: VecDeque<NameId>,
     resolvenow: VecDeque<NameId>,
     /// Sorted by descending order id; the head is index 0.
@@ -202,6 +204,8 @@ impl<'a> Solver<'a> {
             pool,
             names: Paged::new(pool.names.len()),
             pkgs: Paged::new(pool.packages.len()),
+            name_seen: vec![false; pool.names.len()],
+            pkg_seen: vec![false; pool.packages.len()],
             dirty: VecDeque::new(),
             resolvenow: VecDeque::new(),
             selectable: Vec::new(),
@@ -331,7 +335,7 @@ impl<'a> Solver<'a> {
 
     fn reevaluate_reverse_deps(&mut self, name: NameId) {
         for &n0 in self.pool.rdepends(name) {
-            if !self.names[n0 as usize].seen {
+            if !self.name_seen[n0 as usize] {
                 continue;
             }
             self.ns(n0).reevaluate_deps = true;
@@ -341,8 +345,7 @@ impl<'a> Solver<'a> {
 
     fn reevaluate_reverse_installif(&mut self, name: NameId) {
         for &n0 in self.pool.rinstall_if(name) {
-            let s = &self.names[n0 as usize];
-            if !s.seen || s.no_iif {
+            if !self.name_seen[n0 as usize] || self.names[n0 as usize].no_iif {
                 continue;
             }
             self.ns(n0).reevaluate_iif = true;
@@ -395,8 +398,8 @@ impl<'a> Solver<'a> {
         let repos = self.pkg_repos(pkg);
         let tag_preferred = p.has_no_size() || repos & self.default_repos != 0;
         let tag_ok = tag_preferred || p.installed.is_some();
+        self.pkg_seen[pkg as usize] = true;
         let s = self.ps(pkg);
-        s.seen = true;
         s.pinning_allowed = DEFAULT_PINNING;
         s.pinning_preferred = DEFAULT_PINNING;
         s.pkg_available = available;
@@ -406,16 +409,23 @@ impl<'a> Solver<'a> {
         s.tag_ok = tag_ok;
     }
 
+    /// Discovers a name (once): called on every dependency edge, so the check for a
+    /// name already seen stays out of the larger body.
+    #[inline]
     fn discover_name(&mut self, name: NameId) {
-        if self.names[name as usize].seen {
-            return;
+        if !self.name_seen[name as usize] {
+            self.discover_new_name(name);
         }
+    }
+
+    #[inline(never)]
+    fn discover_new_name(&mut self, name: NameId) {
         let pool = self.pool;
-        self.ns(name).seen = true;
+        self.name_seen[name as usize] = true;
         self.ns(name).no_iif = true;
         let mut num_virtual = 0;
         for p in pool.providers(name) {
-            if !self.pkgs[p.pkg as usize].seen {
+            if !self.pkg_seen[p.pkg as usize] {
                 self.init_package(p.pkg);
                 for d in pool.depends(p.pkg) {
                     self.discover_name(d.name);
@@ -715,7 +725,7 @@ impl<'a> Solver<'a> {
         let done = !pool
             .rdepends(name)
             .iter()
-            .any(|&n0| self.names[n0 as usize].seen && !self.names[n0 as usize].locked);
+            .any(|&n0| self.name_seen[n0 as usize] && !self.names[n0 as usize].locked);
         self.ns(name).reverse_deps_done = done;
         self.queue_unresolved(name, reevaluate);
     }
@@ -993,7 +1003,7 @@ impl Solver<'_> {
     fn check_install_by_iif(&mut self, name: NameId) {
         let n = &self.names[name as usize];
         let Some(c) = n.chosen else { return };
-        if !n.seen || n.changeset_processed {
+        if !self.name_seen[name as usize] || n.changeset_processed {
             return;
         }
         for d in self.pool.install_if(c.pkg) {
