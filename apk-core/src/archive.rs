@@ -286,27 +286,13 @@ pub struct SmallEntry {
 /// Reads every entry of a small, already decompressed tar. The tar may lack its
 /// end-of-archive blocks.
 pub fn read_small_tar(data: &[u8], what: &str) -> Result<Vec<SmallEntry>> {
-    let mut archive = tar::Archive::new(data);
-    let mut out = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::format(what, format!("bad tar stream: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| Error::format(what, format!("bad tar header: {e}")))?;
-        let header = entry_header(&mut entry, what)?;
-        let mut buf = Vec::with_capacity(header.size as usize);
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::format(what, format!("entry '{}': {e}", header.path)))?;
-        if (buf.len() as u64) != header.size {
-            return Err(Error::format(
-                what,
-                format!("entry '{}' is truncated", header.path),
-            ));
-        }
-        out.push(SmallEntry { header, data: buf });
-    }
-    Ok(out)
+    Ok(small_tar_extents(data, what)?
+        .into_iter()
+        .map(|(header, range)| SmallEntry {
+            header,
+            data: data[range].to_vec(),
+        })
+        .collect())
 }
 
 /// Where the contents of each entry of a small, already decompressed tar lie in it
