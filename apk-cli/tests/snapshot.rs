@@ -39,6 +39,16 @@ fn plan(root: &Path, extra: &[&str]) -> (i32, String) {
     (code, format!("{out}{err}"))
 }
 
+/// Runs a query applet (`--root ROOT EXTRA... ARGS...`), which must succeed; its output.
+fn query_ok(root: &Path, extra: &[&str], args: &[&str]) -> String {
+    let mut all = vec!["--root", s(root)];
+    all.extend_from_slice(extra);
+    all.extend_from_slice(args);
+    let (code, out, err) = run(&all);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 fn snapshot(root: &Path) -> PathBuf {
     root.join("etc/apk/cache/apk-rs.snapshot")
 }
@@ -162,14 +172,7 @@ fn concurrent_readers_agree() {
 fn damaged_metadata_records_are_read_from_the_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let root = demo_root(tmp.path());
-    let query = |extra: &[&str]| {
-        let mut args = vec!["--root", s(&root)];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["search", "-v"]);
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 0, "{err}");
-        out
-    };
+    let query = |extra: &[&str]| query_ok(&root, extra, &["search", "-v"]);
     let want = query(&["--no-cache"]);
     assert!(
         want.contains("demo-hello-1.0-r1 - Says hello, the demo way"),
@@ -194,14 +197,7 @@ fn damaged_metadata_records_are_read_from_the_sources() {
 fn damaged_package_records_fall_back_to_the_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let root = demo_root(tmp.path());
-    let sizes = |extra: &[&str]| {
-        let mut args = vec!["--root", s(&root)];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["info", "-s", "demo-hello", "demo-lib"]);
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 0, "{err}");
-        out
-    };
+    let sizes = |extra: &[&str]| query_ok(&root, extra, &["info", "-s", "demo-hello", "demo-lib"]);
     let (code, want_plan) = plan(&root, &["--no-cache"]);
     assert_eq!(code, 0, "{want_plan}");
     assert!(want_plan.contains("OK: "), "{want_plan}");

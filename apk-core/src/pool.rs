@@ -489,8 +489,7 @@ impl Pool {
 
     /// A string of the store (`""` for [`Str::NONE`]).
     pub fn str(&self, s: Str) -> &str {
-        let start = s.off as usize;
-        self.strs.get(start..start + s.len as usize).unwrap_or("")
+        Self::str_in(&self.strs, s)
     }
 
     /// Adds a string to the store.
@@ -535,6 +534,7 @@ impl Pool {
         id
     }
 
+    /// A string of `strs` (for when the pool is partly borrowed mutably).
     fn str_in(strs: &str, s: Str) -> &str {
         let start = s.off as usize;
         strs.get(start..start + s.len as usize).unwrap_or("")
@@ -587,28 +587,21 @@ impl Pool {
 
     /// The version a dependency asks for (`None`: any version).
     pub fn dep_version(&self, d: &Dep) -> Option<&str> {
-        (!d.version.is_none()).then(|| self.str(d.version))
+        d.has_version().then(|| self.str(d.version))
     }
 
     /// The dependency lists of `p` (a package of this pool).
     pub fn pkg_deps(&self, p: &Package) -> PkgDeps<'_> {
-        let [a, b, c, d] = p.deps_len.map(usize::from);
-        let start = p.deps_at as usize;
-        let all = self.deps.get(start..start + a + b + c + d).unwrap_or(&[]);
-        let (depends, rest) = all.split_at(a.min(all.len()));
-        let (provides, rest) = rest.split_at(b.min(rest.len()));
-        let (install_if, replaces) = rest.split_at(c.min(rest.len()));
         PkgDeps {
-            depends,
-            provides,
-            install_if,
-            replaces,
+            depends: self.dep_list(p, 0),
+            provides: self.dep_list(p, 1),
+            install_if: self.dep_list(p, 2),
+            replaces: self.dep_list(p, 3),
         }
     }
 
-    /// List `k` of a package (0 depends, 1 provides, 2 install_if, 3 replaces).
-    fn dep_list(&self, id: PkgId, k: usize) -> &[Dep] {
-        let p = &self.packages[id as usize];
+    /// List `k` of `p` (0 depends, 1 provides, 2 install_if, 3 replaces).
+    fn dep_list(&self, p: &Package, k: usize) -> &[Dep] {
         let start = p.deps_at as usize + p.deps_len[..k].iter().map(|&l| l as usize).sum::<usize>();
         self.deps
             .get(start..start + p.deps_len[k] as usize)
@@ -616,19 +609,19 @@ impl Pool {
     }
 
     pub fn depends(&self, id: PkgId) -> &[Dep] {
-        self.dep_list(id, 0)
+        self.dep_list(self.pkg(id), 0)
     }
 
     pub fn provides(&self, id: PkgId) -> &[Dep] {
-        self.dep_list(id, 1)
+        self.dep_list(self.pkg(id), 1)
     }
 
     pub fn install_if(&self, id: PkgId) -> &[Dep] {
-        self.dep_list(id, 2)
+        self.dep_list(self.pkg(id), 2)
     }
 
     pub fn replaces(&self, id: PkgId) -> &[Dep] {
-        self.dep_list(id, 3)
+        self.dep_list(self.pkg(id), 3)
     }
 
     pub fn pkg(&self, id: PkgId) -> &Package {
@@ -666,6 +659,11 @@ impl Pool {
 
     fn cold(&self, id: PkgId) -> Option<&Cold> {
         self.cold.get(id.checked_sub(self.snap_packages)? as usize)
+    }
+
+    fn cold_mut(&mut self, id: PkgId) -> Option<&mut Cold> {
+        self.cold
+            .get_mut(id.checked_sub(self.snap_packages)? as usize)
     }
 
     /// The snapshot record of a package read from it (`None` when damaged).
@@ -733,42 +731,40 @@ impl Pool {
             Some(InfoSource::Text(t, start, end)) => Some((*t, *start, *end)),
             None => None,
         };
-        {
-            let p = &self.packages[id as usize];
-            let from_text = text.and_then(|(t, start, end)| {
-                let text = self
-                    .texts
-                    .get(t as usize)?
-                    .get(start as usize..end as usize)?;
-                let recs = crate::index::parse_refs(text, "index").ok()?;
-                recs.first()?.to_info().ok()
-            });
-            let decoded = from_text.or_else(|| {
-                let (off, len, crc) = self.cold_record(id)?.blob;
-                let at = self.snap_cold_at.checked_add(off)?;
-                let bytes = self
-                    .snapshot
-                    .as_ref()?
-                    .0
-                    .bytes()
-                    .get(at..at.checked_add(len)?)?;
-                if crc32fast::hash(bytes) != crc {
-                    return None;
-                }
-                Self::decode_info(&mut Reader::new(bytes))
-            });
-            // A damaged snapshot record is read again from where it came from.
-            let decoded = decoded.or_else(|| {
-                let fallback = self.info_fallback.0.as_ref()?;
-                fallback(self.name(p.name), self.pkg_version(p))
-            });
-            // Both sources were verified when loaded, so this only guards against a bug.
-            decoded.unwrap_or_else(|| PackageInfo {
-                name: self.name(p.name).to_owned(),
-                version: self.pkg_version(p).to_owned(),
-                ..Default::default()
-            })
-        }
+        let p = &self.packages[id as usize];
+        let from_text = text.and_then(|(t, start, end)| {
+            let text = self
+                .texts
+                .get(t as usize)?
+                .get(start as usize..end as usize)?;
+            let recs = crate::index::parse_refs(text, "index").ok()?;
+            recs.first()?.to_info().ok()
+        });
+        let decoded = from_text.or_else(|| {
+            let (off, len, crc) = self.cold_record(id)?.blob;
+            let at = self.snap_cold_at.checked_add(off)?;
+            let bytes = self
+                .snapshot
+                .as_ref()?
+                .0
+                .bytes()
+                .get(at..at.checked_add(len)?)?;
+            if crc32fast::hash(bytes) != crc {
+                return None;
+            }
+            Self::decode_info(&mut Reader::new(bytes))
+        });
+        // A damaged snapshot record is read again from where it came from.
+        let decoded = decoded.or_else(|| {
+            let fallback = self.info_fallback.0.as_ref()?;
+            fallback(self.name(p.name), self.pkg_version(p))
+        });
+        // Both sources were verified when loaded, so this only guards against a bug.
+        decoded.unwrap_or_else(|| PackageInfo {
+            name: self.name(p.name).to_owned(),
+            version: self.pkg_version(p).to_owned(),
+            ..Default::default()
+        })
     }
 
     /// The tag index for `@name`, created when new.
@@ -902,12 +898,9 @@ impl Pool {
             let installed = self.packages[id as usize].installed.is_some();
             let span = record_span(&self.texts[t as usize], rec)
                 .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
-            let snap = self.snap_packages;
-            if let (Some((a, b)), Some(c)) = (span, id.checked_sub(snap)) {
-                if let Some(c) = self.cold.get_mut(c as usize) {
-                    if !installed && !matches!(c.source, InfoSource::Text(..)) {
-                        c.source = InfoSource::Text(t, a, b);
-                    }
+            if let (Some((a, b)), Some(c)) = (span, self.cold_mut(id)) {
+                if !installed && !matches!(c.source, InfoSource::Text(..)) {
+                    c.source = InfoSource::Text(t, a, b);
                 }
             }
         }
