@@ -820,6 +820,21 @@ fn triggers_of(b: &Apkbuild, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The index description abuild writes: `"<repo> <git describe of the APKBUILD's folder>"`
+/// (the repository name and a space outside a git checkout).
+pub fn index_description(repo: &str, startdir: &Path) -> String {
+    let describe = Command::new("git")
+        .args(["describe"])
+        .current_dir(startdir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{repo} {describe}")
+}
+
 fn git_commit(dir: &Path) -> Option<String> {
     let out = Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -888,13 +903,20 @@ impl IndexState {
         key: &(PrivateKey, String),
     ) -> Result<(), Failure> {
         let mut pkgs: Vec<_> = self.records.values().cloned().collect();
+        // As abuild's `apk index --rewrite-arch <arch dir>`: noarch packages are found
+        // under the architecture's folder.
+        if let Some(arch) = dir.file_name().and_then(|n| n.to_str()) {
+            for p in &mut pkgs {
+                p.arch = Some(arch.to_owned());
+            }
+        }
         apk_core::indexer::sort_records(&mut pkgs);
         let bytes = apk_core::index::IndexArchive {
             description: Some(description.to_owned()),
             packages: pkgs,
             signatures: Vec::new(),
         }
-        .write(0)
+        .write(apk_core::archive::build_time())
         .map_err(|e| Failure(e.to_string()))?;
         let signed = apk_core::package::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
             .map_err(|e| Failure(e.to_string()))?;

@@ -171,7 +171,8 @@ fn run_build(dir: &Path, args: &BuildArgs, arch: Option<String>) -> Result<(), S
     let opts = args.options(&carch);
     let built = build::build(&b, &opts).map_err(|e| e.0)?;
     let out = opts.repodest.join(&b.repo).join(&carch);
-    build::update_index(&out, &b.repo, &opts.sign_key).map_err(|e| e.0)?;
+    let description = build::index_description(&b.repo, &b.startdir);
+    build::update_index(&out, &description, &opts.sign_key).map_err(|e| e.0)?;
     for p in &built.packages {
         println!(">>> {}: {}", b.pkgname(), p.display());
     }
@@ -257,7 +258,7 @@ fn run_index(repodest: &Path, arch: &str, key: &Path) -> Result<(), String> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            build::update_index(&dir, &name, key).map_err(|e| e.0)?;
+            build::update_index(&dir, &format!("{name} "), key).map_err(|e| e.0)?;
         }
     }
     Ok(())

@@ -304,14 +304,15 @@ pub fn run(g: &Graph, opts: &Options, jobs: usize, log: &(dyn Fn(&str) + Sync)) 
             match build::build(b, opts) {
                 Ok(built) => {
                     let dir = opts.repodest.join(&b.repo).join(&opts.carch);
+                    let description = build::index_description(&b.repo, &b.startdir);
                     let mut all = indexes.lock().unwrap_or_else(|e| e.into_inner());
                     let indexed = match (all.get_mut(&dir), &key) {
                         (_, Err(m)) => Err(Failure(m.clone())),
                         (Some(state), Ok(key)) => state
                             .add(&built.packages)
-                            .and_then(|()| state.write(&dir, &b.repo, key)),
+                            .and_then(|()| state.write(&dir, &description, key)),
                         (None, Ok(key)) => build::IndexState::load(&dir).and_then(|state| {
-                            state.write(&dir, &b.repo, key)?;
+                            state.write(&dir, &description, key)?;
                             all.insert(dir.clone(), state);
                             Ok(())
                         }),

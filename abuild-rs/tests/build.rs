@@ -151,8 +151,36 @@ fn the_tree_builds_installs_runs_and_rebuilds_identically() {
     assert_eq!(tool.arch.as_deref(), Some("aarch64"));
     assert_eq!(tool.depends[0].to_string(), "demo-data");
 
-    // Everything verifies against the builder's key, packages and indexes alike.
+    // The real apk-tools, both versions, verify every package and index, and install
+    // from the repositories (noarch packages found under each architecture's index).
     let keys = t.key.parent().unwrap();
+    let all: Vec<PathBuf> = files(&repodest)
+        .into_keys()
+        .map(|r| repodest.join(r))
+        .collect();
+    if let Some(verdict) = apk_core::testing::reference_verify(&all, keys) {
+        verdict.unwrap_or_else(|e| panic!("{e}"));
+        let (main, community) = (repodest.join("main"), repodest.join("community"));
+        let args = [
+            "-X".as_ref(),
+            main.as_os_str(),
+            "-X".as_ref(),
+            community.as_os_str(),
+            "add".as_ref(),
+            "demo-prog".as_ref(),
+            "demo-tool".as_ref(),
+            "demo-data-doc".as_ref(),
+        ];
+        for out in apk_core::testing::reference_add(keys, &args)
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"))
+        {
+            assert!(out.contains("Installing demo-data (3-r0)"), "{out}");
+            assert!(out.contains("Installing libdemo (1.0.0-r0)"), "{out}");
+        }
+    }
+
+    // Everything verifies against the builder's key with apk-rs too.
     for (rel, _) in files(&repodest) {
         let (ok, out) = run(Command::new(apk_path())
             .arg("--keys-dir")

@@ -461,21 +461,13 @@ impl IndexArchive {
     /// Sign it with [`crate::package::resign`].
     pub fn write(&self, mtime: u64) -> Result<Vec<u8>> {
         let io = |e: std::io::Error| Error::format("APKINDEX.tar.gz", e.to_string());
-        let mut w = crate::archive::TarWriter::new();
+        let mut w = crate::archive::TarWriter::apk();
         if let Some(d) = &self.description {
-            w.file("DESCRIPTION", 0o644, 0, 0, mtime, d.as_bytes(), None)
+            w.file("DESCRIPTION", 0o644, mtime, d.as_bytes())
                 .map_err(io)?;
         }
-        w.file(
-            "APKINDEX",
-            0o644,
-            0,
-            0,
-            mtime,
-            write(&self.packages).as_bytes(),
-            None,
-        )
-        .map_err(io)?;
+        w.file("APKINDEX", 0o644, mtime, write(&self.packages).as_bytes())
+            .map_err(io)?;
         Ok(crate::archive::gzip(&w.finish().map_err(io)?))
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use crate::archive::{self, EntryHeader, EntryKind, SmallEntry, TarWriter};
+use crate::archive::{self, EntryHeader, EntryKind, SmallEntry, TarEntry, TarWriter};
 use crate::checksum::{self, Checksum};
 use crate::error::{Error, Result};
 use crate::index::PackageInfo;
@@ -94,11 +94,14 @@ pub fn read_signature_member(bytes: &[u8], what: &str) -> Result<(Vec<Signature>
         ));
     }
     let first = archive::inflate_member(bytes, 0, archive::CONTROL_LIMIT, what)?;
-    let is_sig = first.data.get(..6).is_some_and(|n| n == b".SIGN.");
+    // The first entry's name tells (after any pax header: abuild-sign writes one).
+    let entries = archive::read_small_tar(&first.data, what)?;
+    let is_sig = entries
+        .first()
+        .is_some_and(|e| e.header.path.starts_with(".SIGN."));
     if !is_sig {
         return Ok((Vec::new(), 0));
     }
-    let entries = archive::read_small_tar(&first.data, what)?;
     let sigs = parse_signatures(&entries)
         .ok_or_else(|| Error::format(what, "malformed signature entry"))?;
     Ok((sigs, first.compressed.end))
@@ -396,6 +399,11 @@ pub struct DataEntry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Owner and group names recorded in the tar (abuild maps every staged owner to id
+    /// 0 under its own name; apk resolves the name in the target root). `None`: `root`
+    /// for id 0, empty otherwise.
+    pub uname: Option<String>,
+    pub gname: Option<String>,
     pub node: DataNode,
 }
 
@@ -475,6 +483,8 @@ impl PackageBuilder {
                 mode,
                 uid: 0,
                 gid: 0,
+                uname: None,
+                gname: None,
                 node,
             });
             if is_dir {
@@ -498,35 +508,26 @@ impl PackageBuilder {
 
     fn data_tar(&self) -> Result<Vec<u8>> {
         let io = |e: std::io::Error| Error::format("package data", e.to_string());
-        let mut w = TarWriter::new();
+        let mut w = TarWriter::package_data();
         for e in &self.entries {
-            let sha = |b: &[u8]| checksum::encode_hex(&Sha1::digest(b));
-            match &e.node {
-                DataNode::Dir => w.dir(&e.path, e.mode, e.uid, e.gid, self.mtime),
-                DataNode::File(d) => {
-                    w.file(&e.path, e.mode, e.uid, e.gid, self.mtime, d, Some(&sha(d)))
-                }
-                DataNode::Symlink(t) => w.link(
-                    EntryKind::Symlink,
-                    &e.path,
-                    t,
-                    e.mode,
-                    e.uid,
-                    e.gid,
-                    self.mtime,
-                    Some(&sha(t.as_bytes())),
-                ),
-                DataNode::HardLink(t) => w.link(
-                    EntryKind::HardLink,
-                    &e.path,
-                    t,
-                    e.mode,
-                    e.uid,
-                    e.gid,
-                    self.mtime,
-                    None,
-                ),
-            }
+            let (kind, data, link): (EntryKind, &[u8], &str) = match &e.node {
+                DataNode::Dir => (EntryKind::Dir, b"", ""),
+                DataNode::File(d) => (EntryKind::File, d, ""),
+                DataNode::Symlink(t) => (EntryKind::Symlink, b"", t),
+                DataNode::HardLink(t) => (EntryKind::HardLink, b"", t),
+            };
+            w.append(&TarEntry {
+                path: &e.path,
+                kind,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                uname: e.uname.as_deref(),
+                gname: e.gname.as_deref(),
+                mtime: self.mtime,
+                data,
+                link,
+            })
             .map_err(io)?;
         }
         w.finish().map_err(io)
@@ -543,20 +544,11 @@ impl PackageBuilder {
         let hash = checksum::encode_hex(&Sha256::digest(&data_gz));
         pkginfo.fields.retain(|(k, _)| k != "datahash");
         pkginfo.push("datahash", hash);
-        let mut w = TarWriter::new();
-        w.file(
-            ".PKGINFO",
-            0o644,
-            0,
-            0,
-            self.mtime,
-            pkginfo.write().as_bytes(),
-            None,
-        )
-        .map_err(io)?;
+        let mut w = TarWriter::package_control();
+        w.file(".PKGINFO", 0o644, self.mtime, pkginfo.write().as_bytes())
+            .map_err(io)?;
         for (name, body) in &self.scripts {
-            w.file(name, 0o755, 0, 0, self.mtime, body, None)
-                .map_err(io)?;
+            w.file(name, 0o755, self.mtime, body).map_err(io)?;
         }
         let control_gz = archive::gzip(&w.finish_cut().map_err(io)?);
         let mut out = match key {
@@ -578,9 +570,9 @@ pub fn signature_member(
 ) -> Result<Vec<u8>> {
     let algo = key.default_algorithm();
     let sig = key.sign(algo, signed)?;
-    let mut w = TarWriter::new();
+    let mut w = TarWriter::signature();
     let name = format!("{}{}", algo.prefix(), key_name);
-    w.file(&name, 0o644, 0, 0, mtime, &sig, None)
+    w.file(&name, 0o644, mtime, &sig)
         .map_err(|e| Error::format("signature", e.to_string()))?;
     let tar = w
         .finish_cut()
@@ -593,7 +585,8 @@ pub fn signature_member(
 pub fn resign(bytes: &[u8], key: &PrivateKey, key_name: &str, what: &str) -> Result<Vec<u8>> {
     let (_, signed_start) = read_signature_member(bytes, what)?;
     let signed_end = archive::skip_member(bytes, signed_start, archive::INDEX_LIMIT, what)?;
-    let mut out = signature_member(key, key_name, &bytes[signed_start..signed_end], 0)?;
+    let mtime = archive::build_time();
+    let mut out = signature_member(key, key_name, &bytes[signed_start..signed_end], mtime)?;
     out.extend_from_slice(&bytes[signed_start..]);
     Ok(out)
 }

@@ -45,6 +45,8 @@ pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
                         mode: 0o755,
                         uid: 0,
                         gid: 0,
+                        uname: None,
+                        gname: None,
                         node: DataNode::Dir,
                     },
                     DataEntry {
@@ -52,6 +54,8 @@ pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
                         mode: 0o755,
                         uid: 0,
                         gid: 0,
+                        uname: None,
+                        gname: None,
                         node: DataNode::Dir,
                     },
                     DataEntry {
@@ -59,6 +63,8 @@ pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
                         mode: 0o644,
                         uid: 0,
                         gid: 0,
+                        uname: None,
+                        gname: None,
                         node: DataNode::File(
                             format!("content of package {i}\n").repeat(20).into_bytes(),
                         ),
@@ -191,6 +197,8 @@ pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -
             mode: 0o755,
             uid: 0,
             gid: 0,
+            uname: None,
+            gname: None,
             node: DataNode::Dir,
         };
         let mut entries = vec![
@@ -213,6 +221,8 @@ pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -
                 mode: 0o755,
                 uid: 0,
                 gid: 0,
+                uname: None,
+                gname: None,
                 node: DataNode::File(data),
             });
         }

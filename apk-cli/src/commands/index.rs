@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         signatures: Vec::new(),
     };
     let written = archive
-        .write(0)
+        .write(apk_core::archive::build_time())
         .and_then(|bytes| apk_core::file::write_atomically(&args.output, &bytes));
     if let Err(e) = written {
         context::error(e);

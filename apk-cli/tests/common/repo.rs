@@ -50,6 +50,8 @@ impl Spec {
             mode,
             uid: 0,
             gid: 0,
+            uname: None,
+            gname: None,
             node,
         });
         self

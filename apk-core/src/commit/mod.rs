@@ -234,7 +234,7 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
     }
     let p = root.join(state::SCRIPTS);
     if !p.exists() {
-        let empty = crate::archive::TarWriter::new()
+        let empty = crate::archive::TarWriter::apk()
             .finish()
             .map_err(|e| Error::io(&p, e))?;
         crate::file::write_atomically(&p, &empty)?;

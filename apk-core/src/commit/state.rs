@@ -203,7 +203,7 @@ impl Installed {
     /// `lib/apk/db/scripts.tar`: each installed package's scripts, as
     /// `name-version.Q1id.action`.
     pub fn scripts_tar(&self) -> Result<Vec<u8>> {
-        let mut tar = TarWriter::new();
+        let mut tar = TarWriter::apk();
         for p in self.packages() {
             let Some(list) = self.scripts.get(&p.info.name) else {
                 continue;
@@ -211,7 +211,7 @@ impl Installed {
             let key = script_key(p);
             for (action, data) in list {
                 let mtime = p.info.build_time.unwrap_or(0);
-                tar.file(&format!("{key}.{action}"), 0o755, 0, 0, mtime, data, None)
+                tar.file(&format!("{key}.{action}"), 0o755, mtime, data)
                     .map_err(|e| Error::io(SCRIPTS, e))?;
             }
         }
