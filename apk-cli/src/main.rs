@@ -70,6 +70,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .is_some_and(|a| a == apk_core::commit::script::SANDBOX_ARG)
+    {
+        let code = apk_core::commit::script::sandbox_main(&argv[2..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(127));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        apk_core::commit::script::set_launcher(exe);
+    }
     let cli = Cli::parse();
     let ctx = match context::Context::new(cli.global) {
         Ok(c) => c,

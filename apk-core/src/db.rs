@@ -143,7 +143,18 @@ pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>
     use std::fmt::Write;
     let mut out = String::with_capacity(64 * 1024);
     for p in pkgs {
-        p.info.write_fields(&mut out);
+        if p.dirs.is_empty() {
+            // apk-tools 3 writes `r:`, `q:`, `s:` and `f:` together with the first
+            // directory, so a package without one loses them; so do we, or the two tools
+            // would read the same root differently.
+            let mut info = p.info.clone();
+            info.replaces.clear();
+            info.replaces_priority = None;
+            info.extra.retain(|(k, _)| !matches!(k, b's' | b'f'));
+            info.write_fields(&mut out);
+        } else {
+            p.info.write_fields(&mut out);
+        }
         for d in &p.dirs {
             let _ = writeln!(out, "F:{}", d.path);
             if let Some(a) = d.acl {

@@ -309,6 +309,11 @@ fn walk_tar<R: Read>(
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("bad data stream: {e}")))?;
         let mut header = archive::entry_header(&mut entry, what)?;
+        // apk-tools skips data entries whose names begin with '.' (the control files'
+        // namespace): Alpine's metapackages carry a `.dummy` that nothing installs.
+        if header.path.starts_with('.') {
+            continue;
+        }
         let path = safe_path(&header.path).map_err(&bad)?;
         if path.is_empty() {
             continue;

@@ -107,9 +107,22 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
                 show(&|| println!("{line}"));
             }
         }
-        Event::Executing(name) => {
+        Event::Executing { name, nested } => {
             if verbosity > 0 {
-                show(&|| println!("Executing {name}"));
+                let indent = if nested { "  " } else { "" };
+                show(&|| println!("{indent}Executing {name}"));
+            }
+        }
+        Event::ScriptOutput {
+            line,
+            stderr,
+            nested,
+        } => {
+            let prefix = if nested { "  * " } else { "* " };
+            if stderr {
+                show(&|| eprintln!("{prefix}{line}"));
+            } else if verbosity > 0 {
+                show(&|| println!("{prefix}{line}"));
             }
         }
         Event::Error(m) => show(&|| context::error(&m)),

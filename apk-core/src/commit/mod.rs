@@ -5,7 +5,7 @@
 //! under a temporary name (`.apk.*`) next to its destination while paths, per-file
 //! checksums, ownership and the stream's `datahash` are checked; only when the whole
 //! package checked out are the temporary files renamed into place. A package that
-//! fails leaves nothing behind. The database files (`scripts.tar`, `triggers`,
+//! fails leaves nothing behind. The database files (`scripts.tar.gz`, `triggers`,
 //! `installed`, then `world`) are each replaced atomically after all files are in
 //! place, so a crash leaves the previous database, and files that no package records,
 //! which the next install or `apk fix` overwrites.
@@ -67,8 +67,18 @@ pub struct Options {
 pub enum Event {
     /// A change begins: `(1/3) Installing name (1.0-r0)`.
     Change(String),
-    /// A script is about to run: `name-1.0-r0.post-install`.
-    Executing(String),
+    /// A script is about to run: `name-1.0-r0.post-install`; `nested` within a
+    /// package's change (apk indents those).
+    Executing {
+        name: String,
+        nested: bool,
+    },
+    /// A line a running script printed (without apk's `* ` prefix).
+    ScriptOutput {
+        line: String,
+        stderr: bool,
+        nested: bool,
+    },
     /// A counted error, without the `ERROR: ` prefix.
     Error(String),
     Warning(String),
@@ -232,16 +242,8 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
             crate::file::write_atomically(&p, b"")?;
         }
     }
-    let p = root.join(state::SCRIPTS);
-    if !p.exists() {
-        let empty = crate::archive::TarWriter::apk()
-            .finish()
-            .map_err(|e| Error::io(&p, e))?;
-        crate::file::write_atomically(&p, &empty)?;
-    }
-    if let Some(arch) = arch {
-        crate::file::write_atomically(&root.join("etc/apk/arch"), format!("{arch}\n").as_bytes())?;
-    }
+    let arch = arch.unwrap_or(crate::db::native_arch());
+    crate::file::write_atomically(&root.join("etc/apk/arch"), format!("{arch}\n").as_bytes())?;
     Ok(())
 }
 
@@ -543,7 +545,7 @@ impl Committer<'_> {
         };
         let mut args = vec![pool.pkg_version(pkg).to_string()];
         args.extend(old_version.clone());
-        self.run_script(&nv, &scripts, pre, &args);
+        let pre_ok = self.run_script(&name, &nv, &scripts, pre, &args, true);
 
         let previous = self.state.get(&name).cloned();
         let stage = self.stage(&prepared, &nv, previous.as_ref())?;
@@ -592,8 +594,11 @@ impl Committer<'_> {
         }
         self.landed += 1;
         crash_point(&format!("package:{}", self.landed));
-        self.fresh.insert(name);
-        self.run_script(&nv, &scripts, post, &args);
+        self.fresh.insert(name.clone());
+        let post_ok = self.run_script(&name, &nv, &scripts, post, &args, true);
+        if !(pre_ok && post_ok) {
+            self.state.mark_broken(&name, 's');
+        }
         Ok(())
     }
 
@@ -606,13 +611,13 @@ impl Committer<'_> {
         };
         let scripts = self.state.scripts.get(&name).cloned().unwrap_or_default();
         let args = vec![prev.info.version.clone()];
-        self.run_script(&nv, &scripts, "pre-deinstall", &args);
+        self.run_script(&name, &nv, &scripts, "pre-deinstall", &args, true);
         for path in prev.file_paths() {
             self.remove_file(&path);
         }
         self.state.remove(&name);
         self.remove_unused_dirs(&prev);
-        self.run_script(&nv, &scripts, "post-deinstall", &args);
+        self.run_script(&name, &nv, &scripts, "post-deinstall", &args, true);
         self.state.scripts.remove(&name);
         self.state.triggers.remove(&name);
     }
@@ -907,29 +912,55 @@ impl Committer<'_> {
         std::os::unix::fs::lchown(path, Some(acl.uid), Some(acl.gid))
     }
 
+    /// Runs one script of a package (`nested` within a package's change, as apk
+    /// indents it; triggers run at the end are not). Returns false when it failed, which
+    /// is counted as an error and recorded on the package (`f:s`), as apk-tools does.
     fn run_script(
         &mut self,
+        package: &str,
         nv: &str,
         scripts: &[(String, Vec<u8>)],
         action: &str,
         args: &[String],
-    ) {
+        nested: bool,
+    ) -> bool {
         let Some((_, body)) = scripts.iter().find(|(a, _)| a == action) else {
-            return;
+            return true;
         };
         if self.opts.no_scripts {
-            return;
+            return true;
         }
         let name = format!("{nv}.{action}");
-        (self.on)(Event::Executing(name.clone()));
+        (self.on)(Event::Executing {
+            name: name.clone(),
+            nested,
+        });
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match script::run(self.fs.path(), &name, body, &args) {
-            script::Outcome::Ok => {}
-            script::Outcome::Failed(code) => {
-                self.error(format!("{name}: script exited with error {code}"))
-            }
-            script::Outcome::NotRun(why) => self.error(format!("{name}: {why}")),
-        }
+        let on = &mut *self.on;
+        let mut on_line = |l: script::OutputLine| {
+            on(Event::ScriptOutput {
+                line: l.text,
+                stderr: l.stderr,
+                nested,
+            })
+        };
+        let outcome = script::run(
+            self.fs.path(),
+            &name,
+            package,
+            action,
+            body,
+            &args,
+            &mut on_line,
+        );
+        let failure = match outcome {
+            script::Outcome::Ok => return true,
+            script::Outcome::Failed(code) => format!("{name}: exited with error {code}"),
+            script::Outcome::Killed(sig) => format!("{name}: killed by signal {sig}"),
+            script::Outcome::NotRun(why) => format!("{name}: failed to execute: {why}"),
+        };
+        self.error(failure);
+        false
     }
 
     /// Runs the `.trigger` of every installed package whose trigger globs match a
@@ -969,7 +1000,9 @@ impl Committer<'_> {
         }
         for (nv, name, dirs) in runs {
             let scripts = self.state.scripts.get(&name).cloned().unwrap_or_default();
-            self.run_script(&nv, &scripts, "trigger", &dirs);
+            if !self.run_script(&name, &nv, &scripts, "trigger", &dirs, false) {
+                self.state.mark_broken(&name, 's');
+            }
         }
     }
 
@@ -977,7 +1010,10 @@ impl Committer<'_> {
         let root = self.fs.path().to_path_buf();
         let dbdir = root.join("lib/apk/db");
         fs::create_dir_all(&dbdir).map_err(|e| Error::io(&dbdir, e))?;
-        crate::file::write_atomically(&root.join(state::SCRIPTS), &self.state.scripts_tar()?)?;
+        crate::file::write_atomically(
+            &root.join(self.state.scripts_path()),
+            &self.state.scripts_file()?,
+        )?;
         crate::file::write_atomically(
             &root.join(state::TRIGGERS),
             self.state.triggers_text().as_bytes(),

@@ -1,28 +1,67 @@
 //! Running package scripts (`.pre-install`, `.post-upgrade`, `.trigger`, ...) inside
-//! the root, as apk does: the script is written to `lib/apk/exec/` in the root and run
-//! from there with the root as `/` (through `chroot(8)`, so no unsafe `pre_exec` is
-//! needed), with a minimal environment and the versions as arguments.
+//! the root, as apk-tools 3 does: the script is written to `lib/apk/exec/` in the root
+//! and run with the root as `/`, umask 022, the environment `PATH`, `APK_SCRIPT` (the
+//! action) and `APK_PACKAGE` (the package name), and the versions as arguments. Its
+//! output lines are handed back to be printed with apk's `* ` prefix.
+//!
+//! Changing root happens in a helper process (the running binary started again with
+//! [`SANDBOX_ARG`], see [`sandbox_main`]): it enters a private mount namespace, binds the
+//! host's `/proc` and `/dev` into the root when the root has none (so a script's
+//! `>/dev/null` does not leave a file behind), then chroots and executes the script.
+//! The namespace ends with the script, so nothing of it stays in the root. Where no
+//! helper is registered (a library user), `chroot(8)` is used instead.
 
+use std::ffi::OsString;
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 const EXEC_DIR: &str = "lib/apk/exec";
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The first argument that makes an apk-rs binary act as the script sandbox.
+pub const SANDBOX_ARG: &str = "--apk-rs-script-sandbox";
+
+static LAUNCHER: OnceLock<PathBuf> = OnceLock::new();
+
+/// Registers the binary that runs [`sandbox_main`] when given [`SANDBOX_ARG`] (the
+/// `apk` binary registers itself).
+pub fn set_launcher(exe: PathBuf) {
+    let _ = LAUNCHER.set(exe);
+}
 
 /// How a script run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    /// Exited with this status (or was killed: 128 + signal).
+    /// Exited with this status.
     Failed(i32),
+    /// Killed by this signal.
+    Killed(i32),
     /// Could not be started at all.
     NotRun(String),
 }
 
-/// Runs `script` (named `name`, e.g. `pkg-1.0-r0.post-install`) with `args`.
-pub fn run(root: &Path, name: &str, script: &[u8], args: &[&str]) -> Outcome {
+/// One line a script printed, and whether it went to standard error.
+pub struct OutputLine {
+    pub text: String,
+    pub stderr: bool,
+}
+
+/// Runs `script` (named `name`, e.g. `pkg-1.0-r0.post-install`, for package `package`
+/// and action `action`) with `args`; `on_line` sees each line it prints.
+pub fn run(
+    root: &Path,
+    name: &str,
+    package: &str,
+    action: &str,
+    script: &[u8],
+    args: &[&str],
+    on_line: &mut dyn FnMut(OutputLine),
+) -> Outcome {
     let dir = root.join(EXEC_DIR);
     let host_path = dir.join(name);
     let written = fs::create_dir_all(&dir)
@@ -33,29 +72,138 @@ pub fn run(root: &Path, name: &str, script: &[u8], args: &[&str]) -> Outcome {
     }
     let in_root = format!("/{EXEC_DIR}/{name}");
     let is_host_root = fs::canonicalize(root).is_ok_and(|p| p == Path::new("/"));
+    let abs_root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut cmd = if is_host_root {
         Command::new(&in_root)
+    } else if !crate::extract::is_root() {
+        let _ = fs::remove_file(&host_path);
+        return Outcome::NotRun("running scripts in another root needs root".into());
+    } else if let Some(exe) = LAUNCHER.get() {
+        let mut c = Command::new(exe);
+        c.arg(SANDBOX_ARG).arg(&abs_root).arg(&in_root);
+        c
     } else {
-        if !crate::extract::is_root() {
-            let _ = fs::remove_file(&host_path);
-            return Outcome::NotRun("running scripts in another root needs root".into());
-        }
         let mut c = Command::new("chroot");
-        c.arg(root).arg(&in_root);
+        c.arg(&abs_root).arg(&in_root);
         c
     };
     cmd.args(args)
         .env_clear()
         .env("PATH", PATH)
-        .current_dir(root);
-    let status = cmd.status();
+        .env("APK_SCRIPT", action)
+        .env("APK_PACKAGE", package)
+        .current_dir(&abs_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let result = cmd.spawn().and_then(|mut child| {
+        let err = child.stderr.take();
+        let out = child.stdout.take();
+        // Standard error is read on a second thread; lines reach `on_line` in the order
+        // each stream printed them.
+        let (tx, rx) = std::sync::mpsc::channel::<OutputLine>();
+        let err_thread = err.map(|e| {
+            let tx = tx.clone();
+            std::thread::spawn(move || forward(e, true, &tx))
+        });
+        let out_thread = out.map(|o| std::thread::spawn(move || forward(o, false, &tx)));
+        for line in rx {
+            on_line(line);
+        }
+        for t in [err_thread, out_thread].into_iter().flatten() {
+            let _ = t.join();
+        }
+        child.wait()
+    });
     let _ = fs::remove_file(&host_path);
-    match status {
+    match result {
         Err(e) => Outcome::NotRun(e.to_string()),
         Ok(s) if s.success() => Outcome::Ok,
         Ok(s) => {
             use std::os::unix::process::ExitStatusExt;
-            Outcome::Failed(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)))
+            match (s.code(), s.signal()) {
+                (Some(c), _) => Outcome::Failed(c),
+                (None, Some(sig)) => Outcome::Killed(sig),
+                _ => Outcome::Failed(1),
+            }
         }
     }
+}
+
+/// Sends each line of `r` (without a leading `* `, which apk strips too) to `tx`.
+fn forward(r: impl Read, stderr: bool, tx: &std::sync::mpsc::Sender<OutputLine>) {
+    let mut reader = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        let line = buf
+            .strip_prefix(b"* ")
+            .or_else(|| (buf.as_slice() == b"*").then_some(&b""[..]))
+            .unwrap_or(&buf);
+        let text = String::from_utf8_lossy(line).into_owned();
+        if tx.send(OutputLine { text, stderr }).is_err() {
+            return;
+        }
+    }
+}
+
+/// The sandbox helper: `SANDBOX_ARG ROOT SCRIPT ARGS...`. Enters a private mount
+/// namespace (when the kernel allows; as apk-tools, it goes on with a plain chroot
+/// otherwise), binds `/proc` and `/dev` into the root when it has none, changes root and
+/// executes the script. Returns only on failure, with the exit status to use.
+pub fn sandbox_main(args: &[OsString]) -> i32 {
+    let (Some(root), Some(script)) = (args.first(), args.get(1)) else {
+        eprintln!("{SANDBOX_ARG}: usage: ROOT SCRIPT [ARGS...]");
+        return 127;
+    };
+    let root = Path::new(root);
+    if let Err(e) = enter(root) {
+        eprintln!("{}: {e}", root.display());
+        return 127;
+    }
+    use std::os::unix::process::CommandExt;
+    let e = Command::new(script).args(&args[2..]).exec();
+    eprintln!("{}: {e}", Path::new(script).display());
+    127
+}
+
+fn enter(root: &Path) -> std::io::Result<()> {
+    use rustix::mount::{mount_bind_recursive, mount_change, MountPropagationFlags};
+    use rustix::thread::UnshareFlags;
+    std::env::set_current_dir(root)?;
+    let proc_ok = Path::new("proc/self").exists();
+    let dev_ok = Path::new("dev/null").exists();
+    if !proc_ok || !dev_ok {
+        // SAFETY: unshare with CLONE_NEWNS only (no CLONE_FILES, the flag the safety
+        // contract is about), and this process runs one thread: it was just started to
+        // do this and exec the script.
+        let unshared = unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.is_ok();
+        if unshared
+            && mount_change(
+                "/",
+                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+            )
+            .is_ok()
+        {
+            if !proc_ok {
+                let _ = fs::create_dir("proc");
+                let _ = mount_bind_recursive("/proc", "proc");
+            }
+            if !dev_ok {
+                let _ = fs::create_dir("dev");
+                let _ = mount_bind_recursive("/dev", "dev");
+            }
+        }
+    }
+    rustix::process::chroot(".")?;
+    std::env::set_current_dir("/")?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    Ok(())
 }

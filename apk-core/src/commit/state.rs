@@ -1,16 +1,34 @@
 //! What a commit changes in memory before it is written back: the installed packages
 //! with their files (`lib/apk/db/installed`), who owns each path, the install scripts
-//! (`lib/apk/db/scripts.tar`) and the trigger paths (`lib/apk/db/triggers`).
+//! (`lib/apk/db/scripts.tar.gz`, or `scripts.tar` where a root already has one) and the
+//! trigger paths (`lib/apk/db/triggers`). All three are written as apk-tools 3 writes
+//! them: packages sorted by name (case-insensitively first), scripts named
+//! `name-version.X1<hex identity>.action` in apk's script order.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::archive::{self, TarWriter};
+use crate::checksum::Checksum;
 use crate::db::{self, InstalledPackage};
 use crate::error::{Error, Result};
 
 pub const INSTALLED: &str = "lib/apk/db/installed";
+/// The scripts database as apk-tools 2 keeps it (and 3 keeps using where it exists).
 pub const SCRIPTS: &str = "lib/apk/db/scripts.tar";
+/// The scripts database as apk-tools 3 starts it.
+pub const SCRIPTS_GZ: &str = "lib/apk/db/scripts.tar.gz";
+
+/// Script actions in the order apk-tools keeps them.
+const SCRIPT_ORDER: [&str; 7] = [
+    "pre-install",
+    "post-install",
+    "pre-deinstall",
+    "post-deinstall",
+    "pre-upgrade",
+    "post-upgrade",
+    "trigger",
+];
 pub const TRIGGERS: &str = "lib/apk/db/triggers";
 
 /// The installed packages, in database order, and indexes over them.
@@ -27,6 +45,8 @@ pub struct Installed {
     pub scripts: HashMap<String, Vec<(String, Vec<u8>)>>,
     /// Trigger globs by package name.
     pub triggers: HashMap<String, Vec<String>>,
+    /// The root keeps `scripts.tar` (uncompressed) rather than `scripts.tar.gz`.
+    pub scripts_uncompressed: bool,
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -37,30 +57,66 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// `name-version.Q1...` as scripts.tar and the triggers file key packages.
+/// Splits a scripts database entry name, `name-version.<identity>.action`, where the
+/// identity is `Q1`/`Q2` base64 (apk-tools 2) or `X1`/`X2` hex (apk-tools 3).
+fn parse_script_name(entry: &str) -> Option<(&str, Checksum, &str)> {
+    let (rest, action) = entry.rsplit_once('.')?;
+    let (nv, id) = rest.rsplit_once('.')?;
+    let sum = match id.get(..1)? {
+        "Q" => Checksum::parse(id).ok()?,
+        "X" => Checksum::from_hex(id.get(2..)?).ok()?,
+        _ => return None,
+    };
+    Some((nv, sum, action))
+}
+
+/// `name-version.X1<hex>` as apk-tools 3 names a package's scripts.
 fn script_key(p: &InstalledPackage) -> String {
-    let id = p.info.checksum.map(|c| c.to_string()).unwrap_or_default();
+    let id = match p.info.checksum {
+        Some(c @ Checksum::Sha1(_)) => format!("X1{}", c.to_hex()),
+        Some(c @ Checksum::Sha256(_)) => format!("X2{}", c.to_hex()),
+        None => String::new(),
+    };
     format!("{}.{id}", p.info.nv())
 }
 
+fn action_rank(action: &str) -> usize {
+    SCRIPT_ORDER
+        .iter()
+        .position(|a| *a == action)
+        .unwrap_or(SCRIPT_ORDER.len())
+}
+
 impl Installed {
-    /// Reads the database files of `root`.
+    /// Reads the database files of `root`: `scripts.tar` when it exists, else
+    /// `scripts.tar.gz`, as apk-tools 3 does.
     pub fn load(root: &Path) -> Result<Installed> {
         let files = [INSTALLED, SCRIPTS, TRIGGERS].map(|f| {
             let path = root.join(f);
             read_optional(&path).map(|b| (path.display().to_string(), b))
         });
         let [installed, scripts, triggers] = files;
-        let (installed, scripts, triggers) = (installed?, scripts?, triggers?);
-        Installed::parse(
+        let (installed, mut scripts, triggers) = (installed?, scripts?, triggers?);
+        let uncompressed = scripts.1.is_some();
+        if !uncompressed {
+            let path = root.join(SCRIPTS_GZ);
+            let what = path.display().to_string();
+            if let Some(gz) = read_optional(&path)? {
+                let member = archive::inflate_member(&gz, 0, archive::CONTROL_LIMIT, &what)?;
+                scripts = (what, Some(member.data));
+            }
+        }
+        let mut st = Installed::parse(
             (&installed.0, installed.1.as_deref()),
             (&scripts.0, scripts.1.as_deref()),
             (&triggers.0, triggers.1.as_deref()),
-        )
+        )?;
+        st.scripts_uncompressed = uncompressed;
+        Ok(st)
     }
 
     /// Reads the three database files from their contents (`None`: the file does not
-    /// exist); each comes with the name used in errors.
+    /// exist); each comes with the name used in errors. The scripts come as a tar.
     pub fn parse(
         installed: (&str, Option<&[u8]>),
         scripts: (&str, Option<&[u8]>),
@@ -74,21 +130,23 @@ impl Installed {
                 st.insert(p);
             }
         }
-        let keys: HashMap<String, String> = st
-            .packages()
-            .map(|p| (script_key(p), p.info.name.clone()))
-            .collect();
         if let (what, Some(bytes)) = scripts {
             for e in archive::read_small_tar(bytes, what)? {
-                let Some((key, action)) = e.header.path.rsplit_once('.') else {
+                let Some((nv, sum, action)) = parse_script_name(&e.header.path) else {
                     continue;
                 };
-                if let Some(name) = keys.get(key) {
-                    st.scripts
-                        .entry(name.clone())
-                        .or_default()
-                        .push((action.to_owned(), e.data));
-                }
+                // The name is the part before one of the dashes (names have dashes too).
+                let Some(p) = nv
+                    .match_indices('-')
+                    .filter_map(|(i, _)| st.get(&nv[..i]))
+                    .find(|p| p.info.nv() == nv && p.info.checksum == Some(sum))
+                else {
+                    continue;
+                };
+                let name = p.info.name.clone();
+                let list = st.scripts.entry(name).or_default();
+                list.retain(|(a, _)| a != action);
+                list.push((action.to_owned(), e.data));
             }
         }
         if let (_, Some(bytes)) = triggers {
@@ -106,6 +164,20 @@ impl Installed {
             }
         }
         Ok(st)
+    }
+
+    /// The installed packages in the order apk-tools writes its database: by name
+    /// (case-insensitively, then exactly), then version.
+    pub fn sorted(&self) -> Vec<&InstalledPackage> {
+        let mut v: Vec<&InstalledPackage> = self.packages().collect();
+        v.sort_by(|a, b| {
+            let (x, y) = (&a.info.name, &b.info.name);
+            x.to_ascii_lowercase()
+                .cmp(&y.to_ascii_lowercase())
+                .then_with(|| x.cmp(y))
+                .then_with(|| crate::version::compare(&a.info.version, &b.info.version))
+        });
+        v
     }
 
     pub fn packages(&self) -> impl Iterator<Item = &InstalledPackage> {
@@ -195,33 +267,76 @@ impl Installed {
         }
     }
 
-    /// `lib/apk/db/installed`.
-    pub fn installed_text(&self) -> String {
-        db::write_installed_from(self.packages())
+    /// Records a broken flag (`f:` letters `f`, `s`, `x`, `S`, in apk's order) on an
+    /// installed package.
+    pub fn mark_broken(&mut self, name: &str, flag: char) {
+        let Some(p) = self.by_name.get(name).and_then(|&s| self.slots[s].as_mut()) else {
+            return;
+        };
+        let mut flags: String = p
+            .info
+            .extra
+            .iter()
+            .filter(|(l, _)| *l == b'f')
+            .flat_map(|(_, v)| v.chars())
+            .collect();
+        if !flags.contains(flag) {
+            flags.push(flag);
+        }
+        let ordered: String = "fsxS".chars().filter(|c| flags.contains(*c)).collect();
+        p.info.extra.retain(|(l, _)| *l != b'f');
+        p.info.extra.push((b'f', ordered));
     }
 
-    /// `lib/apk/db/scripts.tar`: each installed package's scripts, as
-    /// `name-version.Q1id.action`.
+    /// `lib/apk/db/installed`.
+    pub fn installed_text(&self) -> String {
+        db::write_installed_from(self.sorted().into_iter())
+    }
+
+    /// Where the scripts database is written: `scripts.tar` where the root had one,
+    /// else `scripts.tar.gz`.
+    pub fn scripts_path(&self) -> &'static str {
+        if self.scripts_uncompressed {
+            SCRIPTS
+        } else {
+            SCRIPTS_GZ
+        }
+    }
+
+    /// The scripts database as written to [`Installed::scripts_path`]: each installed
+    /// package's scripts as `name-version.X1<hex>.action` (gzip'ed for `.tar.gz`).
+    pub fn scripts_file(&self) -> Result<Vec<u8>> {
+        let tar = self.scripts_tar()?;
+        Ok(if self.scripts_uncompressed {
+            tar
+        } else {
+            archive::gzip(&tar)
+        })
+    }
+
+    /// The scripts database's tar.
     pub fn scripts_tar(&self) -> Result<Vec<u8>> {
         let mut tar = TarWriter::apk();
-        for p in self.packages() {
+        for p in self.sorted() {
             let Some(list) = self.scripts.get(&p.info.name) else {
                 continue;
             };
+            let mut list: Vec<&(String, Vec<u8>)> = list.iter().collect();
+            list.sort_by_key(|(a, _)| action_rank(a));
             let key = script_key(p);
             for (action, data) in list {
                 let mtime = p.info.build_time.unwrap_or(0);
                 tar.file(&format!("{key}.{action}"), 0o755, mtime, data)
-                    .map_err(|e| Error::io(SCRIPTS, e))?;
+                    .map_err(|e| Error::io(self.scripts_path(), e))?;
             }
         }
-        tar.finish().map_err(|e| Error::io(SCRIPTS, e))
+        tar.finish().map_err(|e| Error::io(self.scripts_path(), e))
     }
 
     /// `lib/apk/db/triggers`: `Q1id glob...` for each installed package with triggers.
     pub fn triggers_text(&self) -> String {
         let mut out = String::new();
-        for p in self.packages() {
+        for p in self.sorted() {
             let (Some(list), Some(id)) = (self.triggers.get(&p.info.name), p.info.checksum) else {
                 continue;
             };
