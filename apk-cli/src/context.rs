@@ -129,6 +129,8 @@ pub struct Context {
     pub verbosity: i32,
     /// The database lock, once a writing applet took it; held until exit.
     lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
+    /// `--initdb` on a root that had no database: no lock is taken.
+    unlocked_initdb: std::cell::Cell<bool>,
 }
 
 impl Context {
@@ -147,6 +149,7 @@ impl Context {
             root,
             verbosity,
             lock: std::cell::OnceCell::new(),
+            unlocked_initdb: std::cell::Cell::new(false),
         })
     }
 
@@ -221,20 +224,38 @@ impl Context {
     pub fn open_db_for_commit(
         &self,
     ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
-        if !self.opts.simulate && self.lock.get().is_none() {
-            let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
-            let mut told = || eprintln!("Waiting for repository lock");
-            match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
-                Ok(l) => {
-                    let _ = self.lock.set(l);
-                }
-                Err(e) => {
-                    error(e);
-                    return None;
-                }
-            }
+        if !self.take_lock() {
+            return None;
         }
         self.open_db_or_report()
+    }
+
+    /// Takes the root's lock unless simulating (or already held); false, with the error
+    /// printed, when it cannot be had. With `--initdb` a root without a database
+    /// directory goes on unlocked, as apk-tools does (it creates no lock file then).
+    pub fn take_lock(&self) -> bool {
+        if self.opts.simulate || self.lock.get().is_some() {
+            return true;
+        }
+        if self.opts.initdb && !self.root.join("lib/apk/db").is_dir() {
+            self.unlocked_initdb.set(true);
+            return true;
+        }
+        if self.unlocked_initdb.get() {
+            return true;
+        }
+        let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
+        let mut told = || eprintln!("Waiting for repository lock");
+        match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
+            Ok(l) => {
+                let _ = self.lock.set(l);
+                true
+            }
+            Err(e) => {
+                error(e);
+                false
+            }
+        }
     }
 
     /// Whether to draw a progress bar: on a terminal unless `--no-progress` or `-q`.

@@ -118,7 +118,7 @@ fn join(dir: &str, name: &str) -> String {
 impl Auditor<'_> {
     fn is_config(&self, path: &str, is_link: bool) -> bool {
         match self.protect.of(path) {
-            Protection::Modified => true,
+            Protection::Modified | Protection::All => true,
             Protection::SymlinksOnly => is_link,
             Protection::None | Protection::Ignore => false,
         }
@@ -145,7 +145,7 @@ impl Auditor<'_> {
             _ => match self.opts.mode {
                 Mode::Backup => self.is_config(path, is_link),
                 Mode::System => false,
-                Mode::Full => true,
+                Mode::Full => !self.is_config(path, is_link),
             },
         }
     }
@@ -184,6 +184,19 @@ impl Auditor<'_> {
             }
             seen.insert(name.clone());
             let is_link = meta.file_type().is_symlink();
+            // Everything under a `!` rule is listed by a backup audit, changed or not.
+            if self.opts.mode == Mode::Backup
+                && self.protect.of(&path) == Protection::All
+                && !name.ends_with(".apk-new")
+            {
+                let owner = self
+                    .files
+                    .get(dir)
+                    .and_then(|m| m.get(name.as_str()))
+                    .map(|r| r.package.to_owned());
+                self.push('A', path, owner.as_deref());
+                continue;
+            }
             let recorded = self
                 .files
                 .get(dir)

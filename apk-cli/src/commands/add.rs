@@ -28,6 +28,9 @@ fn bad_spec(spec: &str) -> u32 {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
+    if !ctx.take_lock() {
+        return 1;
+    }
     if ctx.opts.initdb && !ctx.opts.simulate {
         let arch = ctx.opts.arch.first().map(String::as_str);
         if let Err(e) = apk_core::commit::init_database(&ctx.root, arch) {

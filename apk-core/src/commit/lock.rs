@@ -21,7 +21,9 @@ impl Lock {
     /// called once if the lock is busy and waiting begins.
     pub fn acquire(root: &Path, wait: Duration, on_wait: &mut dyn FnMut()) -> Result<Lock> {
         let path = root.join(LOCK);
+        use std::os::unix::fs::OpenOptionsExt;
         let file = fs::OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .truncate(false)
             .write(true)

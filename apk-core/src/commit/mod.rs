@@ -41,7 +41,7 @@ use crate::repo::Repository;
 use crate::sign::Keyring;
 use crate::solver::{report, Change, Changeset};
 
-use protect::{ProtectedPaths, Protection};
+use protect::ProtectedPaths;
 use rootfs::RootFs;
 use state::Installed;
 
@@ -643,14 +643,7 @@ impl Committer<'_> {
     /// package recorded) is the user's.
     /// Returns what is there now (its checksum) when so.
     fn user_modified(&self, path: &str, host: &Path) -> Option<String> {
-        let protected = match self.protect.of(path) {
-            Protection::Modified => true,
-            Protection::SymlinksOnly => {
-                fs::symlink_metadata(host).is_ok_and(|m| m.file_type().is_symlink())
-            }
-            Protection::None | Protection::Ignore => false,
-        };
-        if !protected {
+        if !self.protect.of(path).keeps_changes() {
             return None;
         }
         let current = rootfs::current_checksum(host)?;
@@ -823,18 +816,27 @@ impl Committer<'_> {
             }
             _ => return Err(format!("{path}: unsupported entry type")),
         };
-        // A protected file the user changed stays; the new one goes beside it.
-        if self
-            .user_modified(path, &dest)
-            .is_some_and(|current| current != checksum)
-        {
-            let last = stage.moves.len() - 1;
-            stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
+        // A protected file the user changed stays; the new one goes beside it. One that
+        // already holds the new contents is left as it is (its mode included), as
+        // apk-tools leaves it.
+        let mut link_source = tmp;
+        match self.user_modified(path, &dest) {
+            Some(current) if current != checksum => {
+                let last = stage.moves.len() - 1;
+                stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
+            }
+            Some(_) if h.kind == EntryKind::File => {
+                if let Some((tmp, _)) = stage.moves.pop() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                link_source = dest.clone();
+            }
+            _ => {}
         }
         if h.kind == EntryKind::File {
             stage
                 .written
-                .insert(path.to_owned(), (tmp, checksum.clone()));
+                .insert(path.to_owned(), (link_source, checksum.clone()));
         }
         stage.paths.insert(path.to_owned());
         if !self.changed_dirs.contains(parent_of(path)) {

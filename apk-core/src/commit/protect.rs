@@ -12,14 +12,24 @@ use glob::{MatchOptions, Pattern};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protection {
-    /// Not protected (`-`), or no rule applies.
+    /// No rule applies.
     None,
-    /// Kept when its checksum differs from the database's (`+`).
+    /// Kept when its checksum differs from the database's (`+`, or no symbol).
     Modified,
-    /// Kept only when it is a symlink that was changed (`@`).
+    /// Kept when changed; audit looks at symlinks only (`@`).
     SymlinksOnly,
-    /// Ignored entirely, by audit too (`!`).
+    /// Kept when changed, and every file listed by `audit --backup` (`!`).
+    All,
+    /// Not protected, and ignored by audit (`-`).
     Ignore,
+}
+
+impl Protection {
+    /// Whether an install keeps a changed file on disk (and a removal leaves it), as
+    /// apk's "protect mode is not none".
+    pub fn keeps_changes(self) -> bool {
+        !matches!(self, Protection::None | Protection::Ignore)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -79,18 +89,19 @@ impl ProtectedPaths {
         p
     }
 
-    /// Adds rules, one per line; lines that are not rules are skipped, as apk skips them.
+    /// Adds rules, one per line (`#` comments and empty lines skipped; a line without a
+    /// symbol is a `+` rule, as apk reads it).
     pub fn add_rules(&mut self, text: &str) {
         for line in text.lines().map(str::trim) {
-            let mut chars = line.chars();
-            let mode = match chars.next() {
-                Some('+') => Protection::Modified,
-                Some('-') => Protection::None,
-                Some('@') => Protection::SymlinksOnly,
-                Some('!') => Protection::Ignore,
-                _ => continue,
+            let (mode, rest) = match line.chars().next() {
+                None | Some('#') => continue,
+                Some('+') => (Protection::Modified, &line[1..]),
+                Some('-') => (Protection::Ignore, &line[1..]),
+                Some('@') => (Protection::SymlinksOnly, &line[1..]),
+                Some('!') => (Protection::All, &line[1..]),
+                Some(_) => (Protection::Modified, line),
             };
-            let glob = chars.as_str().trim_start_matches('/').trim_end_matches('/');
+            let glob = rest.trim_start_matches('/').trim_end_matches('/');
             if !glob.contains(['*', '?', '[']) {
                 self.rules.push((mode, Rule::Literal(glob.to_owned())));
             } else if let Ok(pattern) = Pattern::new(glob) {
@@ -128,7 +139,7 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(
             d.join("a.list"),
-            "-etc/hosts\n+usr/share/conf/*.ini\nnonsense\n",
+            "-etc/hosts\n+usr/share/conf/*.ini\n# comment\nopt/conf\n",
         )
         .unwrap();
         std::fs::write(d.join("b.txt"), "+usr\n").unwrap();
@@ -137,8 +148,9 @@ mod tests {
             ("etc/passwd", Protection::Modified),
             ("etc/ssh/sshd_config", Protection::Modified),
             ("etc/init.d/sshd", Protection::SymlinksOnly),
-            ("etc/apk/world", Protection::Ignore),
-            ("etc/hosts", Protection::None),
+            ("etc/apk/world", Protection::All),
+            ("etc/hosts", Protection::Ignore),
+            ("opt/conf/x", Protection::Modified),
             ("usr/share/conf/a.ini", Protection::Modified),
             ("usr/share/conf/sub/a.ini", Protection::None),
             ("usr/bin/sh", Protection::None),
