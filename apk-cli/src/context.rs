@@ -72,6 +72,9 @@ pub struct GlobalOpts {
     /// Do not run package scripts
     #[arg(long, global = true)]
     pub no_scripts: bool,
+    /// Do not write var/log/apk.log
+    #[arg(long, global = true)]
+    pub no_logfile: bool,
     /// Fetch network indexes even if the cached copies are fresh
     #[arg(short = 'U', long, global = true)]
     pub update_cache: bool,
@@ -204,10 +207,12 @@ impl Context {
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {
-            eprintln!("WARNING: {url}: {why}");
+            crate::output::warning(format!("{url}: {why}"));
         }
         if db.pool.has_broken {
-            eprintln!("WARNING: The indexes contain broken packages which are not installable.");
+            crate::output::warning(
+                "The indexes contain broken packages which are not installable.",
+            );
         }
         Ok(std::mem::ManuallyDrop::new(db))
     }
@@ -227,7 +232,19 @@ impl Context {
         if !self.take_lock() {
             return None;
         }
+        self.open_log();
         self.open_db_or_report()
+    }
+
+    /// Starts this run's entry in the root's `var/log/apk.log` (not when simulating or
+    /// with `--no-logfile`); a log that cannot be opened is a warning.
+    pub fn open_log(&self) {
+        if self.opts.simulate || self.opts.no_logfile {
+            return;
+        }
+        if let Err(e) = crate::output::open_log(&self.root) {
+            crate::output::warning(format!("Unable to open log: {e}"));
+        }
     }
 
     /// Takes the root's lock unless simulating (or already held); false, with the error
@@ -311,5 +328,5 @@ impl Context {
 
 /// Prints an error as apk does.
 pub fn error(e: impl std::fmt::Display) {
-    eprintln!("ERROR: {e}");
+    crate::output::err(&format!("ERROR: {e}"));
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod output;
 
 use std::process::ExitCode;
 

@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return bad_spec(spec);
         }
         if args.deps.is_empty() {
-            eprintln!("WARNING: creating empty virtual package");
+            crate::output::warning("creating empty virtual package");
         }
         virtual_dep = Some(d);
     }

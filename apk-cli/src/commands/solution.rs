@@ -104,13 +104,13 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
                 b.inc(1);
             }
             if verbosity > 0 {
-                show(&|| println!("{line}"));
+                show(&|| crate::output::out(&line));
             }
         }
         Event::Executing { name, nested } => {
             if verbosity > 0 {
                 let indent = if nested { "  " } else { "" };
-                show(&|| println!("{indent}Executing {name}"));
+                show(&|| crate::output::out(&format!("{indent}Executing {name}")));
             }
         }
         Event::ScriptOutput {
@@ -120,13 +120,13 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         } => {
             let prefix = if nested { "  * " } else { "* " };
             if stderr {
-                show(&|| eprintln!("{prefix}{line}"));
+                show(&|| crate::output::err(&format!("{prefix}{line}")));
             } else if verbosity > 0 {
-                show(&|| println!("{prefix}{line}"));
+                show(&|| crate::output::out(&format!("{prefix}{line}")));
             }
         }
         Event::Error(m) => show(&|| context::error(&m)),
-        Event::Warning(m) => show(&|| eprintln!("WARNING: {m}")),
+        Event::Warning(m) => show(&|| crate::output::warning(&m)),
     };
     let result = commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on);
     if let Some(b) = &bar {
@@ -140,7 +140,7 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         }
     };
     if verbosity > 0 {
-        println!("{}", report::ok_line(&db.pool, cs, errors));
+        crate::output::out(&report::ok_line(&db.pool, cs, errors));
     }
     errors
 }

@@ -62,7 +62,9 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
             }
         }
         if warn {
-            eprintln!("WARNING: Ignored invalid preupgrade dependencies from: {spec}");
+            crate::output::warning(format!(
+                "Ignored invalid preupgrade dependencies from: {spec}"
+            ));
         }
     }
     let pool = &db.pool;
@@ -107,14 +109,16 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
     };
     let cs = solver::solve(&db.pool, &mut req);
     if cs.errors > 0 {
-        eprintln!("WARNING: Failed to perform initial preupgrade, continuing with a full upgrade.");
+        crate::output::warning(
+            "Failed to perform initial preupgrade, continuing with a full upgrade.",
+        );
         return only.then_some(0);
     }
     if cs.changes.is_empty() {
         return only.then_some(0);
     }
     if !only && ctx.opts.simulate {
-        eprintln!("WARNING: This simulation might not reliable as a preupgrade is available.");
+        crate::output::warning("This simulation might not reliable as a preupgrade is available.");
         return None;
     }
     if ctx.verbosity > 0 {

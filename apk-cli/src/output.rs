@@ -1,0 +1,102 @@
+//! Where messages go: standard output or error, and, for applets that change a root,
+//! its log `var/log/apk.log` as apk-tools keeps it (a `Running ...` header per run,
+//! then every message, `--no-logfile` to leave it alone).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+static LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Opens (creating `var/log` if needed) the root's log and writes the run's header.
+pub fn open_log(root: &Path) -> std::io::Result<()> {
+    let path = root.join("var/log/apk.log");
+    let open = || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+    };
+    let mut file = match open() {
+        Ok(f) => f,
+        Err(_) => {
+            std::fs::create_dir_all(root.join("var/log"))?;
+            open()?
+        }
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    writeln!(
+        file,
+        "\nRunning `{}` at {}\napk-rs {}, compiled for {}.",
+        argv.join(" "),
+        utc(secs),
+        env!("CARGO_PKG_VERSION"),
+        apk_core::db::native_arch()
+    )?;
+    if let Ok(mut g) = LOG.lock() {
+        *g = Some(file);
+    }
+    Ok(())
+}
+
+fn log(line: &str) {
+    if let Ok(mut g) = LOG.lock() {
+        if let Some(f) = g.as_mut() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// A line of standard output, logged too.
+pub fn out(line: &str) {
+    println!("{line}");
+    log(line);
+}
+
+/// A line of standard error, logged too.
+pub fn err(line: &str) {
+    eprintln!("{line}");
+    log(line);
+}
+
+/// `WARNING: ...` on standard error, logged too.
+pub fn warning(msg: impl std::fmt::Display) {
+    err(&format!("WARNING: {msg}"));
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, as apk's log stamps a run.
+fn utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
+        // `date -u -d @1700000000` says Tue Nov 14 22:13:20 UTC 2023.
+        assert_eq!(super::utc(1_700_000_000), "2023-11-14 22:13:20");
+        // `date -u -d @951782400`: 2000-02-29 00:00:00 (a leap day).
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00");
+    }
+}
