@@ -166,9 +166,19 @@ impl Context {
         self.root.join(rel.strip_prefix("/").unwrap_or(rel))
     }
 
+    /// A path option as apk-tools opens it against the root: absolute paths are the
+    /// host's, relative ones lie in the root (`--keys-dir`, `--cache-dir`).
+    pub fn root_relative(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
     pub fn keys_dir(&self) -> PathBuf {
         match &self.opts.keys_dir {
-            Some(d) => self.in_root(d),
+            Some(d) => self.root_relative(d),
             None => self.in_root(Path::new("etc/apk/keys")),
         }
     }
@@ -207,7 +217,9 @@ impl Context {
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {
-            crate::output::warning(format!("{url}: {why}"));
+            let local = !url.contains("://") || url.starts_with("file://");
+            let action = if local { "opening" } else { "fetching" };
+            crate::output::warning(format!("{action} {url}: {why}"));
         }
         if db.pool.has_broken {
             crate::output::warning(
@@ -322,7 +334,13 @@ impl Context {
         if self.opts.allow_untrusted {
             return Ok(None);
         }
-        Keyring::load_dir(&self.keys_dir()).map(Some)
+        let mut ring = Keyring::load_dir(&self.keys_dir())?;
+        // Without --keys-dir, lib/apk/keys holds keys too (etc/apk/keys wins by name).
+        if self.opts.keys_dir.is_none() {
+            let lib = Keyring::load_dir(&self.in_root(Path::new("lib/apk/keys")))?;
+            ring.merge_missing(lib);
+        }
+        Ok(Some(ring))
     }
 }
 

@@ -217,13 +217,16 @@ impl Inputs {
         match &opts.keys_dir {
             None => k.add("trust", b"untrusted"),
             Some(dir) => {
-                let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                    .unwrap_or_default();
-                names.sort();
-                k.add("trust", dir.to_string_lossy().as_bytes());
-                for n in names {
-                    k.add_file_identity(&n);
+                // The keys directory, and lib/apk/keys, which adds keys by default.
+                for d in [dir.clone(), root.join("lib/apk/keys")] {
+                    let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
+                        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                        .unwrap_or_default();
+                    names.sort();
+                    k.add("trust", d.to_string_lossy().as_bytes());
+                    for n in names {
+                        k.add_file_identity(&n);
+                    }
                 }
             }
         }
@@ -355,7 +358,7 @@ impl Database {
             let read = match source {
                 IndexSource::File(path) => std::fs::read(path)
                     .map(std::sync::Arc::new)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| crate::error::io_reason(&e)),
                 IndexSource::Memory(b) => Ok(b.clone()),
                 IndexSource::Unavailable(why) => Err(why.clone()),
             };
@@ -367,12 +370,29 @@ impl Database {
                     continue;
                 }
             };
-            let raw = RawIndex::read(&bytes, opts.keys.as_ref(), &url)?;
+            // A broken index (truncated, unsigned, not parsing) is a warning and the
+            // other repositories still count, as apk-tools has it.
             let what = format!("{url}: APKINDEX");
+            let raw = match RawIndex::read(&bytes, opts.keys.as_ref(), &url) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    unavailable.push((url.clone(), e.apk_reason()));
+                    continue;
+                }
+            };
+            let description = raw.description;
             let text: std::sync::Arc<str> = raw.text.into();
-            let records = crate::index::parse_refs(&text, &what)?;
+            let records = match crate::index::parse_refs(&text, &what) {
+                Ok(r) => r,
+                Err(e) => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    unavailable.push((url.clone(), e.apk_reason()));
+                    continue;
+                }
+            };
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
-            pool.repos[idx as usize].description = raw.description.clone();
+            pool.repos[idx as usize].description = description;
             let kept = pool.keep_text(text.clone());
             for rec in &records {
                 pool.add_record(rec, Some(idx), Some(kept))

@@ -53,6 +53,21 @@ impl Error {
         }
     }
 
+    /// The problem as apk-tools words it in its one-line warnings (`UNTRUSTED
+    /// signature`, `file format is invalid or inconsistent`, an OS error's text).
+    pub fn apk_reason(&self) -> String {
+        match self {
+            Error::Io { source, .. } => io_reason(source),
+            Error::Signature { msg, .. } if msg.starts_with("UNTRUSTED") => {
+                "UNTRUSTED signature".into()
+            }
+            Error::Signature { .. } => "BAD signature".into(),
+            Error::Parse { .. } | Error::Format { .. } => {
+                "file format is invalid or inconsistent".into()
+            }
+        }
+    }
+
     pub fn signature(what: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::Signature {
             what: what.into(),
@@ -84,5 +99,14 @@ impl Error {
             Error::Parse { line, msg, .. } => format!("line {line}: {msg}"),
             Error::Format { msg, .. } | Error::Signature { msg, .. } => msg.clone(),
         }
+    }
+}
+
+/// An OS error as `strerror` words it (without Rust's ` (os error N)`).
+pub fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }

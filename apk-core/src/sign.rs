@@ -272,6 +272,13 @@ impl Keyring {
         Ok(ring)
     }
 
+    /// Adds the keys of `other` whose names this ring does not have.
+    pub fn merge_missing(&mut self, other: Keyring) {
+        for (name, key) in other.keys {
+            self.keys.entry(name).or_insert(key);
+        }
+    }
+
     pub fn insert(&mut self, name: String, key: PublicKey) {
         self.keys.insert(name, key);
     }
