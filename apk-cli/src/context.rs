@@ -31,21 +31,49 @@ pub struct GlobalOpts {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Do not use any local cache
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "cache")]
     pub no_cache: bool,
+    /// Use the local caches (the default)
+    #[arg(long, global = true, overrides_with = "no_cache")]
+    pub cache: bool,
     /// Do not use the network
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "network")]
     pub no_network: bool,
-    /// Show what would be done without doing it
+    /// Use the network (the default)
+    #[arg(long, global = true, overrides_with = "no_network")]
+    pub network: bool,
+    /// Show what would be done without doing it (`-s` for the applets that change the
+    /// root)
     #[arg(long, global = true)]
     pub simulate: bool,
-    /// Options apk-tools has that this build does not implement yet; given, they are
-    /// refused with a clear message instead of being ignored.
-    #[arg(long, global = true, hide = true)]
+    /// Enable the forces that are safe to combine (overwrite, old apk, non-repository
+    /// packages, binary output)
+    #[arg(short = 'f', long, global = true)]
+    pub force: bool,
+    /// Overwrite files owned by other packages (with a warning)
+    #[arg(long, global = true)]
     pub force_overwrite: bool,
     /// Continue even if the world cannot be satisfied, dropping what cannot be
     #[arg(long, global = true)]
     pub force_broken_world: bool,
+    /// Fetch network indexes and packages even when cached copies exist
+    #[arg(long, global = true)]
+    pub force_refresh: bool,
+    /// Go on with packages that ask for a newer apk (apk-rs checks no such requirement)
+    #[arg(long, global = true)]
+    pub force_old_apk: bool,
+    /// Allow installing packages that no repository has (apk-rs keeps them as any other)
+    #[arg(long, global = true)]
+    pub force_non_repository: bool,
+    /// Go on when repositories are missing (apk-rs warns and goes on in any case)
+    #[arg(long, global = true)]
+    pub force_missing_repositories: bool,
+    /// Write binary output to a terminal (apk-rs writes none there)
+    #[arg(long, global = true)]
+    pub force_binary_stdout: bool,
+    /// Run scripts without changing root into ROOT
+    #[arg(long, global = true)]
+    pub force_no_chroot: bool,
     /// Output format of the query applets (search, info, list): `json`
     #[arg(long, global = true, value_name = "FORMAT", value_parser = ["json", "default"])]
     pub format: Option<String>,
@@ -55,14 +83,6 @@ pub struct GlobalOpts {
     /// Accepted for compatibility; apk-rs never mounts a tmpfs root
     #[arg(long, global = true, hide = true, value_name = "yes|no|auto")]
     pub root_tmpfs: Option<String>,
-    #[arg(long, global = true, hide = true)]
-    pub force_refresh: bool,
-    #[arg(long, global = true, hide = true)]
-    pub force_old_apk: bool,
-    #[arg(long, global = true, hide = true)]
-    pub force_non_repository: bool,
-    #[arg(long, global = true, hide = true)]
-    pub force_missing_repositories: bool,
     /// Create the package database in ROOT if it does not exist (add)
     #[arg(long, global = true)]
     pub initdb: bool,
@@ -70,29 +90,59 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub no_chown: bool,
     /// Do not run package scripts
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "scripts")]
     pub no_scripts: bool,
+    /// Run package scripts (the default)
+    #[arg(long, global = true, overrides_with = "no_scripts")]
+    pub scripts: bool,
     /// Do not write var/log/apk.log
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "logfile")]
     pub no_logfile: bool,
+    /// Write var/log/apk.log (the default for applets that change the root)
+    #[arg(long, global = true, overrides_with = "no_logfile")]
+    pub logfile: bool,
     /// Fetch network indexes even if the cached copies are fresh
     #[arg(short = 'U', long, global = true)]
     pub update_cache: bool,
-    #[arg(long, global = true, hide = true)]
-    pub cache_dir: Option<String>,
+    /// The package and index cache directory (relative to ROOT unless absolute)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Keep downloaded packages in the cache directory even without etc/apk/cache
+    #[arg(long, global = true)]
+    pub cache_packages: bool,
     /// Fetch network indexes again when their cached copies are older than MINUTES
     #[arg(long, global = true, value_name = "MINUTES")]
     pub cache_max_age: Option<u64>,
-    #[arg(short = 'i', long, global = true, hide = true)]
+    /// Ask before changing anything
+    #[arg(short = 'i', long, global = true, overrides_with = "no_interactive")]
     pub interactive: bool,
+    /// Do not ask before changing anything (the default)
+    #[arg(long, global = true, overrides_with = "interactive")]
+    pub no_interactive: bool,
     /// Show a progress bar on standard error (the default when it is a terminal)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_progress")]
     pub progress: bool,
     /// Do not show a progress bar
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "progress")]
     pub no_progress: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Also delete changed configuration files and .apk-new files of removed packages
+    #[arg(long, global = true)]
     pub purge: bool,
+    /// Do not create .apk-new files: a changed protected file stays as it is
+    #[arg(long, global = true)]
+    pub clean_protected: bool,
+    /// Run scripts with apk's own environment instead of a clean one
+    #[arg(long, global = true)]
+    pub preserve_env: bool,
+    /// Do not check TLS certificates of https repositories
+    #[arg(long, global = true, overrides_with = "check_certificate")]
+    pub no_check_certificate: bool,
+    /// Check TLS certificates (the default)
+    #[arg(long, global = true, overrides_with = "no_check_certificate")]
+    pub check_certificate: bool,
+    /// Print the primary architecture and exit
+    #[arg(long, global = true)]
+    pub print_arch: bool,
     /// Wait up to TIME seconds for the database lock
     #[arg(long, global = true, value_name = "TIME")]
     pub wait: Option<u64>,
@@ -104,19 +154,7 @@ pub struct GlobalOpts {
 impl GlobalOpts {
     /// The long names of given options that this build does not implement.
     fn unimplemented(&self) -> Vec<&'static str> {
-        let flags = [
-            (self.force_overwrite, "--force-overwrite"),
-            (self.force_refresh, "--force-refresh"),
-            (self.force_old_apk, "--force-old-apk"),
-            (self.force_non_repository, "--force-non-repository"),
-            (
-                self.force_missing_repositories,
-                "--force-missing-repositories",
-            ),
-            (self.cache_dir.is_some(), "--cache-dir"),
-            (self.interactive, "--interactive"),
-            (self.purge, "--purge"),
-        ];
+        let flags = [(self.no_check_certificate, "--no-check-certificate")];
         flags
             .iter()
             .filter(|(on, _)| *on)
@@ -145,7 +183,31 @@ impl Context {
                 missing.join(", ")
             ));
         }
+        let mut opts = opts;
+        if opts.force {
+            opts.force_overwrite = true;
+            opts.force_old_apk = true;
+            opts.force_non_repository = true;
+            opts.force_binary_stdout = true;
+        }
+        if opts.force_refresh {
+            opts.update_cache = true;
+        }
         let root = opts.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        if let Some(d) = &opts.cache_dir {
+            let dir = if d.is_absolute() {
+                d.clone()
+            } else {
+                root.join(d)
+            };
+            if !dir.is_dir() {
+                return Err(format!(
+                    "Unable to setup the cache: {}: No such file or directory",
+                    dir.display()
+                ));
+            }
+            apk_core::database::set_cache_dir(dir);
+        }
         let verbosity = 1 + i32::from(opts.verbose) - i32::from(opts.quiet);
         Ok(Context {
             opts,
@@ -154,6 +216,18 @@ impl Context {
             lock: std::cell::OnceCell::new(),
             unlocked_initdb: std::cell::Cell::new(false),
         })
+    }
+
+    /// The root's primary architecture: the first of `etc/apk/arch`, else `--arch`,
+    /// else the one apk-rs was built for.
+    pub fn primary_arch(&self) -> String {
+        if let Some(a) = self.opts.arch.first() {
+            return a.clone();
+        }
+        std::fs::read_to_string(self.in_root(Path::new("etc/apk/arch")))
+            .ok()
+            .and_then(|t| apk_core::db::parse_arch(&t))
+            .unwrap_or_else(|| apk_core::db::native_arch().to_owned())
     }
 
     /// `--format json` was asked for.
@@ -245,7 +319,23 @@ impl Context {
             return None;
         }
         self.open_log();
+        self.ensure_cache_dir();
         self.open_db_or_report()
+    }
+
+    /// As apk-tools opening a root for writing: without `etc/apk/cache` (or
+    /// `--cache-dir`), the static cache `var/cache/apk` is made, unless `--no-cache`
+    /// (which `-U` overrides: indexes need a cache).
+    fn ensure_cache_dir(&self) {
+        if self.opts.no_cache || self.opts.cache_dir.is_some() {
+            return;
+        }
+        let configured = apk_core::commit::rootfs::RootFs::new(&self.root)
+            .resolve_dir("etc/apk/cache")
+            .is_ok_and(|d| d.is_dir());
+        if !configured {
+            let _ = std::fs::create_dir_all(self.root.join("var/cache/apk"));
+        }
     }
 
     /// Starts this run's entry in the root's `var/log/apk.log` (not when simulating or
@@ -308,10 +398,24 @@ impl Context {
         if self.opts.no_cache {
             return None;
         }
+        if let Some(d) = &self.opts.cache_dir {
+            let dir = self.root_relative(d);
+            return dir.is_dir().then_some(dir);
+        }
         let dir = apk_core::commit::rootfs::RootFs::new(&self.root)
             .resolve_dir("etc/apk/cache")
-            .ok()?;
-        dir.is_dir().then_some(dir)
+            .ok()
+            .filter(|d| d.is_dir());
+        match dir {
+            Some(d) => Some(d),
+            // --cache-packages keeps packages in the index cache, var/cache/apk.
+            None if self.opts.cache_packages => {
+                let d = self.root.join("var/cache/apk");
+                std::fs::create_dir_all(&d).ok()?;
+                Some(d)
+            }
+            None => None,
+        }
     }
 
     /// How to commit into this root.
@@ -326,6 +430,13 @@ impl Context {
             arch: db.pool.arches.first().cloned().unwrap_or_default(),
             cache_dir: self.package_cache_dir(),
             fetcher: self.fetcher(),
+            force_overwrite: self.opts.force_overwrite,
+            clean_protected: self.opts.clean_protected,
+            purge: self.opts.purge,
+            scripts: apk_core::commit::script::ScriptOptions {
+                preserve_env: self.opts.preserve_env,
+                no_chroot: self.opts.force_no_chroot,
+            },
         })
     }
 

@@ -22,7 +22,7 @@ struct Cli {
     #[command(flatten)]
     global: GlobalOpts,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -70,6 +70,118 @@ enum Command {
     Other(Vec<String>),
 }
 
+/// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
+const APK_TOOLS_APPLETS: &[&str] = &[
+    "adbdump", "adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg", "query",
+];
+
+/// Parses the command line as apk-tools does: options anywhere, long options by any
+/// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
+/// words; the exit status comes back.
+fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command()
+        .infer_long_args(true)
+        .mut_subcommands(|sc| sc.infer_long_args(true));
+    let argv = applet_first(&cmd, argv);
+    let matches = cmd
+        .try_get_matches_from(argv)
+        .map_err(|e| usage_error(&e))?;
+    Cli::from_arg_matches(&matches).map_err(|e| usage_error(&e))
+}
+
+/// Applets whose options include apk's commit group (`-s` is `--simulate` there).
+const COMMIT_APPLETS: &[&str] = &["add", "del", "upgrade", "fix", "cache"];
+
+/// apk-tools reads options wherever they stand; clap wants an applet's own options after
+/// the applet. So the words before the applet name are moved after it (the order of
+/// options does not matter to apk), and a lone `-s` of a commit applet becomes
+/// `--simulate`.
+fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    // Global options that take a value: their next word is not the applet.
+    let takes_value = |word: &str| {
+        cmd.get_arguments().any(|a| {
+            let valued =
+                a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values();
+            let long = word
+                .strip_prefix("--")
+                .filter(|l| !l.contains('='))
+                .is_some_and(|l| {
+                    a.get_long()
+                        .is_some_and(|n| n == l || (l.len() > 1 && n.starts_with(l)))
+                });
+            let short = word.len() == 2
+                && word.starts_with('-')
+                && a.get_short().is_some_and(|c| word.ends_with(c));
+            valued && (long || short)
+        })
+    };
+    let mut pos = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let w = argv[i].to_string_lossy();
+        if w == "--" {
+            break;
+        }
+        if w.starts_with('-') && w.len() > 1 {
+            if takes_value(&w) {
+                i += 1;
+            }
+        } else {
+            pos = Some(i);
+            break;
+        }
+        i += 1;
+    }
+    let Some(pos) = pos else {
+        return argv;
+    };
+    let applet = argv[pos].to_string_lossy().into_owned();
+    let commit = COMMIT_APPLETS.contains(&applet.as_str());
+    let fix = |w: &std::ffi::OsString| {
+        if commit && w == "-s" {
+            std::ffi::OsString::from("--simulate")
+        } else {
+            w.clone()
+        }
+    };
+    let mut out = vec![argv[0].clone(), argv[pos].clone()];
+    out.extend(argv[1..pos].iter().map(fix));
+    let mut after_dashes = false;
+    for w in &argv[pos + 1..] {
+        after_dashes |= w == "--";
+        out.push(if after_dashes { w.clone() } else { fix(w) });
+    }
+    out
+}
+
+fn usage_error(e: &clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return 0;
+        }
+        ErrorKind::UnknownArgument => {
+            if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+                let name = arg.trim_start_matches('-');
+                let name = name.split('=').next().unwrap_or(name);
+                eprintln!("ERROR: command line: unrecognized option '{name}'");
+                return 1;
+            }
+        }
+        _ => {}
+    }
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ");
+    eprintln!("ERROR: command line: {first}");
+    1
+}
+
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
@@ -82,7 +194,10 @@ fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         apk_core::commit::script::set_launcher(exe);
     }
-    let cli = Cli::parse();
+    let cli = match parse(argv) {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     let ctx = match context::Context::new(cli.global) {
         Ok(c) => c,
         Err(msg) => {
@@ -90,7 +205,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let failures = match cli.command {
+    if ctx.opts.print_arch {
+        println!("{}", ctx.primary_arch());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("ERROR: no applet given. See 'apk --help'.");
+        return ExitCode::from(1);
+    };
+    let failures = match command {
         Command::Add(a) => commands::add::run(&ctx, a),
         Command::Del(a) => commands::del::run(&ctx, a),
         Command::Upgrade(a) => commands::upgrade::run(&ctx, a),
@@ -112,7 +235,11 @@ fn main() -> ExitCode {
         Command::Extract(a) => commands::extract::run(&ctx, a),
         Command::Other(words) => {
             let name = words.first().map(String::as_str).unwrap_or("");
-            eprintln!("ERROR: applet '{name}' is not implemented in this build of apk-rs");
+            if APK_TOOLS_APPLETS.contains(&name) {
+                eprintln!("ERROR: applet '{name}' is not implemented in this build of apk-rs");
+            } else {
+                eprintln!("ERROR: '{name}' is not an apk command. See 'apk --help'.");
+            }
             1
         }
     };

@@ -58,12 +58,23 @@ pub enum IndexSource {
 /// The directory network indexes are cached in: `etc/apk/cache` when it exists (the
 /// package cache is enabled), else `var/cache/apk`.
 pub fn index_cache_dir(root: &Path) -> PathBuf {
+    if let Some(dir) = CACHE_DIR.get() {
+        return dir.clone();
+    }
     // `etc/apk/cache` is usually a symlink to `/var/cache/apk`, meant inside the root.
     let enabled = crate::commit::rootfs::RootFs::new(root).resolve_dir("etc/apk/cache");
     match enabled {
         Ok(dir) if dir.is_dir() => dir,
         _ => root.join("var/cache/apk"),
     }
+}
+
+static CACHE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// `--cache-dir`: the cache directory for this process, instead of `etc/apk/cache` /
+/// `var/cache/apk` in the root.
+pub fn set_cache_dir(dir: PathBuf) {
+    let _ = CACHE_DIR.set(dir);
 }
 
 /// The cached copy of a network repository's index: `APKINDEX.<hash>.tar.gz`, the hash

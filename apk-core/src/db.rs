@@ -201,6 +201,10 @@ pub fn write_world(deps: &[Dependency]) -> String {
         out.push_str(&d.to_string());
         out.push('\n');
     }
+    // apk-tools ends the file with a newline even when the world is empty.
+    if out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 

@@ -641,6 +641,14 @@ impl Pool {
         self.rdepends.get(name)
     }
 
+    /// The installed package of `name` (not a provider of it), if any.
+    pub fn installed_of(&self, name: NameId) -> Option<PkgId> {
+        self.providers(name)
+            .iter()
+            .map(|p| p.pkg)
+            .find(|&id| self.pkg(id).name == name && self.pkg(id).installed.is_some())
+    }
+
     /// The names whose packages have `name` in their install_if.
     pub fn rinstall_if(&self, name: NameId) -> &[NameId] {
         self.rinstall_if.get(name)

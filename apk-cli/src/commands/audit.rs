@@ -59,7 +59,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         return 0;
     }
     for f in &findings {
-        println!("{} {}", f.kind, f.path);
+        // Directories are printed with their slash, as apk-tools prints them.
+        let slash = if matches!(f.kind, 'D' | 'd') { "/" } else { "" };
+        println!("{} {}{slash}", f.kind, f.path);
     }
     0
 }

@@ -154,7 +154,17 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         solution::print_errors(&db, &cs, &req.world);
         return cs.errors;
     }
+    // What the root holds after the change: the installed packages the changeset keeps,
+    // and the ones it brings.
     let mut marked = vec![false; db.pool.packages.len()];
+    for (id, p) in db.pool.packages.iter().enumerate() {
+        marked[id] = p.installed.is_some();
+    }
+    for c in &cs.changes {
+        if let Some(o) = c.old {
+            marked[o as usize] = false;
+        }
+    }
     for c in &cs.changes {
         if let Some(n) = c.new {
             marked[n as usize] = true;
@@ -163,8 +173,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let in_world: HashSet<NameId> = req.world.iter().map(|d| d.name).collect();
     let explanation = not_deleted(&db, &named, &marked, &in_world);
     if !explanation.is_empty() {
-        println!("World updated, but the following packages are not removed due to:");
-        print!("{explanation}");
+        crate::output::out("World updated, but the following packages are not removed due to:");
+        for line in explanation.lines() {
+            crate::output::out(line);
+        }
         println!();
     }
     solution::apply(ctx, &db, &cs, &req.world)

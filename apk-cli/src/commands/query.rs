@@ -153,6 +153,15 @@ pub struct InfoArgs {
     rdepends: bool,
     #[arg(long)]
     install_if: bool,
+    /// The installed packages whose install_if names the package
+    #[arg(long)]
+    rinstall_if: bool,
+    /// Trigger paths of installed packages
+    #[arg(short = 't', long)]
+    triggers: bool,
+    /// What installed packages replace
+    #[arg(long)]
+    replaces: bool,
     #[arg(long)]
     license: bool,
     /// Exit status tells whether the packages are installed
@@ -229,6 +238,9 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         || args.provides
         || args.rdepends
         || args.install_if
+        || args.rinstall_if
+        || args.triggers
+        || args.replaces
         || args.license
         || args.contents;
     let (desc, web, size) = if args.all || !any_field {
@@ -326,12 +338,64 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
+        if (args.all || args.triggers) && installed {
+            if v == 1 {
+                let _ = writeln!(out, "{nv} triggers:");
+            }
+            for t in installed_triggers(&db, id) {
+                if v > 1 {
+                    let _ = write!(out, "{short}: trigger ");
+                }
+                let _ = writeln!(out, "{t}");
+            }
+            out.push('\n');
+        }
         if args.all || args.install_if {
             deps_section(
                 &mut out,
                 "has auto-install rule",
                 pool.pkg_deps(p).install_if,
             );
+        }
+        if (args.all || args.rinstall_if) && installed {
+            if v == 1 {
+                let _ = writeln!(out, "{nv} affects auto-installation of:");
+            }
+            if v > 1 {
+                let _ = write!(out, "{short}: ");
+            }
+            for &n0 in pool.rinstall_if(p.name) {
+                let Some(p0) = pool.installed_of(n0) else {
+                    continue;
+                };
+                let names_this = pool
+                    .pkg_deps(pool.pkg(p0))
+                    .install_if
+                    .iter()
+                    .any(|d| d.name == p.name && !d.conflict);
+                if names_this {
+                    let _ = write!(out, "{}{sep}", pool.nv(p0));
+                }
+            }
+            out.push('\n');
+        }
+        if (args.all || args.replaces) && installed {
+            let replaces: Vec<String> = pool
+                .info(id)
+                .replaces
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            if v == 1 {
+                let _ = writeln!(out, "{nv} replaces:");
+            }
+            if v > 1 {
+                let _ = write!(out, "{short}: ");
+            }
+            for r in replaces {
+                let _ = write!(out, "{r}{sep}");
+            }
+            out.push('\n');
         }
         if args.all || args.license {
             let lic = pool.info(id).license.as_deref().unwrap_or("");
@@ -344,6 +408,20 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
     }
     print!("{out}");
     0
+}
+
+/// The trigger paths recorded for an installed package (`lib/apk/db/triggers`).
+fn installed_triggers(db: &Database, id: apk_core::pool::PkgId) -> Vec<String> {
+    let Some(sum) = db.pool.checksum(id) else {
+        return Vec::new();
+    };
+    let key = sum.to_string();
+    let text = std::fs::read_to_string(db.root.join("lib/apk/db/triggers")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(k, _)| *k == key)
+        .flat_map(|(_, rest)| rest.split_ascii_whitespace().map(str::to_owned))
+        .collect()
 }
 
 fn who_owns(db: &Database, paths: &[String], v: i32) -> u32 {

@@ -78,11 +78,21 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         }
     };
     let verbosity = ctx.verbosity;
-    if verbosity > 1 {
+    let interactive = ctx.opts.interactive && !cs.changes.is_empty();
+    if verbosity > 1 || interactive {
+        // -i shows every list, as apk-tools does before it asks.
+        let v = if interactive {
+            verbosity.max(3)
+        } else {
+            verbosity
+        };
         print!(
             "{}",
-            report::summary_lists(&db.pool, cs, verbosity, report::DEFAULT_WIDTH)
+            report::summary_lists(&db.pool, cs, v, report::DEFAULT_WIDTH)
         );
+    }
+    if interactive && !confirm() {
+        return 1;
     }
     // The bar counts changes; output lines are printed around it, never through it.
     let bar = ctx.progress().then(|| {
@@ -126,6 +136,11 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             }
         }
         Event::Error(m) => show(&|| context::error(&m)),
+        Event::Note(m) => {
+            if verbosity > 0 {
+                show(&|| crate::output::out(&m));
+            }
+        }
         Event::Warning(m) => show(&|| crate::output::warning(&m)),
     };
     let result = commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on);
@@ -143,6 +158,19 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         crate::output::out(&report::ok_line(&db.pool, cs, errors));
     }
     errors
+}
+
+/// `Do you want to continue [Y/n]?` on standard output; yes unless the answer begins
+/// with something other than `y`, `Y` or the end of the line.
+fn confirm() -> bool {
+    use std::io::{Read, Write};
+    print!("Do you want to continue [Y/n]? ");
+    let _ = std::io::stdout().flush();
+    let mut b = [0u8; 1];
+    match std::io::stdin().read(&mut b) {
+        Ok(1) => matches!(b[0], b'y' | b'Y' | b'\n'),
+        _ => true,
+    }
 }
 
 /// Adds `dep` to `world`, replacing an entry for the same name (apk_deps_add).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod repo;
+pub mod twin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -60,6 +60,14 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Reads packages from network repositories.
     pub fetcher: crate::fetch::Fetcher,
+    /// `--force-overwrite`: take files owned by other packages (with a warning).
+    pub force_overwrite: bool,
+    /// `--clean-protected`: no `.apk-new` files; a changed protected file stays.
+    pub clean_protected: bool,
+    /// `--purge`: removals delete changed protected files and `.apk-new` files too.
+    pub purge: bool,
+    /// How scripts run (`--preserve-env`, `--force-no-chroot`).
+    pub scripts: script::ScriptOptions,
 }
 
 /// What a commit reports as it goes.
@@ -81,6 +89,8 @@ pub enum Event {
     },
     /// A counted error, without the `ERROR: ` prefix.
     Error(String),
+    /// A line of information (`  Installing file to etc/x.apk-new`).
+    Note(String),
     Warning(String),
 }
 
@@ -124,6 +134,7 @@ pub fn commit(
             changed_dirs: BTreeSet::new(),
             fresh: HashSet::new(),
             errors: 0,
+            failed_here: false,
             landed: 0,
             prepared: rx,
             on,
@@ -133,7 +144,13 @@ pub fn commit(
             if let Some(line) = line {
                 (c.on)(Event::Change(line));
             }
+            c.failed_here = false;
             c.apply(change);
+            // As apk-tools counts: one error per change that failed or left its
+            // package broken, however many things went wrong in it.
+            if c.failed_here {
+                c.errors += 1;
+            }
         }
         c.run_triggers();
         crash_point("before-db");
@@ -217,17 +234,8 @@ fn prepare(job: &FetchJob, opts: &Options) -> std::result::Result<Prepared, Stri
 
 /// Writes the database files of an empty root (`--initdb`).
 pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
-    let dirs: [(&str, u32); 9] = [
-        ("tmp", 0o1777),
-        ("dev", 0o755),
-        ("etc", 0o755),
-        ("etc/apk", 0o755),
-        ("etc/apk/keys", 0o755),
-        ("etc/apk/protected_paths.d", 0o755),
-        ("lib/apk/db", 0o755),
-        ("lib/apk/exec", 0o755),
-        ("var/cache/apk", 0o755),
-    ];
+    // What apk-tools creates: the database and configuration directories only.
+    let dirs: [(&str, u32); 2] = [("etc/apk", 0o755), ("lib/apk/db", 0o755)];
     for (d, mode) in dirs {
         let p = root.join(d);
         if !p.is_dir() {
@@ -356,6 +364,8 @@ struct Committer<'a> {
     /// Packages installed by this commit: their triggers see every matching directory.
     fresh: HashSet<String>,
     errors: u32,
+    /// An error was reported since the current change (or trigger) began.
+    failed_here: bool,
     /// Packages installed so far.
     landed: u32,
     /// Packages read ahead, in the order of the changes that install them.
@@ -367,6 +377,10 @@ struct Committer<'a> {
 /// temporary names.
 #[derive(Default)]
 struct Stage {
+    /// `name-version` of the package, for messages.
+    nv: String,
+    /// A file could not be installed (`f:f` in the database).
+    broken_files: bool,
     record: InstalledPackage,
     dir_index: HashMap<String, usize>,
     /// (temporary file, final destination).
@@ -476,7 +490,7 @@ fn q1(digest: impl AsRef<[u8]>) -> String {
 
 impl Committer<'_> {
     fn error(&mut self, msg: String) {
-        self.errors += 1;
+        self.failed_here = true;
         (self.on)(Event::Error(msg));
     }
 
@@ -569,6 +583,7 @@ impl Committer<'_> {
             self.state.disown(path);
         }
         let removed = self.state.remove(&name);
+        let broken_files = stage.broken_files;
         let mut record = stage.record;
         // The index leaves out what only the installed database keeps: replaces.
         record.info = info;
@@ -599,6 +614,9 @@ impl Committer<'_> {
         if !(pre_ok && post_ok) {
             self.state.mark_broken(&name, 's');
         }
+        if broken_files {
+            self.state.mark_broken(&name, 'f');
+        }
         Ok(())
     }
 
@@ -627,7 +645,13 @@ impl Committer<'_> {
         let Ok(host) = self.fs.entry_path(path) else {
             return;
         };
-        if self.user_modified(path, &host).is_some() {
+        let protected = self.protect.of(path).keeps_changes();
+        if protected {
+            // The package's `.apk-new` goes with it.
+            let apk_new = host.with_file_name(format!("{}.apk-new", file_name(path)));
+            let _ = fs::remove_file(apk_new);
+        }
+        if !self.opts.purge && self.user_modified(path, &host).is_some() {
             return;
         }
         match fs::remove_file(&host) {
@@ -707,7 +731,10 @@ impl Committer<'_> {
         what: &str,
         previous: Option<&InstalledPackage>,
     ) -> std::result::Result<Stage, String> {
-        let mut stage = Stage::default();
+        let mut stage = Stage {
+            nv: what.to_owned(),
+            ..Stage::default()
+        };
         let package = &prepared.package;
         let origin = &package.info.origin;
         let replaces = &package.info.replaces;
@@ -751,10 +778,15 @@ impl Committer<'_> {
                 let replaced = replaces.iter().any(|r| &r.name == oname);
                 let same_origin = origin.is_some() && *origin == owner.info.origin;
                 if !replaced && !same_origin {
-                    return Err(format!(
-                        "trying to overwrite {path} owned by {}.",
-                        owner.info.nv()
-                    ));
+                    // As apk-tools: the file is skipped and the package marked broken
+                    // (`f:f`), or with --force-overwrite taken over with a warning.
+                    let msg = format!("{path} owned by {}.", owner.info.nv());
+                    if !self.opts.force_overwrite {
+                        self.error(format!("{}: trying to overwrite {msg}", stage.nv));
+                        stage.broken_files = true;
+                        return Ok(());
+                    }
+                    (self.on)(Event::Warning(format!("{}: overwriting {msg}", stage.nv)));
                 }
                 stage.takeovers.push(path.to_owned());
             }
@@ -821,9 +853,10 @@ impl Committer<'_> {
         // apk-tools leaves it.
         let mut link_source = tmp;
         match self.user_modified(path, &dest) {
-            Some(current) if current != checksum => {
+            Some(current) if current != checksum && !self.opts.clean_protected => {
                 let last = stage.moves.len() - 1;
                 stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
+                (self.on)(Event::Note(format!("  Installing file to {path}.apk-new")));
             }
             Some(_) if h.kind == EntryKind::File => {
                 if let Some((tmp, _)) = stage.moves.pop() {
@@ -947,6 +980,7 @@ impl Committer<'_> {
             })
         };
         let outcome = script::run(
+            &self.opts.scripts,
             self.fs.path(),
             &name,
             package,
@@ -955,6 +989,9 @@ impl Committer<'_> {
             &args,
             &mut on_line,
         );
+        // A script may have added users or groups (adduser in a pre-install): names
+        // are looked up afresh, as apk-tools resets its id cache after each script.
+        self.ids = None;
         let failure = match outcome {
             script::Outcome::Ok => return true,
             script::Outcome::Failed(code) => format!("{name}: exited with error {code}"),
@@ -1004,6 +1041,7 @@ impl Committer<'_> {
             let scripts = self.state.scripts.get(&name).cloned().unwrap_or_default();
             if !self.run_script(&name, &nv, &scripts, "trigger", &dirs, false) {
                 self.state.mark_broken(&name, 's');
+                self.errors += 1;
             }
         }
     }

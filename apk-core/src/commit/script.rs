@@ -45,6 +45,15 @@ pub enum Outcome {
     NotRun(String),
 }
 
+/// How scripts are run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScriptOptions {
+    /// `--preserve-env`: apk's environment instead of a clean one (`PATH` only).
+    pub preserve_env: bool,
+    /// `--force-no-chroot`: run in the host's `/`, in the root's directory.
+    pub no_chroot: bool,
+}
+
 /// One line a script printed, and whether it went to standard error.
 pub struct OutputLine {
     pub text: String,
@@ -53,7 +62,9 @@ pub struct OutputLine {
 
 /// Runs `script` (named `name`, e.g. `pkg-1.0-r0.post-install`, for package `package`
 /// and action `action`) with `args`; `on_line` sees each line it prints.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
+    opts: &ScriptOptions,
     root: &Path,
     name: &str,
     package: &str,
@@ -64,6 +75,9 @@ pub fn run(
 ) -> Outcome {
     let dir = root.join(EXEC_DIR);
     let host_path = dir.join(name);
+    // apk-tools runs scripts from memory where it can and leaves no directory behind;
+    // one made here for the script goes again after it.
+    let made_dir = !dir.is_dir();
     let written = fs::create_dir_all(&dir)
         .and_then(|()| fs::write(&host_path, script))
         .and_then(|()| fs::set_permissions(&host_path, fs::Permissions::from_mode(0o755)));
@@ -75,6 +89,8 @@ pub fn run(
     let abs_root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut cmd = if is_host_root {
         Command::new(&in_root)
+    } else if opts.no_chroot {
+        Command::new(abs_root.join(EXEC_DIR).join(name))
     } else if !crate::extract::is_root() {
         let _ = fs::remove_file(&host_path);
         return Outcome::NotRun("running scripts in another root needs root".into());
@@ -87,10 +103,11 @@ pub fn run(
         c.arg(&abs_root).arg(&in_root);
         c
     };
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", PATH)
-        .env("APK_SCRIPT", action)
+    cmd.args(args);
+    if !opts.preserve_env {
+        cmd.env_clear().env("PATH", PATH);
+    }
+    cmd.env("APK_SCRIPT", action)
         .env("APK_PACKAGE", package)
         .current_dir(&abs_root)
         .stdin(Stdio::null())
@@ -116,6 +133,9 @@ pub fn run(
         child.wait()
     });
     let _ = fs::remove_file(&host_path);
+    if made_dir {
+        let _ = fs::remove_dir(&dir);
+    }
     match result {
         Err(e) => Outcome::NotRun(e.to_string()),
         Ok(s) if s.success() => Outcome::Ok,

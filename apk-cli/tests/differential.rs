@@ -1,0 +1,179 @@
+//! apk-rs against apk-tools 3.0.6 on the same inputs: every step runs through both tools
+//! in twin roots and must give the same exit code, output, tree and database; then each
+//! tool carries on in the root the other made (see `common/twin.rs`).
+
+mod common;
+
+use std::path::Path;
+
+use common::repo::{publish, spec};
+use common::twin::Twin;
+use common::*;
+
+/// A root trusting the demo key, with `repo` as its repository.
+fn demo_root(repo: &Path) -> impl Fn(&Path) + '_ {
+    move |root: &Path| {
+        let keys = root.join("etc/apk/keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            keys.join("apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/apk/repositories"),
+            format!("{}\n", repo.display()),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn demo_repository_add_upgrade_del_audit_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_dir(&demo_repo(), &repo.join("x86_64"));
+    let Some(mut t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "demo-hello"]);
+    t.step_same(&["add", "docs", "demo-hello-doc"]);
+    t.step(&["info"]);
+    t.step(&["info", "-a", "demo-hello"]);
+    t.step(&["list", "-I"]);
+    t.step(&["search", "demo"]);
+    t.step(&["audit"]);
+    t.step(&["audit", "--system"]);
+    t.swap();
+    t.step_same(&["del", "demo-hello-doc"]);
+    t.step_same(&["fix", "demo-hello"]);
+    t.swap();
+    t.step_same(&["del", "demo-hello", "docs"]);
+}
+
+#[test]
+fn clashes_replaces_protected_files_and_scripts_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    publish(
+        &repo,
+        vec![
+            spec("alpha", "1.0-r0")
+                .dir("usr")
+                .file("usr/shared", "alpha\n")
+                .dir("etc")
+                .file("etc/alpha.conf", "a=1\n")
+                .script(".post-install", "#!/bin/sh\necho hi\n"),
+            spec("beta", "1.0-r0")
+                .dir("usr")
+                .file("usr/shared", "beta\n")
+                .file("usr/beta", "b\n"),
+            spec("gamma", "1.0-r0")
+                .field("replaces", "alpha")
+                .dir("usr")
+                .file("usr/shared", "gamma\n"),
+            spec("meta", "1.0-r0")
+                .field("replaces", "alpha")
+                .field("depend", "alpha")
+                .file(".dummy", "x\n"),
+        ],
+    );
+    let Some(mut t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "alpha", "meta"]);
+    // A clash: the file stays alpha's, beta is installed without it, marked broken.
+    t.step_same(&["add", "beta"]);
+    t.step_same(&["del", "beta"]);
+    // The user's change to a protected file is kept, the new one beside it.
+    std::fs::write(t.ours.join("etc/alpha.conf"), "mine\n").unwrap();
+    std::fs::write(t.theirs.join("etc/alpha.conf"), "mine\n").unwrap();
+    t.step(&["audit"]);
+    t.swap();
+    t.step_same(&["fix", "alpha"]);
+    t.step_same(&["add", "gamma"]);
+    t.swap();
+    t.step_same(&["del", "gamma", "meta"]);
+    t.step_same(&["del", "alpha"]);
+}
+
+#[test]
+fn command_line_as_apk_tools_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_dir(&demo_repo(), &repo.join("x86_64"));
+    let Some(t) = Twin::new(tmp.path(), &[], demo_root(&repo)) else {
+        return;
+    };
+    t.step_same(&[
+        "--initdb",
+        "--no-scripts",
+        "add",
+        "--update",
+        "--no-cache",
+        "demo-lib",
+    ]);
+    t.step(&["-s", "add", "demo-hello"]);
+    t.step(&["add", "-s", "--no-scripts", "demo-hello"]);
+    t.step(&["--print-arch"]);
+    t.step(&["frobnicate"]);
+    t.step(&["--frobnicate", "info"]);
+    t.step(&["info", "-s", "demo-lib"]);
+    t.step_same(&["--no-scripts", "--no-logfile", "add", "demo-hello"]);
+    t.step_same(&["--no-inter", "--no-scripts", "del", "demo-hello"]);
+}
+
+/// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
+/// running: a fresh alpine-base, more packages, removals, fix and audit, the queries.
+#[test]
+fn real_alpine_base_root() {
+    let Some(shared) = shared_dir() else { return };
+    if !apk_core::extract::is_root() {
+        eprintln!("notice: not root; the real-data differential suite needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = shared.join("realdata/alpine-3.19.1");
+    let keys = shared.join("realdata/keys");
+    let setup = |root: &Path| {
+        let k = root.join("etc/apk/keys");
+        std::fs::create_dir_all(&k).unwrap();
+        for e in std::fs::read_dir(&keys).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(
+            root.join("etc/apk/repositories"),
+            format!("{}\n", repo.display()),
+        )
+        .unwrap();
+    };
+    let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "alpine-base"]);
+    t.step_same(&["add", "openssh", "chrony", "tzdata"]);
+    t.step(&["info"]);
+    t.step(&["info", "-a", "busybox"]);
+    t.step(&["info", "-L", "openssh-server"]);
+    t.step(&["list", "-I"]);
+    t.step(&["search", "-x", "openrc"]);
+    t.step(&["policy", "busybox"]);
+    t.step(&["stats"]);
+    t.step(&["audit"]);
+    t.step(&["audit", "--system"]);
+    t.swap();
+    t.step_same(&["del", "chrony"]);
+    t.step_same(&["fix", "busybox"]);
+    t.swap();
+    t.step_same(&["del", "openssh", "tzdata"]);
+    t.step(&["info", "-W", "/bin/busybox"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
