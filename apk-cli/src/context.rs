@@ -291,9 +291,13 @@ impl Context {
         };
         let db = apk_core::database::Database::open(&opts)?;
         for (url, why) in &db.unavailable {
+            // apk-tools' words for a local index; a network one is named as it is.
             let local = !url.contains("://") || url.starts_with("file://");
-            let action = if local { "opening" } else { "fetching" };
-            crate::output::warning(format!("{action} {url}: {why}"));
+            if local {
+                crate::output::warning(format!("opening {url}: {why}"));
+            } else {
+                crate::output::warning(format!("{url}: {why}"));
+            }
         }
         if db.pool.has_broken {
             crate::output::warning(

@@ -117,7 +117,8 @@ fn install_writes_tree_database_and_world() {
     assert_eq!(out, "(1/1) Purging tree (1.0-r0)\nOK: 0 B in 0 packages\n");
     assert!(!f.path("usr").exists(), "{:?}", tree(&f.root));
     assert!(!f.path("var/lib/tree").exists());
-    assert_eq!(f.read("etc/apk/world"), "");
+    // An empty world is one newline, as apk-tools writes it.
+    assert_eq!(f.read("etc/apk/world"), "\n");
     assert!(f.names().is_empty());
 }
 
@@ -140,6 +141,9 @@ fn file_clash_is_refused_and_replaces_moves_ownership() {
         ],
     );
     f.ok(&["--initdb", "add", "alpha"]);
+    // As apk-tools 3 does (tests/differential.rs checks it against apk-tools): the
+    // clashing file is skipped and stays alpha's, beta is installed without it and
+    // marked broken (`f:f`), and the run counts one error.
     let (code, out) = f.apk(&["add", "beta"]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -148,13 +152,22 @@ fn file_clash_is_refused_and_replaces_moves_ownership() {
     );
     assert!(out.contains("1 error;"), "{out}");
     assert_eq!(f.read("usr/shared"), "alpha\n");
-    assert_eq!(f.names(), ["alpha-1.0-r0"]);
+    assert_eq!(f.names(), ["alpha-1.0-r0", "beta-1.0-r0"]);
+    assert!(f.installed().contains("P:beta\n"), "{}", f.installed());
+    assert!(f.installed().contains("\nf:f\n"), "{}", f.installed());
+    assert!(f.owned_by("beta").is_empty());
     assert!(tree(&f.root).iter().all(|p| !p.contains(".apk.")));
-    // As with apk-tools, the world keeps what was asked for: the next run tries again.
     assert_eq!(f.read("etc/apk/world"), "alpha\nbeta\n");
-    let (code, out) = f.apk(&["add", "gamma"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("Installing beta (1.0-r0)"), "{out}");
+    f.ok(&["del", "beta"]);
+    assert_eq!(f.read("usr/shared"), "alpha\n");
+    // --force-overwrite takes the file, with a warning.
+    let out = f.ok(&["--force-overwrite", "add", "beta"]);
+    assert!(
+        out.contains("WARNING: beta-1.0-r0: overwriting usr/shared owned by alpha-1.0-r0.\n"),
+        "{out}"
+    );
+    assert_eq!(f.read("usr/shared"), "beta\n");
+    assert_eq!(f.owned_by("beta"), ["usr/shared"]);
     f.ok(&["del", "beta"]);
 
     f.ok(&["add", "gamma"]);
@@ -463,7 +476,9 @@ fn scripts_and_triggers_run_inside_the_root() {
     let (code, out) = f.apk_with_scripts(&["add", "hooks", "trig"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Executing hooks-1.0-r0.pre-install\nExecuting hooks-1.0-r0.post-install\n"),
+        out.contains(
+            "  Executing hooks-1.0-r0.pre-install\n  Executing hooks-1.0-r0.post-install\n"
+        ),
         "{out}"
     );
     assert_eq!(f.read("log"), "pre-install 1.0-r0\npost-install 1.0-r0\n");
@@ -494,7 +509,7 @@ fn scripts_and_triggers_run_inside_the_root() {
     let (code, out) = f.apk_with_scripts(&["add", "bad"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("ERROR: bad-1.0-r0.post-install: script exited with error 3"),
+        out.contains("ERROR: bad-1.0-r0.post-install: exited with error 3"),
         "{out}"
     );
     assert!(out.contains("1 error; "), "{out}");
@@ -505,58 +520,6 @@ fn scripts_and_triggers_run_inside_the_root() {
     f.ok(&["del", "hooks"]);
     f.ok(&["add", "hooks"]);
     assert_eq!(f.read("log"), "");
-}
-
-#[test]
-fn audit_reports_changes_and_fix_repairs_them() {
-    let f = fixture();
-    publish(
-        &f.repo,
-        vec![spec("sys", "1.0-r0")
-            .dir("etc")
-            .file("etc/sys.conf", "a=1\n")
-            .dir("usr")
-            .dir("usr/bin")
-            .entry("usr/bin/sys", 0o755, DataNode::File(b"binary\n".to_vec()))
-            .file("usr/bin/sys-data", "data\n")],
-    );
-    f.ok(&["--initdb", "add", "sys"]);
-    assert_eq!(f.ok(&["audit"]), "");
-    assert_eq!(f.ok(&["audit", "--system"]), "");
-
-    std::fs::write(f.path("etc/sys.conf"), "a=2\n").unwrap();
-    std::fs::write(f.path("etc/local.conf"), "mine\n").unwrap();
-    std::fs::write(f.path("usr/bin/sys"), "tampered\n").unwrap();
-    std::fs::remove_file(f.path("usr/bin/sys-data")).unwrap();
-    std::fs::create_dir_all(f.path("usr/bin/extra")).unwrap();
-    std::fs::write(f.path("usr/bin/stray"), "x").unwrap();
-
-    assert_eq!(f.ok(&["audit"]), "A etc/local.conf\nU etc/sys.conf\n");
-    assert_eq!(
-        f.ok(&["audit", "--system"]),
-        "U usr/bin/sys\nX usr/bin/sys-data\n"
-    );
-    assert_eq!(
-        f.ok(&["audit", "--full"]),
-        "A etc/local.conf\nd usr/bin/extra\nA usr/bin/stray\nU usr/bin/sys\nX usr/bin/sys-data\n"
-    );
-    assert_eq!(f.ok(&["audit", "--system", "--packages"]), "sys\n");
-    std::fs::set_permissions(
-        f.path("etc/sys.conf"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    std::fs::write(f.path("etc/sys.conf"), "a=1\n").unwrap();
-    assert_eq!(
-        f.ok(&["audit", "--check-permissions"]),
-        "A etc/local.conf\nM etc/sys.conf\n"
-    );
-
-    let out = f.ok(&["fix", "sys"]);
-    assert!(out.contains("(1/1) Reinstalling sys (1.0-r0)"), "{out}");
-    assert_eq!(f.ok(&["audit", "--system"]), "");
-    assert_eq!(f.read("usr/bin/sys"), "binary\n");
-    assert_eq!(f.read("usr/bin/sys-data"), "data\n");
 }
 
 #[test]

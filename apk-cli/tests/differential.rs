@@ -184,6 +184,8 @@ fn real_alpine_base_root() {
     t.step(&["stats"]);
     t.step(&["audit"]);
     t.step(&["audit", "--system"]);
+    t.step(&["audit", "--full"]);
+    t.step(&["audit", "--system", "--check-permissions"]);
     t.swap();
     t.step_same(&["del", "chrony"]);
     t.step_same(&["fix", "busybox"]);
@@ -198,4 +200,71 @@ fn copy_dir(from: &Path, to: &Path) {
         let p = e.unwrap().path();
         std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
     }
+}
+
+/// audit in its modes after changes, additions and removals, and fix repairing them.
+#[test]
+fn audit_reports_changes_and_fix_repairs_them() {
+    use apk_core::package::DataNode;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    publish(
+        &repo,
+        vec![spec("sys", "1.0-r0")
+            .dir("etc")
+            .file("etc/sys.conf", "a=1\n")
+            .dir("usr")
+            .dir("usr/bin")
+            .entry("usr/bin/sys", 0o755, DataNode::File(b"binary\n".to_vec()))
+            .file("usr/bin/sys-data", "data\n")],
+    );
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "sys"]);
+    // Only etc/apk, which no package owns, is reported.
+    assert_eq!(t.step(&["audit"]).1, "D etc/apk/\n");
+    assert_eq!(t.step(&["audit", "--system"]).1, "");
+    for root in [&t.ours, &t.theirs] {
+        std::fs::write(root.join("etc/sys.conf"), "a=2\n").unwrap();
+        std::fs::write(root.join("etc/local.conf"), "mine\n").unwrap();
+        std::fs::write(root.join("usr/bin/sys"), "tampered\n").unwrap();
+        std::fs::remove_file(root.join("usr/bin/sys-data")).unwrap();
+        std::fs::create_dir_all(root.join("usr/bin/extra")).unwrap();
+        std::fs::write(root.join("usr/bin/stray"), "x").unwrap();
+    }
+    let out = t.step(&["audit"]).1;
+    assert!(
+        out.contains("U etc/sys.conf\n") && out.contains("A etc/local.conf\n"),
+        "{out}"
+    );
+    assert_eq!(
+        t.step(&["audit", "--system"]).1,
+        "U usr/bin/sys\nX usr/bin/sys-data\n"
+    );
+    t.step(&["audit", "--full"]);
+    t.step(&["audit", "-r", "--full"]);
+    assert_eq!(
+        t.step(&["audit", "--system", "--packages"]).1,
+        "sys-1.0-r0\n"
+    );
+    assert_eq!(
+        t.step(&["-q", "audit", "--system", "--packages"]).1,
+        "sys\n"
+    );
+    for root in [&t.ours, &t.theirs] {
+        let conf = root.join("etc/sys.conf");
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&conf, "a=1\n").unwrap();
+    }
+    let out = t.step(&["audit", "--check-permissions"]).1;
+    assert!(out.contains("M etc/sys.conf\n"), "{out}");
+    let out = t.step_same(&["fix", "sys"]).1;
+    assert!(out.contains("(1/1) Reinstalling sys (1.0-r0)"), "{out}");
+    assert_eq!(t.step(&["audit", "--system"]).1, "");
+    assert_eq!(
+        std::fs::read_to_string(t.ours.join("usr/bin/sys")).unwrap(),
+        "binary\n"
+    );
 }

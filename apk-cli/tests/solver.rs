@@ -94,9 +94,12 @@ fn simulate_writes_nothing() {
     let (code, out) = apk_in(&root, &["add", "demo-hello"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Installing demo-hello"), "{out}");
+    // Nothing but the static cache folder, which apk-tools makes too when it opens a
+    // root for a change (simulated or not).
     let after: Vec<String> = tree(&root)
         .into_iter()
         .filter(|p| !p.ends_with("apk-rs.snapshot"))
+        .filter(|p| !["var", "var/cache", "var/cache/apk"].contains(&p.as_str()))
         .collect();
     assert_eq!(before, after);
     assert_eq!(
@@ -116,7 +119,8 @@ fn stats_count_installed_and_available() {
     let root = root_with(tmp.path(), "demo-base\n", installed);
     let (code, out, _) = run(&["--root", s(&root), "--allow-untrusted", "stats"]);
     assert_eq!(code, 0);
-    let head = "installed:\n  packages: 1\n  dirs: 2\n  files: 3\n  bytes: 4096\n  triggers: 0\navailable:\n";
+    // apk-tools counts the root folder among the directories.
+    let head = "installed:\n  packages: 1\n  dirs: 3\n  files: 3\n  bytes: 4096\n  triggers: 0\navailable:\n";
     assert!(out.starts_with(head), "{out}");
     // The 5 packages of the demo repository, plus the installed demo-base: its record
     // has no identity (C:), so it is not the same package as the repository's.

@@ -42,10 +42,10 @@ fn check_reports_invalid_versions() {
 
 #[test]
 fn unimplemented_options_and_applets_are_refused() {
-    let (code, _, err) = run(&["--force-overwrite", "version", "-t", "1", "2"]);
+    let (code, _, err) = run(&["--no-check-certificate", "version", "-t", "1", "2"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("--force-overwrite is not implemented"),
+        err.contains("--no-check-certificate is not implemented"),
         "{err}"
     );
     let (code, _, err) = run(&["mkndx"]);

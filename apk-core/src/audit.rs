@@ -1,11 +1,14 @@
 //! `apk audit` (apk-audit(8)): what in the root differs from what the installed
 //! database recorded.
 //!
-//! Each finding is a letter and a path: `A` file added, `d`/`D` directory added (empty /
-//! with contents), `U` contents changed, `M` owner or mode changed (with
-//! `--check-permissions`), `X` file deleted. `--backup` (the default) looks only at
-//! protected configuration paths, `--system` at everything packages installed except
-//! those, `--full` also reports what no package installed.
+//! Each finding is a letter and a path: `A` file added, `D` directory no package has
+//! (`d` with `-r`, which then looks inside), `U` contents changed, `M` owner or mode
+//! changed (with `--check-permissions`), `m` the same for a directory, `X` file
+//! deleted, `e` unreadable. The root is walked from its top (or from the folders
+//! given) as apk-tools walks it: `--backup` (the default) goes only where protected
+//! paths lie and reports changed configuration (and every file under a `!` rule),
+//! `--system` looks at what packages installed outside configuration, `--full` at
+//! everything but configuration and apk's own state, with its own path rules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -34,52 +37,66 @@ pub struct Options {
     pub mode: Mode,
     pub check_permissions: bool,
     pub recursive: bool,
-    /// Directories to audit, relative to the root; all the database's when empty.
+    /// Directories to audit, relative to the root; the whole root when empty.
     pub dirs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub kind: char,
+    /// The path, relative to the root; directories end with `/`.
     pub path: String,
-    /// The package owning the path, if one does.
+    /// The package owning the path, if one does, as `name-version`.
     pub package: Option<String>,
 }
 
-/// What `--full` never reports: apk's own state and the kernel's file systems.
-const FULL_IGNORED: &str = "!lib/apk\n!var/cache\n!tmp\n!proc\n!sys\n!dev\n!run\n";
+/// `--full` judges paths by these rules instead of the root's: configuration is left
+/// alone, and so are apk's own state and the kernel's and users' trees.
+const FULL_RULES: &str =
+    "+etc\n@etc/init.d\n-dev\n-home\n-lib/apk\n-lib/rc/cache\n-proc\n-root\n-run\n-sys\n-tmp\n-var\n";
 
 struct Recorded<'a> {
     file: &'a InstalledFile,
-    package: &'a str,
+    package: String,
 }
 
 struct Auditor<'a> {
     root: &'a Path,
     opts: &'a Options,
     protect: ProtectedPaths,
+    /// Recorded files by directory, then name.
     files: BTreeMap<String, BTreeMap<&'a str, Recorded<'a>>>,
+    /// Directories some package lists, with the owner and mode of the first one.
+    dirs: BTreeMap<String, Option<Acl>>,
+    /// Recorded files seen on disk (`dir`, `name`).
+    seen: BTreeSet<(String, String)>,
+    /// Directories the walk went into (missing files are looked for there only).
+    visited: BTreeSet<String>,
     findings: Vec<Finding>,
-    scanned: BTreeSet<String>,
 }
 
 /// Audits `root` against its installed database.
 pub fn audit(root: &Path, opts: &Options) -> Result<Vec<Finding>> {
     let state = Installed::load(root)?;
-    let mut protect = ProtectedPaths::load(root);
-    if opts.mode == Mode::Full {
-        protect.add_rules(FULL_IGNORED);
-    }
+    let protect = if opts.mode == Mode::Full {
+        let mut p = ProtectedPaths::empty();
+        p.add_rules(FULL_RULES);
+        p
+    } else {
+        ProtectedPaths::load(root)
+    };
     let mut files: BTreeMap<String, BTreeMap<&str, Recorded>> = BTreeMap::new();
+    let mut dirs: BTreeMap<String, Option<Acl>> = BTreeMap::new();
     for p in state.packages() {
         for d in &p.dirs {
+            dirs.entry(d.path.clone()).or_insert(d.acl);
             let entry = files.entry(d.path.clone()).or_default();
             for f in &d.files {
                 entry.insert(
                     &f.name,
                     Recorded {
                         file: f,
-                        package: &p.info.name,
+                        package: p.info.nv(),
                     },
                 );
             }
@@ -90,19 +107,20 @@ pub fn audit(root: &Path, opts: &Options) -> Result<Vec<Finding>> {
         opts,
         protect,
         files,
+        dirs,
+        seen: BTreeSet::new(),
+        visited: BTreeSet::new(),
         findings: Vec::new(),
-        scanned: BTreeSet::new(),
     };
-    let dirs: Vec<String> = if opts.dirs.is_empty() {
-        a.files.keys().cloned().collect()
+    if opts.dirs.is_empty() {
+        a.walk("");
     } else {
-        opts.dirs
-            .iter()
-            .map(|d| d.trim_matches('/').to_owned())
-            .collect()
-    };
-    for d in dirs {
-        a.scan(&d, !opts.dirs.is_empty() && opts.recursive);
+        for d in &opts.dirs {
+            a.walk(d.trim_matches('/'));
+        }
+    }
+    if matches!(opts.mode, Mode::System | Mode::Full) {
+        a.missing();
     }
     Ok(a.findings)
 }
@@ -115,53 +133,15 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+fn none(p: Protection) -> bool {
+    matches!(p, Protection::None | Protection::Ignore)
+}
+
 impl Auditor<'_> {
-    fn is_config(&self, path: &str, is_link: bool) -> bool {
-        match self.protect.of(path) {
-            Protection::Modified | Protection::All => true,
-            Protection::SymlinksOnly => is_link,
-            Protection::None | Protection::Ignore => false,
-        }
-    }
-
-    /// Changes to installed files are reported for configuration in backup mode, and
-    /// for everything else in the system modes.
-    fn reports_change(&self, path: &str, is_link: bool) -> bool {
-        if self.protect.of(path) == Protection::Ignore {
-            return false;
-        }
-        let config = self.is_config(path, is_link);
-        match self.opts.mode {
-            Mode::Backup => config,
-            Mode::System | Mode::Full => !config,
-        }
-    }
-
-    /// Additions are reported for configuration in backup mode, and for everything in
-    /// full mode.
-    fn reports_addition(&self, path: &str, is_link: bool) -> bool {
-        match self.protect.of(path) {
-            Protection::Ignore => false,
-            _ => match self.opts.mode {
-                Mode::Backup => self.is_config(path, is_link),
-                Mode::System => false,
-                Mode::Full => !self.is_config(path, is_link),
-            },
-        }
-    }
-
-    fn push(&mut self, kind: char, path: String, package: Option<&str>) {
-        self.findings.push(Finding {
-            kind,
-            path,
-            package: package.map(str::to_owned),
-        });
-    }
-
-    fn scan(&mut self, dir: &str, recursive: bool) {
-        if !self.scanned.insert(dir.to_owned()) {
-            return;
-        }
+    /// Walks one directory's entries (sorted; apk-tools takes them in the order the file
+    /// system gives).
+    fn walk(&mut self, dir: &str) {
+        self.visited.insert(dir.to_owned());
         let host = self.root.join(dir);
         let mut names: Vec<String> = fs::read_dir(&host)
             .map(|rd| {
@@ -171,82 +151,155 @@ impl Auditor<'_> {
             })
             .unwrap_or_default();
         names.sort();
-        let mut seen = BTreeSet::new();
-        for name in &names {
-            let path = join(dir, name);
-            let Ok(meta) = fs::symlink_metadata(host.join(name)) else {
-                self.push('e', path, None);
+        for name in names {
+            let path = join(dir, &name);
+            let Ok(meta) = fs::symlink_metadata(host.join(&name)) else {
+                let owner = self.recorded(dir, &name).map(|r| r.package.clone());
+                self.seen.insert((dir.to_owned(), name.clone()));
+                self.push('e', path, owner);
                 continue;
             };
             if meta.is_dir() {
-                self.scan_subdir(&path, recursive);
-                continue;
-            }
-            seen.insert(name.clone());
-            let is_link = meta.file_type().is_symlink();
-            // Everything under a `!` rule is listed by a backup audit, changed or not.
-            if self.opts.mode == Mode::Backup
-                && self.protect.of(&path) == Protection::All
-                && !name.ends_with(".apk-new")
-            {
-                let owner = self
-                    .files
-                    .get(dir)
-                    .and_then(|m| m.get(name.as_str()))
-                    .map(|r| r.package.to_owned());
-                self.push('A', path, owner.as_deref());
-                continue;
-            }
-            let recorded = self
-                .files
-                .get(dir)
-                .and_then(|m| m.get(name.as_str()))
-                .map(|r| (r.file.checksum.clone(), r.file.acl, r.package.to_owned()));
-            match recorded {
-                None => {
-                    if self.reports_addition(&path, is_link) {
-                        self.push('A', path, None);
-                    }
-                }
-                Some((checksum, acl, package)) => {
-                    if !self.reports_change(&path, is_link) {
-                        continue;
-                    }
-                    let current = current_checksum(&host.join(name));
-                    if checksum.is_some() && current != checksum {
-                        self.push('U', path, Some(&package));
-                    } else if self.opts.check_permissions && !acl_matches(acl, &meta, is_link) {
-                        self.push('M', path, Some(&package));
-                    }
-                }
-            }
-        }
-        let missing: Vec<(String, String)> = self
-            .files
-            .get(dir)
-            .map(|m| {
-                m.iter()
-                    .filter(|(n, _)| !seen.contains(**n))
-                    .map(|(n, r)| (join(dir, n), r.package.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (path, package) in missing {
-            if self.reports_change(&path, false) {
-                self.push('X', path, Some(&package));
+                self.walk_dir(&path, &meta);
+            } else {
+                self.file(dir, &name, &meta);
             }
         }
     }
 
-    fn scan_subdir(&mut self, path: &str, recursive: bool) {
-        let known = self.files.contains_key(path);
-        if !known && self.reports_addition(path, false) {
-            let empty = fs::read_dir(self.root.join(path)).is_ok_and(|mut rd| rd.next().is_none());
-            self.push(if empty { 'd' } else { 'D' }, path.to_owned(), None);
+    fn walk_dir(&mut self, path: &str, meta: &fs::Metadata) {
+        let mode = self.protect.of(path);
+        let known = self.dirs.contains_key(path);
+        let mut recurse = true;
+        let audited = match self.opts.mode {
+            Mode::Backup => {
+                recurse = self.protect.has_protected_below(path);
+                !none(mode)
+            }
+            Mode::System => {
+                if !known {
+                    return;
+                }
+                true
+            }
+            Mode::Full => mode == Protection::None,
+        };
+        let reason = if audited {
+            self.audit_dir(path, known, meta)
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            self.push(r, format!("{path}/"), None);
         }
-        if recursive {
-            self.scan(path, true);
+        if reason != Some('D') && recurse {
+            self.walk(path);
         }
+    }
+
+    fn audit_dir(&self, path: &str, known: bool, meta: &fs::Metadata) -> Option<char> {
+        if !known {
+            return Some(if self.opts.recursive { 'd' } else { 'D' });
+        }
+        if self.opts.check_permissions {
+            let acl = self.dirs.get(path).copied().flatten().unwrap_or(Acl {
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+            });
+            if meta.mode() & 0o7777 != acl.mode || meta.uid() != acl.uid || meta.gid() != acl.gid {
+                return Some('m');
+            }
+        }
+        None
+    }
+
+    fn recorded(&self, dir: &str, name: &str) -> Option<&Recorded<'_>> {
+        self.files.get(dir).and_then(|m| m.get(name))
+    }
+
+    fn file(&mut self, dir: &str, name: &str, meta: &fs::Metadata) {
+        let path = join(dir, name);
+        let is_link = meta.file_type().is_symlink();
+        let mode = self.protect.of(&path);
+        let recorded = self
+            .recorded(dir, name)
+            .map(|r| (r.file.checksum.clone(), r.file.acl, r.package.clone()));
+        if recorded.is_some() {
+            self.seen.insert((dir.to_owned(), name.to_owned()));
+        }
+        let mut reason = None;
+        match self.opts.mode {
+            Mode::Full => match mode {
+                Protection::None => {}
+                Protection::SymlinksOnly if !is_link => {}
+                _ => return,
+            },
+            Mode::Backup => {
+                match mode {
+                    Protection::None | Protection::Ignore => return,
+                    Protection::Modified => {}
+                    Protection::SymlinksOnly if is_link => {}
+                    Protection::SymlinksOnly => return,
+                    Protection::All => reason = Some('A'),
+                }
+                if (recorded.is_none() || reason == Some('A')) && name.ends_with(".apk-new") {
+                    return;
+                }
+            }
+            Mode::System => {
+                if recorded.is_none() || !none(mode) {
+                    return;
+                }
+            }
+        }
+        let package = recorded.as_ref().map(|r| r.2.clone());
+        let reason = reason.or_else(|| match &recorded {
+            None => Some('A'),
+            Some((checksum, acl, _)) => {
+                let current = current_checksum(&self.root.join(&path));
+                if checksum.is_some() && current != *checksum || is_link && checksum.is_none() {
+                    Some('U')
+                } else if self.opts.check_permissions && !acl_matches(*acl, meta, is_link) {
+                    Some('M')
+                } else {
+                    None
+                }
+            }
+        });
+        if let Some(r) = reason {
+            self.push(r, path, package);
+        }
+    }
+
+    /// Recorded files not found in the directories walked.
+    fn missing(&mut self) {
+        let mut out = Vec::new();
+        for (dir, names) in &self.files {
+            if !self.visited.contains(dir) {
+                continue;
+            }
+            for (name, r) in names {
+                let path = join(dir, name);
+                if self.seen.contains(&(dir.clone(), (*name).to_owned()))
+                    || self.protect.of(&path) == Protection::Ignore
+                {
+                    continue;
+                }
+                out.push((path, r.package.clone()));
+            }
+        }
+        for (path, package) in out {
+            self.push('X', path, Some(package));
+        }
+    }
+
+    fn push(&mut self, kind: char, path: String, package: Option<String>) {
+        self.findings.push(Finding {
+            kind,
+            path,
+            package,
+        });
     }
 }
 

@@ -93,7 +93,7 @@ pub fn repositories(data: &[u8]) {
 }
 
 /// Protected-path rules (`protected_paths.d/*.list`): any text is read without a
-/// panic, and a later `-path` rule always unprotects that path.
+/// panic, and a later `-path` rule always unprotects that path (apk's "ignore").
 pub fn protected_paths(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -108,7 +108,7 @@ pub fn protected_paths(data: &[u8]) {
         p.add_rules(&format!("-{path}"));
         assert_eq!(
             p.of(path),
-            crate::commit::protect::Protection::None,
+            crate::commit::protect::Protection::Ignore,
             "{path:?}"
         );
     }

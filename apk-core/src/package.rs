@@ -311,10 +311,11 @@ fn walk_tar<R: Read>(
         let mut header = archive::entry_header(&mut entry, what)?;
         // apk-tools skips data entries whose names begin with '.' (the control files'
         // namespace): Alpine's metapackages carry a `.dummy` that nothing installs.
+        // A `..` is refused before that: such a package is hostile, not odd.
+        let path = safe_path(&header.path).map_err(&bad)?;
         if header.path.starts_with('.') {
             continue;
         }
-        let path = safe_path(&header.path).map_err(&bad)?;
         if path.is_empty() {
             continue;
         }

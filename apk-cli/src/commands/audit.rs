@@ -51,17 +51,21 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     };
     if args.packages {
         let mut seen = std::collections::BTreeSet::new();
-        for name in findings.iter().filter_map(|f| f.package.as_deref()) {
-            if seen.insert(name) {
-                println!("{name}");
+        for nv in findings.iter().filter_map(|f| f.package.as_deref()) {
+            if seen.insert(nv) {
+                // Names only with -q, as apk-tools prints them.
+                let name = nv.rsplitn(3, '-').nth(2).unwrap_or(nv);
+                println!("{}", if ctx.verbosity < 1 { name } else { nv });
             }
         }
         return 0;
     }
     for f in &findings {
-        // Directories are printed with their slash, as apk-tools prints them.
-        let slash = if matches!(f.kind, 'D' | 'd') { "/" } else { "" };
-        println!("{} {}{slash}", f.kind, f.path);
+        if ctx.verbosity < 1 {
+            println!("{}", f.path);
+        } else {
+            println!("{} {}", f.kind, f.path);
+        }
     }
     0
 }

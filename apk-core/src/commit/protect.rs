@@ -45,15 +45,19 @@ enum Rule {
 }
 
 impl Rule {
-    /// True when the rule names `path` or one of its parents.
-    fn applies_to(&self, path: &str) -> bool {
+    /// When the rule names `path` or one of its parents: the number of components of
+    /// the path it names.
+    fn depth_applying_to(&self, path: &str) -> Option<usize> {
+        let depth = |p: &str| p.split('/').count();
         match self {
             Rule::Literal(lit) => path
                 .strip_prefix(lit.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                .then(|| depth(lit)),
             Rule::Glob(pattern) => std::iter::once(path)
                 .chain(ancestors(path))
-                .any(|p| pattern.matches_with(p, MATCH)),
+                .find(|p| pattern.matches_with(p, MATCH))
+                .map(depth),
         }
     }
 }
@@ -67,6 +71,43 @@ const MATCH: MatchOptions = MatchOptions {
 };
 
 impl ProtectedPaths {
+    /// No rules at all.
+    pub fn empty() -> Self {
+        ProtectedPaths { rules: Vec::new() }
+    }
+
+    /// Whether `dir` is protected or has a protecting rule somewhere below it (where a
+    /// backup audit has to look).
+    pub fn has_protected_below(&self, dir: &str) -> bool {
+        if self.of(dir).keeps_changes() {
+            return true;
+        }
+        self.rules.iter().any(|(mode, rule)| {
+            mode.keeps_changes()
+                && match rule {
+                    Rule::Literal(lit) => {
+                        dir.is_empty()
+                            || lit
+                                .strip_prefix(dir)
+                                .is_some_and(|rest| rest.starts_with('/'))
+                    }
+                    Rule::Glob(p) => {
+                        let depth = dir.split('/').count();
+                        dir.is_empty()
+                            || p.as_str().split('/').count() > depth
+                                && Pattern::new(
+                                    &p.as_str()
+                                        .split('/')
+                                        .take(depth)
+                                        .collect::<Vec<_>>()
+                                        .join("/"),
+                                )
+                                .is_ok_and(|q| q.matches_with(dir, MATCH))
+                    }
+                }
+        })
+    }
+
     /// The built-in rules and those of the root's `protected_paths.d`.
     pub fn load(root: &Path) -> Self {
         let mut p = ProtectedPaths { rules: Vec::new() };
@@ -111,11 +152,17 @@ impl ProtectedPaths {
     }
 
     /// How `path` (relative to the root) is protected.
+    /// The rule for the deepest matching component wins (a rule for `etc/hosts` beats
+    /// one for `etc`, whatever their order); among rules for the same depth, the last.
     pub fn of(&self, path: &str) -> Protection {
         let mut result = Protection::None;
+        let mut best = 0;
         for (mode, rule) in &self.rules {
-            if rule.applies_to(path) {
-                result = *mode;
+            if let Some(depth) = rule.depth_applying_to(path) {
+                if depth >= best {
+                    best = depth;
+                    result = *mode;
+                }
             }
         }
         result
