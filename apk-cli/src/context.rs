@@ -300,9 +300,14 @@ impl Context {
             }
         }
         if db.pool.has_broken {
-            crate::output::warning(
-                "The indexes contain broken packages which are not installable.",
-            );
+            crate::output::warning(format!(
+                "The indexes contain broken packages which {}.",
+                if db.pool.has_uninstallable {
+                    "are not installable"
+                } else {
+                    "might not function properly"
+                }
+            ));
         }
         Ok(std::mem::ManuallyDrop::new(db))
     }

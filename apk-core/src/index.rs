@@ -10,7 +10,6 @@
 use crate::checksum::Checksum;
 use crate::dep::{self, Dependency};
 use crate::error::{Error, Result};
-use crate::version;
 
 /// Metadata of one package, as an index or the installed database records it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +62,9 @@ impl PackageInfo {
                 }
                 self.name = value.to_owned()
             }
-            b'V' => {
-                if !version::is_valid(value) {
-                    return Err(format!("invalid version '{value}'"));
-                }
-                self.version = value.to_owned()
-            }
+            // Not validated, as apk-tools reads indexes: an invalid version is kept and
+            // compares by apk's rules for invalid tails.
+            b'V' => self.version = value.to_owned(),
             b'A' => self.arch = Some(value.to_owned()),
             b'S' => self.size = Some(num(value, "size")?),
             b'I' => self.installed_size = Some(num(value, "installed size")?),
@@ -171,9 +167,15 @@ impl PackageInfo {
         }
     }
 
-    /// A package whose dependency fields did not all parse: listed, never installed.
+    /// A package whose dependency fields did not all parse.
     pub fn is_broken(&self) -> bool {
         !self.unparsed.is_empty()
+    }
+
+    /// A package whose `D:` did not parse: listed, never installed (apk-tools keeps
+    /// packages with a bad `p:` or `i:` installable).
+    pub fn is_uninstallable(&self) -> bool {
+        self.unparsed.iter().any(|(l, _)| *l == b'D')
     }
 
     /// Checks that the record names a package.
@@ -284,7 +286,6 @@ impl<'a> RecordRef<'a> {
             b'P' if !dep::is_valid_name(value) => {
                 return Err(format!("invalid package name '{value}'"))
             }
-            b'V' if !version::is_valid(value) => return Err(format!("invalid version '{value}'")),
             b'S' => number("size")?,
             b'I' => number("installed size")?,
             b't' => number("build time")?,
@@ -525,18 +526,25 @@ V:1
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("P:a\nV:1\n\nP:b\nV:notaversion\n", "idx").unwrap_err();
-        assert_eq!(e.to_string(), "idx: line 5: invalid version 'notaversion'");
+        // apk-tools does not validate index versions: the record is kept as written.
+        let pkgs = parse("P:a\nV:1\n\nP:b\nV:notaversion\n", "idx").unwrap();
+        assert_eq!(pkgs[1].version, "notaversion");
+        let e = parse("P:a\nS:x\n\n", "idx").unwrap_err();
+        assert_eq!(e.to_string(), "idx: line 2: invalid size 'x': not a number");
         let e = parse("P:a\ngarbage\n", "idx").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
         let e = parse("P:a\nS:12x\n", "idx").unwrap_err();
         assert!(e.to_string().contains("invalid size"), "{e}");
         let e = parse("V:1\n", "idx").unwrap_err();
         assert!(e.to_string().contains("no package name"), "{e}");
-        // A bad dependency does not fail the index: the package is kept, marked broken.
+        // A bad dependency does not fail the index: the package is kept, marked broken;
+        // only a bad `D:` makes it uninstallable, as apk-tools has it.
         let text = "P:a\nV:1\nD:b\np:pc:x=v2.4\n\n";
         let pkgs = parse(text, "idx").unwrap();
         assert!(pkgs[0].is_broken() && pkgs[0].provides.is_empty());
+        assert!(!pkgs[0].is_uninstallable());
+        let bad_depends = parse("P:a\nV:1\nD:b=v2\n\n", "idx").unwrap();
+        assert!(bad_depends[0].is_uninstallable());
         assert_eq!(write(&pkgs), text);
         let e = parse("V:1\n", "idx").unwrap_err();
         assert!(e.to_string().contains("no package name"), "{e}");

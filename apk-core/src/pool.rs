@@ -301,6 +301,8 @@ pub struct Pool {
     pub installed: Vec<PkgId>,
     /// Some index held packages that cannot be installed.
     pub has_broken: bool,
+    /// Some of those are uninstallable (a dependency list did not parse).
+    pub has_uninstallable: bool,
     /// Architectures whose packages can be installed (the first is the primary one).
     pub arches: Vec<String>,
     /// The snapshot this pool was decoded from, which package metadata is read from.
@@ -886,6 +888,7 @@ impl Pool {
                     continue;
                 }
             };
+            let mut bad = false;
             for atom in value.split_ascii_whitespace() {
                 match DepRef::parse(atom) {
                     Ok(d) if d.tag.is_none() => {
@@ -893,10 +896,23 @@ impl Pool {
                         lists[slot].push(dep);
                     }
                     _ => {
-                        broken = true;
-                        info.unparsed.push((letter, value.to_owned()));
+                        bad = true;
                         break;
                     }
+                }
+            }
+            // As apk-tools: an unparsable `D:` makes the package uninstallable; an
+            // unparsable `i:` drops the whole rule; `p:` keeps what parsed. Each makes
+            // the indexes "contain broken packages".
+            if bad {
+                info.unparsed.push((letter, value.to_owned()));
+                if repo.is_some() {
+                    self.has_broken = true;
+                }
+                match letter {
+                    b'D' => broken = true,
+                    b'i' => lists[2].clear(),
+                    _ => {}
                 }
             }
         }
@@ -938,7 +954,7 @@ impl Pool {
             self.intern_deps(&info.install_if),
             self.intern_deps(&info.replaces),
         ];
-        let broken = info.is_broken();
+        let broken = info.is_uninstallable();
         self.insert_package(info, &lists, broken, repo, installed_tag)
     }
 
@@ -983,6 +999,7 @@ impl Pool {
         let broken = broken || too_long;
         let uninstallable = broken || !arch_ok;
         self.has_broken |= broken && repo.is_some();
+        self.has_uninstallable |= broken && repo.is_some();
         if let Some(c) = info.checksum {
             self.by_checksum.insert(c, id);
         }
@@ -1336,7 +1353,7 @@ impl Pool {
             w.opt_str(r.description.as_deref());
         }
         w.u64(self.available_repos);
-        w.u8(u8::from(self.has_broken));
+        w.u8(u8::from(self.has_broken) | (u8::from(self.has_uninstallable) << 1));
         w.str(&self.strs);
         w.len(self.names.len());
         for n in &self.names {
@@ -1433,7 +1450,9 @@ impl Pool {
             })
             .collect::<Option<_>>()?;
         pool.available_repos = r.u64()?;
-        pool.has_broken = r.u8()? != 0;
+        let broken = r.u8()?;
+        pool.has_broken = broken & 1 != 0;
+        pool.has_uninstallable = broken & 2 != 0;
         pool.strs = r.string()?;
         let n = r.len()?;
         pool.names.reserve(n);

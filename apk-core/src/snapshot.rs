@@ -28,7 +28,8 @@ use crate::error::Result;
 use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
-const FORMAT_VERSION: u32 = 6;
+// 7: the broken-packages byte tells uninstallable packages apart (bit 1).
+const FORMAT_VERSION: u32 = 7;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4 + 8;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.

@@ -174,3 +174,27 @@ pub fn reference_accepts(
     );
     reference_add(keys, &args)
 }
+
+/// A file from the apk-tools 3.0.6 source archive in the shared material (for example
+/// `test/unit/version.data`), read without unpacking the archive.
+pub fn apk_tools_source_file(rel: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let shared = shared_dir()?;
+    let archive = shared.join("reference/apk-tools-3.0.6.tar.gz");
+    let file = std::fs::File::open(&archive).expect("apk-tools source archive");
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in tar.entries().expect("tar entries") {
+        let mut entry = entry.expect("tar entry");
+        let path = entry
+            .path()
+            .expect("entry path")
+            .to_string_lossy()
+            .into_owned();
+        if path.split_once('/').is_some_and(|(_, r)| r == rel) {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).expect("read entry");
+            return Some(data);
+        }
+    }
+    panic!("{rel} is not in {}", archive.display());
+}

@@ -1,7 +1,8 @@
 //! Alpine package versions and their ordering.
 //!
 //! A version reads `digits{.digits}[letter]{_suffix[digits]}[~hash][-rN]`, e.g.
-//! `1.2.3b_rc1~1a2b-r4`; a letter may be followed by further digits (`0.99f7`). Ordering follows apk-tools: numbers compare numerically (a
+//! `1.2.3b_rc1~1a2b-r4`; nothing but a suffix, hash or revision may follow the letter
+//! (`0.99f7` is invalid, as apk-tools 3 has it). Ordering follows apk-tools: numbers compare numerically (a
 //! non-leading component with a leading zero compares as a string), `_alpha _beta _pre _rc`
 //! sort before the bare release and `_cvs _svn _git _hg _p` after it, and when one
 //! version runs out of components the longer one is newer unless its next component is
@@ -127,11 +128,6 @@ impl<'a> Tokens<'a> {
             }
             b'0'..=b'9' if self.last == Kind::Suffix => Token {
                 kind: Kind::SuffixNumber,
-                text: self.take_while(|c| c.is_ascii_digit()),
-            },
-            // A letter may be followed by more digits (`0.99f7`), as apk allows.
-            b'0'..=b'9' if self.last == Kind::Letter => Token {
-                kind: Kind::Digit,
                 text: self.take_while(|c| c.is_ascii_digit()),
             },
             b'~' if self.last < Kind::CommitHash => {
@@ -366,10 +362,25 @@ mod tests {
         ("1.0_rc1_p1", "1.0_rc2", Less),
         ("1.0.0.0.0.1", "1.0.0.0.0", Greater),
         ("1.0.0.0.0", "1.0.0.0.0_rc1", Greater),
-        ("0.99f7-r0", "0.99f-r0", Greater),
-        ("0.99f7", "0.99f10", Less),
+    ];
+
+    /// Invalid tails, compared as apk-tools 3.0.6 does (real indexes have such
+    /// versions): an invalid component sorts before a revision, two invalid tails are
+    /// equal, what comes before them decides first.
+    const INVALID_PAIRS: &[(&str, &str, Ordering)] = &[
+        ("0.99f7-r0", "0.99f-r0", Less),
+        ("0.99f7", "0.99f10", Equal),
         ("0.99f7", "0.99g", Less),
     ];
+
+    #[test]
+    fn invalid_tails_order() {
+        for &(a, b, want) in INVALID_PAIRS {
+            assert!(!is_valid(a), "{a}");
+            assert_eq!(compare(a, b), want, "{a} vs {b}");
+            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
 
     #[test]
     fn ordering_table() {
@@ -401,7 +412,6 @@ mod tests {
         "0.1_p",
         "0.1_p2",
         "0.1a",
-        "0.1a1",
         "0.1b",
         "0.1.0",
         "0.2",
@@ -456,8 +466,6 @@ mod tests {
             "1-r0",
             "1.0_alpha~deadbeef-r12",
             "007",
-            "0.99f7-r0",
-            "1a2b3",
         ];
         let invalid = [
             "",
@@ -484,6 +492,9 @@ mod tests {
             "1~ab_p1",
             "v1",
             "1.0-r1~ab",
+            "0.99f7-r0",
+            "1a2b3",
+            "0.1a1",
         ];
         for v in valid {
             assert!(is_valid(v), "{v} should be valid");
