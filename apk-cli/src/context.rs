@@ -172,6 +172,8 @@ pub struct Context {
     lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
     /// `--initdb` on a root that had no database: no lock is taken.
     unlocked_initdb: std::cell::Cell<bool>,
+    /// Packages given as files on the command line, by their id in the pool.
+    pub local_files: std::cell::RefCell<std::collections::HashMap<apk_core::pool::PkgId, PathBuf>>,
 }
 
 impl Context {
@@ -215,6 +217,7 @@ impl Context {
             verbosity,
             lock: std::cell::OnceCell::new(),
             unlocked_initdb: std::cell::Cell::new(false),
+            local_files: Default::default(),
         })
     }
 
@@ -446,6 +449,7 @@ impl Context {
                 preserve_env: self.opts.preserve_env,
                 no_chroot: self.opts.force_no_chroot,
             },
+            local_files: self.local_files.borrow().clone(),
         })
     }
 

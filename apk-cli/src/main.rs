@@ -205,6 +205,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // As apk-tools: every applet opens the root first (`--initdb` makes it).
+    if !ctx.root.is_dir() {
+        let made = ctx.opts.initdb && std::fs::create_dir_all(&ctx.root).is_ok();
+        if !made {
+            let why = match std::fs::metadata(&ctx.root) {
+                Ok(_) => "Not a directory".to_owned(),
+                Err(e) => apk_core::error::io_reason(&e),
+            };
+            eprintln!("ERROR: Unable to open root: {why}");
+            return ExitCode::from(99);
+        }
+    }
     if ctx.opts.print_arch {
         println!("{}", ctx.primary_arch());
         return ExitCode::SUCCESS;
@@ -243,5 +255,6 @@ fn main() -> ExitCode {
             1
         }
     };
-    ExitCode::from(failures.min(255) as u8)
+    // apk-tools caps its exit status at 99 (error counts, and 99 for a failure).
+    ExitCode::from(failures.min(99) as u8)
 }

@@ -143,6 +143,22 @@ fn command_line_as_apk_tools_reads_it() {
     t.step(&["info", "-s", "demo-lib"]);
     t.step_same(&["--no-scripts", "--no-logfile", "add", "demo-hello"]);
     t.step_same(&["--no-inter", "--no-scripts", "del", "demo-hello"]);
+    // Package files: trusted, added by identity; unsigned, refused unless allowed.
+    let file = demo_repo().join("docs-1-r0.apk");
+    t.step_same(&["--no-scripts", "add", s(&file)]);
+    let unsigned = tmp.path().join("unsigned-1.0-r0.apk");
+    std::fs::write(
+        &unsigned,
+        common::repo::spec("unsigned", "1.0-r0")
+            .file("unsigned", "x\n")
+            .builder
+            .build(None)
+            .unwrap(),
+    )
+    .unwrap();
+    t.step_same(&["--no-scripts", "add", s(&unsigned)]);
+    t.step_same(&["--no-scripts", "--allow-untrusted", "add", s(&unsigned)]);
+    t.step_same(&["--no-scripts", "del", "unsigned", "docs"]);
 }
 
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger

@@ -67,8 +67,9 @@ fn unknown_names_and_bad_atoms_are_explained() {
         out.contains("demo-hello-1.0-r1:\n    breaks: world[demo-hello=9]"),
         "{out}"
     );
+    // apk-tools gives up with 99 there (checked: apk-3.0.6 -s add 'demo-hello==').
     let (code, out) = apk_in(&root, &["add", "demo-hello=="]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 99);
     assert!(out.contains("is not a valid world dependency"), "{out}");
 }
 

@@ -22,9 +22,13 @@ pub struct Args {
     deps: Vec<String>,
 }
 
+/// apk-tools' exit status for an applet that gave up with an error (a negative
+/// return there, reported as 99).
+const FAILED: u32 = 99;
+
 fn bad_spec(spec: &str) -> u32 {
     context::error(format!("{spec}: bad package specifier"));
-    1
+    FAILED
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
@@ -68,6 +72,25 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 
     let mut virtual_depends = Vec::new();
     for arg in args.deps.iter().filter(|a| !a.is_empty()) {
+        // A package file (`./x.apk`, `/path/x.apk`): read, checked against the trusted
+        // keys, and added to the world by its identity, as apk-tools does.
+        if arg.contains('.') && std::path::Path::new(arg).exists() {
+            let d = match local_package(ctx, &mut db, arg) {
+                Ok(d) => d,
+                Err(e) => {
+                    context::error(format!("{arg}: {e}"));
+                    return FAILED;
+                }
+            };
+            if virtual_dep.is_some() {
+                virtual_depends.push(d);
+            } else {
+                let dep = db.pool.intern_dep(&d);
+                req.name_flags.push((dep.name, fl, fl));
+                solution::world_add(&mut world, dep);
+            }
+            continue;
+        }
         let parsed = Dependency::parse(arg)
             .ok()
             .filter(|d| virtual_dep.is_none() || d.tag.is_none());
@@ -80,7 +103,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             context::error(format!(
                 "'{arg}' is not a valid {kind} dependency, format is {format}"
             ));
-            return 1;
+            return FAILED;
         };
         if virtual_dep.is_some() {
             virtual_depends.push(d);
@@ -108,6 +131,35 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     }
     req.world = world;
     solution::solve_and_commit(ctx, &db, &mut req)
+}
+
+/// Reads a package file given on the command line into the pool (from a pseudo
+/// repository of its own, so the solver sees it as available) and returns the world
+/// entry apk-tools writes for it: `name><identity>`.
+fn local_package(
+    ctx: &Context,
+    db: &mut apk_core::database::Database,
+    arg: &str,
+) -> Result<Dependency, String> {
+    let path = std::path::absolute(arg).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&path).map_err(|e| apk_core::error::io_reason(&e))?;
+    let keys = ctx.keyring().map_err(|e| e.apk_reason())?;
+    let pkg = apk_core::package::Package::parse(&bytes, arg).map_err(|e| e.apk_reason())?;
+    if let Some(keys) = &keys {
+        pkg.verify_signature(&bytes, keys, arg)
+            .map_err(|e| e.apk_reason())?;
+    }
+    let mut info = pkg.info;
+    let identity = info.checksum.ok_or("package has no identity")?.to_string();
+    info.replaces.clear();
+    info.replaces_priority = None;
+    let name = info.name.clone();
+    let repo = db
+        .pool
+        .add_repo(&format!("local:{}", path.display()), None, false, true);
+    let id = db.pool.add_package(info, Some(repo), None);
+    ctx.local_files.borrow_mut().insert(id, path);
+    Dependency::parse(&format!("{name}><{identity}")).map_err(|e| e.to_string())
 }
 
 /// The version apk gives a virtual package created without one: the UTC time.

@@ -68,6 +68,8 @@ pub struct Options {
     pub purge: bool,
     /// How scripts run (`--preserve-env`, `--force-no-chroot`).
     pub scripts: script::ScriptOptions,
+    /// Packages given as files (`apk add ./x.apk`), read from there.
+    pub local_files: HashMap<PkgId, PathBuf>,
 }
 
 /// What a commit reports as it goes.
@@ -297,6 +299,10 @@ impl FetchJob {
                 )
             })
             .collect();
+        let urls = match opts.local_files.get(&id) {
+            Some(path) => vec![path.to_string_lossy().into_owned()],
+            None => urls,
+        };
         FetchJob {
             id,
             nv: pool.nv(id),
