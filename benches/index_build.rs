@@ -10,7 +10,7 @@ fn index_2000(c: &mut Criterion) {
     let paths = apk_benches::generate_packages(dir.path(), 2000);
     c.bench_function("index_2000_packages", |b| {
         b.iter(|| {
-            let mut pkgs: Vec<_> = indexer::index_files(&paths, None)
+            let mut pkgs: Vec<_> = indexer::index_files(&paths, None, None)
                 .into_iter()
                 .map(|i| i.record.expect("record"))
                 .collect();

@@ -37,5 +37,5 @@ for src in "$here"/demo-src/*/; do
   "$bin/abuild-rs" pack --pkginfo "$src/PKGINFO" --root "$tree" "$@" \
     --sign-key "$key" -o "$out/$arch/$name-$ver.apk"
 done
-"$bin/apk" index -q -d "apk-rs demo repository" -o "$out/$arch/APKINDEX.tar.gz" "$out/$arch"/*.apk
+"$bin/apk" index -q --keys-dir "$here/keys" -d "apk-rs demo repository" -o "$out/$arch/APKINDEX.tar.gz" "$out/$arch"/*.apk
 "$bin/abuild-rs" sign --key "$key" "$out/$arch/APKINDEX.tar.gz"

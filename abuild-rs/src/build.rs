@@ -878,7 +878,7 @@ impl IndexState {
             .collect();
         files.sort();
         let mut state = IndexState::default();
-        for item in apk_core::indexer::index_files(&files, old.as_ref()) {
+        for item in apk_core::indexer::index_files(&files, old.as_ref(), None) {
             let record = item.record.map_err(|e| Failure(e.to_string()))?;
             state.records.insert(file_key(&item.path), record);
         }

@@ -1,8 +1,11 @@
-//! `apk index` over packages the project builds.
+//! `apk index` against apk-tools 3.0.6: with one `SOURCE_DATE_EPOCH`, the same packages
+//! give the same output, exit status and `APKINDEX.tar.gz` (its streams byte for byte).
 
 mod common;
 
-use apk_core::index::IndexArchive;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use common::*;
 
 fn demo_packages() -> Vec<String> {
@@ -15,118 +18,187 @@ fn demo_packages() -> Vec<String> {
     v
 }
 
-fn read_index(path: &std::path::Path) -> IndexArchive {
-    IndexArchive::read(&std::fs::read(path).unwrap(), None, "index").unwrap()
-}
-
-#[test]
-fn index_holds_each_package_record() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("APKINDEX.tar.gz");
-    let pkgs = demo_packages();
-    let mut args = vec!["index", "-o", s(&out), "-d", "test repo"];
-    args.extend(pkgs.iter().map(String::as_str));
-    let (code, stdout, stderr) = run(&args);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout,
-        format!(
-            "Index has {n} packages (of which {n} are new)\n",
-            n = pkgs.len()
+/// Runs `apk index ARGS -o OUT` with `bin` (ours, or the reference) in a root whose keys
+/// are the demo key when `trusted`; returns (status, stdout, stderr, written bytes).
+fn index_with(
+    bin: &Path,
+    dir: &Path,
+    trusted: bool,
+    args: &[&str],
+) -> (i32, String, String, Option<Vec<u8>>) {
+    let root = dir.join("root");
+    let keys = root.join("etc/apk/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    if trusted {
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            keys.join("apk-rs-demo.rsa.pub"),
         )
-    );
-    let idx = read_index(&out);
-    assert_eq!(idx.description.as_deref(), Some("test repo"));
-    assert_eq!(idx.packages.len(), pkgs.len());
-    // Each record carries what the package itself says, plus identity and file size.
-    for file in &pkgs {
-        let bytes = std::fs::read(file).unwrap();
-        let pkg = apk_core::package::Package::parse(&bytes, file).unwrap();
-        let rec = idx
-            .packages
-            .iter()
-            .find(|p| p.name == pkg.info.name)
-            .unwrap();
-        let mut want = pkg.info.clone();
-        want.replaces.clear();
-        want.replaces_priority = None;
-        assert_eq!(rec, &want);
-        assert_eq!(rec.size, Some(bytes.len() as u64));
-        assert!(rec.checksum.is_some());
+        .unwrap();
     }
-    let hello = idx
-        .packages
-        .iter()
-        .find(|p| p.name == "demo-hello")
+    let out = dir.join("APKINDEX.tar.gz");
+    let _ = std::fs::remove_file(&out);
+    let o = Command::new(bin)
+        .arg("--root")
+        .arg(&root)
+        .arg("index")
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
         .unwrap();
-    assert_eq!(
-        apk_core::dep::format_list(&hello.depends),
-        "demo-base so:libdemo.so.2"
-    );
-    // The committed demo index holds the same records.
-    let committed = read_index(&demo_repo().join("APKINDEX.tar.gz"));
-    assert_eq!(committed.packages, idx.packages);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        std::fs::read(&out).ok(),
+    )
 }
 
-#[test]
-fn old_index_records_are_reused_and_arch_rewritten() {
-    let tmp = tempfile::tempdir().unwrap();
-    let first = tmp.path().join("first.tar.gz");
-    let pkgs = demo_packages();
-    let mut args = vec!["index", "-o", s(&first)];
-    args.extend(pkgs.iter().map(String::as_str));
-    assert_eq!(run(&args).0, 0);
-    // Make the old index newer than every package so that all records can be reused.
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options()
-        .write(true)
-        .open(&first)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
-    let second = tmp.path().join("second.tar.gz");
-    let mut args = vec![
-        "index",
-        "--index",
-        s(&first),
-        "--rewrite-arch",
-        "aarch64",
-        "-o",
-        s(&second),
-    ];
-    args.extend(pkgs.iter().map(String::as_str));
-    let (code, stdout, _) = run(&args);
-    assert_eq!(code, 0);
-    assert_eq!(
-        stdout,
-        format!("Index has {} packages (of which 0 are new)\n", pkgs.len())
+/// Both tools on the same arguments; asserts the same everything and returns ours.
+fn same(trusted: bool, args: &[&str]) -> Option<(i32, String, String, Option<Vec<u8>>)> {
+    let reference = apk_core::testing::reference_apks()?[0].clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ours = index_with(
+        &PathBuf::from(env!("CARGO_BIN_EXE_apk")),
+        a.path(),
+        trusted,
+        args,
     );
-    let idx = read_index(&second);
-    assert!(idx
-        .packages
-        .iter()
-        .all(|p| p.arch.as_deref() == Some("aarch64")));
-}
-
-#[test]
-fn missing_dependency_warns_and_bad_package_fails() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("APKINDEX.tar.gz");
-    let hello = demo_repo().join("demo-hello-1.0-r1.apk");
-    let (code, _, stderr) = run(&["index", "-o", s(&out), s(&hello)]);
-    assert_eq!(code, 0);
+    let theirs = index_with(&reference, b.path(), trusted, args);
+    assert_eq!(ours.0, theirs.0, "status of index {args:?}");
+    assert_eq!(ours.1, theirs.1, "stdout of index {args:?}");
+    assert_eq!(ours.2, theirs.2, "stderr of index {args:?}");
+    // The streams, decompressed (zlib-rs and zlib may pick other encodings of the same
+    // data; README lists it).
+    let inflate = |b: &Option<Vec<u8>>| {
+        b.as_ref().map(|b| {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&b[..]), &mut out)
+                .unwrap();
+            out
+        })
+    };
     assert!(
-        stderr.contains("WARNING: demo-hello-1.0-r1: no provider for dependency demo-base"),
-        "{stderr}"
+        inflate(&ours.3) == inflate(&theirs.3),
+        "APKINDEX.tar.gz of index {args:?} differs"
     );
-    let (_, _, quiet) = run(&["index", "--no-warnings", "-o", s(&out), s(&hello)]);
-    assert!(!quiet.contains("WARNING"), "{quiet}");
+    Some(ours)
+}
 
+#[test]
+fn index_is_the_reference_index() {
+    let pkgs = demo_packages();
+    let mut args = vec!["-d", "test repo"];
+    args.extend(pkgs.iter().map(String::as_str));
+    let Some((code, out, _, written)) = same(true, &args) else {
+        return;
+    };
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Index has 5 packages (of which 5 are new)\n")
+    );
+    assert!(written.is_some());
+    // Rewritten architecture and no description.
+    let mut args = vec!["--rewrite-arch", "aarch64"];
+    args.extend(pkgs.iter().map(String::as_str));
+    same(true, &args);
+    // The real 3.19.1 packages give the official index (as its README says).
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("realdata/alpine-3.19.1/x86_64");
+    let mut real: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".apk"))
+        .collect();
+    real.sort();
+    let mut args = vec![
+        "--allow-untrusted",
+        "--rewrite-arch",
+        "x86_64",
+        "-d",
+        "3.19.1",
+    ];
+    args.extend(real.iter().map(String::as_str));
+    let (code, _, _, written) = same(false, &args).unwrap();
+    assert_eq!(code, 0);
+    let ours = apk_core::index::RawIndex::read(&written.unwrap(), None, "ours").unwrap();
+    let official = apk_core::index::RawIndex::read(
+        &std::fs::read(dir.join("APKINDEX.tar.gz")).unwrap(),
+        None,
+        "official",
+    )
+    .unwrap();
+    assert_eq!(ours.text, official.text);
+}
+
+#[test]
+fn untrusted_and_bad_packages_are_refused_and_missing_providers_warned() {
+    let hello = demo_repo().join("demo-hello-1.0-r1.apk");
+    // Without the key nothing is indexed (status 99, one error per package).
+    let Some((code, _, err, written)) = same(false, &[s(&hello)]) else {
+        return;
+    };
+    assert_eq!(code, 99);
+    assert!(err.contains("UNTRUSTED signature"), "{err}");
+    assert!(written.is_none());
+    // With it, the missing providers are listed, and --no-warnings silences them.
+    let (_, _, err, _) = same(true, &[s(&hello)]).unwrap();
+    assert!(err.contains("No provider for the dependencies"), "{err}");
+    let (_, _, err, _) = same(true, &["--no-warnings", s(&hello)]).unwrap();
+    assert!(!err.contains("WARNING"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
     let junk = tmp.path().join("junk-1.0-r0.apk");
     std::fs::write(&junk, b"junk").unwrap();
-    let out2 = tmp.path().join("never.tar.gz");
-    let (code, _, stderr) = run(&["index", "-o", s(&out2), s(&hello), s(&junk)]);
+    let (code, _, err, written) = same(true, &[s(&hello), s(&junk)]).unwrap();
     assert_ne!(code, 0);
-    assert!(stderr.contains(s(&junk)), "{stderr}");
-    assert!(!out2.exists(), "no index is written when a package is bad");
+    assert!(err.contains(s(&junk)), "{err}");
+    assert!(
+        written.is_none(),
+        "no index is written when a package is bad"
+    );
+}
+
+#[test]
+fn old_index_records_are_reused() {
+    let Some(reference) = apk_core::testing::reference_apks() else {
+        return;
+    };
+    let pkgs = demo_packages();
+    for bin in [
+        PathBuf::from(env!("CARGO_BIN_EXE_apk")),
+        reference[0].clone(),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = tmp.path().join("first.tar.gz");
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--allow-untrusted", "index", "-o"])
+            .arg(&first)
+            .args(&pkgs);
+        assert!(cmd.status().unwrap().success());
+        // An old index newer than every package: all its records can be reused.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&first)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let second = tmp.path().join("second.tar.gz");
+        let out = Command::new(&bin)
+            .args(["--allow-untrusted", "index", "--index"])
+            .arg(&first)
+            .arg("-o")
+            .arg(&second)
+            .args(&pkgs)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("Index has {} packages (of which 0 are new)\n", pkgs.len()),
+            "{}",
+            bin.display()
+        );
+    }
 }

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::index::{IndexArchive, PackageInfo};
 use crate::package::Package;
+use crate::sign::Keyring;
 
 /// Old index records by `name-version`, usable for files not modified after `mtime`.
 pub struct OldIndex {
@@ -44,8 +45,19 @@ impl OldIndex {
 /// Reads the index record of one package file. Replaces are a matter of the installed
 /// database: apk-tools leaves them out of indexes, and so does this.
 pub fn read_package_info(path: &Path) -> Result<PackageInfo> {
+    read_checked_package_info(path, None)
+}
+
+/// As [`read_package_info`], with the signature checked against `keys` when given (as
+/// `apk index` checks every package it indexes).
+pub fn read_checked_package_info(path: &Path, keys: Option<&Keyring>) -> Result<PackageInfo> {
     let bytes = crate::file::read(path)?;
-    let mut info = Package::parse(&bytes, &path.display().to_string())?.info;
+    let what = path.display().to_string();
+    let pkg = Package::parse(&bytes, &what)?;
+    if let Some(keys) = keys {
+        pkg.verify_signature(&bytes, keys, &what)?;
+    }
+    let mut info = pkg.info;
     info.replaces.clear();
     info.replaces_priority = None;
     Ok(info)
@@ -58,8 +70,13 @@ pub struct Indexed {
     pub fresh: bool,
 }
 
-/// Records for `paths`, in their order, read on all cores.
-pub fn index_files(paths: &[PathBuf], old: Option<&OldIndex>) -> Vec<Indexed> {
+/// Records for `paths`, in their order, read on all cores; with `keys`, each new
+/// package's signature is checked too.
+pub fn index_files(
+    paths: &[PathBuf],
+    old: Option<&OldIndex>,
+    keys: Option<&Keyring>,
+) -> Vec<Indexed> {
     paths
         .par_iter()
         .map(|p| match old.and_then(|o| o.reuse(p)) {
@@ -70,7 +87,7 @@ pub fn index_files(paths: &[PathBuf], old: Option<&OldIndex>) -> Vec<Indexed> {
             },
             None => Indexed {
                 path: p.clone(),
-                record: read_package_info(p),
+                record: read_checked_package_info(p, keys),
                 fresh: true,
             },
         })

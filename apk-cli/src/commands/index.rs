@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use apk_core::index::{IndexArchive, PackageInfo};
 use apk_core::indexer::{self, OldIndex};
+use apk_core::solver::report::{Indent, DEFAULT_WIDTH};
 
 use crate::context::{self, Context};
 
@@ -30,15 +31,6 @@ pub struct Args {
     packages: Vec<PathBuf>,
 }
 
-/// Names (packages and what they provide) present in the index.
-fn provided_names(pkgs: &[PackageInfo]) -> HashSet<&str> {
-    pkgs.iter()
-        .flat_map(|p| {
-            std::iter::once(p.name.as_str()).chain(p.provides.iter().map(|d| d.name.as_str()))
-        })
-        .collect()
-}
-
 pub fn run(ctx: &Context, args: Args) -> u32 {
     let old = match args.index.as_deref().map(OldIndex::load).transpose() {
         Ok(o) => o,
@@ -47,22 +39,32 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return 1;
         }
     };
+    // Every package is checked against the trusted keys, as apk-tools does (on all
+    // cores here), unless --allow-untrusted.
+    let keys = match ctx.keyring() {
+        Ok(k) => k,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
     let mut pkgs = Vec::with_capacity(args.packages.len());
     let (mut errors, mut new) = (0u32, 0usize);
-    for item in indexer::index_files(&args.packages, old.as_ref()) {
+    for item in indexer::index_files(&args.packages, old.as_ref(), keys.as_ref()) {
         match item.record {
             Ok(info) => {
                 new += usize::from(item.fresh);
                 pkgs.push(info);
             }
             Err(e) => {
-                context::error(e);
+                context::error(format!("{}: {}", item.path.display(), e.apk_reason()));
                 errors += 1;
             }
         }
     }
     if errors > 0 {
-        return errors;
+        // apk-tools gives up (status 99) when a package could not be read.
+        return 99;
     }
     if let Some(arch) = &args.rewrite_arch {
         for p in &mut pkgs {
@@ -70,17 +72,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
     }
     indexer::sort_records(&mut pkgs);
-    if !args.no_warnings && ctx.verbosity > 0 {
-        let names = provided_names(&pkgs);
-        for p in &pkgs {
-            for d in p
-                .depends
-                .iter()
-                .filter(|d| !d.conflict && !names.contains(d.name.as_str()))
-            {
-                eprintln!("WARNING: {}: no provider for dependency {d}", p.nv());
-            }
-        }
+    if !args.no_warnings {
+        warn_missing_providers(&pkgs);
     }
     let total = pkgs.len();
     let archive = IndexArchive {
@@ -99,4 +92,41 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         println!("Index has {total} packages (of which {new} are new)");
     }
     0
+}
+
+/// apk-tools' warning for names the indexed packages depend on (not as conflicts) that
+/// none of them is or provides: listed sorted, wrapped, then counted.
+fn warn_missing_providers(pkgs: &[PackageInfo]) {
+    let provided: HashSet<&str> = pkgs
+        .iter()
+        .flat_map(|p| {
+            std::iter::once(p.name.as_str()).chain(p.provides.iter().map(|d| d.name.as_str()))
+        })
+        .collect();
+    let mut missing: Vec<&str> = pkgs
+        .iter()
+        .flat_map(|p| p.depends.iter())
+        .filter(|d| !d.conflict && !provided.contains(d.name.as_str()))
+        .map(|d| d.name.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    missing.sort_by(|a, b| {
+        a.to_ascii_lowercase()
+            .cmp(&b.to_ascii_lowercase())
+            .then_with(|| a.cmp(b))
+    });
+    let mut indent = Indent::new(2, DEFAULT_WIDTH);
+    for name in &missing {
+        indent.item(name);
+    }
+    indent.end();
+    eprint!("WARNING: No provider for the dependencies:\n{}", indent.out);
+    eprintln!(
+        "WARNING: Total of {} unsatisfiable package names. Your repository may be broken.",
+        missing.len()
+    );
 }

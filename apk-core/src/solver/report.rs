@@ -275,15 +275,25 @@ pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
 }
 
 /// Word-wrapping list printer with apk's label layout.
-struct Indent {
-    out: String,
+pub struct Indent {
+    pub out: String,
     x: usize,
     indent: usize,
     width: usize,
 }
 
 impl Indent {
-    fn item(&mut self, text: &str) {
+    /// An empty printer: items indented by `indent`, lines wrapped before `width`.
+    pub fn new(indent: usize, width: usize) -> Self {
+        Indent {
+            out: String::new(),
+            x: 0,
+            indent,
+            width,
+        }
+    }
+
+    pub fn item(&mut self, text: &str) {
         use std::fmt::Write;
         if self.x <= self.indent {
             let pad = self.indent - self.x;
@@ -304,7 +314,7 @@ impl Indent {
         self.indent = self.x + 1;
     }
 
-    fn end(&mut self) {
+    pub fn end(&mut self) {
         if self.x > 0 {
             self.out.push('\n');
             self.x = 0;
