@@ -284,3 +284,87 @@ fn audit_reports_changes_and_fix_repairs_them() {
         "binary\n"
     );
 }
+
+/// The query applets and the options of README's list, on file:// repositories, then an
+/// upgrade from a second repository with --ignore, -U, --cache-max-age, fetch --link,
+/// cache sync, del -r.
+#[test]
+fn queries_upgrades_and_applet_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r1, r2) = (tmp.path().join("r1"), tmp.path().join("r2"));
+    copy_dir(&demo_repo(), &r1.join("x86_64"));
+    publish(
+        &r2,
+        vec![
+            spec("demo-lib", "2.2-r0")
+                .field("provides", "so:libdemo.so.2=2.2")
+                .dir("usr")
+                .dir("usr/lib")
+                .file("usr/lib/libdemo.so.2", "new lib\n"),
+            spec("docs", "2-r0").field("arch", "noarch"),
+        ],
+    );
+    let repos = format!("file://{}\n{}\n", r1.display(), r2.display());
+    let setup = |root: &Path| {
+        demo_root(&r1)(root);
+        std::fs::write(root.join("etc/apk/repositories"), &repos).unwrap();
+        std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
+    };
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], setup) else {
+        return;
+    };
+    t.step_same(&[
+        "--initdb",
+        "add",
+        "demo-hello=1.0-r1",
+        "docs=1-r0",
+        "demo-lib<2.2",
+    ]);
+    for q in [
+        &["info", "-e", "demo-hello", "nope"][..],
+        &["info", "-W", "/usr/bin/demo-hello"],
+        &["info", "--install-if", "demo-hello-doc"],
+        &["info", "--license", "demo-lib"],
+        &["info", "-R", "-r", "-P", "demo-lib"],
+        &["list", "-I"],
+        &["list", "-u"],
+        &["list", "-o", "demo-hello"],
+        &["list", "-O"],
+        &["list", "-d"],
+        &["list", "-d", "demo-base"],
+        &["list", "-P", "so:libdemo.so.2"],
+        &["search", "-a", "demo"],
+        &["search", "-o", "demo-hello"],
+        &["policy", "demo-lib", "docs"],
+        &["manifest", "demo-hello"],
+        &["version"],
+        &["audit", "-r", "--full", "/usr"],
+    ] {
+        t.step(q);
+    }
+    t.step_same(&["upgrade", "--ignore", "demo-lib"]);
+    t.step_same(&["-U", "--cache-max-age", "1", "upgrade"]);
+    t.step(&["cache", "sync"]);
+    t.same_tree();
+    let (f1, f2) = (tmp.path().join("f1"), tmp.path().join("f2"));
+    std::fs::create_dir_all(&f1).unwrap();
+    std::fs::create_dir_all(&f2).unwrap();
+    for (root, dir) in [(&t.ours, &f1), (&t.theirs, &f2)] {
+        let bin = if root == &t.ours {
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_apk"))
+        } else {
+            t.reference.clone()
+        };
+        let o = std::process::Command::new(bin)
+            .arg("--root")
+            .arg(root)
+            .args(["fetch", "--link", "-o"])
+            .arg(dir)
+            .arg("docs")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(common::tree(&f1), common::tree(&f2));
+    t.step_same(&["del", "-r", "demo-lib"]);
+}

@@ -65,7 +65,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 continue;
             };
             let dest = cache_dir.join(&file);
-            if dest.exists() || db.pool.pkg(id).repos & !1 == 0 {
+            // Nothing from a local repository is cached, as apk-tools has it.
+            if dest.exists() || db.pool.pkg(id).repos & !1 == 0 || in_local_repo(&db.pool, id) {
                 continue;
             }
             if ctx.verbosity > 1 {
@@ -84,6 +85,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         let mut keep: BTreeSet<String> = wanted
             .iter()
             .chain(db.pool.installed.iter())
+            .filter(|&&id| !in_local_repo(&db.pool, id))
             .filter_map(|&id| cache_file_name(&db.pool, id))
             .collect();
         for repo in db.pool.repos.iter().skip(1) {
@@ -112,4 +114,14 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
     }
     errors
+}
+
+/// Whether a repository on this machine (a folder, `file://`) has the package.
+fn in_local_repo(pool: &apk_core::pool::Pool, id: apk_core::pool::PkgId) -> bool {
+    let repos = pool.pkg(id).repos;
+    pool.repos
+        .iter()
+        .enumerate()
+        .skip(1)
+        .any(|(i, r)| i < 64 && repos & (1 << i) != 0 && !r.remote)
 }

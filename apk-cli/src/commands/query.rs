@@ -508,8 +508,11 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
     );
     let mut matched: Vec<PkgId> = Vec::new();
     let mut out = String::new();
+    // With nothing to match, apk-tools lists every package once under its own name,
+    // whatever -d or -P say.
+    let match_all = args.patterns.is_empty();
     for name in names {
-        let sources: Vec<NameId> = if args.depends {
+        let sources: Vec<NameId> = if args.depends && !match_all {
             pool.rdepends(name).to_vec()
         } else {
             vec![name]
@@ -518,7 +521,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
             let mut provs: Vec<PkgId> = pool
                 .providers(src)
                 .iter()
-                .filter(|p| args.providers || pool.pkg(p.pkg).name == src)
+                .filter(|p| (args.providers && !match_all) || pool.pkg(p.pkg).name == src)
                 .map(|p| p.pkg)
                 .collect();
             sort_pkgs(pool, &mut provs);
@@ -762,8 +765,8 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
             .filter(|p| pool.pkg(p.pkg).name == name)
             .map(|p| p.pkg)
             .collect();
+        // Oldest first, as apk-tools 3 sorts providers for display.
         sort_pkgs(pool, &mut provs);
-        provs.reverse();
         for id in provs {
             let p = pool.pkg(id);
             let _ = writeln!(out, "  {}:", pool.pkg_version(p));
