@@ -3,6 +3,10 @@
 
 mod common;
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn conformance_cases_match_apk_tools() {
     let Some(shared) = common::shared_dir() else {

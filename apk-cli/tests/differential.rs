@@ -28,6 +28,10 @@ fn demo_root(repo: &Path) -> impl Fn(&Path) + '_ {
     }
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn demo_repository_add_upgrade_del_audit_fix() {
     let tmp = tempfile::tempdir().unwrap();
@@ -81,6 +85,10 @@ fn clash_repo(repo: &Path) {
 
 /// A file clash: the file stays its owner's, the package comes without it, marked broken
 /// (`f:f`), one error; removing it leaves the owner's file.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn file_clash_skips_the_file_and_marks_the_package() {
     let tmp = tempfile::tempdir().unwrap();
@@ -98,6 +106,10 @@ fn file_clash_skips_the_file_and_marks_the_package() {
 
 /// Protected files, reinstalling, replaces, metapackages with `.dummy`, the scripts
 /// database.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn protected_files_replaces_and_metapackages() {
     let tmp = tempfile::tempdir().unwrap();
@@ -119,6 +131,10 @@ fn protected_files_replaces_and_metapackages() {
     t.step_same(&["del", "alpha"]);
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn command_line_as_apk_tools_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -163,6 +179,10 @@ fn command_line_as_apk_tools_reads_it() {
 
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
 /// running: a fresh alpine-base, more packages, removals, fix and audit, the queries.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn real_alpine_base_root() {
     let Some(shared) = shared_dir() else { return };
@@ -219,6 +239,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// audit in its modes after changes, additions and removals, and fix repairing them.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn audit_reports_changes_and_fix_repairs_them() {
     use apk_core::package::DataNode;
@@ -288,6 +312,10 @@ fn audit_reports_changes_and_fix_repairs_them() {
 /// The query applets and the options of README's list, on file:// repositories, then an
 /// upgrade from a second repository with --ignore, -U, --cache-max-age, fetch --link,
 /// cache sync, del -r.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn queries_upgrades_and_applet_options() {
     let tmp = tempfile::tempdir().unwrap();

@@ -87,6 +87,10 @@ fn same(trusted: bool, args: &[&str]) -> Option<(i32, String, String, Option<Vec
     Some(ours)
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn index_is_the_reference_index() {
     let pkgs = demo_packages();
@@ -133,6 +137,10 @@ fn index_is_the_reference_index() {
     assert_eq!(ours.text, official.text);
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn untrusted_and_bad_packages_are_refused_and_missing_providers_warned() {
     let hello = demo_repo().join("demo-hello-1.0-r1.apk");
@@ -160,6 +168,10 @@ fn untrusted_and_bad_packages_are_refused_and_missing_providers_warned() {
     );
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn old_index_records_are_reused() {
     let Some(reference) = apk_core::testing::reference_apks() else {

@@ -15,6 +15,10 @@ fn load(rel: &str) -> Option<(Vec<u8>, Keyring)> {
     Some((bytes, keys))
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn real_index_verifies_and_round_trips() {
     let Some((bytes, keys)) = load(INDEX) else {
@@ -61,6 +65,10 @@ fn real_index_verifies_and_round_trips() {
     assert_eq!(text, original_text);
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn tampered_index_is_refused() {
     let Some((bytes, keys)) = load(INDEX) else {
@@ -86,6 +94,10 @@ fn tampered_index_is_refused() {
     assert_eq!(e.to_string(), "idx: UNTRUSTED signature");
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn real_package_verifies() {
     let Some((bytes, keys)) = load(PACKAGE) else {
@@ -121,6 +133,10 @@ fn real_package_verifies() {
     assert!(seen.contains(&("etc/crontabs/root".to_string(), 0o600)));
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn tampered_package_is_refused() {
     let Some((bytes, keys)) = load(PACKAGE) else {
@@ -152,6 +168,10 @@ fn tampered_package_is_refused() {
 /// The real index read into a pool, written as a snapshot and loaded back: every name,
 /// version, dependency list, identity and size is the same, and every name is found
 /// under its own id.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn real_index_pool_survives_the_snapshot() {
     let Some(shared) = shared_dir() else {

@@ -11,6 +11,10 @@ fn holds(a: &str, op: &str, b: &str) -> Option<bool> {
     Some(op.matches(a, b))
 }
 
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 #[test]
 fn apk_tools_version_vectors() {
     let Some(data) = apk_core::testing::apk_tools_source_file("test/unit/version.data") else {

@@ -345,10 +345,13 @@ pub fn fetch_package(
     FetchJob::new(pool, id, opts).fetch(&opts.fetcher)
 }
 
-/// Fault injection for the crash-safety tests: when `APK_RS_CRASH_AT` names `point`,
-/// the process aborts there, as abruptly as a SIGKILL. Points: `package:N` (after the
-/// N-th package landed), `before-db` (all files in place, database not written),
-/// `mid-db` (scripts and triggers written, `installed` not).
+/// Fault injection for the crash-safety tests, compiled only with the
+/// `fault-injection` feature (which the test suites enable, never a release build):
+/// when `APK_RS_CRASH_AT` names `point`, the process aborts there, as abruptly as a
+/// SIGKILL. Points: `package:N` (after the N-th package landed), `before-db` (all files
+/// in place, database not written), `mid-db` (scripts and triggers written, `installed`
+/// not).
+#[cfg(feature = "fault-injection")]
 fn crash_point(point: &str) {
     static WANTED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let wanted = WANTED.get_or_init(|| std::env::var("APK_RS_CRASH_AT").ok());
@@ -356,6 +359,10 @@ fn crash_point(point: &str) {
         std::process::abort();
     }
 }
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+fn crash_point(_point: &str) {}
 
 struct Committer<'a> {
     fs: RootFs,
