@@ -89,9 +89,33 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-/// The shell every APKBUILD is sourced and every stage is run with.
-pub fn shell() -> String {
-    std::env::var("ABUILD_SHELL").unwrap_or_else(|_| "/bin/sh".into())
+/// The shell every APKBUILD is sourced and every stage is run with, as a command:
+/// `$ABUILD_SHELL` when set; else busybox's ash, the shell APKBUILDs are written for
+/// (`${var//a/b}`, `local`, ...), when `/bin/sh` is not busybox but a `busybox` is on the
+/// `PATH` (Debian's dash lacks those extensions); else bash, which has them; else
+/// `/bin/sh`.
+pub fn shell() -> Command {
+    if let Ok(s) = std::env::var("ABUILD_SHELL") {
+        return Command::new(s);
+    }
+    let sh_is_busybox = std::fs::canonicalize("/bin/sh")
+        .is_ok_and(|p| p.file_name().is_some_and(|n| n == "busybox"));
+    if sh_is_busybox {
+        return Command::new("/bin/sh");
+    }
+    let on_path = |prog: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(prog).is_file()))
+    };
+    if on_path("busybox") {
+        let mut c = Command::new("busybox");
+        c.arg("ash");
+        return c;
+    }
+    if on_path("bash") {
+        return Command::new("bash");
+    }
+    Command::new("/bin/sh")
 }
 
 impl Apkbuild {
@@ -121,7 +145,7 @@ impl Apkbuild {
                 "case \"$(command -V {f} 2>/dev/null)\" in *function*) printf '\\001f:{f}\\000';; esac\n"
             ));
         }
-        let out = Command::new(shell())
+        let out = shell()
             .arg("-c")
             .arg(&script)
             .current_dir(&startdir)
@@ -261,8 +285,11 @@ impl Apkbuild {
         if !self.has_function("package") {
             return bad("no package() function".into());
         }
-        if !self.has_function("check") && !self.has_option("!check") {
-            return bad("no check() function and no !check in options".into());
+        // As abuild: a missing check() is only a warning when the check stage runs,
+        // unless REQUIRE_CHECK asks for one.
+        let require = std::env::var_os("REQUIRE_CHECK").is_some_and(|v| !v.is_empty());
+        if require && !self.has_function("check") && !self.has_option("!check") {
+            return bad("no check() function and no !check in options (REQUIRE_CHECK)".into());
         }
         Ok(())
     }
@@ -289,15 +316,45 @@ impl Apkbuild {
             .map(|w| {
                 let mut parts = w.splitn(3, ':');
                 let name = parts.next().unwrap_or("").to_owned();
+                // As abuild: the split function defaults to what follows the last `-`
+                // (`bashcomp`, `zshcomp`, `fishcomp` for the completions), and the
+                // documentation-like subpackages are noarch unless told otherwise.
                 let function = parts
                     .next()
                     .filter(|f| !f.is_empty())
                     .map(str::to_owned)
                     .unwrap_or_else(|| {
+                        for (suffix, f) in [
+                            ("-bash-completion", "bashcomp"),
+                            ("-zsh-completion", "zshcomp"),
+                            ("-fish-completion", "fishcomp"),
+                        ] {
+                            if name.ends_with(suffix) {
+                                return f.to_owned();
+                            }
+                        }
                         name.rsplit_once('-')
                             .map_or(name.clone(), |(_, f)| f.to_owned())
                     });
-                let arch = parts.next().filter(|a| !a.is_empty()).map(str::to_owned);
+                let noarch_kind = [
+                    "-doc",
+                    "-openrc",
+                    "-lang",
+                    "sh-completion",
+                    "-pyc",
+                    "-nftrules",
+                    "-systemd",
+                    "-udev",
+                ]
+                .iter()
+                .any(|s| name.ends_with(s));
+                let arch = parts
+                    .next()
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        (noarch_kind && name != self.pkgname()).then(|| "noarch".to_owned())
+                    });
                 Subpackage {
                     name,
                     function,
@@ -451,10 +508,11 @@ package() { :; }
         assert_eq!(
             b.subpackages(),
             [
+                // -doc subpackages are noarch unless told otherwise, as abuild has it.
                 Subpackage {
                     name: "hello-doc".into(),
                     function: "doc".into(),
-                    arch: None
+                    arch: Some("noarch".into())
                 },
                 Subpackage {
                     name: "hello-extra".into(),
@@ -485,10 +543,6 @@ package() { :; }
             (
                 GOOD.replace("package() { :; }", ""),
                 "no package() function",
-            ),
-            (
-                GOOD.replace("options=\"!check\"", ""),
-                "no check() function",
             ),
             (
                 GOOD.replace("def  other", ""),

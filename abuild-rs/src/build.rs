@@ -121,32 +121,17 @@ pub fn build(b: &Apkbuild, opts: &Options) -> Result<Built, Failure> {
     let sysroot = install_makedepends(b, opts, &dirs)?;
     let env = stage_env(b, opts, &dirs, sysroot.as_deref());
 
-    run_stage(b, opts, &env, "prepare", "cd \"$srcdir\"\nprepare")?;
+    // Each stage runs in $builddir when it exists, else in the APKBUILD's folder, as
+    // abuild runs them; a missing check() only warns (the prelude's default).
+    const IN_BUILDDIR: &str = "if [ -d \"$builddir\" ]; then cd \"$builddir\"; fi\n";
+    run_stage(b, opts, &env, "prepare", &format!("{IN_BUILDDIR}prepare"))?;
     if b.has_function("build") {
-        run_stage(
-            b,
-            opts,
-            &env,
-            "build",
-            "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\nbuild",
-        )?;
+        run_stage(b, opts, &env, "build", &format!("{IN_BUILDDIR}build"))?;
     }
-    if b.has_function("check") && !b.has_option("!check") {
-        run_stage(
-            b,
-            opts,
-            &env,
-            "check",
-            "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\ncheck",
-        )?;
+    if !b.has_option("!check") {
+        run_stage(b, opts, &env, "check", &format!("{IN_BUILDDIR}check"))?;
     }
-    run_stage(
-        b,
-        opts,
-        &env,
-        "package",
-        "cd \"$builddir\" 2>/dev/null || cd \"$srcdir\"\npackage",
-    )?;
+    run_stage(b, opts, &env, "package", &format!("{IN_BUILDDIR}package"))?;
     let pkgdir = dirs.pkg.join(&name);
     if !pkgdir.is_dir() {
         return fail(format!(
@@ -427,7 +412,7 @@ fn run_stage(
     let script = format!(
         "set -e\n{PRELUDE}\n. ./APKBUILD\n: \"${{builddir:=$srcdir/$pkgname-$pkgver}}\"\nexport builddir\n{body}\n"
     );
-    let mut cmd = Command::new(shell());
+    let mut cmd = shell();
     cmd.arg("-c")
         .arg(&script)
         .current_dir(&b.startdir)
@@ -467,6 +452,9 @@ fn run_stage(
 struct Meta {
     name: String,
     pkgdesc: String,
+    /// `url` and `license` as the split function left them (tpaste's set their own).
+    url: String,
+    license: String,
     depends: Vec<String>,
     provides: Vec<String>,
     install_if: Vec<String>,
@@ -481,6 +469,8 @@ impl Meta {
         Meta {
             name: b.pkgname().to_owned(),
             pkgdesc: b.var("pkgdesc").to_owned(),
+            url: b.var("url").to_owned(),
+            license: b.var("license").to_owned(),
             depends: b.words("depends"),
             provides: b.words("provides"),
             install_if: b.words("install_if"),
@@ -549,13 +539,6 @@ fn split(
     dirs: &Dirs,
     sub: &Subpackage,
 ) -> Result<Meta, Failure> {
-    let suffix = sub.name.rsplit_once('-').map_or("", |(_, s)| s);
-    let default_desc = match suffix {
-        "dev" => format!("{} (development files)", b.var("pkgdesc")),
-        "doc" => format!("{} (documentation)", b.var("pkgdesc")),
-        "openrc" => format!("{} (OpenRC init scripts)", b.var("pkgdesc")),
-        _ => b.var("pkgdesc").to_owned(),
-    };
     let subdir = dirs.pkg.join(&sub.name);
     let mut env = env.to_vec();
     env.push(("subpkgname".into(), sub.name.clone()));
@@ -563,19 +546,18 @@ fn split(
     let fields = [
         "depends",
         "pkgdesc",
+        "url",
+        "license",
         "provides",
         "install_if",
         "replaces",
         "provider_priority",
         "replaces_priority",
     ];
+    // As abuild, which runs each split function in a fresh run of the APKBUILD: the
+    // function starts from the APKBUILD's own values (depends, replaces, provides, ...)
+    // and keeps what it does not change; the default ones set their own.
     let mut body = String::new();
-    // Split functions start from the subpackage's own defaults.
-    body.push_str(&format!(
-        "depends=\"${{depends_{}-}}\"\npkgdesc='{}'\nprovides=\"\"\ninstall_if=\"\"\nreplaces=\"\"\nprovider_priority=\"\"\nreplaces_priority=\"\"\n",
-        suffix.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-        default_desc.replace('\'', "'\\''")
-    ));
     body.push_str(&format!(
         "case \"$(command -V {f} 2>/dev/null)\" in *function*) ;; *) echo \"no split function '{f}' for {n}\" >&2; exit 1;; esac\n",
         f = sub.function,
@@ -606,7 +588,9 @@ fn split(
     };
     Ok(Meta {
         name: sub.name.clone(),
-        pkgdesc: vars.get("pkgdesc").cloned().unwrap_or(default_desc),
+        pkgdesc: vars.get("pkgdesc").cloned().unwrap_or_default(),
+        url: vars.get("url").cloned().unwrap_or_default(),
+        license: vars.get("license").cloned().unwrap_or_default(),
         depends: words("depends"),
         provides: words("provides"),
         install_if: words("install_if"),
@@ -640,6 +624,13 @@ fn write_packages(
     metas: &[Meta],
 ) -> Result<Built, Failure> {
     let version = b.full_version();
+    // As abuild: empty standard folders of the main package go, unless keepdirs.
+    if !b.has_option("keepdirs") {
+        let main = dirs.pkg.join(b.pkgname());
+        for d in ["usr/lib", "usr/bin", "usr/share", "usr", "etc", "lib"] {
+            let _ = std::fs::remove_dir(main.join(d));
+        }
+    }
     let tracing = !b.has_option("!tracedeps");
     let traced: Vec<tracedeps::Traced> = metas
         .iter()
@@ -659,20 +650,21 @@ fn write_packages(
     }
     let (key, key_name) = PrivateKey::load(&opts.sign_key)
         .map_err(|e| Failure(format!("{}: {e}", opts.sign_key.display())))?;
-    let commit = git_commit(&b.startdir);
+    // As abuild: the last commit (and `-dirty`), empty outside a git checkout.
+    let commit = git_commit(&b.startdir).unwrap_or_default();
+    let packager = std::env::var("PACKAGER")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "Unknown".to_owned());
     let mut built = Built::default();
     for (i, m) in metas.iter().enumerate() {
         let t = &traced[i];
-        let mut depends = m.depends.clone();
-        let add_dep = |d: String, list: &mut Vec<String>| {
-            if !list.contains(&d) {
-                list.push(d);
-            }
-        };
+        // What abuild finds itself goes after `# automatically detected:`, sorted.
+        let mut auto_depends = BTreeSet::new();
         for lib in &t.needed_libs {
             let name = format!("so:{lib}");
             if known_so.contains(&name) {
-                add_dep(name, &mut depends);
+                auto_depends.insert(name);
             } else if opts.verbose {
                 eprintln!(
                     ">>> {}: {name} is not packaged; no dependency added",
@@ -683,7 +675,7 @@ fn write_packages(
         for pc in &t.needed_pc {
             let name = format!("pc:{pc}");
             if known_so.contains(&name) {
-                add_dep(name, &mut depends);
+                auto_depends.insert(name);
             }
         }
         // Symlinks into another package of this build (libfoo.so -> libfoo.so.1).
@@ -693,14 +685,24 @@ fn write_packages(
                 .enumerate()
                 .find(|(j, o)| *j != i && o.paths.contains(target))
             {
-                add_dep(format!("{}={version}", metas[j].name), &mut depends);
+                auto_depends.insert(format!("{}={version}", metas[j].name));
             }
         }
-        let mut provides = m.provides.clone();
-        for p in &t.provides {
-            if !provides.contains(p) {
-                provides.push(p.clone());
-            }
+        let auto_provides: BTreeSet<String> = t
+            .provides
+            .iter()
+            .filter(|p| !m.provides.contains(p))
+            .cloned()
+            .collect();
+        let mut depends = m.depends.clone();
+        // A shell install script or trigger needs /bin/sh, as abuild adds it.
+        if b.pkgname() != "busybox"
+            && !depends
+                .iter()
+                .any(|d| dep_name(d) == "busybox" || dep_name(d) == "/bin/sh")
+            && shell_scripts(b, &m.name)
+        {
+            depends.push("/bin/sh".to_owned());
         }
         let arch = if m.noarch {
             "noarch"
@@ -714,48 +716,68 @@ fn write_packages(
         builder
             .add_tree(&dirs.pkg.join(&m.name))
             .map_err(|e| Failure(e.to_string()))?;
+        let scripts = scripts_of(b, &m.name)?;
+        let mut size = apparent_size(&dirs.pkg.join(&m.name));
+        // apk-tools 2 takes a package of size 0 for a virtual one: abuild says 1 when
+        // there is anything at all.
+        if size == 0 && (!builder.entries.is_empty() || !scripts.is_empty()) {
+            size = 1;
+        }
         let mut info = PkgInfo::default();
+        info.comments.push(format!(
+            " Generated by abuild-rs {}",
+            env!("CARGO_PKG_VERSION")
+        ));
+        info.push("pkgname", &m.name);
+        info.push("pkgver", &version);
+        info.push("pkgdesc", &m.pkgdesc);
+        info.push("url", &m.url);
+        info.push("builddate", opts.epoch.to_string());
+        info.push("packager", &packager);
+        info.push("size", size.to_string());
+        info.push("arch", arch);
+        info.push("origin", b.pkgname());
+        info.push("commit", &commit);
         let mut push = |k: &str, v: &str| {
             if !v.is_empty() {
                 info.push(k, v);
             }
         };
-        push("pkgname", &m.name);
-        push("pkgver", &version);
-        push("pkgdesc", &m.pkgdesc);
-        push("url", b.var("url"));
-        push("builddate", &opts.epoch.to_string());
-        push("packager", "abuild-rs");
-        push("size", &builder.installed_size().to_string());
-        push("arch", arch);
-        push("origin", b.pkgname());
-        if let Some(c) = &commit {
-            push("commit", c);
-        }
         push("maintainer", b.var("maintainer"));
-        push("license", b.var("license"));
-        for r in &m.replaces {
-            push("replaces", r);
-        }
-        push("provider_priority", &m.provider_priority);
         push("replaces_priority", &m.replaces_priority);
-        if !m.install_if.is_empty() {
-            push("install_if", &m.install_if.join(" "));
+        push("provider_priority", &m.provider_priority);
+        info.push(
+            "license",
+            m.license
+                .split_ascii_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        for r in &m.replaces {
+            info.push("replaces", r);
+        }
+        for d in depends.iter().filter(|d| **d != m.name) {
+            info.push("depend", d);
+        }
+        for p in &m.provides {
+            info.push("provides", p);
         }
         let triggers = triggers_of(b, &m.name);
         if !triggers.is_empty() {
-            push("triggers", &triggers.join(" "));
+            info.push("triggers", triggers.join(" "));
         }
-        for d in &depends {
-            push("depend", d);
+        if !m.install_if.is_empty() {
+            info.push("install_if", m.install_if.join(" "));
         }
-        for p in &provides {
-            push("provides", p);
+        info.push_comment(" automatically detected:");
+        for p in &auto_provides {
+            info.push("provides", p);
+        }
+        for d in &auto_depends {
+            info.push("depend", d);
         }
         builder.pkginfo = info;
-        for (script, body) in scripts_of(b, &m.name)? {
-            builder.scripts.push((script, body));
-        }
+        builder.scripts = scripts;
         let bytes = builder
             .build(Some((&key, &key_name)))
             .map_err(|e| Failure(format!("{}: {e}", m.name)))?;
@@ -768,6 +790,57 @@ fn write_packages(
         built.packages.push(file);
     }
     Ok(built)
+}
+
+/// The name of a dependency atom (`so:libc.so=1` → `so:libc.so`, `!foo` → `foo`).
+fn dep_name(d: &str) -> &str {
+    let d = d.trim_start_matches('!');
+    d.find(['<', '>', '=', '~']).map_or(d, |i| &d[..i])
+}
+
+/// Whether package `name` has an install script or trigger starting with `#!/bin/sh`.
+fn shell_scripts(b: &Apkbuild, name: &str) -> bool {
+    b.words("install")
+        .into_iter()
+        .chain(
+            b.words("triggers")
+                .into_iter()
+                .filter_map(|t| t.split_once('=').map(|(f, _)| f.to_owned())),
+        )
+        .filter(|f| f.rsplit_once('.').is_some_and(|(n, _)| n == name))
+        .any(|f| {
+            std::fs::read(b.startdir.join(&f)).is_ok_and(|body| {
+                let first = body.split(|&c| c == b'\n').next().unwrap_or_default();
+                let rest = first.strip_prefix(b"#!").unwrap_or_default();
+                let rest = String::from_utf8_lossy(rest);
+                rest.trim_start().starts_with("/bin/sh")
+            })
+        })
+}
+
+/// The package size as abuild counts it: the apparent sizes of the regular files, each
+/// inode once.
+fn apparent_size(dir: &Path) -> u64 {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>, total: &mut u64) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.is_dir() {
+                walk(&e.path(), seen, total);
+            } else if m.is_file() && seen.insert((m.dev(), m.ino())) {
+                *total += m.len();
+            }
+        }
+    }
+    let (mut seen, mut total) = (HashSet::new(), 0);
+    walk(dir, &mut seen, &mut total);
+    total
 }
 
 /// `install`: the scripts (`NAME.pre-install`, ...) that belong to package `name`.
@@ -843,7 +916,17 @@ fn git_commit(dir: &Path) -> Option<String> {
         .output()
         .ok()?;
     let c = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && c.len() == 40).then_some(c)
+    if !(out.status.success() && c.len() == 40) {
+        return None;
+    }
+    // abuild marks a checkout with uncommitted changes.
+    let dirty = Command::new("git")
+        .args(["diff-index", "--quiet", "HEAD", "--"])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| !s.success());
+    Some(if dirty { format!("{c}-dirty") } else { c })
 }
 
 /// Rebuilds and signs `REPODEST/<repo>/<arch>/APKINDEX.tar.gz` from the packages

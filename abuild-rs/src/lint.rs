@@ -9,6 +9,10 @@ use crate::build::{sha512_file, source_file, Failure};
 /// Options abuild knows (APKBUILD(5)).
 const KNOWN_OPTIONS: &[&str] = &[
     "!archcheck",
+    "!spdx",
+    "!usrmerge",
+    "keepdirs",
+    "sover-namecheck",
     "bigdocs",
     "charset.alias",
     "!check",

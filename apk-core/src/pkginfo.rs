@@ -50,6 +50,13 @@ impl PkgInfo {
             s.push('\n');
         }
         for (k, v) in &self.fields {
+            // A comment between fields (abuild's `# automatically detected:`).
+            if k == "#" {
+                s.push('#');
+                s.push_str(v);
+                s.push('\n');
+                continue;
+            }
             s.push_str(k);
             s.push_str(" = ");
             s.push_str(v);
@@ -72,6 +79,11 @@ impl PkgInfo {
             .iter()
             .filter(move |(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a comment line after the fields so far (written as `#value`).
+    pub fn push_comment(&mut self, text: impl Into<String>) {
+        self.fields.push(("#".to_owned(), text.into()));
     }
 
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
