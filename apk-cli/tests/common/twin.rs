@@ -24,7 +24,8 @@ fn count() {
     CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Two roots, one per tool, set up alike.
+/// Two roots, one per tool, set up alike. Dropped, it reports how many comparisons it
+/// made (`--nocapture` shows them).
 pub struct Twin {
     pub ours: PathBuf,
     pub theirs: PathBuf,
@@ -252,8 +253,19 @@ impl Twin {
         r
     }
 
+    /// The comparisons made so far (each step's output, each tree).
+    pub fn checks(&self) -> usize {
+        CHECKS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Each tool goes on in the root the other made.
     pub fn swap(&mut self) {
         std::mem::swap(&mut self.ours, &mut self.theirs);
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        eprintln!("differential checks so far: {}", self.checks());
     }
 }
