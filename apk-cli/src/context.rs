@@ -338,7 +338,7 @@ impl Context {
     /// As apk-tools opening a root for writing: without `etc/apk/cache` (or
     /// `--cache-dir`), the static cache `var/cache/apk` is made, unless `--no-cache`
     /// (which `-U` overrides: indexes need a cache).
-    fn ensure_cache_dir(&self) {
+    pub fn ensure_cache_dir(&self) {
         if self.opts.no_cache || self.opts.cache_dir.is_some() {
             return;
         }

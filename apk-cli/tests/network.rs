@@ -242,3 +242,38 @@ fn cache_download_and_clean_follow_the_world() {
     assert_eq!(packages(), ["demo-lib-2.1-r0"]);
     assert_eq!(r.cached_indexes().len(), 1);
 }
+
+/// Over HTTP, against apk-tools 3.0.6 in a twin root: update, add with the package cache,
+/// the index and package cache files named alike (so either tool uses the other's), and
+/// each tool carrying on from the other's cache with the server gone.
+#[test]
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+fn http_repository_as_apk_tools_uses_it() {
+    let r = setup();
+    let server = serve(&r.served);
+    let url = format!("http://127.0.0.1:{}/repo", server.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let setup_root = |root: &Path| {
+        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+        std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
+    };
+    let Some(mut t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add"]);
+    t.step_same(&["update"]);
+    t.step_same(&["add", "demo-hello"]);
+    drop(server);
+    t.swap();
+    t.step_same(&["fix", "demo-hello"]);
+    t.step_same(&["del", "demo-hello"]);
+}

@@ -77,11 +77,12 @@ pub fn set_cache_dir(dir: PathBuf) {
     let _ = CACHE_DIR.set(dir);
 }
 
-/// The cached copy of a network repository's index: `APKINDEX.<hash>.tar.gz`, the hash
-/// taken from the repository URL.
-pub fn cached_index_path(root: &Path, repo_url: &str) -> PathBuf {
-    use sha1::Digest;
-    let digest = sha1::Sha1::digest(repo_url.as_bytes());
+/// The cached copy of a network repository's index, named as apk-tools 3 names it (so
+/// either tool uses the other's): `APKINDEX.<hash>.tar.gz`, the hash the first eight hex
+/// digits of the SHA-256 of the index URL.
+pub fn cached_index_path(root: &Path, index_url: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(index_url.as_bytes());
     let hex = crate::checksum::encode_hex(&digest[..4]);
     index_cache_dir(root).join(format!("APKINDEX.{hex}.tar.gz"))
 }
@@ -106,7 +107,7 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
             Err(e) => IndexSource::Unavailable(e.reason()),
         };
     }
-    let cached = cached_index_path(&opts.root, &repo.url);
+    let cached = cached_index_path(&opts.root, &url);
     let max_age = opts.cache_max_age.unwrap_or(DEFAULT_CACHE_MAX_AGE);
     let age = std::fs::metadata(&cached)
         .and_then(|m| m.modified())

@@ -89,7 +89,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             .filter_map(|&id| cache_file_name(&db.pool, id))
             .collect();
         for repo in db.pool.repos.iter().skip(1) {
-            let index = apk_core::database::cached_index_path(&ctx.root, &repo.url);
+            let arch = db.pool.arches.first().map(String::as_str).unwrap_or("");
+            let url = apk_core::repo::Repository::from_url(&repo.url, None).index_url(arch);
+            let index = apk_core::database::cached_index_path(&ctx.root, &url);
             keep.extend(index.file_name().map(|n| n.to_string_lossy().into_owned()));
         }
         let names: Vec<String> = std::fs::read_dir(&cache_dir)

@@ -4,6 +4,12 @@
 use crate::context::{self, Context};
 
 pub fn run(ctx: &Context) -> u32 {
+    // apk-tools opens the root for writing here: the lock, the log, the cache folder.
+    if !ctx.take_lock() {
+        return 1;
+    }
+    ctx.open_log();
+    ctx.ensure_cache_dir();
     let db = match ctx.open_db_updating(true) {
         Ok(db) => db,
         Err(e) => {
@@ -13,7 +19,7 @@ pub fn run(ctx: &Context) -> u32 {
     };
     if ctx.verbosity > 0 {
         for line in super::version::index_lines(&db.pool) {
-            println!("{line}");
+            crate::output::out(&line);
         }
     }
     let available = (0..db.pool.packages.len() as u32)
@@ -22,9 +28,11 @@ pub fn run(ctx: &Context) -> u32 {
     let unavailable = db.unavailable.len();
     if ctx.verbosity > 0 {
         if unavailable == 0 {
-            println!("OK: {available} distinct packages available");
+            crate::output::out(&format!("OK: {available} distinct packages available"));
         } else {
-            println!("{unavailable} unavailable, 0 stale; {available} distinct packages available");
+            crate::output::out(&format!(
+                "{unavailable} unavailable, 0 stale; {available} distinct packages available"
+            ));
         }
     }
     unavailable as u32
