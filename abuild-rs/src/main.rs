@@ -45,6 +45,10 @@ enum Command {
     Sign {
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
+        /// Signature type, as abuild-sign's -t: RSA (SHA-1), RSA256 or RSA512; an
+        /// Ed25519 key signs ED25519
+        #[arg(short = 't', long = "type", value_name = "TYPE")]
+        sig_type: Option<String>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -297,11 +301,25 @@ fn keygen(name: &str, out: &Path, key_type: KeyType, bits: usize) -> apk_core::R
     Ok(())
 }
 
-fn sign(key_path: &Path, files: &[PathBuf]) -> apk_core::Result<()> {
+fn sign(key_path: &Path, sig_type: Option<&str>, files: &[PathBuf]) -> apk_core::Result<()> {
+    use apk_core::sign::Algorithm;
     let (key, key_name) = PrivateKey::load(key_path)?;
+    let algo = match sig_type {
+        None => key.default_algorithm(),
+        Some("RSA") => Algorithm::RsaSha1,
+        Some("RSA256") => Algorithm::RsaSha256,
+        Some("RSA512") => Algorithm::RsaSha512,
+        Some(t) => {
+            return Err(apk_core::Error::format(
+                key_path.display().to_string(),
+                format!("unknown signature type '{t}' (RSA, RSA256 or RSA512)"),
+            ))
+        }
+    };
     for f in files {
         let bytes = apk_core::file::read(f)?;
-        let signed = package::resign(&bytes, &key, &key_name, &f.display().to_string())?;
+        let what = f.display().to_string();
+        let signed = package::resign_with(&bytes, &key, algo, &key_name, &what)?;
         apk_core::file::write_atomically(f, &signed)?;
     }
     Ok(())
@@ -360,7 +378,11 @@ fn main() -> ExitCode {
             key_type,
             bits,
         } => keygen(&name, &out, key_type, bits),
-        Command::Sign { key, files } => sign(&key, &files),
+        Command::Sign {
+            key,
+            sig_type,
+            files,
+        } => sign(&key, sig_type.as_deref(), &files),
         Command::Pack {
             pkginfo,
             root,

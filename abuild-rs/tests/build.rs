@@ -67,10 +67,14 @@ fn tree() -> Tree {
 
 impl Tree {
     fn repo(&self, repodest: &Path, arches: &str) -> (bool, String) {
+        self.repo_of(&self.aports, repodest, arches)
+    }
+
+    fn repo_of(&self, aports: &Path, repodest: &Path, arches: &str) -> (bool, String) {
         run(abuild()
             .env("APK", apk_path())
             .args(["repo", "-j", "2", "--arch", arches, "--aports"])
-            .arg(&self.aports)
+            .arg(aports)
             .arg("--repodest")
             .arg(repodest)
             .arg("--sign-key")
@@ -536,4 +540,57 @@ fn remote_sources_are_downloaded_once_checked_and_cached() {
         out.contains("sha512sum of 'words-2.txt' does not match"),
         "{out}"
     );
+}
+
+/// A `file://` source is copied and checked like a local one, and `abuild-rs index`
+/// rebuilds a repository's index (which apk-tools verifies) from the packages there.
+#[test]
+fn file_sources_and_the_index_verb() {
+    use sha2::Digest;
+    let t = tree();
+    let outside = t.tmp.path().join("outside.txt");
+    std::fs::write(&outside, "from elsewhere\n").unwrap();
+    let sum = apk_core::checksum::encode_hex(&sha2::Sha512::digest(b"from elsewhere\n"));
+    let dir = t.tmp.path().join("only");
+    let apkbuild = format!(
+        "pkgname=fromfile\npkgver=1\npkgrel=0\npkgdesc=\"test\"\nurl=\"https://example.org\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\nsource=\"data.txt::file://{}\"\nbuilddir=\"$srcdir\"\npackage() {{ install -Dm644 \"$srcdir\"/data.txt \"$pkgdir\"/usr/share/fromfile/data.txt; }}\nsha512sums=\"{sum}  data.txt\"\n",
+        outside.display()
+    );
+    add_package(&dir, "main", "fromfile", &apkbuild, &[]);
+    let repodest = t.tmp.path().join("packages");
+    let (ok, out) = t.repo_of(&dir, &repodest, "x86_64");
+    assert!(ok, "{out}");
+    let pkg = repodest.join("main/x86_64/fromfile-1-r0.apk");
+    let bytes = std::fs::read(&pkg).unwrap();
+    let parsed = apk_core::package::Package::parse(&bytes, "fromfile").unwrap();
+    let mut seen = Vec::new();
+    parsed
+        .walk_data(&bytes, "fromfile", |h, data| {
+            seen.push((h.path.clone(), data.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(seen.contains(&(
+        "usr/share/fromfile/data.txt".to_owned(),
+        b"from elsewhere\n".to_vec()
+    )));
+
+    let index = repodest.join("main/x86_64/APKINDEX.tar.gz");
+    std::fs::remove_file(&index).unwrap();
+    let (ok, out) = run(abuild()
+        .args(["index", "--arch", "x86_64", "--repodest"])
+        .arg(&repodest)
+        .arg("--sign-key")
+        .arg(&t.key));
+    assert!(ok, "{out}");
+    let keys = t.key.parent().unwrap();
+    if let Some(verdict) = apk_core::testing::reference_verify(&[index.clone(), pkg], keys) {
+        verdict.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let idx =
+        apk_core::index::IndexArchive::read(&std::fs::read(&index).unwrap(), None, "i").unwrap();
+    assert_eq!(idx.packages.len(), 1);
+    assert_eq!(idx.packages[0].name, "fromfile");
+    assert_eq!(idx.packages[0].arch.as_deref(), Some("x86_64"));
+    assert_eq!(idx.description.as_deref(), Some("main "));
 }

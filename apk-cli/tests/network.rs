@@ -125,6 +125,22 @@ fn update_then_add_over_http() {
     assert!(out.contains("Reinstalling demo-hello (1.0-r1)"), "{out}");
 }
 
+/// A package announcing more than the 4 GiB limit is refused before it is read, and
+/// nothing is installed.
+#[test]
+fn an_oversized_package_is_refused() {
+    let r = setup();
+    let server = serve(&r.served);
+    r.use_repo(&format!("http://127.0.0.1:{}/hugeapk/repo", server.port));
+    let (code, out) = r.apk(&["add", "demo-lib"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("file larger than the 4294967296 byte limit"),
+        "{out}"
+    );
+    assert!(!r.root.join("usr/lib/libdemo.so.2.1.0").exists());
+}
+
 #[test]
 fn no_cache_fetches_every_time_and_keeps_nothing() {
     let r = setup();
@@ -145,6 +161,8 @@ fn download_failures_are_reported_with_the_url() {
         ("missing", "HTTP 404 Not Found"),
         ("truncated/repo", "truncated download"),
         ("stall/repo", "timed out after 2 s"),
+        // The size limits: an index announcing more than 256 MiB is refused at once.
+        ("huge/repo", "file larger than the 268435456 byte limit"),
     ];
     for (path, why) in cases {
         r.use_repo(&format!("{base}/{path}"));

@@ -413,8 +413,9 @@ impl RawIndex {
         for (header, range) in archive::small_tar_extents(&member.data, what)? {
             match header.path.as_str() {
                 "DESCRIPTION" => {
+                    // Kept as written (abuild's "main " included), as apk-tools prints it.
                     let d = String::from_utf8_lossy(&member.data[range]);
-                    out.description = Some(d.trim_end().to_owned());
+                    out.description = Some(d.into_owned());
                 }
                 "APKINDEX" => index = Some(range),
                 _ => {}

@@ -574,7 +574,18 @@ pub fn signature_member(
     signed: &[u8],
     mtime: u64,
 ) -> Result<Vec<u8>> {
-    let algo = key.default_algorithm();
+    signature_member_with(key, key.default_algorithm(), key_name, signed, mtime)
+}
+
+/// As [`signature_member`], with the signature algorithm chosen (abuild-sign's `-t
+/// RSA|RSA256|RSA512`).
+pub fn signature_member_with(
+    key: &PrivateKey,
+    algo: crate::sign::Algorithm,
+    key_name: &str,
+    signed: &[u8],
+    mtime: u64,
+) -> Result<Vec<u8>> {
     let sig = key.sign(algo, signed)?;
     let mut w = TarWriter::signature();
     let name = format!("{}{}", algo.prefix(), key_name);
@@ -589,10 +600,22 @@ pub fn signature_member(
 /// Signs a package or index file in place of its current signatures (as abuild-sign):
 /// the new signature covers the first member after any existing signature member.
 pub fn resign(bytes: &[u8], key: &PrivateKey, key_name: &str, what: &str) -> Result<Vec<u8>> {
+    resign_with(bytes, key, key.default_algorithm(), key_name, what)
+}
+
+/// As [`resign`], with the signature algorithm chosen.
+pub fn resign_with(
+    bytes: &[u8],
+    key: &PrivateKey,
+    algo: crate::sign::Algorithm,
+    key_name: &str,
+    what: &str,
+) -> Result<Vec<u8>> {
     let (_, signed_start) = read_signature_member(bytes, what)?;
     let signed_end = archive::skip_member(bytes, signed_start, archive::INDEX_LIMIT, what)?;
     let mtime = archive::build_time();
-    let mut out = signature_member(key, key_name, &bytes[signed_start..signed_end], mtime)?;
+    let signed = &bytes[signed_start..signed_end];
+    let mut out = signature_member_with(key, algo, key_name, signed, mtime)?;
     out.extend_from_slice(&bytes[signed_start..]);
     Ok(out)
 }

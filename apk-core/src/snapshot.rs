@@ -28,8 +28,9 @@ use crate::error::Result;
 use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
-// 7: the broken-packages byte tells uninstallable packages apart (bit 1).
-const FORMAT_VERSION: u32 = 7;
+// 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
+// descriptions kept untrimmed.
+const FORMAT_VERSION: u32 = 8;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4 + 8;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.

@@ -3,7 +3,8 @@
 Serves DIR as `python3 -m http.server` does, and misbehaves on purpose under some
 prefixes: `/stall/...` accepts the request and never answers, `/truncated/...` sends a
 file's headers (with its full length) and only half of its body, `/flaky/...` fails
-the first request for each path with 503 and serves it after. Prints the port it
+the first request for each path with 503 and serves it after, `/huge/...` announces a
+terabyte and sends a few bytes, `/hugeapk/...` does so for `.apk` files only. Prints the port it
 listens on, then serves until killed.
 """
 
@@ -41,6 +42,17 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if self.path.startswith("/hugeapk/") and not self.path.endswith(".apk"):
+            self.path = self.path[len("/hugeapk"):]
+            return super().do_GET()
+        if self.path.startswith("/huge/") or self.path.startswith("/hugeapk/"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 40))
+            self.end_headers()
+            self.wfile.write(b"\0" * 4096)
             self.wfile.flush()
             self.close_connection = True
             return
