@@ -281,14 +281,13 @@ fn install_makedepends(
     let mut cmd = Command::new(&opts.apk);
     cmd.arg("--root")
         .arg(root)
-        .args([
-            "--initdb",
-            "--no-scripts",
-            "--no-chown",
-            "--no-progress",
-            "--arch",
-        ])
+        .args(["--initdb", "--no-scripts", "--no-progress", "--arch"])
         .arg(&opts.carch);
+    // A sysroot made by a user is made in usermode (owners not restored), as apk-tools
+    // requires of a database created without root.
+    if !apk_core::extract::is_root() {
+        cmd.arg("--usermode");
+    }
     let mut repos: Vec<String> = std::fs::read_dir(&opts.repodest)
         .map(|rd| {
             rd.flatten()

@@ -109,9 +109,6 @@ pub fn gitlab_ci(plans: &Plans, aports: &str, repodest: &str) -> String {
             y.push_str(&format!(
                 "    - abuild-rs build -C \"$APORTS/{rel}\" --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
             ));
-            y.push_str(&format!(
-                "    - abuild-rs build -C \"$APORTS/{rel}\" --repodest \"$REPODEST\" --arch {arch} --sign-key \"$ABUILD_SIGN_KEY\"\n"
-            ));
             y.push_str("  artifacts:\n    paths:\n");
             let v = b.full_version();
             for pkg in std::iter::once(b.pkgname().to_owned())

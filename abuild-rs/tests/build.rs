@@ -304,6 +304,13 @@ fn the_plan_mirrors_the_graph() {
         yaml.contains("\"index x86_64\":\n  stage: index\n"),
         "{yaml}"
     );
+    // Each job builds its package once.
+    assert_eq!(
+        yaml.matches("abuild-rs build -C \"$APORTS/main/demo-prog\"")
+            .count(),
+        1,
+        "{yaml}"
+    );
 }
 
 /// Writes an APKBUILD (and its files) into `aports/<repo>/<name>/`.

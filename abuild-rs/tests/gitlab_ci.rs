@@ -42,6 +42,10 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
 fn the_generated_pipeline_runs_in_gitlab_ci_local() {
     if !have("gitlab-ci-local") || !have("rsync") {
         assert!(
@@ -135,6 +139,9 @@ fn the_generated_pipeline_runs_in_gitlab_ci_local() {
         .unwrap()
         .parent()
         .unwrap();
+    // Installed with Alpine's official repository beside, which provides the /bin/sh
+    // that demo-prog's shell install script asks for.
+    let shared = apk_core::testing::shared_dir().unwrap();
     let root = tmp.path().join("root");
     std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
     std::fs::copy(
@@ -142,6 +149,12 @@ fn the_generated_pipeline_runs_in_gitlab_ci_local() {
         root.join("etc/apk/keys/ci.rsa.pub"),
     )
     .unwrap();
+    for k in std::fs::read_dir(shared.join("realdata/keys"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(k.path(), root.join("etc/apk/keys").join(k.file_name())).unwrap();
+    }
     let out = Command::new(bin_dir.join("apk"))
         .arg("--root")
         .arg(&root)
@@ -149,6 +162,8 @@ fn the_generated_pipeline_runs_in_gitlab_ci_local() {
         .arg(packages.join("main"))
         .arg("-X")
         .arg(packages.join("community"))
+        .arg("-X")
+        .arg(shared.join("realdata/alpine-3.19.1"))
         .args(["add", "demo-prog", "demo-tool"])
         .output()
         .unwrap();

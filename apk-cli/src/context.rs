@@ -86,9 +86,14 @@ pub struct GlobalOpts {
     /// Create the package database in ROOT if it does not exist (add)
     #[arg(long, global = true)]
     pub initdb: bool,
-    /// Do not change file owners or groups (apk restores them when run as root)
+    /// Do not change file owners or groups (apk restores them when run as root); as
+    /// apk-tools, the same as --usermode
     #[arg(long, global = true)]
     pub no_chown: bool,
+    /// Install as a regular user: no owners restored, scripts in a user namespace
+    /// (needed to create a database as non-root; refused as root)
+    #[arg(long, global = true)]
+    pub usermode: bool,
     /// Do not run package scripts
     #[arg(long, global = true, overrides_with = "scripts")]
     pub no_scripts: bool,
@@ -219,6 +224,16 @@ impl Context {
             unlocked_initdb: std::cell::Cell::new(false),
             local_files: Default::default(),
         })
+    }
+
+    /// Usermode: asked for (`--usermode`, `--no-chown`), or found: a root whose database
+    /// folder a user owns, as apk-tools detects it.
+    pub fn usermode(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.opts.usermode
+            || self.opts.no_chown
+            || (!self.opts.initdb
+                && std::fs::metadata(self.root.join("lib/apk/db")).is_ok_and(|m| m.uid() != 0))
     }
 
     /// The root's primary architecture: the first of `etc/apk/arch`, else `--arch`,
@@ -438,7 +453,7 @@ impl Context {
         Ok(apk_core::commit::Options {
             keys: self.keyring()?,
             no_scripts: self.opts.no_scripts,
-            chown: apk_core::extract::is_root() && !self.opts.no_chown,
+            chown: apk_core::extract::is_root() && !self.usermode(),
             arch: db.pool.arches.first().cloned().unwrap_or_default(),
             cache_dir: self.package_cache_dir(),
             fetcher: self.fetcher(),
@@ -448,7 +463,9 @@ impl Context {
             scripts: apk_core::commit::script::ScriptOptions {
                 preserve_env: self.opts.preserve_env,
                 no_chroot: self.opts.force_no_chroot,
+                usermode: self.usermode(),
             },
+            usermode: self.usermode(),
             local_files: self.local_files.borrow().clone(),
         })
     }

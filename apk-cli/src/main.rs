@@ -217,6 +217,19 @@ fn main() -> ExitCode {
             return ExitCode::from(99);
         }
     }
+    // Creating a database: as root only without --usermode, as a user only with it.
+    if ctx.opts.initdb && !ctx.opts.simulate {
+        let root_user = apk_core::extract::is_root();
+        let asked = ctx.opts.usermode || ctx.opts.no_chown;
+        if root_user && asked {
+            eprintln!("ERROR: --usermode not allowed as root");
+            return ExitCode::from(99);
+        }
+        if !root_user && !asked {
+            eprintln!("ERROR: Use --usermode to allow creating database as non-root");
+            return ExitCode::from(99);
+        }
+    }
     if ctx.opts.print_arch {
         println!("{}", ctx.primary_arch());
         return ExitCode::SUCCESS;

@@ -206,11 +206,40 @@ fn real_alpine_base_root() {
         )
         .unwrap();
     };
+    // A second repository with newer releases of two of them, signed with the demo key.
+    let second = tmp.path().join("second");
+    publish(
+        &second,
+        vec![
+            spec("alpine-release", "3.19.2-r0")
+                .field("origin", "alpine-base")
+                .field("depend", "alpine-keys")
+                .dir("etc")
+                .file("etc/alpine-release", "3.19.2\n")
+                .file("etc/issue", "Welcome to Alpine Linux 3.19.2\n"),
+            spec("tzdata", "2024a-r0")
+                .dir("usr")
+                .dir("usr/share")
+                .dir("usr/share/zoneinfo")
+                .file("usr/share/zoneinfo/UTC", "TZif2 (test)\n"),
+        ],
+    );
     let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
         return;
     };
     t.step_same(&["--initdb", "add", "alpine-base"]);
     t.step_same(&["add", "openssh", "chrony", "tzdata"]);
+    for root in [&t.ours, &t.theirs] {
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        let repos = format!("{}\n{}\n", repo.display(), second.display());
+        std::fs::write(root.join("etc/apk/repositories"), repos).unwrap();
+    }
+    t.step(&["-s", "upgrade"]);
+    t.step_same(&["upgrade"]);
     t.step(&["info"]);
     t.step(&["info", "-a", "busybox"]);
     t.step(&["info", "-L", "openssh-server"]);
@@ -395,4 +424,65 @@ fn queries_upgrades_and_applet_options() {
     }
     assert_eq!(common::tree(&f1), common::tree(&f2));
     t.step_same(&["del", "-r", "demo-lib"]);
+}
+
+/// As a regular user, in usermode: the real 3.19.1 repository installed into a root the
+/// user owns, scripts running in a user namespace, owners recorded but not restored.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn usermode_as_a_regular_user() {
+    let Some(shared) = shared_dir() else { return };
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !apk_core::extract::is_root() || !setpriv.exists() {
+        eprintln!("notice: needs root and setpriv to run as a user; skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = shared.join("realdata/alpine-3.19.1");
+    let keys = shared.join("realdata/keys");
+    let setup = |root: &Path| {
+        let k = root.join("etc/apk/keys");
+        std::fs::create_dir_all(&k).unwrap();
+        for e in std::fs::read_dir(&keys).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(
+            root.join("etc/apk/repositories"),
+            format!("{}\n", repo.display()),
+        )
+        .unwrap();
+    };
+    let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
+        return;
+    };
+    // The user (nobody) owns both roots and may reach them.
+    let status = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    t.wrapper = [
+        "/usr/bin/setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ]
+    .map(String::from)
+    .to_vec();
+    t.step_same(&["--initdb", "add", "alpine-base"]);
+    t.step_same(&["--initdb", "add", "--usermode", "alpine-base"]);
+    t.step_same(&["add", "openssh", "chrony"]);
+    t.step(&["audit"]);
+    t.swap();
+    t.step_same(&["del", "chrony"]);
 }

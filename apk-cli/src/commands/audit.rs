@@ -29,6 +29,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
+    if ctx.usermode() {
+        context::error("audit does not support usermode!");
+        return 99;
+    }
     let mode = if args.full {
         Mode::Full
     } else if args.system {

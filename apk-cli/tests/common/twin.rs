@@ -33,6 +33,8 @@ pub struct Twin {
     /// Extra arguments given to both tools in the applets that change the root
     /// (`--no-scripts`, ...).
     pub common: Vec<String>,
+    /// A command both tools run under (`setpriv --reuid=...` to run as a user).
+    pub wrapper: Vec<String>,
 }
 
 /// The reference binary, or `None` (with the shared-material notice) without it.
@@ -139,10 +141,24 @@ fn normalised(rel: &str, bytes: &[u8]) -> Vec<u8> {
 /// apk-tools takes the commit options (`--no-scripts`, ...) only for these applets.
 const COMMIT_APPLETS: &[&str] = &["add", "del", "upgrade", "fix"];
 
-fn run(bin: &Path, root: &Path, common: &[String], args: &[&str]) -> (i32, String, String) {
+fn run(
+    wrapper: &[String],
+    bin: &Path,
+    root: &Path,
+    common: &[String],
+    args: &[&str],
+) -> (i32, String, String) {
     let commit = args.iter().any(|a| COMMIT_APPLETS.contains(a));
     let common: &[String] = if commit { common } else { &[] };
-    let out = Command::new(bin)
+    let mut cmd = match wrapper.split_first() {
+        Some((w, rest)) => {
+            let mut c = Command::new(w);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let out = cmd
         .arg("--root")
         .arg(root)
         .args(common)
@@ -172,6 +188,7 @@ impl Twin {
             theirs,
             reference,
             common: common.iter().map(|s| s.to_string()).collect(),
+            wrapper: Vec::new(),
         })
     }
 
@@ -179,8 +196,14 @@ impl Twin {
     /// same output (the reference's root path read as ours). Returns ours.
     pub fn step(&self, args: &[&str]) -> (i32, String) {
         let ours_bin = PathBuf::from(env!("CARGO_BIN_EXE_apk"));
-        let (c1, o1, e1) = run(&ours_bin, &self.ours, &self.common, args);
-        let (c2, o2, e2) = run(&self.reference, &self.theirs, &self.common, args);
+        let (c1, o1, e1) = run(&self.wrapper, &ours_bin, &self.ours, &self.common, args);
+        let (c2, o2, e2) = run(
+            &self.wrapper,
+            &self.reference,
+            &self.theirs,
+            &self.common,
+            args,
+        );
         let fix = |t: String| t.replace(s(&self.theirs), s(&self.ours));
         let sorted_if_audit = |t: String| {
             if args.contains(&"audit") {

@@ -70,6 +70,9 @@ pub struct Options {
     pub scripts: script::ScriptOptions,
     /// Packages given as files (`apk add ./x.apk`), read from there.
     pub local_files: HashMap<PkgId, PathBuf>,
+    /// `--usermode` (or a root owned by a user): no owners restored, directories kept
+    /// writable for their owner, scripts in a user namespace.
+    pub usermode: bool,
 }
 
 /// What a commit reports as it goes.
@@ -837,7 +840,7 @@ impl Committer<'_> {
                     std::os::unix::fs::fchown(&f, Some(acl.uid), Some(acl.gid)).map_err(io)?;
                 }
                 // After the owner: chown clears setuid bits.
-                f.set_permissions(fs::Permissions::from_mode(acl.mode))
+                f.set_permissions(fs::Permissions::from_mode(self.applied_mode(acl)))
                     .map_err(io)?;
                 entry_checksum(h, data)
             }
@@ -920,7 +923,14 @@ impl Committer<'_> {
                 stage.created_dirs.push(host.clone());
                 self.set_owner(&host, acl)
                     .map_err(|e| format!("{path}: {e}"))?;
-                fs::set_permissions(&host, fs::Permissions::from_mode(acl.mode))
+                // In usermode a directory stays writable and searchable for its owner,
+                // as apk-tools has it.
+                let mode = if self.opts.usermode {
+                    self.applied_mode(acl) | 0o300
+                } else {
+                    self.applied_mode(acl)
+                };
+                fs::set_permissions(&host, fs::Permissions::from_mode(mode))
                     .map_err(|e| format!("{path}: {e}"))?;
                 let t = SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime);
                 let _ = fs::File::open(&host).and_then(|f| f.set_modified(t));
@@ -937,20 +947,32 @@ impl Committer<'_> {
     fn acl(&mut self, h: &EntryHeader) -> Acl {
         let mut uid = u32::try_from(h.uid).unwrap_or(0);
         let mut gid = u32::try_from(h.gid).unwrap_or(0);
+        // Names are mapped through the root's users and groups whether or not owners
+        // are restored: the database records them so in usermode too, as apk-tools does.
+        let ids = self.ids.get_or_insert_with(|| IdMap::load(self.fs.path()));
+        if let Some(u) = h.uname.as_deref().and_then(|n| ids.users.get(n)) {
+            uid = *u;
+        }
+        if let Some(g) = h.gname.as_deref().and_then(|n| ids.groups.get(n)) {
+            gid = *g;
+        }
+        // The database records the package's mode; what is applied may be less (see
+        // `applied_mode`).
+        Acl {
+            uid,
+            gid,
+            mode: h.mode & 0o7777,
+        }
+    }
+
+    /// The mode put on disk: setuid and setgid only with the owner they were meant for
+    /// (so not when owners are not restored).
+    fn applied_mode(&self, acl: Acl) -> u32 {
         if self.opts.chown {
-            let ids = self.ids.get_or_insert_with(|| IdMap::load(self.fs.path()));
-            if let Some(u) = h.uname.as_deref().and_then(|n| ids.users.get(n)) {
-                uid = *u;
-            }
-            if let Some(g) = h.gname.as_deref().and_then(|n| ids.groups.get(n)) {
-                gid = *g;
-            }
+            acl.mode
+        } else {
+            acl.mode & 0o1777
         }
-        let mut mode = h.mode & 0o7777;
-        if !self.opts.chown {
-            mode &= 0o1777;
-        }
-        Acl { uid, gid, mode }
     }
 
     fn set_owner(&self, path: &Path, acl: Acl) -> std::io::Result<()> {

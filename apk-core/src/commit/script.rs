@@ -24,6 +24,8 @@ const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The first argument that makes an apk-rs binary act as the script sandbox.
 pub const SANDBOX_ARG: &str = "--apk-rs-script-sandbox";
+/// Given next, the sandbox enters a user namespace first (`--usermode`).
+const USER_ARG: &str = "--user";
 
 static LAUNCHER: OnceLock<PathBuf> = OnceLock::new();
 
@@ -52,6 +54,8 @@ pub struct ScriptOptions {
     pub preserve_env: bool,
     /// `--force-no-chroot`: run in the host's `/`, in the root's directory.
     pub no_chroot: bool,
+    /// `--usermode`: change root inside a user namespace, as the user running apk.
+    pub usermode: bool,
 }
 
 /// One line a script printed, and whether it went to standard error.
@@ -91,12 +95,16 @@ pub fn run(
         Command::new(&in_root)
     } else if opts.no_chroot {
         Command::new(abs_root.join(EXEC_DIR).join(name))
-    } else if !crate::extract::is_root() {
+    } else if !(crate::extract::is_root() || opts.usermode && LAUNCHER.get().is_some()) {
         let _ = fs::remove_file(&host_path);
-        return Outcome::NotRun("running scripts in another root needs root".into());
+        return Outcome::NotRun("running scripts in another root needs root or --usermode".into());
     } else if let Some(exe) = LAUNCHER.get() {
         let mut c = Command::new(exe);
-        c.arg(SANDBOX_ARG).arg(&abs_root).arg(&in_root);
+        c.arg(SANDBOX_ARG);
+        if !crate::extract::is_root() {
+            c.arg(USER_ARG);
+        }
+        c.arg(&abs_root).arg(&in_root);
         c
     } else {
         let mut c = Command::new("chroot");
@@ -179,12 +187,14 @@ fn forward(r: impl Read, stderr: bool, tx: &std::sync::mpsc::Sender<OutputLine>)
 /// otherwise), binds `/proc` and `/dev` into the root when it has none, changes root and
 /// executes the script. Returns only on failure, with the exit status to use.
 pub fn sandbox_main(args: &[OsString]) -> i32 {
+    let user = args.first().is_some_and(|a| a == USER_ARG);
+    let args = if user { &args[1..] } else { args };
     let (Some(root), Some(script)) = (args.first(), args.get(1)) else {
-        eprintln!("{SANDBOX_ARG}: usage: ROOT SCRIPT [ARGS...]");
+        eprintln!("{SANDBOX_ARG}: usage: [{USER_ARG}] ROOT SCRIPT [ARGS...]");
         return 127;
     };
     let root = Path::new(root);
-    if let Err(e) = enter(root) {
+    if let Err(e) = enter(root, user) {
         eprintln!("{}: {e}", root.display());
         return 127;
     }
@@ -194,13 +204,27 @@ pub fn sandbox_main(args: &[OsString]) -> i32 {
     127
 }
 
-fn enter(root: &Path) -> std::io::Result<()> {
-    use rustix::mount::{mount_bind_recursive, mount_change, MountPropagationFlags};
+fn enter(root: &Path, user: bool) -> std::io::Result<()> {
+    use rustix::mount::{mount_change, MountPropagationFlags};
     use rustix::thread::UnshareFlags;
     std::env::set_current_dir(root)?;
     let proc_ok = Path::new("proc/self").exists();
     let dev_ok = Path::new("dev/null").exists();
-    if !proc_ok || !dev_ok {
+    if user {
+        // As the user running apk, mapped to root inside: what lets an unprivileged
+        // user change root (apk's --usermode).
+        let (uid, gid) = (rustix::process::getuid(), rustix::process::getgid());
+        // SAFETY: as below, one thread, and CLONE_FILES is not among the flags.
+        unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS | UnshareFlags::NEWUSER) }?;
+        fs::write("/proc/self/uid_map", format!("0 {} 1", uid.as_raw()))?;
+        fs::write("/proc/self/setgroups", "deny")?;
+        fs::write("/proc/self/gid_map", format!("0 {} 1", gid.as_raw()))?;
+        mount_change(
+            "/",
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+        )?;
+        bind_missing(proc_ok, dev_ok);
+    } else if !proc_ok || !dev_ok {
         // SAFETY: unshare with CLONE_NEWNS only (no CLONE_FILES, the flag the safety
         // contract is about), and this process runs one thread: it was just started to
         // do this and exec the script.
@@ -212,18 +236,25 @@ fn enter(root: &Path) -> std::io::Result<()> {
             )
             .is_ok()
         {
-            if !proc_ok {
-                let _ = fs::create_dir("proc");
-                let _ = mount_bind_recursive("/proc", "proc");
-            }
-            if !dev_ok {
-                let _ = fs::create_dir("dev");
-                let _ = mount_bind_recursive("/dev", "dev");
-            }
+            bind_missing(proc_ok, dev_ok);
         }
     }
     rustix::process::chroot(".")?;
     std::env::set_current_dir("/")?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     Ok(())
+}
+
+/// Binds the host's `/proc` and `/dev` into the root (the current directory) where it
+/// has none.
+fn bind_missing(proc_ok: bool, dev_ok: bool) {
+    use rustix::mount::mount_bind_recursive;
+    if !proc_ok {
+        let _ = fs::create_dir("proc");
+        let _ = mount_bind_recursive("/proc", "proc");
+    }
+    if !dev_ok {
+        let _ = fs::create_dir("dev");
+        let _ = mount_bind_recursive("/dev", "dev");
+    }
 }
