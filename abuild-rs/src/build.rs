@@ -94,8 +94,63 @@ struct Dirs {
     sysroot: PathBuf,
 }
 
+/// One of abuild's steps, which its verbs run (`abuild fetch`, `abuild rootpkg`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Remove the work folder (`clean`).
+    Clean,
+    /// Install `makedepends` into the build's sysroot (`deps`).
+    Deps,
+    /// Copy or download the sources and check them (`fetch`, `verify`).
+    Fetch,
+    /// Unpack the archives among them (`unpack`).
+    Unpack,
+    Prepare,
+    Build,
+    Check,
+    /// Run `package()` into a fresh `$pkgdir` (`package`).
+    Package,
+    /// `package()`, the split functions and the packages written (`rootpkg`).
+    Rootpkg,
+}
+
+/// Everything `abuild` (`all`) does for one package.
+pub const ALL_STEPS: &[Step] = &[
+    Step::Clean,
+    Step::Deps,
+    Step::Fetch,
+    Step::Unpack,
+    Step::Prepare,
+    Step::Build,
+    Step::Check,
+    Step::Rootpkg,
+];
+
 /// Builds `b` for `opts.carch`.
 pub fn build(b: &Apkbuild, opts: &Options) -> Result<Built, Failure> {
+    run_steps(b, opts, ALL_STEPS)
+}
+
+/// The work folder of `b`'s build for `carch`: `src`, `pkg`, `tmp` and the sysroot.
+fn dirs_of(b: &Apkbuild, carch: &str) -> Dirs {
+    let work = b.startdir.join(".abuild-rs").join(carch);
+    Dirs {
+        src: work.join("src"),
+        pkg: work.join("pkg"),
+        tmp: work.join("tmp"),
+        sysroot: work.join("sysroot"),
+        work,
+    }
+}
+
+/// Removes `b`'s work folder for `carch` (abuild's `clean`).
+pub fn clean(b: &Apkbuild, carch: &str) {
+    let _ = std::fs::remove_dir_all(dirs_of(b, carch).work);
+}
+
+/// Runs `steps` in order, each from what the previous ones (or an earlier run) left in
+/// the work folder; returns the packages written (by `Rootpkg`).
+pub fn run_steps(b: &Apkbuild, opts: &Options, steps: &[Step]) -> Result<Built, Failure> {
     let name = b.pkgname().to_owned();
     if !b.builds_for(&opts.carch) {
         return fail(format!(
@@ -104,48 +159,69 @@ pub fn build(b: &Apkbuild, opts: &Options) -> Result<Built, Failure> {
             b.var("arch")
         ));
     }
-    let work = b.startdir.join(".abuild-rs").join(&opts.carch);
-    let dirs = Dirs {
-        src: work.join("src"),
-        pkg: work.join("pkg"),
-        tmp: work.join("tmp"),
-        sysroot: work.join("sysroot"),
-        work,
-    };
-    let _ = std::fs::remove_dir_all(&dirs.work);
-    for d in [&dirs.src, &dirs.pkg, &dirs.tmp] {
-        std::fs::create_dir_all(d).map_err(|e| Failure(format!("{}: {e}", d.display())))?;
-    }
-    fetch_sources(b, opts, &dirs)?;
-    unpack_sources(b, &dirs)?;
-    let sysroot = install_makedepends(b, opts, &dirs)?;
-    let env = stage_env(b, opts, &dirs, sysroot.as_deref());
-
+    let dirs = dirs_of(b, &opts.carch);
+    let mut built = Built::default();
     // Each stage runs in $builddir when it exists, else in the APKBUILD's folder, as
     // abuild runs them; a missing check() only warns (the prelude's default).
     const IN_BUILDDIR: &str = "if [ -d \"$builddir\" ]; then cd \"$builddir\"; fi\n";
-    run_stage(b, opts, &env, "prepare", &format!("{IN_BUILDDIR}prepare"))?;
-    if b.has_function("build") {
-        run_stage(b, opts, &env, "build", &format!("{IN_BUILDDIR}build"))?;
+    let env = |dirs: &Dirs| {
+        let sysroot = dirs.sysroot.join("lib/apk/db").is_dir().then(|| dirs.sysroot.clone());
+        stage_env(b, opts, dirs, sysroot.as_deref())
+    };
+    for &step in steps {
+        if step != Step::Clean {
+            for d in [&dirs.src, &dirs.pkg, &dirs.tmp] {
+                std::fs::create_dir_all(d)
+                    .map_err(|e| Failure(format!("{}: {e}", d.display())))?;
+            }
+        }
+        match step {
+            Step::Clean => clean(b, &opts.carch),
+            Step::Deps => {
+                install_makedepends(b, opts, &dirs)?;
+            }
+            Step::Fetch => fetch_sources(b, opts, &dirs)?,
+            Step::Unpack => unpack_sources(b, &dirs)?,
+            Step::Prepare => {
+                run_stage(b, opts, &env(&dirs), "prepare", &format!("{IN_BUILDDIR}prepare"))?;
+            }
+            Step::Build => {
+                if b.has_function("build") {
+                    run_stage(b, opts, &env(&dirs), "build", &format!("{IN_BUILDDIR}build"))?;
+                }
+            }
+            Step::Check => {
+                if !b.has_option("!check") {
+                    run_stage(b, opts, &env(&dirs), "check", &format!("{IN_BUILDDIR}check"))?;
+                }
+            }
+            Step::Package | Step::Rootpkg => {
+                // A fresh $pkgdir, as abuild makes one for every package() run.
+                let _ = std::fs::remove_dir_all(&dirs.pkg);
+                std::fs::create_dir_all(&dirs.pkg)
+                    .map_err(|e| Failure(format!("{}: {e}", dirs.pkg.display())))?;
+                let env = env(&dirs);
+                run_stage(b, opts, &env, "package", &format!("{IN_BUILDDIR}package"))?;
+                let pkgdir = dirs.pkg.join(&name);
+                if !pkgdir.is_dir() {
+                    return fail(format!(
+                        "{name}: package() did not create $pkgdir (use mkdir -p \"$pkgdir\" for a package without files)"
+                    ));
+                }
+                if step == Step::Rootpkg {
+                    let mut metas = vec![Meta::main(b)];
+                    for sub in b.subpackages() {
+                        metas.push(split(b, opts, &env, &dirs, &sub)?);
+                    }
+                    for m in &metas {
+                        postcheck(b, &m.name, &dirs.pkg.join(&m.name))?;
+                    }
+                    built = write_packages(b, opts, &dirs, &metas)?;
+                }
+            }
+        }
     }
-    if !b.has_option("!check") {
-        run_stage(b, opts, &env, "check", &format!("{IN_BUILDDIR}check"))?;
-    }
-    run_stage(b, opts, &env, "package", &format!("{IN_BUILDDIR}package"))?;
-    let pkgdir = dirs.pkg.join(&name);
-    if !pkgdir.is_dir() {
-        return fail(format!(
-            "{name}: package() did not create $pkgdir (use mkdir -p \"$pkgdir\" for a package without files)"
-        ));
-    }
-    let mut metas = vec![Meta::main(b)];
-    for sub in b.subpackages() {
-        metas.push(split(b, opts, &env, &dirs, &sub)?);
-    }
-    for m in &metas {
-        postcheck(b, &m.name, &dirs.pkg.join(&m.name))?;
-    }
-    write_packages(b, opts, &dirs, &metas)
+    Ok(built)
 }
 
 /// Copies (local) or downloads (remote, into `srcdest`) every source into `srcdir`
