@@ -145,7 +145,13 @@ fn dirs_of(b: &Apkbuild, carch: &str) -> Dirs {
 
 /// Removes `b`'s work folder for `carch` (abuild's `clean`).
 pub fn clean(b: &Apkbuild, carch: &str) {
-    let _ = std::fs::remove_dir_all(dirs_of(b, carch).work);
+    let work = dirs_of(b, carch).work;
+    let _ = std::fs::remove_dir_all(&work);
+    // The per-arch folders share one parent: drop it too once the last one is gone,
+    // as abuild leaves no trace of a finished build beside the APKBUILD.
+    if let Some(parent) = work.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 /// Runs `steps` in order, each from what the previous ones (or an earlier run) left in
@@ -165,14 +171,17 @@ pub fn run_steps(b: &Apkbuild, opts: &Options, steps: &[Step]) -> Result<Built, 
     // abuild runs them; a missing check() only warns (the prelude's default).
     const IN_BUILDDIR: &str = "if [ -d \"$builddir\" ]; then cd \"$builddir\"; fi\n";
     let env = |dirs: &Dirs| {
-        let sysroot = dirs.sysroot.join("lib/apk/db").is_dir().then(|| dirs.sysroot.clone());
+        let sysroot = dirs
+            .sysroot
+            .join("lib/apk/db")
+            .is_dir()
+            .then(|| dirs.sysroot.clone());
         stage_env(b, opts, dirs, sysroot.as_deref())
     };
     for &step in steps {
         if step != Step::Clean {
             for d in [&dirs.src, &dirs.pkg, &dirs.tmp] {
-                std::fs::create_dir_all(d)
-                    .map_err(|e| Failure(format!("{}: {e}", d.display())))?;
+                std::fs::create_dir_all(d).map_err(|e| Failure(format!("{}: {e}", d.display())))?;
             }
         }
         match step {
@@ -183,16 +192,34 @@ pub fn run_steps(b: &Apkbuild, opts: &Options, steps: &[Step]) -> Result<Built, 
             Step::Fetch => fetch_sources(b, opts, &dirs)?,
             Step::Unpack => unpack_sources(b, &dirs)?,
             Step::Prepare => {
-                run_stage(b, opts, &env(&dirs), "prepare", &format!("{IN_BUILDDIR}prepare"))?;
+                run_stage(
+                    b,
+                    opts,
+                    &env(&dirs),
+                    "prepare",
+                    &format!("{IN_BUILDDIR}prepare"),
+                )?;
             }
             Step::Build => {
                 if b.has_function("build") {
-                    run_stage(b, opts, &env(&dirs), "build", &format!("{IN_BUILDDIR}build"))?;
+                    run_stage(
+                        b,
+                        opts,
+                        &env(&dirs),
+                        "build",
+                        &format!("{IN_BUILDDIR}build"),
+                    )?;
                 }
             }
             Step::Check => {
                 if !b.has_option("!check") {
-                    run_stage(b, opts, &env(&dirs), "check", &format!("{IN_BUILDDIR}check"))?;
+                    run_stage(
+                        b,
+                        opts,
+                        &env(&dirs),
+                        "check",
+                        &format!("{IN_BUILDDIR}check"),
+                    )?;
                 }
             }
             Step::Package | Step::Rootpkg => {

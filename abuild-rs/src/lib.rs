@@ -6,10 +6,12 @@
 //! - [`tracedeps`]: `so:`, `cmd:`, `pc:` names from the built files;
 //! - [`repo`]: a tree of APKBUILDs, ordered and built in parallel;
 //! - [`plan`]: the build graph as JSON or as a GitLab CI pipeline;
-//! - [`lint`]: common APKBUILD mistakes, and `checksum` rewriting `sha512sums`.
+//! - [`lint`]: common APKBUILD mistakes, and `checksum` rewriting `sha512sums`;
+//! - [`compat`]: abuild's own command line, verbs and configuration.
 
 pub mod apkbuild;
 pub mod build;
+pub mod compat;
 pub mod lint;
 pub mod plan;
 pub mod repo;

@@ -29,17 +29,27 @@ enum KeyType {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a signing key pair: DIR/NAME.rsa and DIR/NAME.rsa.pub (or .ed25519)
+    /// Generate a signing key pair: DIR/NAME.rsa and DIR/NAME.rsa.pub (or .ed25519);
+    /// as abuild-keygen, by default ~/.abuild/EMAIL-HEXTIME.rsa
     Keygen {
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         #[arg(long = "type", value_enum, default_value = "rsa")]
         key_type: KeyType,
         /// RSA modulus size
-        #[arg(long, default_value_t = 4096)]
+        #[arg(short = 'b', long, default_value_t = 4096)]
         bits: usize,
+        /// Set PACKAGER_PRIVKEY to the new key in ~/.abuild/abuild.conf
+        #[arg(short = 'a', long = "append")]
+        append: bool,
+        /// Install the public key into /etc/apk/keys
+        #[arg(short = 'i', long = "install")]
+        install: bool,
+        /// Ask nothing (abuild-rs never asks)
+        #[arg(short = 'n')]
+        non_interactive: bool,
     },
     /// Sign packages or indexes in place, replacing existing signatures (as abuild-sign)
     Sign {
@@ -281,12 +291,38 @@ fn run_lint(dir: &Path) -> Result<(), String> {
     }
 }
 
-fn keygen(name: &str, out: &Path, key_type: KeyType, bits: usize) -> apk_core::Result<()> {
+fn keygen(
+    name: Option<String>,
+    out: Option<PathBuf>,
+    key_type: KeyType,
+    bits: usize,
+    append: bool,
+    install: bool,
+) -> apk_core::Result<()> {
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let out = out.unwrap_or_else(|| home.join(".abuild"));
+    // As abuild-keygen: the packager's e-mail (else user@host) and the time in hex.
+    let name = name.unwrap_or_else(|| {
+        let packager = std::env::var("PACKAGER").unwrap_or_default();
+        let email = packager
+            .split_once('<')
+            .and_then(|(_, r)| r.split_once('>'))
+            .map(|(e, _)| e.to_owned())
+            .unwrap_or_else(|| {
+                let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+                format!("{user}@{}", host.trim())
+            });
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("{email}-{now:x}")
+    });
     let (key, ext) = match key_type {
         KeyType::Rsa => (PrivateKey::generate_rsa(bits)?, "rsa"),
         KeyType::Ed25519 => (PrivateKey::generate_ed25519(), "ed25519"),
     };
-    std::fs::create_dir_all(out).map_err(|e| apk_core::Error::io(out, e))?;
+    std::fs::create_dir_all(&out).map_err(|e| apk_core::Error::io(&out, e))?;
     let private = out.join(format!("{name}.{ext}"));
     let public = out.join(format!("{name}.{ext}.pub"));
     std::fs::write(&private, key.to_pem()?).map_err(|e| apk_core::Error::io(&private, e))?;
@@ -297,6 +333,24 @@ fn keygen(name: &str, out: &Path, key_type: KeyType, bits: usize) -> apk_core::R
     .map_err(|e| apk_core::Error::io(&private, e))?;
     std::fs::write(&public, key.public_key().to_pem())
         .map_err(|e| apk_core::Error::io(&public, e))?;
+    if append {
+        let conf = home.join(".abuild/abuild.conf");
+        if let Some(d) = conf.parent() {
+            std::fs::create_dir_all(d).map_err(|e| apk_core::Error::io(d, e))?;
+        }
+        let mut text = std::fs::read_to_string(&conf).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("PACKAGER_PRIVKEY=\"{}\"\n", private.display()));
+        std::fs::write(&conf, text).map_err(|e| apk_core::Error::io(&conf, e))?;
+    }
+    if install {
+        let keys = PathBuf::from("/etc/apk/keys");
+        std::fs::create_dir_all(&keys).map_err(|e| apk_core::Error::io(&keys, e))?;
+        let dest = keys.join(format!("{name}.{ext}.pub"));
+        std::fs::copy(&public, &dest).map_err(|e| apk_core::Error::io(&dest, e))?;
+    }
     println!("{}\n{}", private.display(), public.display());
     Ok(())
 }
@@ -370,6 +424,10 @@ fn msg(r: Result<(), String>) -> apk_core::Result<()> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if abuild_rs::compat::is_abuild_command_line(&args) {
+        return ExitCode::from(abuild_rs::compat::main(&args));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen {
@@ -377,7 +435,10 @@ fn main() -> ExitCode {
             out,
             key_type,
             bits,
-        } => keygen(&name, &out, key_type, bits),
+            append,
+            install,
+            non_interactive: _,
+        } => keygen(name, out, key_type, bits, append, install),
         Command::Sign {
             key,
             sig_type,
