@@ -205,10 +205,16 @@ fn damaged_package_records_fall_back_to_the_sources() {
     assert!(want_sizes.contains("installed size:"), "{want_sizes}");
     let _ = plan(&root, &[]);
     let good = std::fs::read(snapshot(&root)).unwrap();
-    // The metadata section (after the 64-byte header and the core payload) starts
-    // with a 64-byte record per package: identity, installed size, metadata extent.
+    // The metadata section (after the 72-byte header and the deflated core payload)
+    // starts with a 64-byte record per package: identity, installed size, where its
+    // metadata lies.
     let core_len = u64::from_le_bytes(good[44..52].try_into().unwrap()) as usize;
-    let records = 64 + core_len;
+    let records = 72 + core_len;
+    assert_eq!(
+        u64::from_le_bytes(good[64..72].try_into().unwrap()) as usize,
+        good.len() - records,
+        "the header's metadata length"
+    );
     for within in [0, 5, 35, 42, 61] {
         let mut b = good.clone();
         for rec in 0..3 {

@@ -168,14 +168,22 @@ enum InfoSource {
 }
 
 /// A package's record in the snapshot's metadata section: kind and bytes of the
-/// checksum, installed size, where its metadata blob lies and that blob's CRC-32,
-/// then the record's own CRC-32.
+/// checksum, installed size, the deflated block holding its metadata (offset, length,
+/// CRC-32 of the compressed bytes), where in the inflated block its blob lies (offset,
+/// 24-bit length), then the record's own CRC-32.
 const COLD_RECORD: usize = 64;
+
+/// Packages whose metadata blobs are deflated together: small enough that reading
+/// one package's metadata inflates little, large enough to compress well.
+const BLOB_BLOCK: usize = 64;
 
 struct ColdRecord {
     checksum: Option<Checksum>,
     installed_size: u64,
-    blob: (usize, usize, u32),
+    /// The compressed block: offset in the section, length, CRC-32.
+    block: (usize, usize, u32),
+    /// The blob inside the inflated block: offset, length.
+    blob: (usize, usize),
 }
 
 impl ColdRecord {
@@ -193,9 +201,11 @@ impl ColdRecord {
             None => {}
         }
         r[33..41].copy_from_slice(&self.installed_size.to_le_bytes());
-        r[41..45].copy_from_slice(&(self.blob.0 as u32).to_le_bytes());
-        r[45..49].copy_from_slice(&(self.blob.1 as u32).to_le_bytes());
-        r[49..53].copy_from_slice(&self.blob.2.to_le_bytes());
+        r[41..45].copy_from_slice(&(self.block.0 as u32).to_le_bytes());
+        r[45..49].copy_from_slice(&(self.block.1 as u32).to_le_bytes());
+        r[49..53].copy_from_slice(&self.block.2.to_le_bytes());
+        r[53..57].copy_from_slice(&(self.blob.0 as u32).to_le_bytes());
+        r[57..60].copy_from_slice(&(self.blob.1 as u32).to_le_bytes()[..3]);
         let crc = crc32fast::hash(&r[..60]);
         r[60..].copy_from_slice(&crc.to_le_bytes());
         r
@@ -219,7 +229,11 @@ impl ColdRecord {
         Some(ColdRecord {
             checksum,
             installed_size: u64::from_le_bytes(size),
-            blob: (u32_at(41) as usize, u32_at(45) as usize, u32_at(49)),
+            block: (u32_at(41) as usize, u32_at(45) as usize, u32_at(49)),
+            blob: (
+                u32_at(53) as usize,
+                u32::from_le_bytes([r[57], r[58], r[59], 0]) as usize,
+            ),
         })
     }
 }
@@ -307,6 +321,9 @@ pub struct Pool {
     pub arches: Vec<String>,
     /// The snapshot this pool was decoded from, which package metadata is read from.
     snapshot: Option<std::sync::Arc<SnapshotBytes>>,
+    /// The metadata blocks inflated so far, by offset: a query over many packages
+    /// inflates each block once (what it keeps is what it would decode anyway).
+    blocks: std::cell::RefCell<FxHashMap<usize, std::rc::Rc<[u8]>>>,
     /// Where metadata comes from when a snapshot record turns out damaged.
     pub(crate) info_fallback: InfoFallback,
     /// Index texts kept so that package metadata is parsed only when asked for.
@@ -751,18 +768,10 @@ impl Pool {
             recs.first()?.to_info().ok()
         });
         let decoded = from_text.or_else(|| {
-            let (off, len, crc) = self.cold_record(id)?.blob;
-            let at = self.snap_cold_at.checked_add(off)?;
-            let bytes = self
-                .snapshot
-                .as_ref()?
-                .0
-                .bytes()
-                .get(at..at.checked_add(len)?)?;
-            if crc32fast::hash(bytes) != crc {
-                return None;
-            }
-            Self::decode_info(&mut Reader::new(bytes))
+            let record = self.cold_record(id)?;
+            let block = self.metadata_block(record.block)?;
+            let (off, len) = record.blob;
+            Self::decode_info(&mut Reader::new(block.get(off..off.checked_add(len)?)?))
         });
         // A damaged snapshot record is read again from where it came from.
         let decoded = decoded.or_else(|| {
@@ -775,6 +784,33 @@ impl Pool {
             version: self.pkg_version(p).to_owned(),
             ..Default::default()
         })
+    }
+
+    /// A metadata block of the snapshot, inflated (`None` when damaged).
+    fn metadata_block(&self, (off, len, crc): (usize, usize, u32)) -> Option<std::rc::Rc<[u8]>> {
+        if let Some(bytes) = self.blocks.borrow().get(&off) {
+            return Some(bytes.clone());
+        }
+        let at = self.snap_cold_at.checked_add(off)?;
+        let bytes = self
+            .snapshot
+            .as_ref()?
+            .0
+            .bytes()
+            .get(at..at.checked_add(len)?)?;
+        if crc32fast::hash(bytes) != crc {
+            return None;
+        }
+        let mut inflated = Vec::new();
+        use std::io::Read;
+        // Our own file, checked above; the limit only keeps a bug from eating memory.
+        flate2::read::DeflateDecoder::new(bytes)
+            .take(1 << 30)
+            .read_to_end(&mut inflated)
+            .ok()?;
+        let inflated: std::rc::Rc<[u8]> = inflated.into();
+        self.blocks.borrow_mut().insert(off, inflated.clone());
+        Some(inflated)
     }
 
     /// The tag index for `@name`, created when new.
@@ -1392,6 +1428,8 @@ impl Pool {
         blobs
             .buf
             .resize(records_at + self.packages.len() * COLD_RECORD, 0);
+        let mut block = Writer::default();
+        let mut pending = Vec::with_capacity(BLOB_BLOCK);
         for (id, p) in self.packages.iter().enumerate() {
             w.u32(p.name);
             Self::encode_str(w, p.version);
@@ -1406,21 +1444,51 @@ impl Pool {
             w.u8(u8::from(p.uninstallable)
                 | (u8::from(p.cached) << 1)
                 | (u8::from(p.no_size) << 2));
-            let start = blobs.buf.len();
-            Self::encode_info(blobs, &self.info_once(id as PkgId));
-            let blob = &blobs.buf[start..];
-            let record = ColdRecord {
-                checksum: self.checksum(id as PkgId),
-                installed_size: self.installed_size(id as PkgId),
-                blob: (start - records_at, blob.len(), crc32fast::hash(blob)),
-            };
-            let at = records_at + id * COLD_RECORD;
-            blobs.buf[at..at + COLD_RECORD].copy_from_slice(&record.encode());
+            let start = block.buf.len();
+            Self::encode_info(&mut block, &self.info_once(id as PkgId));
+            // A blob too long for its record reads as damaged: from its source.
+            let len = block.buf.len() - start;
+            pending.push((id, start, if len < 1 << 24 { len } else { 0 }));
+            if pending.len() == BLOB_BLOCK || id + 1 == self.packages.len() {
+                self.flush_block(blobs, records_at, &mut block, &mut pending);
+            }
         }
         w.len(self.installed.len());
         for id in &self.installed {
             w.u32(*id);
         }
+    }
+
+    /// Deflates the blobs of `pending` packages (collected in `block`) into the
+    /// metadata section and writes their records.
+    fn flush_block(
+        &self,
+        blobs: &mut Writer,
+        records_at: usize,
+        block: &mut Writer,
+        pending: &mut Vec<(usize, usize, usize)>,
+    ) {
+        use std::io::Write;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+        // Writing into a Vec cannot fail.
+        let compressed = z
+            .write_all(&block.buf)
+            .and_then(|()| z.finish())
+            .unwrap_or_default();
+        let at = blobs.buf.len();
+        blobs.buf.extend_from_slice(&compressed);
+        let crc = crc32fast::hash(&compressed);
+        for (id, start, len) in pending.drain(..) {
+            let record = ColdRecord {
+                checksum: self.checksum(id as PkgId),
+                installed_size: self.installed_size(id as PkgId),
+                block: (at - records_at, compressed.len(), crc),
+                blob: (start, len),
+            };
+            let r = records_at + id * COLD_RECORD;
+            blobs.buf[r..r + COLD_RECORD].copy_from_slice(&record.encode());
+        }
+        block.buf.clear();
     }
 
     /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which

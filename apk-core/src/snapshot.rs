@@ -3,12 +3,17 @@
 //! parsing every index again.
 //!
 //! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
-//! the inputs it was built from, payload length (u64), CRC-32 of the payload (u32),
-//! metadata section length (u64), then the payload (length-prefixed strings and counts,
-//! in the order [`Pool`] defines) and the metadata section: each package's full
-//! metadata, which only queries read. The payload is checked when the snapshot is
-//! opened; each metadata record has its own CRC-32, checked when it is read, so that a
-//! run which only solves never touches (or pages in) that section. A damaged record
+//! the inputs it was built from, the deflated payload's length (u64) and inflated
+//! length (u64), CRC-32 of the deflated payload (u32), metadata section length (u64),
+//! then the payload (length-prefixed strings and counts, in the order [`Pool`]
+//! defines) and the metadata section: a fixed-size record per package, then each
+//! package's full metadata, which only queries read, deflated in blocks of a few
+//! dozen packages. Both are deflated so that the snapshot stays smaller than the
+//! index text it replaces (it is a cache in an image's `var/cache/apk`); inflating
+//! the payload costs a few milliseconds, parsing the indexes tens. The payload is
+//! checked when the snapshot is opened; each metadata record and block has its own
+//! CRC-32, checked when it is read, so that a run which only solves never touches (or
+//! pages in) that section. A damaged record
 //! is read again from the index or database it came from. The
 //! key covers everything the database depends on: root files (world, installed, arch,
 //! repositories), every index file's identity, the keys directory and the options that
@@ -29,9 +34,11 @@ use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
-// descriptions kept untrimmed.
-const FORMAT_VERSION: u32 = 8;
-const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4 + 8;
+// descriptions kept untrimmed; 9: payload and metadata blobs deflated.
+const FORMAT_VERSION: u32 = 9;
+const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
+/// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
+const MAX_PAYLOAD: u64 = 1 << 31;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.
 #[derive(Default)]
@@ -274,34 +281,52 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
 
 /// Writes `db` as the snapshot for `key` at `path` (atomically).
 pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
-    let (payload, blobs) = encode(db);
+    let (raw, blobs) = encode(db);
+    let payload = {
+        use std::io::Write;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&raw)
+            .and_then(|()| z.finish())
+            .map_err(|e| crate::error::Error::io(path, e))?
+    };
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
     // A cache: lost on a crash, it is simply rebuilt.
     crate::file::write_parts_atomically_unsynced(path, &[&out, &payload, &blobs])
 }
 
-/// Checks a snapshot's header and the checksum of its core payload; returns the payload
-/// and the byte range of the metadata section (whose records carry their own
-/// checksums, checked when read) when all match `key`.
-pub fn check<'a>(data: &'a [u8], key: &[u8; 32]) -> Option<(&'a [u8], std::ops::Range<usize>)> {
+/// Checks a snapshot's header and the checksum of its core payload; returns the
+/// deflated payload, its inflated length and the byte range of the metadata section
+/// (whose records carry their own checksums, checked when read) when all match `key`.
+pub fn check<'a>(
+    data: &'a [u8],
+    key: &[u8; 32],
+) -> Option<(&'a [u8], usize, std::ops::Range<usize>)> {
     let mut r = Reader::new(data);
     if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
         return None;
     }
     let len = r.u64()? as usize;
+    let raw_len = r.u64()?;
+    if raw_len > MAX_PAYLOAD {
+        return None;
+    }
     let crc = r.u32()?;
     let blobs_len = r.u64()? as usize;
     let payload = r.take(len)?;
     let blobs_start = data.len() - r.data.len();
     let _ = r.take(blobs_len)?;
-    (r.is_empty() && crc32fast::hash(payload) == crc)
-        .then_some((payload, blobs_start..blobs_start + blobs_len))
+    (r.is_empty() && crc32fast::hash(payload) == crc).then_some((
+        payload,
+        raw_len as usize,
+        blobs_start..blobs_start + blobs_len,
+    ))
 }
 
 /// Loads the snapshot at `path` into `db` (which holds the root and world) if it
@@ -312,12 +337,21 @@ pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
     };
     let map = std::sync::Arc::new(crate::pool::SnapshotBytes(map));
     let bytes = map.0.bytes();
-    let Some((payload, blobs)) = check(bytes, key) else {
+    let Some((payload, raw_len, blobs)) = check(bytes, key) else {
         return false;
     };
-    if decode(payload, blobs, db).is_none() {
+    let mut raw = Vec::with_capacity(raw_len);
+    {
+        use std::io::Read;
+        let mut z = flate2::read::DeflateDecoder::new(payload).take(raw_len as u64 + 1);
+        if z.read_to_end(&mut raw).is_err() || raw.len() != raw_len {
+            return false;
+        }
+    }
+    if decode(&raw, blobs, db).is_none() {
         return false;
     }
+    drop(raw);
     // Everything in the core payload was copied into the pool: its pages need not stay
     // resident beside the copy while the solver runs.
     let core_start = payload.as_ptr() as usize - bytes.as_ptr() as usize;

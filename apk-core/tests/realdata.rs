@@ -238,4 +238,32 @@ fn real_index_pool_survives_the_snapshot() {
     }
     let musl = a.find_name("musl").unwrap();
     assert!(a.installed_size(a.providers(musl)[0].pkg) > 0);
+
+    // Every field read back, also after another package's block was inflated.
+    for id in (0..a.packages.len() as u32).rev().step_by(7) {
+        assert_eq!(
+            format!("{:?}", a.info(id)),
+            format!("{:?}", b.info(id)),
+            "{}",
+            a.nv(id)
+        );
+    }
+
+    // The snapshot is a cache kept in images: no bigger than the index text it saves
+    // reading (the APKINDEX member of the signed index).
+    let mut text = 0u64;
+    let gz = std::fs::File::open(shared.join(INDEX)).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(gz));
+    for e in tar.entries().unwrap() {
+        let e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("APKINDEX") {
+            text = e.header().size().unwrap();
+        }
+    }
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(text > 1_000_000, "index text read: {text} bytes");
+    assert!(
+        size <= text,
+        "snapshot {size} bytes, index text {text} bytes"
+    );
 }
