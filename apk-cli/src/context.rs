@@ -365,8 +365,9 @@ impl Context {
         }
     }
 
-    /// Starts this run's entry in the root's `var/log/apk.log` (not when simulating or
-    /// with `--no-logfile`); a log that cannot be opened is a warning.
+    /// Starts this run's entry in the root's `var/log/apk.log` for an applet that
+    /// writes, as apk-tools does before it opens the database (not when simulating or
+    /// with `--no-logfile`); once per run. A log that cannot be opened is a warning.
     pub fn open_log(&self) {
         if self.opts.simulate || self.opts.no_logfile {
             return;
@@ -401,6 +402,34 @@ impl Context {
                 error(e);
                 false
             }
+        }
+    }
+
+    /// Takes the root's lock for an applet that writes, before anything else is read,
+    /// as apk-tools opens a database for writing; the reason in apk-tools' words when
+    /// it cannot be had (`Resource temporarily unavailable` when another apk holds it,
+    /// `Interrupted system call` when `--wait` ran out).
+    pub fn lock_for_writing(&self) -> Result<(), String> {
+        if self.opts.simulate || self.lock.get().is_some() {
+            return Ok(());
+        }
+        let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
+        let mut told = || eprintln!("Waiting for repository lock");
+        match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
+            Ok(l) => {
+                let _ = self.lock.set(l);
+                Ok(())
+            }
+            Err(apk_core::error::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                Err(if wait.is_zero() {
+                    "Resource temporarily unavailable".into()
+                } else {
+                    "Interrupted system call".into()
+                })
+            }
+            Err(e) => Err(e.apk_reason()),
         }
     }
 

@@ -70,6 +70,57 @@ enum Command {
     Other(Vec<String>),
 }
 
+impl Command {
+    /// Whether apk-tools opens the database (and so sets up the cache folder) for the
+    /// applet, with or without the root's state.
+    fn opens_db(&self) -> bool {
+        self.reads_state()
+            || matches!(
+                self,
+                Command::Search(_) | Command::Dot(_) | Command::Fetch(_) | Command::Index(_)
+            )
+    }
+
+    /// Whether apk-tools opens the database for writing (and so locks it first).
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Add(_)
+                | Command::Del(_)
+                | Command::Upgrade(_)
+                | Command::Fix(_)
+                | Command::Update
+        )
+    }
+
+    /// Whether apk-tools opens the root's state (world, installed database) for the
+    /// applet, which then fails when the database is not there.
+    fn reads_state(&self) -> bool {
+        match self {
+            Command::Add(_)
+            | Command::Del(_)
+            | Command::Upgrade(_)
+            | Command::Fix(_)
+            | Command::Info(_)
+            | Command::List(_)
+            | Command::Policy(_)
+            | Command::Stats
+            | Command::Update
+            | Command::Audit(_)
+            | Command::Cache(_)
+            | Command::Manifest(_) => true,
+            Command::Version(a) => a.reads_state(),
+            Command::Search(_)
+            | Command::Dot(_)
+            | Command::Fetch(_)
+            | Command::Verify(_)
+            | Command::Index(_)
+            | Command::Extract(_)
+            | Command::Other(_) => false,
+        }
+    }
+}
+
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
 const APK_TOOLS_APPLETS: &[&str] = &[
     "adbdump", "adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg", "query",
@@ -238,6 +289,32 @@ fn main() -> ExitCode {
         eprintln!("ERROR: no applet given. See 'apk --help'.");
         return ExitCode::from(1);
     };
+    // Applets that read the root's state need its database, as apk-tools opens it:
+    // `lib/apk/db` and `etc/apk/world` must be there unless `--initdb` creates them
+    // (an installed database that is missing only reads as empty).
+    // Applets that write take the lock first, in the database folder.
+    if command.writes() {
+        ctx.open_log();
+    }
+    if command.reads_state() && !ctx.opts.initdb {
+        if command.writes() && !ctx.opts.simulate {
+            if let Err(why) = database_folder(&ctx.root).and_then(|()| ctx.lock_for_writing()) {
+                output::err(&format!("ERROR: Unable to lock database: {why}"));
+                output::err(&format!("ERROR: Failed to open apk database: {why}"));
+                return ExitCode::from(99);
+            }
+        }
+    }
+    if command.opens_db() {
+        ctx.ensure_cache_dir();
+    }
+    if command.reads_state() && !ctx.opts.initdb {
+        if let Err(why) = database_folder(&ctx.root).and_then(|()| world_present(&ctx.root)) {
+            output::err(&format!("ERROR: Unable to read database: {why}"));
+            output::err(&format!("ERROR: Failed to open apk database: {why}"));
+            return ExitCode::from(99);
+        }
+    }
     let failures = match command {
         Command::Add(a) => commands::add::run(&ctx, a),
         Command::Del(a) => commands::del::run(&ctx, a),
@@ -270,4 +347,21 @@ fn main() -> ExitCode {
     };
     // apk-tools caps its exit status at 99 (error counts, and 99 for a failure).
     ExitCode::from(failures.min(99) as u8)
+}
+
+/// Whether the root's database folder is there.
+fn database_folder(root: &std::path::Path) -> Result<(), String> {
+    match std::fs::metadata(root.join("lib/apk/db")) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err("Not a directory".into()),
+        Err(e) => Err(apk_core::error::io_reason(&e)),
+    }
+}
+
+/// Whether the root's world file can be read.
+fn world_present(root: &std::path::Path) -> Result<(), String> {
+    match std::fs::File::open(root.join("etc/apk/world")) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(apk_core::error::io_reason(&e)),
+    }
 }

@@ -10,6 +10,9 @@ static LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Opens (creating `var/log` if needed) the root's log and writes the run's header.
 pub fn open_log(root: &Path) -> std::io::Result<()> {
+    if LOG.lock().is_ok_and(|g| g.is_some()) {
+        return Ok(());
+    }
     let path = root.join("var/log/apk.log");
     let open = || {
         std::fs::OpenOptions::new()

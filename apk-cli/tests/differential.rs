@@ -177,6 +177,55 @@ fn command_line_as_apk_tools_reads_it() {
     t.step_same(&["--no-scripts", "del", "unsigned", "docs"]);
 }
 
+/// Roots that are not (yet) apk roots: no database folder, or no world file. Applets
+/// reading the state refuse them (those that write after taking the lock), the others
+/// work; `--initdb` makes the database.
+#[test]
+fn roots_without_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_dir(&demo_repo(), &repo.join("x86_64"));
+    let setup = |r: &Path| {
+        std::fs::create_dir_all(r.join("etc/apk")).unwrap();
+        std::fs::write(
+            r.join("etc/apk/repositories"),
+            format!("{}\n", repo.display()),
+        )
+        .unwrap();
+    };
+    let Some(t) = Twin::new(tmp.path(), &["--allow-untrusted", "--no-scripts"], setup) else {
+        return;
+    };
+    let queries: &[&[&str]] = &[
+        &["add", "demo-lib"],
+        &["-s", "add", "demo-lib"],
+        &["del", "demo-lib"],
+        &["upgrade"],
+        &["fix"],
+        &["info"],
+        &["list", "-I"],
+        &["policy", "demo-lib"],
+        &["stats"],
+        &["version"],
+        &["manifest", "demo-lib"],
+        &["search", "demo"],
+        &["version", "-t", "1.0", "1.1"],
+    ];
+    for q in queries {
+        t.step_same(q);
+    }
+    // A database folder, but no world file: the lock is taken, the read fails.
+    for r in [t.ours.clone(), t.theirs.clone()] {
+        std::fs::create_dir_all(r.join("lib/apk/db")).unwrap();
+    }
+    for q in queries {
+        t.step_same(q);
+    }
+    let (code, out) = t.step_same(&["--initdb", "add", "demo-lib"]);
+    assert_eq!(code, 0, "{out}");
+    t.step_same(&["info"]);
+}
+
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
 /// running: a fresh alpine-base, more packages, removals, fix and audit, the queries.
 #[cfg_attr(

@@ -97,13 +97,30 @@ fn real_package_matches_gnu_tar() {
 #[test]
 fn manifest_lists_file_checksums() {
     let pkg = demo_repo().join("demo-lib-2.1-r0.apk");
-    let (code, out, err) = run(&["--allow-untrusted", "manifest", s(&pkg)]);
+    // manifest reads the root's state, as apk-tools does: a root without a database is
+    // refused, an empty one does.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (code, _, err) = run(&["--root", s(root), "--allow-untrusted", "manifest", s(&pkg)]);
+    assert_eq!(code, 99, "{err}");
+    assert!(err.contains("ERROR: Unable to read database"), "{err}");
+    std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
+    std::fs::create_dir_all(root.join("etc/apk")).unwrap();
+    std::fs::write(root.join("etc/apk/world"), "").unwrap();
+    let (code, out, err) = run(&["--root", s(root), "--allow-untrusted", "manifest", s(&pkg)]);
     assert_eq!(code, 0, "{err}");
     let content = b"not really an ELF library, version 2.1.0\n";
     let sha = apk_core::checksum::Checksum::sha1_of(content).to_hex();
     assert_eq!(out, format!("sha1:{sha}  usr/lib/libdemo.so.2.1.0\n"));
     // Signed by the demo key, which is not trusted by default.
-    let (code, _, err) = run(&["--keys-dir", "/nonexistent", "manifest", s(&pkg)]);
+    let (code, _, err) = run(&[
+        "--root",
+        s(root),
+        "--keys-dir",
+        "/nonexistent",
+        "manifest",
+        s(&pkg),
+    ]);
     assert_ne!(code, 0);
     assert!(err.contains("UNTRUSTED"), "{err}");
 }

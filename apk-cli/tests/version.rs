@@ -130,5 +130,8 @@ fn demo_repo_root(root: &std::path::Path) -> std::path::PathBuf {
     )
     .unwrap();
     std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    // An apk root: apk-tools refuses to read one without its world and database folder.
+    std::fs::write(root.join("etc/apk/world"), "").unwrap();
+    std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
     repo
 }

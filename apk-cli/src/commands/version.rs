@@ -26,6 +26,13 @@ pub struct Args {
     names: Vec<String>,
 }
 
+impl Args {
+    /// `-t` and `-c` compare strings without a database.
+    pub fn reads_state(&self) -> bool {
+        self.test.is_none() && self.check.is_none()
+    }
+}
+
 pub fn run(ctx: &Context, args: Args) -> u32 {
     if let Some(pair) = args.test {
         let (a, b) = (&pair[0], &pair[1]);
