@@ -296,13 +296,11 @@ fn main() -> ExitCode {
     if command.writes() {
         ctx.open_log();
     }
-    if command.reads_state() && !ctx.opts.initdb {
-        if command.writes() && !ctx.opts.simulate {
-            if let Err(why) = database_folder(&ctx.root).and_then(|()| ctx.lock_for_writing()) {
-                output::err(&format!("ERROR: Unable to lock database: {why}"));
-                output::err(&format!("ERROR: Failed to open apk database: {why}"));
-                return ExitCode::from(99);
-            }
+    if command.reads_state() && !ctx.opts.initdb && command.writes() && !ctx.opts.simulate {
+        if let Err(why) = database_folder(&ctx.root).and_then(|()| ctx.lock_for_writing()) {
+            output::err(&format!("ERROR: Unable to lock database: {why}"));
+            output::err(&format!("ERROR: Failed to open apk database: {why}"));
+            return ExitCode::from(99);
         }
     }
     if command.opens_db() {

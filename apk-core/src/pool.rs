@@ -175,7 +175,7 @@ const COLD_RECORD: usize = 64;
 
 /// Packages whose metadata blobs are deflated together: small enough that reading
 /// one package's metadata inflates little, large enough to compress well.
-const BLOB_BLOCK: usize = 64;
+const BLOB_BLOCK: usize = 256;
 
 struct ColdRecord {
     checksum: Option<Checksum>,
@@ -1469,7 +1469,7 @@ impl Pool {
         pending: &mut Vec<(usize, usize, usize)>,
     ) {
         use std::io::Write;
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         // Writing into a Vec cannot fail.
         let compressed = z
             .write_all(&block.buf)

@@ -3,14 +3,15 @@
 //! parsing every index again.
 //!
 //! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
-//! the inputs it was built from, the deflated payload's length (u64) and inflated
-//! length (u64), CRC-32 of the deflated payload (u32), metadata section length (u64),
+//! the inputs it was built from, the LZ4-compressed payload's length (u64) and its
+//! length unpacked (u64), CRC-32 of the compressed payload (u32), metadata section
+//! length (u64),
 //! then the payload (length-prefixed strings and counts, in the order [`Pool`]
 //! defines) and the metadata section: a fixed-size record per package, then each
 //! package's full metadata, which only queries read, deflated in blocks of a few
-//! dozen packages. Both are deflated so that the snapshot stays smaller than the
-//! index text it replaces (it is a cache in an image's `var/cache/apk`); inflating
-//! the payload costs a few milliseconds, parsing the indexes tens. The payload is
+//! dozen packages. Both are compressed so that the snapshot stays smaller than the
+//! index text it replaces (it is a cache in an image's `var/cache/apk`); unpacking
+//! the payload costs about a millisecond, parsing the indexes tens. The payload is
 //! checked when the snapshot is opened; each metadata record and block has its own
 //! CRC-32, checked when it is read, so that a run which only solves never touches (or
 //! pages in) that section. A damaged record
@@ -34,7 +35,7 @@ use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
-// descriptions kept untrimmed; 9: payload and metadata blobs deflated.
+// descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated.
 const FORMAT_VERSION: u32 = 9;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
 /// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
@@ -282,13 +283,8 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
 /// Writes `db` as the snapshot for `key` at `path` (atomically).
 pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
     let (raw, blobs) = encode(db);
-    let payload = {
-        use std::io::Write;
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(&raw)
-            .and_then(|()| z.finish())
-            .map_err(|e| crate::error::Error::io(path, e))?
-    };
+    // LZ4: it unpacks at memory speed, which the solver-only runs pay on every start.
+    let payload = lz4_flex::compress(&raw);
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -302,7 +298,7 @@ pub fn write(path: &Path, key: &[u8; 32], db: &Database) -> Result<()> {
 }
 
 /// Checks a snapshot's header and the checksum of its core payload; returns the
-/// deflated payload, its inflated length and the byte range of the metadata section
+/// compressed payload, its unpacked length and the byte range of the metadata section
 /// (whose records carry their own checksums, checked when read) when all match `key`.
 pub fn check<'a>(
     data: &'a [u8],
@@ -340,14 +336,10 @@ pub fn load(path: &Path, key: &[u8; 32], db: &mut Database) -> bool {
     let Some((payload, raw_len, blobs)) = check(bytes, key) else {
         return false;
     };
-    let mut raw = Vec::with_capacity(raw_len);
-    {
-        use std::io::Read;
-        let mut z = flate2::read::DeflateDecoder::new(payload).take(raw_len as u64 + 1);
-        if z.read_to_end(&mut raw).is_err() || raw.len() != raw_len {
-            return false;
-        }
-    }
+    let raw = match lz4_flex::decompress(payload, raw_len) {
+        Ok(raw) if raw.len() == raw_len => raw,
+        _ => return false,
+    };
     if decode(&raw, blobs, db).is_none() {
         return false;
     }

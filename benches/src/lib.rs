@@ -97,9 +97,11 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     let is_leaf = |i: usize| i % 10 == 9;
     for i in 0..n_packages {
         let t = &mut texts[i % n_repos];
+        // apk-tools drops an index whose records lack an identity (`C:`).
+        let id = apk_core::checksum::Checksum::sha1_of(format!("u{i}").as_bytes());
         let _ = write!(
             t,
-            "P:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
+            "C:{id}\nP:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
             i % 7,
             i % 3
         );
@@ -130,6 +132,8 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
         }
         t.push('\n');
     }
+    let id = apk_core::checksum::Checksum::sha1_of(b"docs");
+    let _ = write!(texts[0], "C:{id}\n");
     texts[0].push_str("P:docs\nV:1-r0\nA:noarch\nS:100\nI:0\nT:documentation switch\n\n");
     let mut repo_lines = String::new();
     for (r, text) in texts.iter().enumerate() {
@@ -155,6 +159,7 @@ pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions
     let root = dir.join("real");
     std::fs::create_dir_all(root.join("etc/apk/cache")).ok()?;
     std::fs::create_dir_all(root.join("lib/apk/db")).ok()?;
+    std::fs::write(root.join("etc/apk/world"), "").ok()?;
     let index = shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz");
     std::fs::write(
         root.join("etc/apk/repositories"),
