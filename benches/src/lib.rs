@@ -133,7 +133,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
         t.push('\n');
     }
     let id = apk_core::checksum::Checksum::sha1_of(b"docs");
-    let _ = write!(texts[0], "C:{id}\n");
+    let _ = writeln!(texts[0], "C:{id}");
     texts[0].push_str("P:docs\nV:1-r0\nA:noarch\nS:100\nI:0\nT:documentation switch\n\n");
     let mut repo_lines = String::new();
     for (r, text) in texts.iter().enumerate() {
