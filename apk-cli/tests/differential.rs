@@ -226,6 +226,41 @@ fn roots_without_a_database() {
     t.step_same(&["info"]);
 }
 
+/// An index whose first record has no identity (`C:`) is refused whole with apk-tools'
+/// warning, beside a good repository that still counts.
+#[test]
+fn index_records_without_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(bad.join("x86_64")).unwrap();
+    let text = "P:noid\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:no identity\n\n\
+                C:Q1hoQuTA7o9MGmJ1bNhkm5Ao6qAaQ=\nP:withid\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:w\n\n";
+    let index = apk_core::index::IndexArchive {
+        description: Some("bad".into()),
+        packages: apk_core::index::parse(text, "test").unwrap(),
+        signatures: vec![],
+    }
+    .write(0)
+    .unwrap();
+    std::fs::write(bad.join("x86_64/APKINDEX.tar.gz"), index).unwrap();
+    let good = tmp.path().join("good");
+    copy_dir(&demo_repo(), &good.join("x86_64"));
+    let setup = |r: &Path| {
+        demo_root(&good)(r);
+        let repos = format!("{}\n{}\n", bad.display(), good.display());
+        std::fs::write(r.join("etc/apk/repositories"), repos).unwrap();
+    };
+    let Some(t) = Twin::new(tmp.path(), &["--allow-untrusted", "--no-scripts"], setup) else {
+        return;
+    };
+    let (code, out) = t.step_same(&["--initdb", "add", "demo-lib"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("v2 database format error"), "{out}");
+    t.step(&["search", "-v", "noid"]);
+    t.step(&["search", "-v", "withid"]);
+    t.step_same(&["add", "withid"]);
+}
+
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
 /// running: a fresh alpine-base, more packages, removals, fix and audit, the queries.
 #[cfg_attr(

@@ -280,6 +280,13 @@ fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
     })))
 }
 
+/// Whether an index record names its package's identity as apk-tools requires.
+fn has_identity(r: &crate::index::RecordRef<'_>) -> bool {
+    r.get(b'C')
+        .and_then(|c| crate::checksum::Checksum::parse(c).ok())
+        .is_some()
+}
+
 fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
@@ -395,11 +402,13 @@ impl Database {
             };
             let description = raw.description;
             let text: std::sync::Arc<str> = raw.text.into();
+            // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
+            // refuses the whole index otherwise, as it does text that does not parse.
             let records = match crate::index::parse_refs(&text, &what) {
-                Ok(r) => r,
-                Err(e) => {
+                Ok(r) if r.iter().all(has_identity) => r,
+                _ => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push((url.clone(), e.apk_reason()));
+                    unavailable.push((url.clone(), "v2 database format error".into()));
                     continue;
                 }
             };

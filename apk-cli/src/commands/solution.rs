@@ -41,11 +41,11 @@ pub fn print_commit(ctx: &Context, db: &Database, cs: &Changeset) {
 
 /// Prints why `cs` cannot be applied.
 pub fn print_errors(db: &Database, cs: &Changeset, world: &[Dep]) {
-    eprintln!("ERROR: unable to select packages:");
-    eprint!(
-        "{}",
-        report::explain_errors(&db.pool, cs, world, report::DEFAULT_WIDTH)
-    );
+    crate::output::err("ERROR: unable to select packages:");
+    let explained = report::explain_errors(&db.pool, cs, world, report::DEFAULT_WIDTH);
+    for line in explained.lines() {
+        crate::output::err(line);
+    }
 }
 
 /// Solves, then prints the plan (`--simulate`) or commits it; returns the exit status
