@@ -261,6 +261,24 @@ fn index_records_without_identity() {
     t.step_same(&["add", "withid"]);
 }
 
+/// Prepares a root for the real repository `repo`: Alpine's keys from `keys`, and
+/// `repo` as the repository.
+fn real_root_setup<'a>(keys: &'a Path, repo: &'a Path) -> impl Fn(&Path) + 'a {
+    move |root: &Path| {
+        let k = root.join("etc/apk/keys");
+        std::fs::create_dir_all(&k).unwrap();
+        for e in std::fs::read_dir(keys).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(
+            root.join("etc/apk/repositories"),
+            format!("{}\n", repo.display()),
+        )
+        .unwrap();
+    }
+}
+
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
 /// running: a fresh alpine-base, more packages, removals, fix and audit, the queries.
 #[cfg_attr(
@@ -277,19 +295,7 @@ fn real_alpine_base_root() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = shared.join("realdata/alpine-3.19.1");
     let keys = shared.join("realdata/keys");
-    let setup = |root: &Path| {
-        let k = root.join("etc/apk/keys");
-        std::fs::create_dir_all(&k).unwrap();
-        for e in std::fs::read_dir(&keys).unwrap() {
-            let p = e.unwrap().path();
-            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(
-            root.join("etc/apk/repositories"),
-            format!("{}\n", repo.display()),
-        )
-        .unwrap();
-    };
+    let setup = real_root_setup(&keys, &repo);
     // A second repository with newer releases of two of them, signed with the demo key.
     let second = tmp.path().join("second");
     publish(
@@ -527,19 +533,7 @@ fn usermode_as_a_regular_user() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = shared.join("realdata/alpine-3.19.1");
     let keys = shared.join("realdata/keys");
-    let setup = |root: &Path| {
-        let k = root.join("etc/apk/keys");
-        std::fs::create_dir_all(&k).unwrap();
-        for e in std::fs::read_dir(&keys).unwrap() {
-            let p = e.unwrap().path();
-            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(
-            root.join("etc/apk/repositories"),
-            format!("{}\n", repo.display()),
-        )
-        .unwrap();
-    };
+    let setup = real_root_setup(&keys, &repo);
     let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
         return;
     };
