@@ -4,28 +4,31 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::repo::{publish, spec};
 use common::twin::Twin;
 use common::*;
 
-/// A root trusting the demo key, with `repo` as its repository.
-fn demo_root(repo: &Path) -> impl Fn(&Path) + '_ {
+/// A root trusting the public keys `keys`, with `repo` as its repository.
+fn root_with(keys: Vec<PathBuf>, repo: &Path) -> impl Fn(&Path) + '_ {
     move |root: &Path| {
-        let keys = root.join("etc/apk/keys");
-        std::fs::create_dir_all(&keys).unwrap();
-        std::fs::copy(
-            testdata().join("keys/apk-rs-demo.rsa.pub"),
-            keys.join("apk-rs-demo.rsa.pub"),
-        )
-        .unwrap();
+        let dir = root.join("etc/apk/keys");
+        std::fs::create_dir_all(&dir).unwrap();
+        for k in &keys {
+            std::fs::copy(k, dir.join(k.file_name().unwrap())).unwrap();
+        }
         std::fs::write(
             root.join("etc/apk/repositories"),
             format!("{}\n", repo.display()),
         )
         .unwrap();
     }
+}
+
+/// A root trusting the demo key, with `repo` as its repository.
+fn demo_root(repo: &Path) -> impl Fn(&Path) + '_ {
+    root_with(vec![testdata().join("keys/apk-rs-demo.rsa.pub")], repo)
 }
 
 #[cfg_attr(
@@ -263,20 +266,12 @@ fn index_records_without_identity() {
 
 /// Prepares a root for the real repository `repo`: Alpine's keys from `keys`, and
 /// `repo` as the repository.
-fn real_root_setup<'a>(keys: &'a Path, repo: &'a Path) -> impl Fn(&Path) + 'a {
-    move |root: &Path| {
-        let k = root.join("etc/apk/keys");
-        std::fs::create_dir_all(&k).unwrap();
-        for e in std::fs::read_dir(keys).unwrap() {
-            let p = e.unwrap().path();
-            std::fs::copy(&p, k.join(p.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(
-            root.join("etc/apk/repositories"),
-            format!("{}\n", repo.display()),
-        )
-        .unwrap();
-    }
+fn real_root_setup<'a>(keys: &Path, repo: &'a Path) -> impl Fn(&Path) + 'a {
+    let files = std::fs::read_dir(keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    root_with(files, repo)
 }
 
 /// The real Alpine 3.19.1 repository, as root with scripts and the busybox trigger
