@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -17,6 +18,7 @@ use apk_core::sign::PrivateKey;
 use sha2::{Digest, Sha512};
 
 use crate::apkbuild::{base_env, shell, Apkbuild, Subpackage};
+use crate::owners::{self, Fakeroot, OwnerMap};
 use crate::tracedeps;
 
 const PRELUDE: &str = include_str!("shell/prelude.sh");
@@ -92,6 +94,8 @@ struct Dirs {
     pkg: PathBuf,
     tmp: PathBuf,
     sysroot: PathBuf,
+    /// The fakeroot session of the staging stages, when building as a user.
+    fakeroot: Option<Fakeroot>,
 }
 
 /// One of abuild's steps, which its verbs run (`abuild fetch`, `abuild rootpkg`, ...).
@@ -139,6 +143,7 @@ fn dirs_of(b: &Apkbuild, carch: &str) -> Dirs {
         pkg: work.join("pkg"),
         tmp: work.join("tmp"),
         sysroot: work.join("sysroot"),
+        fakeroot: Fakeroot::detect(&work),
         work,
     }
 }
@@ -227,8 +232,20 @@ pub fn run_steps(b: &Apkbuild, opts: &Options, steps: &[Step]) -> Result<Built, 
                 let _ = std::fs::remove_dir_all(&dirs.pkg);
                 std::fs::create_dir_all(&dirs.pkg)
                     .map_err(|e| Failure(format!("{}: {e}", dirs.pkg.display())))?;
+                owners::make_users(&b.words("pkgusers"), &b.words("pkggroups"))
+                    .map_err(|e| Failure(format!("{name}: {e}")))?;
                 let env = env(&dirs);
-                run_stage(b, opts, &env, "package", &format!("{IN_BUILDDIR}package"))?;
+                if let Some(f) = &dirs.fakeroot {
+                    f.reset();
+                }
+                run_stage_as(
+                    b,
+                    opts,
+                    &env,
+                    "package",
+                    &format!("{IN_BUILDDIR}package"),
+                    dirs.fakeroot.as_ref(),
+                )?;
                 let pkgdir = dirs.pkg.join(&name);
                 if !pkgdir.is_dir() {
                     return fail(format!(
@@ -511,13 +528,27 @@ fn run_stage(
     stage: &str,
     body: &str,
 ) -> Result<String, Failure> {
+    run_stage_as(b, opts, env, stage, body, None)
+}
+
+/// [`run_stage`], inside the fakeroot session `fake` when given.
+fn run_stage_as(
+    b: &Apkbuild,
+    opts: &Options,
+    env: &[(String, String)],
+    stage: &str,
+    body: &str,
+    fake: Option<&Fakeroot>,
+) -> Result<String, Failure> {
     let script = format!(
         "set -e\n{PRELUDE}\n. ./APKBUILD\n: \"${{builddir:=$srcdir/$pkgname-$pkgver}}\"\nexport builddir\n{body}\n"
     );
     let mut cmd = shell();
-    cmd.arg("-c")
-        .arg(&script)
-        .current_dir(&b.startdir)
+    cmd.arg("-c").arg(&script);
+    if let Some(f) = fake {
+        cmd = f.wrap(&cmd);
+    }
+    cmd.current_dir(&b.startdir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
@@ -672,7 +703,14 @@ fn split(
     for f in fields {
         body.push_str(&format!("printf '\\001{f}=%s\\000' \"${{{f}-}}\"\n"));
     }
-    let out = run_stage(b, opts, &env, &format!("{} split", sub.name), &body)?;
+    let out = run_stage_as(
+        b,
+        opts,
+        &env,
+        &format!("{} split", sub.name),
+        &body,
+        dirs.fakeroot.as_ref(),
+    )?;
     let mut vars = BTreeMap::new();
     for item in out.split('\0') {
         // Values follow a \x01 mark, after anything the function printed itself.
@@ -754,6 +792,16 @@ fn write_packages(
         .map_err(|e| Failure(format!("{}: {e}", opts.sign_key.display())))?;
     // As abuild: the last commit (and `-dirty`), empty outside a git checkout.
     let commit = git_commit(&b.startdir).unwrap_or_default();
+    // As abuild notes it in `.PKGINFO`: the fakeroot the files were staged in.
+    let fakeroot_version = match &dirs.fakeroot {
+        Some(f) => f.version(),
+        None => owners::inside_fakeroot_version(),
+    };
+    let owner_map = OwnerMap::new(
+        &b.words("pkgusers"),
+        &b.words("pkggroups"),
+        dirs.fakeroot.is_some(),
+    );
     let packager = std::env::var("PACKAGER")
         .ok()
         .filter(|p| !p.is_empty())
@@ -815,8 +863,22 @@ fn write_packages(
             mtime: opts.epoch,
             ..Default::default()
         };
+        let staged = dirs.pkg.join(&m.name);
+        let faked = match &dirs.fakeroot {
+            Some(f) => Some(
+                f.owners(&staged)
+                    .map_err(|e| Failure(format!("{}: {e}", m.name)))?,
+            ),
+            None => None,
+        };
         builder
-            .add_tree(&dirs.pkg.join(&m.name))
+            .add_tree_owned(&staged, &mut |rel, meta| {
+                let (u, g) = faked
+                    .as_ref()
+                    .and_then(|f| f.get(rel).copied())
+                    .unwrap_or((meta.uid(), meta.gid()));
+                owner_map.owner(u, g)
+            })
             .map_err(|e| Failure(e.to_string()))?;
         let scripts = scripts_of(b, &m.name)?;
         let mut size = apparent_size(&dirs.pkg.join(&m.name));
@@ -830,6 +892,9 @@ fn write_packages(
             " Generated by abuild-rs {}",
             env!("CARGO_PKG_VERSION")
         ));
+        if let Some(v) = &fakeroot_version {
+            info.comments.push(format!(" using {v}"));
+        }
         info.push("pkgname", &m.name);
         info.push("pkgver", &version);
         info.push("pkgdesc", &m.pkgdesc);
@@ -924,7 +989,6 @@ fn shell_scripts(b: &Apkbuild, name: &str) -> bool {
 /// inode once.
 fn apparent_size(dir: &Path) -> u64 {
     use std::collections::HashSet;
-    use std::os::unix::fs::MetadataExt;
     fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>, total: &mut u64) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;

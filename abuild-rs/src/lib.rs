@@ -3,6 +3,7 @@
 //!
 //! - [`apkbuild`]: sourcing and checking an APKBUILD;
 //! - [`build`]: one APKBUILD for one architecture, into `REPODEST/<repo>/<arch>/`;
+//! - [`owners`]: owners of staged files (pkgusers, pkggroups, fakeroot);
 //! - [`tracedeps`]: `so:`, `cmd:`, `pc:` names from the built files;
 //! - [`repo`]: a tree of APKBUILDs, ordered and built in parallel;
 //! - [`plan`]: the build graph as JSON or as a GitLab CI pipeline;
@@ -13,6 +14,7 @@ pub mod apkbuild;
 pub mod build;
 pub mod compat;
 pub mod lint;
+pub mod owners;
 pub mod plan;
 pub mod repo;
 pub mod tracedeps;

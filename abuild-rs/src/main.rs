@@ -135,6 +135,9 @@ enum Command {
         #[arg(short = 'C', value_name = "DIR", default_value = ".")]
         dir: PathBuf,
     },
+    /// Internal: prints the owners of the entries under DIR (run inside fakeroot)
+    #[command(hide = true)]
+    StagedOwners { dir: PathBuf },
     /// Subcommands of abuild that this build does not have yet
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -484,6 +487,9 @@ fn main() -> ExitCode {
             msg(lint::checksum(&dir, &srcdest).map(|_| ()).map_err(|e| e.0))
         }
         Command::Lint { dir } => msg(run_lint(&dir)),
+        Command::StagedOwners { dir } => {
+            abuild_rs::owners::print_owners(&dir).map_err(|e| apk_core::Error::io(&dir, e))
+        }
         Command::Other(words) => {
             let name = words.first().cloned().unwrap_or_default();
             Err(apk_core::Error::format(

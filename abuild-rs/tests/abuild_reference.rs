@@ -281,3 +281,171 @@ fn every_aport_builds_as_abuild_builds_it() {
         assert_eq!(files(&x[2]), files(&y[2]), "{name}: files");
     }
 }
+
+/// The data entries of a package: path, mode, uid, gid, owner and group names.
+fn owners(pkg: &Path) -> Vec<(String, u32, u64, u64, String, String)> {
+    let data = streams(pkg).pop().unwrap();
+    let mut a = tar::Archive::new(&data[..]);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().display().to_string(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                h.username().unwrap().unwrap_or("").to_owned(),
+                h.groupname().unwrap().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Owners of staged files (`install -o/-g`, chown, chgrp in package() and in a split
+/// function) as abuild records them: `pkgusers`/`pkggroups` by name under id 0, other
+/// owners by id and name. As root, and as a user under fakeroot (abuild's
+/// `ABUILD_REF_USER` mode against abuild-rs run as that user); apk-tools then installs
+/// the packages with the owners resolved in the target root.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn staged_owners_are_recorded_as_abuild_records_them() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    if !rustix_is_root() {
+        eprintln!("notice: staged owners are compared when the tests run as root");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/abuild-splits/ownerdemo");
+    let expected_main = [
+        ("etc/ownerdemo.bin", 0o644, 2, 2, "bin", "bin"),
+        ("etc/ownerdemo.conf", 0o640, 0, 0, "root", "adm"),
+        ("var/lib/ownerdemo/", 0o750, 0, 0, "daemon", "daemon"),
+        ("var/lib/ownerdemo/state", 0o644, 0, 0, "daemon", "daemon"),
+    ];
+    for as_user in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("abuild-splits/ownerdemo");
+        common::copy_tree(&src, &dir);
+        let (ours, theirs, keys) = if as_user {
+            build_both_as_nobody(tmp.path(), &shared, &dir)
+        } else {
+            build_both(tmp.path(), &shared, std::slice::from_ref(&dir))
+        };
+        let a = assert_same_packages(&ours, &theirs);
+        assert_eq!(a.len(), 2, "{a:?}");
+        let main = &a["abuild-splits/x86_64/ownerdemo-1.0-r0.apk"];
+        let got = owners(main);
+        for (path, mode, uid, gid, u, g) in expected_main {
+            assert!(
+                got.iter().any(|e| e.0 == path
+                    && e.1 == mode
+                    && e.2 == uid
+                    && e.3 == gid
+                    && e.4 == u
+                    && e.5 == g),
+                "as user {as_user}: {path} in {got:?}"
+            );
+        }
+        let logs = owners(&a["abuild-splits/x86_64/ownerdemo-logs-1.0-r0.apk"]);
+        assert!(
+            logs.iter().any(|e| e.0 == "var/log/ownerdemo/"
+                && e.1 == 0o2750
+                && (e.2, e.3) == (0, 0)
+                && (e.4.as_str(), e.5.as_str()) == ("daemon", "adm")),
+            "{logs:?}"
+        );
+
+        // apk-tools installs them, resolving the names in the target root.
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+        for k in std::fs::read_dir(&keys).unwrap().flatten() {
+            if k.path().extension().is_some_and(|x| x == "pub") {
+                std::fs::copy(k.path(), root.join("etc/apk/keys").join(k.file_name())).unwrap();
+            }
+        }
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\ndaemon:x:41:42::/:/sbin/nologin\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/group"),
+            "root:x:0:\ndaemon:x:42:\nadm:x:44:\n",
+        )
+        .unwrap();
+        let out = Command::new(shared.join("reference/bin/apk-3.0.6"))
+            .arg("--root")
+            .arg(&root)
+            .args(["--initdb", "--no-cache", "--no-scripts", "add"])
+            .args(a.values())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        use std::os::unix::fs::MetadataExt;
+        let ids = |p: &str| {
+            let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+            (m.uid(), m.gid(), m.mode() & 0o7777)
+        };
+        assert_eq!(ids("var/lib/ownerdemo"), (41, 42, 0o750));
+        assert_eq!(ids("var/lib/ownerdemo/state"), (41, 42, 0o644));
+        assert_eq!(ids("etc/ownerdemo.conf"), (0, 44, 0o640));
+        assert_eq!(ids("etc/ownerdemo.bin"), (2, 2, 0o644));
+        // (apk-tools creates folders without their setgid bit)
+        let (u, g, m) = ids("var/log/ownerdemo");
+        assert_eq!((u, g, m & 0o777), (41, 44, 0o750));
+    }
+}
+
+fn rustix_is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// [`build_both`] as the user `nobody`: the real abuild under fakeroot
+/// (`ABUILD_REF_USER`), abuild-rs run as `nobody` (it enters fakeroot itself).
+fn build_both_as_nobody(tmp: &Path, shared: &Path, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let (theirs, ours) = (tmp.join("abuild"), tmp.join("abuild-rs"));
+    let keys = tmp.join("keys");
+    run(Command::new(env!("CARGO_BIN_EXE_abuild-rs"))
+        .args(["keygen", "--name", "builder", "--out"])
+        .arg(&keys));
+    for d in [&theirs, &ours] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    run(Command::new("chown").args(["-R", "nobody"]).arg(tmp));
+    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(Command::new("bash")
+        .arg(shared.join("reference/run-abuild.sh"))
+        .arg(dir)
+        .arg(&theirs)
+        .arg(tmp.join("abuild-key.rsa"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("PACKAGER", PACKAGER)
+        .env("ABUILD_REF_USER", "nobody")
+        // (an abuild installed where nobody can read it)
+        .env("ABUILD_PREFIX", tmp.join("abuild-prefix")));
+    run(Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_abuild-rs"))
+        .args(["build", "-C"])
+        .arg(dir)
+        .arg("--repodest")
+        .arg(&ours)
+        .arg("--sign-key")
+        .arg(keys.join("builder.rsa"))
+        .env("HOME", tmp)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("PACKAGER", PACKAGER));
+    (ours, theirs, keys)
+}

@@ -413,6 +413,16 @@ pub struct DataEntry {
     pub node: DataNode,
 }
 
+/// The owner recorded for an entry: ids and (optional) names, as in [`DataEntry`].
+/// The default is root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u64,
+    pub gid: u64,
+    pub uname: Option<String>,
+    pub gname: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataNode {
     Dir,
@@ -439,8 +449,18 @@ impl PackageBuilder {
     /// Adds every entry under `root` (sorted, parents first), as owned by root, with the
     /// modes found on disk. Files sharing an inode become hard links to the first one.
     pub fn add_tree(&mut self, root: &Path) -> Result<()> {
+        self.add_tree_owned(root, &mut |_, _| Owner::default())
+    }
+
+    /// As [`add_tree`](Self::add_tree), with each entry's owner given by `owner` from
+    /// its path (relative to `root`) and what `lstat` says of it.
+    pub fn add_tree_owned(
+        &mut self,
+        root: &Path,
+        owner: &mut dyn FnMut(&str, &std::fs::Metadata) -> Owner,
+    ) -> Result<()> {
         let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
-        self.add_dir_entries(root, root, &mut seen_inodes)
+        self.add_dir_entries(root, root, &mut seen_inodes, owner)
     }
 
     fn add_dir_entries(
@@ -448,6 +468,7 @@ impl PackageBuilder {
         root: &Path,
         dir: &Path,
         inodes: &mut HashMap<(u64, u64), String>,
+        owner: &mut dyn FnMut(&str, &std::fs::Metadata) -> Owner,
     ) -> Result<()> {
         let mut names: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -484,17 +505,18 @@ impl PackageBuilder {
                 ));
             };
             let is_dir = node == DataNode::Dir;
+            let who = owner(&rel, &meta);
             self.entries.push(DataEntry {
                 path: rel,
                 mode,
-                uid: 0,
-                gid: 0,
-                uname: None,
-                gname: None,
+                uid: who.uid,
+                gid: who.gid,
+                uname: who.uname,
+                gname: who.gname,
                 node,
             });
             if is_dir {
-                self.add_dir_entries(root, &path, inodes)?;
+                self.add_dir_entries(root, &path, inodes, owner)?;
             }
         }
         Ok(())

@@ -12,8 +12,9 @@ error() { printf '>>> ERROR: %s: %s\n' "${subpkgname:-$pkgname}" "$1" >&2; }
 error2() { printf '           %s\n' "$1" >&2; }
 die() { error "$@"; exit 1; }
 
-# amove PATH...: moves paths (globs allowed) from $pkgdir into $subpkgdir, keeping
-# their place in the tree; fails when nothing matched.
+# amove PATH...: moves paths from $pkgdir into $subpkgdir, keeping their place in the
+# tree, and drops the folders left empty; fails when one of them is missing (the
+# others still move), as abuild's amove.
 amove() {
 	if [ -z "$subpkgdir" ]; then
 		echo "amove: only usable in a split function" >&2
@@ -21,20 +22,22 @@ amove() {
 	fi
 	(
 		cd "$pkgdir" || exit 1
-		_moved=0
-		for _pattern in "$@"; do
-			_pattern=${_pattern#/}
-			for _path in $_pattern; do
-				if [ ! -e "$_path" ] && [ ! -L "$_path" ]; then
-					continue
-				fi
-				_dir=$(dirname "$_path")
-				mkdir -p "$subpkgdir/$_dir"
-				mv "$_path" "$subpkgdir/$_dir/"
-				_moved=1
-			done
+		_ret=0
+		for _path in "$@"; do
+			# no leading or trailing slashes
+			while [ "${_path#/}" != "$_path" ]; do _path=${_path#/}; done
+			while [ "${_path%/}" != "$_path" ]; do _path=${_path%/}; done
+			if [ ! -e "$_path" ] && [ ! -L "$_path" ]; then
+				_ret=1
+				continue
+			fi
+			_dir=${_path%/*}
+			[ "$_dir" = "$_path" ] && _dir=.
+			mkdir -p "$subpkgdir/$_dir"
+			mv "$_path" "$subpkgdir/$_dir/"
+			rmdir -p "$_dir" 2>/dev/null || :
 		done
-		[ "$_moved" = 1 ]
+		exit $_ret
 	)
 }
 
@@ -126,14 +129,15 @@ default_lang() {
 	pkgdesc="Languages for package $pkgname"
 	install_if="$(_abuild_rs_self "$pkgname") lang"
 	depends="$depends_lang"
-	amove "${langdir:-/usr/share/locale}"
+	amove ${langdir:-/usr/share/locale}
 }
 lang() { default_lang; }
 
 default_libs() {
 	depends="$depends_libs"
 	pkgdesc="$pkgdesc (libraries)"
-	amove 'lib/lib*.so.[0-9]*' 'usr/lib/lib*.so.[0-9]*' || :
+	cd "$pkgdir" || return 1
+	amove lib/lib*.so.[0-9]* usr/lib/lib*.so.[0-9]* || :
 }
 libs() { default_libs; }
 
@@ -147,7 +151,11 @@ default_static() {
 	fi
 	depends="$depends_static"
 	pkgdesc="$pkgdesc (static library)"
-	amove 'lib/*.a' 'usr/lib/*.a' 'lib/*/*.a' 'usr/lib/*/*.a' || :
+	cd "$pkgdir" || return 1
+	_libdirs=usr/lib
+	[ -d lib/ ] && _libdirs="lib/ $_libdirs"
+	# shellcheck disable=SC2046
+	amove $(find $_libdirs -name '*.a' 2>/dev/null) || :
 	return 0
 }
 static() { default_static; }
