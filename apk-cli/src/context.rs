@@ -156,18 +156,6 @@ pub struct GlobalOpts {
     pub timeout: Option<u64>,
 }
 
-impl GlobalOpts {
-    /// The long names of given options that this build does not implement.
-    fn unimplemented(&self) -> Vec<&'static str> {
-        let flags = [(self.no_check_certificate, "--no-check-certificate")];
-        flags
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| *n)
-            .collect()
-    }
-}
-
 pub struct Context {
     pub opts: GlobalOpts,
     pub root: PathBuf,
@@ -183,13 +171,6 @@ pub struct Context {
 
 impl Context {
     pub fn new(opts: GlobalOpts) -> Result<Self, String> {
-        let missing = opts.unimplemented();
-        if !missing.is_empty() {
-            return Err(format!(
-                "option {} is not implemented in this build of apk-rs",
-                missing.join(", ")
-            ));
-        }
         let mut opts = opts;
         if opts.force {
             opts.force_overwrite = true;
@@ -308,14 +289,8 @@ impl Context {
                 .map(|m| std::time::Duration::from_secs(m * 60)),
         };
         let db = apk_core::database::Database::open(&opts)?;
-        for (url, why) in &db.unavailable {
-            // apk-tools' words for a local index; a network one is named as it is.
-            let local = !url.contains("://") || url.starts_with("file://");
-            if local {
-                crate::output::warning(format!("opening {url}: {why}"));
-            } else {
-                crate::output::warning(format!("{url}: {why}"));
-            }
+        for p in &db.unavailable {
+            crate::output::warning(&p.message);
         }
         if db.pool.has_broken {
             crate::output::warning(format!(
@@ -443,9 +418,10 @@ impl Context {
 
     /// Reads network repositories with the `--timeout` given (default 60 s).
     pub fn fetcher(&self) -> apk_core::fetch::Fetcher {
-        apk_core::fetch::Fetcher::new(std::time::Duration::from_secs(
-            self.opts.timeout.unwrap_or(60),
-        ))
+        apk_core::fetch::Fetcher::with_tls_verification(
+            std::time::Duration::from_secs(self.opts.timeout.unwrap_or(60)),
+            !self.opts.no_check_certificate,
+        )
     }
 
     /// The package cache, when enabled: `etc/apk/cache` exists in the root (usually a

@@ -24,10 +24,51 @@ impl Drop for Server {
 
 /// Serves `dir` on 127.0.0.1.
 fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// Serves `dir` on 127.0.0.1 over HTTPS, with a self-signed certificate for
+/// 127.0.0.1 made in `dir`'s parent (openssl).
+fn serve_tls(dir: &Path) -> Server {
+    let parent = dir.parent().unwrap();
+    let (cert, key) = (parent.join("cert.pem"), parent.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serve_with(
+        dir,
+        &[
+            std::ffi::OsStr::new("--tls"),
+            cert.as_os_str(),
+            key.as_os_str(),
+        ],
+    )
+}
+
+fn serve_with(dir: &Path, extra: &[&std::ffi::OsStr]) -> Server {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
     let mut child = Command::new("python3")
         .arg(script)
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the test HTTP server");
@@ -158,7 +199,7 @@ fn download_failures_are_reported_with_the_url() {
     let server = serve(&r.served);
     let base = format!("http://127.0.0.1:{}", server.port);
     let cases = [
-        ("missing", "HTTP 404 Not Found"),
+        ("missing", "HTTP 404: Not Found"),
         ("truncated/repo", "truncated download"),
         ("stall/repo", "timed out after 2 s"),
         // The size limits: an index announcing more than 256 MiB is refused at once.
@@ -170,7 +211,7 @@ fn download_failures_are_reported_with_the_url() {
         assert_eq!(code, 1, "{path}: {out}");
         assert!(
             out.contains(&format!(
-                "WARNING: {base}/{path}/x86_64/APKINDEX.tar.gz: {why}"
+                "WARNING: updating and opening {base}/{path}/x86_64/APKINDEX.tar.gz: {why}"
             )),
             "{path}: {out}"
         );
@@ -294,4 +335,68 @@ fn http_repository_as_apk_tools_uses_it() {
     t.swap();
     t.step_same(&["fix", "demo-hello"]);
     t.step_same(&["del", "demo-hello"]);
+}
+
+/// HTTPS with a certificate nobody trusts (`--no-check-certificate` reads it anyway),
+/// and repositories that cannot be reached, as apk-tools reports them: the same
+/// warnings (`updating and opening`, `fetching`, `updating` for a stale cached copy),
+/// the same `update` summary and exit codes, the same roots.
+#[test]
+fn https_and_unreachable_repositories_as_apk_tools_reports_them() {
+    let r = setup();
+    let server = serve_tls(&r.served);
+    let repos = format!(
+        "https://127.0.0.1:{port}/repo\nhttp://127.0.0.1:{port}/plain-http-to-tls\nhttp://127.0.0.1:1/refused\n",
+        port = server.port
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let setup_root = |root: &Path| {
+        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/apk/repositories"), &repos).unwrap();
+    };
+    let Some(t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
+        return;
+    };
+    let timeout = ["--timeout", "3"];
+    let with = |args: &[&'static str]| -> Vec<&'static str> {
+        timeout.iter().chain(args).copied().collect()
+    };
+    let (code, out) = t.step_same(&with(&["--initdb", "add"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TLS: server certificate not trusted"), "{out}");
+    assert!(out.contains("Connection refused"), "{out}");
+    let (code, out) = t.step_same(&with(&["update"]));
+    assert_eq!(code, 3, "{out}");
+    t.step_same(&with(&["--no-cache", "update"]));
+    let (code, out) = t.step_same(&with(&["--no-check-certificate", "update"]));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("apk-rs demo repository"), "{out}");
+    // The cached index gets old: updating fails, the stale copy is used.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86400);
+    for root in [&t.ours, &t.theirs] {
+        for e in std::fs::read_dir(root.join("var/cache/apk"))
+            .unwrap()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with("APKINDEX.") {
+                std::fs::File::options()
+                    .write(true)
+                    .open(e.path())
+                    .unwrap()
+                    .set_modified(old)
+                    .unwrap();
+            }
+        }
+    }
+    let (code, out) = t.step_same(&with(&["update"]));
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("2 unavailable, 1 stale"), "{out}");
+    let (code, out) = t.step_same(&with(&["--no-check-certificate", "add", "demo-hello"]));
+    assert_eq!(code, 0, "{out}");
+    drop(server);
 }

@@ -51,8 +51,32 @@ pub enum IndexSource {
     File(PathBuf),
     /// Fetched for this run only (`--no-cache`).
     Memory(std::sync::Arc<Vec<u8>>),
-    /// Could not be had; why.
-    Unavailable(String),
+    /// The cached copy, out of date: updating it failed, why.
+    Stale(PathBuf, String),
+    /// Could not be had: what was being done (apk-tools' words: `opening`,
+    /// `fetching`, `updating and opening`), and why.
+    Unavailable(&'static str, String),
+}
+
+/// How a repository problem counts in `apk update`'s summary (apk-tools counts network
+/// repositories only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A local repository that could not be read.
+    Local,
+    /// A network repository that could not be read.
+    Unavailable,
+    /// A network repository read from an out-of-date cached copy.
+    Stale,
+}
+
+/// A repository that could not be read as it should: its index URL, the warning that
+/// says so (`updating and opening URL: reason`), how it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoProblem {
+    pub url: String,
+    pub message: String,
+    pub kind: ProblemKind,
 }
 
 /// The directory network indexes are cached in: `etc/apk/cache` when it exists (the
@@ -94,17 +118,17 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
     if !crate::fetch::is_network(&url) {
         return match Repository::local_path(&url) {
             Some(p) => IndexSource::File(PathBuf::from(p)),
-            None => IndexSource::Unavailable("unsupported repository URL".into()),
+            None => IndexSource::Unavailable("opening", "unsupported repository URL".into()),
         };
     }
     let limit = crate::fetch::INDEX_LIMIT;
     if opts.no_cache {
         if opts.no_network {
-            return IndexSource::Unavailable("network access is disabled (--no-network)".into());
+            return IndexSource::Unavailable("fetching", "network access is disabled".into());
         }
         return match opts.fetcher.get(&url, limit) {
             Ok(b) => IndexSource::Memory(std::sync::Arc::new(b)),
-            Err(e) => IndexSource::Unavailable(e.reason()),
+            Err(e) => IndexSource::Unavailable("fetching", e.reason()),
         };
     }
     let cached = cached_index_path(&opts.root, &url);
@@ -118,7 +142,7 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
         return IndexSource::File(cached);
     }
     if opts.no_network {
-        return IndexSource::Unavailable("network access is disabled (--no-network)".into());
+        return IndexSource::Unavailable("opening from cache", "network access is disabled".into());
     }
     let fetched = opts.fetcher.get(&url, limit).and_then(|bytes| {
         if let Some(dir) = cached.parent() {
@@ -129,10 +153,8 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
     match fetched {
         Ok(()) => IndexSource::File(cached),
         // A stale copy beats none; the failure is still reported.
-        Err(e) if age.is_some() => {
-            IndexSource::Unavailable(format!("{} (using the cached index)", e.reason()))
-        }
-        Err(e) => IndexSource::Unavailable(e.reason()),
+        Err(e) if age.is_some() => IndexSource::Stale(cached, e.reason()),
+        Err(e) => IndexSource::Unavailable("updating and opening", e.reason()),
     }
 }
 
@@ -223,7 +245,13 @@ impl Inputs {
             match source {
                 IndexSource::File(p) => k.add_file_identity(p),
                 IndexSource::Memory(b) => k.add("fetched", b),
-                IndexSource::Unavailable(why) => k.add("unavailable", why.as_bytes()),
+                IndexSource::Stale(p, why) => {
+                    k.add_file_identity(p);
+                    k.add("stale", why.as_bytes());
+                }
+                IndexSource::Unavailable(what, why) => {
+                    k.add("unavailable", format!("{what}: {why}").as_bytes())
+                }
             }
         }
         match &opts.keys_dir {
@@ -253,8 +281,8 @@ pub struct Database {
     pub pool: Pool,
     /// The world as written in `etc/apk/world`.
     pub world: Vec<Dependency>,
-    /// Repositories that could not be read, with the reason.
-    pub unavailable: Vec<(String, String)>,
+    /// Repositories that could not be read (or only from an old cached copy).
+    pub unavailable: Vec<RepoProblem>,
     /// Files of installed packages, as (directory, file name).
     pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
 }
@@ -374,18 +402,45 @@ impl Database {
             let remote = repo.is_remote() && !repo.url.starts_with("test:");
             let url = repo.index_url(&pool.arches[0]);
             let masked = opts.no_network && repo.is_remote();
+            // apk-tools' words for what failed, as it counts it.
+            let (mut action, mut update_error) = match source {
+                _ if !remote => ("opening", None),
+                IndexSource::Memory(_) => ("fetching", None),
+                IndexSource::Stale(_, why) => ("opening from cache", Some(why.clone())),
+                _ => ("opening from cache", None),
+            };
+            let problem = |action: &str, why: &str, failed: bool| RepoProblem {
+                url: url.clone(),
+                message: format!("{action} {url}: {why}"),
+                kind: match (remote, failed) {
+                    (false, _) => ProblemKind::Local,
+                    (true, true) => ProblemKind::Unavailable,
+                    (true, false) => ProblemKind::Stale,
+                },
+            };
             let read = match source {
-                IndexSource::File(path) => std::fs::read(path)
+                IndexSource::File(path) | IndexSource::Stale(path, _) => std::fs::read(path)
                     .map(std::sync::Arc::new)
                     .map_err(|e| crate::error::io_reason(&e)),
                 IndexSource::Memory(b) => Ok(b.clone()),
-                IndexSource::Unavailable(why) => Err(why.clone()),
+                IndexSource::Unavailable(what, why) => {
+                    action = what;
+                    update_error = None;
+                    Err(why.clone())
+                }
             };
+            if update_error.is_some() {
+                action = "updating and opening";
+            }
             let bytes = match read {
                 Ok(b) => b,
                 Err(why) => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push((url.clone(), why));
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(&why),
+                        true,
+                    ));
                     continue;
                 }
             };
@@ -396,7 +451,12 @@ impl Database {
                 Ok(raw) => raw,
                 Err(e) => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push((url.clone(), e.apk_reason()));
+                    let why = e.apk_reason();
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(&why),
+                        true,
+                    ));
                     continue;
                 }
             };
@@ -408,7 +468,12 @@ impl Database {
                 Ok(r) if r.iter().all(has_identity) => r,
                 _ => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push((url.clone(), "v2 database format error".into()));
+                    let why = "v2 database format error";
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(why),
+                        true,
+                    ));
                     continue;
                 }
             };
@@ -418,6 +483,9 @@ impl Database {
             for rec in &records {
                 pool.add_record(rec, Some(idx), Some(kept))
                     .map_err(|m| Error::parse(&what, rec.line, m))?;
+            }
+            if let Some(why) = update_error {
+                unavailable.push(problem("updating", &why, false));
             }
         }
         pool.finish();

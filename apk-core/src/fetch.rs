@@ -38,7 +38,17 @@ pub fn is_network(url: &str) -> bool {
 impl Fetcher {
     /// A fetcher giving up on a connection or a read after `timeout`.
     pub fn new(timeout: Duration) -> Self {
+        Fetcher::with_tls_verification(timeout, true)
+    }
+
+    /// [`new`](Self::new), checking the certificates of `https://` servers or not
+    /// (`--no-check-certificate`).
+    pub fn with_tls_verification(timeout: Duration, verify: bool) -> Self {
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(!verify)
+            .build();
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .timeout_connect(Some(timeout))
             .timeout_per_read(Some(timeout))
             .timeout_recv_response(Some(timeout))
@@ -78,12 +88,8 @@ impl Fetcher {
         let resp = self.agent.get(url).call().map_err(|e| self.describe(e))?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let reason = resp.status().canonical_reason().unwrap_or("");
             // Server errors may pass; a missing file will not appear on a retry.
-            return Err((
-                format!("HTTP {status} {reason}").trim_end().into(),
-                status >= 500,
-            ));
+            return Err((describe_status(status), status >= 500));
         }
         let declared = resp
             .headers()
@@ -108,18 +114,62 @@ impl Fetcher {
         Ok(body)
     }
 
+    /// apk-tools' words for a failed request (its `apk_error_str`), and whether trying
+    /// again could help.
     fn describe(&self, e: ureq::Error) -> (String, bool) {
         match e {
             ureq::Error::Timeout(_) => (
                 format!("timed out after {} s", self.timeout.as_secs_f32()),
                 true,
             ),
-            ureq::Error::Io(io) => (describe_io(&io, self.timeout), true),
-            ureq::Error::HostNotFound => ("host not found".into(), true),
-            ureq::Error::ConnectionFailed => ("connection failed".into(), true),
+            ureq::Error::Io(io) => match io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(tls) => (describe_tls(tls), false),
+                None => (describe_io(&io, self.timeout), true),
+            },
+            ureq::Error::Rustls(tls) => (describe_tls(&tls), false),
+            ureq::Error::Tls(_) => ("TLS: unspecified error".into(), false),
+            ureq::Error::HostNotFound => ("DNS: name does not exist".into(), true),
+            ureq::Error::ConnectionFailed => ("Connection refused".into(), true),
+            ureq::Error::BadUri(_) => ("invalid URL (check your repositories file)".into(), false),
             other => (other.to_string(), false),
         }
     }
+}
+
+/// apk-tools' words for a TLS failure.
+fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => "TLS: server hostname mismatch".into(),
+        rustls::Error::InvalidCertificate(_) => "TLS: server certificate not trusted".into(),
+        _ => "TLS: unspecified error".into(),
+    }
+}
+
+/// apk-tools' words for an HTTP status other than 200.
+fn describe_status(status: u16) -> String {
+    let reason = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Timeout",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return "HTTP: unrecognized server error".into(),
+    };
+    format!("HTTP {status}: {reason}")
 }
 
 fn describe_io(e: &std::io::Error, timeout: Duration) -> String {
@@ -128,7 +178,36 @@ fn describe_io(e: &std::io::Error, timeout: Duration) -> String {
             format!("timed out after {} s", timeout.as_secs_f32())
         }
         std::io::ErrorKind::UnexpectedEof => "truncated download".into(),
-        _ => e.to_string(),
+        // A failed name lookup: std keeps only getaddrinfo's message text (glibc's and
+        // musl's words), which names the EAI_* code apk-tools translates.
+        _ if e
+            .to_string()
+            .starts_with("failed to lookup address information") =>
+        {
+            let text = e.to_string();
+            if text.contains("Temporary failure") || text.contains("try again") {
+                "DNS: transient error (try again later)".into()
+            } else if text.contains("No address associated") {
+                "DNS: no address for host".into()
+            } else if text.contains("family") {
+                "DNS: address family for host not supported".into()
+            } else if text.contains("not known") || text.contains("does not exist") {
+                "DNS: name does not exist".into()
+            } else {
+                "DNS: non-recoverable failure".into()
+            }
+        }
+        // The system's message, without Rust's "(os error N)".
+        _ => match e.raw_os_error() {
+            Some(_) => {
+                let text = e.to_string();
+                match text.rfind(" (os error ") {
+                    Some(i) => text[..i].to_owned(),
+                    None => text,
+                }
+            }
+            None => e.to_string(),
+        },
     }
 }
 

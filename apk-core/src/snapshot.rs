@@ -29,14 +29,14 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::database::Database;
+use crate::database::{Database, ProblemKind, RepoProblem};
 use crate::error::Result;
 use crate::pool::Pool;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
 // descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated.
-const FORMAT_VERSION: u32 = 9;
+const FORMAT_VERSION: u32 = 10;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
 /// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
 const MAX_PAYLOAD: u64 = 1 << 31;
@@ -223,9 +223,14 @@ fn encode(db: &Database) -> (Vec<u8>, Vec<u8>) {
     let mut blobs = Writer::default();
     db.pool.encode(&mut w, &mut blobs);
     w.len(db.unavailable.len());
-    for (url, why) in &db.unavailable {
-        w.str(url);
-        w.str(why);
+    for p in &db.unavailable {
+        w.str(&p.url);
+        w.str(&p.message);
+        w.u32(match p.kind {
+            ProblemKind::Local => 0,
+            ProblemKind::Unavailable => 1,
+            ProblemKind::Stale => 2,
+        });
     }
     let mut files: Vec<_> = db.installed_files.iter().collect();
     files.sort_by_key(|(k, _)| **k);
@@ -246,7 +251,18 @@ fn decode(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> O
     db.pool = Pool::decode(&mut r, blobs)?;
     let n = r.len()?;
     db.unavailable = (0..n)
-        .map(|_| Some((r.string()?, r.string()?)))
+        .map(|_| {
+            Some(RepoProblem {
+                url: r.string()?,
+                message: r.string()?,
+                kind: match r.u32()? {
+                    0 => ProblemKind::Local,
+                    1 => ProblemKind::Unavailable,
+                    2 => ProblemKind::Stale,
+                    _ => return None,
+                },
+            })
+        })
         .collect::<Option<_>>()?;
     let n = r.len()?;
     for _ in 0..n {

@@ -1,6 +1,8 @@
 //! `apk update`: fetches the indexes of network repositories into the cache, then says
 //! what each repository is and how many packages are available.
 
+use apk_core::database::ProblemKind;
+
 use crate::context::{self, Context};
 
 pub fn run(ctx: &Context) -> u32 {
@@ -25,15 +27,17 @@ pub fn run(ctx: &Context) -> u32 {
     let available = (0..db.pool.packages.len() as u32)
         .filter(|&p| db.pool.pkg_available(p))
         .count();
-    let unavailable = db.unavailable.len();
+    // As apk-tools counts them: network repositories only.
+    let count = |k| db.unavailable.iter().filter(|p| p.kind == k).count();
+    let (unavailable, stale) = (count(ProblemKind::Unavailable), count(ProblemKind::Stale));
     if ctx.verbosity > 0 {
-        if unavailable == 0 {
+        if unavailable + stale == 0 {
             crate::output::out(&format!("OK: {available} distinct packages available"));
         } else {
             crate::output::out(&format!(
-                "{unavailable} unavailable, 0 stale; {available} distinct packages available"
+                "{unavailable} unavailable, {stale} stale; {available} distinct packages available"
             ));
         }
     }
-    unavailable as u32
+    (unavailable + stale) as u32
 }

@@ -4,7 +4,8 @@ Serves DIR as `python3 -m http.server` does, and misbehaves on purpose under som
 prefixes: `/stall/...` accepts the request and never answers, `/truncated/...` sends a
 file's headers (with its full length) and only half of its body, `/flaky/...` fails
 the first request for each path with 503 and serves it after, `/huge/...` announces a
-terabyte and sends a few bytes, `/hugeapk/...` does so for `.apk` files only. Prints the port it
+terabyte and sends a few bytes, `/hugeapk/...` does so for `.apk` files only. With
+`--tls CERT KEY` after DIR it speaks HTTPS with that certificate. Prints the port it
 listens on, then serves until killed.
 """
 
@@ -72,5 +73,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 server = Server(("127.0.0.1", 0), Handler)
+if len(sys.argv) >= 5 and sys.argv[2] == "--tls":
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
