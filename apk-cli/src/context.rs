@@ -74,9 +74,12 @@ pub struct GlobalOpts {
     /// Run scripts without changing root into ROOT
     #[arg(long, global = true)]
     pub force_no_chroot: bool,
-    /// Output format of the query applets (search, info, list): `json`
-    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["json", "default"])]
-    pub format: Option<String>,
+    /// info: the 2.x layout when no query option asks otherwise (the default)
+    #[arg(long, global = true, overrides_with = "no_legacy_info")]
+    pub legacy_info: bool,
+    /// info: the query engine's layout (`Name: value` blocks)
+    #[arg(long, global = true, overrides_with = "legacy_info")]
+    pub no_legacy_info: bool,
     /// Extra dependencies to upgrade first (with the package owning apk itself)
     #[arg(long, global = true, value_name = "DEP")]
     pub preupgrade_depends: Vec<String>,
@@ -165,6 +168,8 @@ pub struct Context {
     lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
     /// `--initdb` on a root that had no database: no lock is taken.
     unlocked_initdb: std::cell::Cell<bool>,
+    /// The sources the database is opened with (`--from`).
+    sources: std::cell::Cell<apk_core::database::Sources>,
     /// Packages given as files on the command line, by their id in the pool.
     pub local_files: std::cell::RefCell<std::collections::HashMap<apk_core::pool::PkgId, PathBuf>>,
 }
@@ -204,6 +209,7 @@ impl Context {
             lock: std::cell::OnceCell::new(),
             unlocked_initdb: std::cell::Cell::new(false),
             local_files: Default::default(),
+            sources: Default::default(),
         })
     }
 
@@ -227,11 +233,6 @@ impl Context {
             .ok()
             .and_then(|t| apk_core::db::parse_arch(&t))
             .unwrap_or_else(|| apk_core::db::native_arch().to_owned())
-    }
-
-    /// `--format json` was asked for.
-    pub fn json(&self) -> bool {
-        self.opts.format.as_deref() == Some("json")
     }
 
     /// A path inside the root (`etc/apk/keys` → `ROOT/etc/apk/keys`).
@@ -283,6 +284,7 @@ impl Context {
             fetcher: self.fetcher(),
             update_cache: update,
             no_snapshot: false,
+            sources: self.sources.get(),
             cache_max_age: self
                 .opts
                 .cache_max_age
@@ -310,6 +312,21 @@ impl Context {
         &self,
     ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
         self.open_db().map_err(error).ok()
+    }
+
+    /// Opens the database with the sources the query option `--from` leaves in.
+    pub fn open_db_from(
+        &self,
+        from: crate::query::From,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+        use crate::query::From;
+        let sources = apk_core::database::Sources {
+            no_sys_repos: matches!(from, From::None | From::Installed),
+            no_installed_repo: matches!(from, From::None | From::Repositories),
+            no_installed: matches!(from, From::None | From::Repositories),
+        };
+        self.sources.set(sources);
+        self.open_db_or_report()
     }
 
     /// Opens the database for an applet that changes the root: unless simulating, the

@@ -4,6 +4,7 @@
 mod commands;
 mod context;
 mod output;
+mod query;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,8 @@ enum Command {
     Search(commands::query::SearchArgs),
     /// Show package details
     Info(commands::query::InfoArgs),
+    /// Query packages: their fields, in the default layout, JSON or YAML
+    Query(commands::apk_query::Args),
     /// List packages
     List(commands::query::ListArgs),
     /// Dependency graph in graphviz format
@@ -102,6 +105,7 @@ impl Command {
             | Command::Upgrade(_)
             | Command::Fix(_)
             | Command::Info(_)
+            | Command::Query(_)
             | Command::List(_)
             | Command::Policy(_)
             | Command::Stats
@@ -123,7 +127,7 @@ impl Command {
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
 const APK_TOOLS_APPLETS: &[&str] = &[
-    "adbdump", "adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg", "query",
+    "adbdump", "adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg",
 ];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
@@ -149,9 +153,13 @@ const COMMIT_APPLETS: &[&str] = &["add", "del", "upgrade", "fix", "cache"];
 /// options does not matter to apk), and a lone `-s` of a commit applet becomes
 /// `--simulate`.
 fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    // Global options that take a value: their next word is not the applet.
+    // Options that take a value (global, or of any applet, as apk-tools reads an
+    // applet's options before its name too): their next word is not the applet.
     let takes_value = |word: &str| {
-        cmd.get_arguments().any(|a| {
+        let all = cmd
+            .get_arguments()
+            .chain(cmd.get_subcommands().flat_map(|sc| sc.get_arguments()));
+        all.filter(|a| !a.is_positional()).any(|a| {
             let valued =
                 a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values();
             let long = word
@@ -320,6 +328,7 @@ fn main() -> ExitCode {
         Command::Fix(a) => commands::fix::run(&ctx, a),
         Command::Search(a) => commands::query::search(&ctx, a),
         Command::Info(a) => commands::query::info(&ctx, a),
+        Command::Query(a) => commands::apk_query::run(&ctx, a),
         Command::List(a) => commands::query::list(&ctx, a),
         Command::Dot(a) => commands::query::dot(&ctx, a),
         Command::Policy(a) => commands::query::policy(&ctx, a),

@@ -39,6 +39,20 @@ pub struct OpenOptions {
     pub cache_max_age: Option<std::time::Duration>,
     /// Read everything from the sources, neither using nor writing a snapshot.
     pub no_snapshot: bool,
+    /// The query option `--from`: which sources are left out. Set, the snapshot is
+    /// not used.
+    pub sources: Sources,
+}
+
+/// Sources of packages a root is opened without (apk-tools' open flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// The configured repositories (`etc/apk/repositories`, `--repositories-file`).
+    pub no_sys_repos: bool,
+    /// The packages of the cache (`etc/apk/cache/installed`).
+    pub no_installed_repo: bool,
+    /// The installed database.
+    pub no_installed: bool,
 }
 
 /// The default age after which a cached network index is fetched again.
@@ -188,7 +202,11 @@ impl Inputs {
                 (f, w)
             }
         };
-        let repositories_text = read_optional(&file)?;
+        let repositories_text = if opts.sources.no_sys_repos {
+            None
+        } else {
+            read_optional(&file)?
+        };
         let mut repos = Vec::new();
         if let Some(text) = &repositories_text {
             let parsed = RepositoriesFile::parse(text, &what)?;
@@ -215,7 +233,7 @@ impl Inputs {
     /// The snapshot file, in the cache directory (`etc/apk/cache`, else
     /// `var/cache/apk`); none without a cache or with `--no-cache`.
     fn snapshot_path(&self, opts: &OpenOptions) -> Option<PathBuf> {
-        if opts.no_cache || opts.no_snapshot {
+        if opts.no_cache || opts.no_snapshot || opts.sources != Sources::default() {
             return None;
         }
         let dir = index_cache_dir(&opts.root);
@@ -367,7 +385,12 @@ impl Database {
 
         let installed_path = root.join("lib/apk/db/installed");
         let mut installed_files = std::collections::HashMap::new();
-        if let Some(text) = read_optional(&installed_path)? {
+        let installed_text = if opts.sources.no_installed {
+            None
+        } else {
+            read_optional(&installed_path)?
+        };
+        if let Some(text) = installed_text {
             for ipkg in db::parse_installed(&text, &installed_path.display().to_string())? {
                 let tag = ipkg
                     .info
@@ -388,7 +411,7 @@ impl Database {
 
         // Packages in the cache (`etc/apk/cache/installed` lists them) can be installed
         // without a repository.
-        if !opts.no_cache {
+        if !opts.no_cache && !opts.sources.no_installed_repo {
             let cached = root.join("etc/apk/cache/installed");
             if let Some(text) = read_optional(&cached)? {
                 for info in crate::index::parse(&text, &cached.display().to_string())? {

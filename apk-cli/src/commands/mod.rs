@@ -1,4 +1,5 @@
 pub mod add;
+pub mod apk_query;
 pub mod audit;
 pub mod cache;
 pub mod del;

@@ -10,6 +10,56 @@ use apk_core::pool::{Dep, DepMatch, NameId, PkgId, Pool};
 use apk_core::solver::{self, flags, report, Request};
 
 use crate::context::{self, Context};
+use crate::query::{Field, Fields, QueryFilters, QueryOpts, QueryRecursion, Spec};
+
+/// The query options of an applet that prints its own layout: the spec (the filters
+/// and `--from` honoured; `--fields`, `--format`, `--summarize` have no effect there,
+/// as in apk-tools), or the refusal of what this build does not do for it.
+fn legacy_spec(
+    applet: &str,
+    q: &QueryOpts,
+    filters: QueryFilters,
+    recursion: QueryRecursion,
+) -> Result<Spec, u32> {
+    let spec = q.spec(filters, recursion).map_err(|e| {
+        eprintln!("ERROR: {e}");
+        1u32
+    })?;
+    let unsupported = q
+        .unsupported_matching()
+        .or((recursion.recursive || recursion.world).then_some("--recursive/--world"));
+    if let Some(opt) = unsupported {
+        eprintln!("ERROR: {opt} is not supported by apk {applet} in this build of apk-rs");
+        return Err(1);
+    }
+    Ok(spec)
+}
+
+/// Whether `pkg` passes the spec's filters (`--installed`, `--available`,
+/// `--upgradable`, `--orphaned`).
+fn passes_filters(pool: &Pool, spec: &Spec, pkg: PkgId) -> bool {
+    let p = pool.pkg(pkg);
+    if spec.installed && p.installed.is_none() {
+        return false;
+    }
+    if spec.available && !pool.pkg_available(pkg) {
+        return false;
+    }
+    if spec.upgradable && !crate::query::engine::upgradable(pool, pkg) {
+        return false;
+    }
+    if spec.orphaned {
+        let repo_mask = !(1u64 << apk_core::pool::REPO_CACHED);
+        let in_repo = pool
+            .providers(p.name)
+            .iter()
+            .any(|pr| pool.pkg(pr.pkg).repos & repo_mask != 0);
+        if in_repo {
+            return false;
+        }
+    }
+    true
+}
 
 /// Shell-style wildcard match (`*`, `?`), as fnmatch without flags.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -56,12 +106,22 @@ pub struct SearchArgs {
     /// Print the origin instead of the package name
     #[arg(short = 'o', long)]
     origin: bool,
+    #[command(flatten)]
+    query: QueryOpts,
+    #[command(flatten)]
+    filters: QueryFilters,
+    #[command(flatten)]
+    recursion: QueryRecursion,
     #[arg(value_name = "PATTERN")]
     patterns: Vec<String>,
 }
 
 pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
-    let Some(db) = ctx.open_db_or_report() else {
+    let spec = match legacy_spec("search", &args.query, args.filters, args.recursion) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let pool = &db.pool;
@@ -89,7 +149,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
                             .as_deref()
                             .is_some_and(|d| matches_text(pat, d)))
             });
-        if hit {
+        if hit && passes_filters(pool, &spec, id) {
             found.push(id);
         }
     }
@@ -106,10 +166,6 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
             }
         }
         found = latest;
-    }
-    if ctx.json() {
-        print_json(pool, &found);
-        return 0;
     }
     let mut out = String::new();
     for id in found {
@@ -173,8 +229,78 @@ pub struct InfoArgs {
     /// Which installed package owns each path
     #[arg(short = 'W', long)]
     who_owns: bool,
+    #[command(flatten)]
+    query: QueryOpts,
+    /// Only packages available from repositories
+    #[arg(long)]
+    available: bool,
+    /// Only packages an upgrade would replace
+    #[arg(long)]
+    upgradable: bool,
+    /// Only installed packages no repository has
+    #[arg(long)]
+    orphaned: bool,
+    /// The packages the queries need, recursively
+    #[arg(long)]
+    recursive: bool,
+    /// Include the world in a recursive query
+    #[arg(long)]
+    world: bool,
     #[arg(value_name = "NAME")]
     names: Vec<String>,
+}
+
+impl InfoArgs {
+    /// The fields info's own options ask for (`-d`, `-w`, `-s`, ...).
+    fn fields(&self) -> Fields {
+        let mut f = Fields::default();
+        for (on, field) in [
+            (self.description, Field::Description),
+            (self.webpage, Field::Url),
+            (self.size, Field::InstalledSize),
+            (self.depends, Field::Depends),
+            (self.provides, Field::Provides),
+            (self.rdepends, Field::RevDepends),
+            (self.install_if, Field::InstallIf),
+            (self.rinstall_if, Field::RevInstallIf),
+            (self.triggers, Field::Triggers),
+            (self.replaces, Field::Replaces),
+            (self.license, Field::License),
+            (self.contents, Field::Contents),
+        ] {
+            if on {
+                f = f.with(field);
+            }
+        }
+        if self.all {
+            f = Fields::ALL;
+        }
+        f
+    }
+}
+
+/// `info` through the query engine (`--format`, or `--no-legacy-info` with names), as
+/// apk-tools 3 answers it.
+fn info_query(ctx: &Context, args: &InfoArgs, mut spec: Spec) -> u32 {
+    spec.revdeps_installed = true;
+    spec.revdeps_field = spec.revdeps_field.or(Some(Field::Package));
+    spec.all_matches = true;
+    if args.names.is_empty() {
+        spec.installed = true;
+        spec.empty_matches_all = true;
+    }
+    spec.fields = Fields(spec.fields.0 | args.fields().0);
+    if spec.fields.is_empty() {
+        spec.fields = Fields::of(&[Field::Description, Field::Url, Field::InstalledSize]);
+    }
+    spec.fields = spec.fields.with(Field::Name).with(Field::Version);
+    if spec.match_fields.is_empty() {
+        spec.match_fields = Fields::of(&[Field::Name, Field::Provides]);
+    }
+    let Some(mut db) = ctx.open_db_from(spec.from) else {
+        return 1;
+    };
+    super::apk_query::run_spec(&mut db, spec, &args.names)
 }
 
 fn dep_list(pool: &Pool, deps: &[Dep], sep: &str) -> String {
@@ -184,21 +310,45 @@ fn dep_list(pool: &Pool, deps: &[Dep], sep: &str) -> String {
 }
 
 pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
-    let Some(db) = ctx.open_db_or_report() else {
+    let filters = QueryFilters {
+        installed: false,
+        available: args.available,
+        upgradable: args.upgradable,
+        orphaned: args.orphaned,
+    };
+    let recursion = QueryRecursion {
+        recursive: args.recursive,
+        world: args.world,
+    };
+    let spec = match args.query.spec(filters, recursion) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return 1;
+        }
+    };
+    let engine = spec.format != crate::query::serialize::Format::Default
+        || (!args.names.is_empty() && ctx.opts.no_legacy_info);
+    if engine && !args.who_owns && !args.exists {
+        return info_query(ctx, &args, spec);
+    }
+    if !args.who_owns {
+        if let Err(code) = legacy_spec("info", &args.query, filters, recursion) {
+            return code;
+        }
+    }
+    let Some(db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let pool = &db.pool;
     let v = ctx.verbosity;
     if args.who_owns {
-        return who_owns(&db, &args.names, v);
+        return who_owns(&db, &spec, &args.names, v);
     }
     if args.names.is_empty() {
         let mut pkgs = pool.installed.clone();
+        pkgs.retain(|&p| passes_filters(pool, &spec, p));
         sort_pkgs(pool, &mut pkgs);
-        if ctx.json() {
-            print_json(pool, &pkgs);
-            return 0;
-        }
         for p in pkgs {
             let pk = pool.pkg(p);
             match v.max(1) {
@@ -231,23 +381,17 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         }
         return errors;
     }
-    let any_field = args.description
-        || args.webpage
-        || args.size
-        || args.depends
-        || args.provides
-        || args.rdepends
-        || args.install_if
-        || args.rinstall_if
-        || args.triggers
-        || args.replaces
-        || args.license
-        || args.contents;
-    let (desc, web, size) = if args.all || !any_field {
-        (true, true, true)
-    } else {
-        (args.description, args.webpage, args.size)
-    };
+    // What to print: info's own options and --fields; by default the description,
+    // the webpage and the installed size.
+    let mut f = Fields(args.fields().0 | spec.fields.0);
+    if f.is_empty() {
+        f = Fields::of(&[Field::Description, Field::Url, Field::InstalledSize]);
+    }
+    let (desc, web, size) = (
+        f.has(Field::Description),
+        f.has(Field::Url),
+        f.has(Field::InstalledSize),
+    );
     let mut pkgs = Vec::new();
     for n in &args.names {
         let Some(name) = pool.find_name(n) else {
@@ -255,11 +399,8 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
         };
         pkgs.extend(pool.providers(name).iter().map(|p| p.pkg));
     }
+    pkgs.retain(|&p| passes_filters(pool, &spec, p));
     sort_pkgs(pool, &mut pkgs);
-    if ctx.json() {
-        print_json(pool, &pkgs);
-        return 0;
-    }
     let mut out = String::new();
     for id in pkgs {
         let p = pool.pkg(id);
@@ -301,13 +442,13 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             out.push_str(&dep_list(pool, deps, sep));
             out.push('\n');
         };
-        if args.all || args.depends {
+        if f.has(Field::Depends) {
             deps_section(&mut out, "depends on", pool.pkg_deps(p).depends);
         }
-        if args.all || args.provides {
+        if f.has(Field::Provides) {
             deps_section(&mut out, "provides", pool.pkg_deps(p).provides);
         }
-        if (args.all || args.rdepends) && installed {
+        if f.has(Field::RevDepends) && installed {
             if v == 1 {
                 let _ = writeln!(out, "{nv} is required by:");
             }
@@ -322,7 +463,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
-        if (args.all || args.contents) && installed {
+        if f.has(Field::Contents) && installed {
             if v == 1 {
                 let _ = writeln!(out, "{nv} contains:");
             }
@@ -338,7 +479,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
-        if (args.all || args.triggers) && installed {
+        if f.has(Field::Triggers) && installed {
             if v == 1 {
                 let _ = writeln!(out, "{nv} triggers:");
             }
@@ -350,14 +491,14 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
-        if args.all || args.install_if {
+        if f.has(Field::InstallIf) {
             deps_section(
                 &mut out,
                 "has auto-install rule",
                 pool.pkg_deps(p).install_if,
             );
         }
-        if (args.all || args.rinstall_if) && installed {
+        if f.has(Field::RevInstallIf) && installed {
             if v == 1 {
                 let _ = writeln!(out, "{nv} affects auto-installation of:");
             }
@@ -379,7 +520,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
-        if (args.all || args.replaces) && installed {
+        if f.has(Field::Replaces) && installed {
             let replaces: Vec<String> = pool
                 .info(id)
                 .replaces
@@ -397,7 +538,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> u32 {
             }
             out.push('\n');
         }
-        if args.all || args.license {
+        if f.has(Field::License) {
             let lic = pool.info(id).license.as_deref().unwrap_or("");
             if v > 1 {
                 let _ = writeln!(out, "{short}: {lic}");
@@ -424,30 +565,79 @@ fn installed_triggers(db: &Database, id: apk_core::pool::PkgId) -> Vec<String> {
         .collect()
 }
 
-fn who_owns(db: &Database, paths: &[String], v: i32) -> u32 {
-    let mut errors = 0;
-    for path in paths {
-        let rel = path.trim_start_matches('/');
-        let owner = db.installed_files.iter().find_map(|(&pkg, files)| {
-            files
-                .iter()
-                .any(|(d, f)| {
-                    (if d.is_empty() {
-                        f.clone()
-                    } else {
-                        format!("{d}/{f}")
-                    }) == rel
-                })
-                .then_some(pkg)
-        });
-        match owner {
-            Some(p) if v >= 1 => println!("{path} is owned by {}", db.pool.nv(p)),
-            Some(p) => println!("{}", db.pool.name(db.pool.pkg(p).name)),
-            None => {
-                context::error(format!("{path}: Could not find owner package"));
-                errors += 1;
-            }
+/// `info -W`: the owner of each path (a relative path from the working directory),
+/// through a symlink to an absolute target if need be; quiet, the owners' names once
+/// each; with `--format`, the query engine's answer.
+fn who_owns(db: &Database, spec: &Spec, paths: &[String], v: i32) -> u32 {
+    use crate::query::serialize;
+    let engine = crate::query::engine::Engine::new(db, spec, Vec::new());
+    let path_of = |arg: &String| -> String {
+        if arg.starts_with('/') {
+            return arg.clone();
         }
+        std::fs::canonicalize(arg)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| arg.clone())
+    };
+    if spec.format != serialize::Format::Default {
+        let fields = if spec.fields.is_empty() {
+            Fields::of(&[Field::Query, Field::PathTarget, Field::Error, Field::Name])
+        } else {
+            spec.fields
+        };
+        let mut ser = serialize::writer(spec.format, crate::query::STYLE);
+        ser.start_array(Some(paths.len()));
+        for arg in paths {
+            let path = path_of(arg);
+            let m = engine.who_owns(&path);
+            ser.start_object();
+            if fields.has(Field::Query) && !path.is_empty() {
+                ser.key(Field::Query.key());
+                ser.string(&path, false);
+            }
+            if let (true, Some(t)) = (fields.has(Field::PathTarget), &m.path_target) {
+                ser.key(Field::PathTarget.key());
+                ser.string(t, false);
+            }
+            match m.pkg {
+                Some(p) => {
+                    engine.serialize(ser.as_mut(), p, fields);
+                }
+                None => {
+                    ser.key(Field::Error.key());
+                    ser.string("owner not found", false);
+                }
+            }
+            ser.end();
+        }
+        ser.end();
+        print!("{}", ser.take());
+        return 0;
+    }
+    let mut errors = 0;
+    let mut owners: Vec<PkgId> = Vec::new();
+    for arg in paths {
+        let path = path_of(arg);
+        let m = engine.who_owns(&path);
+        let Some(p) = m.pkg else {
+            context::error(format!("{path}: Could not find owner package"));
+            errors += 1;
+            continue;
+        };
+        if v >= 1 {
+            let via = if m.path_target.is_some() {
+                "symlink target "
+            } else {
+                ""
+            };
+            println!("{path} {via}is owned by {}", db.pool.nv(p));
+        } else if !owners.contains(&p) {
+            owners.push(p);
+        }
+    }
+    sort_pkgs(&db.pool, &mut owners);
+    for p in owners {
+        println!("{}", db.pool.name(db.pool.pkg(p).name));
     }
     errors
 }
@@ -468,6 +658,10 @@ pub struct ListArgs {
     providers: bool,
     #[arg(short = 'd', long)]
     depends: bool,
+    #[command(flatten)]
+    query: QueryOpts,
+    #[command(flatten)]
+    recursion: QueryRecursion,
     #[arg(value_name = "PATTERN")]
     patterns: Vec<String>,
 }
@@ -489,7 +683,17 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
 }
 
 pub fn list(ctx: &Context, args: ListArgs) -> u32 {
-    let Some(db) = ctx.open_db_or_report() else {
+    let filters = QueryFilters {
+        installed: args.installed,
+        available: args.available,
+        upgradable: args.upgradable,
+        orphaned: args.orphaned,
+    };
+    let spec = match legacy_spec("list", &args.query, filters, args.recursion) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let pool = &db.pool;
@@ -506,7 +710,6 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
         args.available || args.upgradable,
         args.upgradable,
     );
-    let mut matched: Vec<PkgId> = Vec::new();
     let mut out = String::new();
     // With nothing to match, apk-tools lists every package once under its own name,
     // whatever -d or -P say.
@@ -553,7 +756,6 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                 if upgradable && up.is_none() {
                     continue;
                 }
-                matched.push(id);
                 if args.providers {
                     let _ = write!(out, "<{}> ", pool.name(src));
                 }
@@ -589,10 +791,6 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
             }
         }
     }
-    if ctx.json() {
-        print_json(pool, &matched);
-        return 0;
-    }
     print!("{out}");
     0
 }
@@ -602,9 +800,12 @@ pub struct DotArgs {
     /// Only show the parts of the graph that have errors
     #[arg(long)]
     errors: bool,
-    /// Only consider installed packages
-    #[arg(long)]
-    installed: bool,
+    #[command(flatten)]
+    query: QueryOpts,
+    #[command(flatten)]
+    filters: QueryFilters,
+    #[command(flatten)]
+    recursion: QueryRecursion,
     #[arg(value_name = "NAME")]
     names: Vec<String>,
 }
@@ -704,7 +905,11 @@ impl Dot<'_> {
 }
 
 pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
-    let Some(db) = ctx.open_db_or_report() else {
+    let spec = match legacy_spec("dot", &args.query, args.filters, args.recursion) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let pool = &db.pool;
@@ -714,7 +919,7 @@ pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
         out: String::new(),
         started: false,
         errors_only: args.errors,
-        installed_only: args.installed,
+        installed_only: spec.installed,
         error_names: BTreeSet::new(),
     };
     let mut pkgs = Vec::new();
@@ -740,12 +945,22 @@ pub fn dot(ctx: &Context, args: DotArgs) -> u32 {
 
 #[derive(clap::Args, Debug)]
 pub struct PolicyArgs {
+    #[command(flatten)]
+    query: QueryOpts,
+    #[command(flatten)]
+    filters: QueryFilters,
+    #[command(flatten)]
+    recursion: QueryRecursion,
     #[arg(required = true, value_name = "NAME")]
     names: Vec<String>,
 }
 
 pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
-    let Some(db) = ctx.open_db_or_report() else {
+    let spec = match legacy_spec("policy", &args.query, args.filters, args.recursion) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let pool = &db.pool;
@@ -799,6 +1014,10 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
 
 #[derive(clap::Args, Debug)]
 pub struct FetchArgs {
+    #[command(flatten)]
+    query: QueryOpts,
+    #[command(flatten)]
+    filters: QueryFilters,
     /// Fetch the dependencies too
     #[arg(short = 'R', long)]
     recursive: bool,
@@ -813,7 +1032,16 @@ pub struct FetchArgs {
 }
 
 pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
-    let Some(mut db) = ctx.open_db_or_report() else {
+    let spec = match legacy_spec(
+        "fetch",
+        &args.query,
+        args.filters,
+        QueryRecursion::default(),
+    ) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(mut db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
     let mut marked: BTreeSet<PkgId> = BTreeSet::new();
@@ -993,59 +1221,4 @@ pub fn stats(ctx: &Context) -> u32 {
         atoms.len() + acls.len(),
     );
     0
-}
-
-/// Escapes a string for JSON.
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn json_deps(pool: &Pool, deps: &[Dep]) -> String {
-    let items: Vec<String> = deps.iter().map(|d| json_str(&pool.dep_string(d))).collect();
-    format!("[{}]", items.join(","))
-}
-
-/// `--format json`: one object per package, for scripts.
-fn print_json(pool: &Pool, pkgs: &[PkgId]) {
-    let objects: Vec<String> = pkgs
-        .iter()
-        .map(|&id| {
-            let p = pool.pkg(id);
-            let info = pool.info(id);
-            let text = |v: &Option<String>| v.as_deref().map_or("null".to_string(), json_str);
-            format!(
-                "{{\"name\":{},\"version\":{},\"arch\":{},\"description\":{},\"url\":{},\"license\":{},\"origin\":{},\"size\":{},\"installed_size\":{},\"depends\":{},\"provides\":{},\"install_if\":{},\"installed\":{}}}",
-                json_str(pool.name(p.name)),
-                json_str(pool.pkg_version(p)),
-                text(&info.arch),
-                text(&info.description),
-                text(&info.url),
-                text(&info.license),
-                text(&info.origin),
-                info.size.map_or("null".to_string(), |v| v.to_string()),
-                pool.installed_size(id),
-                json_deps(pool, pool.pkg_deps(p).depends),
-                json_deps(pool, pool.pkg_deps(p).provides),
-                json_deps(pool, pool.pkg_deps(p).install_if),
-                p.installed.is_some(),
-            )
-        })
-        .collect();
-    println!("[{}]", objects.join(","));
 }
