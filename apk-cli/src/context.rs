@@ -44,8 +44,11 @@ pub struct GlobalOpts {
     pub network: bool,
     /// Show what would be done without doing it (`-s` for the applets that change the
     /// root)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_simulate")]
     pub simulate: bool,
+    /// Do it for real (the default)
+    #[arg(long, global = true, overrides_with = "simulate")]
+    pub no_simulate: bool,
     /// Enable the forces that are safe to combine (overwrite, old apk, non-repository
     /// packages, binary output)
     #[arg(short = 'f', long, global = true)]
@@ -83,9 +86,41 @@ pub struct GlobalOpts {
     /// Extra dependencies to upgrade first (with the package owning apk itself)
     #[arg(long, global = true, value_name = "DEP")]
     pub preupgrade_depends: Vec<String>,
-    /// Accepted for compatibility; apk-rs never mounts a tmpfs root
-    #[arg(long, global = true, hide = true, value_name = "yes|no|auto")]
-    pub root_tmpfs: Option<String>,
+    /// The root is a tmpfs (apk-rs treats every root alike; accepted as apk-tools does)
+    #[arg(long, global = true, overrides_with = "no_root_tmpfs")]
+    pub root_tmpfs: bool,
+    /// The root is not a tmpfs
+    #[arg(long, global = true, overrides_with = "root_tmpfs")]
+    pub no_root_tmpfs: bool,
+    /// Flush the file systems after a commit (default: only for the host's root)
+    #[arg(long, global = true, overrides_with = "no_sync")]
+    pub sync: bool,
+    /// Do not flush the file systems after a commit
+    #[arg(long, global = true, overrides_with = "sync")]
+    pub no_sync: bool,
+    /// Run the commit hooks (etc/apk/commit_hooks.d; the default)
+    #[arg(long, global = true, overrides_with = "no_commit_hooks")]
+    pub commit_hooks: bool,
+    /// Skip the commit hooks (each is named as skipped)
+    #[arg(long, global = true, overrides_with = "commit_hooks")]
+    pub no_commit_hooks: bool,
+    /// Boot of a diskless system: create the database, skip the commit hooks, force
+    /// overwriting, old packages, a broken world and packages from no repository
+    #[arg(long, global = true)]
+    pub initramfs_diskless_boot: bool,
+    /// Read the overlay of a diskless system (lbu) from standard input
+    #[arg(long, global = true)]
+    pub overlay_from_stdin: bool,
+    /// The uvol manager for packages with volumes (uvol/*); default /usr/sbin/uvol
+    /// for the host's root
+    #[arg(long, global = true, value_name = "PATH")]
+    pub uvol_manager: Option<PathBuf>,
+    /// Sizes and times for people (the default on a terminal)
+    #[arg(long, global = true, overrides_with = "no_pretty_print")]
+    pub pretty_print: bool,
+    /// Sizes and times as plain numbers
+    #[arg(long, global = true, overrides_with = "pretty_print")]
+    pub no_pretty_print: bool,
     /// Create the package database in ROOT if it does not exist (add)
     #[arg(long, global = true)]
     pub initdb: bool,
@@ -116,8 +151,18 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Keep downloaded packages in the cache directory even without etc/apk/cache
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_cache_packages")]
     pub cache_packages: bool,
+    /// Do not keep downloaded packages in the cache
+    #[arg(long, global = true, overrides_with = "cache_packages")]
+    pub no_cache_packages: bool,
+    /// Download every package into the cache before changing anything (implies
+    /// --cache-packages)
+    #[arg(long, global = true, overrides_with = "no_cache_predownload")]
+    pub cache_predownload: bool,
+    /// Download packages while installing them (the default)
+    #[arg(long, global = true, overrides_with = "cache_predownload")]
+    pub no_cache_predownload: bool,
     /// Fetch network indexes again when their cached copies are older than MINUTES
     #[arg(long, global = true, value_name = "MINUTES")]
     pub cache_max_age: Option<u64>,
@@ -134,14 +179,23 @@ pub struct GlobalOpts {
     #[arg(long, global = true, overrides_with = "progress")]
     pub no_progress: bool,
     /// Also delete changed configuration files and .apk-new files of removed packages
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_purge")]
     pub purge: bool,
+    /// Keep changed configuration files of removed packages (the default)
+    #[arg(long, global = true, overrides_with = "purge")]
+    pub no_purge: bool,
     /// Do not create .apk-new files: a changed protected file stays as it is
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_clean_protected")]
     pub clean_protected: bool,
+    /// Create .apk-new files for changed protected files (the default)
+    #[arg(long, global = true, overrides_with = "clean_protected")]
+    pub no_clean_protected: bool,
     /// Run scripts with apk's own environment instead of a clean one
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "no_preserve_env")]
     pub preserve_env: bool,
+    /// Run scripts in a clean environment (the default)
+    #[arg(long, global = true, overrides_with = "preserve_env")]
+    pub no_preserve_env: bool,
     /// Do not check TLS certificates of https repositories
     #[arg(long, global = true, overrides_with = "check_certificate")]
     pub no_check_certificate: bool,
@@ -185,6 +239,23 @@ impl Context {
         }
         if opts.force_refresh {
             opts.update_cache = true;
+        }
+        if opts.initramfs_diskless_boot {
+            opts.initdb = true;
+            opts.no_commit_hooks = true;
+            opts.force_overwrite = true;
+            opts.force_old_apk = true;
+            opts.force_broken_world = true;
+            opts.force_non_repository = true;
+        }
+        if opts.cache_predownload {
+            opts.cache_packages = true;
+        }
+        if opts.overlay_from_stdin {
+            return Err(
+                "option --overlay-from-stdin (lbu's overlay of a diskless system) is not implemented in this build of apk-rs"
+                    .into(),
+            );
         }
         let root = opts.root.clone().unwrap_or_else(|| PathBuf::from("/"));
         if let Some(d) = &opts.cache_dir {
@@ -481,6 +552,7 @@ impl Context {
             fetcher: self.fetcher(),
             force_overwrite: self.opts.force_overwrite,
             clean_protected: self.opts.clean_protected,
+            skip_commit_hooks: self.opts.no_commit_hooks,
             purge: self.opts.purge,
             scripts: apk_core::commit::script::ScriptOptions {
                 preserve_env: self.opts.preserve_env,

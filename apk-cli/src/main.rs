@@ -137,12 +137,172 @@ fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
     use clap::{CommandFactory, FromArgMatches};
     let cmd = Cli::command()
         .infer_long_args(true)
-        .mut_subcommands(|sc| sc.infer_long_args(true));
+        .args_override_self(true)
+        .mut_subcommands(|sc| sc.infer_long_args(true).args_override_self(true));
+    let argv = with_config(&cmd, argv);
+    let argv = yes_no_values(argv)?;
     let argv = applet_first(&cmd, argv);
     let matches = cmd
         .try_get_matches_from(argv)
         .map_err(|e| usage_error(&e))?;
     Cli::from_arg_matches(&matches).map_err(|e| usage_error(&e))
+}
+
+/// The options of apk's configuration file (`$APK_CONFIG`, else `/etc/apk/config`,
+/// else `/lib/apk/config`: one `option [value]` per line, `#` comments), put before
+/// the command line's so that those win. An option apk does not have is a warning.
+fn with_config(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text = match std::env::var_os("APK_CONFIG") {
+        Some(p) => std::fs::read_to_string(p).ok(),
+        None => match std::fs::read_to_string("/etc/apk/config") {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::read_to_string("/lib/apk/config").ok()
+            }
+            r => r.ok(),
+        },
+    };
+    let Some(text) = text else {
+        return argv;
+    };
+    // The applet named on the command line: its options are allowed too.
+    let applet = argv.iter().skip(1).find_map(|w| {
+        let w = w.to_string_lossy();
+        cmd.get_subcommands().find(|sc| sc.get_name() == w)
+    });
+    // The commit options are the commit applets' only, as apk-tools reads the file.
+    const COMMIT_OPTIONS: &[&str] = &[
+        "clean-protected",
+        "no-clean-protected",
+        "commit-hooks",
+        "no-commit-hooks",
+        "initramfs-diskless-boot",
+        "overlay-from-stdin",
+        "scripts",
+        "no-scripts",
+        "simulate",
+        "no-simulate",
+    ];
+    let commit_applet =
+        applet.is_some_and(|sc| matches!(sc.get_name(), "add" | "del" | "fix" | "upgrade"));
+    let args: Vec<&clap::Arg> = cmd
+        .get_arguments()
+        .chain(applet.into_iter().flat_map(|sc| sc.get_arguments()))
+        .filter(|a| {
+            a.get_long()
+                .is_some_and(|l| commit_applet || !COMMIT_OPTIONS.contains(&l))
+        })
+        .collect();
+    let mut words: Vec<std::ffi::OsString> = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let (key, value) = match line.split_once(' ') {
+            Some((k, v)) => (k.trim_end(), Some(v)),
+            None => (line.trim_end(), None),
+        };
+        if key.is_empty() {
+            continue;
+        }
+        let exact = args.iter().find(|a| a.get_long() == Some(key));
+        let by_prefix: Vec<&&clap::Arg> = args
+            .iter()
+            .filter(|a| a.get_long().is_some_and(|l| l.starts_with(key)))
+            .collect();
+        let arg = match (exact, by_prefix.as_slice()) {
+            (Some(a), _) => *a,
+            (None, [a]) => **a,
+            _ => {
+                output::warning(format!("config: unrecognized option '{key}'"));
+                continue;
+            }
+        };
+        let long = arg.get_long().unwrap_or(key);
+        let takes_value = arg.get_action().takes_values();
+        match (takes_value, value) {
+            (true, Some(v)) => {
+                words.push(format!("--{long}").into());
+                words.push(v.into());
+            }
+            (true, None) => output::warning(format!("config: option '{key}' expects an argument")),
+            (false, Some(v)) if YES_NO_OPTIONS.contains(&long) || AUTO_OPTIONS.contains(&long) => {
+                words.push(format!("--{long}={v}").into())
+            }
+            (false, Some(v)) => output::warning(format!(
+                "config: option '{key}' does not expect argument (got '{v}')"
+            )),
+            (false, None) => words.push(format!("--{long}").into()),
+        }
+    }
+    let mut out = Vec::with_capacity(argv.len() + words.len());
+    let mut rest = argv.into_iter();
+    out.extend(rest.next());
+    out.extend(words);
+    out.extend(rest);
+    out
+}
+
+/// apk-tools' yes/no options (`--X`, `--no-X`, `--X=yes|no`), and those that also take
+/// `auto`.
+const YES_NO_OPTIONS: &[&str] = &[
+    "cache",
+    "cache-packages",
+    "cache-predownload",
+    "check-certificate",
+    "clean-protected",
+    "commit-hooks",
+    "legacy-info",
+    "logfile",
+    "network",
+    "preserve-env",
+    "purge",
+    "scripts",
+    "simulate",
+];
+const AUTO_OPTIONS: &[&str] = &[
+    "interactive",
+    "pretty-print",
+    "progress",
+    "root-tmpfs",
+    "sync",
+];
+
+/// `--X=yes` and `--X=no` of apk-tools' yes/no options, as `--X` and `--no-X`;
+/// `--X=auto` (where allowed) leaves the default.
+fn yes_no_values(argv: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>, u8> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut options_end = false;
+    for w in argv {
+        let text = w.to_string_lossy().into_owned();
+        options_end |= text == "--";
+        let pair = text
+            .strip_prefix("--")
+            .and_then(|r| r.split_once('='))
+            .filter(|_| !options_end);
+        let Some((key, value)) = pair else {
+            out.push(w);
+            continue;
+        };
+        let all = YES_NO_OPTIONS.iter().chain(AUTO_OPTIONS);
+        let exact = all.clone().find(|n| **n == key);
+        let prefixed: Vec<&&str> = all.filter(|n| n.starts_with(key)).collect();
+        let name = match (exact, prefixed.as_slice()) {
+            (Some(n), _) => *n,
+            (None, [n]) => **n,
+            _ => {
+                out.push(w);
+                continue;
+            }
+        };
+        match value {
+            "yes" => out.push(format!("--{name}").into()),
+            "no" => out.push(format!("--no-{name}").into()),
+            "auto" if AUTO_OPTIONS.contains(&name) => {}
+            _ => {
+                eprintln!("ERROR: command line: invalid argument for option '{key}': '{value}'");
+                return Err(1);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Applets whose options include apk's commit group (`-s` is `--simulate` there).

@@ -688,3 +688,146 @@ fn usermode_as_a_regular_user() {
     t.swap();
     t.step_same(&["del", "chrony"]);
 }
+
+/// Commit hooks (`etc/apk/commit_hooks.d`, `lib/apk/commit_hooks.d`: output, order, a
+/// failing pre-commit hook stopping the commit, `--no-commit-hooks`, `--no-scripts`),
+/// `-v`/`-vv`/`-vvv` output, `repositories.d` lists, the order of `-X` repositories,
+/// apk's configuration file (`$APK_CONFIG`) and `--opt=yes|no`, on the real 3.19.1
+/// repository (hooks need its shell; as root).
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn commit_hooks_configuration_and_verbose_output() {
+    let Some(shared) = shared_dir() else { return };
+    if !apk_core::extract::is_root() {
+        eprintln!("notice: not root; commit hooks run in the root only as root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = shared.join("realdata/alpine-3.19.1");
+    let keys = shared.join("realdata/keys");
+    let setup = real_root_setup(&keys, &repo);
+    let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "alpine-base"]);
+    let write = |root: &Path, rel: &str, body: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for root in [&t.ours, &t.theirs] {
+        write(
+            root,
+            "etc/apk/commit_hooks.d/50-note",
+            "#!/bin/sh\necho \"note: $1 ($APK_SCRIPT)\"\necho \"on stderr\" >&2\n",
+            0o755,
+        );
+        write(
+            root,
+            "lib/apk/commit_hooks.d/10-system",
+            "#!/bin/sh\necho \"system hook $1\"\n",
+            0o755,
+        );
+        // The same name under etc replaces lib's.
+        write(
+            root,
+            "lib/apk/commit_hooks.d/50-note",
+            "#!/bin/sh\nexit 9\n",
+            0o755,
+        );
+        write(
+            root,
+            "etc/apk/commit_hooks.d/.hidden",
+            "#!/bin/sh\nexit 1\n",
+            0o755,
+        );
+    }
+    t.step_same(&["add", "tzdata"]);
+    t.step_same(&["-v", "add", "chrony"]);
+    t.step_same(&["-v", "-v", "-v", "del", "tzdata"]);
+    t.step_same(&["-v", "-v", "add", "tzdata"]);
+    t.step_same(&["--no-commit-hooks", "del", "chrony"]);
+    t.step_same(&["--no-scripts", "del", "tzdata"]);
+    t.step(&["-v", "-v", "-s", "add", "openssh"]);
+    for root in [&t.ours, &t.theirs] {
+        write(
+            root,
+            "etc/apk/commit_hooks.d/20-veto",
+            "#!/bin/sh\n[ \"$1\" = pre-commit ] && exit 3\nexit 0\n",
+            0o755,
+        );
+    }
+    let (code, _) = t.step_same(&["add", "chrony"]);
+    assert_eq!(code, 99);
+    for root in [&t.ours, &t.theirs] {
+        std::fs::remove_file(root.join("etc/apk/commit_hooks.d/20-veto")).unwrap();
+    }
+
+    // Repositories from repositories.d (lib's, replaced by etc's of the same name) and
+    // -X, which apk-tools 3 reads first.
+    let second = tmp.path().join("second");
+    publish(
+        &second,
+        vec![spec("alpine-release", "3.19.2-r0")
+            .field("origin", "alpine-base")
+            .dir("etc")
+            .file("etc/alpine-release", "3.19.2\n")],
+    );
+    for root in [&t.ours, &t.theirs] {
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/apk/repositories"), "").unwrap();
+        write(
+            root,
+            "lib/apk/repositories.d/main.list",
+            &format!("{}\n", second.display()),
+            0o644,
+        );
+        write(
+            root,
+            "etc/apk/repositories.d/main.list",
+            &format!("{}\n", repo.display()),
+            0o644,
+        );
+        write(
+            root,
+            "lib/apk/repositories.d/zz-second.list",
+            &format!("{}\n", second.display()),
+            0o644,
+        );
+        write(root, "etc/apk/repositories.d/notes.txt", "ignored\n", 0o644);
+    }
+    t.step(&["update"]);
+    t.step(&["policy", "alpine-release"]);
+    t.step(&[
+        "-X",
+        &second.display().to_string(),
+        "policy",
+        "alpine-release",
+    ]);
+    t.step_same(&["-v", "upgrade"]);
+
+    // apk's configuration file, and yes/no values on the command line.
+    let config = tmp.path().join("apk-config");
+    std::fs::write(
+        &config,
+        "# options for every run\nbogus-option\nno-commit-hooks\ninteractive no\ntimeout\n",
+    )
+    .unwrap();
+    t.wrapper = vec!["env".to_owned(), format!("APK_CONFIG={}", config.display())];
+    t.step_same(&["add", "tzdata"]);
+    t.step_same(&["--commit-hooks=yes", "del", "tzdata"]);
+    t.step(&["--cache=no", "--interactive=auto", "policy", "busybox"]);
+    t.step(&["--scripts=maybe", "add", "tzdata"]);
+    t.wrapper.clear();
+    t.swap();
+    t.step_same(&["add", "tzdata"]);
+}

@@ -18,7 +18,7 @@ pub struct OpenOptions {
     pub root: PathBuf,
     /// `--repositories-file` (relative to the working directory).
     pub repositories_file: Option<PathBuf>,
-    /// `-X` repositories, added after the configured ones.
+    /// `-X` repositories, read before the configured ones (as apk-tools 3 reads them).
     pub extra_repositories: Vec<String>,
     /// `--arch`: overrides `etc/apk/arch`; the first is primary.
     pub arch: Vec<String>,
@@ -178,6 +178,8 @@ struct Inputs {
     world_path: PathBuf,
     repositories_text: Option<String>,
     repos: Vec<Repository>,
+    /// Further tags of each repository (named again with another tag; "" untagged).
+    also_tags: Vec<Vec<String>>,
     /// Where each repository's index comes from.
     sources: Vec<IndexSource>,
 }
@@ -202,21 +204,62 @@ impl Inputs {
                 (f, w)
             }
         };
-        let repositories_text = if opts.sources.no_sys_repos {
-            None
-        } else {
-            read_optional(&file)?
-        };
-        let mut repos = Vec::new();
-        if let Some(text) = &repositories_text {
-            let parsed = RepositoriesFile::parse(text, &what)?;
-            repos.extend(parsed.repositories(&arches[0])?);
+        // As apk-tools 3 reads them: the command line's repositories (`-X`) first, then
+        // the configured ones: the repositories file, then `repositories.d/*.list`
+        // (only without --repositories-file).
+        let mut repos: Vec<Repository> = opts
+            .extra_repositories
+            .iter()
+            .map(|u| Repository::from_url(u, None))
+            .collect();
+        let mut repositories_text = None;
+        if !opts.sources.no_sys_repos {
+            let mut files = vec![(file, what)];
+            if opts.repositories_file.is_none() {
+                for rel in crate::confdir::repository_lists(root) {
+                    let f = root.join(&rel);
+                    let w = f.display().to_string();
+                    files.push((f, w));
+                }
+            }
+            let mut all = String::new();
+            for (file, what) in files {
+                let Some(text) = read_optional(&file)? else {
+                    continue;
+                };
+                let parsed = RepositoriesFile::parse(&text, &what)?;
+                repos.extend(parsed.repositories(&arches[0])?);
+                all.push_str(&what);
+                all.push('\n');
+                all.push_str(&text);
+            }
+            repositories_text = Some(all);
         }
-        repos.extend(
-            opts.extra_repositories
+        // A repository named again is the same one, as apk-tools keeps it: another tag
+        // makes it a member of that tag too.
+        let mut unique: Vec<Repository> = Vec::new();
+        let mut also_tags: Vec<Vec<String>> = Vec::new();
+        for r in repos {
+            let index = r.index_url(&arches[0]);
+            match unique
                 .iter()
-                .map(|u| Repository::from_url(u, None)),
-        );
+                .position(|u| u.url == r.url && u.index_url(&arches[0]) == index)
+            {
+                Some(i) => {
+                    if r.tag != unique[i].tag {
+                        let t = r.tag.clone().unwrap_or_default();
+                        if !also_tags[i].contains(&t) {
+                            also_tags[i].push(t);
+                        }
+                    }
+                }
+                None => {
+                    unique.push(r);
+                    also_tags.push(Vec::new());
+                }
+            }
+        }
+        let repos = unique;
         let sources = repos
             .iter()
             .map(|r| index_source(opts, r, &arches[0]))
@@ -226,6 +269,7 @@ impl Inputs {
             world_path: root.join("etc/apk/world"),
             repositories_text,
             repos,
+            also_tags,
             sources,
         })
     }
@@ -421,6 +465,18 @@ impl Database {
         }
 
         let mut unavailable = Vec::new();
+        for (i, tags) in inputs.also_tags.iter().enumerate() {
+            // Repository i is the pool's i + 1 (after the cache's).
+            let bit = 1u64 << (i + 1).min(63);
+            for t in tags {
+                let id = if t.is_empty() {
+                    crate::pool::DEFAULT_TAG
+                } else {
+                    pool.tag_id(t)
+                };
+                pool.tags[id as usize].allowed_repos |= bit;
+            }
+        }
         for (repo, source) in inputs.repos.iter().zip(&inputs.sources) {
             let remote = repo.is_remote() && !repo.url.starts_with("test:");
             let url = repo.index_url(&pool.arches[0]);

@@ -63,3 +63,9 @@ fn replace(path: &Path, parts: &[&[u8]], sync: bool) -> Result<()> {
         Error::io(path, e)
     })
 }
+
+/// Flushes every file system to disk (`sync(2)`), as apk-tools does after a commit
+/// to the host's root.
+pub fn sync_all() {
+    rustix::fs::sync();
+}

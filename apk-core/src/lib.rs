@@ -15,6 +15,7 @@ pub mod archive;
 pub mod audit;
 pub mod checksum;
 pub mod commit;
+pub mod confdir;
 pub mod database;
 pub mod db;
 pub mod dep;

@@ -118,6 +118,66 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     errors
 }
 
+/// Downloads `pkgs` into the cache before anything is changed, as apk-tools does
+/// for `--cache-predownload`: `Downloading N packages...`, then each one numbered.
+/// Packages already cached, in a local repository, empty or in no usable repository
+/// are left out. Returns how many were downloaded, or `Err` after reporting failures.
+pub fn precache(
+    ctx: &Context,
+    db: &apk_core::database::Database,
+    cache_dir: &std::path::Path,
+    pkgs: &[PkgId],
+    opts: &apk_core::commit::Options,
+) -> Result<u32, u32> {
+    let pool = &db.pool;
+    let todo: Vec<PkgId> = pkgs
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let p = pool.pkg(id);
+            !p.cached
+                && !in_local_repo(pool, id)
+                && !p.has_no_size()
+                && p.repos & pool.available_repos & !1 != 0
+        })
+        .collect();
+    if todo.is_empty() {
+        return Ok(0);
+    }
+    let v = ctx.verbosity > 0;
+    if v {
+        println!("Downloading {} packages...", todo.len());
+    }
+    let width = todo.len().to_string().len();
+    let mut errors = 0;
+    for (i, &id) in todo.iter().enumerate() {
+        if v {
+            println!(
+                "({:>width$}/{}) Downloading {}",
+                i + 1,
+                todo.len(),
+                pool.nv(id)
+            );
+        }
+        let Some(file) = cache_file_name(pool, id) else {
+            continue;
+        };
+        let dest = cache_dir.join(&file);
+        let fetched = fetch_package(pool, id, opts).and_then(|(bytes, _)| {
+            apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
+        });
+        if let Err(e) = fetched {
+            context::error(format!("{}: {e}", pool.nv(id)));
+            errors += 1;
+        }
+    }
+    if errors > 0 {
+        Err(errors)
+    } else {
+        Ok(todo.len() as u32)
+    }
+}
+
 /// Whether a repository on this machine (a folder, `file://`) has the package.
 fn in_local_repo(pool: &apk_core::pool::Pool, id: apk_core::pool::PkgId) -> bool {
     let repos = pool.pkg(id).repos;

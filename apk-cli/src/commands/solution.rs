@@ -5,7 +5,7 @@
 use apk_core::commit::{self, Event};
 use apk_core::database::Database;
 use apk_core::dep::Dependency;
-use apk_core::pool::Dep;
+use apk_core::pool::{Dep, PkgId};
 use apk_core::solver::{self, report, Changeset, Request};
 
 use crate::context::{self, Context};
@@ -14,26 +14,21 @@ use crate::context::{self, Context};
 /// downgraded, then the plan and the `OK:` line.
 pub fn print_commit(ctx: &Context, db: &Database, cs: &Changeset) {
     if ctx.verbosity > 1 {
-        print!(
-            "{}",
-            report::summary_lists(&db.pool, cs, ctx.verbosity, report::DEFAULT_WIDTH)
+        let (text, _) = report::summary_lists(
+            &db.pool,
+            cs,
+            ctx.verbosity,
+            ctx.opts.interactive,
+            report::DEFAULT_WIDTH,
         );
+        print!("{text}");
     }
     for line in report::change_lines(&db.pool, cs) {
         println!("{line}");
     }
     if ctx.verbosity > 1 {
-        let (dirs, files) = db.installed_files.values().fold(
-            (std::collections::BTreeSet::new(), 0),
-            |(mut d, f), list| {
-                d.extend(list.iter().map(|(dir, _)| dir.clone()));
-                (d, f + list.len())
-            },
-        );
-        println!(
-            "{}",
-            report::ok_line_verbose(&db.pool, cs, 0, dirs.len(), files)
-        );
+        let (dirs, files) = counts(&db.root);
+        println!("{}", report::ok_line_verbose(&db.pool, cs, 0, dirs, files));
     } else {
         println!("{}", report::ok_line(&db.pool, cs, 0));
     }
@@ -78,21 +73,18 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         }
     };
     let verbosity = ctx.verbosity;
-    let interactive = ctx.opts.interactive && !cs.changes.is_empty();
+    let interactive = ctx.opts.interactive;
     if verbosity > 1 || interactive {
-        // -i shows every list, as apk-tools does before it asks.
-        let v = if interactive {
-            verbosity.max(3)
-        } else {
-            verbosity
-        };
-        print!(
-            "{}",
-            report::summary_lists(&db.pool, cs, v, report::DEFAULT_WIDTH)
-        );
-    }
-    if interactive && !confirm() {
-        return 1;
+        let (text, listed) =
+            report::summary_lists(&db.pool, cs, verbosity, interactive, report::DEFAULT_WIDTH);
+        // Through the log, as apk-tools prints its messages.
+        for line in text.lines() {
+            crate::output::out(line);
+        }
+        // apk-tools asks only when it listed something.
+        if interactive && listed > 0 && !confirm() {
+            return 1;
+        }
     }
     // The bar counts changes; output lines are printed around it, never through it.
     let bar = ctx.progress().then(|| {
@@ -142,8 +134,59 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             }
         }
         Event::Warning(m) => show(&|| crate::output::warning(&m)),
+        Event::Trace(m) => {
+            if verbosity > 2 {
+                show(&|| crate::output::out(&m));
+            }
+        }
+        Event::Hook { path, action } => {
+            if verbosity > 1 {
+                show(&|| crate::output::out(&format!("Executing /{path} {action}")));
+            }
+        }
+        Event::HookOutput {
+            header,
+            line,
+            stderr,
+        } => {
+            // apk-tools names the hook before its first line, unless -v -v named it
+            // when it started.
+            let text = match header.filter(|_| verbosity < 2) {
+                Some(h) => format!("{h}\n* {line}"),
+                None => format!("* {line}"),
+            };
+            if stderr {
+                show(&|| crate::output::err(&text));
+            } else if verbosity > 0 {
+                show(&|| crate::output::out(&text));
+            }
+        }
     };
+    if ctx.opts.cache_predownload {
+        if let Some(dir) = ctx.package_cache_dir() {
+            let wanted: Vec<PkgId> = cs
+                .changes
+                .iter()
+                .filter(|c| c.new != c.old)
+                .filter_map(|c| c.new)
+                .collect();
+            match super::cache::precache(ctx, db, &dir, &wanted, &opts) {
+                Err(_) => return 99,
+                Ok(0) => {}
+                Ok(_) => {
+                    if verbosity > 0 {
+                        crate::output::out("Proceeding with upgrade...");
+                    }
+                }
+            }
+        }
+    }
+    if !commit::run_commit_hooks(&db.root, commit::HookTime::PreCommit, &opts, &mut on) {
+        // apk-tools gives up without touching anything (its exit status 99).
+        return 99;
+    }
     let result = commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on);
+    commit::run_commit_hooks(&db.root, commit::HookTime::PostCommit, &opts, &mut on);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -154,10 +197,38 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             return 1;
         }
     };
-    if verbosity > 0 {
+    sync_if_needed(ctx);
+    if verbosity > 1 {
+        let (dirs, files) = counts(&db.root);
+        crate::output::out(&report::ok_line_verbose(&db.pool, cs, errors, dirs, files));
+    } else if verbosity > 0 {
         crate::output::out(&report::ok_line(&db.pool, cs, errors));
     }
     errors
+}
+
+/// The folders and files of the root's installed database, as `-v` counts them.
+fn counts(root: &std::path::Path) -> (usize, usize) {
+    apk_core::commit::state::Installed::load(root)
+        .map(|s| s.dir_and_file_counts())
+        .unwrap_or((0, 0))
+}
+
+/// `--sync`: the file systems are flushed after a commit; by default only when the
+/// root is the host's own, as apk-tools does.
+fn sync_if_needed(ctx: &Context) {
+    let host_root = ctx.opts.root.is_none()
+        || std::fs::canonicalize(&ctx.root).is_ok_and(|p| p == std::path::Path::new("/"));
+    let wanted = if ctx.opts.sync {
+        true
+    } else if ctx.opts.no_sync {
+        false
+    } else {
+        host_root && !ctx.usermode()
+    };
+    if wanted {
+        apk_core::file::sync_all();
+    }
 }
 
 /// `Do you want to continue [Y/n]?` on standard output; yes unless the answer begins

@@ -255,7 +255,7 @@ impl Twin {
                             String::from_utf8_lossy(&w.content)
                         )
                     } else {
-                        String::new()
+                        first_difference(&v.content, &w.content)
                     }
                 )
             })
@@ -291,4 +291,21 @@ impl Drop for Twin {
     fn drop(&mut self) {
         eprintln!("differential checks so far: {}", self.checks());
     }
+}
+
+/// Where two long texts first differ, with a few lines around it.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let Some(i) = (0..la.len().max(lb.len())).find(|&i| la.get(i) != lb.get(i)) else {
+        return String::new();
+    };
+    let from = i.saturating_sub(3);
+    let show = |l: &[&str]| l.get(from..(i + 4).min(l.len())).unwrap_or(&[]).join("\n");
+    format!(
+        "\nfirst difference at line {}:\n--- ours\n{}\n--- theirs\n{}",
+        i + 1,
+        show(&la),
+        show(&lb)
+    )
 }

@@ -73,6 +73,8 @@ pub struct Options {
     /// `--usermode` (or a root owned by a user): no owners restored, directories kept
     /// writable for their owner, scripts in a user namespace.
     pub usermode: bool,
+    /// `--no-commit-hooks`: the hooks are named as skipped, not run.
+    pub skip_commit_hooks: bool,
 }
 
 /// What a commit reports as it goes.
@@ -96,7 +98,22 @@ pub enum Event {
     Error(String),
     /// A line of information (`  Installing file to etc/x.apk-new`).
     Note(String),
+    /// A commit hook starts: its path in the root and the action (`pre-commit`).
+    Hook {
+        path: String,
+        action: &'static str,
+    },
+    /// A line a commit hook printed; `header` (`Executing pre-commit NAME`) goes before
+    /// the first line of the hook's output, unless the hook's start was shown.
+    HookOutput {
+        header: Option<String>,
+        line: String,
+        stderr: bool,
+    },
     Warning(String),
+    /// A line for `-vv`: each entry as it is written (`usr/ (dir)`, `usr/bin/x`) or
+    /// removed (`usr/bin/x`, `(not removing)` where a new version keeps it).
+    Trace(String),
 }
 
 /// Applies `cs` to the root and writes `world`; returns the number of errors (packages
@@ -162,6 +179,83 @@ pub fn commit(
         c.write_database(world)?;
         Ok(c.errors)
     })
+}
+
+/// When a commit hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookTime {
+    PreCommit,
+    PostCommit,
+}
+
+impl HookTime {
+    pub fn action(self) -> &'static str {
+        match self {
+            HookTime::PreCommit => "pre-commit",
+            HookTime::PostCommit => "post-commit",
+        }
+    }
+}
+
+/// Runs the commit hooks (`etc/apk/commit_hooks.d/*`, then the system's in `lib`) with
+/// `pre-commit` or `post-commit`, as apk-tools runs them around a commit: in the root
+/// as scripts run, each one's output shown under its name. Returns false when a
+/// pre-commit hook failed: the commit must not go on.
+pub fn run_commit_hooks(
+    root: &Path,
+    time: HookTime,
+    opts: &Options,
+    on: &mut dyn FnMut(Event),
+) -> bool {
+    if opts.no_scripts {
+        return true;
+    }
+    let action = time.action();
+    for rel in crate::confdir::commit_hooks(root) {
+        let path = rel.display().to_string();
+        if opts.skip_commit_hooks {
+            on(Event::Note(format!("Skipping: {path} {action}")));
+            continue;
+        }
+        let file = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        on(Event::Hook {
+            path: path.clone(),
+            action,
+        });
+        let mut header = Some(format!("Executing {action} {file}"));
+        let outcome = script::run_program(
+            &opts.scripts,
+            root,
+            &format!("/{path}"),
+            None,
+            action,
+            &[action],
+            &mut |l| {
+                on(Event::HookOutput {
+                    header: header.take(),
+                    line: l.text,
+                    stderr: l.stderr,
+                })
+            },
+        );
+        let failure = match outcome {
+            script::Outcome::Ok => None,
+            script::Outcome::Failed(code) => Some(format!("{path}: exited with error {code}")),
+            script::Outcome::Killed(sig) => Some(format!("{path}: killed by signal {sig}")),
+            script::Outcome::NotRun(why) => Some(format!("{path}: failed to execute: {why}")),
+        };
+        if let Some(f) = failure {
+            on(Event::Error(f));
+            // A failed pre-commit hook stops the commit, and the hooks after it.
+            if time == HookTime::PreCommit {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// How many packages may be read ahead of the one being written.
@@ -589,8 +683,11 @@ impl Committer<'_> {
         // Files the new version dropped, unless another package took them over.
         if let Some(prev) = &previous {
             for path in prev.file_paths() {
+                let kept = stage.paths.contains(&path);
+                let note = if kept { " (not removing)" } else { "" };
+                (self.on)(Event::Trace(format!("{path}{note}")));
                 let still_ours = self.state.owner(&path).is_some_and(|o| o.info.name == name);
-                if still_ours && !stage.paths.contains(&path) {
+                if still_ours && !kept {
                     self.remove_file(&path);
                 }
             }
@@ -647,6 +744,7 @@ impl Committer<'_> {
         let args = vec![prev.info.version.clone()];
         self.run_script(&name, &nv, &scripts, "pre-deinstall", &args, true);
         for path in prev.file_paths() {
+            (self.on)(Event::Trace(path.clone()));
             self.remove_file(&path);
         }
         self.state.remove(&name);
@@ -786,6 +884,7 @@ impl Committer<'_> {
         let path = h.path.as_str();
         let acl = self.acl(h);
         if h.kind == EntryKind::Dir {
+            (self.on)(Event::Trace(format!("{path}/ (dir)")));
             return self.stage_dir(stage, path, h, acl);
         }
         if let Some(owner) = self.state.owner(path) {
@@ -807,6 +906,7 @@ impl Committer<'_> {
                 stage.takeovers.push(path.to_owned());
             }
         }
+        (self.on)(Event::Trace(path.to_owned()));
         if path == "etc/passwd" || path == "etc/group" {
             stage.touches_ids = true;
         }

@@ -13,7 +13,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,14 +89,34 @@ pub fn run(
         return Outcome::NotRun(format!("{}: {e}", host_path.display()));
     }
     let in_root = format!("/{EXEC_DIR}/{name}");
+    let outcome = run_program(opts, root, &in_root, Some(package), action, args, on_line);
+    let _ = fs::remove_file(&host_path);
+    if made_dir {
+        let _ = fs::remove_dir(&dir);
+    }
+    outcome
+}
+
+/// Runs the program at `in_root` (an absolute path inside the root) with `args`, as
+/// scripts run: changed root (in a private mount namespace, or a user namespace in
+/// usermode), a clean environment with `APK_SCRIPT` (and `APK_PACKAGE`), its output
+/// given line by line to `on_line`.
+pub fn run_program(
+    opts: &ScriptOptions,
+    root: &Path,
+    in_root: &str,
+    package: Option<&str>,
+    action: &str,
+    args: &[&str],
+    on_line: &mut dyn FnMut(OutputLine),
+) -> Outcome {
     let is_host_root = fs::canonicalize(root).is_ok_and(|p| p == Path::new("/"));
     let abs_root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut cmd = if is_host_root {
-        Command::new(&in_root)
+        Command::new(in_root)
     } else if opts.no_chroot {
-        Command::new(abs_root.join(EXEC_DIR).join(name))
+        Command::new(abs_root.join(in_root.trim_start_matches('/')))
     } else if !(crate::extract::is_root() || opts.usermode && LAUNCHER.get().is_some()) {
-        let _ = fs::remove_file(&host_path);
         return Outcome::NotRun("running scripts in another root needs root or --usermode".into());
     } else if let Some(exe) = LAUNCHER.get() {
         let mut c = Command::new(exe);
@@ -104,46 +124,31 @@ pub fn run(
         if !crate::extract::is_root() {
             c.arg(USER_ARG);
         }
-        c.arg(&abs_root).arg(&in_root);
+        c.arg(&abs_root).arg(in_root);
         c
     } else {
         let mut c = Command::new("chroot");
-        c.arg(&abs_root).arg(&in_root);
+        c.arg(&abs_root).arg(in_root);
         c
     };
     cmd.args(args);
     if !opts.preserve_env {
         cmd.env_clear().env("PATH", PATH);
     }
-    cmd.env("APK_SCRIPT", action)
-        .env("APK_PACKAGE", package)
-        .current_dir(&abs_root)
+    cmd.env("APK_SCRIPT", action);
+    if let Some(p) = package {
+        cmd.env("APK_PACKAGE", p);
+    }
+    cmd.current_dir(&abs_root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let result = cmd.spawn().and_then(|mut child| {
-        let err = child.stderr.take();
-        let out = child.stdout.take();
-        // Standard error is read on a second thread; lines reach `on_line` in the order
-        // each stream printed them.
-        let (tx, rx) = std::sync::mpsc::channel::<OutputLine>();
-        let err_thread = err.map(|e| {
-            let tx = tx.clone();
-            std::thread::spawn(move || forward(e, true, &tx))
-        });
-        let out_thread = out.map(|o| std::thread::spawn(move || forward(o, false, &tx)));
-        for line in rx {
-            on_line(line);
-        }
-        for t in [err_thread, out_thread].into_iter().flatten() {
-            let _ = t.join();
+        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+            pump(out, err, on_line);
         }
         child.wait()
     });
-    let _ = fs::remove_file(&host_path);
-    if made_dir {
-        let _ = fs::remove_dir(&dir);
-    }
     match result {
         Err(e) => Outcome::NotRun(e.to_string()),
         Ok(s) if s.success() => Outcome::Ok,
@@ -158,26 +163,76 @@ pub fn run(
     }
 }
 
-/// Sends each line of `r` (without a leading `* `, which apk strips too) to `tx`.
-fn forward(r: impl Read, stderr: bool, tx: &std::sync::mpsc::Sender<OutputLine>) {
-    let mut reader = BufReader::new(r);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        let line = buf
+/// Reads the program's standard output and error as they come (one `poll` loop,
+/// output before error when both have something, as apk-tools reads them) and gives
+/// `on_line` each line, without a leading `* ` (apk strips it too).
+fn pump(
+    mut out: std::process::ChildStdout,
+    mut err: std::process::ChildStderr,
+    on_line: &mut dyn FnMut(OutputLine),
+) {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let emit = |line: &[u8], stderr: bool, on_line: &mut dyn FnMut(OutputLine)| {
+        let line = line
             .strip_prefix(b"* ")
-            .or_else(|| (buf.as_slice() == b"*").then_some(&b""[..]))
-            .unwrap_or(&buf);
-        let text = String::from_utf8_lossy(line).into_owned();
-        if tx.send(OutputLine { text, stderr }).is_err() {
-            return;
+            .or_else(|| (line == b"*").then_some(&b""[..]))
+            .unwrap_or(line);
+        on_line(OutputLine {
+            text: String::from_utf8_lossy(line).into_owned(),
+            stderr,
+        });
+    };
+    // Per stream: what is left of a line, and whether it is still open.
+    let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut open = [true, true];
+    let mut chunk = [0u8; 4096];
+    while open[0] || open[1] {
+        let mut ready = [false, false];
+        {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
+            let mut which: Vec<usize> = Vec::with_capacity(2);
+            if open[0] {
+                fds.push(PollFd::new(&out, PollFlags::IN));
+                which.push(0);
+            }
+            if open[1] {
+                fds.push(PollFd::new(&err, PollFlags::IN));
+                which.push(1);
+            }
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return,
+            }
+            for (fd, &i) in fds.iter().zip(&which) {
+                ready[i] = !fd.revents().is_empty();
+            }
+        }
+        for i in 0..2 {
+            if !ready[i] {
+                continue;
+            }
+            let got = if i == 0 {
+                out.read(&mut chunk)
+            } else {
+                err.read(&mut chunk)
+            };
+            match got {
+                Ok(0) | Err(_) => {
+                    open[i] = false;
+                    if !bufs[i].is_empty() {
+                        let rest = std::mem::take(&mut bufs[i]);
+                        emit(&rest, i == 1, on_line);
+                    }
+                }
+                Ok(n) => {
+                    bufs[i].extend_from_slice(&chunk[..n]);
+                    while let Some(pos) = bufs[i].iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = bufs[i].drain(..=pos).collect();
+                        emit(&line[..line.len() - 1], i == 1, on_line);
+                    }
+                }
+            }
         }
     }
 }

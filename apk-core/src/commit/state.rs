@@ -288,6 +288,24 @@ impl Installed {
         p.info.extra.push((b'f', ordered));
     }
 
+    /// The folders and files the installed packages hold, counted as apk-tools counts
+    /// them for `-v`'s closing line: every folder a package lists, with its parents up
+    /// to the root folder, once; every file.
+    pub fn dir_and_file_counts(&self) -> (usize, usize) {
+        let mut dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut files = 0;
+        for p in self.slots.iter().flatten() {
+            for d in &p.dirs {
+                files += d.files.len();
+                let mut path = d.path.as_str();
+                while dirs.insert(path) && !path.is_empty() {
+                    path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+                }
+            }
+        }
+        (dirs.len(), files)
+    }
+
     /// `lib/apk/db/installed`.
     pub fn installed_text(&self) -> String {
         db::write_installed_from(self.sorted().into_iter())

@@ -192,76 +192,162 @@ pub fn ok_line_verbose(
     )
 }
 
-/// What `-v` lists before a commit: packages no longer in a repository, removed and
-/// downgraded ones (with `-vv` also new, upgraded and reinstalled ones).
-pub fn summary_lists(pool: &Pool, cs: &Changeset, verbosity: i32, width: usize) -> String {
+/// What `-v` (or `-i`) lists before a commit, as apk-tools lists it: packages no
+/// longer in a repository, removed and downgraded ones; with `-vv`, `-i` or any of
+/// those, also new, upgraded and reinstalled ones, the download size and the change
+/// in disk use. From `-v` on each package has its own line with its version(s).
+pub fn summary_lists(
+    pool: &Pool,
+    cs: &Changeset,
+    verbosity: i32,
+    interactive: bool,
+    width: usize,
+) -> (String, usize) {
+    let details = verbosity >= 2;
     let mut sorted: Vec<&Change> = cs.changes.iter().collect();
     sorted.sort_by(|a, b| {
         let name = |c: &Change| pool.name(pool.pkg(c.old.or(c.new).unwrap_or(0)).name);
         name(a).cmp(name(b))
     });
     let mut out = String::new();
-    let section = |out: &mut String, title: &str, pick: &dyn Fn(&Change) -> bool| -> usize {
-        let names: Vec<&str> = sorted
-            .iter()
-            .filter(|c| pick(c))
-            .map(|c| pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name))
-            .collect();
-        if names.is_empty() {
-            return 0;
-        }
-        out.push_str(title);
-        out.push_str(":\n");
-        let mut i = Indent {
-            out: String::new(),
-            x: 0,
-            indent: 2,
-            width,
+    let section =
+        |out: &mut String, title: &str, details: bool, pick: &dyn Fn(&Change) -> bool| -> usize {
+            let picked: Vec<&&Change> = sorted.iter().filter(|c| pick(c)).collect();
+            if picked.is_empty() {
+                return 0;
+            }
+            out.push_str(title);
+            out.push_str(":\n");
+            if details {
+                use std::fmt::Write;
+                for c in &picked {
+                    let name = pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name);
+                    let tag = match pool.tags.get(c.new_tag as usize) {
+                        Some(t) if c.new_tag != crate::pool::DEFAULT_TAG => format!("@{}", t.name),
+                        _ => String::new(),
+                    };
+                    let _ = match (c.old, c.new) {
+                        (Some(o), Some(n)) if !c.reinstall => writeln!(
+                            out,
+                            "  {name}{tag} ({} -> {})",
+                            pool.version(o),
+                            pool.version(n)
+                        ),
+                        (o, n) => writeln!(
+                            out,
+                            "  {name}{tag} ({})",
+                            o.or(n).map(|p| pool.version(p)).unwrap_or("")
+                        ),
+                    };
+                }
+            } else {
+                let mut i = Indent {
+                    out: String::new(),
+                    x: 0,
+                    indent: 2,
+                    width,
+                };
+                for c in &picked {
+                    i.item(pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name));
+                }
+                i.end();
+                out.push_str(&i.out);
+            }
+            picked.len()
         };
-        for n in &names {
-            i.item(n);
-        }
-        i.end();
-        out.push_str(&i.out);
-        names.len()
-    };
     let cached = 1u64 << crate::pool::REPO_CACHED;
+    // A name some repository provides (by its own packages or through provides).
+    let in_repository = |name: crate::pool::NameId| {
+        pool.providers(name)
+            .iter()
+            .any(|p| pool.pkg(p.pkg).repos & !cached != 0)
+    };
     section(
         &mut out,
         "NOTE: Consider running apk upgrade with --prune and/or --available.\nThe following packages are no longer available from a repository",
-        &|c| c.new.is_some_and(|n| pool.pkg(n).repos & !cached == 0),
+        false,
+        &|c| {
+            c.new.is_some_and(|n| {
+                let name = pool.pkg(n).name;
+                !in_repository(name) && (details || !pool.name(name).starts_with('.'))
+            })
+        },
     );
     let older = |c: &Change| match (c.old, c.new) {
         (Some(o), Some(n)) => crate::version::compare(pool.version(n), pool.version(o)),
         _ => std::cmp::Ordering::Equal,
     };
-    let mut r = section(&mut out, "The following packages will be REMOVED", &|c| {
-        c.new.is_none()
-    });
+    let mut r = section(
+        &mut out,
+        "The following packages will be REMOVED",
+        details,
+        &|c| c.new.is_none(),
+    );
     r += section(
         &mut out,
         "The following packages will be DOWNGRADED",
+        details,
         &|c| c.old.is_some() && c.new.is_some() && older(c) == std::cmp::Ordering::Less,
     );
-    if r > 0 || verbosity > 2 {
-        section(
+    if r > 0 || interactive || verbosity > 2 {
+        r += section(
             &mut out,
             "The following NEW packages will be installed",
+            details,
             &|c| c.old.is_none(),
         );
-        section(&mut out, "The following packages will be upgraded", &|c| {
-            c.old.is_some()
-                && c.new.is_some()
-                && c.old != c.new
-                && older(c) != std::cmp::Ordering::Less
-        });
-        section(
+        r += section(
+            &mut out,
+            "The following packages will be upgraded",
+            details,
+            &|c| {
+                c.old.is_some()
+                    && c.new.is_some()
+                    && c.old != c.new
+                    && older(c) != std::cmp::Ordering::Less
+            },
+        );
+        r += section(
             &mut out,
             "The following packages will be reinstalled",
+            details,
             &|c| c.reinstall,
         );
+        let local: u64 = pool
+            .repos
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i as u32 != crate::pool::REPO_CACHED && !r.remote)
+            .fold(0, |m, (i, _)| m | (1u64 << i));
+        let (mut download, mut diff) = (0u64, 0i64);
+        for c in &cs.changes {
+            if let Some(n) = c.new {
+                diff += pool.installed_size(n) as i64;
+                if c.new != c.old && pool.pkg(n).repos & local == 0 {
+                    download += pool.info(n).size.unwrap_or(0);
+                }
+            }
+            if let Some(o) = c.old {
+                diff -= pool.installed_size(o) as i64;
+            }
+        }
+        if download > 0 {
+            out.push_str(&format!(
+                "Need to download {} of packages.\n",
+                human_size(download)
+            ));
+        }
+        out.push_str(&format!(
+            "After this operation, {} of {}.\n",
+            human_size(diff.unsigned_abs()),
+            if diff < 0 {
+                "disk space will be freed"
+            } else {
+                "additional disk space will be used"
+            }
+        ));
     }
-    out
+    (out, r)
 }
 
 /// The closing line of a simulated commit: `OK: 12 MiB in 40 packages`.
