@@ -504,6 +504,27 @@ impl Context {
             && (self.opts.progress || std::io::stderr().is_terminal())
     }
 
+    /// The uvol manager, as apk-tools picks it: `--uvol-manager`, else
+    /// `/usr/sbin/uvol` for the host's root only; an absolute path to an executable.
+    pub fn uvol(&self) -> apk_core::commit::Uvol {
+        use apk_core::commit::Uvol;
+        use std::os::unix::fs::PermissionsExt;
+        let host_root = self.opts.root.is_none()
+            || std::fs::canonicalize(&self.root).is_ok_and(|p| p == Path::new("/"));
+        let manager = match (&self.opts.uvol_manager, host_root) {
+            (Some(m), _) => m.clone(),
+            (None, true) => PathBuf::from("/usr/sbin/uvol"),
+            (None, false) => return Uvol::Unavailable("uvol not supported with --root".into()),
+        };
+        let executable = std::fs::metadata(&manager)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if manager.is_absolute() && executable {
+            Uvol::Manager(manager)
+        } else {
+            Uvol::Unavailable("uvol manager not available".into())
+        }
+    }
+
     /// Reads network repositories with the `--timeout` given (default 60 s).
     pub fn fetcher(&self) -> apk_core::fetch::Fetcher {
         apk_core::fetch::Fetcher::with_tls_verification(
@@ -553,6 +574,7 @@ impl Context {
             force_overwrite: self.opts.force_overwrite,
             clean_protected: self.opts.clean_protected,
             skip_commit_hooks: self.opts.no_commit_hooks,
+            uvol: self.uvol(),
             purge: self.opts.purge,
             scripts: apk_core::commit::script::ScriptOptions {
                 preserve_env: self.opts.preserve_env,

@@ -831,3 +831,59 @@ fn commit_hooks_configuration_and_verbose_output() {
     t.swap();
     t.step_same(&["add", "tzdata"]);
 }
+
+/// Volumes (`uvol/NAME` entries) go to the uvol manager as apk-tools hands them over:
+/// none with `--root` unless `--uvol-manager` names one (the package is then broken),
+/// `create`/`write`/`up` on install, `remove` after a failed `write`, `down`/`remove`
+/// when the package goes; the manager's output and failures reported alike.
+#[test]
+fn volumes_go_to_the_uvol_manager() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    publish(
+        &repo,
+        vec![spec("voldemo", "1.0-r0")
+            .dir("etc")
+            .file("etc/voldemo.conf", "conf\n")
+            .dir("uvol")
+            .file("uvol/vol1", "volume contents\n")],
+    );
+    let log = tmp.path().join("uvol.log");
+    let manager = |name: &str, body: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"uvol $*\" >> {}\n{body}", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.display().to_string()
+    };
+    let good = manager("uvol-good", "cat > /dev/null\n");
+    let bad = manager(
+        "uvol-bad",
+        "echo \"manager says $1\"\n[ \"$1\" = write ] && exit 4\ncat > /dev/null\n",
+    );
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    // Each step runs apk-rs, then apk-tools: the manager's log holds two equal halves.
+    let step = |args: &[&str]| {
+        std::fs::write(&log, "").unwrap();
+        t.step_same(args);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (a, b) = lines.split_at(lines.len() / 2);
+        assert_eq!(a, b, "{args:?}: the uvol calls differ:\n{text}");
+        lines.len()
+    };
+    assert_eq!(step(&["--initdb", "add", "voldemo"]), 0);
+    assert_eq!(step(&["--uvol-manager", &good, "fix", "voldemo"]), 6);
+    assert_eq!(step(&["--uvol-manager", &bad, "fix", "voldemo"]), 6);
+    assert_eq!(
+        step(&["--uvol-manager", "relative/uvol", "fix", "voldemo"]),
+        0
+    );
+    assert_eq!(step(&["--uvol-manager", &good, "del", "voldemo"]), 4);
+}

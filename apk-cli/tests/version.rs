@@ -54,7 +54,9 @@ fn unimplemented_options_and_applets_are_refused() {
     let (code, _, err) = run(&["--overlay-from-stdin", "version", "-t", "1", "2"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("--overlay-from-stdin (lbu's overlay of a diskless system) is not implemented"),
+        err.contains(
+            "--overlay-from-stdin (lbu's overlay of a diskless system) is not implemented"
+        ),
         "{err}"
     );
     let (code, _, err) = run(&["mkndx"]);

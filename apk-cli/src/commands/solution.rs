@@ -134,6 +134,13 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             }
         }
         Event::Warning(m) => show(&|| crate::output::warning(&m)),
+        Event::Output { line, stderr } => {
+            if stderr {
+                show(&|| crate::output::err(&line));
+            } else if verbosity > 0 {
+                show(&|| crate::output::out(&line));
+            }
+        }
         Event::Trace(m) => {
             if verbosity > 2 {
                 show(&|| crate::output::out(&m));

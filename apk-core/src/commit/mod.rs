@@ -75,6 +75,29 @@ pub struct Options {
     pub usermode: bool,
     /// `--no-commit-hooks`: the hooks are named as skipped, not run.
     pub skip_commit_hooks: bool,
+    /// The uvol manager that takes package files under `uvol/` (volumes), or why
+    /// there is none.
+    pub uvol: Uvol,
+}
+
+/// Where the volumes of packages (`uvol/NAME` entries) go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uvol {
+    /// The uvol manager program, run on the host.
+    Manager(PathBuf),
+    /// None, and apk-tools' words for why (`uvol not supported with --root`).
+    Unavailable(String),
+}
+
+impl Default for Uvol {
+    fn default() -> Self {
+        Uvol::Unavailable("uvol manager not available".into())
+    }
+}
+
+/// Whether a package path is a volume (under `uvol/`).
+fn is_uvol(path: &str) -> bool {
+    path == "uvol" || path.starts_with("uvol/")
 }
 
 /// What a commit reports as it goes.
@@ -111,6 +134,11 @@ pub enum Event {
         stderr: bool,
     },
     Warning(String),
+    /// A line another program printed, shown as it is on the same stream.
+    Output {
+        line: String,
+        stderr: bool,
+    },
     /// A line for `-vv`: each entry as it is written (`usr/ (dir)`, `usr/bin/x`) or
     /// removed (`usr/bin/x`, `(not removing)` where a new version keeps it).
     Trace(String),
@@ -506,6 +534,8 @@ struct Stage {
     /// Resolved parent directories, by relative path. Valid for one package: its own
     /// symlinks are only renamed into place after it is staged.
     parents: HashMap<String, PathBuf>,
+    /// Volumes written to the uvol manager, to be brought up once the package landed.
+    volumes: Vec<String>,
 }
 
 impl Stage {
@@ -638,7 +668,8 @@ impl Committer<'_> {
         let name = pool.name(pkg.name).to_owned();
         let nv = pool.nv(new);
         let mut info = pool.info(new).clone();
-        info.extra.retain(|(l, _)| *l != b's');
+        // The tag and any broken marks are this install's to set afresh.
+        info.extra.retain(|(l, _)| *l != b's' && *l != b'f');
         if let Some(t) = self.tag_name(tag) {
             info.extra.push((b's', t));
         }
@@ -678,6 +709,9 @@ impl Committer<'_> {
                 stage.discard();
                 return Err(format!("{}: {e}", dest.display()));
             }
+        }
+        for volume in &stage.volumes {
+            let _ = self.run_uvol("up", &[volume], None);
         }
 
         // Files the new version dropped, unless another package took them over.
@@ -754,8 +788,95 @@ impl Committer<'_> {
         self.state.triggers.remove(&name);
     }
 
+    /// Runs the uvol manager: `uvol ACTION ARGS...` (with `input` on its standard
+    /// input), its output shown as `uvol(ACTION): line`.
+    fn run_uvol(
+        &mut self,
+        action: &str,
+        args: &[&str],
+        input: Option<&[u8]>,
+    ) -> std::result::Result<(), String> {
+        let Uvol::Manager(manager) = &self.opts.uvol else {
+            return Err("uvol manager not available".into());
+        };
+        let label = format!("uvol({action})");
+        let child = std::process::Command::new(manager)
+            .arg(action)
+            .args(args)
+            .stdin(if input.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                (self.on)(Event::Error(format!("{label}: uvol run exec error: {e}")));
+                return Err("uvol error".into());
+            }
+        };
+        let feeder = match (child.stdin.take(), input) {
+            (Some(mut w), Some(data)) => {
+                let data = data.to_vec();
+                Some(std::thread::spawn(move || {
+                    let _ = w.write_all(&data);
+                }))
+            }
+            _ => None,
+        };
+        let output = child.wait_with_output();
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        let output = output.map_err(|e| format!("{label}: {e}"))?;
+        for (bytes, stderr) in [(&output.stdout, false), (&output.stderr, true)] {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                (self.on)(Event::Output {
+                    line: format!("{label}: {line}"),
+                    stderr,
+                });
+            }
+        }
+        if output.status.success() {
+            Ok(())
+        } else {
+            let code = output.status.code().unwrap_or(1);
+            (self.on)(Event::Error(format!("{label}: exited with error {code}")));
+            Err("uvol error".into())
+        }
+    }
+
+    /// Hands a volume to the uvol manager: `create NAME SIZE ro`, then `write NAME
+    /// SIZE` with the contents; a failure removes what was created.
+    fn write_volume(&mut self, name: &str, data: &[u8]) -> std::result::Result<(), String> {
+        if let Uvol::Unavailable(why) = &self.opts.uvol {
+            return Err(why.clone());
+        }
+        let size = data.len().to_string();
+        let result = self
+            .run_uvol("create", &[name, &size, "ro"], None)
+            .and_then(|()| self.run_uvol("write", &[name, &size], Some(data)));
+        if result.is_err() {
+            let _ = self.run_uvol("remove", &[name], None);
+        }
+        result
+    }
+
     /// Removes an installed file, unless it is protected and was changed by the user.
     fn remove_file(&mut self, path: &str) {
+        if is_uvol(path) {
+            // A volume is taken down and removed by the uvol manager.
+            let name = file_name(path).to_owned();
+            if matches!(self.opts.uvol, Uvol::Manager(_))
+                && self.run_uvol("down", &[&name], None).is_ok()
+            {
+                let _ = self.run_uvol("remove", &[&name], None);
+            }
+            return;
+        }
         let Ok(host) = self.fs.entry_path(path) else {
             return;
         };
@@ -885,7 +1006,39 @@ impl Committer<'_> {
         let acl = self.acl(h);
         if h.kind == EntryKind::Dir {
             (self.on)(Event::Trace(format!("{path}/ (dir)")));
+            if is_uvol(path) {
+                // The uvol manager keeps volumes; no folder is made for them.
+                stage.dir(path).acl = unless_default(acl, 0o755);
+                return Ok(());
+            }
             return self.stage_dir(stage, path, h, acl);
+        }
+        if is_uvol(path) && h.kind == EntryKind::File {
+            (self.on)(Event::Trace(path.to_owned()));
+            let volume = file_name(path).to_owned();
+            let checksum = match self.write_volume(&volume, data) {
+                Err(why) => {
+                    self.error(format!("{}: failed to extract {path}: {why}", stage.nv));
+                    stage.broken_files = true;
+                    // As apk-tools keeps the database's entry: what an earlier install
+                    // of the package recorded stays.
+                    previous
+                        .and_then(|p| p.dirs.iter().find(|d| d.path == parent_of(path)))
+                        .and_then(|d| d.files.iter().find(|f| f.name == file_name(path)))
+                        .and_then(|f| f.checksum.clone())
+                }
+                Ok(()) => {
+                    stage.volumes.push(volume);
+                    Some(entry_checksum(h, data))
+                }
+            };
+            stage.paths.insert(path.to_owned());
+            stage.dir(parent_of(path)).files.push(InstalledFile {
+                name: file_name(path).to_owned(),
+                acl: unless_default(acl, 0o644),
+                checksum,
+            });
+            return Ok(());
         }
         if let Some(owner) = self.state.owner(path) {
             let oname = &owner.info.name;
