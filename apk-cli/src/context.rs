@@ -385,6 +385,15 @@ impl Context {
         self.open_db().map_err(error).ok()
     }
 
+    /// Opens the database without some of its sources.
+    pub fn open_db_with(
+        &self,
+        sources: apk_core::database::Sources,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+        self.sources.set(sources);
+        self.open_db_or_report()
+    }
+
     /// Opens the database with the sources the query option `--from` leaves in.
     pub fn open_db_from(
         &self,

@@ -404,6 +404,18 @@ fn real_alpine_base_root() {
     t.swap();
     t.step_same(&["del", "openssh", "tzdata"]);
     t.step(&["info", "-W", "/bin/busybox"]);
+    // A folder's mode changed behind apk's back: --directory-permissions restores it.
+    for root in [&t.ours, &t.theirs] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            root.join("usr/share"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+    }
+    t.step_same(&["-v", "fix", "--directory-permissions"]);
+    t.step(&["list", "--manifest"]);
+    t.step(&["search", "-v", "-r", "musl"]);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -607,6 +619,34 @@ fn queries_upgrades_and_applet_options() {
         &["list", "--from", "installed"],
         &["search", "--installed", "demo"],
         &["policy", "--available", "demo-lib"],
+        &["search", "-r", "demo-lib"],
+        &["search", "-v", "-r", "demo-lib"],
+        &["search", "-v", "--has-origin", "demo-hello"],
+        &["search", "-x", "demo"],
+        &["search", "-v", "-v", "-d", "library"],
+        &["list", "--manifest"],
+        &["--simulate", "fetch", "demo-hello"],
+        &["fetch", "--url", "--simulate", "-R", "demo-hello"],
+        &[
+            "fetch",
+            "--simulate",
+            "--built-after",
+            "1800000000",
+            "demo-lib",
+        ],
+        &[
+            "fetch",
+            "--simulate",
+            "--pkgname-spec",
+            "${name}_${arch}.apk",
+            "demo-lib",
+        ],
+        &["fetch", "nope", "demo-lib", "--simulate"],
+        &["fetch", "coffee"],
+        &["fetch", "-s", "demo-lib"],
+        &["fix", "-s", "nope"],
+        &["fix", "-s"],
+        &["upgrade", "-s", "--no-preupgrade"],
         &["manifest", "demo-hello"],
         &["version"],
         &["audit", "-r", "--full", "/usr"],

@@ -16,6 +16,12 @@ pub struct Args {
     /// Upgrade the packages instead of reinstalling the same version
     #[arg(short = 'u', long)]
     upgrade: bool,
+    /// Without names, fix packages whose extended attributes failed too
+    #[arg(short = 'x', long)]
+    xattr: bool,
+    /// Restore the owners and modes of the installed packages' folders
+    #[arg(long)]
+    directory_permissions: bool,
     #[arg(value_name = "NAME")]
     names: Vec<String>,
 }
@@ -31,17 +37,28 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         ..Default::default()
     };
     let mut errors = 0;
-    for n in &args.names {
-        let installed = db.pool.find_name(n).filter(|&name| {
-            db.pool
-                .providers(name)
+    if args.names.is_empty() {
+        // As apk-tools: every package an earlier commit left broken (files, scripts,
+        // and with -x extended attributes).
+        for &p in &db.pool.installed {
+            let marks: String = db
+                .pool
+                .info(p)
+                .extra
                 .iter()
-                .any(|p| db.pool.pkg(p.pkg).installed.is_some() && db.pool.pkg(p.pkg).name == name)
-        });
-        match installed {
+                .filter(|(l, _)| *l == b'f')
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if marks.contains('f') || marks.contains('s') || (args.xattr && marks.contains('x')) {
+                req.name_flags.push((db.pool.pkg(p).name, fl, inherit));
+            }
+        }
+    }
+    for n in &args.names {
+        match db.pool.find_name(n) {
             Some(name) => req.name_flags.push((name, fl, inherit)),
             None => {
-                context::error(format!("{n} is not installed"));
+                context::error(format!("Package '{n}' not found"));
                 errors += 1;
             }
         }
@@ -49,6 +66,48 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if errors > 0 {
         return errors;
     }
+    if args.directory_permissions && !ctx.opts.simulate && fix_directories(ctx, &db.root) > 0 {
+        context::error("Failed to fix directory permissions");
+        return 99;
+    }
     let _ = &mut db;
     solution::solve_and_commit(ctx, &db, &mut req)
+}
+
+/// `--directory-permissions`: each folder the installed packages list gets the owner
+/// and mode the database records for it (`-v`: `fixing directory NAME`). Returns the
+/// number of folders that could not be fixed.
+fn fix_directories(ctx: &Context, root: &std::path::Path) -> u32 {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(state) = apk_core::commit::state::Installed::load(root) else {
+        return 1;
+    };
+    let mut failures = 0;
+    for (path, acl) in state.dir_acls() {
+        if path.is_empty() {
+            continue;
+        }
+        let host = root.join(&path);
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        let ok = meta.mode() & 0o7777 == acl.mode && meta.uid() == acl.uid && meta.gid() == acl.gid;
+        if ok {
+            continue;
+        }
+        if ctx.verbosity > 1 {
+            crate::output::out(&format!("fixing directory {path}"));
+        }
+        let chown = !apk_core::extract::is_root()
+            || std::os::unix::fs::chown(&host, Some(acl.uid), Some(acl.gid)).is_ok();
+        let chmod =
+            std::fs::set_permissions(&host, std::fs::Permissions::from_mode(acl.mode)).is_ok();
+        if !(chown && chmod) {
+            failures += 1;
+        }
+    }
+    failures
 }

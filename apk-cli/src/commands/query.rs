@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use apk_core::database::Database;
 use apk_core::pool::{Dep, DepMatch, NameId, PkgId, Pool};
-use apk_core::solver::{self, flags, report, Request};
+use apk_core::solver::report;
 
 use crate::context::{self, Context};
 use crate::query::{Field, Fields, QueryFilters, QueryOpts, QueryRecursion, Spec};
@@ -85,16 +85,9 @@ fn sort_pkgs(pool: &Pool, pkgs: &mut Vec<PkgId>) {
     pkgs.dedup();
 }
 
-/// The names a package answers to: its own and what it provides.
-fn pkg_names(pool: &Pool, pkg: PkgId) -> impl Iterator<Item = &str> {
-    let p = pool.pkg(pkg);
-    std::iter::once(pool.name(p.name))
-        .chain(pool.pkg_deps(p).provides.iter().map(|d| pool.name(d.name)))
-}
-
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
-    /// Show all versions, not only the latest of each name
+    /// Show all versions, not only the best of each name
     #[arg(short = 'a', long)]
     all: bool,
     /// Search descriptions too
@@ -103,9 +96,15 @@ pub struct SearchArgs {
     /// Match names exactly
     #[arg(short = 'e', short_alias = 'x', long)]
     exact: bool,
+    /// Packages whose origin is the query
+    #[arg(long)]
+    has_origin: bool,
     /// Print the origin instead of the package name
     #[arg(short = 'o', long)]
     origin: bool,
+    /// Print the packages that depend on each match
+    #[arg(short = 'r', long)]
+    rdepends: bool,
     #[command(flatten)]
     query: QueryOpts,
     #[command(flatten)]
@@ -116,79 +115,96 @@ pub struct SearchArgs {
     patterns: Vec<String>,
 }
 
+/// `apk search`: apk-tools 3's query engine in search mode (substrings, names and
+/// provided names; `-e` exact, `-d` descriptions too, `--has-origin`), each match
+/// printed by name (`-o` origin; `-v` version, `-vv` description), or with `-r` the
+/// packages that depend on it.
 pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
-    let spec = match legacy_spec("search", &args.query, args.filters, args.recursion) {
+    let mut spec = match args.query.spec(args.filters, args.recursion) {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return 1;
+        }
     };
-    let Some(db) = ctx.open_db_from(spec.from) else {
+    spec.search = true;
+    spec.empty_matches_all = true;
+    if args.all {
+        spec.all_matches = true;
+    }
+    if args.description {
+        spec.match_fields = Fields::of(&[Field::Name, Field::Description]);
+        spec.search = true;
+        spec.all_matches = true;
+    }
+    if args.exact {
+        spec.search = false;
+    }
+    if args.has_origin {
+        spec.match_fields = Fields::of(&[Field::Origin]);
+        spec.all_matches = true;
+        spec.search = false;
+    }
+    if args.query.search {
+        spec.search = true;
+    }
+    spec.match_fields = spec.match_fields.with(Field::Name).with(Field::Provides);
+    let Some(mut db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
-    let pool = &db.pool;
-    let all = args.all || args.description;
-    // Searching is case-insensitive; an exact match is not.
-    let matches_text = |pattern: &str, text: &str| {
-        if args.exact {
-            glob_match(pattern, text)
-        } else {
-            glob_match(
-                &format!("*{}*", pattern.to_lowercase()),
-                &text.to_lowercase(),
-            )
+    let solved = if spec.recursive {
+        match crate::query::engine::solve_recursive(&mut db, &spec, &args.patterns) {
+            Ok(s) => s,
+            Err(code) => return code,
         }
+    } else {
+        Vec::new()
     };
-    let mut found: Vec<PkgId> = Vec::new();
-    for id in 0..pool.packages.len() as PkgId {
-        let hit = args.patterns.is_empty()
-            || args.patterns.iter().any(|pat| {
-                pkg_names(pool, id).any(|n| matches_text(pat, n))
-                    || (args.description
-                        && pool
-                            .info(id)
-                            .description
-                            .as_deref()
-                            .is_some_and(|d| matches_text(pat, d)))
-            });
-        if hit && passes_filters(pool, &spec, id) {
-            found.push(id);
-        }
-    }
-    sort_pkgs(pool, &mut found);
-    if !all {
-        // Only the newest package of each name.
-        let mut latest: Vec<PkgId> = Vec::new();
-        for id in found {
-            match latest.last() {
-                Some(&l) if pool.pkg(l).name == pool.pkg(id).name => {
-                    *latest.last_mut().unwrap_or(&mut 0) = id;
-                }
-                _ => latest.push(id),
-            }
-        }
-        found = latest;
-    }
-    let mut out = String::new();
-    for id in found {
+    let pool = &db.pool;
+    let engine = crate::query::engine::Engine::new(&db, &spec, solved);
+    let (found, misses) = engine.packages(&args.patterns);
+    let v = ctx.verbosity;
+    let name_of = |id: PkgId| -> String {
         let p = pool.pkg(id);
-        let name = match (&pool.info(id).origin, args.origin) {
+        let mut line = match (&pool.info(id).origin, args.origin) {
             (Some(o), true) if !o.is_empty() => o.clone(),
             _ => pool.name(p.name).to_owned(),
         };
-        out.push_str(&name);
-        if ctx.verbosity > 0 {
-            let _ = write!(out, "-{}", pool.pkg_version(p));
+        if v > 0 {
+            let _ = write!(line, "-{}", pool.pkg_version(p));
         }
-        if ctx.verbosity > 1 && !args.origin {
+        if v > 1 && !args.origin {
             let _ = write!(
-                out,
+                line,
                 " - {}",
                 pool.info(id).description.as_deref().unwrap_or("")
             );
         }
-        out.push('\n');
+        line.push('\n');
+        line
+    };
+    let mut out = String::new();
+    for id in found {
+        if args.rdepends {
+            if v > 0 {
+                let _ = writeln!(out, "{} is required by:", pool.nv(id));
+            }
+            let rdeps = report::reverse_dependents(pool, id, false, |_, d, m| {
+                m == DepMatch::Satisfies && !d.conflict
+            });
+            let mut seen = BTreeSet::new();
+            for (p0, _, _) in rdeps {
+                if seen.insert(p0) {
+                    out.push_str(&name_of(p0));
+                }
+            }
+        } else {
+            out.push_str(&name_of(id));
+        }
     }
     print!("{out}");
-    0
+    // Exact queries that matched nothing count, as apk-tools returns them.
+    misses
 }
 
 #[derive(clap::Args, Debug)]
@@ -658,6 +674,9 @@ pub struct ListArgs {
     providers: bool,
     #[arg(short = 'd', long)]
     depends: bool,
+    /// Installed packages as `name version` lines
+    #[arg(long)]
+    manifest: bool,
     #[command(flatten)]
     query: QueryOpts,
     #[command(flatten)]
@@ -684,7 +703,7 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
 
 pub fn list(ctx: &Context, args: ListArgs) -> u32 {
     let filters = QueryFilters {
-        installed: args.installed,
+        installed: args.installed || args.manifest,
         available: args.available,
         upgradable: args.upgradable,
         orphaned: args.orphaned,
@@ -706,7 +725,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
         .collect();
     names.sort_by(|a, b| pool.name(*a).cmp(pool.name(*b)));
     let (installed, available, upgradable) = (
-        args.installed || args.orphaned,
+        args.installed || args.manifest || args.orphaned,
         args.available || args.upgradable,
         args.upgradable,
     );
@@ -758,6 +777,10 @@ pub fn list(ctx: &Context, args: ListArgs) -> u32 {
                 }
                 if args.providers {
                     let _ = write!(out, "<{}> ", pool.name(src));
+                }
+                if args.manifest {
+                    let _ = writeln!(out, "{} {}", pool.name(p.name), pool.pkg_version(p));
+                    continue;
                 }
                 if ctx.verbosity <= 0 {
                     let _ = writeln!(out, "{}", pool.name(p.name));
@@ -1018,134 +1041,284 @@ pub struct FetchArgs {
     query: QueryOpts,
     #[command(flatten)]
     filters: QueryFilters,
-    /// Fetch the dependencies too
-    #[arg(short = 'R', long)]
-    recursive: bool,
-    /// Write the packages into DIR
-    #[arg(short = 'o', long, value_name = "DIR")]
-    output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    recursion: QueryRecursion,
+    /// Only packages built after TIME (seconds since the epoch, or YYYY-MM-DD HH:MM:SS)
+    #[arg(long, value_name = "TIME")]
+    built_after: Option<String>,
     /// Hard-link local files instead of copying them
     #[arg(short = 'l', long)]
     link: bool,
-    #[arg(required = true, value_name = "NAME")]
+    /// File names of the packages written (default ${name}-${version}.apk)
+    #[arg(long, value_name = "SPEC")]
+    pkgname_spec: Option<String>,
+    /// Write the packages into DIR
+    #[arg(short = 'o', long, value_name = "DIR")]
+    output: Option<std::path::PathBuf>,
+    /// Write the package files to standard output
+    #[arg(short = 's', long)]
+    stdout: bool,
+    /// Print each package's URL instead of its name
+    #[arg(long)]
+    url: bool,
+    #[arg(value_name = "QUERY")]
     names: Vec<String>,
 }
 
-pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
-    let spec = match legacy_spec(
-        "fetch",
-        &args.query,
-        args.filters,
-        QueryRecursion::default(),
-    ) {
-        Ok(s) => s,
-        Err(code) => return code,
+/// `--built-after`: seconds since the epoch, or `YYYY-MM-DD HH:MM:SS` (UTC).
+fn parse_time(s: &str) -> Option<u64> {
+    if let Ok(t) = s.parse::<u64>() {
+        return (t != 0).then_some(t);
+    }
+    let (date, time) = s.split_once(' ')?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+        return None;
     };
-    let Some(mut db) = ctx.open_db_from(spec.from) else {
+    // Days from the civil date (proleptic Gregorian).
+    let (y, m) = if *m <= 2 { (y - 1, m + 9) } else { (*y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    u64::try_from(days * 86400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
+/// A package's file name by `--pkgname-spec` (`${name}`, `${version}`, `${arch}`).
+fn pkgname_subst(spec: &str, pool: &Pool, id: PkgId) -> Result<String, String> {
+    let p = pool.pkg(id);
+    let mut out = String::new();
+    let mut rest = spec;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after
+            .find('}')
+            .ok_or("package name specification is invalid")?;
+        match &after[..end] {
+            "name" => out.push_str(pool.name(p.name)),
+            "version" => out.push_str(pool.pkg_version(p)),
+            "arch" => out.push_str(pool.info(id).arch.as_deref().unwrap_or("")),
+            _ => return Err("package name specification is invalid".into()),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
+    use std::io::Write;
+    let mut spec = match args.query.spec(args.filters, args.recursion) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return 1;
+        }
+    };
+    if let Some(opt) = args.query.unsupported_matching() {
+        eprintln!("ERROR: {opt} is not supported by apk fetch in this build of apk-rs");
+        return 1;
+    }
+    let built_after = match args.built_after.as_deref().map(parse_time) {
+        Some(None) => {
+            let v = args.built_after.as_deref().unwrap_or("");
+            eprintln!("ERROR: command line: invalid argument for option 'built-after': '{v}'");
+            return 1;
+        }
+        Some(t) => t,
+        None => None,
+    };
+    let name_spec = args
+        .pkgname_spec
+        .clone()
+        .unwrap_or_else(|| "${name}-${version}.apk".to_owned());
+    // As apk-tools opens it for fetch: without the root's state unless --from asks.
+    let from_given = args.query.from.is_some() || args.filters.installed;
+    let sources = if from_given {
+        None
+    } else {
+        Some(apk_core::database::Sources {
+            no_installed: true,
+            ..Default::default()
+        })
+    };
+    let opened = match sources {
+        Some(s) => ctx.open_db_with(s),
+        None => ctx.open_db_from(spec.from),
+    };
+    let Some(mut db) = opened else {
         return 1;
     };
-    let mut marked: BTreeSet<PkgId> = BTreeSet::new();
-    let mut errors = 0;
-    let mut req = Request {
-        flags: flags::IGNORE_CONFLICT,
-        ..Default::default()
+    let verbosity = if args.stdout { 0 } else { ctx.verbosity };
+    if args.names.len() == 1 && args.names[0] == "coffee" {
+        if verbosity > 0 {
+            println!("Go and fetch your own coffee.");
+        }
+        return 0;
+    }
+    let solved = if spec.recursive {
+        spec.auto_select_virtual = true;
+        match crate::query::engine::solve_recursive(&mut db, &spec, &args.names) {
+            Ok(s) => s,
+            Err(code) => return code,
+        }
+    } else {
+        Vec::new()
     };
-    for n in &args.names {
-        let Some(name) = db.pool.find_name(n) else {
-            if !n.contains('*') {
-                println!("{n}: unable to select package (or its dependencies)");
-                errors += 1;
+    let pool = &db.pool;
+    let mut errors = 0;
+    let mut pkgs: Vec<PkgId> = Vec::new();
+    {
+        let engine = crate::query::engine::Engine::new(&db, &spec, solved);
+        engine.matches(&args.names, &mut |m| match m.pkg {
+            None => {
+                let q = m.query.as_deref().unwrap_or("");
+                if !q.contains('*') {
+                    if verbosity > 0 {
+                        println!("{q}: unable to select package (or its dependencies)");
+                    }
+                    errors += 1;
+                }
             }
+            Some(p) => {
+                let built = pool.info(p).build_time.unwrap_or(0);
+                if built_after.is_some_and(|t| built != 0 && t >= built) {
+                    return;
+                }
+                pkgs.push(p);
+            }
+        });
+    }
+    if errors > 0 {
+        return errors;
+    }
+    sort_pkgs(pool, &mut pkgs);
+    let opts = match ctx.commit_options(&db) {
+        Ok(o) => o,
+        Err(e) => {
+            context::error(e);
+            return 1;
+        }
+    };
+    let dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let mut written: BTreeSet<String> = BTreeSet::new();
+    for &id in &pkgs {
+        let p = pool.pkg(id);
+        let fail = |e: String| {
+            context::error(format!("{}: {e}", pool.nv(id)));
+        };
+        let Some(url) = crate::query::engine::download_url(pool, id) else {
+            fail("could not find a repo which provides this package (check repositories file and run 'apk update')".into());
+            errors += 1;
             continue;
         };
-        if args.recursive {
-            req.auto_select_virtual.push(name);
-            super::solution::world_add(&mut req.world, Dep::any(name));
-        } else {
-            let pool = &db.pool;
-            let best = pool.providers(name).iter().map(|p| p.pkg).reduce(|a, b| {
-                if apk_core::version::compare(pool.version(b), pool.version(a))
-                    == std::cmp::Ordering::Greater
-                {
-                    b
+        let file = match pkgname_subst(&name_spec, pool, id) {
+            Ok(f) => f,
+            Err(e) => {
+                fail(e);
+                errors += 1;
+                continue;
+            }
+        };
+        written.insert(file.clone());
+        let dest = dir.join(&file);
+        if !args.stdout
+            && std::fs::metadata(&dest).is_ok_and(|m| Some(m.len()) == pool.info(id).size)
+        {
+            continue;
+        }
+        if verbosity > 0 {
+            if args.url {
+                println!("{url}");
+            } else {
+                println!("Downloading {}", pool.nv(id));
+            }
+        }
+        if ctx.opts.simulate {
+            continue;
+        }
+        let local = apk_core::repo::Repository::local_path(&url).map(std::path::PathBuf::from);
+        if args.link && !args.stdout {
+            if let Some(src) = &local {
+                if std::fs::hard_link(src, &dest).is_ok() {
+                    continue;
+                }
+            }
+        }
+        let _ = p;
+        match apk_core::commit::fetch_package(pool, id, &opts) {
+            Err(e) => {
+                fail(e);
+                errors += 1;
+            }
+            Ok((bytes, _)) => {
+                // The file must be the package the index describes.
+                let identity = apk_core::package::Package::parse(&bytes, &pool.nv(id))
+                    .map(|pk| pk.info.checksum)
+                    .map_err(|e| e.reason());
+                match identity {
+                    Ok(got) if got.is_some() && got == pool.checksum(id) => {}
+                    Ok(_) => {
+                        fail("file integrity error".into());
+                        errors += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        fail(e);
+                        errors += 1;
+                        continue;
+                    }
+                }
+                let done = if args.stdout {
+                    std::io::stdout()
+                        .write_all(&bytes)
+                        .map_err(|e| e.to_string())
                 } else {
-                    a
-                }
-            });
-            match best {
-                Some(p) => {
-                    marked.insert(p);
-                }
-                None => {
-                    println!("{n}: unable to select package (or its dependencies)");
+                    apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
+                };
+                if let Err(e) = done {
+                    fail(e);
                     errors += 1;
                 }
             }
         }
     }
-    if errors > 0 {
-        return errors;
-    }
-    if args.recursive {
-        let world = req.world.clone();
-        let cs = solver::solve(&db.pool, &mut req);
-        if cs.errors > 0 {
-            super::solution::print_errors(&db, &cs, &world);
-            return 1;
-        }
-        marked.extend(cs.changes.iter().filter_map(|c| c.new));
-    }
-    let fetcher = ctx.fetcher();
-    let pool = &mut db.pool;
-    let mut pkgs: Vec<PkgId> = marked.into_iter().collect();
-    sort_pkgs(pool, &mut pkgs);
-    let dir = args
-        .output
-        .clone()
-        .unwrap_or_else(|| std::path::PathBuf::from("."));
-    for id in pkgs {
-        println!("Downloading {}", pool.nv(id));
-        if ctx.opts.simulate {
-            continue;
-        }
-        if let Err(e) = fetch_one(pool, &fetcher, id, &dir, args.link) {
-            context::error(format!("{}: {e}", pool.nv(id)));
-            errors += 1;
+    // --purge: what else lies in the output folder goes.
+    if errors == 0 && ctx.opts.purge && !args.stdout {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        for n in names {
+            if written.contains(&n) {
+                continue;
+            }
+            if verbosity > 0 {
+                println!("Purging {n}");
+            }
+            if !ctx.opts.simulate {
+                let _ = std::fs::remove_file(dir.join(&n));
+            }
         }
     }
     errors
-}
-
-/// Copies (or links) a package file from a local repository into `dir`.
-fn fetch_one(
-    pool: &Pool,
-    fetcher: &apk_core::fetch::Fetcher,
-    id: PkgId,
-    dir: &std::path::Path,
-    link: bool,
-) -> Result<(), String> {
-    let p = pool.pkg(id);
-    let repo_idx = (1..pool.repos.len())
-        .find(|&i| i < 64 && p.repos & (1 << i) != 0)
-        .ok_or("not in any repository")?;
-    let repo = &pool.repos[repo_idx];
-    let r = apk_core::repo::Repository::from_url(&repo.url, None);
-    let arch = pool.arches.first().map(String::as_str).unwrap_or("");
-    let url = r.package_url(arch, pool.name(p.name), pool.pkg_version(p));
-    let file = format!("{}-{}.apk", pool.name(p.name), pool.pkg_version(p));
-    let dest = dir.join(file);
-    let Some(src) = apk_core::repo::Repository::local_path(&url) else {
-        let bytes = fetcher
-            .get(&url, apk_core::fetch::PACKAGE_LIMIT)
-            .map_err(|e| e.to_string())?;
-        return apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string());
-    };
-    if link && std::fs::hard_link(src, &dest).is_ok() {
-        return Ok(());
-    }
-    std::fs::copy(src, &dest)
-        .map(|_| ())
-        .map_err(|e| format!("{src}: {e}"))
 }
 
 /// `apk stats`: counts of the installed and available packages, as apk-tools prints them.

@@ -28,9 +28,16 @@ pub fn print_commit(ctx: &Context, db: &Database, cs: &Changeset) {
     }
     if ctx.verbosity > 1 {
         let (dirs, files) = counts(&db.root);
-        println!("{}", report::ok_line_verbose(&db.pool, cs, 0, dirs, files));
+        let errors = still_broken(db, cs, true);
+        println!(
+            "{}",
+            report::ok_line_verbose(&db.pool, cs, errors, dirs, files)
+        );
     } else {
-        println!("{}", report::ok_line(&db.pool, cs, 0));
+        println!(
+            "{}",
+            report::ok_line(&db.pool, cs, still_broken(db, cs, true))
+        );
     }
 }
 
@@ -59,7 +66,7 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
 pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
     if ctx.opts.simulate {
         print_commit(ctx, db, cs);
-        return 0;
+        return still_broken(db, cs, true);
     }
     let world: Vec<Dependency> = world
         .iter()
@@ -204,6 +211,9 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             return 1;
         }
     };
+    // Packages left broken by an earlier commit and not reinstalled count, as
+    // apk-tools counts them.
+    let errors = errors + still_broken(db, cs, false);
     sync_if_needed(ctx);
     if verbosity > 1 {
         let (dirs, files) = counts(&db.root);
@@ -257,4 +267,27 @@ pub fn world_add(world: &mut Vec<Dep>, dep: Dep) {
         Some(d) => *d = dep,
         None => world.push(dep),
     }
+}
+
+/// The installed packages an earlier commit left broken (files or scripts) that this
+/// changeset does not reinstall or remove; when simulating, every one of them (apk-tools
+/// counts them as errors of the commit).
+fn still_broken(db: &Database, cs: &Changeset, simulating: bool) -> u32 {
+    let pool = &db.pool;
+    let broken = |p: PkgId| {
+        pool.info(p)
+            .extra
+            .iter()
+            .any(|(l, v)| *l == b'f' && (v.contains('f') || v.contains('s')))
+    };
+    let touched: std::collections::HashSet<PkgId> = cs
+        .changes
+        .iter()
+        .filter(|c| c.old != c.new || c.reinstall)
+        .filter_map(|c| c.old)
+        .collect();
+    pool.installed
+        .iter()
+        .filter(|&&p| broken(p) && (simulating || !touched.contains(&p)))
+        .count() as u32
 }

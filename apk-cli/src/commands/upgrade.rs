@@ -21,8 +21,11 @@ pub struct Args {
     #[arg(short = 'l', long)]
     latest: bool,
     /// Do not upgrade apk first
-    #[arg(long)]
+    #[arg(long, alias = "no-preupgrade", overrides_with = "self_upgrade")]
     no_self_upgrade: bool,
+    /// Upgrade apk first (the default)
+    #[arg(long, alias = "preupgrade", overrides_with = "no_self_upgrade")]
+    self_upgrade: bool,
     /// Drop world entries no repository provides
     #[arg(long)]
     prune: bool,

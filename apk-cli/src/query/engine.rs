@@ -16,6 +16,8 @@ use super::{Field, Fields, Spec};
 /// (who-owns), the package (none: nothing matched).
 #[derive(Debug, Clone, Default)]
 pub struct Match {
+    /// For a query nothing matched: the query (its name part).
+    pub query: Option<String>,
     pub path_target: Option<String>,
     pub pkg: Option<PkgId>,
 }
@@ -293,7 +295,10 @@ impl<'a> Engine<'a> {
                 }
             }
             if !any {
-                found(&Match::default());
+                found(&Match {
+                    query: Some(term.pattern.clone()),
+                    ..Match::default()
+                });
                 if term.mode == Mode::Exact {
                     no_matches += 1;
                 }
@@ -788,31 +793,34 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Where `pkg` would be downloaded from: the first usable repository holding it
-    /// (local ones first), as apk-tools picks it.
     fn download_url(&self, pkg: PkgId) -> Option<String> {
-        let pool = self.pool();
-        let p = pool.pkg(pkg);
-        let cached = 1u64 << apk_core::pool::REPO_CACHED;
-        let mut repos = p.repos & pool.available_repos & !cached;
-        let local: u64 = pool
-            .repos
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.remote)
-            .fold(0, |m, (i, _)| m | (1 << i));
-        if repos & local != 0 {
-            repos &= local;
-        }
-        let i = (0..64).find(|i| repos & (1 << i) != 0)?;
-        let repo = apk_core::repo::Repository::from_url(&pool.repos[i].url, None);
-        let arch = pool
-            .info(pkg)
-            .arch
-            .clone()
-            .unwrap_or_else(|| pool.arches[0].clone());
-        Some(repo.package_url(&arch, pool.name(p.name), pool.pkg_version(p)))
+        download_url(self.pool(), pkg)
     }
+}
+
+/// Where `pkg` would be downloaded from: the first usable repository holding it
+/// (local ones first), as apk-tools picks it.
+pub fn download_url(pool: &Pool, pkg: PkgId) -> Option<String> {
+    let p = pool.pkg(pkg);
+    let cached = 1u64 << apk_core::pool::REPO_CACHED;
+    let mut repos = p.repos & pool.available_repos & !cached;
+    let local: u64 = pool
+        .repos
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.remote)
+        .fold(0, |m, (i, _)| m | (1 << i));
+    if repos & local != 0 {
+        repos &= local;
+    }
+    let i = (0..64).find(|i| repos & (1 << i) != 0)?;
+    let repo = apk_core::repo::Repository::from_url(&pool.repos[i].url, None);
+    let arch = pool
+        .info(pkg)
+        .arch
+        .clone()
+        .unwrap_or_else(|| pool.arches[0].clone());
+    Some(repo.package_url(&arch, pool.name(p.name), pool.pkg_version(p)))
 }
 
 /// `--recursive`: what the queries (and the world, with `--world`) need, solved as
@@ -824,9 +832,14 @@ pub fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Resul
             world.push(db.pool.intern_dep(d));
         }
     }
+    let mut names = Vec::new();
     for arg in args {
         match Dependency::parse(arg) {
-            Ok(d) => world.push(db.pool.intern_dep(&d)),
+            Ok(d) => {
+                let dep = db.pool.intern_dep(&d);
+                names.push(dep.name);
+                world.push(dep);
+            }
             Err(_) => {
                 crate::context::error(format!(
                     "'{arg}' is not a valid world dependency, format is name(@tag)([<>~=]version)"
@@ -840,6 +853,9 @@ pub fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Resul
         flags: flags::IGNORE_CONFLICT | if spec.available { flags::AVAILABLE } else { 0 },
         ..Request::default()
     };
+    if spec.auto_select_virtual {
+        req.auto_select_virtual = names;
+    }
     let cs = solver::solve(&db.pool, &mut req);
     if cs.errors > 0 {
         crate::commands::solution::print_errors(db, &cs, &world);

@@ -343,6 +343,8 @@ pub struct Spec {
     pub fields: Fields,
     pub format: Format,
     pub from: From,
+    /// `fetch -R`: a virtual name given may be satisfied by one of its providers.
+    pub auto_select_virtual: bool,
 }
 
 /// `field` or `field:revfield` (revfield: name, package or origin).

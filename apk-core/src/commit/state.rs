@@ -288,6 +288,27 @@ impl Installed {
         p.info.extra.push((b'f', ordered));
     }
 
+    /// Each folder an installed package lists, with the owner and mode its package
+    /// records (`M:`; root's 0755 when none), the first package listing it deciding.
+    pub fn dir_acls(&self) -> Vec<(String, crate::db::Acl)> {
+        let mut seen: HashMap<&str, crate::db::Acl> = HashMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        for p in self.slots.iter().flatten() {
+            for d in &p.dirs {
+                if !seen.contains_key(d.path.as_str()) {
+                    order.push(&d.path);
+                }
+                let acl = d.acl.unwrap_or(crate::db::Acl {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                });
+                seen.entry(&d.path).or_insert(acl);
+            }
+        }
+        order.into_iter().map(|d| (d.to_owned(), seen[d])).collect()
+    }
+
     /// The folders and files the installed packages hold, counted as apk-tools counts
     /// them for `-v`'s closing line: every folder a package lists, with its parents up
     /// to the root folder, once; every file.
