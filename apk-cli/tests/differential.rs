@@ -398,6 +398,12 @@ fn real_alpine_base_root() {
     t.step(&["audit", "--system"]);
     t.step(&["audit", "--full"]);
     t.step(&["audit", "--system", "--check-permissions"]);
+    t.step(&["audit", "--details"]);
+    t.step(&["audit", "--details", "--system", "--check-permissions"]);
+    t.step(&["audit", "--full", "--ignore-busybox-symlinks"]);
+    let rules = tmp.path().join("protected.list");
+    std::fs::write(&rules, "+etc\n-etc/ssh\n!etc/apk\n").unwrap();
+    t.step(&["audit", "--protected-paths", &rules.display().to_string()]);
     t.swap();
     t.step_same(&["del", "chrony"]);
     t.step_same(&["fix", "busybox"]);

@@ -331,6 +331,11 @@ fn http_repository_as_apk_tools_uses_it() {
     t.step_same(&["--initdb", "add"]);
     t.step_same(&["update"]);
     t.step_same(&["add", "demo-hello"]);
+    t.step_same(&["cache", "purge"]);
+    t.step_same(&["cache", "download"]);
+    t.step_same(&["-v", "cache", "purge"]);
+    t.step_same(&["-v", "cache", "sync"]);
+    t.step_same(&["cache", "-a", "--add-dependencies", "download", "demo-base"]);
     drop(server);
     t.swap();
     t.step_same(&["fix", "demo-hello"]);

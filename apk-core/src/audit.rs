@@ -39,6 +39,21 @@ pub struct Options {
     pub recursive: bool,
     /// Directories to audit, relative to the root; the whole root when empty.
     pub dirs: Vec<String>,
+    /// `--details`: what the database recorded and what was found, for each finding.
+    pub details: bool,
+    /// `--ignore-busybox-symlinks`: unrecorded links to busybox are not reported.
+    pub ignore_busybox_symlinks: bool,
+    /// `--protected-paths FILE`: these rules instead of the root's.
+    pub rules: Option<String>,
+}
+
+/// Owner, group, mode and content hash (hex) of a path: as recorded, or as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +63,9 @@ pub struct Finding {
     pub path: String,
     /// The package owning the path, if one does, as `name-version`.
     pub package: Option<String>,
+    /// With `details`: what the database recorded, and what is there.
+    pub recorded: Option<Stat>,
+    pub found: Option<Stat>,
 }
 
 /// `--full` judges paths by these rules instead of the root's: configuration is left
@@ -78,7 +96,11 @@ struct Auditor<'a> {
 /// Audits `root` against its installed database.
 pub fn audit(root: &Path, opts: &Options) -> Result<Vec<Finding>> {
     let state = Installed::load(root)?;
-    let protect = if opts.mode == Mode::Full {
+    let protect = if let Some(rules) = &opts.rules {
+        let mut p = ProtectedPaths::empty();
+        p.add_rules(rules);
+        p
+    } else if opts.mode == Mode::Full {
         let mut p = ProtectedPaths::empty();
         p.add_rules(FULL_RULES);
         p
@@ -190,7 +212,26 @@ impl Auditor<'_> {
             None
         };
         if let Some(r) = reason {
-            self.push(r, format!("{path}/"), None);
+            let recorded = (self.opts.details && r == 'm').then(|| {
+                let acl = self.dirs.get(path).copied().flatten().unwrap_or(Acl {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                });
+                Stat {
+                    mode: acl.mode,
+                    uid: acl.uid,
+                    gid: acl.gid,
+                    hash: None,
+                }
+            });
+            let found = self.opts.details.then(|| Stat {
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+                hash: None,
+            });
+            self.push_detailed(r, format!("{path}/"), None, recorded, found);
         }
         if reason != Some('D') && recurse {
             self.walk(path);
@@ -253,7 +294,17 @@ impl Auditor<'_> {
                 }
             }
         }
+        if recorded.is_none() && is_link && self.opts.ignore_busybox_symlinks {
+            let target = fs::read_link(self.root.join(&path)).unwrap_or_default();
+            let t = target.as_os_str().as_encoded_bytes();
+            if t == b"/bin/busybox" || t == b"/bin/bbsuid" || t == b"/bin/busybox-extras" {
+                return;
+            }
+        }
         let package = recorded.as_ref().map(|r| r.2.clone());
+        // A reason the protection rules already gave is reported without reading the
+        // file (no hash), as apk-tools reports it.
+        let preset = reason.is_some();
         let reason = reason.or_else(|| match &recorded {
             None => Some('A'),
             Some((checksum, acl, _)) => {
@@ -268,7 +319,40 @@ impl Auditor<'_> {
             }
         });
         if let Some(r) = reason {
-            self.push(r, path, package);
+            let (rec, found) = if self.opts.details {
+                let host = self.root.join(&path);
+                let rec = recorded.as_ref().map(|(checksum, acl, _)| {
+                    let acl = acl.unwrap_or(Acl {
+                        uid: 0,
+                        gid: 0,
+                        mode: if is_link { 0o777 } else { 0o644 },
+                    });
+                    Stat {
+                        mode: acl.mode,
+                        uid: acl.uid,
+                        gid: acl.gid,
+                        hash: checksum.as_deref().and_then(hex_of_checksum),
+                    }
+                });
+                // What is there, hashed as recorded (SHA-1), else with SHA-256.
+                let hash = if preset {
+                    None
+                } else if recorded.as_ref().is_some_and(|r| r.0.is_some()) {
+                    current_checksum(&host).as_deref().and_then(hex_of_checksum)
+                } else {
+                    sha256_hex(&host)
+                };
+                let found = Stat {
+                    mode: meta.mode() & 0o7777,
+                    uid: meta.uid(),
+                    gid: meta.gid(),
+                    hash,
+                };
+                (rec, Some(found))
+            } else {
+                (None, None)
+            };
+            self.push_detailed(r, path, package, rec, found);
         }
     }
 
@@ -286,19 +370,45 @@ impl Auditor<'_> {
                 {
                     continue;
                 }
-                out.push((path, r.package.clone()));
+                let rec = self.opts.details.then(|| {
+                    let acl = r.file.acl.unwrap_or(Acl {
+                        uid: 0,
+                        gid: 0,
+                        mode: 0o644,
+                    });
+                    Stat {
+                        mode: acl.mode,
+                        uid: acl.uid,
+                        gid: acl.gid,
+                        hash: r.file.checksum.as_deref().and_then(hex_of_checksum),
+                    }
+                });
+                out.push((path, r.package.clone(), rec));
             }
         }
-        for (path, package) in out {
-            self.push('X', path, Some(package));
+        for (path, package, rec) in out {
+            self.push_detailed('X', path, Some(package), rec, None);
         }
     }
 
     fn push(&mut self, kind: char, path: String, package: Option<String>) {
+        self.push_detailed(kind, path, package, None, None);
+    }
+
+    fn push_detailed(
+        &mut self,
+        kind: char,
+        path: String,
+        package: Option<String>,
+        recorded: Option<Stat>,
+        found: Option<Stat>,
+    ) {
         self.findings.push(Finding {
             kind,
             path,
             package,
+            recorded,
+            found,
         });
     }
 }
@@ -315,4 +425,30 @@ fn acl_matches(acl: Option<Acl>, meta: &fs::Metadata, is_link: bool) -> bool {
         return meta.uid() == want.uid && meta.gid() == want.gid;
     }
     meta.uid() == want.uid && meta.gid() == want.gid && meta.mode() & 0o7777 == want.mode
+}
+
+/// The hex digest inside a database checksum (`Q1` + base64 SHA-1).
+fn hex_of_checksum(q: &str) -> Option<String> {
+    match crate::checksum::Checksum::parse(q).ok()? {
+        crate::checksum::Checksum::Sha1(b) => Some(crate::checksum::encode_hex(&b)),
+        crate::checksum::Checksum::Sha256(b) => Some(crate::checksum::encode_hex(&b)),
+    }
+}
+
+/// SHA-256 (hex) of a file's contents, or of a symlink's target.
+fn sha256_hex(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let meta = fs::symlink_metadata(path).ok()?;
+    let data = if meta.file_type().is_symlink() {
+        fs::read_link(path)
+            .ok()?
+            .as_os_str()
+            .as_encoded_bytes()
+            .to_vec()
+    } else if meta.is_file() {
+        fs::read(path).ok()?
+    } else {
+        return None;
+    };
+    Some(crate::checksum::encode_hex(&sha2::Sha256::digest(&data)))
 }

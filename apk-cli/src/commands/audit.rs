@@ -18,6 +18,15 @@ pub struct Args {
     /// Check owners and modes too
     #[arg(long)]
     check_permissions: bool,
+    /// Print what the database recorded and what was found for each change
+    #[arg(long)]
+    details: bool,
+    /// Do not report unrecorded symlinks to busybox
+    #[arg(long)]
+    ignore_busybox_symlinks: bool,
+    /// Protected path rules from FILE instead of the root's
+    #[arg(long, value_name = "FILE")]
+    protected_paths: Option<std::path::PathBuf>,
     /// Print only the packages with changed files
     #[arg(long)]
     packages: bool,
@@ -40,11 +49,28 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     } else {
         Mode::Backup
     };
+    let rules = match &args.protected_paths {
+        None => None,
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                context::error(format!(
+                    "unable to read protected path file: {}: {}",
+                    f.display(),
+                    apk_core::error::io_reason(&e)
+                ));
+                return 1;
+            }
+        },
+    };
     let opts = audit::Options {
         mode,
         check_permissions: args.check_permissions,
         recursive: args.recursive,
         dirs: args.dirs,
+        details: args.details,
+        ignore_busybox_symlinks: args.ignore_busybox_symlinks,
+        rules,
     };
     let findings = match audit::audit(&ctx.root, &opts) {
         Ok(f) => f,
@@ -64,10 +90,27 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
         return 0;
     }
+    let stat = |sign: char, st: &audit::Stat| {
+        let hash = st
+            .hash
+            .as_ref()
+            .map(|h| format!(" hash={h}"))
+            .unwrap_or_default();
+        println!(
+            "{sign} mode={:o} uid={} gid={}{hash}",
+            st.mode, st.uid, st.gid
+        );
+    };
     for f in &findings {
         if ctx.verbosity < 1 {
             println!("{}", f.path);
         } else {
+            if let Some(r) = &f.recorded {
+                stat('-', r);
+            }
+            if let Some(r) = &f.found {
+                stat('+', r);
+            }
             println!("{} {}", f.kind, f.path);
         }
     }

@@ -12,14 +12,26 @@ use crate::context::{self, Context};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// With dependencies given: cache the world's packages too
+    #[arg(long)]
+    add_dependencies: bool,
+    /// Only packages still available from a repository
+    #[arg(short = 'a', long)]
+    available: bool,
+    /// Cache packages even when they conflict
+    #[arg(long)]
+    ignore_conflict: bool,
     /// Prefer the latest versions
     #[arg(short = 'l', long)]
     latest: bool,
     /// Cache the upgrades of installed packages rather than the installed versions
     #[arg(short = 'u', long)]
     upgrade: bool,
-    #[arg(value_parser = ["clean", "download", "sync"])]
+    #[arg(value_parser = ["clean", "download", "sync", "purge"])]
     action: String,
+    /// `download`/`sync`: the dependencies to cache (default: the world's)
+    #[arg(value_name = "DEPENDENCY")]
+    deps: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
@@ -30,10 +42,32 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_or_report() else {
         return 1;
     };
+    // As apk-tools: the world's dependencies unless others are given (then with
+    // --add-dependencies only), and those given.
+    let mut world = if args.deps.is_empty() || args.add_dependencies {
+        db.world_deps()
+    } else {
+        Vec::new()
+    };
+    for d in &args.deps {
+        match apk_core::dep::Dependency::parse(d) {
+            Ok(dep) => world.push(db.pool.intern_dep(&dep)),
+            Err(_) => {
+                context::error(format!("bad dependency: {d}"));
+                return 99;
+            }
+        }
+    }
     let mut req = Request {
-        world: db.world_deps(),
+        world,
         flags: (if args.upgrade { flags::UPGRADE } else { 0 })
-            | (if args.latest { flags::LATEST } else { 0 }),
+            | (if args.latest { flags::LATEST } else { 0 })
+            | (if args.available { flags::AVAILABLE } else { 0 })
+            | (if args.ignore_conflict {
+                flags::IGNORE_CONFLICT
+            } else {
+                0
+            }),
         ..Default::default()
     };
     let cs = solver::solve(&db.pool, &mut req);
@@ -41,53 +75,28 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         solution::print_errors(&db, &cs, &req.world);
         return cs.errors;
     }
-    // The packages installed once the world is satisfied.
-    let mut wanted: BTreeSet<PkgId> = db.pool.installed.iter().copied().collect();
-    for c in &cs.changes {
-        if let Some(o) = c.old {
-            wanted.remove(&o);
-        }
-        if let Some(n) = c.new {
-            wanted.insert(n);
+    // The packages installed once the world is satisfied, in the solver's order.
+    let removed: BTreeSet<PkgId> = cs.changes.iter().filter_map(|c| c.old).collect();
+    let mut wanted: Vec<PkgId> = cs.changes.iter().filter_map(|c| c.new).collect();
+    for &p in &db.pool.installed {
+        if !removed.contains(&p) && !wanted.contains(&p) {
+            wanted.push(p);
         }
     }
     let mut errors = 0;
-    if args.action != "clean" {
-        let opts = match ctx.commit_options(&db) {
-            Ok(o) => o,
-            Err(e) => {
-                context::error(e);
-                return 1;
-            }
-        };
-        for &id in &wanted {
-            let Some(file) = cache_file_name(&db.pool, id) else {
-                continue;
-            };
-            let dest = cache_dir.join(&file);
-            // Nothing from a local repository is cached, as apk-tools has it.
-            if dest.exists() || db.pool.pkg(id).repos & !1 == 0 || in_local_repo(&db.pool, id) {
-                continue;
-            }
-            if ctx.verbosity > 1 {
-                println!("Downloading {}", db.pool.nv(id));
-            }
-            let fetched = fetch_package(&db.pool, id, &opts).and_then(|(bytes, _)| {
-                apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
-            });
-            if let Err(e) = fetched {
-                context::error(format!("{}: {e}", db.pool.nv(id)));
-                errors += 1;
-            }
-        }
-    }
+    // As apk-tools: cleaning first (`purge` takes every package), then downloading.
     if args.action != "download" {
-        let mut keep: BTreeSet<String> = wanted
-            .iter()
-            .chain(db.pool.installed.iter())
-            .filter(|&&id| !in_local_repo(&db.pool, id))
-            .filter_map(|&id| cache_file_name(&db.pool, id))
-            .collect();
+        let purge = args.action == "purge";
+        let mut keep: BTreeSet<String> = if purge {
+            BTreeSet::new()
+        } else {
+            wanted
+                .iter()
+                .chain(db.pool.installed.iter())
+                .filter(|&&id| !in_local_repo(&db.pool, id))
+                .filter_map(|&id| cache_file_name(&db.pool, id))
+                .collect()
+        };
         for repo in db.pool.repos.iter().skip(1) {
             let arch = db.pool.arches.first().map(String::as_str).unwrap_or("");
             let url = apk_core::repo::Repository::from_url(&repo.url, None).index_url(arch);
@@ -107,12 +116,25 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 continue;
             }
             if ctx.verbosity > 1 {
-                println!("Removing {name}");
+                println!("deleting {name}");
             }
             if let Err(e) = std::fs::remove_file(cache_dir.join(&name)) {
                 context::error(format!("{name}: {e}"));
                 errors += 1;
             }
+        }
+    }
+    if matches!(args.action.as_str(), "download" | "sync") {
+        let opts = match ctx.commit_options(&db) {
+            Ok(o) => o,
+            Err(e) => {
+                context::error(e);
+                return 1;
+            }
+        };
+        if precache(ctx, &db, &cache_dir, &wanted, &opts).is_err() {
+            // apk-tools gives up on the applet (its exit status 99).
+            errors = 99;
         }
     }
     errors
@@ -136,6 +158,7 @@ pub fn precache(
         .filter(|&id| {
             let p = pool.pkg(id);
             !p.cached
+                && !cache_file_name(pool, id).is_some_and(|f| cache_dir.join(f).exists())
                 && !in_local_repo(pool, id)
                 && !p.has_no_size()
                 && p.repos & pool.available_repos & !1 != 0
