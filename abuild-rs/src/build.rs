@@ -1117,7 +1117,7 @@ impl IndexState {
         let index = dir.join("APKINDEX.tar.gz");
         let old = index
             .is_file()
-            .then(|| apk_core::indexer::OldIndex::load(&index).ok())
+            .then(|| apk_core::indexer::OldIndex::load(&index, None).ok())
             .flatten();
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Failure(format!("{}: {e}", dir.display())))?

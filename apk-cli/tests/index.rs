@@ -214,3 +214,75 @@ fn old_index_records_are_reused() {
         );
     }
 }
+
+/// `--index` with `--merge` and `--prune-origin`, and an unsigned old index refused
+/// unless `--allow-untrusted`: the same output, exit status and index as apk-tools'.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn merged_and_pruned_indexes_are_the_reference_ones() {
+    let Some(reference) = apk_core::testing::reference_apks() else {
+        return;
+    };
+    let pkgs = demo_packages();
+    let (first, rest) = pkgs.split_at(pkgs.len() - 1);
+    let run = |bin: &PathBuf, dir: &std::path::Path, args: &[&str], files: &[String]| {
+        let out = Command::new(bin)
+            .args(args)
+            .arg("-o")
+            .arg(dir.join("out.tar.gz"))
+            .args(files)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        let index = std::fs::read(dir.join("out.tar.gz"))
+            .ok()
+            .and_then(|b| apk_core::index::IndexArchive::read(&b, None, "out").ok())
+            .map(|i| i.packages.iter().map(|p| p.nv()).collect::<Vec<_>>());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "DIR"),
+            index,
+        )
+    };
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_apk"));
+    for extra in [
+        &["--merge"][..],
+        &["--merge", "--prune-origin"],
+        &["--prune-origin"],
+        &[],
+    ] {
+        let mut answers = Vec::new();
+        for bin in [&ours, &reference[0]] {
+            let tmp = tempfile::tempdir().unwrap();
+            let old = tmp.path().join("old.tar.gz");
+            let made = Command::new(bin)
+                .args(["--allow-untrusted", "index", "-o"])
+                .arg(&old)
+                .args(first)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            let old_arg = old.display().to_string();
+            let mut args = vec!["index", "--index", old_arg.as_str()];
+            args.extend_from_slice(extra);
+            let strict = run(bin, tmp.path(), &args, rest);
+            let mut lax = vec!["--allow-untrusted"];
+            lax.extend(&args);
+            let trusted = run(bin, tmp.path(), &lax, rest);
+            answers.push((strict, trusted));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{extra:?}: apk-rs (left), apk-tools (right)"
+        );
+        assert_eq!(
+            answers[0].0 .0,
+            Some(99),
+            "an unsigned old index is refused"
+        );
+    }
+}

@@ -21,14 +21,20 @@ pub struct OldIndex {
 }
 
 impl OldIndex {
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Reads the index at `path`, its signature checked against `keys` when given.
+    pub fn load(path: &Path, keys: Option<&Keyring>) -> Result<Self> {
         let bytes = crate::file::read(path)?;
         let mtime = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map_err(|e| Error::io(path, e))?;
-        let idx = IndexArchive::read(&bytes, None, &path.display().to_string())?;
+        let idx = IndexArchive::read(&bytes, keys, &path.display().to_string())?;
         let records = idx.packages.into_iter().map(|p| (p.nv(), p)).collect();
         Ok(OldIndex { mtime, records })
+    }
+
+    /// Every record of the old index (`--merge` keeps them).
+    pub fn records(&self) -> impl Iterator<Item = &PackageInfo> {
+        self.records.values()
     }
 
     fn reuse(&self, path: &Path) -> Option<PackageInfo> {

@@ -27,26 +27,35 @@ pub struct Args {
     /// Do not warn about dependencies no package in the index provides
     #[arg(long)]
     no_warnings: bool,
+    /// Keep the packages of the --index given too, not only those named
+    #[arg(long)]
+    merge: bool,
+    /// With --merge: drop the old index's packages of an origin a named package has
+    #[arg(long)]
+    prune_origin: bool,
     #[arg(required = true, value_name = "PACKAGE")]
     packages: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let old = match args.index.as_deref().map(OldIndex::load).transpose() {
-        Ok(o) => o,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
-    };
-    // Every package is checked against the trusted keys, as apk-tools does (on all
-    // cores here), unless --allow-untrusted.
+    // Every package, and the old index, is checked against the trusted keys, as
+    // apk-tools does (on all cores here), unless --allow-untrusted.
     let keys = match ctx.keyring() {
         Ok(k) => k,
         Err(e) => {
             context::error(e);
             return 1;
         }
+    };
+    let old = match args.index.as_deref().filter(|p| p.exists()) {
+        None => None,
+        Some(p) => match OldIndex::load(p, keys.as_ref()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                context::error(format!("{}: {}", p.display(), e.apk_reason()));
+                return 99;
+            }
+        },
     };
     let mut pkgs = Vec::with_capacity(args.packages.len());
     let (mut errors, mut new) = (0u32, 0usize);
@@ -65,6 +74,25 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if errors > 0 {
         // apk-tools gives up (status 99) when a package could not be read.
         return 99;
+    }
+    if let (true, Some(old)) = (args.merge, &old) {
+        let origins: HashSet<String> = pkgs.iter().filter_map(|p| p.origin.clone()).collect();
+        let present: HashSet<String> = pkgs
+            .iter()
+            .map(|p| p.checksum.map_or_else(|| p.nv(), |c| c.to_string()))
+            .collect();
+        let mut kept: Vec<PackageInfo> = old
+            .records()
+            .filter(|r| !present.contains(&r.checksum.map_or_else(|| r.nv(), |c| c.to_string())))
+            .filter(|r| {
+                !args.prune_origin
+                    || r.origin
+                        .as_deref()
+                        .is_none_or(|o| o.is_empty() || !origins.contains(o))
+            })
+            .cloned()
+            .collect();
+        pkgs.append(&mut kept);
     }
     if let Some(arch) = &args.rewrite_arch {
         for p in &mut pkgs {
