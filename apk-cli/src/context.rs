@@ -12,6 +12,12 @@ pub struct GlobalOpts {
     /// Use packages from REPO as well
     #[arg(short = 'X', long = "repository", global = true, value_name = "REPO")]
     pub repository: Vec<String>,
+    /// A repositories file line ([@tag] URL, or a `set`/`ndx`/`v2`/`v3` line)
+    #[arg(long, global = true, value_name = "LINE")]
+    pub repository_config: Vec<String>,
+    /// Write progress as `DONE/TOTAL STAGE` lines to file descriptor FD
+    #[arg(long, global = true, value_name = "FD")]
+    pub progress_fd: Option<u32>,
     /// Read repositories from FILE instead of etc/apk/repositories
     #[arg(long, global = true, value_name = "FILE")]
     pub repositories_file: Option<PathBuf>,
@@ -347,6 +353,7 @@ impl Context {
             root: self.root.clone(),
             repositories_file: self.opts.repositories_file.clone(),
             extra_repositories: self.opts.repository.clone(),
+            repository_config: self.opts.repository_config.clone(),
             arch: self.opts.arch.clone(),
             no_network: self.opts.no_network,
             keys: self.keyring()?,
@@ -362,6 +369,9 @@ impl Context {
                 .map(|m| std::time::Duration::from_secs(m * 60)),
         };
         let db = apk_core::database::Database::open(&opts)?;
+        for w in &db.config_warnings {
+            crate::output::err(w);
+        }
         for p in &db.unavailable {
             crate::output::warning(&p.message);
         }

@@ -316,24 +316,36 @@ fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::
     // Options that take a value (global, or of any applet, as apk-tools reads an
     // applet's options before its name too): their next word is not the applet.
     let takes_value = |word: &str| {
-        let all = cmd
+        let all: Vec<&clap::Arg> = cmd
             .get_arguments()
-            .chain(cmd.get_subcommands().flat_map(|sc| sc.get_arguments()));
-        all.filter(|a| !a.is_positional()).any(|a| {
-            let valued =
-                a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values();
-            let long = word
-                .strip_prefix("--")
-                .filter(|l| !l.contains('='))
-                .is_some_and(|l| {
-                    a.get_long()
-                        .is_some_and(|n| n == l || (l.len() > 1 && n.starts_with(l)))
-                });
-            let short = word.len() == 2
-                && word.starts_with('-')
-                && a.get_short().is_some_and(|c| word.ends_with(c));
-            valued && (long || short)
-        })
+            .chain(cmd.get_subcommands().flat_map(|sc| sc.get_arguments()))
+            .filter(|a| !a.is_positional())
+            .collect();
+        let valued = |a: &clap::Arg| {
+            a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values()
+        };
+        if let Some(l) = word.strip_prefix("--") {
+            if l.contains('=') {
+                return false;
+            }
+            // An exact name wins over a longer one it begins (`--progress`,
+            // `--progress-fd`); otherwise the prefix must name one option only.
+            if let Some(a) = all.iter().find(|a| a.get_long() == Some(l)) {
+                return valued(a);
+            }
+            let mut by_prefix = all
+                .iter()
+                .filter(|a| l.len() > 1 && a.get_long().is_some_and(|n| n.starts_with(l)));
+            return match (by_prefix.next(), by_prefix.next()) {
+                (Some(a), None) => valued(a),
+                _ => false,
+            };
+        }
+        word.len() == 2
+            && word.starts_with('-')
+            && all
+                .iter()
+                .any(|a| valued(a) && a.get_short().is_some_and(|c| word.ends_with(c)))
     };
     let mut pos = None;
     let mut i = 1;

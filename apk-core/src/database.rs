@@ -20,6 +20,9 @@ pub struct OpenOptions {
     pub repositories_file: Option<PathBuf>,
     /// `-X` repositories, read before the configured ones (as apk-tools 3 reads them).
     pub extra_repositories: Vec<String>,
+    /// `--repository-config`: lines in the repositories file's format, read with the
+    /// `-X` repositories.
+    pub repository_config: Vec<String>,
     /// `--arch`: overrides `etc/apk/arch`; the first is primary.
     pub arch: Vec<String>,
     /// `--no-network`: remote repositories are known but not usable.
@@ -180,6 +183,9 @@ struct Inputs {
     repos: Vec<Repository>,
     /// Further tags of each repository (named again with another tag; "" untagged).
     also_tags: Vec<Vec<String>>,
+    /// apk-tools' messages (with their `WARNING: `/`ERROR: `) for repository
+    /// configuration it could not use.
+    warnings: Vec<String>,
     /// Where each repository's index comes from.
     sources: Vec<IndexSource>,
 }
@@ -196,14 +202,15 @@ impl Inputs {
         } else {
             opts.arch.clone()
         };
+        // Files are named in messages as apk-tools names them.
         let (file, what) = match &opts.repositories_file {
             Some(f) => (f.clone(), f.display().to_string()),
-            None => {
-                let f = root.join("etc/apk/repositories");
-                let w = f.display().to_string();
-                (f, w)
-            }
+            None => (
+                root.join("etc/apk/repositories"),
+                "etc/apk/repositories".to_owned(),
+            ),
         };
+        let mut warnings = Vec::new();
         // As apk-tools 3 reads them: the command line's repositories (`-X`) first, then
         // the configured ones: the repositories file, then `repositories.d/*.list`
         // (only without --repositories-file).
@@ -212,23 +219,47 @@ impl Inputs {
             .iter()
             .map(|u| Repository::from_url(u, None))
             .collect();
+        // Each `--repository-config` line on its own (numbered on from the `-X` ones,
+        // as apk-tools counts them).
+        for (i, line) in opts.repository_config.iter().enumerate() {
+            let what = "<command line>";
+            let n = opts.extra_repositories.len() + i;
+            let text = format!("{}{line}", "\n".repeat(n));
+            let parsed = RepositoriesFile::parse(&text, what)?;
+            let (found, w) = parsed.repositories_warning(&arches[0], what)?;
+            warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
+            warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+            repos.extend(found);
+        }
         let mut repositories_text = None;
         if !opts.sources.no_sys_repos {
             let mut files = vec![(file, what)];
             if opts.repositories_file.is_none() {
                 for rel in crate::confdir::repository_lists(root) {
                     let f = root.join(&rel);
-                    let w = f.display().to_string();
+                    let w = rel
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     files.push((f, w));
                 }
             }
             let mut all = String::new();
             for (file, what) in files {
                 let Some(text) = read_optional(&file)? else {
+                    // apk-tools says so for a file named on the command line, and goes on.
+                    if opts.repositories_file.as_ref() == Some(&file) {
+                        warnings.push(format!(
+                            "ERROR: failed to read repositories: {what}: No such file or directory"
+                        ));
+                    }
                     continue;
                 };
                 let parsed = RepositoriesFile::parse(&text, &what)?;
-                repos.extend(parsed.repositories(&arches[0])?);
+                let (found, w) = parsed.repositories_warning(&arches[0], &what)?;
+                warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
+                warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+                repos.extend(found);
                 all.push_str(&what);
                 all.push('\n');
                 all.push_str(&text);
@@ -271,6 +302,7 @@ impl Inputs {
             repos,
             also_tags,
             sources,
+            warnings,
         })
     }
 
@@ -295,6 +327,7 @@ impl Inputs {
             self.repositories_text.as_deref().unwrap_or("").as_bytes(),
         );
         k.add("extra", opts.extra_repositories.join("\n").as_bytes());
+        k.add("config", opts.repository_config.join("\n").as_bytes());
         for f in [
             "etc/apk/world",
             "lib/apk/db/installed",
@@ -345,6 +378,9 @@ pub struct Database {
     pub world: Vec<Dependency>,
     /// Repositories that could not be read (or only from an old cached copy).
     pub unavailable: Vec<RepoProblem>,
+    /// apk-tools' messages (`WARNING: ...`, `ERROR: ...`) for repository
+    /// configuration it could not use: lines left out, a missing file.
+    pub config_warnings: Vec<String>,
     /// Files of installed packages, as (directory, file name).
     pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
 }
@@ -400,6 +436,7 @@ impl Database {
             pool: Pool::default(),
             world,
             unavailable: Vec::new(),
+            config_warnings: inputs.warnings.clone(),
             installed_files: std::collections::HashMap::new(),
         };
         if let Some((path, key)) = &snapshot {

@@ -105,6 +105,14 @@ pub enum Line {
 pub struct RepositoriesFile {
     /// Each line's text and its meaning.
     pub lines: Vec<(String, Line)>,
+    /// Lines skipped with apk-tools' warning (`FILE:LINE: unrecogized keyword: x`).
+    pub warnings: Vec<String>,
+}
+
+/// A repository URL as apk-tools 3 recognises one in a repositories file: an absolute
+/// path or `scheme://...`.
+fn is_url(word: &str) -> bool {
+    word.starts_with('/') || word.contains("://")
 }
 
 fn valid_key(k: &str) -> bool {
@@ -115,7 +123,13 @@ fn valid_key(k: &str) -> bool {
 impl RepositoriesFile {
     pub fn parse(text: &str, what: &str) -> Result<Self> {
         let mut out = RepositoriesFile::default();
+        // As apk-tools reads a file: a line it cannot use ends the file.
+        let mut stopped = false;
         for (n, raw) in text.lines().enumerate() {
+            if stopped {
+                out.lines.push((raw.to_owned(), Line::Comment));
+                continue;
+            }
             let err = |m: String| Error::parse(what, n + 1, m);
             let line = raw.trim();
             let parsed = if line.is_empty() {
@@ -145,6 +159,17 @@ impl RepositoriesFile {
                         key: key.to_owned(),
                         value: value.to_owned(),
                     }
+                } else if words.peek().is_some_and(|w| {
+                    !w.starts_with('@') && !is_url(w) && !matches!(*w, "v2" | "v3" | "ndx")
+                }) {
+                    // apk-tools' words (its spelling too); the line is left out.
+                    out.warnings.push(format!(
+                        "{what}:{}: unrecogized keyword: {}",
+                        n + 1,
+                        words.peek().copied().unwrap_or("")
+                    ));
+                    stopped = true;
+                    Line::Comment
                 } else {
                     let kind = match words.peek() {
                         Some(&"v2") => Some(RepoKind::V2),
@@ -194,6 +219,18 @@ impl RepositoriesFile {
 
     /// The repositories the file declares, in order, with variables expanded.
     pub fn repositories(&self, arch: &str) -> Result<Vec<Repository>> {
+        self.repositories_warning(arch, "repositories")
+            .map(|(r, _)| r)
+    }
+
+    /// [`repositories`](Self::repositories), and apk-tools' warnings for the lines
+    /// left out (`WHAT:LINE: invalid url: x`).
+    pub fn repositories_warning(
+        &self,
+        arch: &str,
+        what: &str,
+    ) -> Result<(Vec<Repository>, Vec<String>)> {
+        let mut warnings = Vec::new();
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert("APK_ARCH".into(), arch.into());
         let mut out = Vec::new();
@@ -219,6 +256,11 @@ impl RepositoriesFile {
                 } => {
                     let url = expand(url)?;
                     let url = url.trim_end_matches('/');
+                    if !is_url(url) {
+                        // apk-tools stops reading the file there.
+                        warnings.push(format!("{what}:{}: invalid url: {url}", n + 1));
+                        break;
+                    }
                     let kind = kind.unwrap_or_else(|| default_kind(url));
                     if components.is_empty() {
                         out.push(Repository {
@@ -238,7 +280,7 @@ impl RepositoriesFile {
                 Line::Blank | Line::Comment => {}
             }
         }
-        Ok(out)
+        Ok((out, warnings))
     }
 }
 
@@ -276,9 +318,25 @@ set -default mirror=https://ignored.example.com
 v3 ${mirror} main community
 ndx @local file:///srv/repo/x86_64/APKINDEX.tar.gz
 /srv/local/
-test:/tmp/idx/APKINDEX.tar.gz
+test:///tmp/idx/APKINDEX.tar.gz
 v2 ${mirror}/${APK_ARCH}-extra
 ";
+
+    #[test]
+    fn a_line_apk_tools_cannot_use_ends_the_file() {
+        let f = RepositoriesFile::parse("/a\nrelative/b\n/c\n", "etc/apk/repositories").unwrap();
+        assert_eq!(
+            f.warnings,
+            ["etc/apk/repositories:2: unrecogized keyword: relative/b"]
+        );
+        let (repos, warnings) = f.repositories_warning("x86_64", "r").unwrap();
+        assert_eq!(repos.len(), 1);
+        assert!(warnings.is_empty());
+        let f = RepositoriesFile::parse("set x=rel\n/a\nv2 ${x}/b\n/c\n", "r").unwrap();
+        let (repos, warnings) = f.repositories_warning("x86_64", "r").unwrap();
+        assert_eq!(repos.len(), 1);
+        assert_eq!(warnings, ["r:3: invalid url: rel/b"]);
+    }
 
     #[test]
     fn parses_expands_and_round_trips() {
@@ -295,7 +353,7 @@ v2 ${mirror}/${APK_ARCH}-extra
                 "https://mirror.example.com/distro/community",
                 "file:///srv/repo/x86_64/APKINDEX.tar.gz",
                 "/srv/local",
-                "test:/tmp/idx/APKINDEX.tar.gz",
+                "test:///tmp/idx/APKINDEX.tar.gz",
                 "https://mirror.example.com/distro/x86_64-extra",
             ]
         );
@@ -318,7 +376,7 @@ v2 ${mirror}/${APK_ARCH}-extra
         );
         assert_eq!(
             Repository::local_path(&repos[6].url),
-            Some("/tmp/idx/APKINDEX.tar.gz")
+            Some("//tmp/idx/APKINDEX.tar.gz")
         );
     }
 

@@ -289,6 +289,7 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
         pool: Pool::default(),
         world: Vec::new(),
         unavailable: Vec::new(),
+        config_warnings: Vec::new(),
         installed_files: std::collections::HashMap::new(),
     };
     // Without the section, any record position is accepted (and never read).
