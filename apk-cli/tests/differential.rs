@@ -178,6 +178,29 @@ fn command_line_as_apk_tools_reads_it() {
     t.step_same(&["--no-scripts", "add", s(&unsigned)]);
     t.step_same(&["--no-scripts", "--allow-untrusted", "add", s(&unsigned)]);
     t.step_same(&["--no-scripts", "del", "unsigned", "docs"]);
+    // Repository configuration from the command line, and lines apk-tools cannot use.
+    let r = repo.display().to_string();
+    t.step(&[
+        "--repository-config",
+        &r,
+        "--repository-config",
+        "bogus",
+        "policy",
+        "demo-lib",
+    ]);
+    t.step(&[
+        "--repository-config",
+        &format!("@t {r}"),
+        "-X",
+        &r,
+        "policy",
+        "demo-lib",
+    ]);
+    t.step(&["--repositories-file", "/nonexistent", "policy", "demo-lib"]);
+    let file = tmp.path().join("repositories");
+    std::fs::write(&file, format!("{r}\nrelative/path\n/never/read\n")).unwrap();
+    t.step(&["--repositories-file", s(&file), "update"]);
+    t.step(&["--progress", "--no-progress", "-s", "add", "demo-hello"]);
 }
 
 /// Roots that are not (yet) apk roots: no database folder, or no world file. Applets

@@ -257,8 +257,20 @@ impl Inputs {
                 };
                 let parsed = RepositoriesFile::parse(&text, &what)?;
                 let (found, w) = parsed.repositories_warning(&arches[0], &what)?;
+                let stopped = if !parsed.warnings.is_empty() {
+                    Some("unsupported repositories file keyword")
+                } else if !w.is_empty() {
+                    Some("repositories file syntax error")
+                } else {
+                    None
+                };
                 warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
                 warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+                // For a file named on the command line apk-tools adds why it stopped.
+                if let (Some(why), true) = (stopped, opts.repositories_file.as_ref() == Some(&file))
+                {
+                    warnings.push(format!("ERROR: failed to read repositories: {what}: {why}"));
+                }
                 repos.extend(found);
                 all.push_str(&what);
                 all.push('\n');

@@ -1017,17 +1017,24 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> u32 {
                 };
                 let _ = writeln!(out, "    {prefix}lib/apk/db/installed");
             }
+            // As apk-tools lists them: each repository holding the package, once for
+            // every tag that allows any repository holding it.
+            let repos = p.repos & !(1u64 << apk_core::pool::REPO_CACHED);
             for (i, repo) in pool.repos.iter().enumerate().skip(1) {
-                if i >= 64 || p.repos & (1 << i) == 0 {
+                if i >= 64 || repos & (1 << i) == 0 {
                     continue;
                 }
-                let t = &pool.tags[repo.tag as usize].name;
-                let prefix = if t.is_empty() {
-                    String::new()
-                } else {
-                    format!("@{t} ")
-                };
-                let _ = writeln!(out, "    {prefix}{}", repo.url);
+                for (j, tag) in pool.tags.iter().enumerate() {
+                    if tag.allowed_repos & repos == 0 {
+                        continue;
+                    }
+                    let prefix = if j == 0 {
+                        String::new()
+                    } else {
+                        format!("@{} ", tag.name)
+                    };
+                    let _ = writeln!(out, "    {prefix}{}", repo.url);
+                }
             }
         }
     }
