@@ -228,6 +228,8 @@ pub struct Context {
     lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
     /// `--initdb` on a root that had no database: no lock is taken.
     unlocked_initdb: std::cell::Cell<bool>,
+    /// `--overlay-from-stdin`'s files, once read.
+    overlay: std::cell::OnceCell<std::collections::HashSet<String>>,
     /// The sources the database is opened with (`--from`).
     sources: std::cell::Cell<apk_core::database::Sources>,
     /// Packages given as files on the command line, by their id in the pool.
@@ -257,12 +259,7 @@ impl Context {
         if opts.cache_predownload {
             opts.cache_packages = true;
         }
-        if opts.overlay_from_stdin {
-            return Err(
-                "option --overlay-from-stdin (lbu's overlay of a diskless system) is not implemented in this build of apk-rs"
-                    .into(),
-            );
-        }
+
         let root = opts.root.clone().unwrap_or_else(|| PathBuf::from("/"));
         if let Some(d) = &opts.cache_dir {
             let dir = if d.is_absolute() {
@@ -287,6 +284,7 @@ impl Context {
             unlocked_initdb: std::cell::Cell::new(false),
             local_files: Default::default(),
             sources: Default::default(),
+            overlay: Default::default(),
         })
     }
 
@@ -523,6 +521,28 @@ impl Context {
             && (self.opts.progress || std::io::stderr().is_terminal())
     }
 
+    /// `--overlay-from-stdin`: the overlay's files, read from standard input once
+    /// (`DIR/` or `DIR/FILE` lines; reading stops at a line without a `/`).
+    pub fn overlay(&self) -> &std::collections::HashSet<String> {
+        self.overlay.get_or_init(|| {
+            let mut files = std::collections::HashSet::new();
+            if !self.opts.overlay_from_stdin {
+                return files;
+            }
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text);
+            for line in text.lines() {
+                let Some((_, file)) = line.rsplit_once('/') else {
+                    break;
+                };
+                if !file.is_empty() {
+                    files.insert(line.to_owned());
+                }
+            }
+            files
+        })
+    }
+
     /// The uvol manager, as apk-tools picks it: `--uvol-manager`, else
     /// `/usr/sbin/uvol` for the host's root only; an absolute path to an executable.
     pub fn uvol(&self) -> apk_core::commit::Uvol {
@@ -594,6 +614,7 @@ impl Context {
             clean_protected: self.opts.clean_protected,
             skip_commit_hooks: self.opts.no_commit_hooks,
             uvol: self.uvol(),
+            overlay: self.overlay().clone(),
             purge: self.opts.purge,
             scripts: apk_core::commit::script::ScriptOptions {
                 preserve_env: self.opts.preserve_env,

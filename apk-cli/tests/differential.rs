@@ -956,3 +956,35 @@ fn volumes_go_to_the_uvol_manager() {
     );
     assert_eq!(step(&["--uvol-manager", &good, "del", "voldemo"]), 4);
 }
+
+/// `--overlay-from-stdin` (a diskless system's lbu overlay): a package installing an
+/// overlay file takes it over in the database, the overlay's contents stay; removing
+/// the package keeps the changed configuration file.
+#[test]
+fn overlay_files_stay_as_apk_tools_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    publish(
+        &repo,
+        vec![spec("ovdemo", "1.0-r0")
+            .dir("etc")
+            .file("etc/ovdemo.conf", "package conf\n")
+            .file("etc/ovdemo.other", "other\n")],
+    );
+    let setup = |root: &Path| {
+        demo_root(&repo)(root);
+        std::fs::write(root.join("etc/ovdemo.conf"), "user conf\n").unwrap();
+    };
+    let Some(mut t) = Twin::new(tmp.path(), &["--no-scripts"], setup) else {
+        return;
+    };
+    t.wrapper = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "printf 'etc/\\netc/ovdemo.conf\\n' | \"$0\" \"$@\"".to_owned(),
+    ];
+    t.step_same(&["--initdb", "--overlay-from-stdin", "add", "ovdemo"]);
+    t.wrapper.clear();
+    t.step_same(&["audit"]);
+    t.step_same(&["del", "ovdemo"]);
+}

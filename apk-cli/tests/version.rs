@@ -51,14 +51,6 @@ fn check_reports_invalid_versions() {
 
 #[test]
 fn unimplemented_options_and_applets_are_refused() {
-    let (code, _, err) = run(&["--overlay-from-stdin", "version", "-t", "1", "2"]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains(
-            "--overlay-from-stdin (lbu's overlay of a diskless system) is not implemented"
-        ),
-        "{err}"
-    );
     let (code, _, err) = run(&["mkndx"]);
     assert_eq!(code, 1);
     assert!(err.contains("'mkndx' is not implemented"), "{err}");

@@ -78,6 +78,9 @@ pub struct Options {
     /// The uvol manager that takes package files under `uvol/` (volumes), or why
     /// there is none.
     pub uvol: Uvol,
+    /// `--overlay-from-stdin`: files of a diskless system's overlay (lbu). A package
+    /// installing one takes it over in the database; the overlay's file stays.
+    pub overlay: HashSet<String>,
 }
 
 /// Where the volumes of packages (`uvol/NAME` entries) go.
@@ -1060,6 +1063,20 @@ impl Committer<'_> {
             }
         }
         (self.on)(Event::Trace(path.to_owned()));
+        if self.opts.overlay.contains(path) && self.state.owner(path).is_none() {
+            // As apk-tools: the package owns it now, the overlay's contents stay.
+            let checksum = match h.kind {
+                EntryKind::Symlink => entry_checksum(h, h.link.as_deref().unwrap_or("").as_bytes()),
+                _ => entry_checksum(h, data),
+            };
+            stage.paths.insert(path.to_owned());
+            stage.dir(parent_of(path)).files.push(InstalledFile {
+                name: file_name(path).to_owned(),
+                acl: unless_default(acl, 0o644),
+                checksum: Some(checksum),
+            });
+            return Ok(());
+        }
         if path == "etc/passwd" || path == "etc/group" {
             stage.touches_ids = true;
         }
