@@ -654,6 +654,9 @@ fn queries_upgrades_and_applet_options() {
         &["search", "-x", "demo"],
         &["search", "-v", "-v", "-d", "library"],
         &["list", "--manifest"],
+        &["list", "DEMO-*"],
+        &["list", "Demo-lib"],
+        &["version", "DEMO*"],
         &["--simulate", "fetch", "demo-hello"],
         &["fetch", "--url", "--simulate", "-R", "demo-hello"],
         &[

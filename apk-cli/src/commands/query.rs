@@ -61,17 +61,15 @@ fn passes_filters(pool: &Pool, spec: &Spec, pkg: PkgId) -> bool {
     true
 }
 
-/// Shell-style wildcard match (`*`, `?`), as fnmatch without flags.
+/// Shell-style wildcard match (`*`, `?`) without regard to case, as apk-tools matches
+/// names (`fnmatch` with `FNM_CASEFOLD`); linear in the text for each `*`. A pattern
+/// without wildcards is compared exactly.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
-            Some(b'?') => !t.is_empty() && go(&p[1..], &t[1..]),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
-        }
+    if pattern.contains(['*', '?']) {
+        crate::query::engine::wildcard_match(pattern, text)
+    } else {
+        pattern == text
     }
-    go(pattern.as_bytes(), text.as_bytes())
 }
 
 /// Packages ordered as apk lists them: by name, then by version.
