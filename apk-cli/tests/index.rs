@@ -286,3 +286,36 @@ fn merged_and_pruned_indexes_are_the_reference_ones() {
         );
     }
 }
+
+/// The same package given twice (a copy under another name) is one record, as
+/// apk-tools keeps one package per identity.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn one_record_per_identity() {
+    let Some(reference) = apk_core::testing::reference_apks() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = demo_repo().join("demo-lib-2.1-r0.apk");
+    let copy = tmp.path().join("copy-of-demo-lib.apk");
+    std::fs::copy(&src, &copy).unwrap();
+    let mut outs = Vec::new();
+    for bin in [
+        PathBuf::from(env!("CARGO_BIN_EXE_apk")),
+        reference[0].clone(),
+    ] {
+        let out = Command::new(&bin)
+            .args(["--allow-untrusted", "index", "-o"])
+            .arg(tmp.path().join("i.tar.gz"))
+            .arg(&src)
+            .arg(&copy)
+            .output()
+            .unwrap();
+        outs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(outs[0], "Index has 1 packages (of which 2 are new)\n");
+}

@@ -127,6 +127,22 @@ impl PublicKey {
     /// Checks `sig` made with `algo` over a stream with the given digests.
     pub fn verify(&self, algo: Algorithm, digests: &StreamDigests, sig: &[u8]) -> bool {
         match (self, algo) {
+            (PublicKey::Rsa(k), _) if rsa::traits::PublicKeyParts::size(k.as_ref()) >= 256 => {
+                // ring (2048 bits and more): it hashes the stream itself.
+                use ring::signature as rs;
+                use rsa::traits::PublicKeyParts as _;
+                let params: &rs::RsaParameters = match algo {
+                    Algorithm::RsaSha1 => &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                    Algorithm::RsaSha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RsaSha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::Ed25519 => return false,
+                };
+                let key = rs::RsaPublicKeyComponents {
+                    n: k.n().to_bytes_be(),
+                    e: k.e().to_bytes_be(),
+                };
+                key.verify(params, digests.data, sig).is_ok()
+            }
             (PublicKey::Rsa(k), Algorithm::RsaSha1) => k
                 .verify(Pkcs1v15Sign::new::<Sha1>(), digests.sha1(), sig)
                 .is_ok(),

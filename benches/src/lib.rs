@@ -23,9 +23,14 @@ pub fn shared_file(rel: &str) -> Option<PathBuf> {
     Some(apk_core::testing::shared_dir()?.join(rel))
 }
 
-/// Writes `n` small signed packages (`gen-<i>-1.0-r0.apk`) into `dir`.
+/// Writes `n` small packages (`gen-<i>-1.0-r0.apk`) into `dir`, signed with a 2048-bit
+/// RSA key (the size Alpine's keys start at) whose public half is written to
+/// `dir/keys/bench.rsa.pub`, so that `apk index --keys-dir dir/keys` checks each one.
 pub fn generate_packages(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let key = PrivateKey::generate_rsa(1024).expect("key");
+    let key = PrivateKey::generate_rsa(2048).expect("key");
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).expect("keys dir");
+    std::fs::write(keys.join("bench.rsa.pub"), key.public_key().to_pem()).expect("public key");
     (0..n)
         .map(|i| {
             let mut info = PkgInfo::default();

@@ -99,6 +99,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             p.arch = Some(arch.clone());
         }
     }
+    // The same package given twice (by its identity) is one record, as apk-tools
+    // keeps one package per identity.
+    let mut identities = HashSet::new();
+    pkgs.retain(|p| p.checksum.is_none_or(|c| identities.insert(c.to_string())));
     indexer::sort_records(&mut pkgs);
     if !args.no_warnings {
         warn_missing_providers(&pkgs);
