@@ -37,13 +37,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 /// Runs a query with `spec` on the open database and prints the answer; the exit
 /// status as apk-tools has it (1 when a field asked for could not be given).
 pub fn run_spec(db: &mut Database, mut spec: Spec, args: &[String]) -> u32 {
-    let solved = if spec.recursive {
-        match engine::solve_recursive(db, &spec, args) {
-            Ok(s) => s,
-            Err(code) => return code,
-        }
-    } else {
-        Vec::new()
+    let solved = match engine::solved_for(db, &spec, args) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     if spec.summarize {
         return summarize(db, &spec, args, solved);

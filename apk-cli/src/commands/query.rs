@@ -150,13 +150,9 @@ pub fn search(ctx: &Context, args: SearchArgs) -> u32 {
     let Some(mut db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
-    let solved = if spec.recursive {
-        match crate::query::engine::solve_recursive(&mut db, &spec, &args.patterns) {
-            Ok(s) => s,
-            Err(code) => return code,
-        }
-    } else {
-        Vec::new()
+    let solved = match crate::query::engine::solved_for(&mut db, &spec, &args.patterns) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pool = &db.pool;
     let engine = crate::query::engine::Engine::new(&db, &spec, solved);
@@ -1170,14 +1166,10 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         }
         return 0;
     }
-    let solved = if spec.recursive {
-        spec.auto_select_virtual = true;
-        match crate::query::engine::solve_recursive(&mut db, &spec, &args.names) {
-            Ok(s) => s,
-            Err(code) => return code,
-        }
-    } else {
-        Vec::new()
+    spec.auto_select_virtual = spec.recursive;
+    let solved = match crate::query::engine::solved_for(&mut db, &spec, &args.names) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pool = &db.pool;
     let mut errors = 0;

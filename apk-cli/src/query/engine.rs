@@ -685,20 +685,11 @@ impl<'a> Engine<'a> {
             list(ser, Field::Triggers, &t, false);
         }
         if fields.has(Field::Scripts) {
-            const ORDER: &[&str] = &[
-                "pre-install",
-                "post-install",
-                "pre-deinstall",
-                "post-deinstall",
-                "pre-upgrade",
-                "post-upgrade",
-                "trigger",
-            ];
             let have: Vec<String> = self
                 .installed_state()
                 .and_then(|s| s.scripts.get(name))
                 .map(|l| {
-                    ORDER
+                    apk_core::commit::state::SCRIPT_ORDER
                         .iter()
                         .filter(|a| l.iter().any(|(x, _)| x == *a))
                         .map(|a| (*a).to_owned())
@@ -823,9 +814,18 @@ pub fn download_url(pool: &Pool, pkg: PkgId) -> Option<String> {
     Some(repo.package_url(&arch, pool.name(p.name), pool.pkg_version(p)))
 }
 
+/// What a query's `--recursive` solve chose (nothing without it), errors reported.
+pub fn solved_for(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Vec<PkgId>, u32> {
+    if spec.recursive {
+        solve_recursive(db, spec, args)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// `--recursive`: what the queries (and the world, with `--world`) need, solved as
 /// an installation would be.
-pub fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Vec<PkgId>, u32> {
+fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Vec<PkgId>, u32> {
     let mut world: Vec<Dep> = Vec::new();
     if spec.world {
         for d in &db.world {

@@ -20,7 +20,7 @@ pub const SCRIPTS: &str = "lib/apk/db/scripts.tar";
 pub const SCRIPTS_GZ: &str = "lib/apk/db/scripts.tar.gz";
 
 /// Script actions in the order apk-tools keeps them.
-const SCRIPT_ORDER: [&str; 7] = [
+pub const SCRIPT_ORDER: [&str; 7] = [
     "pre-install",
     "post-install",
     "pre-deinstall",
