@@ -1,6 +1,7 @@
 //! Version comparison, dependency parsing, APKINDEX parsing and package verification.
 
-use apk_core::{dep, index, package::Package, sign::Keyring, version};
+use apk_format::v2::{apkindex as index, package::Package};
+use apk_format::{dep, sign::Keyring, version};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 

@@ -1,8 +1,8 @@
 //! `apk index` over 2,000 generated signed packages: read every control stream in
 //! parallel and write the index archive.
 
-use apk_core::index::IndexArchive;
 use apk_core::indexer;
+use apk_format::v2::apkindex::IndexArchive;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn index_2000(c: &mut Criterion) {

@@ -4,8 +4,8 @@
 
 use apk_core::commit::{self, Options};
 use apk_core::database::Database;
-use apk_core::dep::Dependency;
 use apk_core::solver::{self, Request};
+use apk_format::dep::Dependency;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 fn install(c: &mut Criterion) {

@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("tmp");
     let aports = tmp.path().join("aports");
     tree(&aports, 200);
-    let key = apk_core::sign::PrivateKey::generate_rsa(2048).expect("key");
+    let key = apk_format::sign::PrivateKey::generate_rsa(2048).expect("key");
     let key_path = tmp.path().join("bench.rsa");
     std::fs::write(&key_path, key.to_pem().expect("pem")).expect("key");
     std::fs::write(tmp.path().join("bench.rsa.pub"), key.public_key().to_pem()).expect("pub");

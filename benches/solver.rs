@@ -2,8 +2,8 @@
 //! Alpine 3.16 index and on a generated universe of 100,000 packages in 20 repositories.
 
 use apk_core::database::{Database, OpenOptions};
-use apk_core::dep::Dependency;
 use apk_core::solver::{self, Request};
+use apk_format::dep::Dependency;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn solve(db: &mut Database, names: &[&str]) -> usize {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use apk_core::dep::Dependency;
+use apk_format::dep::Dependency;
 
 /// The variables read from an APKBUILD.
 const VARIABLES: &[&str] = &[
@@ -251,7 +251,7 @@ impl Apkbuild {
             return bad(format!("invalid pkgname '{name}'"));
         }
         let ver = self.var("pkgver");
-        if ver.contains('-') || !apk_core::version::is_valid(ver) {
+        if ver.contains('-') || !apk_format::version::is_valid(ver) {
             return bad(format!("invalid pkgver '{ver}'"));
         }
         let rel = self.var("pkgrel");

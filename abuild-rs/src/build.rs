@@ -12,9 +12,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use apk_core::package::PackageBuilder;
-use apk_core::pkginfo::PkgInfo;
-use apk_core::sign::PrivateKey;
+use apk_format::sign::PrivateKey;
+use apk_format::v2::package::PackageBuilder;
+use apk_format::v2::pkginfo::PkgInfo;
 use sha2::{Digest, Sha512};
 
 use crate::apkbuild::{base_env, shell, Apkbuild, Subpackage};
@@ -336,7 +336,7 @@ pub fn sha512_file(path: &Path) -> std::io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(apk_core::checksum::encode_hex(&h.finalize()))
+    Ok(apk_format::checksum::encode_hex(&h.finalize()))
 }
 
 const ARCHIVES: &[&str] = &[
@@ -386,7 +386,7 @@ fn install_makedepends(
     }
     // What this build makes itself is not installed from a repository.
     let own = b.provided_names();
-    deps.retain(|d| apk_core::dep::Dependency::parse(d).map_or(true, |p| !own.contains(&p.name)));
+    deps.retain(|d| apk_format::dep::Dependency::parse(d).map_or(true, |p| !own.contains(&p.name)));
     if deps.is_empty() {
         return Ok(None);
     }
@@ -1017,7 +1017,7 @@ fn scripts_of(b: &Apkbuild, name: &str) -> Result<Vec<(String, Vec<u8>)>, Failur
             continue;
         };
         let script = format!(".{action}");
-        if !apk_core::package::SCRIPT_NAMES.contains(&script.as_str()) {
+        if !apk_format::v2::package::SCRIPT_NAMES.contains(&script.as_str()) {
             return fail(format!(
                 "{}: '{file}' is not an install script name",
                 b.pkgname()
@@ -1108,7 +1108,7 @@ pub fn update_index(dir: &Path, description: &str, sign_key: &Path) -> Result<()
 #[derive(Debug, Default)]
 pub struct IndexState {
     /// By file name.
-    records: BTreeMap<String, apk_core::index::PackageInfo>,
+    records: BTreeMap<String, apk_format::PackageInfo>,
 }
 
 impl IndexState {
@@ -1160,14 +1160,14 @@ impl IndexState {
             }
         }
         apk_core::indexer::sort_records(&mut pkgs);
-        let bytes = apk_core::index::IndexArchive {
+        let bytes = apk_format::v2::apkindex::IndexArchive {
             description: Some(description.to_owned()),
             packages: pkgs,
             signatures: Vec::new(),
         }
-        .write(apk_core::archive::build_time())
+        .write(apk_format::v2::archive::build_time())
         .map_err(|e| Failure(e.to_string()))?;
-        let signed = apk_core::package::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
+        let signed = apk_format::v2::signed::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
             .map_err(|e| Failure(e.to_string()))?;
         apk_core::file::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
             .map_err(|e| Failure(e.to_string()))

@@ -270,7 +270,7 @@ fn run(args: &[String]) -> Result<u8, Failure> {
                     let mine = names.iter().any(|n| {
                         file.strip_prefix(&format!("{n}-"))
                             .and_then(|v| v.strip_suffix(".apk"))
-                            .is_some_and(apk_core::version::is_valid)
+                            .is_some_and(apk_format::version::is_valid)
                     });
                     let current = ours.contains(&file);
                     let remove = if verb == "cleanpkg" {

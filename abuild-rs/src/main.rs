@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use abuild_rs::apkbuild::Apkbuild;
 use abuild_rs::{build, lint, plan, repo};
-use apk_core::package::{self, PackageBuilder};
-use apk_core::pkginfo::PkgInfo;
-use apk_core::sign::PrivateKey;
+use apk_format::sign::PrivateKey;
+use apk_format::v2::package::{self, PackageBuilder};
+use apk_format::v2::pkginfo::PkgInfo;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -359,7 +359,7 @@ fn keygen(
 }
 
 fn sign(key_path: &Path, sig_type: Option<&str>, files: &[PathBuf]) -> apk_core::Result<()> {
-    use apk_core::sign::Algorithm;
+    use apk_format::sign::Algorithm;
     let (key, key_name) = PrivateKey::load(key_path)?;
     let algo = match sig_type {
         None => key.default_algorithm(),
@@ -376,7 +376,7 @@ fn sign(key_path: &Path, sig_type: Option<&str>, files: &[PathBuf]) -> apk_core:
     for f in files {
         let bytes = apk_core::file::read(f)?;
         let what = f.display().to_string();
-        let signed = package::resign_with(&bytes, &key, algo, &key_name, &what)?;
+        let signed = apk_format::v2::signed::resign_with(&bytes, &key, algo, &key_name, &what)?;
         apk_core::file::write_atomically(f, &signed)?;
     }
     Ok(())

@@ -17,7 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use apk_core::package::Owner;
+use apk_format::v2::package::Owner;
 
 /// The fakeroot session that staging stages share through one state file.
 #[derive(Debug, Clone)]

@@ -255,7 +255,7 @@ pub fn run(g: &Graph, opts: &Options, jobs: usize, log: &(dyn Fn(&str) + Sync)) 
     let wake = Condvar::new();
     // Each repository's index, kept between builds; the lock also orders the writes.
     let indexes: Mutex<HashMap<PathBuf, build::IndexState>> = Mutex::new(HashMap::new());
-    let key = apk_core::sign::PrivateKey::load(&opts.sign_key).map_err(|e| e.to_string());
+    let key = apk_format::sign::PrivateKey::load(&opts.sign_key).map_err(|e| e.to_string());
     let dependents: Vec<Vec<usize>> = {
         let mut v = vec![Vec::new(); n];
         for (i, d) in g.deps.iter().enumerate() {

@@ -139,7 +139,7 @@ fn trace_pc(path: &Path, name: &str, t: &mut Traced) {
     let pc = parse_pc(&text);
     t.needed_pc.extend(pc.requires);
     // A version apk cannot order would make the package's metadata invalid.
-    let version = if apk_core::version::is_valid(&pc.version) {
+    let version = if apk_format::version::is_valid(&pc.version) {
         pc.version
     } else {
         "0".to_owned()

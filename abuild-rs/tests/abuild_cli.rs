@@ -67,7 +67,7 @@ fn abuild_verbs_and_configuration() {
         assert!(dir.join(f).is_file(), "{f}: {out}");
     }
     let pkg = std::fs::read(dir.join("demo-data-3-r0.apk")).unwrap();
-    let info = apk_core::package::Package::parse(&pkg, "demo-data").unwrap();
+    let info = apk_format::v2::package::Package::parse(&pkg, "demo-data").unwrap();
     assert_eq!(
         info.pkginfo.get("packager"),
         Some("Test Packager <test@example.org>")

@@ -22,7 +22,7 @@ fn streams(path: &Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
-        let m = apk_core::archive::inflate_member(&bytes, start, 1 << 30, "pkg").unwrap();
+        let m = apk_format::v2::archive::inflate_member(&bytes, start, 1 << 30, "pkg").unwrap();
         start = m.compressed.end;
         out.push(m.data);
     }
@@ -31,7 +31,7 @@ fn streams(path: &Path) -> Vec<Vec<u8>> {
 
 /// `.PKGINFO` lines but the generator comment and `datahash`.
 fn pkginfo_lines(control: &[u8]) -> Vec<String> {
-    let entries = apk_core::archive::read_small_tar(control, "control").unwrap();
+    let entries = apk_format::v2::archive::read_small_tar(control, "control").unwrap();
     let e = entries
         .iter()
         .find(|e| e.header.path == ".PKGINFO")
@@ -89,7 +89,7 @@ fn assert_same_packages(ours: &Path, theirs: &Path) -> BTreeMap<String, PathBuf>
             "{rel}: .PKGINFO"
         );
         let scripts = |c: &[u8]| -> Vec<(String, u32, Vec<u8>)> {
-            apk_core::archive::read_small_tar(c, "control")
+            apk_format::v2::archive::read_small_tar(c, "control")
                 .unwrap()
                 .into_iter()
                 .filter(|e| e.header.path != ".PKGINFO")
@@ -296,7 +296,7 @@ fn every_aport_builds_as_abuild_builds_it() {
             let mut tar = tar::Archive::new(d);
             for e in tar.entries().unwrap() {
                 let mut e = e.unwrap();
-                let h = apk_core::archive::entry_header(&mut e, name).unwrap();
+                let h = apk_format::v2::archive::entry_header(&mut e, name).unwrap();
                 let mut data = Vec::new();
                 std::io::Read::read_to_end(&mut e, &mut data).unwrap();
                 if h.path == ".dummy" {

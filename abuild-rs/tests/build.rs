@@ -100,7 +100,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn pkginfo(apk: &Path) -> apk_core::index::PackageInfo {
+fn pkginfo(apk: &Path) -> apk_format::PackageInfo {
     apk_core::indexer::read_package_info(apk).unwrap()
 }
 
@@ -152,7 +152,7 @@ fn the_tree_builds_installs_runs_and_rebuilds_identically() {
     );
     assert_eq!(prog.build_time, Some(1_700_000_000));
     let bytes = std::fs::read(main.join("demo-prog-2.1-r1.apk")).unwrap();
-    let package = apk_core::package::Package::parse(&bytes, "demo-prog").unwrap();
+    let package = apk_format::v2::package::Package::parse(&bytes, "demo-prog").unwrap();
     let scripts: Vec<&str> = package.scripts().map(|(n, _)| n).collect();
     assert_eq!(scripts, [".post-install"]);
     let data = pkginfo(&repodest.join("community/aarch64/demo-data-3-r0.apk"));
@@ -439,7 +439,7 @@ fn checksum_rewrites_sha512sums_and_lint_reports() {
     assert!(ok, "{out}");
     let new_text = std::fs::read_to_string(dir.join("APKBUILD")).unwrap();
     assert_ne!(text, new_text);
-    let want = apk_core::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
+    let want = apk_format::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
         b"#!/bin/sh\necho changed\n",
     ));
     assert!(
@@ -500,7 +500,7 @@ fn remote_sources_are_downloaded_once_checked_and_cached() {
         .unwrap();
     let port: u16 = line.trim().parse().unwrap();
 
-    let sum = apk_core::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
+    let sum = apk_format::checksum::encode_hex(&<sha2::Sha512 as sha2::Digest>::digest(
         b"delta\nepsilon\n",
     ));
     let dir = t.aports.join("community/remote");
@@ -557,7 +557,7 @@ fn file_sources_and_the_index_verb() {
     let t = tree();
     let outside = t.tmp.path().join("outside.txt");
     std::fs::write(&outside, "from elsewhere\n").unwrap();
-    let sum = apk_core::checksum::encode_hex(&sha2::Sha512::digest(b"from elsewhere\n"));
+    let sum = apk_format::checksum::encode_hex(&sha2::Sha512::digest(b"from elsewhere\n"));
     let dir = t.tmp.path().join("only");
     let apkbuild = format!(
         "pkgname=fromfile\npkgver=1\npkgrel=0\npkgdesc=\"test\"\nurl=\"https://example.org\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\nsource=\"data.txt::file://{}\"\nbuilddir=\"$srcdir\"\npackage() {{ install -Dm644 \"$srcdir\"/data.txt \"$pkgdir\"/usr/share/fromfile/data.txt; }}\nsha512sums=\"{sum}  data.txt\"\n",
@@ -569,7 +569,7 @@ fn file_sources_and_the_index_verb() {
     assert!(ok, "{out}");
     let pkg = repodest.join("main/x86_64/fromfile-1-r0.apk");
     let bytes = std::fs::read(&pkg).unwrap();
-    let parsed = apk_core::package::Package::parse(&bytes, "fromfile").unwrap();
+    let parsed = apk_format::v2::package::Package::parse(&bytes, "fromfile").unwrap();
     let mut seen = Vec::new();
     parsed
         .walk_data(&bytes, "fromfile", |h, data| {
@@ -595,7 +595,8 @@ fn file_sources_and_the_index_verb() {
         verdict.unwrap_or_else(|e| panic!("{e}"));
     }
     let idx =
-        apk_core::index::IndexArchive::read(&std::fs::read(&index).unwrap(), None, "i").unwrap();
+        apk_format::v2::apkindex::IndexArchive::read(&std::fs::read(&index).unwrap(), None, "i")
+            .unwrap();
     assert_eq!(idx.packages.len(), 1);
     assert_eq!(idx.packages[0].name, "fromfile");
     assert_eq!(idx.packages[0].arch.as_deref(), Some("x86_64"));

@@ -76,7 +76,7 @@ fn keygen_pack_sign_verify_both_key_types() {
             .arg(&private)
             .arg(&apk_file));
         let bytes = std::fs::read(&apk_file).unwrap();
-        let pkg = apk_core::package::Package::parse(&bytes, "x").unwrap();
+        let pkg = apk_format::v2::package::Package::parse(&bytes, "x").unwrap();
         assert_eq!(pkg.signatures.len(), 1);
         let want = if ty == "rsa" {
             ".SIGN.RSA."
@@ -149,7 +149,7 @@ fn rsa_sha1_sha256_sha512_signatures_end_to_end() {
             .arg(&private)
             .arg(&index));
         let bytes = std::fs::read(&apk_file).unwrap();
-        let pkg = apk_core::package::Package::parse(&bytes, "x").unwrap();
+        let pkg = apk_format::v2::package::Package::parse(&bytes, "x").unwrap();
         assert_eq!(
             pkg.signatures[0].entry_name(),
             format!(".SIGN.{ty}.t.rsa.pub")

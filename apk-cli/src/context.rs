@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apk_core::sign::Keyring;
+use apk_format::sign::Keyring;
 
 #[derive(clap::Args, Debug)]
 pub struct GlobalOpts {
@@ -500,7 +500,7 @@ impl Context {
                 let _ = self.lock.set(l);
                 Ok(())
             }
-            Err(apk_core::error::Error::Io { source, .. })
+            Err(apk_format::error::Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::WouldBlock =>
             {
                 Err(if wait.is_zero() {

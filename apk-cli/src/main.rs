@@ -442,7 +442,7 @@ fn main() -> ExitCode {
         if !made {
             let why = match std::fs::metadata(&ctx.root) {
                 Ok(_) => "Not a directory".to_owned(),
-                Err(e) => apk_core::error::io_reason(&e),
+                Err(e) => apk_format::error::io_reason(&e),
             };
             eprintln!("ERROR: Unable to open root: {why}");
             return ExitCode::from(99);
@@ -533,7 +533,7 @@ fn database_folder(root: &std::path::Path) -> Result<(), String> {
     match std::fs::metadata(root.join("lib/apk/db")) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err("Not a directory".into()),
-        Err(e) => Err(apk_core::error::io_reason(&e)),
+        Err(e) => Err(apk_format::error::io_reason(&e)),
     }
 }
 
@@ -541,6 +541,6 @@ fn database_folder(root: &std::path::Path) -> Result<(), String> {
 fn world_present(root: &std::path::Path) -> Result<(), String> {
     match std::fs::File::open(root.join("etc/apk/world")) {
         Ok(_) => Ok(()),
-        Err(e) => Err(apk_core::error::io_reason(&e)),
+        Err(e) => Err(apk_format::error::io_reason(&e)),
     }
 }

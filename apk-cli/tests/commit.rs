@@ -8,13 +8,13 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use apk_core::package::DataNode;
-use apk_core::sign::PrivateKey;
+use apk_format::sign::PrivateKey;
+use apk_format::v2::package::DataNode;
 use common::repo::*;
 use common::*;
 
 fn q1(data: &[u8]) -> String {
-    apk_core::checksum::Checksum::sha1_of(data).to_string()
+    apk_format::checksum::Checksum::sha1_of(data).to_string()
 }
 
 #[test]
@@ -335,7 +335,7 @@ fn tampered_package_is_refused_and_nothing_lands() {
     );
     let other = PrivateKey::generate_ed25519();
     let bytes = std::fs::read(&pkg).unwrap();
-    let resigned = apk_core::package::resign(&bytes, &other, "other.pub", "pkg").unwrap();
+    let resigned = apk_format::v2::signed::resign(&bytes, &other, "other.pub", "pkg").unwrap();
     std::fs::write(&pkg, resigned).unwrap();
     let (code, out) = f.apk(&["add", "good"]);
     assert_ne!(code, 0, "{out}");

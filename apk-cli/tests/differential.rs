@@ -261,9 +261,9 @@ fn index_records_without_identity() {
     std::fs::create_dir_all(bad.join("x86_64")).unwrap();
     let text = "P:noid\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:no identity\n\n\
                 C:Q1hoQuTA7o9MGmJ1bNhkm5Ao6qAaQ=\nP:withid\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:w\n\n";
-    let index = apk_core::index::IndexArchive {
+    let index = apk_format::v2::apkindex::IndexArchive {
         description: Some("bad".into()),
-        packages: apk_core::index::parse(text, "test").unwrap(),
+        packages: apk_format::v2::apkindex::parse(text, "test").unwrap(),
         signatures: vec![],
     }
     .write(0)
@@ -462,7 +462,7 @@ fn copy_dir(from: &Path, to: &Path) {
 )]
 #[test]
 fn audit_reports_changes_and_fix_repairs_them() {
-    use apk_core::package::DataNode;
+    use apk_format::v2::package::DataNode;
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");

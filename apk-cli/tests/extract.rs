@@ -110,7 +110,7 @@ fn manifest_lists_file_checksums() {
     let (code, out, err) = run(&["--root", s(root), "--allow-untrusted", "manifest", s(&pkg)]);
     assert_eq!(code, 0, "{err}");
     let content = b"not really an ELF library, version 2.1.0\n";
-    let sha = apk_core::checksum::Checksum::sha1_of(content).to_hex();
+    let sha = apk_format::checksum::Checksum::sha1_of(content).to_hex();
     assert_eq!(out, format!("sha1:{sha}  usr/lib/libdemo.so.2.1.0\n"));
     // Signed by the demo key, which is not trusted by default.
     let (code, _, err) = run(&[
@@ -154,7 +154,7 @@ fn demo_package_extracts_links_and_modes() {
 /// GNU tar, an independent reader, extracts to the same tree apk-rs does.
 #[test]
 fn packages_apk_rs_writes_read_the_same_with_gnu_tar() {
-    use apk_core::package::{DataEntry, DataNode, PackageBuilder};
+    use apk_format::v2::package::{DataEntry, DataNode, PackageBuilder};
     let long = format!("usr/share/{}/file", "d".repeat(120));
     let mut b = PackageBuilder {
         mtime: 1_700_000_000,
@@ -393,7 +393,7 @@ fn gzip_bomb_is_bounded() {
     let data_gz = enc.finish().unwrap();
     let mut pkg = package_with_data("bomb", Vec::new());
     // Replace the empty data member by the bomb.
-    let control_end = apk_core::package::Package::parse(&pkg, "x")
+    let control_end = apk_format::v2::package::Package::parse(&pkg, "x")
         .unwrap()
         .data_start;
     pkg.truncate(control_end);

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-use apk_core::package::DataNode;
+use apk_format::v2::package::DataNode;
 use common::repo::*;
 use common::*;
 

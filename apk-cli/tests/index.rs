@@ -127,8 +127,8 @@ fn index_is_the_reference_index() {
     args.extend(real.iter().map(String::as_str));
     let (code, _, _, written) = same(false, &args).unwrap();
     assert_eq!(code, 0);
-    let ours = apk_core::index::RawIndex::read(&written.unwrap(), None, "ours").unwrap();
-    let official = apk_core::index::RawIndex::read(
+    let ours = apk_format::v2::apkindex::RawIndex::read(&written.unwrap(), None, "ours").unwrap();
+    let official = apk_format::v2::apkindex::RawIndex::read(
         &std::fs::read(dir.join("APKINDEX.tar.gz")).unwrap(),
         None,
         "official",
@@ -239,7 +239,7 @@ fn merged_and_pruned_indexes_are_the_reference_ones() {
             .unwrap();
         let index = std::fs::read(dir.join("out.tar.gz"))
             .ok()
-            .and_then(|b| apk_core::index::IndexArchive::read(&b, None, "out").ok())
+            .and_then(|b| apk_format::v2::apkindex::IndexArchive::read(&b, None, "out").ok())
             .map(|i| i.packages.iter().map(|p| p.nv()).collect::<Vec<_>>());
         (
             out.status.code(),

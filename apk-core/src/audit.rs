@@ -19,7 +19,7 @@ use crate::commit::protect::{ProtectedPaths, Protection};
 use crate::commit::rootfs::current_checksum;
 use crate::commit::state::Installed;
 use crate::db::{Acl, InstalledFile};
-use crate::error::Result;
+use apk_format::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -429,9 +429,9 @@ fn acl_matches(acl: Option<Acl>, meta: &fs::Metadata, is_link: bool) -> bool {
 
 /// The hex digest inside a database checksum (`Q1` + base64 SHA-1).
 fn hex_of_checksum(q: &str) -> Option<String> {
-    match crate::checksum::Checksum::parse(q).ok()? {
-        crate::checksum::Checksum::Sha1(b) => Some(crate::checksum::encode_hex(&b)),
-        crate::checksum::Checksum::Sha256(b) => Some(crate::checksum::encode_hex(&b)),
+    match apk_format::checksum::Checksum::parse(q).ok()? {
+        apk_format::checksum::Checksum::Sha1(b) => Some(apk_format::checksum::encode_hex(&b)),
+        apk_format::checksum::Checksum::Sha256(b) => Some(apk_format::checksum::encode_hex(&b)),
     }
 }
 
@@ -450,5 +450,7 @@ fn sha256_hex(path: &Path) -> Option<String> {
     } else {
         return None;
     };
-    Some(crate::checksum::encode_hex(&sha2::Sha256::digest(&data)))
+    Some(apk_format::checksum::encode_hex(&sha2::Sha256::digest(
+        &data,
+    )))
 }

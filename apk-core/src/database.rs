@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::db;
-use crate::dep::Dependency;
-use crate::error::{Error, Result};
-use crate::index::RawIndex;
 use crate::pool::{Dep, Pool};
 use crate::repo::{RepositoriesFile, Repository};
-use crate::sign::Keyring;
+use apk_format::dep::Dependency;
+use apk_format::error::{Error, Result};
+use apk_format::sign::Keyring;
+use apk_format::v2::apkindex::RawIndex;
 
 /// How to open a root.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +124,7 @@ pub fn set_cache_dir(dir: PathBuf) {
 pub fn cached_index_path(root: &Path, index_url: &str) -> PathBuf {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(index_url.as_bytes());
-    let hex = crate::checksum::encode_hex(&digest[..4]);
+    let hex = apk_format::checksum::encode_hex(&digest[..4]);
     index_cache_dir(root).join(format!("APKINDEX.{hex}.tar.gz"))
 }
 
@@ -419,9 +419,9 @@ fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
 }
 
 /// Whether an index record names its package's identity as apk-tools requires.
-fn has_identity(r: &crate::index::RecordRef<'_>) -> bool {
+fn has_identity(r: &apk_format::v2::apkindex::RecordRef<'_>) -> bool {
     r.get(b'C')
-        .and_then(|c| crate::checksum::Checksum::parse(c).ok())
+        .and_then(|c| apk_format::checksum::Checksum::parse(c).ok())
         .is_some()
 }
 
@@ -507,7 +507,7 @@ impl Database {
         if !opts.no_cache && !opts.sources.no_installed_repo {
             let cached = root.join("etc/apk/cache/installed");
             if let Some(text) = read_optional(&cached)? {
-                for info in crate::index::parse(&text, &cached.display().to_string())? {
+                for info in apk_format::v2::apkindex::parse(&text, &cached.display().to_string())? {
                     pool.add_package(info, Some(crate::pool::REPO_CACHED), None);
                 }
             }
@@ -549,7 +549,7 @@ impl Database {
             let read = match source {
                 IndexSource::File(path) | IndexSource::Stale(path, _) => std::fs::read(path)
                     .map(std::sync::Arc::new)
-                    .map_err(|e| crate::error::io_reason(&e)),
+                    .map_err(|e| apk_format::error::io_reason(&e)),
                 IndexSource::Memory(b) => Ok(b.clone()),
                 IndexSource::Unavailable(what, why) => {
                     action = what;
@@ -592,7 +592,7 @@ impl Database {
             let text: std::sync::Arc<str> = raw.text.into();
             // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
             // refuses the whole index otherwise, as it does text that does not parse.
-            let records = match crate::index::parse_refs(&text, &what) {
+            let records = match apk_format::v2::apkindex::parse_refs(&text, &what) {
                 Ok(r) if r.iter().all(has_identity) => r,
                 _ => {
                     pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);

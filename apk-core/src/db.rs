@@ -7,9 +7,9 @@
 //! checksum. `r:` (replaces), `q:` (replaces priority), `s:` (repository tag) and `f:`
 //! (broken flags) may come between the record and its files.
 
-use crate::dep::Dependency;
-use crate::error::{Error, Result};
-use crate::index::{self, PackageInfo};
+use apk_format::dep::Dependency;
+use apk_format::error::{Error, Result};
+use apk_format::v2::apkindex::{self, PackageInfo};
 
 /// `uid:gid:mode` of an `M:` or `a:` line (mode in octal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +74,11 @@ impl InstalledPackage {
 /// Parses `lib/apk/db/installed`. `what` names the file in errors.
 pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> {
     let mut out = Vec::new();
-    for (start, fields) in index::records(text) {
+    for (start, fields) in apkindex::records(text) {
         let mut pkg = InstalledPackage::default();
         for (line_no, line) in fields {
             let err = |m: String| Error::parse(what, line_no, m);
-            let (letter, value) = index::split_field(line)
+            let (letter, value) = apkindex::split_field(line)
                 .ok_or_else(|| err(format!("expected 'X:value', got '{line}'")))?;
             let acl =
                 || Acl::parse(value).ok_or_else(|| err(format!("invalid owner/mode '{value}'")));

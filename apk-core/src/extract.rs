@@ -14,9 +14,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::archive::{EntryHeader, EntryKind};
-use crate::error::{Error, Result};
-use crate::package::Package;
+use apk_format::error::{Error, Result};
+use apk_format::v2::archive::{EntryHeader, EntryKind};
+use apk_format::v2::package::Package;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {

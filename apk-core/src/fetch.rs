@@ -7,8 +7,8 @@
 use std::io::Read;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
 use crate::repo::Repository;
+use apk_format::error::{Error, Result};
 
 /// The most an index download may be (compressed; Alpine's largest are a few MiB).
 pub const INDEX_LIMIT: u64 = 256 << 20;

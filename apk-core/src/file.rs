@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use apk_format::error::{Error, Result};
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {

@@ -2,7 +2,9 @@
 //! (`fuzz/regressions/<target>/`) replays as a normal test. Each feeds arbitrary bytes to
 //! one parser and checks the invariants that must hold for whatever it accepts.
 
-use crate::{db, dep, index, package, pkginfo, repo, version};
+use crate::{db, repo};
+use apk_format::v2::{apkindex as index, package, pkginfo};
+use apk_format::{dep, version};
 
 /// Version parsing and ordering: comparison is antisymmetric and reflexive.
 pub fn version(data: &[u8]) {

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::index::{IndexArchive, PackageInfo};
-use crate::package::Package;
-use crate::sign::Keyring;
+use apk_format::error::{Error, Result};
+use apk_format::sign::Keyring;
+use apk_format::v2::apkindex::{IndexArchive, PackageInfo};
+use apk_format::v2::package::Package;
 
 /// Old index records by `name-version`, usable for files not modified after `mtime`.
 pub struct OldIndex {
@@ -105,6 +105,6 @@ pub fn sort_records(pkgs: &mut [PackageInfo]) {
     pkgs.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
-            .then_with(|| crate::version::compare(&a.version, &b.version))
+            .then_with(|| apk_format::version::compare(&a.version, &b.version))
     });
 }

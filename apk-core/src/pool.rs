@@ -11,10 +11,10 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::checksum::Checksum;
-use crate::dep::{DepRef, Dependency, Op};
-use crate::index::{PackageInfo, RecordRef};
 use crate::snapshot::{Reader, Writer};
+use apk_format::checksum::Checksum;
+use apk_format::dep::{DepRef, Dependency, Op};
+use apk_format::v2::apkindex::{PackageInfo, RecordRef};
 
 pub type NameId = u32;
 pub type PkgId = u32;
@@ -764,7 +764,7 @@ impl Pool {
                 .texts
                 .get(t as usize)?
                 .get(start as usize..end as usize)?;
-            let recs = crate::index::parse_refs(text, "index").ok()?;
+            let recs = apk_format::v2::apkindex::parse_refs(text, "index").ok()?;
             recs.first()?.to_info().ok()
         });
         let decoded = from_text.or_else(|| {
@@ -1298,7 +1298,7 @@ impl Pool {
             w.opt_u64(v.map(u64::from));
         }
         for list in [&i.depends, &i.provides, &i.install_if, &i.replaces] {
-            w.str(&crate::dep::format_list(list));
+            w.str(&apk_format::dep::format_list(list));
         }
         for fields in [&i.extra, &i.unparsed] {
             w.len(fields.len());
@@ -1345,7 +1345,7 @@ impl Pool {
             &mut i.install_if,
             &mut i.replaces,
         ] {
-            *list = crate::dep::parse_list(r.str()?).ok()?;
+            *list = apk_format::dep::parse_list(r.str()?).ok()?;
         }
         for fields in [&mut i.extra, &mut i.unparsed] {
             let n = r.len()?;

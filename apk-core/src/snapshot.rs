@@ -30,8 +30,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::database::{Database, ProblemKind, RepoProblem};
-use crate::error::Result;
 use crate::pool::Pool;
+use apk_format::error::Result;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index

@@ -1,9 +1,9 @@
 //! The formats against real, signed Alpine data.
 
-use apk_core::index::{self, IndexArchive};
-use apk_core::package::Package;
-use apk_core::sign::Keyring;
 use apk_core::testing::shared_dir;
+use apk_format::sign::Keyring;
+use apk_format::v2::apkindex::{self, IndexArchive};
+use apk_format::v2::package::Package;
 
 const INDEX: &str = "realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz";
 const PACKAGE: &str = "realdata/alpine-3.16-main-x86_64/alpine-baselayout-3.2.0-r23.apk";
@@ -39,8 +39,8 @@ fn real_index_verifies_and_round_trips() {
         .any(|p| p.name == "so:libc.musl-x86_64.so.1"));
 
     // read -> write -> read is lossless, and the text is reproduced byte for byte.
-    let text = index::write(&idx.packages);
-    let again = index::parse(&text, "rewritten").unwrap();
+    let text = apkindex::write(&idx.packages);
+    let again = apkindex::parse(&text, "rewritten").unwrap();
     assert_eq!(again, idx.packages);
     let written = IndexArchive {
         signatures: vec![],
@@ -52,8 +52,8 @@ fn real_index_verifies_and_round_trips() {
     assert_eq!(reread.packages, idx.packages);
     assert_eq!(reread.description, idx.description);
     let original_text = {
-        let m = apk_core::archive::inflate_member(&bytes, 667, 1 << 30, "x").unwrap();
-        let e = apk_core::archive::read_small_tar(&m.data, "x").unwrap();
+        let m = apk_format::v2::archive::inflate_member(&bytes, 667, 1 << 30, "x").unwrap();
+        let e = apk_format::v2::archive::read_small_tar(&m.data, "x").unwrap();
         String::from_utf8(
             e.into_iter()
                 .find(|e| e.header.path == "APKINDEX")

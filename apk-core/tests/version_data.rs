@@ -2,8 +2,8 @@
 //! line is `VERSION` (valid), `!VERSION` (invalid), `A OP B` (the comparison holds) or
 //! `A !OP B` (it does not), with `#` comments. Every line must hold for apk-rs.
 
-use apk_core::dep::Op;
-use apk_core::version;
+use apk_format::dep::Op;
+use apk_format::version;
 
 /// Whether `a OP b` holds, OP as apk writes it (`<`, `<=`, `=`, `~`, `>~`, ...).
 fn holds(a: &str, op: &str, b: &str) -> Option<bool> {

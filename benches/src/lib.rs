@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use apk_core::package::{DataEntry, DataNode, PackageBuilder};
-use apk_core::pkginfo::PkgInfo;
-use apk_core::sign::PrivateKey;
+use apk_format::sign::PrivateKey;
+use apk_format::v2::package::{DataEntry, DataNode, PackageBuilder};
+use apk_format::v2::pkginfo::PkgInfo;
 
 /// The decompressed APKINDEX text of the real Alpine 3.16 main index, if the shared
 /// material is present.
@@ -12,9 +12,9 @@ pub fn real_index_text() -> Option<String> {
     let shared = apk_core::testing::shared_dir()?;
     let bytes =
         std::fs::read(shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz")).ok()?;
-    let (_, start) = apk_core::package::read_signature_member(&bytes, "index").ok()?;
-    let m = apk_core::archive::inflate_member(&bytes, start, 1 << 30, "index").ok()?;
-    let entries = apk_core::archive::read_small_tar(&m.data, "index").ok()?;
+    let (_, start) = apk_format::v2::signed::read_signature_member(&bytes, "index").ok()?;
+    let m = apk_format::v2::archive::inflate_member(&bytes, start, 1 << 30, "index").ok()?;
+    let entries = apk_format::v2::archive::read_small_tar(&m.data, "index").ok()?;
     let e = entries.into_iter().find(|e| e.header.path == "APKINDEX")?;
     String::from_utf8(e.data).ok()
 }
@@ -103,7 +103,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     for i in 0..n_packages {
         let t = &mut texts[i % n_repos];
         // apk-tools drops an index whose records lack an identity (`C:`).
-        let id = apk_core::checksum::Checksum::sha1_of(format!("u{i}").as_bytes());
+        let id = apk_format::checksum::Checksum::sha1_of(format!("u{i}").as_bytes());
         let _ = write!(
             t,
             "C:{id}\nP:u{i}\nV:1.{}-r{}\nA:x86_64\nS:1000\nI:4096\nT:generated package {i}\n",
@@ -137,15 +137,15 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
         }
         t.push('\n');
     }
-    let id = apk_core::checksum::Checksum::sha1_of(b"docs");
+    let id = apk_format::checksum::Checksum::sha1_of(b"docs");
     let _ = writeln!(texts[0], "C:{id}");
     texts[0].push_str("P:docs\nV:1-r0\nA:noarch\nS:100\nI:0\nT:documentation switch\n\n");
     let mut repo_lines = String::new();
     for (r, text) in texts.iter().enumerate() {
         let path = dir.join(format!("repo{r}.tar.gz"));
-        let archive = apk_core::index::IndexArchive {
+        let archive = apk_format::v2::apkindex::IndexArchive {
             description: Some(format!("generated {r}")),
-            packages: apk_core::index::parse(text, "generated").expect("generated index"),
+            packages: apk_format::v2::apkindex::parse(text, "generated").expect("generated index"),
             signatures: vec![],
         };
         std::fs::write(&path, archive.write(0).expect("index")).expect("write index");
@@ -174,7 +174,7 @@ pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions
     let keys_dir = shared.join("realdata/keys");
     let opts = apk_core::database::OpenOptions {
         root: root.clone(),
-        keys: Some(apk_core::sign::Keyring::load_dir(&keys_dir).ok()?),
+        keys: Some(apk_format::sign::Keyring::load_dir(&keys_dir).ok()?),
         keys_dir: Some(keys_dir),
         ..Default::default()
     };
@@ -249,14 +249,15 @@ pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -
         names.push(name);
     }
     apk_core::indexer::sort_records(&mut infos);
-    let index = apk_core::index::IndexArchive {
+    let index = apk_format::v2::apkindex::IndexArchive {
         description: Some("install bench".into()),
         packages: infos,
         signatures: Vec::new(),
     }
     .write(0)
     .expect("index");
-    let signed = apk_core::package::resign(&index, &key, "bench.rsa.pub", "index").expect("sign");
+    let signed =
+        apk_format::v2::signed::resign(&index, &key, "bench.rsa.pub", "index").expect("sign");
     std::fs::write(arch_dir.join("APKINDEX.tar.gz"), signed).expect("write");
     names
 }
@@ -273,7 +274,7 @@ pub fn root_for_install(root: &Path, repo: &Path) -> apk_core::database::OpenOpt
     let keys_dir = repo.join("keys");
     apk_core::database::OpenOptions {
         root: root.to_path_buf(),
-        keys: Some(apk_core::sign::Keyring::load_dir(&keys_dir).expect("keys")),
+        keys: Some(apk_format::sign::Keyring::load_dir(&keys_dir).expect("keys")),
         keys_dir: Some(keys_dir),
         no_cache: true,
         ..Default::default()

@@ -1,8 +1,8 @@
 //! `apk add`: adds dependencies to the world and installs what they need.
 
-use apk_core::dep::{Dependency, Op};
-use apk_core::index::PackageInfo;
 use apk_core::solver::{flags, Request};
+use apk_format::dep::{Dependency, Op};
+use apk_format::PackageInfo;
 
 use super::solution;
 use crate::context::{self, Context};
@@ -142,9 +142,9 @@ fn local_package(
     arg: &str,
 ) -> Result<Dependency, String> {
     let path = std::path::absolute(arg).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(&path).map_err(|e| apk_core::error::io_reason(&e))?;
+    let bytes = std::fs::read(&path).map_err(|e| apk_format::error::io_reason(&e))?;
     let keys = ctx.keyring().map_err(|e| e.apk_reason())?;
-    let pkg = apk_core::package::Package::parse(&bytes, arg).map_err(|e| e.apk_reason())?;
+    let pkg = apk_format::v2::package::Package::parse(&bytes, arg).map_err(|e| e.apk_reason())?;
     if let Some(keys) = &keys {
         pkg.verify_signature(&bytes, keys, arg)
             .map_err(|e| e.apk_reason())?;

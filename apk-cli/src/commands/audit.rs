@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 context::error(format!(
                     "unable to read protected path file: {}: {}",
                     f.display(),
-                    apk_core::error::io_reason(&e)
+                    apk_format::error::io_reason(&e)
                 ));
                 return 1;
             }

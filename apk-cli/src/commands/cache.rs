@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         Vec::new()
     };
     for d in &args.deps {
-        match apk_core::dep::Dependency::parse(d) {
+        match apk_format::dep::Dependency::parse(d) {
             Ok(dep) => world.push(db.pool.intern_dep(&dep)),
             Err(_) => {
                 context::error(format!("bad dependency: {d}"));

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use apk_core::index::{IndexArchive, PackageInfo};
 use apk_core::indexer::{self, OldIndex};
 use apk_core::solver::report::{Indent, DEFAULT_WIDTH};
+use apk_format::v2::apkindex::{IndexArchive, PackageInfo};
 
 use crate::context::{self, Context};
 
@@ -114,7 +114,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         signatures: Vec::new(),
     };
     let written = archive
-        .write(apk_core::archive::build_time())
+        .write(apk_format::v2::archive::build_time())
         .and_then(|bytes| apk_core::file::write_atomically(&args.output, &bytes));
     if let Err(e) = written {
         context::error(e);

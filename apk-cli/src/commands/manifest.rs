@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use apk_core::archive::EntryKind;
-use apk_core::checksum::Checksum;
-use apk_core::package::Package;
+use apk_format::checksum::Checksum;
+use apk_format::v2::archive::EntryKind;
+use apk_format::v2::package::Package;
 
 use crate::context::{self, Context};
 

@@ -78,7 +78,7 @@ fn sort_pkgs(pool: &Pool, pkgs: &mut Vec<PkgId>) {
         let (pa, pb) = (pool.pkg(a), pool.pkg(b));
         pool.name(pa.name)
             .cmp(pool.name(pb.name))
-            .then_with(|| apk_core::version::compare(pool.pkg_version(pa), pool.pkg_version(pb)))
+            .then_with(|| apk_format::version::compare(pool.pkg_version(pa), pool.pkg_version(pb)))
     });
     pkgs.dedup();
 }
@@ -690,7 +690,7 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
     if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
         return None;
     }
-    (apk_core::version::compare(pool.version(inst), pool.pkg_version(p))
+    (apk_format::version::compare(pool.version(inst), pool.pkg_version(p))
         == std::cmp::Ordering::Less)
         .then_some(inst)
 }
@@ -1262,7 +1262,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
             }
             Ok((bytes, _)) => {
                 // The file must be the package the index describes.
-                let identity = apk_core::package::Package::parse(&bytes, &pool.nv(id))
+                let identity = apk_format::v2::package::Package::parse(&bytes, &pool.nv(id))
                     .map(|pk| pk.info.checksum)
                     .map_err(|e| e.reason());
                 match identity {

@@ -4,9 +4,9 @@
 
 use apk_core::commit::{self, Event};
 use apk_core::database::Database;
-use apk_core::dep::Dependency;
 use apk_core::pool::{Dep, PkgId};
 use apk_core::solver::{self, report, Changeset, Request};
+use apk_format::dep::Dependency;
 
 use crate::context::{self, Context};
 

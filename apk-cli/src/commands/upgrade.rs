@@ -2,9 +2,9 @@
 //! pre-upgrade of apk itself and the `--preupgrade-depends` when asked for.
 
 use apk_core::database::Database;
-use apk_core::dep::Dependency;
 use apk_core::pool::{Dep, PkgId};
 use apk_core::solver::{self, flags, Request};
+use apk_format::dep::Dependency;
 
 use super::solution;
 use crate::context::{self, Context};
@@ -94,7 +94,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
             let p0 = pool.pkg(p.pkg);
             p0.name == d.name
                 && p0.repos != 0
-                && apk_core::version::compare(pool.pkg_version(p0), pool.version(inst))
+                && apk_format::version::compare(pool.pkg_version(p0), pool.version(inst))
                     == std::cmp::Ordering::Greater
         });
         if newer {

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use apk_core::index::IndexArchive;
-use apk_core::package::{self, FileKind, Package};
-use apk_core::sign::Keyring;
+use apk_format::sign::Keyring;
+use apk_format::v2::apkindex::IndexArchive;
+use apk_format::v2::package::{self, FileKind, Package};
 
 use crate::context::{self, Context};
 

@@ -1,6 +1,6 @@
 //! `apk version -t A B` and `apk version -c V...`.
 
-use apk_core::version;
+use apk_format::version;
 
 use crate::context::Context;
 

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use apk_core::database::Database;
-use apk_core::dep::{Dependency, Op};
 use apk_core::pool::DepMatch;
 use apk_core::pool::{Dep, NameId, PkgId, Pool};
 use apk_core::solver::{self, flags, Request};
+use apk_format::dep::{Dependency, Op};
 
 use super::serialize::Serializer;
 use super::{Field, Fields, Spec};
@@ -115,7 +115,8 @@ pub fn upgradable(pool: &Pool, pkg: PkgId) -> bool {
     if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
         return false;
     }
-    apk_core::version::compare(pool.version(inst), pool.pkg_version(p)) == std::cmp::Ordering::Less
+    apk_format::version::compare(pool.version(inst), pool.pkg_version(p))
+        == std::cmp::Ordering::Less
 }
 
 /// Whether some repository has a package of `name`, or one providing it.
@@ -132,7 +133,7 @@ pub fn sort_packages(pool: &Pool, pkgs: &mut [PkgId]) {
         let (pa, pb) = (pool.pkg(a), pool.pkg(b));
         pool.name(pa.name)
             .cmp(pool.name(pb.name))
-            .then_with(|| apk_core::version::compare(pool.pkg_version(pa), pool.pkg_version(pb)))
+            .then_with(|| apk_format::version::compare(pool.pkg_version(pa), pool.pkg_version(pb)))
     });
 }
 
@@ -326,7 +327,7 @@ impl<'a> Engine<'a> {
                 None => true,
                 Some(b) => {
                     pool.pkg(p).installed.is_some()
-                        || apk_core::version::compare(pool.version(p), pool.version(b))
+                        || apk_format::version::compare(pool.version(p), pool.version(b))
                             == std::cmp::Ordering::Greater
                 }
             };

@@ -82,12 +82,12 @@ pub fn set_tar_size(entry: &mut [u8], size: u64) {
 
 /// An unsigned package whose data tar is `data_tar` (end blocks are added).
 pub fn package_with_data(name: &str, mut data_tar: Vec<u8>) -> Vec<u8> {
-    let mut w = apk_core::archive::TarWriter::package_control();
+    let mut w = apk_format::v2::archive::TarWriter::package_control();
     let info = format!("pkgname = {name}\npkgver = 1.0-r0\nsize = 1024\n");
     w.file(".PKGINFO", 0o644, 0, info.as_bytes()).unwrap();
-    let mut out = apk_core::archive::gzip(&w.finish_cut().unwrap());
+    let mut out = apk_format::v2::archive::gzip(&w.finish_cut().unwrap());
     data_tar.extend_from_slice(&[0u8; 1024]);
-    out.extend(apk_core::archive::gzip(&data_tar));
+    out.extend(apk_format::v2::archive::gzip(&data_tar));
     out
 }
 

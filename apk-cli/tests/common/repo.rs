@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use apk_core::package::{DataEntry, DataNode, PackageBuilder};
-use apk_core::sign::PrivateKey;
+use apk_format::sign::PrivateKey;
+use apk_format::v2::package::{DataEntry, DataNode, PackageBuilder};
 
 use super::{run, s, testdata};
 
@@ -105,7 +105,7 @@ pub fn reindex(repo: &Path) {
         .map(|p| apk_core::indexer::read_package_info(p).unwrap())
         .collect();
     apk_core::indexer::sort_records(&mut infos);
-    let index = apk_core::index::IndexArchive {
+    let index = apk_format::v2::apkindex::IndexArchive {
         description: Some("test".into()),
         packages: infos,
         signatures: Vec::new(),
@@ -113,7 +113,7 @@ pub fn reindex(repo: &Path) {
     .write(0)
     .unwrap();
     let (key, name) = demo_key();
-    let signed = apk_core::package::resign(&index, &key, &name, "index").unwrap();
+    let signed = apk_format::v2::signed::resign(&index, &key, &name, "index").unwrap();
     std::fs::write(dir.join("APKINDEX.tar.gz"), signed).unwrap();
 }
 

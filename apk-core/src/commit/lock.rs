@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{flock, FlockOperation};
 
-use crate::error::{Error, Result};
+use apk_format::error::{Error, Result};
 
 pub const LOCK: &str = "lib/apk/db/lock";
 

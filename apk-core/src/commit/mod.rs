@@ -30,16 +30,16 @@ use std::time::{Duration, SystemTime};
 
 use sha1::{Digest, Sha1};
 
-use crate::archive::{EntryHeader, EntryKind};
-use crate::checksum::Checksum;
 use crate::db::{Acl, InstalledDir, InstalledFile, InstalledPackage};
-use crate::dep::Dependency;
-use crate::error::{Error, Result};
-use crate::package::Package;
 use crate::pool::{PkgId, Pool, REPO_CACHED};
 use crate::repo::Repository;
-use crate::sign::Keyring;
 use crate::solver::{report, Change, Changeset};
+use apk_format::checksum::Checksum;
+use apk_format::dep::Dependency;
+use apk_format::error::{Error, Result};
+use apk_format::sign::Keyring;
+use apk_format::v2::archive::{EntryHeader, EntryKind};
+use apk_format::v2::package::Package;
 
 use protect::ProtectedPaths;
 use rootfs::RootFs;
@@ -389,7 +389,7 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
 /// identity; `None` for packages without one.
 pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
     let pkg = pool.pkg(id);
-    let hex = crate::checksum::encode_hex(&pool.checksum(id)?.bytes()[..4]);
+    let hex = apk_format::checksum::encode_hex(&pool.checksum(id)?.bytes()[..4]);
     Some(format!(
         "{}-{}.{hex}.apk",
         pool.name(pkg.name),
@@ -599,7 +599,7 @@ fn entry_checksum(h: &EntryHeader, content: &[u8]) -> String {
     let recorded = h
         .apk_checksum
         .as_deref()
-        .and_then(crate::checksum::decode_hex)
+        .and_then(apk_format::checksum::decode_hex)
         .and_then(|b| <[u8; 20]>::try_from(b).ok());
     match recorded {
         Some(b) => Checksum::Sha1(b).to_string(),
@@ -957,7 +957,7 @@ impl Committer<'_> {
     /// cleans up) what the crashed run left, instead of piling up new names.
     fn temp_for(dest: &Path) -> PathBuf {
         let digest = Sha1::digest(dest.as_os_str().as_encoded_bytes());
-        let name = format!(".apk.{}", crate::checksum::encode_hex(&digest[..8]));
+        let name = format!(".apk.{}", apk_format::checksum::encode_hex(&digest[..8]));
         dest.with_file_name(name)
     }
 

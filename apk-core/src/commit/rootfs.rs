@@ -127,7 +127,7 @@ pub fn current_checksum(path: &Path) -> Option<String> {
     } else {
         return None;
     };
-    Some(crate::checksum::Checksum::Sha1(digest.into()).to_string())
+    Some(apk_format::checksum::Checksum::Sha1(digest.into()).to_string())
 }
 
 #[cfg(test)]
@@ -181,11 +181,11 @@ mod tests {
         let link = current_checksum(&dir.path().join("l")).unwrap();
         assert_eq!(
             file,
-            crate::checksum::Checksum::sha1_of(b"hello\n").to_string()
+            apk_format::checksum::Checksum::sha1_of(b"hello\n").to_string()
         );
         assert_eq!(
             link,
-            crate::checksum::Checksum::sha1_of(b"target").to_string()
+            apk_format::checksum::Checksum::sha1_of(b"target").to_string()
         );
         assert_eq!(current_checksum(&dir.path().join("none")), None);
         assert_eq!(current_checksum(dir.path()), None);

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::archive::{self, TarWriter};
-use crate::checksum::Checksum;
 use crate::db::{self, InstalledPackage};
-use crate::error::{Error, Result};
+use apk_format::checksum::Checksum;
+use apk_format::error::{Error, Result};
+use apk_format::v2::archive::{self, TarWriter};
 
 pub const INSTALLED: &str = "lib/apk/db/installed";
 /// The scripts database as apk-tools 2 keeps it (and 3 keeps using where it exists).
@@ -175,7 +175,7 @@ impl Installed {
             x.to_ascii_lowercase()
                 .cmp(&y.to_ascii_lowercase())
                 .then_with(|| x.cmp(y))
-                .then_with(|| crate::version::compare(&a.info.version, &b.info.version))
+                .then_with(|| apk_format::version::compare(&a.info.version, &b.info.version))
         });
         v
     }

@@ -780,7 +780,7 @@ impl<'a> Solver<'a> {
         }
         // A provide without version sorts below any version, as apk compares an empty one.
         let by_version = match (pool.provider_version(pa), pool.provider_version(pb)) {
-            (Some(va), Some(vb)) => crate::version::compare(va, vb) as i32,
+            (Some(va), Some(vb)) => apk_format::version::compare(va, vb) as i32,
             (Some(_), None) => 1,
             (None, Some(_)) => -1,
             (None, None) => 0,
@@ -788,7 +788,7 @@ impl<'a> Solver<'a> {
         pick!(by_version);
         if ka.name == kb.name {
             pick!(
-                crate::version::compare(self.pool.pkg_version(ka), self.pool.pkg_version(kb))
+                apk_format::version::compare(self.pool.pkg_version(ka), self.pool.pkg_version(kb))
                     as i32
             );
         }

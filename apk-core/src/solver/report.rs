@@ -137,7 +137,7 @@ fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
             }
         }
         (Some(o), Some(n)) => Some(
-            match crate::version::compare(pool.version(n), pool.version(o)) {
+            match apk_format::version::compare(pool.version(n), pool.version(o)) {
                 std::cmp::Ordering::Less => "Downgrading",
                 std::cmp::Ordering::Equal => "Replacing",
                 std::cmp::Ordering::Greater => "Upgrading",
@@ -274,7 +274,7 @@ pub fn summary_lists(
         },
     );
     let older = |c: &Change| match (c.old, c.new) {
-        (Some(o), Some(n)) => crate::version::compare(pool.version(n), pool.version(o)),
+        (Some(o), Some(n)) => apk_format::version::compare(pool.version(n), pool.version(o)),
         _ => std::cmp::Ordering::Equal,
     };
     let mut r = section(
@@ -519,7 +519,7 @@ impl ErrorReport<'_> {
                 (Some(x), Some(y)) => pool
                     .name(pool.pkg(x).name)
                     .cmp(pool.name(pool.pkg(y).name))
-                    .then_with(|| crate::version::compare(pool.version(x), pool.version(y))),
+                    .then_with(|| apk_format::version::compare(pool.version(x), pool.version(y))),
                 _ => std::cmp::Ordering::Equal,
             };
             by_pkg.then_with(|| a.1.op.bits().cmp(&b.1.op.bits()))

@@ -5,47 +5,15 @@
 //! maintainer, `t` build time, `c` commit, `k` provider priority, `D` depends, `p`
 //! provides, `i` install_if, `r` replaces, `q` replaces priority. Unknown letters are kept
 //! in order and written back after the known ones. The installed database uses the same
-//! records plus file entries (see [`crate::db`]).
+//! records plus file entries (apk-core's `db::installed`).
 
 use crate::checksum::Checksum;
-use crate::dep::{self, Dependency};
+use crate::dep;
 use crate::error::{Error, Result};
+pub use crate::package_info::PackageInfo;
 
-/// Metadata of one package, as an index or the installed database records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PackageInfo {
-    pub checksum: Option<Checksum>,
-    pub name: String,
-    pub version: String,
-    pub arch: Option<String>,
-    pub size: Option<u64>,
-    pub installed_size: Option<u64>,
-    pub description: Option<String>,
-    pub url: Option<String>,
-    pub license: Option<String>,
-    pub origin: Option<String>,
-    pub maintainer: Option<String>,
-    pub build_time: Option<u64>,
-    pub commit: Option<String>,
-    pub provider_priority: Option<u32>,
-    pub depends: Vec<Dependency>,
-    pub provides: Vec<Dependency>,
-    pub install_if: Vec<Dependency>,
-    pub replaces: Vec<Dependency>,
-    pub replaces_priority: Option<u32>,
-    /// Fields this version does not interpret, kept so that rewriting loses nothing.
-    pub extra: Vec<(u8, String)>,
-    /// Dependency fields (`D p i r`) that did not parse, kept verbatim. apk loads such a
-    /// package but cannot install it: see [`PackageInfo::is_broken`].
-    pub unparsed: Vec<(u8, String)>,
-}
-
+/// The APKINDEX text codec of [`PackageInfo`].
 impl PackageInfo {
-    /// `name-version`, as apk names a package in messages.
-    pub fn nv(&self) -> String {
-        format!("{}-{}", self.name, self.version)
-    }
-
     /// Applies one `X:value` field; an error message for a malformed value. `Ok(false)`
     /// means the letter is not a package field: the caller keeps it (as `extra`, or as
     /// the database's file entries).
@@ -165,28 +133,6 @@ impl PackageInfo {
         for (letter, value) in &self.extra {
             line(*letter as char, value);
         }
-    }
-
-    /// A package whose dependency fields did not all parse.
-    pub fn is_broken(&self) -> bool {
-        !self.unparsed.is_empty()
-    }
-
-    /// A package whose `D:` did not parse: listed, never installed (apk-tools keeps
-    /// packages with a bad `p:` or `i:` installable).
-    pub fn is_uninstallable(&self) -> bool {
-        self.unparsed.iter().any(|(l, _)| *l == b'D')
-    }
-
-    /// Checks that the record names a package.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.name.is_empty() {
-            return Err("record has no package name (P:)".into());
-        }
-        if self.version.is_empty() {
-            return Err(format!("package '{}' has no version (V:)", self.name));
-        }
-        Ok(())
     }
 }
 
@@ -390,8 +336,8 @@ pub struct RawIndex {
 impl RawIndex {
     /// Reads and checks an `APKINDEX.tar.gz` (see [`IndexArchive::read`]).
     pub fn read(bytes: &[u8], keys: Option<&crate::sign::Keyring>, what: &str) -> Result<Self> {
-        use crate::archive;
-        let (signatures, start) = crate::package::read_signature_member(bytes, what)?;
+        use crate::v2::archive;
+        let (signatures, start) = crate::v2::signed::read_signature_member(bytes, what)?;
         let member = archive::inflate_member(bytes, start, archive::INDEX_LIMIT, what)?;
         if let Some(keys) = keys {
             let digests = crate::sign::StreamDigests::of(&bytes[member.compressed.clone()]);
@@ -460,17 +406,17 @@ impl IndexArchive {
     }
 
     /// The unsigned archive: a gzip'ed tar of `DESCRIPTION` (when set) and `APKINDEX`.
-    /// Sign it with [`crate::package::resign`].
+    /// Sign it with [`crate::v2::signed::resign`].
     pub fn write(&self, mtime: u64) -> Result<Vec<u8>> {
         let io = |e: std::io::Error| Error::format("APKINDEX.tar.gz", e.to_string());
-        let mut w = crate::archive::TarWriter::apk();
+        let mut w = crate::v2::archive::TarWriter::apk();
         if let Some(d) = &self.description {
             w.file("DESCRIPTION", 0o644, mtime, d.as_bytes())
                 .map_err(io)?;
         }
         w.file("APKINDEX", 0o644, mtime, write(&self.packages).as_bytes())
             .map_err(io)?;
-        Ok(crate::archive::gzip(&w.finish().map_err(io)?))
+        Ok(crate::v2::archive::gzip(&w.finish().map_err(io)?))
     }
 }
 

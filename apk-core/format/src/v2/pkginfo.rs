@@ -4,8 +4,8 @@
 
 use crate::dep::{self, Dependency};
 use crate::error::{Error, Result};
-use crate::index::PackageInfo;
 use crate::version;
+use crate::PackageInfo;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PkgInfo {

@@ -1,0 +1,23 @@
+//! apk-format: the file formats of Alpine's package manager, as pure functions from bytes
+//! to types and back. Nothing here touches the network, runs a process or maps a file;
+//! the package manager (repositories, database, solver, commit) is `apk-core`.
+//!
+//! - Value types: [`version`] (apk's version order), [`dep`] (dependency atoms),
+//!   [`checksum`] (package identities and file digests), [`package_info`] (one
+//!   package's metadata, whichever format carried it).
+//! - Trust: [`sign`] (RSA and Ed25519 keys and signatures).
+//! - [`v2`]: the gzip+tar formats: [`v2::archive`] (gzip members, tar),
+//!   [`v2::signed`] (the signature member), [`v2::apkindex`] (APKINDEX text and archive),
+//!   [`v2::pkginfo`] (`.PKGINFO`), [`v2::package`] (reading and building `.apk` files).
+//! - [`error`]: the one error type every parser returns.
+
+pub mod checksum;
+pub mod dep;
+pub mod error;
+pub mod package_info;
+pub mod sign;
+pub mod v2;
+pub mod version;
+
+pub use error::{Error, Result};
+pub use package_info::PackageInfo;
