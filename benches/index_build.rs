@@ -1,7 +1,7 @@
 //! `apk index` over 2,000 generated signed packages: read every control stream in
 //! parallel and write the index archive.
 
-use apk_core::indexer;
+use apk_core::repo::indexer;
 use apk_format::v2::apkindex::IndexArchive;
 use criterion::{criterion_group, criterion_main, Criterion};
 

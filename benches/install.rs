@@ -3,7 +3,7 @@
 //! apk-tools 3.0.6 needs about 0.3 s for this on the reference machine.
 
 use apk_core::commit::{self, Options};
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::solver::{self, Request};
 use apk_format::dep::Dependency;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};

@@ -1,7 +1,7 @@
 //! Loading a database (from the indexes, and from a snapshot) and solving, on the real
 //! Alpine 3.16 index and on a generated universe of 100,000 packages in 20 repositories.
 
-use apk_core::database::{Database, OpenOptions};
+use apk_core::db::{Database, OpenOptions};
 use apk_core::solver::{self, Request};
 use apk_format::dep::Dependency;
 use criterion::{criterion_group, criterion_main, Criterion};

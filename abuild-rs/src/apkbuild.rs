@@ -434,7 +434,10 @@ pub fn base_env(startdir: &Path, carch: &str) -> Vec<(String, String)> {
         ("CARCH".into(), carch.into()),
         ("CHOST".into(), chost.clone()),
         ("CTARGET".into(), chost),
-        ("CBUILD".into(), triplet(apk_core::db::native_arch())),
+        (
+            "CBUILD".into(),
+            triplet(apk_core::db::installed::native_arch()),
+        ),
         (
             "PATH".into(),
             std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),

@@ -273,7 +273,7 @@ pub fn run_steps(b: &Apkbuild, opts: &Options, steps: &[Step]) -> Result<Built, 
 fn fetch_sources(b: &Apkbuild, opts: &Options, dirs: &Dirs) -> Result<(), Failure> {
     let name = b.pkgname();
     let sums = b.sha512sums();
-    let fetcher = apk_core::fetch::Fetcher::default();
+    let fetcher = apk_core::repo::fetch::Fetcher::default();
     for s in b.sources() {
         let dest = dirs.src.join(&s.filename);
         let origin = source_file(b, &s, &opts.srcdest, &fetcher)?;
@@ -303,7 +303,7 @@ pub fn source_file(
     b: &Apkbuild,
     s: &crate::apkbuild::Source,
     srcdest: &Path,
-    fetcher: &apk_core::fetch::Fetcher,
+    fetcher: &apk_core::repo::fetch::Fetcher,
 ) -> Result<PathBuf, Failure> {
     if let Some(path) = s.location.strip_prefix("file://") {
         return Ok(PathBuf::from(path));
@@ -319,7 +319,7 @@ pub fn source_file(
         // Whole or not at all: a half download must not pass for the cached file.
         std::fs::create_dir_all(srcdest)
             .map_err(|e| Failure(format!("{}: {e}", srcdest.display())))?;
-        apk_core::file::write_atomically_unsynced(&cached, &bytes)
+        apk_core::fs::atomic::write_atomically_unsynced(&cached, &bytes)
             .map_err(|e| Failure(e.to_string()))?;
     }
     Ok(cached)
@@ -749,7 +749,7 @@ fn split(
 /// repositories the sysroot used (read back from its installed database).
 fn sysroot_provides(sysroot: &Path) -> BTreeSet<String> {
     let text = std::fs::read_to_string(sysroot.join("lib/apk/db/installed")).unwrap_or_default();
-    let Ok(pkgs) = apk_core::db::parse_installed(&text, "sysroot") else {
+    let Ok(pkgs) = apk_core::db::installed::parse_installed(&text, "sysroot") else {
         return BTreeSet::new();
     };
     pkgs.iter()
@@ -952,7 +952,7 @@ fn write_packages(
         std::fs::create_dir_all(&out_dir)
             .map_err(|e| Failure(format!("{}: {e}", out_dir.display())))?;
         let file = out_dir.join(format!("{}-{version}.apk", m.name));
-        apk_core::file::write_atomically_unsynced(&file, &bytes)
+        apk_core::fs::atomic::write_atomically_unsynced(&file, &bytes)
             .map_err(|e| Failure(e.to_string()))?;
         built.packages.push(file);
     }
@@ -1117,7 +1117,7 @@ impl IndexState {
         let index = dir.join("APKINDEX.tar.gz");
         let old = index
             .is_file()
-            .then(|| apk_core::indexer::OldIndex::load(&index, None).ok())
+            .then(|| apk_core::repo::indexer::OldIndex::load(&index, None).ok())
             .flatten();
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Failure(format!("{}: {e}", dir.display())))?
@@ -1127,7 +1127,7 @@ impl IndexState {
             .collect();
         files.sort();
         let mut state = IndexState::default();
-        for item in apk_core::indexer::index_files(&files, old.as_ref(), None) {
+        for item in apk_core::repo::indexer::index_files(&files, old.as_ref(), None) {
             let record = item.record.map_err(|e| Failure(e.to_string()))?;
             state.records.insert(file_key(&item.path), record);
         }
@@ -1137,8 +1137,8 @@ impl IndexState {
     /// Reads (or reads again) the given package files.
     pub fn add(&mut self, files: &[PathBuf]) -> Result<(), Failure> {
         for f in files {
-            let record =
-                apk_core::indexer::read_package_info(f).map_err(|e| Failure(e.to_string()))?;
+            let record = apk_core::repo::indexer::read_package_info(f)
+                .map_err(|e| Failure(e.to_string()))?;
             self.records.insert(file_key(f), record);
         }
         Ok(())
@@ -1159,7 +1159,7 @@ impl IndexState {
                 p.arch = Some(arch.to_owned());
             }
         }
-        apk_core::indexer::sort_records(&mut pkgs);
+        apk_core::repo::indexer::sort_records(&mut pkgs);
         let bytes = apk_format::v2::apkindex::IndexArchive {
             description: Some(description.to_owned()),
             packages: pkgs,
@@ -1169,7 +1169,7 @@ impl IndexState {
         .map_err(|e| Failure(e.to_string()))?;
         let signed = apk_format::v2::signed::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
             .map_err(|e| Failure(e.to_string()))?;
-        apk_core::file::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
+        apk_core::fs::atomic::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
             .map_err(|e| Failure(e.to_string()))
     }
 }

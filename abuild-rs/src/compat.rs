@@ -156,7 +156,7 @@ fn run(args: &[String]) -> Result<u8, Failure> {
     let carch = conf
         .get("CARCH")
         .cloned()
-        .unwrap_or_else(|| apk_core::db::native_arch().to_owned());
+        .unwrap_or_else(|| apk_core::db::installed::native_arch().to_owned());
     if flags.print_arch {
         println!("{carch}");
         return Ok(0);

@@ -83,7 +83,7 @@ pub fn checksum(dir: &Path, srcdest: &Path) -> Result<String, Failure> {
         std::fs::read_to_string(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
     // The sources are read from the APKBUILD with sums that cannot match yet.
     let b = read_ignoring_sums(dir)?;
-    let fetcher = apk_core::fetch::Fetcher::default();
+    let fetcher = apk_core::repo::fetch::Fetcher::default();
     let mut lines = Vec::new();
     for s in b.sources() {
         let path = source_file(&b, &s, srcdest, &fetcher)?;
@@ -103,16 +103,17 @@ pub fn checksum(dir: &Path, srcdest: &Path) -> Result<String, Failure> {
         }
         None => format!("{}\n{block}\n", text.trim_end()),
     };
-    apk_core::file::write_atomically(&file, new_text.as_bytes())
+    apk_core::fs::atomic::write_atomically(&file, new_text.as_bytes())
         .map_err(|e| Failure(e.to_string()))?;
     Ok(block)
 }
 
 fn read_ignoring_sums(dir: &Path) -> Result<Apkbuild, Failure> {
-    match Apkbuild::read(dir, apk_core::db::native_arch()) {
+    match Apkbuild::read(dir, apk_core::db::installed::native_arch()) {
         Ok(b) => Ok(b),
         Err(e) if e.0.contains("sha512sums") => {
-            Apkbuild::read_unchecked(dir, apk_core::db::native_arch()).map_err(|e| Failure(e.0))
+            Apkbuild::read_unchecked(dir, apk_core::db::installed::native_arch())
+                .map_err(|e| Failure(e.0))
         }
         Err(e) => Err(Failure(e.0)),
     }

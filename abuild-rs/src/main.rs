@@ -183,7 +183,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 fn run_build(dir: &Path, args: &BuildArgs, arch: Option<String>) -> Result<(), String> {
-    let carch = arch.unwrap_or_else(|| apk_core::db::native_arch().to_owned());
+    let carch = arch.unwrap_or_else(|| apk_core::db::installed::native_arch().to_owned());
     let b = Apkbuild::read(dir, &carch).map_err(|e| e.0)?;
     let opts = args.options(&carch);
     let built = build::build(&b, &opts).map_err(|e| e.0)?;
@@ -282,7 +282,7 @@ fn run_index(repodest: &Path, arch: &str, key: &Path) -> Result<(), String> {
 }
 
 fn run_lint(dir: &Path) -> Result<(), String> {
-    let b = Apkbuild::read(dir, apk_core::db::native_arch()).map_err(|e| e.0)?;
+    let b = Apkbuild::read(dir, apk_core::db::installed::native_arch()).map_err(|e| e.0)?;
     let problems = lint::lint(&b);
     for p in &problems {
         println!("{}/APKBUILD: {p}", b.startdir.display());
@@ -374,10 +374,10 @@ fn sign(key_path: &Path, sig_type: Option<&str>, files: &[PathBuf]) -> apk_core:
         }
     };
     for f in files {
-        let bytes = apk_core::file::read(f)?;
+        let bytes = apk_core::fs::atomic::read(f)?;
         let what = f.display().to_string();
         let signed = apk_format::v2::signed::resign_with(&bytes, &key, algo, &key_name, &what)?;
-        apk_core::file::write_atomically(f, &signed)?;
+        apk_core::fs::atomic::write_atomically(f, &signed)?;
     }
     Ok(())
 }
@@ -414,12 +414,12 @@ fn pack(
                 "not a script name apk knows",
             ));
         }
-        let body = apk_core::file::read(s)?;
+        let body = apk_core::fs::atomic::read(s)?;
         builder.scripts.push((name, body));
     }
     let key = sign_key.map(PrivateKey::load).transpose()?;
     let bytes = builder.build(key.as_ref().map(|(k, n)| (k, n.as_str())))?;
-    apk_core::file::write_atomically(output, &bytes)
+    apk_core::fs::atomic::write_atomically(output, &bytes)
 }
 
 fn msg(r: Result<(), String>) -> apk_core::Result<()> {

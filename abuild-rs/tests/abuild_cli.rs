@@ -57,7 +57,7 @@ fn abuild_verbs_and_configuration() {
     assert_eq!(code, 1, "{out}");
     let (code, out) = abuild_rs(&home, &aport, &[]);
     assert_eq!(code, 0, "{out}");
-    let arch = apk_core::db::native_arch();
+    let arch = apk_core::db::installed::native_arch();
     let dir = repodest.join("community").join(arch);
     for f in [
         "demo-data-3-r0.apk",

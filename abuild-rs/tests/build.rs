@@ -101,7 +101,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn pkginfo(apk: &Path) -> apk_format::PackageInfo {
-    apk_core::indexer::read_package_info(apk).unwrap()
+    apk_core::repo::indexer::read_package_info(apk).unwrap()
 }
 
 #[test]

@@ -225,13 +225,13 @@ pub struct Context {
     /// 0 quiet, 1 normal, 2+ verbose.
     pub verbosity: i32,
     /// The database lock, once a writing applet took it; held until exit.
-    lock: std::cell::OnceCell<apk_core::commit::lock::Lock>,
+    lock: std::cell::OnceCell<apk_core::db::lock::Lock>,
     /// `--initdb` on a root that had no database: no lock is taken.
     unlocked_initdb: std::cell::Cell<bool>,
     /// `--overlay-from-stdin`'s files, once read.
     overlay: std::cell::OnceCell<std::collections::HashSet<String>>,
     /// The sources the database is opened with (`--from`).
-    sources: std::cell::Cell<apk_core::database::Sources>,
+    sources: std::cell::Cell<apk_core::db::Sources>,
     /// Packages given as files on the command line, by their id in the pool.
     pub local_files: std::cell::RefCell<std::collections::HashMap<apk_core::pool::PkgId, PathBuf>>,
 }
@@ -273,7 +273,7 @@ impl Context {
                     dir.display()
                 ));
             }
-            apk_core::database::set_cache_dir(dir);
+            apk_core::db::set_cache_dir(dir);
         }
         let verbosity = 1 + i32::from(opts.verbose) - i32::from(opts.quiet);
         Ok(Context {
@@ -306,8 +306,8 @@ impl Context {
         }
         std::fs::read_to_string(self.in_root(Path::new("etc/apk/arch")))
             .ok()
-            .and_then(|t| apk_core::db::parse_arch(&t))
-            .unwrap_or_else(|| apk_core::db::native_arch().to_owned())
+            .and_then(|t| apk_core::db::installed::parse_arch(&t))
+            .unwrap_or_else(|| apk_core::db::installed::native_arch().to_owned())
     }
 
     /// A path inside the root (`etc/apk/keys` → `ROOT/etc/apk/keys`).
@@ -337,7 +337,7 @@ impl Context {
     /// would cost a noticeable part of a run.
     pub fn open_db(
         &self,
-    ) -> Result<std::mem::ManuallyDrop<apk_core::database::Database>, apk_core::Error> {
+    ) -> Result<std::mem::ManuallyDrop<apk_core::db::Database>, apk_core::Error> {
         self.open_db_updating(self.opts.update_cache)
     }
 
@@ -346,8 +346,8 @@ impl Context {
     pub fn open_db_updating(
         &self,
         update: bool,
-    ) -> Result<std::mem::ManuallyDrop<apk_core::database::Database>, apk_core::Error> {
-        let opts = apk_core::database::OpenOptions {
+    ) -> Result<std::mem::ManuallyDrop<apk_core::db::Database>, apk_core::Error> {
+        let opts = apk_core::db::OpenOptions {
             root: self.root.clone(),
             repositories_file: self.opts.repositories_file.clone(),
             extra_repositories: self.opts.repository.clone(),
@@ -366,7 +366,7 @@ impl Context {
                 .cache_max_age
                 .map(|m| std::time::Duration::from_secs(m * 60)),
         };
-        let db = apk_core::database::Database::open(&opts)?;
+        let db = apk_core::db::Database::open(&opts)?;
         for w in &db.config_warnings {
             crate::output::err(w);
         }
@@ -387,17 +387,15 @@ impl Context {
     }
 
     /// Opens the database, printing the error when it cannot be opened.
-    pub fn open_db_or_report(
-        &self,
-    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+    pub fn open_db_or_report(&self) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
         self.open_db().map_err(error).ok()
     }
 
     /// Opens the database without some of its sources.
     pub fn open_db_with(
         &self,
-        sources: apk_core::database::Sources,
-    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+        sources: apk_core::db::Sources,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
         self.sources.set(sources);
         self.open_db_or_report()
     }
@@ -406,9 +404,9 @@ impl Context {
     pub fn open_db_from(
         &self,
         from: crate::query::From,
-    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+    ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
         use crate::query::From;
-        let sources = apk_core::database::Sources {
+        let sources = apk_core::db::Sources {
             no_sys_repos: matches!(from, From::None | From::Installed),
             no_installed_repo: matches!(from, From::None | From::Repositories),
             no_installed: matches!(from, From::None | From::Repositories),
@@ -419,9 +417,7 @@ impl Context {
 
     /// Opens the database for an applet that changes the root: unless simulating, the
     /// root's lock is taken first (waiting `--wait` seconds for another writer).
-    pub fn open_db_for_commit(
-        &self,
-    ) -> Option<std::mem::ManuallyDrop<apk_core::database::Database>> {
+    pub fn open_db_for_commit(&self) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
         if !self.take_lock() {
             return None;
         }
@@ -437,7 +433,7 @@ impl Context {
         if self.opts.no_cache || self.opts.cache_dir.is_some() {
             return;
         }
-        let configured = apk_core::commit::rootfs::RootFs::new(&self.root)
+        let configured = apk_core::fs::rootfs::RootFs::new(&self.root)
             .resolve_dir("etc/apk/cache")
             .is_ok_and(|d| d.is_dir());
         if !configured {
@@ -473,7 +469,7 @@ impl Context {
         }
         let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
         let mut told = || eprintln!("Waiting for repository lock");
-        match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
+        match apk_core::db::lock::Lock::acquire(&self.root, wait, &mut told) {
             Ok(l) => {
                 let _ = self.lock.set(l);
                 true
@@ -495,7 +491,7 @@ impl Context {
         }
         let wait = std::time::Duration::from_secs(self.opts.wait.unwrap_or(0));
         let mut told = || eprintln!("Waiting for repository lock");
-        match apk_core::commit::lock::Lock::acquire(&self.root, wait, &mut told) {
+        match apk_core::db::lock::Lock::acquire(&self.root, wait, &mut told) {
             Ok(l) => {
                 let _ = self.lock.set(l);
                 Ok(())
@@ -565,8 +561,8 @@ impl Context {
     }
 
     /// Reads network repositories with the `--timeout` given (default 60 s).
-    pub fn fetcher(&self) -> apk_core::fetch::Fetcher {
-        apk_core::fetch::Fetcher::with_tls_verification(
+    pub fn fetcher(&self) -> apk_core::repo::fetch::Fetcher {
+        apk_core::repo::fetch::Fetcher::with_tls_verification(
             std::time::Duration::from_secs(self.opts.timeout.unwrap_or(60)),
             !self.opts.no_check_certificate,
         )
@@ -582,7 +578,7 @@ impl Context {
             let dir = self.root_relative(d);
             return dir.is_dir().then_some(dir);
         }
-        let dir = apk_core::commit::rootfs::RootFs::new(&self.root)
+        let dir = apk_core::fs::rootfs::RootFs::new(&self.root)
             .resolve_dir("etc/apk/cache")
             .ok()
             .filter(|d| d.is_dir());
@@ -601,7 +597,7 @@ impl Context {
     /// How to commit into this root.
     pub fn commit_options(
         &self,
-        db: &apk_core::database::Database,
+        db: &apk_core::db::Database,
     ) -> Result<apk_core::commit::Options, apk_core::Error> {
         Ok(apk_core::commit::Options {
             keys: self.keyring()?,

@@ -37,7 +37,7 @@ pub fn open_log(root: &Path) -> std::io::Result<()> {
         argv.join(" "),
         utc(secs),
         env!("CARGO_PKG_VERSION"),
-        apk_core::db::native_arch()
+        apk_core::db::installed::native_arch()
     )?;
     if let Ok(mut g) = LOG.lock() {
         *g = Some(file);

@@ -377,8 +377,7 @@ fn a_second_writer_waits_for_the_lock_or_fails() {
     publish(&f.repo, vec![spec("one", "1.0-r0").file("one", "1\n")]);
     f.ok(&["--initdb", "add", "one"]);
     let lock =
-        apk_core::commit::lock::Lock::acquire(&f.root, std::time::Duration::ZERO, &mut || {})
-            .unwrap();
+        apk_core::db::lock::Lock::acquire(&f.root, std::time::Duration::ZERO, &mut || {}).unwrap();
     let (code, out) = f.apk(&["del", "one"]);
     assert_eq!(code, 99, "{out}");
     assert!(

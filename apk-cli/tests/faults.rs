@@ -37,7 +37,8 @@ fn many_packages(f: &Fixture, n: usize) -> Vec<String> {
 /// The database loads and no path is recorded for two packages.
 fn check_database(root: &Path) {
     let text = std::fs::read_to_string(root.join("lib/apk/db/installed")).unwrap_or_default();
-    let pkgs = apk_core::db::parse_installed(&text, "installed").expect("database loads");
+    let pkgs =
+        apk_core::db::installed::parse_installed(&text, "installed").expect("database loads");
     let mut owned = HashSet::new();
     for p in &pkgs {
         for path in p.file_paths() {

@@ -15,10 +15,10 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::commit::protect::{ProtectedPaths, Protection};
-use crate::commit::rootfs::current_checksum;
-use crate::commit::state::Installed;
-use crate::db::{Acl, InstalledFile};
+use crate::db::installed::{Acl, InstalledFile};
+use crate::db::protect::{ProtectedPaths, Protection};
+use crate::db::state::Installed;
+use crate::fs::rootfs::current_checksum;
 use apk_format::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -2,7 +2,7 @@
 //! (`fuzz/regressions/<target>/`) replays as a normal test. Each feeds arbitrary bytes to
 //! one parser and checks the invariants that must hold for whatever it accepts.
 
-use crate::{db, repo};
+use crate::{db::installed as db, repo};
 use apk_format::v2::{apkindex as index, package, pkginfo};
 use apk_format::{dep, version};
 
@@ -101,7 +101,7 @@ pub fn protected_paths(data: &[u8]) {
         return;
     };
     let (rules, path) = s.rsplit_once('\n').unwrap_or((s, "etc/x"));
-    let mut p = crate::commit::protect::ProtectedPaths::load(std::path::Path::new("/nonexistent"));
+    let mut p = crate::db::protect::ProtectedPaths::load(std::path::Path::new("/nonexistent"));
     p.add_rules(rules);
     let _ = p.of(path);
     // Rules are read trimmed of white space and slashes: compare like with like.
@@ -110,7 +110,7 @@ pub fn protected_paths(data: &[u8]) {
         p.add_rules(&format!("-{path}"));
         assert_eq!(
             p.of(path),
-            crate::commit::protect::Protection::Ignore,
+            crate::db::protect::Protection::Ignore,
             "{path:?}"
         );
     }
@@ -119,7 +119,7 @@ pub fn protected_paths(data: &[u8]) {
 /// The database as a commit reads it (installed, scripts.tar, triggers): whatever it
 /// accepts writes back into files that read back to the same state.
 pub fn installed_state(data: &[u8]) {
-    use crate::commit::state::Installed;
+    use crate::db::state::Installed;
     // Three files, separated by NUL bytes (so scripts.tar only when last-but-one).
     let mut parts = data.splitn(3, |&b| b == 0).map(Some);
     let (a, b, c) = (
@@ -148,7 +148,7 @@ pub fn installed_state(data: &[u8]) {
 /// every lookup without panicking, finds each name under its own id, and encodes to a
 /// payload that decodes and encodes again to the same bytes.
 pub fn snapshot(data: &[u8]) {
-    use crate::snapshot::{decode_payload, encode_payload};
+    use crate::db::{decode_payload, encode_payload};
     let Some(db) = decode_payload(data) else {
         return;
     };

@@ -1,31 +1,30 @@
-//! apk-core: the formats and logic of Alpine's package manager.
+//! apk-core: Alpine's package manager over the formats of [`apk_format`].
 //!
-//! Layers, bottom up:
-//! - formats: [`version`] and [`dep`] (the value types), [`checksum`], [`index`]
-//!   (APKINDEX records), [`pkginfo`] (`.PKGINFO`), [`archive`] (the gzip+tar
-//!   container), [`sign`] (RSA and Ed25519 signatures), [`package`] (v2 `.apk` files),
-//!   [`db`] (installed database, world, arch), [`repo`] (repositories file);
-//! - files: [`file`] (whole-file reads, atomic replacement), [`extract`] (safe
-//!   unpacking), [`indexer`] (building indexes), [`mapped`] (memory maps);
-//! - the package manager: [`pool`] (names and packages interned into dense ids),
-//!   [`database`] (opening a root), [`snapshot`] (the mapped database cache),
-//!   [`solver`] (apk's dependency solver and its reports).
+//! Layers, bottom up; a module uses only those below it:
+//! - [`apk_format`] (its own crate): versions, dependencies, checksums, signatures, the
+//!   v2 package and index formats.
+//! - [`fs`] (atomic writes, memory maps, root-confined paths, config folders) and
+//!   [`codec`] (the primitives of apk-rs's binary caches): leaves.
+//! - [`repo`]: repositories, fetching and caching their files, building indexes.
+//!   [`extract`]: unpacking a package into a folder, safely.
+//! - [`pool`]: every name and package of one run interned into dense ids, with the
+//!   snapshot codec of its tables.
+//! - [`db`]: opening a root (world, installed database, repositories) into a pool; the
+//!   installed state, its lock, protected paths and the snapshot file.
+//! - [`solver`]: apk's dependency solver and its reports.
+//! - [`commit`] (applying a solution to a root) and [`audit`] (what in a root differs
+//!   from its database): the top.
 
 pub mod audit;
+pub mod codec;
 pub mod commit;
-pub mod confdir;
-pub mod database;
 pub mod db;
 pub mod extract;
-pub mod fetch;
-pub mod file;
+pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod indexer;
-pub mod mapped;
 pub mod pool;
 pub mod repo;
-pub mod snapshot;
 pub mod solver;
 #[doc(hidden)]
 pub mod testing;

@@ -188,7 +188,7 @@ fn real_index_pool_survives_the_snapshot() {
     .unwrap();
     let keys_dir = shared.join("realdata/keys");
     let open = || {
-        apk_core::database::Database::open(&apk_core::database::OpenOptions {
+        apk_core::db::Database::open(&apk_core::db::OpenOptions {
             root: root.clone(),
             keys: Some(Keyring::load_dir(&keys_dir).unwrap()),
             keys_dir: Some(keys_dir.clone()),
@@ -199,12 +199,9 @@ fn real_index_pool_survives_the_snapshot() {
     };
     let db = open();
     let (path, key) = (tmp.path().join("snapshot"), [7u8; 32]);
-    apk_core::snapshot::write(&path, &key, &db).unwrap();
+    db.write_snapshot(&path, &key).unwrap();
     let mut again = open();
-    assert!(
-        apk_core::snapshot::load(&path, &key, &mut again),
-        "snapshot loads"
-    );
+    assert!(again.load_snapshot(&path, &key), "snapshot loads");
     let (a, b) = (&db.pool, &again.pool);
     assert_eq!(a.packages.len(), 4929);
     assert_eq!(

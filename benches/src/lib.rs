@@ -159,7 +159,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
 }
 
 /// A root using the real Alpine 3.16 index with Alpine's keys (signatures checked).
-pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions)> {
+pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::db::OpenOptions)> {
     let shared = apk_core::testing::shared_dir()?;
     let root = dir.join("real");
     std::fs::create_dir_all(root.join("etc/apk/cache")).ok()?;
@@ -172,7 +172,7 @@ pub fn real_root(dir: &Path) -> Option<(PathBuf, apk_core::database::OpenOptions
     )
     .ok()?;
     let keys_dir = shared.join("realdata/keys");
-    let opts = apk_core::database::OpenOptions {
+    let opts = apk_core::db::OpenOptions {
         root: root.clone(),
         keys: Some(apk_format::sign::Keyring::load_dir(&keys_dir).ok()?),
         keys_dir: Some(keys_dir),
@@ -245,10 +245,10 @@ pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -
         let bytes = b.build(Some((&key, "bench.rsa.pub"))).expect("build");
         let path = arch_dir.join(format!("{name}-1.0-r0.apk"));
         std::fs::write(&path, bytes).expect("write");
-        infos.push(apk_core::indexer::read_package_info(&path).expect("info"));
+        infos.push(apk_core::repo::indexer::read_package_info(&path).expect("info"));
         names.push(name);
     }
-    apk_core::indexer::sort_records(&mut infos);
+    apk_core::repo::indexer::sort_records(&mut infos);
     let index = apk_format::v2::apkindex::IndexArchive {
         description: Some("install bench".into()),
         packages: infos,
@@ -264,7 +264,7 @@ pub fn generate_install_repo(dir: &Path, n: usize, files: usize, bytes: usize) -
 
 /// An empty root (database initialised) trusting and using the repository made by
 /// [`generate_install_repo`] in `repo`.
-pub fn root_for_install(root: &Path, repo: &Path) -> apk_core::database::OpenOptions {
+pub fn root_for_install(root: &Path, repo: &Path) -> apk_core::db::OpenOptions {
     apk_core::commit::init_database(root, Some("x86_64")).expect("initdb");
     std::fs::write(
         root.join("etc/apk/repositories"),
@@ -272,7 +272,7 @@ pub fn root_for_install(root: &Path, repo: &Path) -> apk_core::database::OpenOpt
     )
     .expect("repositories");
     let keys_dir = repo.join("keys");
-    apk_core::database::OpenOptions {
+    apk_core::db::OpenOptions {
         root: root.to_path_buf(),
         keys: Some(apk_format::sign::Keyring::load_dir(&keys_dir).expect("keys")),
         keys_dir: Some(keys_dir),

@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 /// entry apk-tools writes for it: `name><identity>`.
 fn local_package(
     ctx: &Context,
-    db: &mut apk_core::database::Database,
+    db: &mut apk_core::db::Database,
     arg: &str,
 ) -> Result<Dependency, String> {
     let path = std::path::absolute(arg).map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! `apk query` (and `info --format`/`--fields`/`--no-legacy-info`): packages matched by
 //! apk-tools 3's query engine, written in the default layout, JSON or YAML.
 
-use apk_core::database::Database;
+use apk_core::db::Database;
 
 use crate::context::Context;
 use crate::query::engine::{self, Engine};

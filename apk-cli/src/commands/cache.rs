@@ -100,7 +100,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         for repo in db.pool.repos.iter().skip(1) {
             let arch = db.pool.arches.first().map(String::as_str).unwrap_or("");
             let url = apk_core::repo::Repository::from_url(&repo.url, None).index_url(arch);
-            let index = apk_core::database::cached_index_path(&ctx.root, &url);
+            let index = apk_core::db::cached_index_path(&ctx.root, &url);
             keep.extend(index.file_name().map(|n| n.to_string_lossy().into_owned()));
         }
         let names: Vec<String> = std::fs::read_dir(&cache_dir)
@@ -146,7 +146,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 /// are left out. Returns how many were downloaded, or `Err` after reporting failures.
 pub fn precache(
     ctx: &Context,
-    db: &apk_core::database::Database,
+    db: &apk_core::db::Database,
     cache_dir: &std::path::Path,
     pkgs: &[PkgId],
     opts: &apk_core::commit::Options,
@@ -187,7 +187,7 @@ pub fn precache(
         };
         let dest = cache_dir.join(&file);
         let fetched = fetch_package(pool, id, opts).and_then(|(bytes, _)| {
-            apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
+            apk_core::fs::atomic::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
         });
         if let Err(e) = fetched {
             context::error(format!("{}: {e}", pool.nv(id)));

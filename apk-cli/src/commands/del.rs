@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::pool::{DepMatch, NameId, PkgId, Pool};
 use apk_core::solver::{self, report, Request};
 

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     for file in &args.packages {
         let what = file.display().to_string();
         // Verify the whole package before the first byte of it is written.
-        let result = apk_core::file::read(file).and_then(|bytes| {
+        let result = apk_core::fs::atomic::read(file).and_then(|bytes| {
             let pkg = Package::verify(&bytes, keys.as_ref(), &what)?;
             extract::extract(&pkg, &bytes, &what, &dest, opts)
         });

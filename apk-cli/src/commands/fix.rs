@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 /// number of folders that could not be fixed.
 fn fix_directories(ctx: &Context, root: &std::path::Path) -> u32 {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let Ok(state) = apk_core::commit::state::Installed::load(root) else {
+    let Ok(state) = apk_core::db::state::Installed::load(root) else {
         return 1;
     };
     let mut failures = 0;

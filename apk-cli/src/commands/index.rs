@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use apk_core::indexer::{self, OldIndex};
+use apk_core::repo::indexer::{self, OldIndex};
 use apk_core::solver::report::{Indent, DEFAULT_WIDTH};
 use apk_format::v2::apkindex::{IndexArchive, PackageInfo};
 
@@ -115,7 +115,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     };
     let written = archive
         .write(apk_format::v2::archive::build_time())
-        .and_then(|bytes| apk_core::file::write_atomically(&args.output, &bytes));
+        .and_then(|bytes| apk_core::fs::atomic::write_atomically(&args.output, &bytes));
     if let Err(e) = written {
         context::error(e);
         return 1;

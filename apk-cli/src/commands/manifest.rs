@@ -17,7 +17,7 @@ pub struct Args {
 
 fn manifest_file(ctx: &Context, path: &Path, prefix: &str) -> apk_core::Result<()> {
     let what = path.display().to_string();
-    let bytes = apk_core::file::read(path)?;
+    let bytes = apk_core::fs::atomic::read(path)?;
     let pkg = Package::parse(&bytes, &what)?;
     if let Some(keys) = ctx.keyring()? {
         pkg.verify_signature(&bytes, &keys, &what)?;
@@ -38,7 +38,7 @@ fn manifest_file(ctx: &Context, path: &Path, prefix: &str) -> apk_core::Result<(
 fn manifest_installed(ctx: &Context, name: &str, prefix: &str) -> apk_core::Result<()> {
     let db_path = ctx.in_root(Path::new("lib/apk/db/installed"));
     let text = std::fs::read_to_string(&db_path).map_err(|e| apk_core::Error::io(&db_path, e))?;
-    let pkgs = apk_core::db::parse_installed(&text, &db_path.display().to_string())?;
+    let pkgs = apk_core::db::installed::parse_installed(&text, &db_path.display().to_string())?;
     let pkg = pkgs
         .iter()
         .find(|p| p.info.name == name)

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::pool::{Dep, DepMatch, NameId, PkgId, Pool};
 use apk_core::solver::report;
 
@@ -1147,7 +1147,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
     let sources = if from_given {
         None
     } else {
-        Some(apk_core::database::Sources {
+        Some(apk_core::db::Sources {
             no_installed: true,
             ..Default::default()
         })
@@ -1283,7 +1283,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
                         .write_all(&bytes)
                         .map_err(|e| e.to_string())
                 } else {
-                    apk_core::file::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
+                    apk_core::fs::atomic::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
                 };
                 if let Err(e) = done {
                     fail(e);

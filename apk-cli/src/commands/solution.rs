@@ -3,7 +3,7 @@
 //! apk-tools prints them.
 
 use apk_core::commit::{self, Event};
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::pool::{Dep, PkgId};
 use apk_core::solver::{self, report, Changeset, Request};
 use apk_format::dep::Dependency;
@@ -229,7 +229,7 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
 
 /// The folders and files of the root's installed database, as `-v` counts them.
 fn counts(root: &std::path::Path) -> (usize, usize) {
-    apk_core::commit::state::Installed::load(root)
+    apk_core::db::state::Installed::load(root)
         .map(|s| s.dir_and_file_counts())
         .unwrap_or((0, 0))
 }
@@ -247,7 +247,7 @@ fn sync_if_needed(ctx: &Context) {
         host_root && !ctx.usermode()
     };
     if wanted {
-        apk_core::file::sync_all();
+        apk_core::fs::atomic::sync_all();
     }
 }
 

@@ -1,7 +1,7 @@
 //! `apk update`: fetches the indexes of network repositories into the cache, then says
 //! what each repository is and how many packages are available.
 
-use apk_core::database::ProblemKind;
+use apk_core::db::ProblemKind;
 
 use crate::context::{self, Context};
 

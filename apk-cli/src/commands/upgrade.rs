@@ -1,7 +1,7 @@
 //! `apk upgrade`: upgrades the installed packages (or the named ones), after a
 //! pre-upgrade of apk itself and the `--preupgrade-depends` when asked for.
 
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::pool::{Dep, PkgId};
 use apk_core::solver::{self, flags, Request};
 use apk_format::dep::Dependency;

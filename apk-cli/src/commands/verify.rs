@@ -33,7 +33,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut failed = 0;
     for file in &args.files {
         let what = file.display().to_string();
-        let result = apk_core::file::read(file).and_then(|b| verify_file(&b, keys.as_ref(), &what));
+        let result =
+            apk_core::fs::atomic::read(file).and_then(|b| verify_file(&b, keys.as_ref(), &what));
         match result {
             Ok(()) if ctx.verbosity > 0 => println!("{what}: OK"),
             Ok(()) => {}

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use apk_core::database::Database;
+use apk_core::db::Database;
 use apk_core::pool::DepMatch;
 use apk_core::pool::{Dep, NameId, PkgId, Pool};
 use apk_core::solver::{self, flags, Request};
@@ -94,7 +94,7 @@ pub struct Engine<'a> {
     pub spec: &'a Spec,
     /// `--recursive`: the packages the solver chose (see [`solve_recursive`]).
     solved: Vec<PkgId>,
-    installed: std::cell::OnceCell<Option<apk_core::commit::state::Installed>>,
+    installed: std::cell::OnceCell<Option<apk_core::db::state::Installed>>,
 }
 
 /// Packages of `name` itself (not those providing it).
@@ -492,9 +492,9 @@ impl<'a> Engine<'a> {
             .unwrap_or_default()
     }
 
-    fn installed_state(&self) -> Option<&apk_core::commit::state::Installed> {
+    fn installed_state(&self) -> Option<&apk_core::db::state::Installed> {
         self.installed
-            .get_or_init(|| apk_core::commit::state::Installed::load(&self.db.root).ok())
+            .get_or_init(|| apk_core::db::state::Installed::load(&self.db.root).ok())
             .as_ref()
     }
 
@@ -690,7 +690,7 @@ impl<'a> Engine<'a> {
                 .installed_state()
                 .and_then(|s| s.scripts.get(name))
                 .map(|l| {
-                    apk_core::commit::state::SCRIPT_ORDER
+                    apk_core::db::state::SCRIPT_ORDER
                         .iter()
                         .filter(|a| l.iter().any(|(x, _)| x == *a))
                         .map(|a| (*a).to_owned())

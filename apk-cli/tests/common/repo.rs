@@ -102,9 +102,9 @@ pub fn reindex(repo: &Path) {
     pkgs.sort();
     let mut infos: Vec<_> = pkgs
         .iter()
-        .map(|p| apk_core::indexer::read_package_info(p).unwrap())
+        .map(|p| apk_core::repo::indexer::read_package_info(p).unwrap())
         .collect();
-    apk_core::indexer::sort_records(&mut infos);
+    apk_core::repo::indexer::sort_records(&mut infos);
     let index = apk_format::v2::apkindex::IndexArchive {
         description: Some("test".into()),
         packages: infos,
@@ -179,14 +179,14 @@ impl Fixture {
     }
     /// The `R:` files recorded for package `name`, as full paths.
     pub fn owned_by(&self, name: &str) -> Vec<String> {
-        let db = apk_core::db::parse_installed(&self.installed(), "installed").unwrap();
+        let db = apk_core::db::installed::parse_installed(&self.installed(), "installed").unwrap();
         db.iter()
             .find(|p| p.info.name == name)
             .map(|p| p.file_paths().collect())
             .unwrap_or_default()
     }
     pub fn names(&self) -> Vec<String> {
-        let db = apk_core::db::parse_installed(&self.installed(), "installed").unwrap();
+        let db = apk_core::db::installed::parse_installed(&self.installed(), "installed").unwrap();
         db.iter().map(|p| p.info.nv()).collect()
     }
 }

@@ -15,11 +15,7 @@
 //! moves. Protected paths ([`protect`]) changed by the user are kept, the new version
 //! written beside them as `.apk-new`.
 
-pub mod lock;
-pub mod protect;
-pub mod rootfs;
 pub mod script;
-pub mod state;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -30,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use sha1::{Digest, Sha1};
 
-use crate::db::{Acl, InstalledDir, InstalledFile, InstalledPackage};
+use crate::db::installed::{Acl, InstalledDir, InstalledFile, InstalledPackage};
 use crate::pool::{PkgId, Pool, REPO_CACHED};
 use crate::repo::Repository;
 use crate::solver::{report, Change, Changeset};
@@ -41,9 +37,9 @@ use apk_format::sign::Keyring;
 use apk_format::v2::archive::{EntryHeader, EntryKind};
 use apk_format::v2::package::Package;
 
-use protect::ProtectedPaths;
-use rootfs::RootFs;
-use state::Installed;
+use crate::db::protect::ProtectedPaths;
+use crate::db::state::{self, Installed};
+use crate::fs::rootfs::{self, RootFs};
 
 /// How to commit.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +55,7 @@ pub struct Options {
     /// The package cache directory, when one is configured.
     pub cache_dir: Option<PathBuf>,
     /// Reads packages from network repositories.
-    pub fetcher: crate::fetch::Fetcher,
+    pub fetcher: crate::repo::fetch::Fetcher,
     /// `--force-overwrite`: take files owned by other packages (with a warning).
     pub force_overwrite: bool,
     /// `--clean-protected`: no `.apk-new` files; a changed protected file stays.
@@ -242,7 +238,7 @@ pub fn run_commit_hooks(
         return true;
     }
     let action = time.action();
-    for rel in crate::confdir::commit_hooks(root) {
+    for rel in crate::fs::confdir::commit_hooks(root) {
         let path = rel.display().to_string();
         if opts.skip_commit_hooks {
             on(Event::Note(format!("Skipping: {path} {action}")));
@@ -377,11 +373,14 @@ pub fn init_database(root: &Path, arch: Option<&str>) -> Result<()> {
     for f in [state::INSTALLED, state::TRIGGERS, "etc/apk/world"] {
         let p = root.join(f);
         if !p.exists() {
-            crate::file::write_atomically(&p, b"")?;
+            crate::fs::atomic::write_atomically(&p, b"")?;
         }
     }
-    let arch = arch.unwrap_or(crate::db::native_arch());
-    crate::file::write_atomically(&root.join("etc/apk/arch"), format!("{arch}\n").as_bytes())?;
+    let arch = arch.unwrap_or(crate::db::installed::native_arch());
+    crate::fs::atomic::write_atomically(
+        &root.join("etc/apk/arch"),
+        format!("{arch}\n").as_bytes(),
+    )?;
     Ok(())
 }
 
@@ -447,15 +446,15 @@ impl FetchJob {
     /// The flag tells whether it came over the network.
     fn fetch(
         &self,
-        fetcher: &crate::fetch::Fetcher,
+        fetcher: &crate::repo::fetch::Fetcher,
     ) -> std::result::Result<(Vec<u8>, bool), String> {
         if let Some(b) = self.cache_file.as_ref().and_then(|c| fs::read(c).ok()) {
             return Ok((b, false));
         }
         let mut last_err = String::from("no repository has this package");
         for url in &self.urls {
-            match fetcher.get(url, crate::fetch::PACKAGE_LIMIT) {
-                Ok(b) => return Ok((b, crate::fetch::is_network(url))),
+            match fetcher.get(url, crate::repo::fetch::PACKAGE_LIMIT) {
+                Ok(b) => return Ok((b, crate::repo::fetch::is_network(url))),
                 Err(e) => last_err = e.to_string(),
             }
         }
@@ -942,7 +941,7 @@ impl Committer<'_> {
     /// A downloaded package goes into the cache once it verified.
     fn keep_in_cache(&mut self, id: PkgId, bytes: &[u8]) {
         if let Some(path) = self.cache_file(id) {
-            if let Err(e) = crate::file::write_atomically(&path, bytes) {
+            if let Err(e) = crate::fs::atomic::write_atomically(&path, bytes) {
                 (self.on)(Event::Warning(format!(
                     "caching {}: {}",
                     path.display(),
@@ -1355,24 +1354,24 @@ impl Committer<'_> {
         let root = self.fs.path().to_path_buf();
         let dbdir = root.join("lib/apk/db");
         fs::create_dir_all(&dbdir).map_err(|e| Error::io(&dbdir, e))?;
-        crate::file::write_atomically(
+        crate::fs::atomic::write_atomically(
             &root.join(self.state.scripts_path()),
             &self.state.scripts_file()?,
         )?;
-        crate::file::write_atomically(
+        crate::fs::atomic::write_atomically(
             &root.join(state::TRIGGERS),
             self.state.triggers_text().as_bytes(),
         )?;
         crash_point("mid-db");
-        crate::file::write_atomically(
+        crate::fs::atomic::write_atomically(
             &root.join(state::INSTALLED),
             self.state.installed_text().as_bytes(),
         )?;
         let etc_apk = root.join("etc/apk");
         fs::create_dir_all(&etc_apk).map_err(|e| Error::io(&etc_apk, e))?;
-        crate::file::write_atomically(
+        crate::fs::atomic::write_atomically(
             &root.join("etc/apk/world"),
-            crate::db::write_world(world).as_bytes(),
+            crate::db::installed::write_world(world).as_bytes(),
         )
     }
 }

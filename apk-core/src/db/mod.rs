@@ -4,7 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::db;
+pub mod installed;
+pub mod lock;
+pub mod protect;
+pub mod snapshot;
+pub mod state;
+
+use crate::codec::{Reader, Writer};
 use crate::pool::{Dep, Pool};
 use crate::repo::{RepositoriesFile, Repository};
 use apk_format::dep::Dependency;
@@ -34,7 +40,7 @@ pub struct OpenOptions {
     /// The keys directory `keys` was read from (part of the snapshot key).
     pub keys_dir: Option<PathBuf>,
     /// Reads network repositories.
-    pub fetcher: crate::fetch::Fetcher,
+    pub fetcher: crate::repo::fetch::Fetcher,
     /// `--update-cache`: fetch network indexes even when the cached copy is fresh.
     pub update_cache: bool,
     /// `--cache-max-age`: cached network indexes older than this are fetched again
@@ -103,7 +109,7 @@ pub fn index_cache_dir(root: &Path) -> PathBuf {
         return dir.clone();
     }
     // `etc/apk/cache` is usually a symlink to `/var/cache/apk`, meant inside the root.
-    let enabled = crate::commit::rootfs::RootFs::new(root).resolve_dir("etc/apk/cache");
+    let enabled = crate::fs::rootfs::RootFs::new(root).resolve_dir("etc/apk/cache");
     match enabled {
         Ok(dir) if dir.is_dir() => dir,
         _ => root.join("var/cache/apk"),
@@ -132,13 +138,13 @@ pub fn cached_index_path(root: &Path, index_url: &str) -> PathBuf {
 /// cached copy is missing or stale (or always with `--no-cache`).
 pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexSource {
     let url = repo.index_url(arch);
-    if !crate::fetch::is_network(&url) {
+    if !crate::repo::fetch::is_network(&url) {
         return match Repository::local_path(&url) {
             Some(p) => IndexSource::File(PathBuf::from(p)),
             None => IndexSource::Unavailable("opening", "unsupported repository URL".into()),
         };
     }
-    let limit = crate::fetch::INDEX_LIMIT;
+    let limit = crate::repo::fetch::INDEX_LIMIT;
     if opts.no_cache {
         if opts.no_network {
             return IndexSource::Unavailable("fetching", "network access is disabled".into());
@@ -165,7 +171,7 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
         if let Some(dir) = cached.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        crate::file::write_atomically(&cached, &bytes)
+        crate::fs::atomic::write_atomically(&cached, &bytes)
     });
     match fetched {
         Ok(()) => IndexSource::File(cached),
@@ -195,9 +201,9 @@ impl Inputs {
         let root = &opts.root;
         let arches = if opts.arch.is_empty() {
             let text = read_optional(&root.join("etc/apk/arch"))?;
-            match text.as_deref().and_then(db::parse_arch) {
+            match text.as_deref().and_then(installed::parse_arch) {
                 Some(a) => vec![a],
-                None => vec![db::native_arch().to_owned()],
+                None => vec![installed::native_arch().to_owned()],
             }
         } else {
             opts.arch.clone()
@@ -235,7 +241,7 @@ impl Inputs {
         if !opts.sources.no_sys_repos {
             let mut files = vec![(file, what)];
             if opts.repositories_file.is_none() {
-                for rel in crate::confdir::repository_lists(root) {
+                for rel in crate::fs::confdir::repository_lists(root) {
                     let f = root.join(&rel);
                     let w = rel
                         .file_name()
@@ -331,7 +337,7 @@ impl Inputs {
     /// Everything the loaded database depends on.
     fn key(&self, opts: &OpenOptions) -> [u8; 32] {
         let root = &opts.root;
-        let mut k = crate::snapshot::KeyBuilder::default();
+        let mut k = snapshot::KeyBuilder::default();
         k.add("arches", self.arches.join(" ").as_bytes());
         k.add("no-network", &[u8::from(opts.no_network)]);
         k.add(
@@ -439,7 +445,7 @@ impl Database {
     pub fn open(opts: &OpenOptions) -> Result<Database> {
         let inputs = Inputs::resolve(opts)?;
         let world = match read_optional(&inputs.world_path)? {
-            Some(t) => db::parse_world(&t, &inputs.world_path.display().to_string())?,
+            Some(t) => installed::parse_world(&t, &inputs.world_path.display().to_string())?,
             None => Vec::new(),
         };
         let snapshot = inputs.snapshot_path(opts).map(|p| (p, inputs.key(opts)));
@@ -452,7 +458,7 @@ impl Database {
             installed_files: std::collections::HashMap::new(),
         };
         if let Some((path, key)) = &snapshot {
-            if crate::snapshot::load(path, key, &mut db) {
+            if db.load_snapshot(path, key) {
                 db.pool.info_fallback = info_fallback(opts);
                 return Ok(db);
             }
@@ -462,7 +468,7 @@ impl Database {
         db.load(opts, &inputs)?;
         if let Some((path, key)) = &snapshot {
             // A cache that cannot be written only costs time next run.
-            let _ = crate::snapshot::write(path, key, &db);
+            let _ = db.write_snapshot(path, key);
         }
         Ok(db)
     }
@@ -484,7 +490,7 @@ impl Database {
             read_optional(&installed_path)?
         };
         if let Some(text) = installed_text {
-            for ipkg in db::parse_installed(&text, &installed_path.display().to_string())? {
+            for ipkg in installed::parse_installed(&text, &installed_path.display().to_string())? {
                 let tag = ipkg
                     .info
                     .extra
@@ -628,4 +634,109 @@ impl Database {
         let world = self.world.clone();
         world.iter().map(|d| self.pool.intern_dep(d)).collect()
     }
+}
+
+impl Database {
+    /// Writes this database as the snapshot for `key` at `path` (atomically).
+    pub fn write_snapshot(&self, path: &Path, key: &[u8; 32]) -> Result<()> {
+        let (raw, blobs) = encode_snapshot(self);
+        snapshot::write(path, key, &raw, &blobs)
+    }
+
+    /// Loads the snapshot at `path` into this database (which holds the root and world)
+    /// if it exists and matches `key`.
+    pub fn load_snapshot(&mut self, path: &Path, key: &[u8; 32]) -> bool {
+        let Some(opened) = snapshot::open(path, key) else {
+            return false;
+        };
+        if decode_snapshot(&opened.raw, opened.blobs.clone(), self).is_none() {
+            return false;
+        }
+        drop(opened.raw);
+        // Everything in the core payload was copied into the pool: its pages need not
+        // stay resident beside the copy while the solver runs.
+        opened.map.0.release(opened.core);
+        self.pool.keep_snapshot(opened.map);
+        true
+    }
+}
+
+/// The core payload and the package metadata section.
+fn encode_snapshot(db: &Database) -> (Vec<u8>, Vec<u8>) {
+    let mut w = Writer::default();
+    let mut blobs = Writer::default();
+    db.pool.encode(&mut w, &mut blobs);
+    w.len(db.unavailable.len());
+    for p in &db.unavailable {
+        w.str(&p.url);
+        w.str(&p.message);
+        w.u32(match p.kind {
+            ProblemKind::Local => 0,
+            ProblemKind::Unavailable => 1,
+            ProblemKind::Stale => 2,
+        });
+    }
+    let mut files: Vec<_> = db.installed_files.iter().collect();
+    files.sort_by_key(|(k, _)| **k);
+    w.len(files.len());
+    for (pkg, list) in files {
+        w.u32(*pkg);
+        w.len(list.len());
+        for (d, f) in list {
+            w.str(d);
+            w.str(f);
+        }
+    }
+    (w.buf, blobs.buf)
+}
+
+fn decode_snapshot(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> Option<()> {
+    let mut r = Reader::new(payload);
+    db.pool = Pool::decode(&mut r, blobs)?;
+    let n = r.len()?;
+    db.unavailable = (0..n)
+        .map(|_| {
+            Some(RepoProblem {
+                url: r.string()?,
+                message: r.string()?,
+                kind: match r.u32()? {
+                    0 => ProblemKind::Local,
+                    1 => ProblemKind::Unavailable,
+                    2 => ProblemKind::Stale,
+                    _ => return None,
+                },
+            })
+        })
+        .collect::<Option<_>>()?;
+    let n = r.len()?;
+    for _ in 0..n {
+        let pkg = r.u32()?;
+        let m = r.len()?;
+        let list = (0..m)
+            .map(|_| Some((r.string()?, r.string()?)))
+            .collect::<Option<Vec<_>>>()?;
+        db.installed_files.insert(pkg, list);
+    }
+    r.is_empty().then_some(())
+}
+
+/// The core payload of `db`'s snapshot (what the fuzz target's seeds are made of).
+pub fn encode_payload(db: &Database) -> Vec<u8> {
+    encode_snapshot(db).0
+}
+
+/// Decodes a core payload as [`Database::load_snapshot`] does once the header and checksum matched, with
+/// no metadata section (package metadata then reads as name and version only).
+pub fn decode_payload(payload: &[u8]) -> Option<Database> {
+    let mut db = Database {
+        root: std::path::PathBuf::new(),
+        pool: Pool::default(),
+        world: Vec::new(),
+        unavailable: Vec::new(),
+        config_warnings: Vec::new(),
+        installed_files: std::collections::HashMap::new(),
+    };
+    // Without the section, any record position is accepted (and never read).
+    decode_snapshot(payload, 0..u32::MAX as usize, &mut db)?;
+    Some(db)
 }

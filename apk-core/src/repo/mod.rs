@@ -5,6 +5,9 @@
 //!
 //! The file is kept line by line so that rewriting it changes nothing a user wrote.
 
+pub mod fetch;
+pub mod indexer;
+
 use std::collections::BTreeMap;
 
 use apk_format::error::{Error, Result};

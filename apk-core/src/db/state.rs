@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::db::{self, InstalledPackage};
+use crate::db::installed::{self, InstalledPackage};
 use apk_format::checksum::Checksum;
 use apk_format::error::{Error, Result};
 use apk_format::v2::archive::{self, TarWriter};
@@ -126,7 +126,7 @@ impl Installed {
         if let (what, Some(bytes)) = installed {
             let text =
                 std::str::from_utf8(bytes).map_err(|_| Error::format(what, "not UTF-8 text"))?;
-            for p in db::parse_installed(text, what)? {
+            for p in installed::parse_installed(text, what)? {
                 st.insert(p);
             }
         }
@@ -290,15 +290,15 @@ impl Installed {
 
     /// Each folder an installed package lists, with the owner and mode its package
     /// records (`M:`; root's 0755 when none), the first package listing it deciding.
-    pub fn dir_acls(&self) -> Vec<(String, crate::db::Acl)> {
-        let mut seen: HashMap<&str, crate::db::Acl> = HashMap::new();
+    pub fn dir_acls(&self) -> Vec<(String, crate::db::installed::Acl)> {
+        let mut seen: HashMap<&str, crate::db::installed::Acl> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         for p in self.slots.iter().flatten() {
             for d in &p.dirs {
                 if !seen.contains_key(d.path.as_str()) {
                     order.push(&d.path);
                 }
-                let acl = d.acl.unwrap_or(crate::db::Acl {
+                let acl = d.acl.unwrap_or(crate::db::installed::Acl {
                     mode: 0o755,
                     uid: 0,
                     gid: 0,
@@ -329,7 +329,7 @@ impl Installed {
 
     /// `lib/apk/db/installed`.
     pub fn installed_text(&self) -> String {
-        db::write_installed_from(self.sorted().into_iter())
+        installed::write_installed_from(self.sorted().into_iter())
     }
 
     /// Where the scripts database is written: `scripts.tar` where the root had one,

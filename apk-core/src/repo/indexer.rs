@@ -23,7 +23,7 @@ pub struct OldIndex {
 impl OldIndex {
     /// Reads the index at `path`, its signature checked against `keys` when given.
     pub fn load(path: &Path, keys: Option<&Keyring>) -> Result<Self> {
-        let bytes = crate::file::read(path)?;
+        let bytes = crate::fs::atomic::read(path)?;
         let mtime = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map_err(|e| Error::io(path, e))?;
@@ -57,7 +57,7 @@ pub fn read_package_info(path: &Path) -> Result<PackageInfo> {
 /// As [`read_package_info`], with the signature checked against `keys` when given (as
 /// `apk index` checks every package it indexes).
 pub fn read_checked_package_info(path: &Path, keys: Option<&Keyring>) -> Result<PackageInfo> {
-    let bytes = crate::file::read(path)?;
+    let bytes = crate::fs::atomic::read(path)?;
     let what = path.display().to_string();
     let pkg = Package::parse(&bytes, &what)?;
     if let Some(keys) = keys {

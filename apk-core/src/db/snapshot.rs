@@ -1,0 +1,169 @@
+//! The database snapshot: a loaded [`Database`](super::Database) written once into a compact binary file
+//! in the cache directory, so that later runs map it instead of inflating, verifying and
+//! parsing every index again.
+//!
+//! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
+//! the inputs it was built from, the LZ4-compressed payload's length (u64) and its
+//! length unpacked (u64), CRC-32 of the compressed payload (u32), metadata section
+//! length (u64),
+//! then the payload (length-prefixed strings and counts, in the order [`Pool`](crate::pool::Pool)
+//! defines) and the metadata section: a fixed-size record per package, then each
+//! package's full metadata, which only queries read, deflated in blocks of a few
+//! dozen packages. Both are compressed so that the snapshot stays smaller than the
+//! index text it replaces (it is a cache in an image's `var/cache/apk`); unpacking
+//! the payload costs about a millisecond, parsing the indexes tens. The payload is
+//! checked when the snapshot is opened; each metadata record and block has its own
+//! CRC-32, checked when it is read, so that a run which only solves never touches (or
+//! pages in) that section. A damaged record
+//! is read again from the index or database it came from. The
+//! key covers everything the database depends on: root files (world, installed, arch,
+//! repositories), every index file's identity, the keys directory and the options that
+//! change loading. A snapshot whose header or checksum does not match, or that is
+//! truncated, is ignored and rebuilt: a wrong snapshot can cost time, never an answer.
+//!
+//! Snapshots are written to a temporary file and renamed into place, so a reader never
+//! sees one change under it (a write into a mapped file could crash readers, see
+//! [`crate::fs::mapped`]).
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::codec::Reader;
+use crate::pool::SnapshotBytes;
+use apk_format::error::Result;
+
+const MAGIC: &[u8; 8] = b"APKRSNAP";
+// 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
+// descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated.
+const FORMAT_VERSION: u32 = 10;
+const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
+/// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
+const MAX_PAYLOAD: u64 = 1 << 31;
+
+/// Builds the key of a set of inputs: feed it every byte string the result depends on.
+#[derive(Default)]
+pub struct KeyBuilder(Sha256);
+
+impl KeyBuilder {
+    pub fn add(&mut self, label: &str, data: &[u8]) {
+        self.0.update((label.len() as u64).to_le_bytes());
+        self.0.update(label.as_bytes());
+        self.0.update((data.len() as u64).to_le_bytes());
+        self.0.update(data);
+    }
+
+    /// Adds a file's identity: its length, modification time, inode and first 4 KiB
+    /// (which for a signed index hold the signature). Missing files count as absent.
+    pub fn add_file_identity(&mut self, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let label = path.to_string_lossy();
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                let mut id = Vec::with_capacity(32);
+                for v in [
+                    m.len(),
+                    m.mtime() as u64,
+                    m.mtime_nsec() as u64,
+                    m.ino(),
+                    m.dev(),
+                ] {
+                    id.extend_from_slice(&v.to_le_bytes());
+                }
+                let mut head = vec![0u8; 4096];
+                if let Ok(mut f) = std::fs::File::open(path) {
+                    use std::io::Read;
+                    let n = f.read(&mut head).unwrap_or(0);
+                    head.truncate(n);
+                } else {
+                    head.clear();
+                }
+                id.extend_from_slice(&head);
+                self.add(&label, &id);
+            }
+            Err(_) => self.add(&label, b"<absent>"),
+        }
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// Writes the snapshot for `key` at `path` (atomically): the core payload `raw` and the
+/// metadata section `blobs`.
+pub fn write(path: &Path, key: &[u8; 32], raw: &[u8], blobs: &[u8]) -> Result<()> {
+    // LZ4: it unpacks at memory speed, which the solver-only runs pay on every start.
+    let payload = lz4_flex::compress(raw);
+    let mut out = Vec::with_capacity(HEADER_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
+    // A cache: lost on a crash, it is simply rebuilt.
+    crate::fs::atomic::write_parts_atomically_unsynced(path, &[&out, &payload, blobs])
+}
+
+/// Checks a snapshot's header and the checksum of its core payload; returns the
+/// compressed payload, its unpacked length and the byte range of the metadata section
+/// (whose records carry their own checksums, checked when read) when all match `key`.
+pub fn check<'a>(
+    data: &'a [u8],
+    key: &[u8; 32],
+) -> Option<(&'a [u8], usize, std::ops::Range<usize>)> {
+    let mut r = Reader::new(data);
+    if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
+        return None;
+    }
+    let len = r.u64()? as usize;
+    let raw_len = r.u64()?;
+    if raw_len > MAX_PAYLOAD {
+        return None;
+    }
+    let crc = r.u32()?;
+    let blobs_len = r.u64()? as usize;
+    let payload = r.take(len)?;
+    let blobs_start = data.len() - r.rest().len();
+    let _ = r.take(blobs_len)?;
+    (r.is_empty() && crc32fast::hash(payload) == crc).then_some((
+        payload,
+        raw_len as usize,
+        blobs_start..blobs_start + blobs_len,
+    ))
+}
+
+/// An opened snapshot whose header and core checksum matched.
+pub struct Opened {
+    /// The mapped file, which the pool keeps for the metadata section.
+    pub map: std::sync::Arc<SnapshotBytes>,
+    /// The core payload, unpacked.
+    pub raw: Vec<u8>,
+    /// Where the core payload sits in the file (released once decoded).
+    pub core: std::ops::Range<usize>,
+    /// Where the metadata section sits in the file.
+    pub blobs: std::ops::Range<usize>,
+}
+
+/// Maps the snapshot at `path` and unpacks its core payload if it exists and matches
+/// `key`.
+pub fn open(path: &Path, key: &[u8; 32]) -> Option<Opened> {
+    let map = crate::fs::mapped::MappedFile::open(path)?;
+    let map = std::sync::Arc::new(SnapshotBytes(map));
+    let bytes = map.0.bytes();
+    let (payload, raw_len, blobs) = check(bytes, key)?;
+    let raw = match lz4_flex::decompress(payload, raw_len) {
+        Ok(raw) if raw.len() == raw_len => raw,
+        _ => return None,
+    };
+    let core_start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+    let core = core_start..core_start + payload.len();
+    Some(Opened {
+        map,
+        raw,
+        core,
+        blobs,
+    })
+}

@@ -1,0 +1,496 @@
+//! The pool's tables in the snapshot (see [`crate::db::snapshot`]): the core payload
+//! (strings, names, packages, per-name lists) and the metadata section of fixed-size
+//! records and deflated blocks, each with its own CRC-32.
+
+use super::*;
+use crate::codec::{Reader, Writer};
+
+/// A package's record in the snapshot's metadata section: kind and bytes of the
+/// checksum, installed size, the deflated block holding its metadata (offset, length,
+/// CRC-32 of the compressed bytes), where in the inflated block its blob lies (offset,
+/// 24-bit length), then the record's own CRC-32.
+pub(super) const COLD_RECORD: usize = 64;
+
+/// Packages whose metadata blobs are deflated together: small enough that reading
+/// one package's metadata inflates little, large enough to compress well.
+pub(super) const BLOB_BLOCK: usize = 256;
+
+pub(super) struct ColdRecord {
+    pub(super) checksum: Option<Checksum>,
+    pub(super) installed_size: u64,
+    /// The compressed block: offset in the section, length, CRC-32.
+    pub(super) block: (usize, usize, u32),
+    /// The blob inside the inflated block: offset, length.
+    pub(super) blob: (usize, usize),
+}
+
+impl ColdRecord {
+    pub(super) fn encode(&self) -> [u8; COLD_RECORD] {
+        let mut r = [0u8; COLD_RECORD];
+        match &self.checksum {
+            Some(Checksum::Sha1(b)) => {
+                r[0] = 1;
+                r[1..21].copy_from_slice(b);
+            }
+            Some(Checksum::Sha256(b)) => {
+                r[0] = 2;
+                r[1..33].copy_from_slice(b);
+            }
+            None => {}
+        }
+        r[33..41].copy_from_slice(&self.installed_size.to_le_bytes());
+        r[41..45].copy_from_slice(&(self.block.0 as u32).to_le_bytes());
+        r[45..49].copy_from_slice(&(self.block.1 as u32).to_le_bytes());
+        r[49..53].copy_from_slice(&self.block.2.to_le_bytes());
+        r[53..57].copy_from_slice(&(self.blob.0 as u32).to_le_bytes());
+        r[57..60].copy_from_slice(&(self.blob.1 as u32).to_le_bytes()[..3]);
+        let crc = crc32fast::hash(&r[..60]);
+        r[60..].copy_from_slice(&crc.to_le_bytes());
+        r
+    }
+
+    /// `None` when the record fails its checksum.
+    pub(super) fn decode(r: &[u8]) -> Option<ColdRecord> {
+        let r: &[u8; COLD_RECORD] = r.try_into().ok()?;
+        let u32_at = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+        if crc32fast::hash(&r[..60]) != u32_at(60) {
+            return None;
+        }
+        let checksum = match r[0] {
+            0 => None,
+            1 => Some(Checksum::Sha1(r[1..21].try_into().ok()?)),
+            2 => Some(Checksum::Sha256(r[1..33].try_into().ok()?)),
+            _ => return None,
+        };
+        let mut size = [0u8; 8];
+        size.copy_from_slice(&r[33..41]);
+        Some(ColdRecord {
+            checksum,
+            installed_size: u64::from_le_bytes(size),
+            block: (u32_at(41) as usize, u32_at(45) as usize, u32_at(49)),
+            blob: (
+                u32_at(53) as usize,
+                u32::from_le_bytes([r[57], r[58], r[59], 0]) as usize,
+            ),
+        })
+    }
+}
+
+impl Lists<u32> {
+    pub(super) fn decode_u32(r: &mut Reader<'_>) -> Option<Self> {
+        let n = r.len()?;
+        let start = r.u32s(n)?;
+        let m = r.len()?;
+        let items = r.u32s(m)?;
+        Self::checked(start, items)
+    }
+}
+
+/// A mapped snapshot kept alive by the pool decoded from it.
+pub struct SnapshotBytes(pub crate::fs::mapped::MappedFile);
+
+impl std::fmt::Debug for SnapshotBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SnapshotBytes({} bytes)", self.0.bytes().len())
+    }
+}
+
+impl<T: Copy> Lists<T> {
+    pub(super) fn encode(&self, w: &mut Writer, item: impl Fn(&mut Writer, &T)) {
+        w.len(self.start.len());
+        for s in &self.start {
+            w.u32(*s);
+        }
+        w.len(self.items.len());
+        for i in &self.items {
+            item(w, i);
+        }
+    }
+
+    pub(super) fn decode(
+        r: &mut Reader<'_>,
+        item: impl Fn(&mut Reader<'_>) -> Option<T>,
+    ) -> Option<Self> {
+        let n = r.len()?;
+        let start = r.u32s(n)?;
+        let m = r.len()?;
+        let items: Vec<T> = (0..m).map(|_| item(r)).collect::<Option<_>>()?;
+        Self::checked(start, items)
+    }
+}
+
+/// Snapshot encoding (see [`crate::db::snapshot`]).
+impl Pool {
+    pub(super) fn encode_info(w: &mut Writer, i: &PackageInfo) {
+        match &i.checksum {
+            Some(c) => w.str(&c.to_string()),
+            None => w.str(""),
+        }
+        w.str(&i.name);
+        w.str(&i.version);
+        for s in [
+            &i.arch,
+            &i.description,
+            &i.url,
+            &i.license,
+            &i.origin,
+            &i.maintainer,
+            &i.commit,
+        ] {
+            w.opt_str(s.as_deref());
+        }
+        for v in [i.size, i.installed_size, i.build_time] {
+            w.opt_u64(v);
+        }
+        for v in [i.provider_priority, i.replaces_priority] {
+            w.opt_u64(v.map(u64::from));
+        }
+        for list in [&i.depends, &i.provides, &i.install_if, &i.replaces] {
+            w.str(&apk_format::dep::format_list(list));
+        }
+        for fields in [&i.extra, &i.unparsed] {
+            w.len(fields.len());
+            for (l, v) in fields {
+                w.u8(*l);
+                w.str(v);
+            }
+        }
+    }
+
+    pub(super) fn decode_info(r: &mut Reader<'_>) -> Option<PackageInfo> {
+        let c = r.str()?;
+        let checksum = if c.is_empty() {
+            None
+        } else {
+            Some(Checksum::parse(c).ok()?)
+        };
+        let mut i = PackageInfo {
+            checksum,
+            name: r.string()?,
+            version: r.string()?,
+            ..Default::default()
+        };
+        for s in [
+            &mut i.arch,
+            &mut i.description,
+            &mut i.url,
+            &mut i.license,
+            &mut i.origin,
+            &mut i.maintainer,
+            &mut i.commit,
+        ] {
+            *s = r.opt_string()?;
+        }
+        for v in [&mut i.size, &mut i.installed_size, &mut i.build_time] {
+            *v = r.opt_u64()?;
+        }
+        for v in [&mut i.provider_priority, &mut i.replaces_priority] {
+            *v = r.opt_u64()?.map(|x| x as u32);
+        }
+        for list in [
+            &mut i.depends,
+            &mut i.provides,
+            &mut i.install_if,
+            &mut i.replaces,
+        ] {
+            *list = apk_format::dep::parse_list(r.str()?).ok()?;
+        }
+        for fields in [&mut i.extra, &mut i.unparsed] {
+            let n = r.len()?;
+            *fields = (0..n)
+                .map(|_| Some((r.u8()?, r.string()?)))
+                .collect::<Option<_>>()?;
+        }
+        Some(i)
+    }
+
+    pub(super) fn encode_str(w: &mut Writer, s: Str) {
+        w.u32(s.off);
+        w.u32(s.len);
+    }
+
+    pub(super) fn decode_str(r: &mut Reader<'_>) -> Option<Str> {
+        Some(Str {
+            off: r.u32()?,
+            len: r.u32()?,
+        })
+    }
+
+    /// Encodes the pool into `w`; package metadata goes into `blobs`, a section read
+    /// only when asked for. Names, dependencies and packages are fixed-size records
+    /// pointing into one string section, so loading them allocates nothing per item.
+    pub(crate) fn encode(&self, w: &mut Writer, blobs: &mut Writer) {
+        w.len(self.arches.len());
+        for a in &self.arches {
+            w.str(a);
+        }
+        w.len(self.tags.len());
+        for t in &self.tags {
+            w.str(&t.name);
+            w.u64(t.allowed_repos);
+        }
+        w.len(self.repos.len());
+        for r in &self.repos {
+            w.str(&r.url);
+            w.u16(r.tag);
+            w.u8(u8::from(r.remote));
+            w.opt_str(r.description.as_deref());
+        }
+        w.u64(self.available_repos);
+        w.u8(u8::from(self.has_broken) | (u8::from(self.has_uninstallable) << 1));
+        w.str(&self.strs);
+        w.len(self.names.len());
+        for n in &self.names {
+            Self::encode_str(w, n.name);
+            w.u8(n.priority);
+            w.u8(u8::from(n.is_dependency));
+        }
+        let mut sorted: Vec<NameId> = (0..self.names.len() as NameId).collect();
+        sorted.sort_by(|&a, &b| self.name(a).cmp(self.name(b)));
+        for id in sorted {
+            w.u32(id);
+        }
+        let providers = if self.providers_building.is_empty() {
+            self.providers.clone()
+        } else {
+            Lists::from_vecs(&self.providers_building)
+        };
+        providers.encode(w, |w, p| {
+            w.u32(p.pkg);
+            w.u16(p.via.unwrap_or(u16::MAX));
+        });
+        self.rdepends.encode(w, |w, id| w.u32(*id));
+        self.rinstall_if.encode(w, |w, id| w.u32(*id));
+        w.len(self.deps.len());
+        for d in &self.deps {
+            w.u32(d.name);
+            Self::encode_str(w, d.version);
+            w.u8(d.op.bits());
+            w.u8(u8::from(d.conflict));
+            w.u16(d.tag);
+        }
+        w.len(self.packages.len());
+        // The metadata section starts with a fixed-size record per package, then the
+        // metadata blobs they point to.
+        let records_at = blobs.buf.len();
+        blobs
+            .buf
+            .resize(records_at + self.packages.len() * COLD_RECORD, 0);
+        let mut block = Writer::default();
+        let mut pending = Vec::with_capacity(BLOB_BLOCK);
+        for (id, p) in self.packages.iter().enumerate() {
+            w.u32(p.name);
+            Self::encode_str(w, p.version);
+            w.u32(p.deps_at);
+            for l in p.deps_len {
+                w.u16(l);
+            }
+            w.u32(p.provider_priority);
+            w.u64(p.repos);
+            w.u16(p.installed.map_or(u16::MAX, |t| t));
+            w.u32(p.installed_order);
+            w.u8(u8::from(p.uninstallable)
+                | (u8::from(p.cached) << 1)
+                | (u8::from(p.no_size) << 2));
+            let start = block.buf.len();
+            Self::encode_info(&mut block, &self.info_once(id as PkgId));
+            // A blob too long for its record reads as damaged: from its source.
+            let len = block.buf.len() - start;
+            pending.push((id, start, if len < 1 << 24 { len } else { 0 }));
+            if pending.len() == BLOB_BLOCK || id + 1 == self.packages.len() {
+                self.flush_block(blobs, records_at, &mut block, &mut pending);
+            }
+        }
+        w.len(self.installed.len());
+        for id in &self.installed {
+            w.u32(*id);
+        }
+    }
+
+    /// Deflates the blobs of `pending` packages (collected in `block`) into the
+    /// metadata section and writes their records.
+    pub(super) fn flush_block(
+        &self,
+        blobs: &mut Writer,
+        records_at: usize,
+        block: &mut Writer,
+        pending: &mut Vec<(usize, usize, usize)>,
+    ) {
+        use std::io::Write;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing into a Vec cannot fail.
+        let compressed = z
+            .write_all(&block.buf)
+            .and_then(|()| z.finish())
+            .unwrap_or_default();
+        let at = blobs.buf.len();
+        blobs.buf.extend_from_slice(&compressed);
+        let crc = crc32fast::hash(&compressed);
+        for (id, start, len) in pending.drain(..) {
+            let record = ColdRecord {
+                checksum: self.checksum(id as PkgId),
+                installed_size: self.installed_size(id as PkgId),
+                block: (at - records_at, compressed.len(), crc),
+                blob: (start, len),
+            };
+            let r = records_at + id * COLD_RECORD;
+            blobs.buf[r..r + COLD_RECORD].copy_from_slice(&record.encode());
+        }
+        block.buf.clear();
+    }
+
+    /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which
+    /// the caller then hands to the pool with [`Pool::keep_snapshot`]).
+    pub(crate) fn decode(r: &mut Reader<'_>, blobs: std::ops::Range<usize>) -> Option<Pool> {
+        let mut pool = Pool::default();
+        let n = r.len()?;
+        pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
+        let n = r.len()?;
+        pool.tags = (0..n)
+            .map(|_| {
+                Some(Tag {
+                    name: r.string()?,
+                    allowed_repos: r.u64()?,
+                })
+            })
+            .collect::<Option<_>>()?;
+        let n = r.len()?;
+        pool.repos = (0..n)
+            .map(|_| {
+                Some(Repo {
+                    url: r.string()?,
+                    tag: r.u16()?,
+                    remote: r.u8()? != 0,
+                    description: r.opt_string()?,
+                })
+            })
+            .collect::<Option<_>>()?;
+        pool.available_repos = r.u64()?;
+        let broken = r.u8()?;
+        pool.has_broken = broken & 1 != 0;
+        pool.has_uninstallable = broken & 2 != 0;
+        pool.strs = r.string()?;
+        let n = r.len()?;
+        pool.names.reserve(n);
+        for _ in 0..n {
+            pool.names.push(Name {
+                name: Self::decode_str(r)?,
+                priority: r.u8()?,
+                is_dependency: r.u8()? != 0,
+            });
+        }
+        pool.sorted_names = r.u32s(n)?;
+        let in_order = pool.sorted_names.windows(2).all(|w| {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            a < n && b < n && pool.name(w[0]) < pool.name(w[1])
+        });
+        if !in_order || pool.sorted_names.first().is_some_and(|&i| i as usize >= n) {
+            return None;
+        }
+        pool.providers = Lists::decode(r, |r| {
+            let pkg = r.u32()?;
+            let via = r.u16()?;
+            Some(Provider {
+                pkg,
+                via: (via != u16::MAX).then_some(via),
+            })
+        })?;
+        pool.rdepends = Lists::decode_u32(r)?;
+        pool.rinstall_if = Lists::decode_u32(r)?;
+        let n = r.len()?;
+        pool.deps.reserve(n);
+        for _ in 0..n {
+            pool.deps.push(Dep {
+                name: r.u32()?,
+                version: Self::decode_str(r)?,
+                op: Op::from_bits(r.u8()?)?,
+                conflict: r.u8()? != 0,
+                tag: r.u16()?,
+            });
+        }
+        let n = r.len()?;
+        // Each package has its record at the start of the metadata section.
+        if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
+            return None;
+        }
+        pool.packages.reserve(n);
+        for _ in 0..n {
+            let name = r.u32()?;
+            let version = Self::decode_str(r)?;
+            let deps_at = r.u32()?;
+            let deps_len = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
+            let provider_priority = r.u32()?;
+            let repos = r.u64()?;
+            let installed = r.u16()?;
+            let installed_order = r.u32()?;
+            let bits = r.u8()?;
+            pool.packages.push(Package {
+                name,
+                version,
+                deps_at,
+                deps_len,
+                provider_priority,
+                repos,
+                installed: (installed != u16::MAX).then_some(installed),
+                installed_order,
+                uninstallable: bits & 1 != 0,
+                cached: bits & 2 != 0,
+                no_size: bits & 4 != 0,
+            });
+        }
+        pool.snap_packages = u32::try_from(n).ok()?;
+        pool.snap_cold_at = blobs.start;
+        pool.infos.cover(n);
+        let n = r.len()?;
+        pool.installed = r.u32s(n)?;
+        pool.validate_ids().then_some(pool)
+    }
+
+    pub(crate) fn keep_snapshot(&mut self, bytes: std::sync::Arc<SnapshotBytes>) {
+        self.snapshot = Some(bytes);
+    }
+
+    /// Every id in the tables points inside them, and every string inside the string
+    /// section (a snapshot that passed its checksum but was written by a buggy build
+    /// must not make the solver index out of bounds).
+    pub(super) fn validate_ids(&self) -> bool {
+        let (nn, np) = (self.names.len() as u32, self.packages.len() as u32);
+        let str_ok = |s: Str| {
+            (s.off as usize)
+                .checked_add(s.len as usize)
+                .is_some_and(|end| self.strs.get(s.off as usize..end).is_some())
+        };
+        let dep_ok = |d: &Dep| {
+            d.name < nn
+                && (d.tag as usize) < self.tags.len()
+                && (d.version.is_none() || str_ok(d.version))
+        };
+        let lists_fit = |start: &[u32]| start.is_empty() || start.len() == self.names.len() + 1;
+        lists_fit(&self.providers.start)
+            && lists_fit(&self.rdepends.start)
+            && lists_fit(&self.rinstall_if.start)
+            && self.names.iter().all(|n| str_ok(n.name))
+            && self.deps.iter().all(dep_ok)
+            && self.providers.items.iter().all(|p| {
+                p.pkg < np
+                    && p.via
+                        .is_none_or(|v| v < self.packages[p.pkg as usize].deps_len[1])
+            })
+            && self
+                .rdepends
+                .items
+                .iter()
+                .chain(&self.rinstall_if.items)
+                .all(|&x| x < nn)
+            && self.packages.iter().all(|p| {
+                let total: usize = p.deps_len.iter().map(|&l| usize::from(l)).sum();
+                p.name < nn
+                    && str_ok(p.version)
+                    && (p.deps_at as usize)
+                        .checked_add(total)
+                        .is_some_and(|end| end <= self.deps.len())
+                    && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
+            })
+            && self.installed.iter().all(|&i| i < np)
+    }
+}
