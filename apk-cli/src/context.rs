@@ -496,9 +496,7 @@ impl Context {
                 let _ = self.lock.set(l);
                 Ok(())
             }
-            Err(apk_format::error::Error::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::WouldBlock =>
-            {
+            Err(e) if e.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::WouldBlock) => {
                 Err(if wait.is_zero() {
                     "Resource temporarily unavailable".into()
                 } else {

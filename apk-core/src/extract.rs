@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use apk_format::error::{Error, Result};
-use apk_format::v2::archive::{EntryHeader, EntryKind};
-use apk_format::v2::package::Package;
+use apk_format::package::{EntryHeader, EntryKind};
+use apk_format::Package;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {

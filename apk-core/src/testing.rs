@@ -105,13 +105,18 @@ fn reference_root(keys: &std::path::Path) -> Scratch {
     root
 }
 
+/// A reference apk-tools refused: what it printed, with the command.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(pub String);
+
 /// `apk verify` by both reference apk-tools, in a root trusting the public keys in
 /// `keys`: every file (packages and `APKINDEX.tar.gz`) must be OK. `Err` holds the
 /// reference's output.
 pub fn reference_verify(
     files: &[PathBuf],
     keys: &std::path::Path,
-) -> Option<std::result::Result<(), String>> {
+) -> Option<std::result::Result<(), Rejected>> {
     use std::ffi::OsStr;
     for bin in reference_apks()? {
         let root = reference_root(keys);
@@ -124,7 +129,7 @@ pub fn reference_verify(
             .filter(|l| l.ends_with(": OK") || l.ends_with(" - OK"))
             .count();
         if !ok || oks != files.len() {
-            return Some(Err(format!("{} verify:\n{text}", bin.display())));
+            return Some(Err(Rejected(format!("{} verify:\n{text}", bin.display()))));
         }
     }
     Some(Ok(()))
@@ -136,7 +141,7 @@ pub fn reference_verify(
 pub fn reference_add(
     keys: &std::path::Path,
     args: &[&std::ffi::OsStr],
-) -> Option<std::result::Result<Vec<String>, String>> {
+) -> Option<std::result::Result<Vec<String>, Rejected>> {
     use std::ffi::OsStr;
     let mut outputs = Vec::new();
     for bin in reference_apks()? {
@@ -146,7 +151,10 @@ pub fn reference_add(
         all.extend(args);
         let (ok, text) = run_reference(&bin, &all);
         if !ok {
-            return Some(Err(format!("{} {args:?}:\n{text}", bin.display())));
+            return Some(Err(Rejected(format!(
+                "{} {args:?}:\n{text}",
+                bin.display()
+            ))));
         }
         outputs.push(text);
     }
@@ -160,7 +168,7 @@ pub fn reference_accepts(
     files: &[PathBuf],
     keys: &std::path::Path,
     extra: &[&str],
-) -> Option<std::result::Result<Vec<String>, String>> {
+) -> Option<std::result::Result<Vec<String>, Rejected>> {
     use std::ffi::OsStr;
     if let Err(e) = reference_verify(files, keys)? {
         return Some(Err(e));

@@ -144,12 +144,12 @@ fn local_package(
     let path = std::path::absolute(arg).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(&path).map_err(|e| apk_format::error::io_reason(&e))?;
     let keys = ctx.keyring().map_err(|e| e.apk_reason())?;
-    let pkg = apk_format::v2::package::Package::parse(&bytes, arg).map_err(|e| e.apk_reason())?;
+    let pkg = apk_format::Package::parse(&bytes, arg).map_err(|e| e.apk_reason())?;
     if let Some(keys) = &keys {
         pkg.verify_signature(&bytes, keys, arg)
             .map_err(|e| e.apk_reason())?;
     }
-    let mut info = pkg.info;
+    let mut info = pkg.into_info();
     let identity = info.checksum.ok_or("package has no identity")?.to_string();
     info.replaces.clear();
     info.replaces_priority = None;

@@ -186,9 +186,11 @@ pub fn precache(
             continue;
         };
         let dest = cache_dir.join(&file);
-        let fetched = fetch_package(pool, id, opts).and_then(|(bytes, _)| {
-            apk_core::fs::atomic::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
-        });
+        let fetched = fetch_package(pool, id, opts)
+            .map_err(|e| e.to_string())
+            .and_then(|(bytes, _)| {
+                apk_core::fs::atomic::write_atomically(&dest, &bytes).map_err(|e| e.to_string())
+            });
         if let Err(e) = fetched {
             context::error(format!("{}: {e}", pool.nv(id)));
             errors += 1;

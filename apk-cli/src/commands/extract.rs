@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use apk_core::extract::{self, Options};
-use apk_format::v2::package::Package;
+use apk_format::Package;
 
 use crate::context::{self, Context};
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use apk_core::repo::indexer::{self, OldIndex};
 use apk_core::solver::report::{Indent, DEFAULT_WIDTH};
-use apk_format::v2::apkindex::{IndexArchive, PackageInfo};
+use apk_format::v2::apkindex::IndexArchive;
+use apk_format::PackageInfo;
 
 use crate::context::{self, Context};
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use apk_format::checksum::Checksum;
-use apk_format::v2::archive::EntryKind;
-use apk_format::v2::package::Package;
+use apk_format::package::EntryKind;
+use apk_format::Package;
 
 use crate::context::{self, Context};
 

@@ -1257,13 +1257,13 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> u32 {
         let _ = p;
         match apk_core::commit::fetch_package(pool, id, &opts) {
             Err(e) => {
-                fail(e);
+                fail(e.to_string());
                 errors += 1;
             }
             Ok((bytes, _)) => {
                 // The file must be the package the index describes.
-                let identity = apk_format::v2::package::Package::parse(&bytes, &pool.nv(id))
-                    .map(|pk| pk.info.checksum)
+                let identity = apk_format::Package::parse(&bytes, &pool.nv(id))
+                    .map(|pk| pk.info().checksum)
                     .map_err(|e| e.reason());
                 match identity {
                     Ok(got) if got.is_some() && got == pool.checksum(id) => {}

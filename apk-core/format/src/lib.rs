@@ -5,6 +5,8 @@
 //! - Value types: [`version`] (apk's version order), [`dep`] (dependency atoms),
 //!   [`checksum`] (package identities and file digests), [`package_info`] (one
 //!   package's metadata, whichever format carried it).
+//! - [`package`]: the one door to package and index files of either format ([`sniff`],
+//!   [`Package`]); callers use it instead of naming v2 types.
 //! - Trust: [`sign`] (RSA and Ed25519 keys and signatures).
 //! - [`v2`]: the gzip+tar formats: [`v2::archive`] (gzip members, tar),
 //!   [`v2::signed`] (the signature member), [`v2::apkindex`] (APKINDEX text and archive),
@@ -14,10 +16,12 @@
 pub mod checksum;
 pub mod dep;
 pub mod error;
+pub mod package;
 pub mod package_info;
 pub mod sign;
 pub mod v2;
 pub mod version;
 
 pub use error::{Error, Result};
+pub use package::{sniff, Package};
 pub use package_info::PackageInfo;

@@ -4,6 +4,21 @@
 use crate::checksum::Checksum;
 use crate::dep::Dependency;
 
+/// A package field that does not hold what it must.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("record has no package name (P:)")]
+    NoName,
+    #[error("package '{0}' has no version (V:)")]
+    NoVersion(String),
+    #[error("invalid package name '{0}'")]
+    InvalidName(String),
+    #[error("invalid {what} '{value}': not a number")]
+    NotANumber { what: &'static str, value: String },
+    #[error("invalid checksum: {0}")]
+    Checksum(String),
+}
+
 /// Metadata of one package, as an index or the installed database records it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageInfo {
@@ -51,12 +66,12 @@ impl PackageInfo {
     }
 
     /// Checks that the record names a package.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         if self.name.is_empty() {
-            return Err("record has no package name (P:)".into());
+            return Err(FieldError::NoName);
         }
         if self.version.is_empty() {
-            return Err(format!("package '{}' has no version (V:)", self.name));
+            return Err(FieldError::NoVersion(self.name.clone()));
         }
         Ok(())
     }

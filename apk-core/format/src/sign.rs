@@ -95,6 +95,15 @@ impl<'a> StreamDigests<'a> {
     }
 }
 
+/// A PEM text that holds no key this module reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("not a PEM RSA or Ed25519 public key")]
+    NotPublicKey,
+    #[error("not a PEM RSA or Ed25519 private key")]
+    NotPrivateKey,
+}
+
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     Rsa(Box<RsaPublicKey>),
@@ -102,7 +111,7 @@ pub enum PublicKey {
 }
 
 impl PublicKey {
-    pub fn from_pem(pem: &str) -> std::result::Result<Self, String> {
+    pub fn from_pem(pem: &str) -> std::result::Result<Self, KeyError> {
         use rsa::pkcs8::DecodePublicKey as _;
         if let Ok(k) = RsaPublicKey::from_public_key_pem(pem) {
             return Ok(PublicKey::Rsa(Box::new(k)));
@@ -112,7 +121,7 @@ impl PublicKey {
         }
         ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
             .map(PublicKey::Ed25519)
-            .map_err(|_| "not a PEM RSA or Ed25519 public key".to_string())
+            .map_err(|_| KeyError::NotPublicKey)
     }
 
     pub fn to_pem(&self) -> String {
@@ -169,7 +178,7 @@ pub enum PrivateKey {
 }
 
 impl PrivateKey {
-    pub fn from_pem(pem: &str) -> std::result::Result<Self, String> {
+    pub fn from_pem(pem: &str) -> std::result::Result<Self, KeyError> {
         use rsa::pkcs8::DecodePrivateKey as _;
         if let Ok(k) = RsaPrivateKey::from_pkcs8_pem(pem) {
             return Ok(PrivateKey::Rsa(Box::new(k)));
@@ -179,7 +188,7 @@ impl PrivateKey {
         }
         ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
             .map(|k| PrivateKey::Ed25519(Box::new(k)))
-            .map_err(|_| "not a PEM RSA or Ed25519 private key".to_string())
+            .map_err(|_| KeyError::NotPrivateKey)
     }
 
     /// Reads a private key file; its public key is expected to be named `<file>.pub`.

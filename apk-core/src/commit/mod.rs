@@ -33,9 +33,9 @@ use crate::solver::{report, Change, Changeset};
 use apk_format::checksum::Checksum;
 use apk_format::dep::Dependency;
 use apk_format::error::{Error, Result};
+use apk_format::package::{EntryHeader, EntryKind};
 use apk_format::sign::Keyring;
-use apk_format::v2::archive::{EntryHeader, EntryKind};
-use apk_format::v2::package::Package;
+use apk_format::Package;
 
 use crate::db::protect::ProtectedPaths;
 use crate::db::state::{self, Installed};
@@ -322,20 +322,20 @@ struct Prepared {
 /// describes, and unpacks it into memory unless it is big.
 fn prepare(job: &FetchJob, opts: &Options) -> std::result::Result<Prepared, String> {
     let nv = &job.nv;
-    let (bytes, downloaded) = job.fetch(&opts.fetcher)?;
+    let (bytes, downloaded) = job.fetch(&opts.fetcher).map_err(|e| e.to_string())?;
     let package = Package::parse(&bytes, nv).map_err(|e| e.reason())?;
     if let Some(keys) = &opts.keys {
         package
             .verify_signature(&bytes, keys, nv)
             .map_err(|e| e.reason())?;
     }
-    if let (Some(want), Some(got)) = (job.checksum, package.info.checksum) {
+    if let (Some(want), Some(got)) = (job.checksum, package.info().checksum) {
         if want != got {
             return Err("package file does not match the index (checksum differs)".into());
         }
     }
     let small = package
-        .info
+        .info()
         .installed_size
         .is_some_and(|n| n <= READ_AHEAD_LIMIT);
     let entries = if small {
@@ -447,19 +447,29 @@ impl FetchJob {
     fn fetch(
         &self,
         fetcher: &crate::repo::fetch::Fetcher,
-    ) -> std::result::Result<(Vec<u8>, bool), String> {
+    ) -> std::result::Result<(Vec<u8>, bool), FetchError> {
         if let Some(b) = self.cache_file.as_ref().and_then(|c| fs::read(c).ok()) {
             return Ok((b, false));
         }
-        let mut last_err = String::from("no repository has this package");
+        let mut last_err = FetchError::NoRepository;
         for url in &self.urls {
             match fetcher.get(url, crate::repo::fetch::PACKAGE_LIMIT) {
                 Ok(b) => return Ok((b, crate::repo::fetch::is_network(url))),
-                Err(e) => last_err = e.to_string(),
+                Err(e) => last_err = FetchError::Failed(e),
             }
         }
         Err(last_err)
     }
+}
+
+/// Why a package file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no repository has this package")]
+    NoRepository,
+    /// The last repository tried failed so.
+    #[error("{0}")]
+    Failed(Error),
 }
 
 /// Reads a package file: from the cache, else from the first usable repository that
@@ -468,7 +478,7 @@ pub fn fetch_package(
     pool: &Pool,
     id: PkgId,
     opts: &Options,
-) -> std::result::Result<(Vec<u8>, bool), String> {
+) -> std::result::Result<(Vec<u8>, bool), FetchError> {
     FetchJob::new(pool, id, opts).fetch(&opts.fetcher)
 }
 
@@ -546,7 +556,7 @@ impl Stage {
         if let Some(p) = self.parents.get(rel) {
             return Ok(p.clone());
         }
-        let resolved = fs.make_parents(path)?;
+        let resolved = fs.make_parents(path).map_err(|e| e.to_string())?;
         self.parents.insert(rel.to_owned(), resolved.clone());
         Ok(resolved)
     }
@@ -736,9 +746,9 @@ impl Committer<'_> {
         let mut record = stage.record;
         // The index leaves out what only the installed database keeps: replaces.
         record.info = info;
-        record.info.checksum = package.info.checksum;
-        record.info.replaces = package.info.replaces.clone();
-        record.info.replaces_priority = package.info.replaces_priority;
+        record.info.checksum = package.info().checksum;
+        record.info.replaces = package.info().replaces.clone();
+        record.info.replaces_priority = package.info().replaces_priority;
         self.state.insert(record);
         if let Some(prev) = removed {
             self.remove_unused_dirs(&prev);
@@ -747,7 +757,7 @@ impl Committer<'_> {
             self.ids = None;
         }
         self.state.scripts.insert(name.clone(), scripts.clone());
-        let triggers = package.pkginfo.triggers();
+        let triggers = package.triggers();
         if triggers.is_empty() {
             self.state.triggers.remove(&name);
         } else {
@@ -973,8 +983,8 @@ impl Committer<'_> {
             ..Stage::default()
         };
         let package = &prepared.package;
-        let origin = &package.info.origin;
-        let replaces = &package.info.replaces;
+        let origin = &package.info().origin;
+        let replaces = &package.info().replaces;
         let result = match &prepared.entries {
             Some(entries) => entries.iter().try_for_each(|(h, data)| {
                 self.stage_entry(&mut stage, h, data, origin, replaces, previous)
@@ -1175,13 +1185,13 @@ impl Committer<'_> {
         h: &EntryHeader,
         acl: Acl,
     ) -> std::result::Result<(), String> {
-        let parent = self.fs.make_parents(path)?;
+        let parent = self.fs.make_parents(path).map_err(|e| e.to_string())?;
         let host = parent.join(file_name(path));
         match fs::symlink_metadata(&host) {
             // An existing directory, or a symlink to one (`lib -> usr/lib`), stays as is.
             Ok(m) if m.is_dir() => {}
             Ok(m) if m.file_type().is_symlink() => {
-                let resolved = self.fs.resolve_dir(path)?;
+                let resolved = self.fs.resolve_dir(path).map_err(|e| e.to_string())?;
                 if !resolved.is_dir() {
                     fs::create_dir_all(&resolved).map_err(|e| format!("{path}: {e}"))?;
                 }

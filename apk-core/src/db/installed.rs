@@ -9,7 +9,8 @@
 
 use apk_format::dep::Dependency;
 use apk_format::error::{Error, Result};
-use apk_format::v2::apkindex::{self, PackageInfo};
+use apk_format::v2::apkindex;
+use apk_format::PackageInfo;
 
 /// `uid:gid:mode` of an `M:` or `a:` line (mode in octal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +122,7 @@ pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> 
                 _ => match pkg.info.set_field(letter, value) {
                     Ok(true) => {}
                     Ok(false) => pkg.info.extra.push((letter, value.to_owned())),
-                    Err(m) => return Err(err(m)),
+                    Err(m) => return Err(err(m.to_string())),
                 },
             }
         }

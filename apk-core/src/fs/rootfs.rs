@@ -13,6 +13,21 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
+/// Why a path inside the root cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum RootPathError {
+    #[error("too many levels of symlinks in '{0}'")]
+    TooManyLinks(String),
+    #[error("'{0}' is in the way: not a directory")]
+    NotADirectory(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// How many symlinks one resolution may follow (the kernel's limit).
 const MAX_LINKS: u32 = 40;
 
@@ -35,13 +50,13 @@ impl RootFs {
     /// The host path of the directory that holds `rel` (a safe relative path), with
     /// every symlink among its parents resolved inside the root. Parents that do not
     /// exist yet are kept as named.
-    pub fn resolve_parent(&self, rel: &str) -> Result<PathBuf, String> {
+    pub fn resolve_parent(&self, rel: &str) -> Result<PathBuf, RootPathError> {
         let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
         self.resolve_dir(parent)
     }
 
     /// The host path of `rel` itself, following a symlink in the last component too.
-    pub fn resolve_dir(&self, rel: &str) -> Result<PathBuf, String> {
+    pub fn resolve_dir(&self, rel: &str) -> Result<PathBuf, RootPathError> {
         let mut queue: VecDeque<String> = rel
             .split('/')
             .filter(|c| !c.is_empty())
@@ -63,9 +78,12 @@ impl RootFs {
                 Ok(m) if m.file_type().is_symlink() => {
                     links += 1;
                     if links > MAX_LINKS {
-                        return Err(format!("too many levels of symlinks in '{rel}'"));
+                        return Err(RootPathError::TooManyLinks(rel.to_owned()));
                     }
-                    let target = fs::read_link(&host).map_err(|e| e.to_string())?;
+                    let target = fs::read_link(&host).map_err(|source| RootPathError::Io {
+                        path: host.clone(),
+                        source,
+                    })?;
                     let target = target.to_string_lossy();
                     if target.starts_with('/') {
                         resolved.clear();
@@ -75,10 +93,9 @@ impl RootFs {
                     }
                 }
                 Ok(m) if !m.is_dir() => {
-                    return Err(format!(
-                        "'{}' is in the way: not a directory",
-                        resolved_display(&resolved, &part)
-                    ));
+                    return Err(RootPathError::NotADirectory(resolved_display(
+                        &resolved, &part,
+                    )));
                 }
                 _ => resolved.push(part),
             }
@@ -93,15 +110,18 @@ impl RootFs {
     }
 
     /// The host path of `rel`'s last component inside its resolved parent.
-    pub fn entry_path(&self, rel: &str) -> Result<PathBuf, String> {
+    pub fn entry_path(&self, rel: &str) -> Result<PathBuf, RootPathError> {
         let name = rel.rsplit_once('/').map_or(rel, |(_, n)| n);
         Ok(self.resolve_parent(rel)?.join(name))
     }
 
     /// Creates the missing parents of `rel` (mode 0755), returning the resolved parent.
-    pub fn make_parents(&self, rel: &str) -> Result<PathBuf, String> {
+    pub fn make_parents(&self, rel: &str) -> Result<PathBuf, RootPathError> {
         let parent = self.resolve_parent(rel)?;
-        fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        fs::create_dir_all(&parent).map_err(|source| RootPathError::Io {
+            path: parent.clone(),
+            source,
+        })?;
         Ok(parent)
     }
 }
@@ -161,14 +181,14 @@ mod tests {
             fs.resolve_parent("new/dir/x").unwrap(),
             root.join("new/dir")
         );
-        assert!(fs
-            .resolve_parent("loop/x")
-            .unwrap_err()
-            .contains("symlinks"));
-        assert!(fs
-            .resolve_parent("file/x")
-            .unwrap_err()
-            .contains("not a directory"));
+        assert!(matches!(
+            fs.resolve_parent("loop/x"),
+            Err(RootPathError::TooManyLinks(_))
+        ));
+        assert!(matches!(
+            fs.resolve_parent("file/x"),
+            Err(RootPathError::NotADirectory(p)) if p == "file"
+        ));
         assert_eq!(fs.entry_path("lib").unwrap(), root.join("lib"));
     }
 

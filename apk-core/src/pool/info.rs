@@ -6,7 +6,7 @@ use super::codec::{ColdRecord, COLD_RECORD};
 use super::{PkgId, Pool};
 use crate::codec::Reader;
 use apk_format::checksum::Checksum;
-use apk_format::v2::apkindex::PackageInfo;
+use apk_format::PackageInfo;
 
 /// What is read of a package only now and then: its identity (`C:`), installed size
 /// and where its full metadata comes from. Packages loaded from a snapshot keep this

@@ -20,7 +20,8 @@ use rustc_hash::FxHashMap;
 
 use apk_format::checksum::Checksum;
 use apk_format::dep::{DepRef, Dependency, Op};
-use apk_format::v2::apkindex::{PackageInfo, RecordRef};
+use apk_format::v2::apkindex::RecordRef;
+use apk_format::PackageInfo;
 
 pub type NameId = u32;
 pub type PkgId = u32;
@@ -608,7 +609,7 @@ impl Pool {
         rec: &RecordRef<'_>,
         repo: Option<u32>,
         text: Option<u32>,
-    ) -> std::result::Result<PkgId, String> {
+    ) -> std::result::Result<PkgId, apk_format::package_info::FieldError> {
         self.name_id(rec.name());
         let mut info = PackageInfo::default();
         let mut lists = std::mem::take(&mut self.dep_scratch);

@@ -11,8 +11,9 @@ use rayon::prelude::*;
 
 use apk_format::error::{Error, Result};
 use apk_format::sign::Keyring;
-use apk_format::v2::apkindex::{IndexArchive, PackageInfo};
-use apk_format::v2::package::Package;
+use apk_format::v2::apkindex::IndexArchive;
+use apk_format::Package;
+use apk_format::PackageInfo;
 
 /// Old index records by `name-version`, usable for files not modified after `mtime`.
 pub struct OldIndex {
@@ -63,7 +64,7 @@ pub fn read_checked_package_info(path: &Path, keys: Option<&Keyring>) -> Result<
     if let Some(keys) = keys {
         pkg.verify_signature(&bytes, keys, &what)?;
     }
-    let mut info = pkg.info;
+    let mut info = pkg.into_info();
     info.replaces.clear();
     info.replaces_priority = None;
     Ok(info)

@@ -10,23 +10,28 @@
 use crate::checksum::Checksum;
 use crate::dep;
 use crate::error::{Error, Result};
-pub use crate::package_info::PackageInfo;
+pub use crate::package_info::{FieldError, PackageInfo};
 
 /// The APKINDEX text codec of [`PackageInfo`].
 impl PackageInfo {
     /// Applies one `X:value` field; an error message for a malformed value. `Ok(false)`
     /// means the letter is not a package field: the caller keeps it (as `extra`, or as
     /// the database's file entries).
-    pub fn set_field(&mut self, letter: u8, value: &str) -> Result<bool, String> {
-        fn num<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("invalid {what} '{v}': not a number"))
+    pub fn set_field(&mut self, letter: u8, value: &str) -> Result<bool, FieldError> {
+        fn num<T: std::str::FromStr>(v: &str, what: &'static str) -> Result<T, FieldError> {
+            v.parse().map_err(|_| FieldError::NotANumber {
+                what,
+                value: v.to_owned(),
+            })
         }
         match letter {
-            b'C' => self.checksum = Some(Checksum::parse(value).map_err(|e| e.to_string())?),
+            b'C' => {
+                self.checksum =
+                    Some(Checksum::parse(value).map_err(|e| FieldError::Checksum(e.to_string()))?)
+            }
             b'P' => {
                 if !dep::is_valid_name(value) {
-                    return Err(format!("invalid package name '{value}'"));
+                    return Err(FieldError::InvalidName(value.to_owned()));
                 }
                 self.name = value.to_owned()
             }
@@ -203,7 +208,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The owned, typed form.
-    pub fn to_info(&self) -> std::result::Result<PackageInfo, String> {
+    pub fn to_info(&self) -> std::result::Result<PackageInfo, FieldError> {
         let mut pkg = PackageInfo::default();
         for (letter, value) in self.fields() {
             if !pkg.set_field(letter, value)? {
@@ -213,7 +218,7 @@ impl<'a> RecordRef<'a> {
         Ok(pkg)
     }
 
-    fn set(&mut self, letter: u8, value: &'a str) -> std::result::Result<(), String> {
+    fn set(&mut self, letter: u8, value: &'a str) -> std::result::Result<(), FieldError> {
         let slot = SLOTS.get(letter as usize).copied().unwrap_or(u8::MAX);
         let repeated_list = matches!(letter, b'D' | b'p' | b'i' | b'r')
             && slot != u8::MAX
@@ -222,15 +227,18 @@ impl<'a> RecordRef<'a> {
             self.extra.push((letter, value));
             return Ok(());
         }
-        let number = |what: &str| -> std::result::Result<(), String> {
+        let number = |what: &'static str| -> std::result::Result<(), FieldError> {
             value
                 .parse::<u64>()
                 .map(|_| ())
-                .map_err(|_| format!("invalid {what} '{value}': not a number"))
+                .map_err(|_| FieldError::NotANumber {
+                    what,
+                    value: value.to_owned(),
+                })
         };
         match letter {
             b'P' if !dep::is_valid_name(value) => {
-                return Err(format!("invalid package name '{value}'"))
+                return Err(FieldError::InvalidName(value.to_owned()))
             }
             b'S' => number("size")?,
             b'I' => number("installed size")?,
@@ -342,13 +350,13 @@ impl RawIndex {
         if let Some(keys) = keys {
             let digests = crate::sign::StreamDigests::of(&bytes[member.compressed.clone()]);
             if signatures.is_empty() {
-                return Err(Error::signature(
+                return Err(Error::untrusted(
                     what,
                     "UNTRUSTED signature (index is not signed)",
                 ));
             }
             if !keys.verify_any(&signatures, &digests) {
-                return Err(Error::signature(what, "UNTRUSTED signature"));
+                return Err(Error::untrusted(what, "UNTRUSTED signature"));
             }
         }
         let mut out = RawIndex {

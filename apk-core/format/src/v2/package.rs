@@ -47,20 +47,31 @@ pub struct Package {
     pub data_start: usize,
 }
 
+/// An archive path that would not stay inside the destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafePath {
+    #[error("absolute path '{0}'")]
+    Absolute(String),
+    #[error("path with NUL byte '{0}'")]
+    Nul(String),
+    #[error("path leaves the destination '{0}'")]
+    Leaves(String),
+}
+
 /// Checks that an archive path stays inside the destination and normalises it
 /// (`./usr/bin/` → `usr/bin`). The empty result is the destination itself.
-pub fn safe_path(raw: &str) -> std::result::Result<String, String> {
+pub fn safe_path(raw: &str) -> std::result::Result<String, UnsafePath> {
     if raw.starts_with('/') {
-        return Err(format!("absolute path '{raw}'"));
+        return Err(UnsafePath::Absolute(raw.to_owned()));
     }
     if raw.contains('\0') {
-        return Err(format!("path with NUL byte '{raw}'"));
+        return Err(UnsafePath::Nul(raw.to_owned()));
     }
     let mut parts = Vec::new();
     for part in raw.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!("path leaves the destination '{raw}'")),
+            ".." => return Err(UnsafePath::Leaves(raw.to_owned())),
             p => parts.push(p),
         }
     }
@@ -133,7 +144,7 @@ impl Package {
     /// Checks that some signature is by a trusted key and covers the control stream.
     pub fn verify_signature(&self, bytes: &[u8], keys: &Keyring, what: &str) -> Result<()> {
         if self.signatures.is_empty() {
-            return Err(Error::signature(
+            return Err(Error::untrusted(
                 what,
                 "UNTRUSTED signature (package is not signed)",
             ));
@@ -142,7 +153,7 @@ impl Package {
         if keys.verify_any(&self.signatures, &digests) {
             Ok(())
         } else {
-            Err(Error::signature(what, "UNTRUSTED signature"))
+            Err(Error::untrusted(what, "UNTRUSTED signature"))
         }
     }
 
@@ -272,7 +283,7 @@ fn walk_tar<R: Read>(
         // apk-tools skips data entries whose names begin with '.' (the control files'
         // namespace): Alpine's metapackages carry a `.dummy` that nothing installs.
         // A `..` is refused before that: such a package is hostile, not odd.
-        let path = safe_path(&header.path).map_err(&bad)?;
+        let path = safe_path(&header.path).map_err(|e| bad(e.to_string()))?;
         if header.path.starts_with('.') {
             continue;
         }

@@ -7,6 +7,11 @@ use crate::error::{Error, Result};
 use crate::version;
 use crate::PackageInfo;
 
+/// A `datahash` that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid datahash '{0}'")]
+pub struct InvalidDatahash(pub String);
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PkgInfo {
     /// Lines in order: `Some((key, value))` for fields, `None` entries are not stored;
@@ -99,11 +104,11 @@ impl PkgInfo {
     }
 
     /// The `datahash` (SHA-256 of the data stream), when present.
-    pub fn datahash(&self) -> Option<Result<[u8; 32], String>> {
+    pub fn datahash(&self) -> Option<Result<[u8; 32], InvalidDatahash>> {
         self.get("datahash").map(|h| {
             crate::checksum::decode_hex(h)
                 .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| format!("invalid datahash '{h}'"))
+                .ok_or_else(|| InvalidDatahash(h.to_owned()))
         })
     }
 
