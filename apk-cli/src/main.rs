@@ -37,17 +37,17 @@ enum Command {
     /// Reinstall or upgrade installed packages
     Fix(commands::fix::Args),
     /// Search packages by name, provided name or description
-    Search(commands::query::SearchArgs),
+    Search(commands::search::Args),
     /// Show package details
-    Info(commands::query::InfoArgs),
+    Info(commands::info::Args),
     /// Query packages: their fields, in the default layout, JSON or YAML
-    Query(commands::apk_query::Args),
+    Query(commands::query::Args),
     /// List packages
-    List(commands::query::ListArgs),
+    List(commands::list::Args),
     /// Dependency graph in graphviz format
-    Dot(commands::query::DotArgs),
+    Dot(commands::dot::Args),
     /// Show the repositories that provide each version of a package
-    Policy(commands::query::PolicyArgs),
+    Policy(commands::policy::Args),
     /// Show statistics about installed and available packages
     Stats,
     /// Fetch the indexes of network repositories into the cache
@@ -57,7 +57,7 @@ enum Command {
     /// Manage the package cache: clean, download, sync
     Cache(commands::cache::Args),
     /// Download packages from the repositories
-    Fetch(commands::query::FetchArgs),
+    Fetch(commands::fetch::Args),
     /// Compare versions, or check their validity
     Version(commands::version::Args),
     /// Verify package and index files
@@ -498,14 +498,14 @@ fn main() -> ExitCode {
         Command::Del(a) => commands::del::run(&ctx, a),
         Command::Upgrade(a) => commands::upgrade::run(&ctx, a),
         Command::Fix(a) => commands::fix::run(&ctx, a),
-        Command::Search(a) => commands::query::search(&ctx, a),
-        Command::Info(a) => commands::query::info(&ctx, a),
-        Command::Query(a) => commands::apk_query::run(&ctx, a),
-        Command::List(a) => commands::query::list(&ctx, a),
-        Command::Dot(a) => commands::query::dot(&ctx, a),
-        Command::Policy(a) => commands::query::policy(&ctx, a),
-        Command::Fetch(a) => commands::query::fetch(&ctx, a),
-        Command::Stats => commands::query::stats(&ctx),
+        Command::Search(a) => commands::search::run(&ctx, a),
+        Command::Info(a) => commands::info::run(&ctx, a),
+        Command::Query(a) => commands::query::run(&ctx, a),
+        Command::List(a) => commands::list::run(&ctx, a),
+        Command::Dot(a) => commands::dot::run(&ctx, a),
+        Command::Policy(a) => commands::policy::run(&ctx, a),
+        Command::Fetch(a) => commands::fetch::run(&ctx, a),
+        Command::Stats => commands::stats::run(&ctx),
         Command::Update => commands::update::run(&ctx),
         Command::Audit(a) => commands::audit::run(&ctx, a),
         Command::Cache(a) => commands::cache::run(&ctx, a),

@@ -111,7 +111,7 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
                 || args
                     .names
                     .iter()
-                    .any(|g| super::query::glob_match(g, pool.name(n)))
+                    .any(|g| crate::query::legacy::glob_match(g, pool.name(n)))
         })
         .collect();
     names.sort_by(|a, b| pool.name(*a).cmp(pool.name(*b)));

@@ -5,6 +5,7 @@
 //! `search`, `policy`, `dot` and `fetch`.
 
 pub mod engine;
+pub mod legacy;
 pub mod serialize;
 
 use serialize::Format;
