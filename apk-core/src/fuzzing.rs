@@ -153,14 +153,14 @@ pub fn snapshot(data: &[u8]) {
         return;
     };
     let pool = &db.pool;
-    for n in 0..pool.names.len() as crate::pool::NameId {
+    for n in crate::pool::NameId::all(pool.names.len()) {
         assert_eq!(pool.find_name(pool.name(n)), Some(n));
         for p in pool.providers(n) {
             let _ = pool.provider_version(*p);
         }
         let _ = (pool.rdepends(n), pool.rinstall_if(n));
     }
-    for id in 0..pool.packages.len() as crate::pool::PkgId {
+    for id in crate::pool::PkgId::all(pool.packages.len()) {
         let deps = pool.pkg_deps(pool.pkg(id));
         for d in [deps.depends, deps.provides, deps.install_if, deps.replaces].concat() {
             let _ = (pool.dep_string(&d), pool.dep_analyze(Some(id), &d, id));

@@ -208,7 +208,7 @@ fn real_index_pool_survives_the_snapshot() {
         (a.packages.len(), a.names.len()),
         (b.packages.len(), b.names.len())
     );
-    for n in 0..a.names.len() as u32 {
+    for n in apk_core::pool::NameId::all(a.names.len()) {
         assert_eq!(a.name(n), b.name(n));
         assert_eq!(b.find_name(a.name(n)), Some(n));
         assert_eq!(a.providers(n), b.providers(n));
@@ -220,7 +220,7 @@ fn real_index_pool_survives_the_snapshot() {
         [d.depends, d.provides, d.install_if, d.replaces]
             .map(|l| l.iter().map(|x| pool.dep_string(x)).collect::<Vec<_>>())
     };
-    for id in 0..a.packages.len() as u32 {
+    for id in apk_core::pool::PkgId::all(a.packages.len()) {
         assert_eq!(a.nv(id), b.nv(id));
         assert_eq!(deps(a, id), deps(b, id), "{}", a.nv(id));
         assert!(a.checksum(id).is_some(), "{}", a.nv(id));
@@ -237,7 +237,10 @@ fn real_index_pool_survives_the_snapshot() {
     assert!(a.installed_size(a.providers(musl)[0].pkg) > 0);
 
     // Every field read back, also after another package's block was inflated.
-    for id in (0..a.packages.len() as u32).rev().step_by(7) {
+    for id in apk_core::pool::PkgId::all(a.packages.len())
+        .rev()
+        .step_by(7)
+    {
         assert_eq!(
             format!("{:?}", a.info(id)),
             format!("{:?}", b.info(id)),

@@ -69,7 +69,7 @@ fn not_deleted(
             continue;
         }
         for p in pool.providers(name) {
-            if marked[p.pkg as usize] {
+            if marked[p.pkg.index()] {
                 explain(pool, p.pkg, name, marked, in_world, &mut visited, &mut line);
             }
         }
@@ -103,7 +103,7 @@ fn explain(
         }
     }
     let dependents: Vec<PkgId> = report::reverse_dependents(pool, pkg, false, |p0, _, m| {
-        marked[p0 as usize] && m == DepMatch::Satisfies
+        marked[p0.index()] && m == DepMatch::Satisfies
     })
     .into_iter()
     .map(|(p0, _, _)| p0)
@@ -116,7 +116,7 @@ fn explain(
     }
     for d in pool.pkg_deps(p).install_if {
         for pr in pool.providers(d.name) {
-            if marked[pr.pkg as usize] && visited.insert(pr.pkg) {
+            if marked[pr.pkg.index()] && visited.insert(pr.pkg) {
                 explain(pool, pr.pkg, name, marked, in_world, visited, line);
             }
         }
@@ -162,12 +162,12 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     }
     for c in &cs.changes {
         if let Some(o) = c.old {
-            marked[o as usize] = false;
+            marked[o.index()] = false;
         }
     }
     for c in &cs.changes {
         if let Some(n) = c.new {
-            marked[n as usize] = true;
+            marked[n.index()] = true;
         }
     }
     let in_world: HashSet<NameId> = req.world.iter().map(|d| d.name).collect();

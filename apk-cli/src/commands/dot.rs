@@ -59,15 +59,15 @@ impl Dot<'_> {
     }
 
     fn dump(&mut self, pkg: PkgId) -> i32 {
-        let st = self.state[pkg as usize];
+        let st = self.state[pkg.index()];
         if st == EVALUATED {
             return 0;
         }
         if st <= EVALUATING {
-            self.state[pkg as usize] -= 1;
+            self.state[pkg.index()] -= 1;
             return 1;
         }
-        self.state[pkg as usize] = EVALUATING;
+        self.state[pkg.index()] = EVALUATING;
         let pool = self.pool;
         let mut ret = 0;
         for d in pool.depends(pkg) {
@@ -112,8 +112,8 @@ impl Dot<'_> {
                 }
             }
         }
-        ret -= EVALUATING - self.state[pkg as usize];
-        self.state[pkg as usize] = EVALUATED;
+        ret -= EVALUATING - self.state[pkg.index()];
+        self.state[pkg.index()] = EVALUATED;
         ret
     }
 }

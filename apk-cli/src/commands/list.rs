@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         return 1;
     };
     let pool = &db.pool;
-    let mut names: Vec<NameId> = (0..pool.names.len() as NameId)
+    let mut names: Vec<NameId> = NameId::all(pool.names.len())
         .filter(|&n| {
             args.origin
                 || args.patterns.is_empty()

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context) -> u32 {
     // repository descriptions, "noarch" and the default tag.
     let mut atoms: BTreeSet<String> = BTreeSet::from([String::new(), "noarch".to_owned()]);
     for (id, p) in pool.packages.iter().enumerate() {
-        let id = id as apk_core::pool::PkgId;
+        let id = apk_core::pool::PkgId::new(id);
         atoms.insert(pool.pkg_version(p).to_owned());
         let info = pool.info(id);
         for f in [

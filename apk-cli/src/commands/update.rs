@@ -24,7 +24,7 @@ pub fn run(ctx: &Context) -> u32 {
             crate::output::out(&line);
         }
     }
-    let available = (0..db.pool.packages.len() as u32)
+    let available = apk_core::pool::PkgId::all(db.pool.packages.len())
         .filter(|&p| db.pool.pkg_available(p))
         .count();
     // As apk-tools counts them: network repositories only.

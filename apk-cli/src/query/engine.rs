@@ -215,7 +215,7 @@ impl<'a> Engine<'a> {
                 op: Op::ANY,
                 version: String::new(),
             };
-            let mut names: Vec<NameId> = (0..pool.names.len() as NameId).collect();
+            let mut names: Vec<NameId> = NameId::all(pool.names.len()).collect();
             names.sort_by(|&a, &b| pool.name(a).cmp(pool.name(b)));
             let mut any = false;
             for name in names {
@@ -289,7 +289,7 @@ impl<'a> Engine<'a> {
                     visit(name, &mut any);
                 }
             } else {
-                let mut names: Vec<NameId> = (0..pool.names.len() as NameId).collect();
+                let mut names: Vec<NameId> = NameId::all(pool.names.len()).collect();
                 names.sort_by(|&a, &b| pool.name(a).cmp(pool.name(b)));
                 for name in names {
                     visit(name, &mut any);

@@ -680,7 +680,7 @@ fn encode_snapshot(db: &Database) -> (Vec<u8>, Vec<u8>) {
     files.sort_by_key(|(k, _)| **k);
     w.len(files.len());
     for (pkg, list) in files {
-        w.u32(*pkg);
+        w.u32(pkg.0);
         w.len(list.len());
         for (d, f) in list {
             w.str(d);
@@ -715,7 +715,7 @@ fn decode_snapshot(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Datab
         let list = (0..m)
             .map(|_| Some((r.string()?, r.string()?)))
             .collect::<Option<Vec<_>>>()?;
-        db.installed_files.insert(pkg, list);
+        db.installed_files.insert(crate::pool::PkgId(pkg), list);
     }
     r.is_empty().then_some(())
 }

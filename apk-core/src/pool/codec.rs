@@ -76,12 +76,12 @@ impl ColdRecord {
     }
 }
 
-impl Lists<u32> {
-    pub(super) fn decode_u32(r: &mut Reader<'_>) -> Option<Self> {
+impl Lists<NameId> {
+    pub(super) fn decode_ids(r: &mut Reader<'_>) -> Option<Self> {
         let n = r.len()?;
         let start = r.u32s(n)?;
         let m = r.len()?;
-        let items = r.u32s(m)?;
+        let items = r.u32s(m)?.into_iter().map(NameId).collect();
         Self::checked(start, items)
     }
 }
@@ -245,10 +245,10 @@ impl Pool {
             w.u8(n.priority);
             w.u8(u8::from(n.is_dependency));
         }
-        let mut sorted: Vec<NameId> = (0..self.names.len() as NameId).collect();
+        let mut sorted: Vec<NameId> = NameId::all(self.names.len()).collect();
         sorted.sort_by(|&a, &b| self.name(a).cmp(self.name(b)));
         for id in sorted {
-            w.u32(id);
+            w.u32(id.0);
         }
         let providers = if self.providers_building.is_empty() {
             self.providers.clone()
@@ -256,14 +256,14 @@ impl Pool {
             Lists::from_vecs(&self.providers_building)
         };
         providers.encode(w, |w, p| {
-            w.u32(p.pkg);
+            w.u32(p.pkg.0);
             w.u16(p.via.unwrap_or(u16::MAX));
         });
-        self.rdepends.encode(w, |w, id| w.u32(*id));
-        self.rinstall_if.encode(w, |w, id| w.u32(*id));
+        self.rdepends.encode(w, |w, id| w.u32(id.0));
+        self.rinstall_if.encode(w, |w, id| w.u32(id.0));
         w.len(self.deps.len());
         for d in &self.deps {
-            w.u32(d.name);
+            w.u32(d.name.0);
             Self::encode_str(w, d.version);
             w.u8(d.op.bits());
             w.u8(u8::from(d.conflict));
@@ -279,7 +279,7 @@ impl Pool {
         let mut block = Writer::default();
         let mut pending = Vec::with_capacity(BLOB_BLOCK);
         for (id, p) in self.packages.iter().enumerate() {
-            w.u32(p.name);
+            w.u32(p.name.0);
             Self::encode_str(w, p.version);
             w.u32(p.deps_at);
             for l in p.deps_len {
@@ -293,7 +293,7 @@ impl Pool {
                 | (u8::from(p.cached) << 1)
                 | (u8::from(p.no_size) << 2));
             let start = block.buf.len();
-            Self::encode_info(&mut block, &self.info_once(id as PkgId));
+            Self::encode_info(&mut block, &self.info_once(PkgId::new(id)));
             // A blob too long for its record reads as damaged: from its source.
             let len = block.buf.len() - start;
             pending.push((id, start, if len < 1 << 24 { len } else { 0 }));
@@ -303,7 +303,7 @@ impl Pool {
         }
         w.len(self.installed.len());
         for id in &self.installed {
-            w.u32(*id);
+            w.u32(id.0);
         }
     }
 
@@ -328,8 +328,8 @@ impl Pool {
         let crc = crc32fast::hash(&compressed);
         for (id, start, len) in pending.drain(..) {
             let record = ColdRecord {
-                checksum: self.checksum(id as PkgId),
-                installed_size: self.installed_size(id as PkgId),
+                checksum: self.checksum(PkgId::new(id)),
+                installed_size: self.installed_size(PkgId::new(id)),
                 block: (at - records_at, compressed.len(), crc),
                 blob: (start, len),
             };
@@ -379,29 +379,29 @@ impl Pool {
                 is_dependency: r.u8()? != 0,
             });
         }
-        pool.sorted_names = r.u32s(n)?;
+        pool.sorted_names = r.u32s(n)?.into_iter().map(NameId).collect();
         let in_order = pool.sorted_names.windows(2).all(|w| {
-            let (a, b) = (w[0] as usize, w[1] as usize);
+            let (a, b) = ((w[0]).index(), (w[1]).index());
             a < n && b < n && pool.name(w[0]) < pool.name(w[1])
         });
-        if !in_order || pool.sorted_names.first().is_some_and(|&i| i as usize >= n) {
+        if !in_order || pool.sorted_names.first().is_some_and(|&i| i.index() >= n) {
             return None;
         }
         pool.providers = Lists::decode(r, |r| {
-            let pkg = r.u32()?;
+            let pkg = PkgId(r.u32()?);
             let via = r.u16()?;
             Some(Provider {
                 pkg,
                 via: (via != u16::MAX).then_some(via),
             })
         })?;
-        pool.rdepends = Lists::decode_u32(r)?;
-        pool.rinstall_if = Lists::decode_u32(r)?;
+        pool.rdepends = Lists::decode_ids(r)?;
+        pool.rinstall_if = Lists::decode_ids(r)?;
         let n = r.len()?;
         pool.deps.reserve(n);
         for _ in 0..n {
             pool.deps.push(Dep {
-                name: r.u32()?,
+                name: NameId(r.u32()?),
                 version: Self::decode_str(r)?,
                 op: Op::from_bits(r.u8()?)?,
                 conflict: r.u8()? != 0,
@@ -415,7 +415,7 @@ impl Pool {
         }
         pool.packages.reserve(n);
         for _ in 0..n {
-            let name = r.u32()?;
+            let name = NameId(r.u32()?);
             let version = Self::decode_str(r)?;
             let deps_at = r.u32()?;
             let deps_len = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
@@ -442,7 +442,7 @@ impl Pool {
         pool.snap_cold_at = blobs.start;
         pool.infos.cover(n);
         let n = r.len()?;
-        pool.installed = r.u32s(n)?;
+        pool.installed = r.u32s(n)?.into_iter().map(PkgId).collect();
         pool.validate_ids().then_some(pool)
     }
 
@@ -454,7 +454,10 @@ impl Pool {
     /// section (a snapshot that passed its checksum but was written by a buggy build
     /// must not make the solver index out of bounds).
     pub(super) fn validate_ids(&self) -> bool {
-        let (nn, np) = (self.names.len() as u32, self.packages.len() as u32);
+        let (nn, np) = (
+            NameId::new(self.names.len()),
+            PkgId::new(self.packages.len()),
+        );
         let str_ok = |s: Str| {
             (s.off as usize)
                 .checked_add(s.len as usize)
@@ -474,7 +477,7 @@ impl Pool {
             && self.providers.items.iter().all(|p| {
                 p.pkg < np
                     && p.via
-                        .is_none_or(|v| v < self.packages[p.pkg as usize].deps_len[1])
+                        .is_none_or(|v| v < self.packages[p.pkg.index()].deps_len[1])
             })
             && self
                 .rdepends

@@ -49,7 +49,7 @@ impl InfoCache {
         id: PkgId,
         f: impl FnOnce() -> Box<PackageInfo>,
     ) -> &PackageInfo {
-        let id = id as usize;
+        let id = id.index();
         let chunk = self.chunks[id / INFO_CHUNK]
             .get_or_init(|| vec![std::cell::OnceCell::new(); INFO_CHUNK].into());
         chunk[id % INFO_CHUNK].get_or_init(f)
@@ -72,22 +72,23 @@ impl std::fmt::Debug for InfoFallback {
 
 impl Pool {
     pub(super) fn cold(&self, id: PkgId) -> Option<&Cold> {
-        self.cold.get(id.checked_sub(self.snap_packages)? as usize)
+        self.cold
+            .get(id.0.checked_sub(self.snap_packages)? as usize)
     }
 
     pub(super) fn cold_mut(&mut self, id: PkgId) -> Option<&mut Cold> {
         self.cold
-            .get_mut(id.checked_sub(self.snap_packages)? as usize)
+            .get_mut(id.0.checked_sub(self.snap_packages)? as usize)
     }
 
     /// The snapshot record of a package read from it (`None` when damaged).
     pub(super) fn cold_record(&self, id: PkgId) -> Option<ColdRecord> {
-        if id >= self.snap_packages {
+        if id.0 >= self.snap_packages {
             return None;
         }
         let at = self
             .snap_cold_at
-            .checked_add((id as usize).checked_mul(COLD_RECORD)?)?;
+            .checked_add(id.index().checked_mul(COLD_RECORD)?)?;
         let bytes = self.snapshot.as_ref()?.0.bytes();
         ColdRecord::decode(bytes.get(at..at.checked_add(COLD_RECORD)?)?)
     }
@@ -145,7 +146,7 @@ impl Pool {
             Some(InfoSource::Text(t, start, end)) => Some((*t, *start, *end)),
             None => None,
         };
-        let p = &self.packages[id as usize];
+        let p = &self.packages[id.index()];
         let from_text = text.and_then(|(t, start, end)| {
             let text = self
                 .texts

@@ -10,6 +10,7 @@
 //! reports list requirers in.
 
 mod codec;
+mod ids;
 mod info;
 
 pub use codec::SnapshotBytes;
@@ -23,8 +24,7 @@ use apk_format::dep::{DepRef, Dependency, Op};
 use apk_format::v2::apkindex::RecordRef;
 use apk_format::PackageInfo;
 
-pub type NameId = u32;
-pub type PkgId = u32;
+pub use ids::{NameId, PkgId, RepoId, TagId};
 
 /// The cache pseudo-repository is bit 0; configured repositories start at 1.
 pub const REPO_CACHED: u32 = 0;
@@ -247,7 +247,7 @@ impl<T> Default for Lists<T> {
 
 impl<T: Copy> Lists<T> {
     fn get(&self, n: NameId) -> &[T] {
-        let n = n as usize;
+        let n = n.index();
         match (self.start.get(n), self.start.get(n + 1)) {
             (Some(&a), Some(&b)) => &self.items[a as usize..b as usize],
             _ => &[],
@@ -266,7 +266,9 @@ impl<T: Copy> Lists<T> {
     }
 
     fn to_vecs(&self, names: usize) -> Vec<Vec<T>> {
-        (0..names).map(|n| self.get(n as NameId).to_vec()).collect()
+        (0..names)
+            .map(|n| self.get(NameId::new(n)).to_vec())
+            .collect()
     }
 
     fn checked(start: Vec<u32>, items: Vec<T>) -> Option<Self> {
@@ -379,7 +381,7 @@ impl Pool {
             self.rebuild_name_index();
         }
         self.sorted_names.clear();
-        let id = self.names.len() as NameId;
+        let id = NameId::new(self.names.len());
         let s = self.intern_str(name);
         self.names.push(Name {
             name: s,
@@ -388,7 +390,7 @@ impl Pool {
         let (names, strs) = (&self.names, &self.strs);
         self.name_index
             .insert_unique(Self::name_hash(name), id, |&i| {
-                Self::name_hash(Self::str_in(strs, names[i as usize].name))
+                Self::name_hash(Self::str_in(strs, names[i.index()].name))
             });
         id
     }
@@ -404,7 +406,7 @@ impl Pool {
             return self
                 .name_index
                 .find(Self::name_hash(name), |&i| {
-                    self.str(self.names[i as usize].name) == name
+                    self.str(self.names[i.index()].name) == name
                 })
                 .copied();
         }
@@ -417,18 +419,18 @@ impl Pool {
                 .ok()
                 .map(|i| self.sorted_names[i]);
         }
-        (0..self.names.len() as NameId).find(|&i| self.name(i) == name)
+        NameId::all(self.names.len()).find(|&i| self.name(i) == name)
     }
 
     pub fn name(&self, id: NameId) -> &str {
-        self.str(self.names[id as usize].name)
+        self.str(self.names[id.index()].name)
     }
 
     fn rebuild_name_index(&mut self) {
         let (names, strs) = (&self.names, &self.strs);
-        let hash = |i: NameId| Self::name_hash(Self::str_in(strs, names[i as usize].name));
+        let hash = |i: NameId| Self::name_hash(Self::str_in(strs, names[i.index()].name));
         let mut index = hashbrown::HashTable::with_capacity(names.len());
-        for i in 0..names.len() as NameId {
+        for i in NameId::all(names.len()) {
             index.insert_unique(hash(i), i, |&j| hash(j));
         }
         self.name_index = index;
@@ -436,7 +438,7 @@ impl Pool {
 
     /// A package's version.
     pub fn version(&self, id: PkgId) -> &str {
-        self.str(self.packages[id as usize].version)
+        self.str(self.packages[id.index()].version)
     }
 
     /// The version of `p` (a package of this pool).
@@ -484,12 +486,12 @@ impl Pool {
     }
 
     pub fn pkg(&self, id: PkgId) -> &Package {
-        &self.packages[id as usize]
+        &self.packages[id.index()]
     }
 
     /// The packages providing a name, in load order.
     pub fn providers(&self, name: NameId) -> &[Provider] {
-        match self.providers_building.get(name as usize) {
+        match self.providers_building.get(name.index()) {
             Some(v) if !self.providers_building.is_empty() => v,
             _ => self.providers.get(name),
         }
@@ -521,7 +523,7 @@ impl Pool {
         if self.providers_building.len() < self.names.len() {
             self.providers_building.resize(self.names.len(), Vec::new());
         }
-        self.providers_building[name as usize].push(p);
+        self.providers_building[name.index()].push(p);
     }
 
     /// The tag index for `@name`, created when new.
@@ -666,7 +668,7 @@ impl Pool {
         let id = self.insert_package(info, &lists, broken, repo, None);
         self.dep_scratch = lists;
         if let Some(t) = text {
-            let installed = self.packages[id as usize].installed.is_some();
+            let installed = self.packages[id.index()].installed.is_some();
             let span = record_span(&self.texts[t as usize], rec)
                 .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
             if let (Some((a, b)), Some(c)) = (span, self.cold_mut(id)) {
@@ -715,7 +717,7 @@ impl Pool {
     ) -> Option<PkgId> {
         let id = *self.by_checksum.get(checksum?)?;
         let installed_order = self.installed.len() as u32;
-        let p = &mut self.packages[id as usize];
+        let p = &mut self.packages[id.index()];
         p.repos |= repo_bit(repo);
         p.cached |= repo == Some(REPO_CACHED);
         if installed_tag.is_some() && p.installed.is_none() {
@@ -739,7 +741,7 @@ impl Pool {
         }
         let repo_bit = repo_bit(repo);
         let name = self.name_id(&info.name);
-        let id = self.packages.len() as PkgId;
+        let id = PkgId::new(self.packages.len());
         let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));
         // Lists longer than a package could sensibly have are refused with the package.
         let too_long = lists.iter().any(|l| l.len() > usize::from(u16::MAX));
@@ -871,7 +873,7 @@ impl Pool {
             .enumerate()
             .map(|(i, n)| {
                 let bucket = murmur3_32(self.str(n.name).as_bytes(), 5381) % NAME_BUCKETS;
-                (bucket, usize::MAX - i, i as NameId)
+                (bucket, usize::MAX - i, NameId::new(i))
             })
             .collect();
         order.sort_unstable();
@@ -882,13 +884,13 @@ impl Pool {
             self.providers_building = Vec::new();
         }
         (self.rdepends, self.rinstall_if) = self.reverse_lists(&order);
-        for name in 0..self.names.len() as NameId {
+        for name in NameId::all(self.names.len()) {
             let providers = self.providers.get(name);
             let num_virtual = providers
                 .iter()
-                .filter(|p| self.packages[p.pkg as usize].name != name)
+                .filter(|p| self.packages[p.pkg.index()].name != name)
                 .count();
-            self.names[name as usize].priority = if num_virtual == 0 {
+            self.names[name.index()].priority = if num_virtual == 0 {
                 0
             } else if num_virtual != providers.len() {
                 1
@@ -899,7 +901,7 @@ impl Pool {
         let mut is_dependency = vec![false; self.names.len()];
         for p in &self.packages {
             for d in self.pkg_deps(p).depends.iter().filter(|d| !d.conflict) {
-                is_dependency[d.name as usize] = true;
+                is_dependency[d.name.index()] = true;
             }
         }
         for (n, dep) in self.names.iter_mut().zip(is_dependency) {
@@ -912,14 +914,14 @@ impl Pool {
     /// collects the pairs, a counting sort groups them by name (keeping walk order).
     fn reverse_lists(&self, order: &[NameId]) -> (Lists<NameId>, Lists<NameId>) {
         let n = self.names.len();
-        let mut seen = [vec![u32::MAX; n], vec![u32::MAX; n]];
+        let mut seen = [vec![NameId(u32::MAX); n], vec![NameId(u32::MAX); n]];
         let mut pairs: [Vec<(NameId, NameId)>; 2] = Default::default();
         for &name in order {
             for p in self.providers.get(name) {
-                let d = self.pkg_deps(&self.packages[p.pkg as usize]);
+                let d = self.pkg_deps(&self.packages[p.pkg.index()]);
                 for (k, list) in [d.depends, d.install_if].into_iter().enumerate() {
                     for dep in list {
-                        let r = dep.name as usize;
+                        let r = dep.name.index();
                         if seen[k][r] != name {
                             seen[k][r] = name;
                             pairs[k].push((dep.name, name));
@@ -931,16 +933,16 @@ impl Pool {
         let group = |pairs: &[(NameId, NameId)]| {
             let mut start = vec![0u32; n + 1];
             for &(r, _) in pairs {
-                start[r as usize + 1] += 1;
+                start[r.index() + 1] += 1;
             }
             for i in 0..n {
                 start[i + 1] += start[i];
             }
             let mut cursor: Vec<u32> = start[..n].to_vec();
-            let mut items = vec![0 as NameId; pairs.len()];
+            let mut items = vec![NameId(0); pairs.len()];
             for &(r, name) in pairs {
-                items[cursor[r as usize] as usize] = name;
-                cursor[r as usize] += 1;
+                items[cursor[r.index()] as usize] = name;
+                cursor[r.index()] += 1;
             }
             Lists { start, items }
         };

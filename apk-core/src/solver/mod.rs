@@ -221,12 +221,12 @@ impl<'a> Solver<'a> {
             auto_select_virtual: vec![false; pool.names.len()],
         };
         for &n in &req.auto_select_virtual {
-            s.auto_select_virtual[n as usize] = true;
+            s.auto_select_virtual[n.index()] = true;
         }
         for &(name, f, fi) in &req.name_flags {
-            s.names[name as usize].flags_set = true;
+            s.names[name.index()].flags_set = true;
             for p in pool.providers(name) {
-                let ps = &mut s.pkgs[p.pkg as usize];
+                let ps = &mut s.pkgs[p.pkg.index()];
                 ps.solver_flags |= f;
                 ps.solver_flags_inheritable |= fi;
             }
@@ -235,11 +235,11 @@ impl<'a> Solver<'a> {
     }
 
     fn ns(&mut self, n: NameId) -> &mut NameState {
-        &mut self.names[n as usize]
+        &mut self.names[n.index()]
     }
 
     fn ps(&mut self, p: PkgId) -> &mut PkgState {
-        &mut self.pkgs[p as usize]
+        &mut self.pkgs[p.index()]
     }
 
     fn pkg_repos(&self, pkg: PkgId) -> u64 {
@@ -251,15 +251,15 @@ impl<'a> Solver<'a> {
 
     fn mark_error(&mut self, pkg: Option<PkgId>) {
         let Some(pkg) = pkg else { return };
-        if self.pkgs[pkg as usize].error {
+        if self.pkgs[pkg.index()].error {
             return;
         }
-        self.pkgs[pkg as usize].error = true;
+        self.pkgs[pkg.index()].error = true;
         self.errors += 1;
     }
 
     fn queue_dirty(&mut self, name: NameId) {
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         if n.in_dirty || n.locked || (n.requirers == 0 && !n.reevaluate_iif) {
             return;
         }
@@ -268,12 +268,12 @@ impl<'a> Solver<'a> {
     }
 
     fn queue_resolvenow(&self, name: NameId) -> bool {
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         n.reverse_deps_done && n.requirers > 0 && n.has_auto_selectable && !n.has_options
     }
 
     fn remove_from_queue(&mut self, name: NameId) {
-        match self.names[name as usize].queue {
+        match self.names[name.index()].queue {
             Queue::None => {}
             Queue::ResolveNow => self.resolvenow.retain(|&n| n != name),
             Queue::Selectable => self.selectable.retain(|&n| n != name),
@@ -283,7 +283,7 @@ impl<'a> Solver<'a> {
     }
 
     fn queue_insert(&mut self, selectable: bool, name: NameId) {
-        let order = self.names[name as usize].order_id;
+        let order = self.names[name.index()].order_id;
         let list = if selectable {
             &self.selectable
         } else {
@@ -291,7 +291,7 @@ impl<'a> Solver<'a> {
         };
         let pos = list
             .iter()
-            .position(|&n0| order >= self.names[n0 as usize].order_id)
+            .position(|&n0| order >= self.names[n0.index()].order_id)
             .unwrap_or(list.len());
         if selectable {
             self.selectable.insert(pos, name);
@@ -303,11 +303,11 @@ impl<'a> Solver<'a> {
     }
 
     fn queue_unresolved(&mut self, name: NameId, reevaluate: bool) {
-        if self.names[name as usize].locked {
+        if self.names[name.index()].locked {
             return;
         }
-        if self.names[name as usize].queue != Queue::None {
-            if self.names[name as usize].resolvenow {
+        if self.names[name.index()].queue != Queue::None {
+            if self.names[name.index()].resolvenow {
                 return;
             }
             if self.queue_resolvenow(name) {
@@ -317,25 +317,25 @@ impl<'a> Solver<'a> {
             }
             self.remove_from_queue(name);
         } else {
-            let n = &self.names[name as usize];
+            let n = &self.names[name.index()];
             if n.requirers == 0 && !n.has_iif && !n.iif_needed {
                 return;
             }
             let now = self.queue_resolvenow(name);
             self.ns(name).resolvenow = now;
         }
-        if self.names[name as usize].resolvenow {
+        if self.names[name.index()].resolvenow {
             self.resolvenow.push_back(name);
             self.ns(name).queue = Queue::ResolveNow;
             return;
         }
-        let selectable = self.names[name as usize].has_auto_selectable;
+        let selectable = self.names[name.index()].has_auto_selectable;
         self.queue_insert(selectable, name);
     }
 
     fn reevaluate_reverse_deps(&mut self, name: NameId) {
         for &n0 in self.pool.rdepends(name) {
-            if !self.name_seen[n0 as usize] {
+            if !self.name_seen[n0.index()] {
                 continue;
             }
             self.ns(n0).reevaluate_deps = true;
@@ -345,7 +345,7 @@ impl<'a> Solver<'a> {
 
     fn reevaluate_reverse_installif(&mut self, name: NameId) {
         for &n0 in self.pool.rinstall_if(name) {
-            if !self.name_seen[n0 as usize] || self.names[n0 as usize].no_iif {
+            if !self.name_seen[n0.index()] || self.names[n0.index()].no_iif {
                 continue;
             }
             self.ns(n0).reevaluate_iif = true;
@@ -375,7 +375,7 @@ impl<'a> Solver<'a> {
         if dep.conflict && self.ignore_conflict {
             return true;
         }
-        let n = &self.names[dep.name as usize];
+        let n = &self.names[dep.name.index()];
         if n.locked {
             return self.pool.dep_of_is_provided(Some(owner), dep, n.chosen);
         }
@@ -383,7 +383,7 @@ impl<'a> Solver<'a> {
             return true;
         }
         self.pool.providers(dep.name).iter().any(|&p| {
-            self.pkgs[p.pkg as usize].pkg_selectable && self.pool.dep_is_provided(dep, Some(p))
+            self.pkgs[p.pkg.index()].pkg_selectable && self.pool.dep_is_provided(dep, Some(p))
         })
     }
 
@@ -398,7 +398,7 @@ impl<'a> Solver<'a> {
         let repos = self.pkg_repos(pkg);
         let tag_preferred = p.has_no_size() || repos & self.default_repos != 0;
         let tag_ok = tag_preferred || p.installed.is_some();
-        self.pkg_seen[pkg as usize] = true;
+        self.pkg_seen[pkg.index()] = true;
         let s = self.ps(pkg);
         s.pinning_allowed = DEFAULT_PINNING;
         s.pinning_preferred = DEFAULT_PINNING;
@@ -413,7 +413,7 @@ impl<'a> Solver<'a> {
     /// name already seen stays out of the larger body.
     #[inline]
     fn discover_name(&mut self, name: NameId) {
-        if !self.name_seen[name as usize] {
+        if !self.name_seen[name.index()] {
             self.discover_new_name(name);
         }
     }
@@ -421,17 +421,17 @@ impl<'a> Solver<'a> {
     #[inline(never)]
     fn discover_new_name(&mut self, name: NameId) {
         let pool = self.pool;
-        self.name_seen[name as usize] = true;
+        self.name_seen[name.index()] = true;
         self.ns(name).no_iif = true;
         let mut num_virtual = 0;
         for p in pool.providers(name) {
-            if !self.pkg_seen[p.pkg as usize] {
+            if !self.pkg_seen[p.pkg.index()] {
                 self.init_package(p.pkg);
                 for d in pool.depends(p.pkg) {
                     self.discover_name(d.name);
                 }
             }
-            let failed = self.pkgs[p.pkg as usize].iif_failed;
+            let failed = self.pkgs[p.pkg.index()].iif_failed;
             self.ns(name).no_iif &= failed;
             num_virtual += usize::from(pool.pkg(p.pkg).name != name);
         }
@@ -449,7 +449,7 @@ impl<'a> Solver<'a> {
         }
         let mut order_flags = 0u32;
         // Names the command line named (their flags were set) are decided first.
-        if self.names[name as usize].flags_set {
+        if self.names[name.index()].flags_set {
             order_flags |= 1 << 31;
         }
         if pool.providers(name).len() != num_virtual {
@@ -475,7 +475,7 @@ impl<'a> Solver<'a> {
         match parent {
             Some(pp) => {
                 let (fi, pa) = {
-                    let s = &self.pkgs[pp as usize];
+                    let s = &self.pkgs[pp.index()];
                     (s.solver_flags_inheritable, s.pinning_allowed)
                 };
                 let s = self.ps(pkg);
@@ -494,7 +494,7 @@ impl<'a> Solver<'a> {
                 s.tag_preferred = preferred;
             }
         }
-        let allowed = self.pkgs[pkg as usize].pinning_allowed;
+        let allowed = self.pkgs[pkg.index()].pinning_allowed;
         let ok = repos & self.pool.pinning_mask_repos(allowed) != 0;
         self.ps(pkg).tag_ok |= ok;
     }
@@ -506,7 +506,7 @@ impl<'a> Solver<'a> {
         let name = dep.name;
         if !dep.conflict {
             self.ns(name).requirers += 1;
-            if self.names[name as usize].requirers == 1 {
+            if self.names[name.index()].requirers == 1 {
                 self.name_requirers_changed(name);
             }
         }
@@ -531,7 +531,7 @@ impl<'a> Solver<'a> {
         for &p in pool.providers(name) {
             let pkg = pool.pkg(p.pkg);
             if pkg.name == must_provide
-                || !self.pkgs[p.pkg as usize].pkg_selectable
+                || !self.pkgs[p.pkg.index()].pkg_selectable
                 || (skip_virtuals && pool.provider_version(p).is_none())
             {
                 continue;
@@ -580,7 +580,7 @@ impl<'a> Solver<'a> {
             return true;
         }
         let pkg = self.pool.pkg(p.pkg);
-        pkg.provider_priority() != 0 || self.names[pkg.name as usize].requirers > 0
+        pkg.provider_priority() != 0 || self.names[pkg.name.index()].requirers > 0
     }
 
     fn reconsider_name(&mut self, name: NameId) {
@@ -596,7 +596,7 @@ impl<'a> Solver<'a> {
             let pkg = pool.pkg(pkg_id);
             self.ps(pkg_id).dependencies_merged = false;
             if reevaluate_deps {
-                if !self.pkgs[pkg_id as usize].pkg_selectable {
+                if !self.pkgs[pkg_id.index()].pkg_selectable {
                     continue;
                 }
                 if self
@@ -609,16 +609,16 @@ impl<'a> Solver<'a> {
                     self.disqualify_package(pkg_id);
                 }
             }
-            if !self.pkgs[pkg_id as usize].pkg_selectable {
+            if !self.pkgs[pkg_id.index()].pkg_selectable {
                 continue;
             }
             if reevaluate_iif
-                && !self.pkgs[pkg_id as usize].iif_triggered
-                && !self.pkgs[pkg_id as usize].iif_failed
+                && !self.pkgs[pkg_id.index()].iif_triggered
+                && !self.pkgs[pkg_id.index()].iif_failed
             {
                 let (mut triggered, mut failed) = (true, false);
                 for d in self.pool.pkg_deps(pkg).install_if {
-                    if !self.names[d.name as usize].locked {
+                    if !self.names[d.name.index()].locked {
                         if d.conflict {
                             self.ns(d.name).iif_needed = true;
                             self.queue_unresolved(d.name, false);
@@ -626,7 +626,7 @@ impl<'a> Solver<'a> {
                         triggered = false;
                         break;
                     }
-                    if !pool.dep_of_is_provided(Some(pkg_id), d, self.names[d.name as usize].chosen)
+                    if !pool.dep_of_is_provided(Some(pkg_id), d, self.names[d.name.index()].chosen)
                     {
                         triggered = false;
                         failed = true;
@@ -636,17 +636,17 @@ impl<'a> Solver<'a> {
                 self.ps(pkg_id).iif_triggered = triggered;
                 self.ps(pkg_id).iif_failed = failed;
             }
-            if reevaluate_iif && self.pkgs[pkg_id as usize].iif_triggered {
+            if reevaluate_iif && self.pkgs[pkg_id.index()].iif_triggered {
                 for d in self.pool.pkg_deps(pkg).install_if {
-                    let parent = self.names[d.name as usize].chosen.map(|c| c.pkg);
+                    let parent = self.names[d.name.index()].chosen.map(|c| c.pkg);
                     self.inherit_pinning_and_flags(pkg_id, parent);
                 }
             }
-            let st = &self.pkgs[pkg_id as usize];
+            let st = &self.pkgs[pkg_id.index()];
             has_iif |= st.iif_triggered;
             no_iif &= st.iif_failed;
             has_auto_selectable |= st.iif_triggered;
-            if self.names[name as usize].requirers == 0 {
+            if self.names[name.index()].requirers == 0 {
                 continue;
             }
             self.ps(pkg_id).dependencies_merged = true;
@@ -664,7 +664,7 @@ impl<'a> Solver<'a> {
                     self.ns(d.name).has_virtual_provides |= !d.has_version();
                 }
             }
-            num_tag_not_ok += u32::from(!self.pkgs[pkg_id as usize].tag_ok);
+            num_tag_not_ok += u32::from(!self.pkgs[pkg_id.index()].tag_ok);
             num_options += 1;
             if !has_auto_selectable && self.is_provider_auto_selectable(p) {
                 has_auto_selectable = true;
@@ -683,7 +683,7 @@ impl<'a> Solver<'a> {
         }
         if let Some(cand) = first_candidate {
             for &p in pool.providers(name) {
-                let merged = self.pkgs[p.pkg as usize].dependencies_merged;
+                let merged = self.pkgs[p.pkg.index()].dependencies_merged;
                 self.ps(p.pkg).dependencies_used = merged;
             }
             let pkg = pool.pkg(cand);
@@ -697,7 +697,7 @@ impl<'a> Solver<'a> {
                 for d in self.pool.pkg_deps(pkg).depends {
                     let n0 = d.name;
                     if self.merge_index_complete(n0, false, num_options)
-                        && self.names[n0 as usize].requirers == 0
+                        && self.names[n0.index()].requirers == 0
                     {
                         self.ns(n0).requirers += 1;
                         self.name_requirers_changed(n0);
@@ -708,12 +708,12 @@ impl<'a> Solver<'a> {
                 }
             }
             if self.merge_index_complete(pkg.name, true, num_options) {
-                let skip = self.names[pkg.name as usize].has_virtual_provides;
+                let skip = self.names[pkg.name.index()].has_virtual_provides;
                 self.exclude_non_providers(pkg.name, name, skip);
             }
             for d in self.pool.pkg_deps(pkg).provides {
                 if self.merge_index_complete(d.name, true, num_options) {
-                    let skip = self.names[d.name as usize].has_virtual_provides;
+                    let skip = self.names[d.name.index()].has_virtual_provides;
                     self.exclude_non_providers(d.name, name, skip);
                 }
             }
@@ -725,7 +725,7 @@ impl<'a> Solver<'a> {
         let done = !pool
             .rdepends(name)
             .iter()
-            .any(|&n0| self.name_seen[n0 as usize] && !self.names[n0 as usize].locked);
+            .any(|&n0| self.name_seen[n0.index()] && !self.names[n0.index()].locked);
         self.ns(name).reverse_deps_done = done;
         self.queue_unresolved(name, reevaluate);
     }
@@ -736,7 +736,7 @@ impl<'a> Solver<'a> {
         };
         let pool = self.pool;
         let (ka, kb) = (pool.pkg(pa.pkg), pool.pkg(pb.pkg));
-        let (sa, sb) = (&self.pkgs[pa.pkg as usize], &self.pkgs[pb.pkg as usize]);
+        let (sa, sb) = (&self.pkgs[pa.pkg.index()], &self.pkgs[pb.pkg.index()]);
         let fl = sa.solver_flags | sb.solver_flags;
         let b2i = |x: bool| i32::from(x);
         let inst = |k: &crate::pool::Package| b2i(k.installed.is_some());
@@ -802,29 +802,29 @@ impl<'a> Solver<'a> {
 
     fn assign_name(&mut self, name: NameId, p: Option<Provider>) {
         let pool = self.pool;
-        if self.names[name as usize].locked {
-            if is_null_version(pool, p) && is_null_version(pool, self.names[name as usize].chosen) {
+        if self.names[name.index()].locked {
+            if is_null_version(pool, p) && is_null_version(pool, self.names[name.index()].chosen) {
                 return;
             }
             if self.ignore_conflict {
                 return;
             }
             self.mark_error(p.map(|p| p.pkg));
-            let chosen = self.names[name as usize].chosen.map(|c| c.pkg);
+            let chosen = self.names[name.index()].chosen.map(|c| c.pkg);
             self.mark_error(chosen);
             return;
         }
         self.ns(name).locked = true;
         self.ns(name).chosen = p;
         self.remove_from_queue(name);
-        if self.names[name as usize].in_dirty {
+        if self.names[name.index()].in_dirty {
             self.ns(name).in_dirty = false;
             self.dirty.retain(|&n| n != name);
         }
         if let Some(p) = p {
-            if self.names[name as usize].requirers == 0 && self.pkgs[p.pkg as usize].iif_triggered {
+            if self.names[name.index()].requirers == 0 && self.pkgs[p.pkg.index()].iif_triggered {
                 for d in pool.install_if(p.pkg) {
-                    if !self.names[d.name as usize].locked {
+                    if !self.names[d.name.index()].locked {
                         self.apply_constraint(Some(p.pkg), d);
                     }
                 }
@@ -851,11 +851,11 @@ impl<'a> Solver<'a> {
     fn select_package(&mut self, name: NameId) {
         let pool = self.pool;
         let mut chosen: Option<Provider> = None;
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         if n.requirers > 0 || n.has_iif {
             for &p in pool.providers(name) {
-                let s = &self.pkgs[p.pkg as usize];
-                if self.names[name as usize].requirers == 0
+                let s = &self.pkgs[p.pkg.index()];
+                if self.names[name.index()].requirers == 0
                     && (!s.iif_triggered || !s.tag_ok || !s.pkg_selectable)
                 {
                     continue;
@@ -871,7 +871,7 @@ impl<'a> Solver<'a> {
         match chosen {
             Some(c) => {
                 let pkg = pool.pkg(c.pkg);
-                let s = &self.pkgs[c.pkg as usize];
+                let s = &self.pkgs[c.pkg.index()];
                 if !s.pkg_selectable || !s.tag_ok {
                     self.mark_error(Some(c.pkg));
                 }
@@ -897,7 +897,7 @@ impl<'a> Solver<'a> {
             }
             None => {
                 self.assign_name(name, None);
-                if self.names[name as usize].requirers > 0 {
+                if self.names[name.index()].requirers > 0 {
                     self.errors += 1;
                 }
             }
@@ -946,7 +946,7 @@ impl Solver<'_> {
         let pool = self.pool;
         let new_tag = new.map_or(0, |n| {
             let repos = self.pkg_repos(n);
-            let mask = self.pkgs[n as usize].pinning_allowed;
+            let mask = self.pkgs[n.index()].pinning_allowed;
             (0..pool.tags.len())
                 .find(|&i| {
                     i < 32 && mask & (1 << i) != 0 && pool.tags[i].allowed_repos & repos != 0
@@ -959,7 +959,7 @@ impl Solver<'_> {
             old_tag: old.and_then(|o| pool.pkg(o).installed).unwrap_or(0),
             new_tag,
             reinstall: new
-                .is_some_and(|n| self.pkgs[n as usize].solver_flags & flags::REINSTALL != 0),
+                .is_some_and(|n| self.pkgs[n.index()].solver_flags & flags::REINSTALL != 0),
         });
     }
 
@@ -968,7 +968,7 @@ impl Solver<'_> {
             if d.conflict {
                 continue;
             }
-            if let Some(inst) = self.names[d.name as usize].installed_name {
+            if let Some(inst) = self.names[d.name.index()].installed_name {
                 self.ns(inst).requirers += 1;
             }
         }
@@ -979,14 +979,14 @@ impl Solver<'_> {
             if d.conflict {
                 continue;
             }
-            let Some(inst) = self.names[d.name as usize].installed_name else {
+            let Some(inst) = self.names[d.name.index()].installed_name else {
                 continue;
             };
-            self.ns(inst).requirers = self.names[inst as usize].requirers.saturating_sub(1);
-            if self.names[inst as usize].requirers > 0 {
+            self.ns(inst).requirers = self.names[inst.index()].requirers.saturating_sub(1);
+            if self.names[inst.index()].requirers > 0 {
                 continue;
             }
-            if let Some(p0) = self.names[d.name as usize].installed_pkg {
+            if let Some(p0) = self.names[d.name.index()].installed_pkg {
                 self.gen_name_remove(p0);
             }
         }
@@ -994,20 +994,20 @@ impl Solver<'_> {
 
     fn check_removal_by_deps(&mut self, pkg: PkgId) {
         let name = self.pool.pkg(pkg).name;
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         if n.requirers == 0 && n.chosen.is_none() {
             self.gen_name_remove(pkg);
         }
     }
 
     fn check_install_by_iif(&mut self, name: NameId) {
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         let Some(c) = n.chosen else { return };
-        if !self.name_seen[name as usize] || n.changeset_processed {
+        if !self.name_seen[name.index()] || n.changeset_processed {
             return;
         }
         for d in self.pool.install_if(c.pkg) {
-            let n0 = &self.names[d.name as usize];
+            let n0 = &self.names[d.name.index()];
             if !d.conflict && !n0.changeset_processed {
                 return;
             }
@@ -1019,13 +1019,13 @@ impl Solver<'_> {
     }
 
     fn check_removal_by_iif(&mut self, name: NameId) {
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         let Some(pkg) = n.installed_pkg else { return };
         if n.chosen.is_some() || n.changeset_processed || n.changeset_removed {
             return;
         }
         for d in self.pool.install_if(pkg) {
-            let n0 = &self.names[d.name as usize];
+            let n0 = &self.names[d.name.index()];
             if n0.changeset_removed && n0.chosen.is_none() {
                 self.check_removal_by_deps(pkg);
                 return;
@@ -1043,11 +1043,11 @@ impl Solver<'_> {
     }
 
     fn gen_name_preprocess(&mut self, name: NameId) {
-        if self.names[name as usize].changeset_processed {
+        if self.names[name.index()].changeset_processed {
             return;
         }
         self.ns(name).changeset_processed = true;
-        let n = &self.names[name as usize];
+        let n = &self.names[name.index()];
         if let Some(inst) = n.installed_pkg {
             let chosen_other = n.chosen.is_none_or(|c| self.pool.pkg(c.pkg).name != name);
             if chosen_other {
@@ -1056,7 +1056,7 @@ impl Solver<'_> {
         }
         for &p in self.pool.providers(name) {
             let n0 = self.pool.pkg(p.pkg).name;
-            let s0 = &self.names[n0 as usize];
+            let s0 = &self.names[n0.index()];
             if s0.installed_pkg == Some(p.pkg) && s0.chosen.is_none() {
                 self.gen_name_remove(p.pkg);
             }
@@ -1064,15 +1064,15 @@ impl Solver<'_> {
     }
 
     fn gen_name_change(&mut self, name: NameId) {
-        if self.names[name as usize].changeset_processed {
+        if self.names[name.index()].changeset_processed {
             return;
         }
         self.gen_name_preprocess(name);
-        let Some(c) = self.names[name as usize].chosen else {
+        let Some(c) = self.names[name.index()].chosen else {
             return;
         };
         let pkg = c.pkg;
-        if self.pkgs[pkg as usize].in_changeset {
+        if self.pkgs[pkg.index()].in_changeset {
             return;
         }
         self.ps(pkg).in_changeset = true;
@@ -1081,7 +1081,7 @@ impl Solver<'_> {
         for d in self.pool.pkg_deps(p).provides {
             self.gen_name_preprocess(d.name);
         }
-        let old = self.names[p.name as usize].installed_pkg;
+        let old = self.names[p.name.index()].installed_pkg;
         if let Some(o) = old {
             for n in self.reverse_iif_names(o) {
                 self.check_removal_by_iif(n);
@@ -1103,10 +1103,10 @@ impl Solver<'_> {
     fn gen_name_remove(&mut self, pkg: PkgId) {
         let pool = self.pool;
         let name = pool.pkg(pkg).name;
-        let chosen_same = self.names[name as usize]
+        let chosen_same = self.names[name.index()]
             .chosen
             .is_some_and(|c| pool.pkg(c.pkg).name == name);
-        if self.pkgs[pkg as usize].in_changeset || chosen_same {
+        if self.pkgs[pkg.index()].in_changeset || chosen_same {
             return;
         }
         self.ns(name).changeset_removed = true;
@@ -1128,12 +1128,12 @@ impl Solver<'_> {
         if dep.conflict && self.ignore_conflict {
             return;
         }
-        let chosen = self.names[dep.name as usize].chosen;
+        let chosen = self.names[dep.name.index()].chosen;
         if !self.pool.dep_of_is_provided(parent, dep, chosen) {
             self.mark_error(parent);
         }
         self.gen_name_change(dep.name);
-        if chosen.is_some_and(|c| self.pkgs[c.pkg as usize].error) {
+        if chosen.is_some_and(|c| self.pkgs[c.pkg.index()].error) {
             self.mark_error(parent);
         }
     }
@@ -1186,8 +1186,8 @@ pub fn solve(pool: &Pool, req: &mut Request) -> Changeset {
         if s.errors > 0 && req.force_broken_world {
             let mut changed = false;
             for (i, d) in req.world.iter().enumerate() {
-                let chosen = s.names[d.name as usize].chosen;
-                if !broken[i] && chosen.is_none_or(|c| s.pkgs[c.pkg as usize].error) {
+                let chosen = s.names[d.name.index()].chosen;
+                if !broken[i] && chosen.is_none_or(|c| s.pkgs[c.pkg.index()].error) {
                     broken[i] = true;
                     changed = true;
                 }

@@ -206,7 +206,7 @@ pub fn summary_lists(
     let details = verbosity >= 2;
     let mut sorted: Vec<&Change> = cs.changes.iter().collect();
     sorted.sort_by(|a, b| {
-        let name = |c: &Change| pool.name(pool.pkg(c.old.or(c.new).unwrap_or(0)).name);
+        let name = |c: &Change| pool.name(pool.pkg(c.old.or(c.new).unwrap_or_default()).name);
         name(a).cmp(name(b))
     });
     let mut out = String::new();
@@ -221,7 +221,7 @@ pub fn summary_lists(
             if details {
                 use std::fmt::Write;
                 for c in &picked {
-                    let name = pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name);
+                    let name = pool.name(pool.pkg(c.new.or(c.old).unwrap_or_default()).name);
                     let tag = match pool.tags.get(c.new_tag as usize) {
                         Some(t) if c.new_tag != crate::pool::DEFAULT_TAG => format!("@{}", t.name),
                         _ => String::new(),
@@ -248,7 +248,7 @@ pub fn summary_lists(
                     width,
                 };
                 for c in &picked {
-                    i.item(pool.name(pool.pkg(c.new.or(c.old).unwrap_or(0)).name));
+                    i.item(pool.name(pool.pkg(c.new.or(c.old).unwrap_or_default()).name));
                 }
                 i.end();
                 out.push_str(&i.out);
@@ -481,7 +481,7 @@ impl ErrorReport<'_> {
         let pool = self.pool;
         let p = pool.pkg(pkg);
         for pr in pool.providers(p.name) {
-            if pr.pkg == pkg || !self.marked[pr.pkg as usize] {
+            if pr.pkg == pkg || !self.marked[pr.pkg.index()] {
                 continue;
             }
             self.label_start("conflicts:");
@@ -490,7 +490,7 @@ impl ErrorReport<'_> {
         for (di, d) in pool.pkg_deps(p).provides.iter().enumerate() {
             let mut once = true;
             for pr in pool.providers(d.name) {
-                if !self.marked[pr.pkg as usize] {
+                if !self.marked[pr.pkg.index()] {
                     continue;
                 }
                 if !d.has_version() && pool.provider_version(*pr).is_none() {
@@ -549,12 +549,10 @@ impl ErrorReport<'_> {
         self.print_matched(label, world);
         let marked = &self.marked;
         let reverse: Vec<(Option<PkgId>, Dep)> =
-            reverse_dependents(pool, pkg, false, |p0, _, m| {
-                marked[p0 as usize] && m == want
-            })
-            .into_iter()
-            .map(|(p0, i, _)| (Some(p0), pool.depends(p0)[i]))
-            .collect();
+            reverse_dependents(pool, pkg, false, |p0, _, m| marked[p0.index()] && m == want)
+                .into_iter()
+                .map(|(p0, i, _)| (Some(p0), pool.depends(p0)[i]))
+                .collect();
         self.print_matched(label, reverse);
         self.i.end();
     }
@@ -597,17 +595,17 @@ impl ErrorReport<'_> {
             self.i.end();
             self.label_start("provided by:");
             for p in pool.providers(name) {
-                self.name_state[pool.pkg(p.pkg).name as usize] += 1;
+                self.name_state[(pool.pkg(p.pkg).name).index()] += 1;
             }
             for p in pool.providers(name) {
                 let n0 = pool.pkg(p.pkg).name;
-                let refs = (self.name_state[n0 as usize] & STATE_COUNT_MASK) as usize;
+                let refs = (self.name_state[n0.index()] & STATE_COUNT_MASK) as usize;
                 if refs == pool.providers(n0).len() {
                     self.i.item(pool.name(n0));
-                    self.name_state[n0 as usize] &= !STATE_COUNT_MASK;
+                    self.name_state[n0.index()] &= !STATE_COUNT_MASK;
                 } else if refs > 0 {
                     self.i.item(&pool.nv(p.pkg));
-                    self.name_state[n0 as usize] -= 1;
+                    self.name_state[n0.index()] -= 1;
                 }
             }
             self.i.end();
@@ -625,7 +623,7 @@ impl ErrorReport<'_> {
         let mut visited = std::collections::HashSet::new();
         'names: for &n0 in pool.rdepends(name) {
             for p0 in pool.providers(n0) {
-                if !self.marked[p0.pkg as usize] || !visited.insert(p0.pkg) {
+                if !self.marked[p0.pkg.index()] || !visited.insert(p0.pkg) {
                     continue;
                 }
                 if let Some(d0) = pool
@@ -647,7 +645,7 @@ impl ErrorReport<'_> {
             if d.conflict {
                 continue;
             }
-            let s = &mut self.name_state[d.name as usize];
+            let s = &mut self.name_state[d.name.index()];
             if *s & (STATE_INSTALLIF | STATE_PRESENT | STATE_MISSING) != 0 {
                 continue;
             }
@@ -671,7 +669,7 @@ impl ErrorReport<'_> {
         let pool = self.pool;
         for p in pool.providers(name) {
             let pkg = p.pkg;
-            if !self.marked[pkg as usize] {
+            if !self.marked[pkg.index()] {
                 continue;
             }
             let mut state = pkg_state;
@@ -681,19 +679,19 @@ impl ErrorReport<'_> {
             {
                 state = STATE_VIRTUAL_ONLY;
             }
-            if self.pkg_state[pkg as usize] & state != 0 {
+            if self.pkg_state[pkg.index()] & state != 0 {
                 continue;
             }
-            self.pkg_state[pkg as usize] |= state;
+            self.pkg_state[pkg.index()] |= state;
             let pk = pool.pkg(pkg);
-            self.name_state[pk.name as usize] |= state;
+            self.name_state[pk.name.index()] |= state;
             for d in pool.pkg_deps(pk).provides {
                 let dep_state = if state == STATE_INSTALLIF && !d.has_version() {
                     STATE_VIRTUAL_ONLY
                 } else {
                     state
                 };
-                self.name_state[d.name as usize] |= dep_state;
+                self.name_state[d.name.index()] |= dep_state;
             }
             self.discover_deps(pool.pkg_deps(pk).depends);
             if state == STATE_PRESENT || state == STATE_INSTALLIF {
@@ -716,12 +714,12 @@ impl ErrorReport<'_> {
         for &n0 in pool.rinstall_if(name) {
             for p in pool.providers(n0) {
                 let pk = pool.pkg(p.pkg);
-                if !self.marked[p.pkg as usize] || pool.pkg_deps(pk).install_if.is_empty() {
+                if !self.marked[p.pkg.index()] || pool.pkg_deps(pk).install_if.is_empty() {
                     continue;
                 }
                 let ok = pool.pkg_deps(pk).install_if.iter().all(|d| {
                     let present =
-                        self.name_state[d.name as usize] & (STATE_PRESENT | STATE_INSTALLIF) != 0;
+                        self.name_state[d.name.index()] & (STATE_PRESENT | STATE_INSTALLIF) != 0;
                     d.conflict != present
                 });
                 if ok {
@@ -754,7 +752,7 @@ pub fn explain_errors(pool: &Pool, cs: &Changeset, world: &[Dep], width: usize) 
     };
     for c in &cs.changes {
         if let Some(n) = c.new {
-            r.marked[n as usize] = true;
+            r.marked[n.index()] = true;
         }
     }
     r.discover_deps(world);
