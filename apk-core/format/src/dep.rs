@@ -159,8 +159,10 @@ impl<'a> DepRef<'a> {
             });
         }
         let op = Op::parse(op_str).ok_or_else(|| DepError::BadOp(s.to_owned()))?;
+        // apk-tools takes any identity after `><` (Q1 SHA-1, Q2 SHA-256, or text that
+        // then matches no package); other operators need a valid version.
         let version_ok = if op.is_checksum() {
-            ver.starts_with("Q1") && crate::checksum::Checksum::parse(ver).is_ok()
+            !ver.is_empty()
         } else {
             version::is_valid(ver)
         };
@@ -353,10 +355,19 @@ mod tests {
     #[test]
     fn rejects_nonsense() {
         for bad in [
-            "", "!", "=1.0", "a=", "a=x", "a==1", "a<<1", "a@", "a@>1", "a=1.0 b", "a><x", "a=><1",
+            "", "!", "=1.0", "a=", "a=x", "a==1", "a<<1", "a@", "a@>1", "a=1.0 b", "a><", "a=><1",
             "-a", "a!b",
         ] {
             assert!(Dependency::parse(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn any_identity_follows_the_checksum_operator() {
+        // As apk-tools 3.0.6 reads `apk add 'a><x'` (and then finds no such package).
+        for ok in ["a><x", "a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "a><Q2AAAA"] {
+            let d = Dependency::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!((d.op, d.to_string()), (Op::CHECKSUM, ok.to_owned()));
         }
     }
 
