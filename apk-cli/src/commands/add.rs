@@ -47,8 +47,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     };
     let mut world = db.world_deps();
     let mut req = Request::default();
-    let fl = (if args.latest { flags::LATEST } else { 0 })
-        | (if args.upgrade { flags::UPGRADE } else { 0 });
+    let fl = (flags::LATEST.when(args.latest)) | (flags::UPGRADE.when(args.upgrade));
 
     let mut virtual_dep = None;
     if let Some(spec) = &args.virtual_pkg {
@@ -124,7 +123,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             ..Default::default()
         };
         db.pool
-            .add_package(info, Some(apk_core::pool::REPO_CACHED), None);
+            .add_package(info, Some(apk_core::pool::RepoId::CACHED), None);
         let dep = db.pool.intern_dep(&vd);
         req.name_flags.push((dep.name, fl, fl));
         solution::world_add(&mut world, dep);

@@ -60,14 +60,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     }
     let mut req = Request {
         world,
-        flags: (if args.upgrade { flags::UPGRADE } else { 0 })
-            | (if args.latest { flags::LATEST } else { 0 })
-            | (if args.available { flags::AVAILABLE } else { 0 })
-            | (if args.ignore_conflict {
-                flags::IGNORE_CONFLICT
-            } else {
-                0
-            }),
+        flags: flags::UPGRADE.when(args.upgrade)
+            | flags::LATEST.when(args.latest)
+            | flags::AVAILABLE.when(args.available)
+            | flags::IGNORE_CONFLICT.when(args.ignore_conflict),
         ..Default::default()
     };
     let cs = solver::solve(&db.pool, &mut req);

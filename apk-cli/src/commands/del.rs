@@ -32,7 +32,8 @@ fn installed_pkg(pool: &Pool, name: NameId) -> Option<PkgId> {
 fn delete_pkg(pool: &Pool, pkg: PkgId, recursive: bool, req: &mut Request) {
     let name = pool.pkg(pkg).name;
     req.world.retain(|d| d.name != name);
-    req.name_flags.push((name, solver::flags::REMOVE, 0));
+    req.name_flags
+        .push((name, solver::flags::REMOVE, solver::flags::NONE));
     if !recursive {
         return;
     }

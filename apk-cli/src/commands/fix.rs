@@ -30,8 +30,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
-    let fl = flags::REINSTALL | if args.upgrade { flags::UPGRADE } else { 0 };
-    let inherit = if args.depends { fl } else { 0 };
+    let fl = flags::REINSTALL | flags::UPGRADE.when(args.upgrade);
+    let inherit = fl.when(args.depends);
     let mut req = Request {
         world: db.world_deps(),
         ..Default::default()

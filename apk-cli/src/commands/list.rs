@@ -43,8 +43,8 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
         .iter()
         .map(|pr| pr.pkg)
         .find(|&q| pool.pkg(q).name == p.name && pool.pkg(q).installed.is_some())?;
-    let tag = pool.pkg(inst).installed.unwrap_or(0);
-    if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
+    let tag = pool.pkg(inst).installed.unwrap_or_default();
+    if p.repos & pool.tags[tag.index()].allowed_repos == 0 {
         return None;
     }
     (apk_format::version::compare(pool.version(inst), pool.pkg_version(p))

@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             let p = pool.pkg(id);
             let _ = writeln!(out, "  {}:", pool.pkg_version(p));
             if let Some(tag) = p.installed {
-                let t = &pool.tags[tag as usize].name;
+                let t = &pool.tags[tag.index()].name;
                 let prefix = if t.is_empty() {
                     String::new()
                 } else {
@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             }
             // As apk-tools lists them: each repository holding the package, once for
             // every tag that allows any repository holding it.
-            let repos = p.repos & !(1u64 << apk_core::pool::REPO_CACHED);
+            let repos = p.repos & !apk_core::pool::RepoId::CACHED.bit();
             for (i, repo) in pool.repos.iter().enumerate().skip(1) {
                 if i >= 64 || repos & (1 << i) == 0 {
                     continue;

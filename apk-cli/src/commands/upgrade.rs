@@ -47,7 +47,12 @@ fn owner_of(db: &Database, path: &str) -> Option<PkgId> {
 }
 
 /// Runs the pre-upgrade; `Some(status)` when the applet should stop there.
-fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u32> {
+fn preupgrade(
+    ctx: &Context,
+    db: &mut Database,
+    fl: solver::SolverFlags,
+    only: bool,
+) -> Option<u32> {
     let mut deps: Vec<Dep> = Vec::new();
     if let Some(p) = owner_of(db, "proc/self/exe") {
         let name = db.pool.pkg(p).name;
@@ -98,7 +103,7 @@ fn preupgrade(ctx: &Context, db: &mut Database, fl: u16, only: bool) -> Option<u
                     == std::cmp::Ordering::Greater
         });
         if newer {
-            name_flags.push((d.name, fl, 0));
+            name_flags.push((d.name, fl, flags::NONE));
         }
     }
     if name_flags.is_empty() {
@@ -145,9 +150,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
-    let mut fl = flags::UPGRADE
-        | if args.available { flags::AVAILABLE } else { 0 }
-        | if args.latest { flags::LATEST } else { 0 };
+    let mut fl =
+        flags::UPGRADE | flags::AVAILABLE.when(args.available) | flags::LATEST.when(args.latest);
     let root_set = ctx.opts.root.is_some();
     if (args.self_upgrade_only || !root_set) && !args.no_self_upgrade && args.names.is_empty() {
         if let Some(status) = preupgrade(ctx, &mut db, fl, args.self_upgrade_only) {
@@ -176,7 +180,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut req = Request::default();
     if !args.names.is_empty() {
         if !args.ignore {
-            fl &= !flags::UPGRADE;
+            fl.remove(flags::UPGRADE);
         }
         let mut errors = 0;
         for n in &args.names {
@@ -187,7 +191,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                     } else {
                         flags::UPGRADE
                     };
-                    req.name_flags.push((name, f, 0));
+                    req.name_flags.push((name, f, flags::NONE));
                 }
                 None => {
                     context::error(format!("Package '{n}' not found"));

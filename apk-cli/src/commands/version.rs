@@ -126,8 +126,8 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
         else {
             continue;
         };
-        let tag = pool.pkg(installed).installed.unwrap_or(0);
-        let allowed = pool.tags[tag as usize].allowed_repos;
+        let tag = pool.pkg(installed).installed.unwrap_or_default();
+        let allowed = pool.tags[tag.index()].allowed_repos;
         let (mut latest, mut latest_repos) = (installed, 0u64);
         for p in providers.iter().map(|p| p.pkg) {
             let pk = pool.pkg(p);

@@ -111,8 +111,8 @@ pub fn upgradable(pool: &Pool, pkg: PkgId) -> bool {
     let Some(inst) = own_packages(pool, p.name).find(|&q| pool.pkg(q).installed.is_some()) else {
         return false;
     };
-    let tag = pool.pkg(inst).installed.unwrap_or(0);
-    if p.repos & pool.tags[tag as usize].allowed_repos == 0 {
+    let tag = pool.pkg(inst).installed.unwrap_or_default();
+    if p.repos & pool.tags[tag.index()].allowed_repos == 0 {
         return false;
     }
     apk_format::version::compare(pool.version(inst), pool.pkg_version(p))
@@ -121,7 +121,7 @@ pub fn upgradable(pool: &Pool, pkg: PkgId) -> bool {
 
 /// Whether some repository has a package of `name`, or one providing it.
 fn has_repository_providers(pool: &Pool, name: NameId) -> bool {
-    let repo_mask = !(1u64 << apk_core::pool::REPO_CACHED);
+    let repo_mask = !apk_core::pool::RepoId::CACHED.bit();
     pool.providers(name)
         .iter()
         .any(|p| pool.pkg(p.pkg).repos & repo_mask != 0)
@@ -635,7 +635,8 @@ impl<'a> Engine<'a> {
                 ser.string("lib/apk/db/installed", false);
             }
             for (i, r) in pool.repos.iter().enumerate() {
-                if i as u32 != apk_core::pool::REPO_CACHED && p.repos & (1 << i) != 0 {
+                let id = apk_core::pool::RepoId::new(i);
+                if id != apk_core::pool::RepoId::CACHED && p.repos & id.bit() != 0 {
                     ser.string(&r.url, false);
                 }
             }
@@ -794,7 +795,7 @@ impl<'a> Engine<'a> {
 /// (local ones first), as apk-tools picks it.
 pub fn download_url(pool: &Pool, pkg: PkgId) -> Option<String> {
     let p = pool.pkg(pkg);
-    let cached = 1u64 << apk_core::pool::REPO_CACHED;
+    let cached = apk_core::pool::RepoId::CACHED.bit();
     let mut repos = p.repos & pool.available_repos & !cached;
     let local: u64 = pool
         .repos
@@ -851,7 +852,7 @@ fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Ve
     }
     let mut req = Request {
         world: world.clone(),
-        flags: flags::IGNORE_CONFLICT | if spec.available { flags::AVAILABLE } else { 0 },
+        flags: flags::IGNORE_CONFLICT | flags::AVAILABLE.when(spec.available),
         ..Request::default()
     };
     if spec.auto_select_virtual {

@@ -43,7 +43,7 @@ pub(crate) fn passes_filters(pool: &Pool, spec: &Spec, pkg: PkgId) -> bool {
         return false;
     }
     if spec.orphaned {
-        let repo_mask = !(1u64 << apk_core::pool::REPO_CACHED);
+        let repo_mask = !apk_core::pool::RepoId::CACHED.bit();
         let in_repo = pool
             .providers(p.name)
             .iter()

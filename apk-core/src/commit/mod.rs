@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use sha1::{Digest, Sha1};
 
 use crate::db::installed::{Acl, InstalledDir, InstalledFile, InstalledPackage};
-use crate::pool::{PkgId, Pool, REPO_CACHED};
+use crate::pool::{PkgId, Pool, RepoId};
 use crate::repo::Repository;
 use crate::solver::{report, Change, Changeset};
 use apk_format::checksum::Checksum;
@@ -294,7 +294,7 @@ const READ_AHEAD_LIMIT: u64 = 64 << 20;
 /// A virtual package (`add -t`) has no file: only its record lands.
 fn is_virtual(pool: &Pool, id: PkgId) -> bool {
     let pkg = pool.pkg(id);
-    pool.checksum(id).is_none() && pkg.repos == 1 << REPO_CACHED
+    pool.checksum(id).is_none() && pkg.repos == RepoId::CACHED.bit()
 }
 
 /// True for the changes that install a package file.
@@ -650,8 +650,8 @@ impl Committer<'_> {
         match (change.old, change.new) {
             (Some(o), Some(n)) if o == n && !change.reinstall => {
                 let name = self.pool.name(self.pool.pkg(n).name).to_owned();
-                let tag = (change.new_tag != crate::pool::DEFAULT_TAG)
-                    .then(|| self.pool.tags[change.new_tag as usize].name.clone());
+                let tag = (change.new_tag != crate::pool::TagId::DEFAULT)
+                    .then(|| self.pool.tags[change.new_tag.index()].name.clone());
                 self.state.set_tag(&name, tag.as_deref());
             }
             (Some(o), Some(n)) if o == n && !self.pool.pkg_available(n) => {}
@@ -665,15 +665,15 @@ impl Committer<'_> {
         }
     }
 
-    fn tag_name(&self, tag: u16) -> Option<String> {
-        (tag != crate::pool::DEFAULT_TAG).then(|| self.pool.tags[tag as usize].name.clone())
+    fn tag_name(&self, tag: crate::pool::TagId) -> Option<String> {
+        (tag != crate::pool::TagId::DEFAULT).then(|| self.pool.tags[tag.index()].name.clone())
     }
 
     fn install(
         &mut self,
         old: Option<PkgId>,
         new: PkgId,
-        tag: u16,
+        tag: crate::pool::TagId,
     ) -> std::result::Result<(), String> {
         let pool = self.pool;
         let pkg = pool.pkg(new);

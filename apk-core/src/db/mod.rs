@@ -497,7 +497,7 @@ impl Database {
                     .iter()
                     .find(|(l, _)| *l == b's')
                     .map(|(_, t)| t.clone());
-                let tag = tag.map_or(0, |t| pool.tag_id(&t));
+                let tag = tag.map_or(crate::pool::TagId::DEFAULT, |t| pool.tag_id(&t));
                 let files: Vec<(String, String)> = ipkg
                     .dirs
                     .iter()
@@ -514,7 +514,7 @@ impl Database {
             let cached = root.join("etc/apk/cache/installed");
             if let Some(text) = read_optional(&cached)? {
                 for info in apk_format::v2::apkindex::parse(&text, &cached.display().to_string())? {
-                    pool.add_package(info, Some(crate::pool::REPO_CACHED), None);
+                    pool.add_package(info, Some(crate::pool::RepoId::CACHED), None);
                 }
             }
         }
@@ -525,11 +525,11 @@ impl Database {
             let bit = 1u64 << (i + 1).min(63);
             for t in tags {
                 let id = if t.is_empty() {
-                    crate::pool::DEFAULT_TAG
+                    crate::pool::TagId::DEFAULT
                 } else {
                     pool.tag_id(t)
                 };
-                pool.tags[id as usize].allowed_repos |= bit;
+                pool.tags[id.index()].allowed_repos |= bit;
             }
         }
         for (repo, source) in inputs.repos.iter().zip(&inputs.sources) {
@@ -612,7 +612,7 @@ impl Database {
                 }
             };
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
-            pool.repos[idx as usize].description = description;
+            pool.repos[idx.index()].description = description;
             let kept = pool.keep_text(text.clone());
             for rec in &records {
                 pool.add_record(rec, Some(idx), Some(kept))

@@ -232,7 +232,7 @@ impl Pool {
         w.len(self.repos.len());
         for r in &self.repos {
             w.str(&r.url);
-            w.u16(r.tag);
+            w.u16(r.tag.0);
             w.u8(u8::from(r.remote));
             w.opt_str(r.description.as_deref());
         }
@@ -267,7 +267,7 @@ impl Pool {
             Self::encode_str(w, d.version);
             w.u8(d.op.bits());
             w.u8(u8::from(d.conflict));
-            w.u16(d.tag);
+            w.u16(d.tag.0);
         }
         w.len(self.packages.len());
         // The metadata section starts with a fixed-size record per package, then the
@@ -287,7 +287,7 @@ impl Pool {
             }
             w.u32(p.provider_priority);
             w.u64(p.repos);
-            w.u16(p.installed.map_or(u16::MAX, |t| t));
+            w.u16(p.installed.map_or(u16::MAX, |t| t.0));
             w.u32(p.installed_order);
             w.u8(u8::from(p.uninstallable)
                 | (u8::from(p.cached) << 1)
@@ -359,7 +359,7 @@ impl Pool {
             .map(|_| {
                 Some(Repo {
                     url: r.string()?,
-                    tag: r.u16()?,
+                    tag: TagId(r.u16()?),
                     remote: r.u8()? != 0,
                     description: r.opt_string()?,
                 })
@@ -405,7 +405,7 @@ impl Pool {
                 version: Self::decode_str(r)?,
                 op: Op::from_bits(r.u8()?)?,
                 conflict: r.u8()? != 0,
-                tag: r.u16()?,
+                tag: TagId(r.u16()?),
             });
         }
         let n = r.len()?;
@@ -431,7 +431,7 @@ impl Pool {
                 deps_len,
                 provider_priority,
                 repos,
-                installed: (installed != u16::MAX).then_some(installed),
+                installed: (installed != u16::MAX).then_some(TagId(installed)),
                 installed_order,
                 uninstallable: bits & 1 != 0,
                 cached: bits & 2 != 0,
@@ -465,7 +465,7 @@ impl Pool {
         };
         let dep_ok = |d: &Dep| {
             d.name < nn
-                && (d.tag as usize) < self.tags.len()
+                && d.tag.index() < self.tags.len()
                 && (d.version.is_none() || str_ok(d.version))
         };
         let lists_fit = |start: &[u32]| start.is_empty() || start.len() == self.names.len() + 1;
@@ -492,7 +492,7 @@ impl Pool {
                     && (p.deps_at as usize)
                         .checked_add(total)
                         .is_some_and(|end| end <= self.deps.len())
-                    && p.installed.is_none_or(|t| (t as usize) < self.tags.len())
+                    && p.installed.is_none_or(|t| t.index() < self.tags.len())
             })
             && self.installed.iter().all(|&i| i < np)
     }

@@ -65,4 +65,13 @@ impl RepoId {
 impl TagId {
     /// The default (untagged) tag.
     pub const DEFAULT: TagId = TagId(0);
+
+    /// This tag's bit in a pinning mask (none past 32 tags).
+    pub const fn bit(self) -> u32 {
+        if self.0 < 32 {
+            1 << self.0
+        } else {
+            0
+        }
+    }
 }

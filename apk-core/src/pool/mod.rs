@@ -9,6 +9,7 @@
 //! 5381, 20000 buckets, newest first within a bucket), which is the order its error
 //! reports list requirers in.
 
+pub mod builder;
 mod codec;
 mod ids;
 mod info;
@@ -25,12 +26,6 @@ use apk_format::v2::apkindex::RecordRef;
 use apk_format::PackageInfo;
 
 pub use ids::{NameId, PkgId, RepoId, TagId};
-
-/// The cache pseudo-repository is bit 0; configured repositories start at 1.
-pub const REPO_CACHED: u32 = 0;
-pub const FIRST_REPO: u32 = 1;
-/// Tag 0 is the default (untagged) one.
-pub const DEFAULT_TAG: u16 = 0;
 
 /// A string in the pool's string store (see [`Pool::str`]): names, versions and
 /// dependency versions all live in one buffer instead of one allocation each.
@@ -67,7 +62,7 @@ pub struct Dep {
     pub op: Op,
     pub conflict: bool,
     /// The repository tag (`@tag`) index.
-    pub tag: u16,
+    pub tag: TagId,
 }
 
 impl Dep {
@@ -78,7 +73,7 @@ impl Dep {
             op: Op::ANY,
             version: Str::NONE,
             conflict: false,
-            tag: DEFAULT_TAG,
+            tag: TagId::DEFAULT,
         }
     }
 
@@ -134,7 +129,7 @@ pub struct Package {
     /// Repositories holding this package (bit per repository).
     pub repos: u64,
     /// Installed, and under which tag.
-    pub installed: Option<u16>,
+    pub installed: Option<TagId>,
     /// Position in the installed database (its install order).
     pub installed_order: u32,
     /// The package cannot be installed (its metadata did not parse).
@@ -167,7 +162,7 @@ pub struct Tag {
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub url: String,
-    pub tag: u16,
+    pub tag: TagId,
     pub remote: bool,
     /// The index's description (`apk version -I`, `apk update`).
     pub description: Option<String>,
@@ -280,8 +275,8 @@ impl<T: Copy> Lists<T> {
 }
 
 /// The bit of a repository in a package's `repos` mask (none past 64 repositories).
-fn repo_bit(repo: Option<u32>) -> u64 {
-    repo.map_or(0, |r| if r < 64 { 1u64 << r } else { 0 })
+fn repo_bit(repo: Option<RepoId>) -> u64 {
+    repo.map_or(0, RepoId::bit)
 }
 
 /// The byte range of a record inside the text its fields borrow from.
@@ -335,15 +330,15 @@ impl Pool {
             // The cache counts as an untagged repository.
             tags: vec![Tag {
                 name: String::new(),
-                allowed_repos: 1 << REPO_CACHED,
+                allowed_repos: RepoId::CACHED.bit(),
             }],
             repos: vec![Repo {
                 url: "cache".into(),
-                tag: DEFAULT_TAG,
+                tag: TagId::DEFAULT,
                 remote: false,
                 description: None,
             }],
-            available_repos: 1 << REPO_CACHED,
+            available_repos: RepoId::CACHED.bit(),
             ..Default::default()
         }
     }
@@ -527,22 +522,30 @@ impl Pool {
     }
 
     /// The tag index for `@name`, created when new.
-    pub fn tag_id(&mut self, name: &str) -> u16 {
-        if let Some(i) = self.tags.iter().position(|t| t.name == name) {
-            return i as u16;
+    pub fn tag_id(&mut self, name: &str) -> TagId {
+        if let Some(i) = self.find_tag(name) {
+            return i;
         }
         self.tags.push(Tag {
             name: name.to_owned(),
             allowed_repos: 0,
         });
-        (self.tags.len() - 1) as u16
+        TagId::new(self.tags.len() - 1)
     }
 
-    pub fn find_tag(&self, name: &str) -> Option<u16> {
+    pub fn find_tag(&self, name: &str) -> Option<TagId> {
         self.tags
             .iter()
             .position(|t| t.name == name)
-            .map(|i| i as u16)
+            .map(TagId::new)
+    }
+
+    pub fn tag(&self, id: TagId) -> &Tag {
+        &self.tags[id.index()]
+    }
+
+    pub fn repo(&self, id: RepoId) -> &Repo {
+        &self.repos[id.index()]
     }
 
     /// Repositories allowed by the tags in `mask` (bit per tag).
@@ -555,23 +558,27 @@ impl Pool {
     }
 
     /// Registers a configured repository; returns its index.
-    pub fn add_repo(&mut self, url: &str, tag: Option<&str>, remote: bool, available: bool) -> u32 {
+    pub fn add_repo(
+        &mut self,
+        url: &str,
+        tag: Option<&str>,
+        remote: bool,
+        available: bool,
+    ) -> RepoId {
         let tag = match tag {
             Some(t) => self.tag_id(t),
-            None => DEFAULT_TAG,
+            None => TagId::DEFAULT,
         };
-        let idx = self.repos.len() as u32;
+        let idx = RepoId::new(self.repos.len());
         self.repos.push(Repo {
             url: url.to_owned(),
             tag,
             remote,
             description: None,
         });
-        if idx < 64 {
-            self.tags[tag as usize].allowed_repos |= 1 << idx;
-            if available {
-                self.available_repos |= 1 << idx;
-            }
+        self.tags[tag.index()].allowed_repos |= idx.bit();
+        if available {
+            self.available_repos |= idx.bit();
         }
         idx
     }
@@ -581,7 +588,7 @@ impl Pool {
     }
 
     fn intern_dep_ref(&mut self, d: &DepRef<'_>) -> Dep {
-        let tag = d.tag.map_or(DEFAULT_TAG, |t| self.tag_id(t));
+        let tag = d.tag.map_or(TagId::DEFAULT, |t| self.tag_id(t));
         let name = self.name_id(d.name);
         let version = if d.op.is_any() {
             Str::NONE
@@ -609,7 +616,7 @@ impl Pool {
     pub fn add_record(
         &mut self,
         rec: &RecordRef<'_>,
-        repo: Option<u32>,
+        repo: Option<RepoId>,
         text: Option<u32>,
     ) -> std::result::Result<PkgId, apk_format::package_info::FieldError> {
         self.name_id(rec.name());
@@ -689,8 +696,8 @@ impl Pool {
     pub fn add_package(
         &mut self,
         info: PackageInfo,
-        repo: Option<u32>,
-        installed_tag: Option<u16>,
+        repo: Option<RepoId>,
+        installed_tag: Option<TagId>,
     ) -> PkgId {
         if let Some(id) = self.merge_known(info.checksum.as_ref(), repo, installed_tag) {
             return id;
@@ -712,14 +719,14 @@ impl Pool {
     fn merge_known(
         &mut self,
         checksum: Option<&Checksum>,
-        repo: Option<u32>,
-        installed_tag: Option<u16>,
+        repo: Option<RepoId>,
+        installed_tag: Option<TagId>,
     ) -> Option<PkgId> {
         let id = *self.by_checksum.get(checksum?)?;
         let installed_order = self.installed.len() as u32;
         let p = &mut self.packages[id.index()];
         p.repos |= repo_bit(repo);
-        p.cached |= repo == Some(REPO_CACHED);
+        p.cached |= repo == Some(RepoId::CACHED);
         if installed_tag.is_some() && p.installed.is_none() {
             p.installed = installed_tag;
             p.installed_order = installed_order;
@@ -733,8 +740,8 @@ impl Pool {
         info: PackageInfo,
         lists: &[Vec<Dep>; 4],
         broken: bool,
-        repo: Option<u32>,
-        installed_tag: Option<u16>,
+        repo: Option<RepoId>,
+        installed_tag: Option<TagId>,
     ) -> PkgId {
         if let Some(id) = self.merge_known(info.checksum.as_ref(), repo, installed_tag) {
             return id;
@@ -787,7 +794,7 @@ impl Pool {
             installed: installed_tag,
             installed_order,
             uninstallable,
-            cached: repo == Some(REPO_CACHED),
+            cached: repo == Some(RepoId::CACHED),
             no_size: installed_size == 0,
         });
         self.cold.push(Cold {
@@ -972,9 +979,9 @@ impl Pool {
             s.push('!');
         }
         s.push_str(self.name(d.name));
-        if d.tag != DEFAULT_TAG {
+        if d.tag != TagId::DEFAULT {
             s.push('@');
-            s.push_str(&self.tags[d.tag as usize].name);
+            s.push_str(&self.tags[d.tag.index()].name);
         }
         if let Some(v) = self.dep_version(d) {
             s.push_str(d.op.as_str().unwrap_or("?"));

@@ -13,28 +13,77 @@ pub mod report;
 
 use std::collections::VecDeque;
 
-use crate::pool::{Dep, NameId, PkgId, Pool, Provider, DEFAULT_TAG};
+use crate::pool::{Dep, NameId, PkgId, Pool, Provider, TagId};
 
-/// Solver flags, per package or for the whole world.
-pub mod flags {
-    pub const UPGRADE: u16 = 0x0001;
-    pub const AVAILABLE: u16 = 0x0002;
-    pub const REINSTALL: u16 = 0x0004;
-    pub const LATEST: u16 = 0x0008;
-    pub const IGNORE_CONFLICT: u16 = 0x0010;
-    pub const INSTALLED: u16 = 0x0020;
-    pub const REMOVE: u16 = 0x0040;
+/// Solver flags, per package or for the whole world (apk-tools' `APK_SOLVERF_*`): a
+/// small set type, as [`apk_format::dep::Op`] is for version operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SolverFlags(u16);
+
+impl SolverFlags {
+    pub const NONE: SolverFlags = SolverFlags(0);
+    pub const UPGRADE: SolverFlags = SolverFlags(0x0001);
+    pub const AVAILABLE: SolverFlags = SolverFlags(0x0002);
+    pub const REINSTALL: SolverFlags = SolverFlags(0x0004);
+    pub const LATEST: SolverFlags = SolverFlags(0x0008);
+    pub const IGNORE_CONFLICT: SolverFlags = SolverFlags(0x0010);
+    pub const INSTALLED: SolverFlags = SolverFlags(0x0020);
+    pub const REMOVE: SolverFlags = SolverFlags(0x0040);
+
+    /// Whether any of `other`'s flags is set.
+    pub const fn has(self, other: SolverFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// `self` when `cond`, else no flags.
+    pub const fn when(self, cond: bool) -> SolverFlags {
+        if cond {
+            self
+        } else {
+            SolverFlags::NONE
+        }
+    }
+
+    pub fn remove(&mut self, other: SolverFlags) {
+        self.0 &= !other.0;
+    }
 }
 
-const DEFAULT_PINNING: u32 = 1 << DEFAULT_TAG;
+impl std::ops::BitOr for SolverFlags {
+    type Output = SolverFlags;
+    fn bitor(self, other: SolverFlags) -> SolverFlags {
+        SolverFlags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for SolverFlags {
+    fn bitor_assign(&mut self, other: SolverFlags) {
+        self.0 |= other.0;
+    }
+}
+
+/// The flags by their apk-tools names (`flags::UPGRADE`).
+pub mod flags {
+    use super::SolverFlags;
+    pub const NONE: SolverFlags = SolverFlags::NONE;
+    pub const UPGRADE: SolverFlags = SolverFlags::UPGRADE;
+    pub const AVAILABLE: SolverFlags = SolverFlags::AVAILABLE;
+    pub const REINSTALL: SolverFlags = SolverFlags::REINSTALL;
+    pub const LATEST: SolverFlags = SolverFlags::LATEST;
+    pub const IGNORE_CONFLICT: SolverFlags = SolverFlags::IGNORE_CONFLICT;
+    pub const INSTALLED: SolverFlags = SolverFlags::INSTALLED;
+    pub const REMOVE: SolverFlags = SolverFlags::REMOVE;
+}
+
+const DEFAULT_PINNING: u32 = TagId::DEFAULT.bit();
 
 /// One step of a changeset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub old: Option<PkgId>,
     pub new: Option<PkgId>,
-    pub old_tag: u16,
-    pub new_tag: u16,
+    pub old_tag: TagId,
+    pub new_tag: TagId,
     pub reinstall: bool,
 }
 
@@ -53,9 +102,9 @@ pub struct Request {
     /// The world; sorted by name by [`solve`], as apk does.
     pub world: Vec<Dep>,
     /// Flags for the whole world (`upgrade`, `-a`, `--latest`).
-    pub flags: u16,
+    pub flags: SolverFlags,
     /// Flags for the providers of some names: (name, flags, inheritable flags).
-    pub name_flags: Vec<(NameId, u16, u16)>,
+    pub name_flags: Vec<(NameId, SolverFlags, SolverFlags)>,
     /// `--force-broken-world`: drop world entries that cannot be satisfied and retry.
     pub force_broken_world: bool,
     /// Solving the pre-upgrade of apk itself.
@@ -114,8 +163,8 @@ struct PkgState {
     conflicts: u32,
     dependencies_merged: bool,
     dependencies_used: bool,
-    solver_flags: u16,
-    solver_flags_inheritable: u16,
+    solver_flags: SolverFlags,
+    solver_flags_inheritable: SolverFlags,
     error: bool,
     in_changeset: bool,
 }
@@ -175,7 +224,7 @@ struct Solver<'a> {
     selectable: Vec<NameId>,
     unresolved: Vec<NameId>,
     errors: u32,
-    flags_inherit: u16,
+    flags_inherit: SolverFlags,
     pinning_inherit: u32,
     default_repos: u64,
     order_seq: u32,
@@ -211,11 +260,11 @@ impl<'a> Solver<'a> {
             selectable: Vec::new(),
             unresolved: Vec::new(),
             errors: 0,
-            flags_inherit: 0,
+            flags_inherit: SolverFlags::NONE,
             pinning_inherit: 0,
             default_repos: pool.pinning_mask_repos(DEFAULT_PINNING),
             order_seq: 0,
-            ignore_conflict: req.flags & flags::IGNORE_CONFLICT != 0,
+            ignore_conflict: req.flags.has(flags::IGNORE_CONFLICT),
             preupgrade: req.preupgrade,
             changes: Vec::new(),
             auto_select_virtual: vec![false; pool.names.len()],
@@ -246,7 +295,7 @@ impl<'a> Solver<'a> {
         let p = self.pool.pkg(pkg);
         p.repos
             | p.installed
-                .map_or(0, |t| self.pool.tags[t as usize].allowed_repos)
+                .map_or(0, |t| self.pool.tags[t.index()].allowed_repos)
     }
 
     fn mark_error(&mut self, pkg: Option<PkgId>) {
@@ -390,11 +439,11 @@ impl<'a> Solver<'a> {
     fn init_package(&mut self, pkg: PkgId) {
         let p = self.pool.pkg(pkg);
         let available =
-            self.pool.pkg_available(pkg) && p.repos & !(1 << crate::pool::REPO_CACHED) != 0;
+            self.pool.pkg_available(pkg) && p.repos & !crate::pool::RepoId::CACHED.bit() != 0;
         let selectable =
             !p.uninstallable && (available || p.cached || p.has_no_size() || p.installed.is_some());
         let iif_failed = self.pool.pkg_deps(p).install_if.is_empty()
-            || (self.flags_inherit & flags::AVAILABLE != 0 && !available);
+            || (self.flags_inherit.has(flags::AVAILABLE) && !available);
         let repos = self.pkg_repos(pkg);
         let tag_preferred = p.has_no_size() || repos & self.default_repos != 0;
         let tag_ok = tag_preferred || p.installed.is_some();
@@ -748,29 +797,29 @@ impl<'a> Solver<'a> {
                 }
             };
         }
-        if fl & flags::LATEST != 0
+        if fl.has(flags::LATEST)
             && sa.pinning_allowed == DEFAULT_PINNING
             && sb.pinning_allowed == DEFAULT_PINNING
         {
             pick!(b2i(sa.tag_ok) - b2i(sb.tag_ok));
-            if fl & flags::AVAILABLE != 0 {
+            if fl.has(flags::AVAILABLE) {
                 pick!(b2i(sa.pkg_available) - b2i(sb.pkg_available));
-            } else if fl & flags::REINSTALL != 0 {
+            } else if fl.has(flags::REINSTALL) {
                 pick!(b2i(sa.pkg_selectable) - b2i(sb.pkg_selectable));
             }
         } else {
             pick!(b2i(sa.pkg_selectable) - b2i(sb.pkg_selectable));
             pick!(b2i(sa.dependencies_used) - b2i(sb.dependencies_used));
             pick!(sb.conflicts as i32 - sa.conflicts as i32);
-            if (self.preupgrade && fl & flags::UPGRADE == 0) || fl & flags::INSTALLED != 0 {
+            if (self.preupgrade && !fl.has(flags::UPGRADE)) || fl.has(flags::INSTALLED) {
                 pick!(inst(ka) - inst(kb));
             }
             pick!(b2i(sa.tag_ok) - b2i(sb.tag_ok));
-            if fl & flags::AVAILABLE != 0 {
+            if fl.has(flags::AVAILABLE) {
                 pick!(b2i(sa.pkg_available) - b2i(sb.pkg_available));
             }
             pick!(b2i(sa.tag_preferred) - b2i(sb.tag_preferred));
-            if fl & (flags::REMOVE | flags::UPGRADE) == 0
+            if !fl.has(flags::REMOVE | flags::UPGRADE)
                 && (ka.name == kb.name
                     || pool.provider_version(pa).is_some()
                     || pool.provider_version(pb).is_some())
@@ -793,7 +842,7 @@ impl<'a> Solver<'a> {
             );
         }
         pick!(ka.provider_priority() as i32 - kb.provider_priority() as i32);
-        if fl & flags::REMOVE == 0 {
+        if !fl.has(flags::REMOVE) {
             pick!(inst(ka) - inst(kb));
         }
         pick!(b2i(sa.pkg_selectable) - b2i(sb.pkg_selectable));
@@ -918,16 +967,16 @@ impl<'a> Solver<'a> {
         Some(name)
     }
 
-    fn run(&mut self, world: &[Dep], broken: &[bool], world_flags: u16) {
+    fn run(&mut self, world: &[Dep], broken: &[bool], world_flags: SolverFlags) {
         self.flags_inherit = world_flags;
         for (d, _) in world.iter().zip(broken).filter(|(_, b)| !**b) {
             self.discover_name(d.name);
         }
         for (d, _) in world.iter().zip(broken).filter(|(_, b)| !**b) {
-            self.pinning_inherit = 1 << d.tag;
+            self.pinning_inherit = d.tag.bit();
             self.apply_constraint(None, d);
         }
-        self.flags_inherit = 0;
+        self.flags_inherit = SolverFlags::NONE;
         self.pinning_inherit = 0;
         loop {
             while let Some(name) = self.dirty.pop_front() {
@@ -944,22 +993,19 @@ impl<'a> Solver<'a> {
 impl Solver<'_> {
     fn record_change(&mut self, old: Option<PkgId>, new: Option<PkgId>) {
         let pool = self.pool;
-        let new_tag = new.map_or(0, |n| {
+        let new_tag = new.map_or(TagId::DEFAULT, |n| {
             let repos = self.pkg_repos(n);
             let mask = self.pkgs[n.index()].pinning_allowed;
-            (0..pool.tags.len())
-                .find(|&i| {
-                    i < 32 && mask & (1 << i) != 0 && pool.tags[i].allowed_repos & repos != 0
-                })
-                .unwrap_or(0) as u16
+            TagId::all(pool.tags.len())
+                .find(|&t| mask & t.bit() != 0 && pool.tag(t).allowed_repos & repos != 0)
+                .unwrap_or_default()
         });
         self.changes.push(Change {
             old,
             new,
-            old_tag: old.and_then(|o| pool.pkg(o).installed).unwrap_or(0),
+            old_tag: old.and_then(|o| pool.pkg(o).installed).unwrap_or_default(),
             new_tag,
-            reinstall: new
-                .is_some_and(|n| self.pkgs[n.index()].solver_flags & flags::REINSTALL != 0),
+            reinstall: new.is_some_and(|n| self.pkgs[n.index()].solver_flags.has(flags::REINSTALL)),
         });
     }
 
@@ -1201,5 +1247,126 @@ pub fn solve(pool: &Pool, req: &mut Request) -> Changeset {
             errors: s.errors,
             broken_world: broken,
         };
+    }
+}
+
+/// The solver on pools written as strings; each answer is apk-tools' (the conformance
+/// suite checks the same rules on apk-tools' own cases).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::builder::PoolBuilder;
+
+    /// The changeset as `+a-2` (install), `a-1>a-2` (replace), `-a-1` (remove).
+    fn solve_str(b: PoolBuilder, flags: SolverFlags) -> (Vec<String>, u32) {
+        let (pool, world) = b.build();
+        let mut req = Request {
+            world,
+            flags,
+            ..Default::default()
+        };
+        let cs = solve(&pool, &mut req);
+        let steps = cs
+            .changes
+            .iter()
+            .filter_map(|c| match (c.old, c.new) {
+                (None, Some(n)) => Some(format!("+{}", pool.nv(n))),
+                (Some(o), Some(n)) if o != n => Some(format!("{}>{}", pool.nv(o), pool.nv(n))),
+                (Some(o), None) => Some(format!("-{}", pool.nv(o))),
+                _ => None,
+            })
+            .collect();
+        (steps, cs.errors)
+    }
+
+    #[test]
+    fn installs_the_newest_version_with_its_dependencies_first() {
+        let b = PoolBuilder::new()
+            .world("a")
+            .repo("r", "P:a\nV:1\n\nP:a\nV:2\nD:b\n\nP:b\nV:1.0");
+        assert_eq!(
+            solve_str(b, flags::NONE),
+            (vec!["+b-1.0".into(), "+a-2".into()], 0)
+        );
+    }
+
+    #[test]
+    fn keeps_the_installed_version_unless_upgrading() {
+        let b = || {
+            PoolBuilder::new()
+                .world("a")
+                .installed("P:a\nV:1")
+                .repo("r", "P:a\nV:1\n\nP:a\nV:2")
+        };
+        assert_eq!(solve_str(b(), flags::NONE), (vec![], 0));
+        assert_eq!(solve_str(b(), flags::UPGRADE), (vec!["a-1>a-2".into()], 0));
+    }
+
+    #[test]
+    fn removes_what_the_world_no_longer_needs() {
+        let b = PoolBuilder::new()
+            .world("a")
+            .installed("P:a\nV:1\n\nP:b\nV:1")
+            .repo("r", "P:a\nV:1\n\nP:b\nV:1");
+        assert_eq!(solve_str(b, flags::NONE), (vec!["-b-1".into()], 0));
+    }
+
+    #[test]
+    fn a_version_constraint_holds_back_the_newest() {
+        let b = PoolBuilder::new()
+            .world("a<2")
+            .repo("r", "P:a\nV:1\n\nP:a\nV:2");
+        assert_eq!(solve_str(b, flags::NONE), (vec!["+a-1".into()], 0));
+    }
+
+    #[test]
+    fn a_conflict_with_the_world_is_an_error() {
+        let b = PoolBuilder::new()
+            .world("a b")
+            .repo("r", "P:a\nV:1\nD:!b\n\nP:b\nV:1");
+        let (_, errors) = solve_str(b, flags::NONE);
+        assert!(errors > 0);
+    }
+
+    #[test]
+    fn a_missing_dependency_is_an_error() {
+        let b = PoolBuilder::new()
+            .world("a")
+            .repo("r", "P:a\nV:1\nD:nothere");
+        let (_, errors) = solve_str(b, flags::NONE);
+        assert!(errors > 0);
+    }
+
+    #[test]
+    fn the_provider_with_the_highest_priority_is_chosen() {
+        let b = PoolBuilder::new()
+            .world("v")
+            .repo("r", "P:low\nV:1\np:v\nk:10\n\nP:high\nV:1\np:v\nk:20");
+        assert_eq!(solve_str(b, flags::NONE), (vec!["+high-1".into()], 0));
+    }
+
+    #[test]
+    fn tagged_repositories_serve_only_pinned_names() {
+        let b = |world: &str| {
+            PoolBuilder::new()
+                .world(world)
+                .repo("main", "P:a\nV:1")
+                .tagged_repo("edge", Some("edge"), "P:a\nV:2")
+        };
+        assert_eq!(solve_str(b("a"), flags::NONE), (vec!["+a-1".into()], 0));
+        assert_eq!(
+            solve_str(b("a@edge"), flags::NONE),
+            (vec!["+a-2".into()], 0)
+        );
+    }
+
+    #[test]
+    fn install_if_pulls_in_a_package_when_its_conditions_hold() {
+        let b = PoolBuilder::new()
+            .world("a b")
+            .repo("r", "P:a\nV:1\n\nP:b\nV:1\n\nP:ab-glue\nV:1\ni:a b");
+        let (steps, errors) = solve_str(b, flags::NONE);
+        assert_eq!(errors, 0);
+        assert!(steps.contains(&"+ab-glue-1".to_string()), "{steps:?}");
     }
 }

@@ -2,7 +2,7 @@
 //! `unable to select packages` explanation, laid out as apk-tools lays them out (label
 //! columns, words wrapped at apk's default width of 50 columns when not on a terminal).
 
-use crate::pool::{Dep, DepMatch, NameId, PkgId, Pool, DEFAULT_TAG};
+use crate::pool::{Dep, DepMatch, NameId, PkgId, Pool, TagId};
 
 use super::{Change, Changeset};
 
@@ -107,11 +107,11 @@ pub fn change_lines_by_change(pool: &Pool, cs: &Changeset) -> Vec<Option<String>
     out
 }
 
-fn tag_suffix(pool: &Pool, tag: u16) -> String {
-    if tag == DEFAULT_TAG {
+fn tag_suffix(pool: &Pool, tag: TagId) -> String {
+    if tag == TagId::DEFAULT {
         String::new()
     } else {
-        format!("@{}", pool.tags[tag as usize].name)
+        format!("@{}", pool.tags[tag.index()].name)
     }
 }
 
@@ -222,8 +222,10 @@ pub fn summary_lists(
                 use std::fmt::Write;
                 for c in &picked {
                     let name = pool.name(pool.pkg(c.new.or(c.old).unwrap_or_default()).name);
-                    let tag = match pool.tags.get(c.new_tag as usize) {
-                        Some(t) if c.new_tag != crate::pool::DEFAULT_TAG => format!("@{}", t.name),
+                    let tag = match pool.tags.get(c.new_tag.index()) {
+                        Some(t) if c.new_tag != crate::pool::TagId::DEFAULT => {
+                            format!("@{}", t.name)
+                        }
                         _ => String::new(),
                     };
                     let _ = match (c.old, c.new) {
@@ -255,7 +257,7 @@ pub fn summary_lists(
             }
             picked.len()
         };
-    let cached = 1u64 << crate::pool::REPO_CACHED;
+    let cached = crate::pool::RepoId::CACHED.bit();
     // A name some repository provides (by its own packages or through provides).
     let in_repository = |name: crate::pool::NameId| {
         pool.providers(name)
@@ -317,7 +319,9 @@ pub fn summary_lists(
             .repos
             .iter()
             .enumerate()
-            .filter(|(i, r)| *i as u32 != crate::pool::REPO_CACHED && !r.remote)
+            .filter(|(i, r)| {
+                crate::pool::RepoId::new(*i) != crate::pool::RepoId::CACHED && !r.remote
+            })
             .fold(0, |m, (i, _)| m | (1u64 << i));
         let (mut download, mut diff) = (0u64, 0i64);
         for c in &cs.changes {
@@ -441,7 +445,7 @@ impl ErrorReport<'_> {
 
     fn world_dep(&self, d: &Dep) -> String {
         let mut plain = *d;
-        plain.tag = DEFAULT_TAG;
+        plain.tag = TagId::DEFAULT;
         format!(
             "world[{}{}]",
             self.pool.dep_string(&plain),
@@ -449,13 +453,13 @@ impl ErrorReport<'_> {
         )
     }
 
-    fn pinning_errors(&mut self, pkg: PkgId, tag: u16) {
+    fn pinning_errors(&mut self, pkg: PkgId, tag: TagId) {
         let pool = self.pool;
         let p = pool.pkg(pkg);
         if p.installed.is_some() {
             return;
         }
-        let cache_only = p.repos & !(1 << crate::pool::REPO_CACHED) == 0;
+        let cache_only = p.repos & !crate::pool::RepoId::CACHED.bit() == 0;
         if !pool.pkg_available(pkg) && !p.cached {
             self.label_start("masked in:");
             self.i.item("--no-network");
@@ -463,7 +467,7 @@ impl ErrorReport<'_> {
             self.label_start("masked in:");
             self.i.item("cache");
         } else {
-            let mask = 1u32 | (1 << tag);
+            let mask = TagId::DEFAULT.bit() | tag.bit();
             if p.repos & pool.pinning_mask_repos(mask) != 0 {
                 return;
             }
@@ -557,7 +561,7 @@ impl ErrorReport<'_> {
         self.i.end();
     }
 
-    fn analyze_package(&mut self, pkg: PkgId, tag: u16) {
+    fn analyze_package(&mut self, pkg: PkgId, tag: TagId) {
         let pool = self.pool;
         self.label = Some(pool.nv(pkg));
         let p = pool.pkg(pkg);
