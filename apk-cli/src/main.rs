@@ -486,7 +486,8 @@ fn main() -> ExitCode {
     if command.opens_db() {
         ctx.ensure_cache_dir();
     }
-    if command.reads_state() && !ctx.opts.initdb {
+    // Under `--simulate`, `--initdb` creates nothing, so the database must be there.
+    if command.reads_state() && (!ctx.opts.initdb || ctx.opts.simulate) {
         if let Err(why) = database_folder(&ctx.root).and_then(|()| world_present(&ctx.root)) {
             output::err(&format!("ERROR: Unable to read database: {why}"));
             output::err(&format!("ERROR: Failed to open apk database: {why}"));

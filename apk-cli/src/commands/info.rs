@@ -222,6 +222,18 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     }
     pkgs.retain(|&p| passes_filters(pool, &spec, p));
     sort_pkgs(pool, &mut pkgs);
+    // As apk-tools, the exit code counts the names (without wildcards) that matched
+    // nothing.
+    let misses = {
+        let mut m = spec.clone();
+        m.all_matches = true;
+        if m.match_fields.is_empty() {
+            m.match_fields = Fields::of(&[Field::Name, Field::Provides]);
+        }
+        crate::query::engine::Engine::new(&db, &m, Vec::new())
+            .packages(&args.names)
+            .1
+    };
     let mut out = String::new();
     for id in pkgs {
         let p = pool.pkg(id);
@@ -369,7 +381,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
     }
     print!("{out}");
-    0
+    misses
 }
 
 /// The trigger paths recorded for an installed package (`lib/apk/db/triggers`).
