@@ -405,7 +405,7 @@ fn install_makedepends(
         .arg(&opts.carch);
     // A sysroot made by a user is made in usermode (owners not restored), as apk-tools
     // requires of a database created without root.
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         cmd.arg("--usermode");
     }
     let mut repos: Vec<String> = std::fs::read_dir(&opts.repodest)

@@ -223,7 +223,7 @@ fn every_aport_builds_as_abuild_builds_it() {
     cmd.arg("--root")
         .arg(&root)
         .args(["--initdb", "--no-cache"]);
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         cmd.arg("--no-scripts");
     }
     let out = cmd

@@ -600,7 +600,7 @@ impl Context {
         Ok(apk_core::commit::Options {
             keys: self.keyring()?,
             no_scripts: self.opts.no_scripts,
-            chown: apk_core::extract::is_root() && !self.usermode(),
+            chown: apk_core::fs::is_root() && !self.usermode(),
             arch: db.pool.arches.first().cloned().unwrap_or_default(),
             cache_dir: self.package_cache_dir(),
             fetcher: self.fetcher(),
@@ -610,7 +610,7 @@ impl Context {
             uvol: self.uvol(),
             overlay: self.overlay().clone(),
             purge: self.opts.purge,
-            scripts: apk_core::commit::script::ScriptOptions {
+            scripts: apk_core::fs::sandbox::ScriptOptions {
                 preserve_env: self.opts.preserve_env,
                 no_chroot: self.opts.force_no_chroot,
                 usermode: self.usermode(),

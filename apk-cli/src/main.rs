@@ -417,13 +417,13 @@ fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
         .get(1)
-        .is_some_and(|a| a == apk_core::commit::script::SANDBOX_ARG)
+        .is_some_and(|a| a == apk_core::fs::sandbox::SANDBOX_ARG)
     {
-        let code = apk_core::commit::script::sandbox_main(&argv[2..]);
+        let code = apk_core::fs::sandbox::sandbox_main(&argv[2..]);
         return ExitCode::from(u8::try_from(code).unwrap_or(127));
     }
     if let Ok(exe) = std::env::current_exe() {
-        apk_core::commit::script::set_launcher(exe);
+        apk_core::fs::sandbox::set_launcher(exe);
     }
     let cli = match parse(argv) {
         Ok(cli) => cli,
@@ -450,7 +450,7 @@ fn main() -> ExitCode {
     }
     // Creating a database: as root only without --usermode, as a user only with it.
     if ctx.opts.initdb && !ctx.opts.simulate {
-        let root_user = apk_core::extract::is_root();
+        let root_user = apk_core::fs::is_root();
         let asked = ctx.opts.usermode || ctx.opts.no_chown;
         if root_user && asked {
             eprintln!("ERROR: --usermode not allowed as root");

@@ -443,7 +443,7 @@ fn install_host_shell(root: &Path) -> bool {
 
 #[test]
 fn scripts_and_triggers_run_inside_the_root() {
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         eprintln!("NOTICE: scripts run through chroot, which needs root; skipped");
         return;
     }
@@ -616,7 +616,7 @@ fn setuid_bits_only_with_their_owner() {
             & 0o7777
     };
     assert_eq!(mode(), 0o755, "setuid dropped when owners are not restored");
-    if apk_core::extract::is_root() {
+    if apk_core::fs::is_root() {
         f.ok(&["fix", "suid"]);
         assert_eq!(mode(), 0o4755, "kept when installed as root with its owner");
     }
@@ -648,7 +648,7 @@ fn owned_entry(path: &str, uid: u32, gid: u32, uname: &str, gname: &str) -> Vec<
 
 #[test]
 fn owners_are_mapped_through_the_roots_passwd_and_group() {
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         eprintln!("NOTICE: restoring owners needs root; skipped");
         return;
     }

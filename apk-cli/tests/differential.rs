@@ -306,7 +306,7 @@ fn real_root_setup<'a>(keys: &Path, repo: &'a Path) -> impl Fn(&Path) + 'a {
 #[test]
 fn real_alpine_base_root() {
     let Some(shared) = shared_dir() else { return };
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         eprintln!("notice: not root; the real-data differential suite needs root");
         return;
     }
@@ -722,7 +722,7 @@ fn queries_upgrades_and_applet_options() {
 fn usermode_as_a_regular_user() {
     let Some(shared) = shared_dir() else { return };
     let setpriv = Path::new("/usr/bin/setpriv");
-    if !apk_core::extract::is_root() || !setpriv.exists() {
+    if !apk_core::fs::is_root() || !setpriv.exists() {
         eprintln!("notice: needs root and setpriv to run as a user; skipping");
         return;
     }
@@ -773,7 +773,7 @@ fn usermode_as_a_regular_user() {
 #[test]
 fn commit_hooks_configuration_and_verbose_output() {
     let Some(shared) = shared_dir() else { return };
-    if !apk_core::extract::is_root() {
+    if !apk_core::fs::is_root() {
         eprintln!("notice: not root; commit hooks run in the root only as root");
         return;
     }

@@ -24,11 +24,6 @@ pub struct Options {
     pub chown: bool,
 }
 
-/// True when running with root privileges.
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 struct Writer<'a> {
     dest: &'a Path,
     opts: Options,

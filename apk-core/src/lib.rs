@@ -12,8 +12,16 @@
 //! - [`db`]: opening a root (world, installed database, repositories) into a pool; the
 //!   installed state, its lock, protected paths and the snapshot file.
 //! - [`solver`]: apk's dependency solver and its reports.
-//! - [`commit`] (applying a solution to a root) and [`audit`] (what in a root differs
-//!   from its database): the top.
+//! - [`commit`] (applying a solution to a root: fetch, stage, scripts, hooks) and
+//!   [`audit`] (what in a root differs from its database): the top.
+//!
+//! The models to copy (the house style's "isolate the unsafe", "borrow, don't copy",
+//! "types first", "ids and arenas"): [`fs::mapped`], the one home of `unsafe`, each
+//! block with its safety argument and a plain-read fallback; [`fs::atomic`], atomic
+//! replacement with the synced and unsynced variants and why each exists;
+//! [`pool::NameId`] and its siblings, dense typed ids into the pool's tables;
+//! [`db::snapshot::check`], a cache that can only cost time, never give a wrong answer
+//! (it answers `None` rather than guess).
 
 pub mod audit;
 pub mod codec;

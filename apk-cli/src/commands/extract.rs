@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
     };
     let opts = Options {
-        chown: !args.no_chown && extract::is_root(),
+        chown: !args.no_chown && apk_core::fs::is_root(),
     };
     let mut errors = 0;
     for file in &args.packages {

@@ -101,7 +101,7 @@ fn fix_directories(ctx: &Context, root: &std::path::Path) -> u32 {
         if ctx.verbosity > 1 {
             crate::output::out(&format!("fixing directory {path}"));
         }
-        let chown = !apk_core::extract::is_root()
+        let chown = !apk_core::fs::is_root()
             || std::os::unix::fs::chown(&host, Some(acl.uid), Some(acl.gid)).is_ok();
         let chmod =
             std::fs::set_permissions(&host, std::fs::Permissions::from_mode(acl.mode)).is_ok();

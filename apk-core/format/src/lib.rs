@@ -11,7 +11,13 @@
 //! - [`v2`]: the gzip+tar formats: [`v2::archive`] (gzip members, tar),
 //!   [`v2::signed`] (the signature member), [`v2::apkindex`] (APKINDEX text and archive),
 //!   [`v2::pkginfo`] (`.PKGINFO`), [`v2::package`] (reading and building `.apk` files).
-//! - [`error`]: the one error type every parser returns.
+//! - [`error`]: the one error type every parser returns, with apk-tools' error kinds.
+//!
+//! The models to copy for a new parser (ADB values too): [`dep`]'s `DepRef`, which
+//! borrows from the index text, with its small typed `DepError`; [`version`], a newtype
+//! whose order is apk's, checked by a table and a property test; [`v2::archive`]'s
+//! `Bounded` reader, which fails past a limit (gzip bombs) and serves every
+//! decompressor.
 
 pub mod checksum;
 pub mod dep;

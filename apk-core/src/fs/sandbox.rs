@@ -116,12 +116,12 @@ pub fn run_program(
         Command::new(in_root)
     } else if opts.no_chroot {
         Command::new(abs_root.join(in_root.trim_start_matches('/')))
-    } else if !(crate::extract::is_root() || opts.usermode && LAUNCHER.get().is_some()) {
+    } else if !(crate::fs::is_root() || opts.usermode && LAUNCHER.get().is_some()) {
         return Outcome::NotRun("running scripts in another root needs root or --usermode".into());
     } else if let Some(exe) = LAUNCHER.get() {
         let mut c = Command::new(exe);
         c.arg(SANDBOX_ARG);
-        if !crate::extract::is_root() {
+        if !crate::fs::is_root() {
             c.arg(USER_ARG);
         }
         c.arg(&abs_root).arg(in_root);

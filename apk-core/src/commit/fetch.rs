@@ -1,0 +1,177 @@
+//! Reading the packages a commit installs: from the cache, else the first repository
+//! that has them, a few ahead of the one being written (`READ_AHEAD`), each checked
+//! against its identity and signature before anything of it is used.
+
+use super::*;
+
+/// How many packages may be read ahead of the one being written.
+pub(super) const READ_AHEAD: usize = 2;
+
+/// Packages installing more than this are not unpacked into memory ahead of time but
+/// streamed while written.
+pub(super) const READ_AHEAD_LIMIT: u64 = 64 << 20;
+
+/// A virtual package (`add -t`) has no file: only its record lands.
+pub(super) fn is_virtual(pool: &Pool, id: PkgId) -> bool {
+    let pkg = pool.pkg(id);
+    pool.checksum(id).is_none() && pkg.repos == RepoId::CACHED.bit()
+}
+
+/// True for the changes that install a package file.
+pub(super) fn needs_file(pool: &Pool, c: &Change) -> bool {
+    match (c.old, c.new) {
+        (Some(o), Some(n)) if o == n && !c.reinstall => false,
+        // "[APK unavailable, skipped] Reinstalling": nothing to read it from.
+        (Some(o), Some(n)) if o == n && !pool.pkg_available(n) => false,
+        (_, Some(n)) => !is_virtual(pool, n),
+        _ => false,
+    }
+}
+
+/// A package read and checked ahead of being written.
+pub(super) struct Prepared {
+    pub(super) bytes: Vec<u8>,
+    pub(super) downloaded: bool,
+    pub(super) package: Package,
+    /// Every entry with its contents, all verified (paths, checksums, `datahash`);
+    /// `None` for a big package, streamed (and verified) while written.
+    pub(super) entries: Option<Vec<(EntryHeader, Vec<u8>)>>,
+}
+
+/// Fetches a package, checks its signature and that it is the one the index
+/// describes, and unpacks it into memory unless it is big.
+pub(super) fn prepare(job: &FetchJob, opts: &Options) -> std::result::Result<Prepared, String> {
+    let nv = &job.nv;
+    let (bytes, downloaded) = job.fetch(&opts.fetcher).map_err(|e| e.to_string())?;
+    let package = Package::parse(&bytes, nv).map_err(|e| e.reason())?;
+    if let Some(keys) = &opts.keys {
+        package
+            .verify_signature(&bytes, keys, nv)
+            .map_err(|e| e.reason())?;
+    }
+    if let (Some(want), Some(got)) = (job.checksum, package.info().checksum) {
+        if want != got {
+            return Err("package file does not match the index (checksum differs)".into());
+        }
+    }
+    let small = package
+        .info()
+        .installed_size
+        .is_some_and(|n| n <= READ_AHEAD_LIMIT);
+    let entries = if small {
+        let mut list = Vec::new();
+        package
+            .walk_data(&bytes, nv, |h, data| {
+                list.push((h.clone(), data.to_vec()));
+                Ok(())
+            })
+            .map_err(|e| e.reason())?;
+        Some(list)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        bytes,
+        downloaded,
+        package,
+        entries,
+    })
+}
+
+/// A package's file name in the cache: `name-version.<hash>.apk`, the hash from its
+/// identity; `None` for packages without one.
+pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
+    let pkg = pool.pkg(id);
+    let hex = apk_format::checksum::encode_hex(&pool.checksum(id)?.bytes()[..4]);
+    Some(format!(
+        "{}-{}.{hex}.apk",
+        pool.name(pkg.name),
+        pool.pkg_version(pkg)
+    ))
+}
+
+/// Where a package file can be read from, worked out from the pool (which stays on
+/// the thread that owns it) for the thread that reads ahead.
+pub(super) struct FetchJob {
+    pub(super) id: PkgId,
+    pub(super) nv: String,
+    pub(super) checksum: Option<Checksum>,
+    pub(super) cache_file: Option<PathBuf>,
+    pub(super) urls: Vec<String>,
+}
+
+impl FetchJob {
+    pub(super) fn new(pool: &Pool, id: PkgId, opts: &Options) -> FetchJob {
+        let pkg = pool.pkg(id);
+        let name = pool.name(pkg.name);
+        let urls = pool
+            .repos
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| {
+                *i < 64 && pkg.repos & (1 << i) != 0 && pool.available_repos & (1 << i) != 0
+            })
+            .map(|(_, repo)| {
+                Repository::from_url(&repo.url, None).package_url(
+                    &opts.arch,
+                    name,
+                    pool.pkg_version(pkg),
+                )
+            })
+            .collect();
+        let urls = match opts.local_files.get(&id) {
+            Some(path) => vec![path.to_string_lossy().into_owned()],
+            None => urls,
+        };
+        FetchJob {
+            id,
+            nv: pool.nv(id),
+            checksum: pool.checksum(id),
+            cache_file: opts
+                .cache_dir
+                .as_ref()
+                .and_then(|d| Some(d.join(cache_file_name(pool, id)?))),
+            urls,
+        }
+    }
+
+    /// Reads the file: from the cache, else from the first repository that has it.
+    /// The flag tells whether it came over the network.
+    pub(super) fn fetch(
+        &self,
+        fetcher: &crate::repo::fetch::Fetcher,
+    ) -> std::result::Result<(Vec<u8>, bool), FetchError> {
+        if let Some(b) = self.cache_file.as_ref().and_then(|c| fs::read(c).ok()) {
+            return Ok((b, false));
+        }
+        let mut last_err = FetchError::NoRepository;
+        for url in &self.urls {
+            match fetcher.get(url, crate::repo::fetch::PACKAGE_LIMIT) {
+                Ok(b) => return Ok((b, crate::repo::fetch::is_network(url))),
+                Err(e) => last_err = FetchError::Failed(e),
+            }
+        }
+        Err(last_err)
+    }
+}
+
+/// Why a package file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no repository has this package")]
+    NoRepository,
+    /// The last repository tried failed so.
+    #[error("{0}")]
+    Failed(Error),
+}
+
+/// Reads a package file: from the cache, else from the first usable repository that
+/// has it. The flag tells whether it came over the network.
+pub fn fetch_package(
+    pool: &Pool,
+    id: PkgId,
+    opts: &Options,
+) -> std::result::Result<(Vec<u8>, bool), FetchError> {
+    FetchJob::new(pool, id, opts).fetch(&opts.fetcher)
+}

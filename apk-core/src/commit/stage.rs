@@ -1,0 +1,458 @@
+//! Staging a package's files: each entry written under a temporary name beside its
+//! destination (parents resolved inside the root), its mode, owner and checksum
+//! recorded, and renamed into place only once the whole package is written.
+
+use super::*;
+
+/// A package being written: its database record so far and its files under
+/// temporary names.
+#[derive(Default)]
+pub(super) struct Stage {
+    /// `name-version` of the package, for messages.
+    pub(super) nv: String,
+    /// A file could not be installed (`f:f` in the database).
+    pub(super) broken_files: bool,
+    pub(super) record: InstalledPackage,
+    pub(super) dir_index: HashMap<String, usize>,
+    /// (temporary file, final destination).
+    pub(super) moves: Vec<(PathBuf, PathBuf)>,
+    /// Directories this package created, to be removed again if it fails.
+    pub(super) created_dirs: Vec<PathBuf>,
+    /// Paths taken over from other packages (`replaces`).
+    pub(super) takeovers: Vec<String>,
+    pub(super) paths: HashSet<String>,
+    /// Path → (temporary file, checksum), for hard links to earlier files.
+    pub(super) written: HashMap<String, (PathBuf, String)>,
+    pub(super) touches_ids: bool,
+    /// Resolved parent directories, by relative path. Valid for one package: its own
+    /// symlinks are only renamed into place after it is staged.
+    pub(super) parents: HashMap<String, PathBuf>,
+    /// Volumes written to the uvol manager, to be brought up once the package landed.
+    pub(super) volumes: Vec<String>,
+}
+
+impl Stage {
+    pub(super) fn parent_dir(
+        &mut self,
+        fs: &RootFs,
+        path: &str,
+    ) -> std::result::Result<PathBuf, String> {
+        let rel = parent_of(path);
+        if let Some(p) = self.parents.get(rel) {
+            return Ok(p.clone());
+        }
+        let resolved = fs.make_parents(path).map_err(|e| e.to_string())?;
+        self.parents.insert(rel.to_owned(), resolved.clone());
+        Ok(resolved)
+    }
+
+    pub(super) fn dir(&mut self, path: &str) -> &mut InstalledDir {
+        let idx = match self.dir_index.get(path) {
+            Some(&i) => i,
+            None => {
+                self.record.dirs.push(InstalledDir {
+                    path: path.to_owned(),
+                    acl: None,
+                    files: Vec::new(),
+                });
+                let i = self.record.dirs.len() - 1;
+                self.dir_index.insert(path.to_owned(), i);
+                i
+            }
+        };
+        &mut self.record.dirs[idx]
+    }
+
+    /// Removes what was written; the package does not land.
+    pub(super) fn discard(&self) {
+        for (tmp, _) in &self.moves {
+            let _ = fs::remove_file(tmp);
+        }
+        for d in self.created_dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+/// Runs `op`, which creates `tmp`; when something is already there (left by a run that
+/// crashed), removes it and tries once more.
+pub(super) fn retry_stale<T>(
+    tmp: &Path,
+    mut op: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    match op() {
+        Ok(v) => Ok(v),
+        Err(_) if fs::symlink_metadata(tmp).is_ok() => {
+            fs::remove_file(tmp)?;
+            op()
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The `Z:` checksum of an entry: the archive's own SHA-1 (already checked against the
+/// contents while reading), else computed.
+pub(super) fn entry_checksum(h: &EntryHeader, content: &[u8]) -> String {
+    let recorded = h
+        .apk_checksum
+        .as_deref()
+        .and_then(apk_format::checksum::decode_hex)
+        .and_then(|b| <[u8; 20]>::try_from(b).ok());
+    match recorded {
+        Some(b) => Checksum::Sha1(b).to_string(),
+        None => q1(Sha1::digest(content)),
+    }
+}
+
+/// The owner and mode to record (`a:`/`M:`): none when root's with the default mode.
+pub(super) fn unless_default(acl: Acl, default_mode: u32) -> Option<Acl> {
+    let default = Acl {
+        uid: 0,
+        gid: 0,
+        mode: default_mode,
+    };
+    (acl != default).then_some(acl)
+}
+
+pub(super) fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+pub(super) fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, n)| n)
+}
+
+pub(super) fn q1(digest: impl AsRef<[u8]>) -> String {
+    let mut b = [0u8; 20];
+    b.copy_from_slice(digest.as_ref());
+    Checksum::Sha1(b).to_string()
+}
+
+/// User and group ids by name, from the root's `etc/passwd` and `etc/group`.
+#[derive(Debug, Default)]
+pub(super) struct IdMap {
+    pub(super) users: HashMap<String, u32>,
+    pub(super) groups: HashMap<String, u32>,
+}
+
+impl IdMap {
+    pub(super) fn load(root: &Path) -> IdMap {
+        let read = |f: &str| -> HashMap<String, u32> {
+            let text = fs::read_to_string(root.join(f)).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| {
+                    let mut it = l.split(':');
+                    let name = it.next()?;
+                    let id = it.nth(1)?.parse().ok()?;
+                    Some((name.to_owned(), id))
+                })
+                .collect()
+        };
+        IdMap {
+            users: read("etc/passwd"),
+            groups: read("etc/group"),
+        }
+    }
+}
+
+impl Committer<'_> {
+    /// The temporary name an entry is written under before it is renamed over `dest`:
+    /// derived from the destination, so that a run after a crash reuses (and so
+    /// cleans up) what the crashed run left, instead of piling up new names.
+    pub(super) fn temp_for(dest: &Path) -> PathBuf {
+        let digest = Sha1::digest(dest.as_os_str().as_encoded_bytes());
+        let name = format!(".apk.{}", apk_format::checksum::encode_hex(&digest[..8]));
+        dest.with_file_name(name)
+    }
+
+    /// Writes every entry of the package under a temporary name; nothing is renamed
+    /// into place here.
+    pub(super) fn stage(
+        &mut self,
+        prepared: &Prepared,
+        what: &str,
+        previous: Option<&InstalledPackage>,
+    ) -> std::result::Result<Stage, String> {
+        let mut stage = Stage {
+            nv: what.to_owned(),
+            ..Stage::default()
+        };
+        let package = &prepared.package;
+        let origin = &package.info().origin;
+        let replaces = &package.info().replaces;
+        let result = match &prepared.entries {
+            Some(entries) => entries.iter().try_for_each(|(h, data)| {
+                self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                    .map_err(|m| Error::format(what, m))
+            }),
+            None => package
+                .walk_data(&prepared.bytes, what, |h, data| {
+                    self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                        .map_err(|m| Error::format(what, m))
+                })
+                .map(|_| ()),
+        };
+        if let Err(e) = result {
+            stage.discard();
+            return Err(e.reason());
+        }
+        Ok(stage)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stage_entry(
+        &mut self,
+        stage: &mut Stage,
+        h: &EntryHeader,
+        data: &[u8],
+        origin: &Option<String>,
+        replaces: &[Dependency],
+        previous: Option<&InstalledPackage>,
+    ) -> std::result::Result<(), String> {
+        let path = h.path.as_str();
+        let acl = self.acl(h);
+        if h.kind == EntryKind::Dir {
+            (self.on)(Event::Trace(format!("{path}/ (dir)")));
+            if is_uvol(path) {
+                // The uvol manager keeps volumes; no folder is made for them.
+                stage.dir(path).acl = unless_default(acl, 0o755);
+                return Ok(());
+            }
+            return self.stage_dir(stage, path, h, acl);
+        }
+        if is_uvol(path) && h.kind == EntryKind::File {
+            (self.on)(Event::Trace(path.to_owned()));
+            let volume = file_name(path).to_owned();
+            let checksum = match self.write_volume(&volume, data) {
+                Err(why) => {
+                    self.error(format!("{}: failed to extract {path}: {why}", stage.nv));
+                    stage.broken_files = true;
+                    // As apk-tools keeps the database's entry: what an earlier install
+                    // of the package recorded stays.
+                    previous
+                        .and_then(|p| p.dirs.iter().find(|d| d.path == parent_of(path)))
+                        .and_then(|d| d.files.iter().find(|f| f.name == file_name(path)))
+                        .and_then(|f| f.checksum.clone())
+                }
+                Ok(()) => {
+                    stage.volumes.push(volume);
+                    Some(entry_checksum(h, data))
+                }
+            };
+            stage.paths.insert(path.to_owned());
+            stage.dir(parent_of(path)).files.push(InstalledFile {
+                name: file_name(path).to_owned(),
+                acl: unless_default(acl, 0o644),
+                checksum,
+            });
+            return Ok(());
+        }
+        if let Some(owner) = self.state.owner(path) {
+            let oname = &owner.info.name;
+            if previous.is_none_or(|p| &p.info.name != oname) {
+                let replaced = replaces.iter().any(|r| &r.name == oname);
+                let same_origin = origin.is_some() && *origin == owner.info.origin;
+                if !replaced && !same_origin {
+                    // As apk-tools: the file is skipped and the package marked broken
+                    // (`f:f`), or with --force-overwrite taken over with a warning.
+                    let msg = format!("{path} owned by {}.", owner.info.nv());
+                    if !self.opts.force_overwrite {
+                        self.error(format!("{}: trying to overwrite {msg}", stage.nv));
+                        stage.broken_files = true;
+                        return Ok(());
+                    }
+                    (self.on)(Event::Warning(format!("{}: overwriting {msg}", stage.nv)));
+                }
+                stage.takeovers.push(path.to_owned());
+            }
+        }
+        (self.on)(Event::Trace(path.to_owned()));
+        if self.opts.overlay.contains(path) && self.state.owner(path).is_none() {
+            // As apk-tools: the package owns it now, the overlay's contents stay.
+            let checksum = match h.kind {
+                EntryKind::Symlink => entry_checksum(h, h.link.as_deref().unwrap_or("").as_bytes()),
+                _ => entry_checksum(h, data),
+            };
+            stage.paths.insert(path.to_owned());
+            stage.dir(parent_of(path)).files.push(InstalledFile {
+                name: file_name(path).to_owned(),
+                acl: unless_default(acl, 0o644),
+                checksum: Some(checksum),
+            });
+            return Ok(());
+        }
+        if path == "etc/passwd" || path == "etc/group" {
+            stage.touches_ids = true;
+        }
+        let parent = stage.parent_dir(&self.fs, path)?;
+        let dest = parent.join(file_name(path));
+        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("{path}: a directory is in the way"));
+        }
+        if stage.paths.contains(path) {
+            return Err(format!("{path}: duplicate entry in the package"));
+        }
+        let tmp = Self::temp_for(&dest);
+        let io = |e: std::io::Error| format!("{path}: {e}");
+        let checksum = match h.kind {
+            EntryKind::File => {
+                let mut f = retry_stale(&tmp, || {
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                        .open(&tmp)
+                })
+                .map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                f.write_all(data).map_err(io)?;
+                f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime))
+                    .map_err(io)?;
+                if self.opts.chown {
+                    std::os::unix::fs::fchown(&f, Some(acl.uid), Some(acl.gid)).map_err(io)?;
+                }
+                // After the owner: chown clears setuid bits.
+                f.set_permissions(fs::Permissions::from_mode(self.applied_mode(acl)))
+                    .map_err(io)?;
+                entry_checksum(h, data)
+            }
+            EntryKind::Symlink => {
+                let target = h.link.as_deref().unwrap_or("");
+                retry_stale(&tmp, || std::os::unix::fs::symlink(target, &tmp)).map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                self.set_owner(&tmp, acl).map_err(io)?;
+                entry_checksum(h, target.as_bytes())
+            }
+            EntryKind::HardLink => {
+                let src = h.link.as_deref().unwrap_or("");
+                let (src_tmp, csum) = stage
+                    .written
+                    .get(src)
+                    .cloned()
+                    .ok_or_else(|| format!("{path}: hard link to unknown '{src}'"))?;
+                retry_stale(&tmp, || fs::hard_link(&src_tmp, &tmp)).map_err(io)?;
+                stage.moves.push((tmp.clone(), dest.clone()));
+                csum
+            }
+            _ => return Err(format!("{path}: unsupported entry type")),
+        };
+        // A protected file the user changed stays; the new one goes beside it. One that
+        // already holds the new contents is left as it is (its mode included), as
+        // apk-tools leaves it.
+        let mut link_source = tmp;
+        match self.user_modified(path, &dest) {
+            Some(current) if current != checksum && !self.opts.clean_protected => {
+                let last = stage.moves.len() - 1;
+                stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
+                (self.on)(Event::Note(format!("  Installing file to {path}.apk-new")));
+            }
+            Some(_) if h.kind == EntryKind::File => {
+                if let Some((tmp, _)) = stage.moves.pop() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                link_source = dest.clone();
+            }
+            _ => {}
+        }
+        if h.kind == EntryKind::File {
+            stage
+                .written
+                .insert(path.to_owned(), (link_source, checksum.clone()));
+        }
+        stage.paths.insert(path.to_owned());
+        if !self.changed_dirs.contains(parent_of(path)) {
+            self.changed_dirs.insert(parent_of(path).to_owned());
+        }
+        stage.dir(parent_of(path)).files.push(InstalledFile {
+            name: file_name(path).to_owned(),
+            acl: unless_default(acl, 0o644),
+            checksum: Some(checksum),
+        });
+        Ok(())
+    }
+
+    pub(super) fn stage_dir(
+        &mut self,
+        stage: &mut Stage,
+        path: &str,
+        h: &EntryHeader,
+        acl: Acl,
+    ) -> std::result::Result<(), String> {
+        let parent = self.fs.make_parents(path).map_err(|e| e.to_string())?;
+        let host = parent.join(file_name(path));
+        match fs::symlink_metadata(&host) {
+            // An existing directory, or a symlink to one (`lib -> usr/lib`), stays as is.
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                let resolved = self.fs.resolve_dir(path).map_err(|e| e.to_string())?;
+                if !resolved.is_dir() {
+                    fs::create_dir_all(&resolved).map_err(|e| format!("{path}: {e}"))?;
+                }
+            }
+            Ok(_) => return Err(format!("{path}: exists and is not a directory")),
+            Err(_) => {
+                fs::create_dir(&host).map_err(|e| format!("{path}: {e}"))?;
+                stage.created_dirs.push(host.clone());
+                self.set_owner(&host, acl)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                // In usermode a directory stays writable and searchable for its owner,
+                // as apk-tools has it.
+                let mode = if self.opts.usermode {
+                    self.applied_mode(acl) | 0o300
+                } else {
+                    self.applied_mode(acl)
+                };
+                fs::set_permissions(&host, fs::Permissions::from_mode(mode))
+                    .map_err(|e| format!("{path}: {e}"))?;
+                let t = SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime);
+                let _ = fs::File::open(&host).and_then(|f| f.set_modified(t));
+                self.changed_dirs.insert(parent_of(path).to_owned());
+            }
+        }
+        stage.dir(path).acl = unless_default(acl, 0o755);
+        Ok(())
+    }
+
+    /// Owner and mode an entry gets: names mapped through the root's `etc/passwd` and
+    /// `etc/group` when restoring owners, numeric ids otherwise; setuid/setgid bits
+    /// only together with the owner.
+    pub(super) fn acl(&mut self, h: &EntryHeader) -> Acl {
+        let mut uid = u32::try_from(h.uid).unwrap_or(0);
+        let mut gid = u32::try_from(h.gid).unwrap_or(0);
+        // Names are mapped through the root's users and groups whether or not owners
+        // are restored: the database records them so in usermode too, as apk-tools does.
+        let ids = self.ids.get_or_insert_with(|| IdMap::load(self.fs.path()));
+        if let Some(u) = h.uname.as_deref().and_then(|n| ids.users.get(n)) {
+            uid = *u;
+        }
+        if let Some(g) = h.gname.as_deref().and_then(|n| ids.groups.get(n)) {
+            gid = *g;
+        }
+        // The database records the package's mode; what is applied may be less (see
+        // `applied_mode`).
+        Acl {
+            uid,
+            gid,
+            mode: h.mode & 0o7777,
+        }
+    }
+
+    /// The mode put on disk: setuid and setgid only with the owner they were meant for
+    /// (so not when owners are not restored).
+    pub(super) fn applied_mode(&self, acl: Acl) -> u32 {
+        if self.opts.chown {
+            acl.mode
+        } else {
+            acl.mode & 0o1777
+        }
+    }
+
+    pub(super) fn set_owner(&self, path: &Path, acl: Acl) -> std::io::Result<()> {
+        if !self.opts.chown {
+            return Ok(());
+        }
+        std::os::unix::fs::lchown(path, Some(acl.uid), Some(acl.gid))
+    }
+}
