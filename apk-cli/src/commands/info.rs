@@ -148,7 +148,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return 1;
         }
     };
-    let engine = spec.format != crate::query::serialize::Format::Default
+    let engine = spec.format != crate::output::serialize::Format::Default
         || (!args.names.is_empty() && ctx.opts.no_legacy_info);
     if engine && !args.who_owns && !args.exists {
         return info_query(ctx, &args, spec);
@@ -402,7 +402,7 @@ fn installed_triggers(db: &Database, id: apk_core::pool::PkgId) -> Vec<String> {
 /// through a symlink to an absolute target if need be; quiet, the owners' names once
 /// each; with `--format`, the query engine's answer.
 fn who_owns(db: &Database, spec: &Spec, paths: &[String], v: i32) -> u32 {
-    use crate::query::serialize;
+    use crate::output::serialize;
     let engine = crate::query::engine::Engine::new(db, spec, Vec::new());
     let path_of = |arg: &String| -> String {
         if arg.starts_with('/') {

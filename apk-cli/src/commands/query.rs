@@ -4,8 +4,8 @@
 use apk_core::db::Database;
 
 use crate::context::Context;
+use crate::output::serialize;
 use crate::query::engine::{self, Engine};
-use crate::query::serialize;
 use crate::query::{Fields, QueryFilters, QueryOpts, QueryRecursion, Spec, STYLE};
 
 #[derive(clap::Args, Debug)]

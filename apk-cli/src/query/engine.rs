@@ -9,8 +9,8 @@ use apk_core::pool::{Dep, NameId, PkgId, Pool};
 use apk_core::solver::{self, flags, Request};
 use apk_format::dep::{Dependency, Op};
 
-use super::serialize::Serializer;
 use super::{Field, Fields, Spec};
+use crate::output::serialize::Serializer;
 
 /// One answer to a query: the target of a symlink it was resolved through
 /// (who-owns), the package (none: nothing matched).

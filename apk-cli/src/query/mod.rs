@@ -6,9 +6,8 @@
 
 pub mod engine;
 pub mod legacy;
-pub mod serialize;
 
-use serialize::Format;
+use crate::output::serialize::Format;
 
 /// The fields of a package (and of a query match), in apk-tools' order: the order
 /// they are printed in.
@@ -128,7 +127,7 @@ pub fn multiline_key(key: &str) -> bool {
 }
 
 /// The writer style of the query applets.
-pub const STYLE: serialize::KeyStyle = serialize::KeyStyle {
+pub const STYLE: crate::output::serialize::KeyStyle = crate::output::serialize::KeyStyle {
     printable,
     multiline: multiline_key,
 };

@@ -12,7 +12,7 @@
 //!
 //! Ownership follows apk: a path owned by another package may only be overwritten when
 //! the new package `replaces` it (or both come from the same origin), and ownership then
-//! moves. Protected paths ([`protect`]) changed by the user are kept, the new version
+//! moves. Protected paths ([`crate::db::protect`]) changed by the user are kept, the new version
 //! written beside them as `.apk-new`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};

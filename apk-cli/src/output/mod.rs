@@ -1,6 +1,15 @@
-//! Where messages go: standard output or error, and, for applets that change a root,
-//! its log `var/log/apk.log` as apk-tools keeps it (a `Running ...` header per run,
-//! then every message, `--no-logfile` to leave it alone).
+//! What apk prints. [`serialize`]: apk-tools 3's three structured writers (the query
+//! layout, JSON, YAML), which every query applet feeds through one view per package
+//! (`query::engine::Engine::serialize`). This module: where messages go, standard
+//! output or error, and, for applets that change a root, its log `var/log/apk.log` as
+//! apk-tools keeps it (a `Running ...` header per run, then every message,
+//! `--no-logfile` to leave it alone).
+//!
+//! The writers are apk-tools' own rather than serde's: its JSON and YAML have their own
+//! quoting, indentation and item-count comments (`# 1 items`), which generic serde
+//! formats do not reproduce byte for byte; an applet's view calls the writer directly.
+
+pub mod serialize;
 
 use std::io::Write;
 use std::path::Path;
