@@ -1,0 +1,737 @@
+//! Opening a root: reads its world, installed database, architecture and repositories
+//! (their indexes verified against the keys) into a [`Pool`], in the order apk-tools
+//! reads them, which is the order that decides ties later.
+
+use std::path::{Path, PathBuf};
+
+use super::{installed, snapshot};
+use crate::codec::{Reader, Writer};
+use crate::pool::{Dep, Pool};
+use crate::repo::{RepositoriesFile, Repository};
+use apk_format::dep::Dependency;
+use apk_format::error::{Error, Result};
+use apk_format::sign::Keyring;
+use apk_format::v2::apkindex::RawIndex;
+
+/// How to open a root.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub root: PathBuf,
+    /// `--repositories-file` (relative to the working directory).
+    pub repositories_file: Option<PathBuf>,
+    /// `-X` repositories, read before the configured ones (as apk-tools 3 reads them).
+    pub extra_repositories: Vec<String>,
+    /// `--repository-config`: lines in the repositories file's format, read with the
+    /// `-X` repositories.
+    pub repository_config: Vec<String>,
+    /// `--arch`: overrides `etc/apk/arch`; the first is primary.
+    pub arch: Vec<String>,
+    /// `--no-network`: remote repositories are known but not usable.
+    pub no_network: bool,
+    /// `None` with `--allow-untrusted`.
+    pub keys: Option<Keyring>,
+    /// `--no-cache`: ignore the package cache (and the snapshot).
+    pub no_cache: bool,
+    /// The keys directory `keys` was read from (part of the snapshot key).
+    pub keys_dir: Option<PathBuf>,
+    /// Reads network repositories.
+    pub fetcher: crate::repo::fetch::Fetcher,
+    /// `--update-cache`: fetch network indexes even when the cached copy is fresh.
+    pub update_cache: bool,
+    /// `--cache-max-age`: cached network indexes older than this are fetched again
+    /// (default: 4 hours).
+    pub cache_max_age: Option<std::time::Duration>,
+    /// Read everything from the sources, neither using nor writing a snapshot.
+    pub no_snapshot: bool,
+    /// The query option `--from`: which sources are left out. Set, the snapshot is
+    /// not used.
+    pub sources: Sources,
+}
+
+/// Sources of packages a root is opened without (apk-tools' open flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// The configured repositories (`etc/apk/repositories`, `--repositories-file`).
+    pub no_sys_repos: bool,
+    /// The packages of the cache (`etc/apk/cache/installed`).
+    pub no_installed_repo: bool,
+    /// The installed database.
+    pub no_installed: bool,
+}
+
+/// The default age after which a cached network index is fetched again.
+pub const DEFAULT_CACHE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
+
+/// Where a repository's index is read from.
+#[derive(Debug, Clone)]
+pub enum IndexSource {
+    /// A file: the repository itself (local) or the cached copy (network).
+    File(PathBuf),
+    /// Fetched for this run only (`--no-cache`).
+    Memory(std::sync::Arc<Vec<u8>>),
+    /// The cached copy, out of date: updating it failed, why.
+    Stale(PathBuf, String),
+    /// Could not be had: what was being done (apk-tools' words: `opening`,
+    /// `fetching`, `updating and opening`), and why.
+    Unavailable(&'static str, String),
+}
+
+/// How a repository problem counts in `apk update`'s summary (apk-tools counts network
+/// repositories only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A local repository that could not be read.
+    Local,
+    /// A network repository that could not be read.
+    Unavailable,
+    /// A network repository read from an out-of-date cached copy.
+    Stale,
+}
+
+/// A repository that could not be read as it should: its index URL, the warning that
+/// says so (`updating and opening URL: reason`), how it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoProblem {
+    pub url: String,
+    pub message: String,
+    pub kind: ProblemKind,
+}
+
+/// The directory network indexes are cached in: `etc/apk/cache` when it exists (the
+/// package cache is enabled), else `var/cache/apk`.
+pub fn index_cache_dir(root: &Path) -> PathBuf {
+    if let Some(dir) = CACHE_DIR.get() {
+        return dir.clone();
+    }
+    // `etc/apk/cache` is usually a symlink to `/var/cache/apk`, meant inside the root.
+    let enabled = crate::fs::rootfs::RootFs::new(root).resolve_dir("etc/apk/cache");
+    match enabled {
+        Ok(dir) if dir.is_dir() => dir,
+        _ => root.join("var/cache/apk"),
+    }
+}
+
+static CACHE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// `--cache-dir`: the cache directory for this process, instead of `etc/apk/cache` /
+/// `var/cache/apk` in the root.
+pub fn set_cache_dir(dir: PathBuf) {
+    let _ = CACHE_DIR.set(dir);
+}
+
+/// The cached copy of a network repository's index, named as apk-tools 3 names it (so
+/// either tool uses the other's): `APKINDEX.<hash>.tar.gz`, the hash the first eight hex
+/// digits of the SHA-256 of the index URL.
+pub fn cached_index_path(root: &Path, index_url: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(index_url.as_bytes());
+    let hex = apk_format::checksum::encode_hex(&digest[..4]);
+    index_cache_dir(root).join(format!("APKINDEX.{hex}.tar.gz"))
+}
+
+/// Resolves where `repo`'s index is read from, fetching it over the network when the
+/// cached copy is missing or stale (or always with `--no-cache`).
+pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexSource {
+    let url = repo.index_url(arch);
+    if !crate::repo::fetch::is_network(&url) {
+        return match Repository::local_path(&url) {
+            Some(p) => IndexSource::File(PathBuf::from(p)),
+            None => IndexSource::Unavailable("opening", "unsupported repository URL".into()),
+        };
+    }
+    let limit = crate::repo::fetch::INDEX_LIMIT;
+    if opts.no_cache {
+        if opts.no_network {
+            return IndexSource::Unavailable("fetching", "network access is disabled".into());
+        }
+        return match opts.fetcher.get(&url, limit) {
+            Ok(b) => IndexSource::Memory(std::sync::Arc::new(b)),
+            Err(e) => IndexSource::Unavailable("fetching", e.reason()),
+        };
+    }
+    let cached = cached_index_path(&opts.root, &url);
+    let max_age = opts.cache_max_age.unwrap_or(DEFAULT_CACHE_MAX_AGE);
+    let age = std::fs::metadata(&cached)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| t.elapsed().unwrap_or_default());
+    let fresh = age.is_some_and(|a| a < max_age) && !opts.update_cache;
+    if fresh || (opts.no_network && age.is_some()) {
+        return IndexSource::File(cached);
+    }
+    if opts.no_network {
+        return IndexSource::Unavailable("opening from cache", "network access is disabled".into());
+    }
+    let fetched = opts.fetcher.get(&url, limit).and_then(|bytes| {
+        if let Some(dir) = cached.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        crate::fs::atomic::write_atomically(&cached, &bytes)
+    });
+    match fetched {
+        Ok(()) => IndexSource::File(cached),
+        // A stale copy beats none; the failure is still reported.
+        Err(e) if age.is_some() => IndexSource::Stale(cached, e.reason()),
+        Err(e) => IndexSource::Unavailable("updating and opening", e.reason()),
+    }
+}
+
+/// What a database is read from, resolved before anything heavy is read.
+struct Inputs {
+    arches: Vec<String>,
+    world_path: PathBuf,
+    repositories_text: Option<String>,
+    repos: Vec<Repository>,
+    /// Further tags of each repository (named again with another tag; "" untagged).
+    also_tags: Vec<Vec<String>>,
+    /// apk-tools' messages (with their `WARNING: `/`ERROR: `) for repository
+    /// configuration it could not use.
+    warnings: Vec<String>,
+    /// Where each repository's index comes from.
+    sources: Vec<IndexSource>,
+}
+
+impl Inputs {
+    fn resolve(opts: &OpenOptions) -> Result<Inputs> {
+        let root = &opts.root;
+        let arches = if opts.arch.is_empty() {
+            let text = read_optional(&root.join("etc/apk/arch"))?;
+            match text.as_deref().and_then(installed::parse_arch) {
+                Some(a) => vec![a],
+                None => vec![installed::native_arch().to_owned()],
+            }
+        } else {
+            opts.arch.clone()
+        };
+        // Files are named in messages as apk-tools names them.
+        let (file, what) = match &opts.repositories_file {
+            Some(f) => (f.clone(), f.display().to_string()),
+            None => (
+                root.join("etc/apk/repositories"),
+                "etc/apk/repositories".to_owned(),
+            ),
+        };
+        let mut warnings = Vec::new();
+        // As apk-tools 3 reads them: the command line's repositories (`-X`) first, then
+        // the configured ones: the repositories file, then `repositories.d/*.list`
+        // (only without --repositories-file).
+        let mut repos: Vec<Repository> = opts
+            .extra_repositories
+            .iter()
+            .map(|u| Repository::from_url(u, None))
+            .collect();
+        // Each `--repository-config` line on its own (numbered on from the `-X` ones,
+        // as apk-tools counts them).
+        for (i, line) in opts.repository_config.iter().enumerate() {
+            let what = "<command line>";
+            let n = opts.extra_repositories.len() + i;
+            let text = format!("{}{line}", "\n".repeat(n));
+            let parsed = RepositoriesFile::parse(&text, what)?;
+            let (found, w) = parsed.repositories_warning(&arches[0], what)?;
+            warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
+            warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+            repos.extend(found);
+        }
+        let mut repositories_text = None;
+        if !opts.sources.no_sys_repos {
+            let mut files = vec![(file, what)];
+            if opts.repositories_file.is_none() {
+                for rel in crate::fs::confdir::repository_lists(root) {
+                    let f = root.join(&rel);
+                    let w = rel
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    files.push((f, w));
+                }
+            }
+            let mut all = String::new();
+            for (file, what) in files {
+                let Some(text) = read_optional(&file)? else {
+                    // apk-tools says so for a file named on the command line, and goes on.
+                    if opts.repositories_file.as_ref() == Some(&file) {
+                        warnings.push(format!(
+                            "ERROR: failed to read repositories: {what}: No such file or directory"
+                        ));
+                    }
+                    continue;
+                };
+                let parsed = RepositoriesFile::parse(&text, &what)?;
+                let (found, w) = parsed.repositories_warning(&arches[0], &what)?;
+                let stopped = if !parsed.warnings.is_empty() {
+                    Some("unsupported repositories file keyword")
+                } else if !w.is_empty() {
+                    Some("repositories file syntax error")
+                } else {
+                    None
+                };
+                warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
+                warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+                // For a file named on the command line apk-tools adds why it stopped.
+                if let (Some(why), true) = (stopped, opts.repositories_file.as_ref() == Some(&file))
+                {
+                    warnings.push(format!("ERROR: failed to read repositories: {what}: {why}"));
+                }
+                repos.extend(found);
+                all.push_str(&what);
+                all.push('\n');
+                all.push_str(&text);
+            }
+            repositories_text = Some(all);
+        }
+        // A repository named again is the same one, as apk-tools keeps it: another tag
+        // makes it a member of that tag too.
+        let mut unique: Vec<Repository> = Vec::new();
+        let mut also_tags: Vec<Vec<String>> = Vec::new();
+        for r in repos {
+            let index = r.index_url(&arches[0]);
+            match unique
+                .iter()
+                .position(|u| u.url == r.url && u.index_url(&arches[0]) == index)
+            {
+                Some(i) => {
+                    if r.tag != unique[i].tag {
+                        let t = r.tag.clone().unwrap_or_default();
+                        if !also_tags[i].contains(&t) {
+                            also_tags[i].push(t);
+                        }
+                    }
+                }
+                None => {
+                    unique.push(r);
+                    also_tags.push(Vec::new());
+                }
+            }
+        }
+        let repos = unique;
+        let sources = repos
+            .iter()
+            .map(|r| index_source(opts, r, &arches[0]))
+            .collect();
+        Ok(Inputs {
+            arches,
+            world_path: root.join("etc/apk/world"),
+            repositories_text,
+            repos,
+            also_tags,
+            sources,
+            warnings,
+        })
+    }
+
+    /// The snapshot file, in the cache directory (`etc/apk/cache`, else
+    /// `var/cache/apk`); none without a cache or with `--no-cache`.
+    fn snapshot_path(&self, opts: &OpenOptions) -> Option<PathBuf> {
+        if opts.no_cache || opts.no_snapshot || opts.sources != Sources::default() {
+            return None;
+        }
+        let dir = index_cache_dir(&opts.root);
+        dir.is_dir().then(|| dir.join("apk-rs.snapshot"))
+    }
+
+    /// Everything the loaded database depends on.
+    fn key(&self, opts: &OpenOptions) -> [u8; 32] {
+        let root = &opts.root;
+        let mut k = snapshot::KeyBuilder::default();
+        k.add("arches", self.arches.join(" ").as_bytes());
+        k.add("no-network", &[u8::from(opts.no_network)]);
+        k.add(
+            "repositories",
+            self.repositories_text.as_deref().unwrap_or("").as_bytes(),
+        );
+        k.add("extra", opts.extra_repositories.join("\n").as_bytes());
+        k.add("config", opts.repository_config.join("\n").as_bytes());
+        for f in [
+            "etc/apk/world",
+            "lib/apk/db/installed",
+            "etc/apk/cache/installed",
+        ] {
+            k.add_file_identity(&root.join(f));
+        }
+        for (repo, source) in self.repos.iter().zip(&self.sources) {
+            k.add("repository", repo.index_url(&self.arches[0]).as_bytes());
+            match source {
+                IndexSource::File(p) => k.add_file_identity(p),
+                IndexSource::Memory(b) => k.add("fetched", b),
+                IndexSource::Stale(p, why) => {
+                    k.add_file_identity(p);
+                    k.add("stale", why.as_bytes());
+                }
+                IndexSource::Unavailable(what, why) => {
+                    k.add("unavailable", format!("{what}: {why}").as_bytes())
+                }
+            }
+        }
+        match &opts.keys_dir {
+            None => k.add("trust", b"untrusted"),
+            Some(dir) => {
+                // The keys directory, and lib/apk/keys, which adds keys by default.
+                for d in [dir.clone(), root.join("lib/apk/keys")] {
+                    let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
+                        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                        .unwrap_or_default();
+                    names.sort();
+                    k.add("trust", d.to_string_lossy().as_bytes());
+                    for n in names {
+                        k.add_file_identity(&n);
+                    }
+                }
+            }
+        }
+        k.finish()
+    }
+}
+
+/// A loaded root.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub root: PathBuf,
+    pub pool: Pool,
+    /// The world as written in `etc/apk/world`.
+    pub world: Vec<Dependency>,
+    /// Repositories that could not be read (or only from an old cached copy).
+    pub unavailable: Vec<RepoProblem>,
+    /// apk-tools' messages (`WARNING: ...`, `ERROR: ...`) for repository
+    /// configuration it could not use: lines left out, a missing file.
+    pub config_warnings: Vec<String>,
+    /// Files of installed packages, as (directory, file name).
+    pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
+}
+
+/// Reads metadata from the sources a snapshot was built from (loaded once, on the
+/// first damaged record): the answer stays right even when the snapshot is not.
+fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
+    let opts = OpenOptions {
+        no_snapshot: true,
+        ..opts.clone()
+    };
+    let loaded: std::cell::OnceCell<Option<Database>> = std::cell::OnceCell::new();
+    crate::pool::InfoFallback(Some(std::rc::Rc::new(move |name: &str, version: &str| {
+        let db = loaded.get_or_init(|| Database::open(&opts).ok()).as_ref()?;
+        let pool = &db.pool;
+        let id = pool.find_name(name)?;
+        let pkg = pool
+            .providers(id)
+            .iter()
+            .map(|p| p.pkg)
+            .find(|&p| pool.pkg(p).name == id && pool.version(p) == version)?;
+        Some(pool.info(pkg).clone())
+    })))
+}
+
+/// Whether an index record names its package's identity as apk-tools requires.
+fn has_identity(r: &apk_format::v2::apkindex::RecordRef<'_>) -> bool {
+    r.get(b'C')
+        .and_then(|c| apk_format::checksum::Checksum::parse(c).ok())
+        .is_some()
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+impl Database {
+    /// Opens a root: from the snapshot in the cache directory when one matches the
+    /// inputs, otherwise by reading everything (and then writing a snapshot).
+    pub fn open(opts: &OpenOptions) -> Result<Database> {
+        let inputs = Inputs::resolve(opts)?;
+        let world = match read_optional(&inputs.world_path)? {
+            Some(t) => installed::parse_world(&t, &inputs.world_path.display().to_string())?,
+            None => Vec::new(),
+        };
+        let snapshot = inputs.snapshot_path(opts).map(|p| (p, inputs.key(opts)));
+        let mut db = Database {
+            root: opts.root.clone(),
+            pool: Pool::default(),
+            world,
+            unavailable: Vec::new(),
+            config_warnings: inputs.warnings.clone(),
+            installed_files: std::collections::HashMap::new(),
+        };
+        if let Some((path, key)) = &snapshot {
+            if db.load_snapshot(path, key) {
+                db.pool.info_fallback = info_fallback(opts);
+                return Ok(db);
+            }
+            db.installed_files.clear();
+            db.unavailable.clear();
+        }
+        db.load(opts, &inputs)?;
+        if let Some((path, key)) = &snapshot {
+            // A cache that cannot be written only costs time next run.
+            let _ = db.write_snapshot(path, key);
+        }
+        Ok(db)
+    }
+
+    /// Reads world, installed database, cache and repository indexes into the pool.
+    fn load(&mut self, opts: &OpenOptions, inputs: &Inputs) -> Result<()> {
+        let root = &opts.root;
+        let mut pool = Pool::new();
+        pool.arches = inputs.arches.clone();
+        for d in &self.world {
+            pool.intern_dep(d);
+        }
+
+        let installed_path = root.join("lib/apk/db/installed");
+        let mut installed_files = std::collections::HashMap::new();
+        let installed_text = if opts.sources.no_installed {
+            None
+        } else {
+            read_optional(&installed_path)?
+        };
+        if let Some(text) = installed_text {
+            for ipkg in installed::parse_installed(&text, &installed_path.display().to_string())? {
+                let tag = ipkg
+                    .info
+                    .extra
+                    .iter()
+                    .find(|(l, _)| *l == b's')
+                    .map(|(_, t)| t.clone());
+                let tag = tag.map_or(crate::pool::TagId::DEFAULT, |t| pool.tag_id(&t));
+                let files: Vec<(String, String)> = ipkg
+                    .dirs
+                    .iter()
+                    .flat_map(|d| d.files.iter().map(|f| (d.path.clone(), f.name.clone())))
+                    .collect();
+                let id = pool.add_package(ipkg.info, None, Some(tag));
+                installed_files.insert(id, files);
+            }
+        }
+
+        // Packages in the cache (`etc/apk/cache/installed` lists them) can be installed
+        // without a repository.
+        if !opts.no_cache && !opts.sources.no_installed_repo {
+            let cached = root.join("etc/apk/cache/installed");
+            if let Some(text) = read_optional(&cached)? {
+                for info in apk_format::v2::apkindex::parse(&text, &cached.display().to_string())? {
+                    pool.add_package(info, Some(crate::pool::RepoId::CACHED), None);
+                }
+            }
+        }
+
+        let mut unavailable = Vec::new();
+        for (i, tags) in inputs.also_tags.iter().enumerate() {
+            // Repository i is the pool's i + 1 (after the cache's).
+            let bit = 1u64 << (i + 1).min(63);
+            for t in tags {
+                let id = if t.is_empty() {
+                    crate::pool::TagId::DEFAULT
+                } else {
+                    pool.tag_id(t)
+                };
+                pool.tags[id.index()].allowed_repos |= bit;
+            }
+        }
+        for (repo, source) in inputs.repos.iter().zip(&inputs.sources) {
+            let remote = repo.is_remote() && !repo.url.starts_with("test:");
+            let url = repo.index_url(&pool.arches[0]);
+            let masked = opts.no_network && repo.is_remote();
+            // apk-tools' words for what failed, as it counts it.
+            let (mut action, mut update_error) = match source {
+                _ if !remote => ("opening", None),
+                IndexSource::Memory(_) => ("fetching", None),
+                IndexSource::Stale(_, why) => ("opening from cache", Some(why.clone())),
+                _ => ("opening from cache", None),
+            };
+            let problem = |action: &str, why: &str, failed: bool| RepoProblem {
+                url: url.clone(),
+                message: format!("{action} {url}: {why}"),
+                kind: match (remote, failed) {
+                    (false, _) => ProblemKind::Local,
+                    (true, true) => ProblemKind::Unavailable,
+                    (true, false) => ProblemKind::Stale,
+                },
+            };
+            let read = match source {
+                IndexSource::File(path) | IndexSource::Stale(path, _) => std::fs::read(path)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| apk_format::error::io_reason(&e)),
+                IndexSource::Memory(b) => Ok(b.clone()),
+                IndexSource::Unavailable(what, why) => {
+                    action = what;
+                    update_error = None;
+                    Err(why.clone())
+                }
+            };
+            if update_error.is_some() {
+                action = "updating and opening";
+            }
+            let bytes = match read {
+                Ok(b) => b,
+                Err(why) => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(&why),
+                        true,
+                    ));
+                    continue;
+                }
+            };
+            // A broken index (truncated, unsigned, not parsing) is a warning and the
+            // other repositories still count, as apk-tools has it.
+            let what = format!("{url}: APKINDEX");
+            let raw = match RawIndex::read(&bytes, opts.keys.as_ref(), &url) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    let why = e.apk_reason();
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(&why),
+                        true,
+                    ));
+                    continue;
+                }
+            };
+            let description = raw.description;
+            let text: std::sync::Arc<str> = raw.text.into();
+            // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
+            // refuses the whole index otherwise, as it does text that does not parse.
+            let records = match apk_format::v2::apkindex::parse_refs(&text, &what) {
+                Ok(r) if r.iter().all(has_identity) => r,
+                _ => {
+                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                    let why = "v2 database format error";
+                    unavailable.push(problem(
+                        action,
+                        update_error.as_deref().unwrap_or(why),
+                        true,
+                    ));
+                    continue;
+                }
+            };
+            let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
+            pool.repos[idx.index()].description = description;
+            let kept = pool.keep_text(text.clone());
+            for rec in &records {
+                pool.add_record(rec, Some(idx), Some(kept))
+                    .map_err(|m| Error::parse(&what, rec.line, m))?;
+            }
+            if let Some(why) = update_error {
+                unavailable.push(problem("updating", &why, false));
+            }
+        }
+        pool.finish();
+        self.pool = pool;
+        self.unavailable = unavailable;
+        self.installed_files = installed_files;
+        Ok(())
+    }
+
+    /// The world with names interned.
+    pub fn world_deps(&mut self) -> Vec<Dep> {
+        let world = self.world.clone();
+        world.iter().map(|d| self.pool.intern_dep(d)).collect()
+    }
+}
+
+impl Database {
+    /// Writes this database as the snapshot for `key` at `path` (atomically).
+    pub fn write_snapshot(&self, path: &Path, key: &[u8; 32]) -> Result<()> {
+        let (raw, blobs) = encode_snapshot(self);
+        snapshot::write(path, key, &raw, &blobs)
+    }
+
+    /// Loads the snapshot at `path` into this database (which holds the root and world)
+    /// if it exists and matches `key`.
+    pub fn load_snapshot(&mut self, path: &Path, key: &[u8; 32]) -> bool {
+        let Some(opened) = snapshot::open(path, key) else {
+            return false;
+        };
+        if decode_snapshot(&opened.raw, opened.blobs.clone(), self).is_none() {
+            return false;
+        }
+        drop(opened.raw);
+        // Everything in the core payload was copied into the pool: its pages need not
+        // stay resident beside the copy while the solver runs.
+        opened.map.0.release(opened.core);
+        self.pool.keep_snapshot(opened.map);
+        true
+    }
+}
+
+/// The core payload and the package metadata section.
+fn encode_snapshot(db: &Database) -> (Vec<u8>, Vec<u8>) {
+    let mut w = Writer::default();
+    let mut blobs = Writer::default();
+    db.pool.encode(&mut w, &mut blobs);
+    w.len(db.unavailable.len());
+    for p in &db.unavailable {
+        w.str(&p.url);
+        w.str(&p.message);
+        w.u32(match p.kind {
+            ProblemKind::Local => 0,
+            ProblemKind::Unavailable => 1,
+            ProblemKind::Stale => 2,
+        });
+    }
+    let mut files: Vec<_> = db.installed_files.iter().collect();
+    files.sort_by_key(|(k, _)| **k);
+    w.len(files.len());
+    for (pkg, list) in files {
+        w.u32(pkg.0);
+        w.len(list.len());
+        for (d, f) in list {
+            w.str(d);
+            w.str(f);
+        }
+    }
+    (w.buf, blobs.buf)
+}
+
+fn decode_snapshot(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> Option<()> {
+    let mut r = Reader::new(payload);
+    db.pool = Pool::decode(&mut r, blobs)?;
+    let n = r.len()?;
+    db.unavailable = (0..n)
+        .map(|_| {
+            Some(RepoProblem {
+                url: r.string()?,
+                message: r.string()?,
+                kind: match r.u32()? {
+                    0 => ProblemKind::Local,
+                    1 => ProblemKind::Unavailable,
+                    2 => ProblemKind::Stale,
+                    _ => return None,
+                },
+            })
+        })
+        .collect::<Option<_>>()?;
+    let n = r.len()?;
+    for _ in 0..n {
+        let pkg = r.u32()?;
+        let m = r.len()?;
+        let list = (0..m)
+            .map(|_| Some((r.string()?, r.string()?)))
+            .collect::<Option<Vec<_>>>()?;
+        db.installed_files.insert(crate::pool::PkgId(pkg), list);
+    }
+    r.is_empty().then_some(())
+}
+
+/// The core payload of `db`'s snapshot (what the fuzz target's seeds are made of).
+pub fn encode_payload(db: &Database) -> Vec<u8> {
+    encode_snapshot(db).0
+}
+
+/// Decodes a core payload as [`Database::load_snapshot`] does once the header and checksum matched, with
+/// no metadata section (package metadata then reads as name and version only).
+pub fn decode_payload(payload: &[u8]) -> Option<Database> {
+    let mut db = Database {
+        root: std::path::PathBuf::new(),
+        pool: Pool::default(),
+        world: Vec::new(),
+        unavailable: Vec::new(),
+        config_warnings: Vec::new(),
+        installed_files: std::collections::HashMap::new(),
+    };
+    // Without the section, any record position is accepted (and never read).
+    decode_snapshot(payload, 0..u32::MAX as usize, &mut db)?;
+    Some(db)
+}
