@@ -68,6 +68,8 @@ enum Command {
     Manifest(commands::manifest::Args),
     /// Extract package files into a directory
     Extract(commands::extract::Args),
+    /// Dump v3 (ADB) files as YAML or JSON
+    Adbdump(commands::adbdump::Args),
     /// apk-tools applets this build does not have yet
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -120,15 +122,14 @@ impl Command {
             | Command::Verify(_)
             | Command::Index(_)
             | Command::Extract(_)
+            | Command::Adbdump(_)
             | Command::Other(_) => false,
         }
     }
 }
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &[
-    "adbdump", "adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg",
-];
+const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -502,6 +503,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search::run(&ctx, a),
         Command::Info(a) => commands::info::run(&ctx, a),
         Command::Query(a) => commands::query::run(&ctx, a),
+        Command::Adbdump(a) => commands::adbdump::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Dot(a) => commands::dot::run(&ctx, a),
         Command::Policy(a) => commands::policy::run(&ctx, a),

@@ -176,8 +176,42 @@ pub fn snapshot(data: &[u8]) {
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
+/// ADB (v3) files: whatever unpacks and splits into blocks can be walked as
+/// `adbdump` walks it and checked for signatures, without a panic.
+pub fn adb(data: &[u8]) {
+    use apk_format::adb::{self, dump};
+    let Ok((bytes, _)) = adb::decompress(data, "fuzz") else {
+        return;
+    };
+    let Ok(c) = adb::Container::parse(&bytes, "fuzz") else {
+        return;
+    };
+    struct Count(usize);
+    impl dump::Sink for Count {
+        fn start_schema(&mut self, _: u32) {
+            self.0 += 1;
+        }
+        fn start_object(&mut self) {
+            self.0 += 1;
+        }
+        fn start_array(&mut self, _: usize) {
+            self.0 += 1;
+        }
+        fn end(&mut self) {
+            self.0 = self.0.checked_sub(1).expect("balanced");
+        }
+        fn comment(&mut self, _: &str) {}
+        fn key(&mut self, _: &str) {}
+        fn string(&mut self, _: &str, _: bool) {}
+        fn number(&mut self, _: u64, _: adb::schema::Scalar) {}
+    }
+    let mut sink = Count(0);
+    dump::dump(&c, Some(&apk_format::sign::Keyring::default()), &mut sink);
+    assert_eq!(sink.0, 0, "every object and array ends");
+}
+
 /// The targets by name, for the regression replay.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
@@ -188,4 +222,5 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("protected_paths", protected_paths),
     ("installed_state", installed_state),
     ("snapshot", snapshot),
+    ("adb", adb),
 ];

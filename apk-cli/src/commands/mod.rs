@@ -1,5 +1,6 @@
 //! One module per applet, named after it: its clap arguments (`Args`) and `run`.
 
+pub mod adbdump;
 pub mod add;
 pub mod audit;
 pub mod cache;

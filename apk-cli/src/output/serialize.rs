@@ -33,6 +33,16 @@ pub trait Serializer {
     fn key(&mut self, key: &str);
     fn string(&mut self, value: &str, multiline: bool);
     fn numeric(&mut self, value: u64);
+    /// A number that text formats write in octal (modes); JSON in decimal.
+    fn numeric_octal(&mut self, value: u64) {
+        self.numeric(value);
+    }
+    /// An object that is a database of `schema` (`#%SCHEMA: ...` in YAML).
+    fn start_schema(&mut self, _schema: u32) {
+        self.start_object();
+    }
+    /// A comment line, where the format has them (YAML).
+    fn comment(&mut self, _text: &str) {}
     /// Everything written so far.
     fn take(&mut self) -> String;
 }
@@ -471,6 +481,29 @@ impl Serializer for YamlWriter {
     fn numeric(&mut self, value: u64) {
         self.indent(true, true);
         self.out.push_str(&value.to_string());
+        self.newline();
+    }
+
+    fn numeric_octal(&mut self, value: u64) {
+        self.indent(true, true);
+        if value == 0 {
+            self.out.push('0');
+        } else {
+            self.out.push_str(&format!("0{value:o}"));
+        }
+        self.newline();
+    }
+
+    fn start_schema(&mut self, schema: u32) {
+        self.start_object();
+        self.out.push_str(&format!("#%SCHEMA: {schema:08X}"));
+        self.newline();
+    }
+
+    fn comment(&mut self, text: &str) {
+        self.indent(false, true);
+        self.out.push_str("# ");
+        self.out.push_str(text);
         self.newline();
     }
 

@@ -11,6 +11,8 @@
 //! - [`v2`]: the gzip+tar formats: [`v2::archive`] (gzip members, tar),
 //!   [`v2::signed`] (the signature member), [`v2::apkindex`] (APKINDEX text and archive),
 //!   [`v2::pkginfo`] (`.PKGINFO`), [`v2::package`] (reading and building `.apk` files).
+//! - [`adb`]: the v3 format (ADB): container, tree, schemas, the `adbdump` walk and
+//!   signatures.
 //! - [`error`]: the one error type every parser returns, with apk-tools' error kinds.
 //!
 //! The models to copy for a new parser (ADB values too): [`dep`]'s `DepRef`, which
@@ -19,6 +21,7 @@
 //! `Bounded` reader, which fails past a limit (gzip bombs) and serves every
 //! decompressor.
 
+pub mod adb;
 pub mod checksum;
 pub mod dep;
 pub mod error;

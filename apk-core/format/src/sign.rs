@@ -133,6 +133,20 @@ impl PublicKey {
         }
     }
 
+    /// The key's id in v3 signatures: the first 16 bytes of the SHA-512 of its public
+    /// key in DER (PKCS#1 for RSA), as apk-tools names keys in ADB signature blocks.
+    pub fn adb_id(&self) -> Option<[u8; 16]> {
+        use rsa::pkcs1::EncodeRsaPublicKey as _;
+        let der = match self {
+            PublicKey::Rsa(k) => k.to_pkcs1_der().ok()?.into_vec(),
+            PublicKey::Ed25519(_) => return None,
+        };
+        let digest = Sha512::digest(&der);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        Some(id)
+    }
+
     /// Checks `sig` made with `algo` over a stream with the given digests.
     pub fn verify(&self, algo: Algorithm, digests: &StreamDigests, sig: &[u8]) -> bool {
         match (self, algo) {
@@ -310,6 +324,11 @@ impl Keyring {
 
     pub fn get(&self, name: &str) -> Option<&PublicKey> {
         self.keys.get(name)
+    }
+
+    /// Every key with its name, in name order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &PublicKey)> {
+        self.keys.iter().map(|(n, k)| (n.as_str(), k))
     }
 
     pub fn is_empty(&self) -> bool {

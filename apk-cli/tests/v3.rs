@@ -1,0 +1,140 @@
+//! v3 (ADB) files made by apk-tools 3.0.6's own `mkpkg` and `mkndx` (signed with an RSA
+//! key the test generates), read by apk-rs: `adbdump` must print what the reference
+//! prints, in YAML and JSON, signature verdicts included.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::twin;
+use common::*;
+
+fn reference(args: &[&str]) -> (i32, String, String) {
+    let bin = twin::reference().expect("reference apk");
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run reference apk");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A package tree with a script, a symlink and a config file, its v3 package (signed
+/// and not) and an index of both, all made by the reference.
+fn fixtures(dir: &Path) {
+    let files = dir.join("files");
+    std::fs::create_dir_all(files.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(files.join("etc")).unwrap();
+    std::fs::write(files.join("usr/bin/hello"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(files.join("etc/hello.conf"), "conf=1\n").unwrap();
+    std::os::unix::fs::symlink("hello", files.join("usr/bin/hi")).unwrap();
+    std::fs::write(dir.join("post.sh"), "#!/bin/sh\necho post\n").unwrap();
+    let key = dir.join("test.rsa");
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let ok = |cmd: &mut Command| assert!(cmd.status().expect("run openssl").success());
+    ok(Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(std::process::Stdio::null()));
+    ok(Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(keys.join("test.rsa.pub"))
+        .stderr(std::process::Stdio::null()));
+    let d = |p: &str| dir.join(p).display().to_string();
+    let info = [
+        "--info",
+        "name:hello",
+        "--info",
+        "version:1.0-r0",
+        "--info",
+        "description:Hello world",
+        "--info",
+        "arch:x86_64",
+        "--info",
+        "license:MIT",
+        "--info",
+        "depends:so:libc.musl-x86_64.so.1 busybox>=1.36 !hello-old",
+        "--info",
+        "provides:cmd:hello=1.0-r0",
+        "--info",
+        "origin:hello",
+        "--info",
+        "build-time:1700000000",
+    ];
+    let mut plain = vec!["mkpkg"];
+    plain.extend_from_slice(&info);
+    let (files_s, post, out) = (
+        d("files"),
+        format!("post-install:{}", d("post.sh")),
+        d("hello.apk"),
+    );
+    plain.extend_from_slice(&["--files", &files_s, "--script", &post]);
+    plain.extend_from_slice(&["--trigger", "/usr/share/hello", "--output", &out]);
+    assert_eq!(reference(&plain).0, 0, "mkpkg");
+    let (key_s, signed) = (d("test.rsa"), d("signed.apk"));
+    let mut s = vec!["--sign-key", &key_s, "mkpkg"];
+    s.extend_from_slice(&info);
+    s.extend_from_slice(&["--files", &files_s, "--output", &signed]);
+    assert_eq!(reference(&s).0, 0, "mkpkg signed");
+    let index = d("packages.adb");
+    let (code, _, err) = reference(&[
+        "--allow-untrusted",
+        "--sign-key",
+        &key_s,
+        "mkndx",
+        "--description",
+        "test repo",
+        "--output",
+        &index,
+        &out,
+        &signed,
+    ]);
+    assert_eq!(code, 0, "mkndx: {err}");
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn adbdump_prints_what_apk_tools_prints() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures(tmp.path());
+    let keys = tmp.path().join("keys").display().to_string();
+    for file in ["hello.apk", "signed.apk", "packages.adb"] {
+        let f = tmp.path().join(file).display().to_string();
+        for extra in [
+            &[][..],
+            &["--format", "json"][..],
+            &["--format", "yaml"][..],
+        ] {
+            // With the signing key trusted, and without (the verdict changes).
+            for keys_dir in [keys.as_str(), "/nonexistent"] {
+                let mut args = vec!["--keys-dir", keys_dir, "adbdump"];
+                args.extend_from_slice(extra);
+                args.push(&f);
+                let (c1, o1, e1) = run(&args);
+                let (c2, o2, e2) = reference(&args);
+                assert_eq!((c1, &o1, &e1), (c2, &o2, &e2), "apk {args:?}");
+                assert!(!o1.is_empty());
+            }
+        }
+    }
+    // The signed files were checked against the key (the verdict is in the dump).
+    let signed = tmp.path().join("signed.apk").display().to_string();
+    let (_, out, _) = run(&["--keys-dir", &keys, "adbdump", &signed]);
+    assert!(out.contains("..: OK"), "{out}");
+    let (_, out, _) = run(&["--keys-dir", "/nonexistent", "adbdump", &signed]);
+    assert!(out.contains("..: UNTRUSTED signature"), "{out}");
+}
