@@ -138,3 +138,98 @@ fn adbdump_prints_what_apk_tools_prints() {
     let (_, out, _) = run(&["--keys-dir", "/nonexistent", "adbdump", &signed]);
     assert!(out.contains("..: UNTRUSTED signature"), "{out}");
 }
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn verify_and_extract_as_apk_tools_does() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures(tmp.path());
+    let keys = tmp.path().join("keys").display().to_string();
+    let demo_keys = testdata().join("keys").display().to_string();
+    let demo = demo_repo()
+        .join("demo-lib-2.1-r0.apk")
+        .display()
+        .to_string();
+    let f = |n: &str| tmp.path().join(n).display().to_string();
+    // verify: trusted, untrusted, packages and the index.
+    for file in ["hello.apk", "signed.apk", "packages.adb"] {
+        for keys_dir in [keys.as_str(), "/nonexistent"] {
+            let args = ["--keys-dir", keys_dir, "verify", &f(file)];
+            assert_eq!(run(&args), reference(&args), "apk {args:?}");
+        }
+    }
+    // extract: the same steps into twin destinations, v3 and v2 packages.
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    std::fs::create_dir_all(&ours).unwrap();
+    std::fs::create_dir_all(&theirs).unwrap();
+    let steps: Vec<Vec<String>> = vec![
+        vec![
+            "--keys-dir".into(),
+            keys.clone(),
+            "extract".into(),
+            f("signed.apk"),
+        ],
+        // Already there: "File exists", the run stops.
+        vec![
+            "--keys-dir".into(),
+            keys.clone(),
+            "extract".into(),
+            f("signed.apk"),
+        ],
+        vec![
+            "--force-overwrite".into(),
+            "--allow-untrusted".into(),
+            "extract".into(),
+            f("hello.apk"),
+        ],
+        vec![
+            "--keys-dir".into(),
+            keys.clone(),
+            "extract".into(),
+            f("hello.apk"),
+        ],
+        vec![
+            "--keys-dir".into(),
+            demo_keys.clone(),
+            "extract".into(),
+            demo.clone(),
+        ],
+        vec!["--keys-dir".into(), demo_keys, "extract".into(), demo],
+    ];
+    for step in &steps {
+        let with_dest = |d: &Path| {
+            let mut a: Vec<String> = step.clone();
+            let at = a.iter().position(|x| x == "extract").unwrap() + 1;
+            a.insert(at, "--destination".into());
+            a.insert(at + 1, d.display().to_string());
+            a
+        };
+        let (a, b) = (with_dest(&ours), with_dest(&theirs));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let (c1, o1, e1) = run(&a);
+        let (c2, o2, e2) = reference(&b);
+        let fix = |t: String| t.replace(s(&theirs), s(&ours));
+        assert_eq!((c1, o1, e1), (c2, fix(o2), fix(e2)), "apk {step:?}");
+        assert_eq!(
+            twin::snapshot_tree(&ours),
+            twin::snapshot_tree(&theirs),
+            "trees after apk {step:?}"
+        );
+    }
+    let missing = tmp.path().join("missing").display().to_string();
+    let args = [
+        "--allow-untrusted",
+        "extract",
+        "--destination",
+        &missing,
+        &f("hello.apk"),
+    ];
+    assert_eq!(run(&args), reference(&args));
+}

@@ -22,6 +22,10 @@ use apk_format::Package;
 pub struct Options {
     /// Restore numeric owners from the archive (needs root).
     pub chown: bool,
+    /// Replace files already there (`--force-overwrite`); without it an existing
+    /// file, link or other non-directory stops the extraction ("File exists"), as
+    /// apk-tools stops.
+    pub overwrite: bool,
 }
 
 struct Writer<'a> {
@@ -83,6 +87,11 @@ impl Writer<'_> {
     fn write_entry(&mut self, h: &EntryHeader, data: &[u8]) -> Result<()> {
         self.prepare_parents(&h.path)?;
         let target = self.dest.join(&h.path);
+        if !self.opts.overwrite && h.kind != EntryKind::Dir && fs::symlink_metadata(&target).is_ok()
+        {
+            let exists = std::io::Error::from_raw_os_error(rustix::io::Errno::EXIST.raw_os_error());
+            return Err(Error::io(&target, exists));
+        }
         match h.kind {
             EntryKind::Dir => self.write_dir(&target, h),
             EntryKind::File => self.write_file(&target, h, data),
@@ -182,7 +191,6 @@ pub fn extract(
     dest: &Path,
     opts: Options,
 ) -> Result<Vec<EntryHeader>> {
-    fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
     let mut w = Writer {
         dest,
         opts,

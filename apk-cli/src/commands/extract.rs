@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use apk_core::extract::{self, Options};
+use apk_format::error::ErrorKind;
 use apk_format::Package;
 
 use crate::context::{self, Context};
@@ -30,19 +31,36 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     };
     let opts = Options {
         chown: !args.no_chown && apk_core::fs::is_root(),
+        overwrite: ctx.opts.force_overwrite,
     };
-    let mut errors = 0;
+    if let Err(e) = std::fs::read_dir(&dest) {
+        let why = apk_format::error::io_reason(&e);
+        context::error(format!(
+            "Error opening destination '{}': {why}",
+            dest.display()
+        ));
+        return 99;
+    }
+    // As apk-tools: each package announced, the first failure ends the run.
     for file in &args.packages {
         let what = file.display().to_string();
+        println!("Extracting {what}...");
         // Verify the whole package before the first byte of it is written.
         let result = apk_core::fs::atomic::read(file).and_then(|bytes| {
             let pkg = Package::verify(&bytes, keys.as_ref(), &what)?;
             extract::extract(&pkg, &bytes, &what, &dest, opts)
         });
         if let Err(e) = result {
-            context::error(e);
-            errors += 1;
+            // apk-tools' wording for what it words (a file in the way, trust); the
+            // exact reason where apk-tools only says the format is invalid.
+            match e.kind {
+                ErrorKind::Io(_) | ErrorKind::Untrusted(_) => {
+                    context::error(format!("{what}: {}", e.apk_reason()))
+                }
+                _ => context::error(e),
+            }
+            return 99;
         }
     }
-    errors
+    0
 }

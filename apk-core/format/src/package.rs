@@ -76,14 +76,6 @@ pub fn sniff(bytes: &[u8], what: &str) -> Result<Sniffed> {
     })
 }
 
-/// The error for a v3 file where apk-rs cannot read one yet.
-fn v3_unsupported(what: &str) -> Error {
-    Error::format(
-        what,
-        "v3 (ADB) packages are not supported by apk-rs yet (only v2 .apk files)",
-    )
-}
-
 fn is_v3(bytes: &[u8]) -> bool {
     matches!(bytes.get(..3), Some(b"ADB"))
 }
@@ -92,6 +84,7 @@ fn is_v3(bytes: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub enum Package {
     V2(v2::package::Package),
+    V3(crate::adb::package::Package),
 }
 
 impl Package {
@@ -99,7 +92,7 @@ impl Package {
     /// file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Package> {
         if is_v3(bytes) {
-            return Err(v3_unsupported(what));
+            return crate::adb::package::Package::parse(bytes, what).map(Package::V3);
         }
         v2::package::Package::parse(bytes, what).map(Package::V2)
     }
@@ -108,7 +101,7 @@ impl Package {
     /// given) and every data entry against its recorded digest.
     pub fn verify(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Package> {
         if is_v3(bytes) {
-            return Err(v3_unsupported(what));
+            return crate::adb::package::Package::verify(bytes, keys, what).map(Package::V3);
         }
         v2::package::Package::verify(bytes, keys, what).map(Package::V2)
     }
@@ -116,6 +109,7 @@ impl Package {
     pub fn format(&self) -> Format {
         match self {
             Package::V2(_) => Format::V2,
+            Package::V3(_) => Format::V3,
         }
     }
 
@@ -124,12 +118,14 @@ impl Package {
     pub fn info(&self) -> &PackageInfo {
         match self {
             Package::V2(p) => &p.info,
+            Package::V3(p) => &p.info,
         }
     }
 
     pub fn into_info(self) -> PackageInfo {
         match self {
             Package::V2(p) => p.info,
+            Package::V3(p) => p.info,
         }
     }
 
@@ -137,6 +133,7 @@ impl Package {
     pub fn verify_signature(&self, bytes: &[u8], keys: &Keyring, what: &str) -> Result<()> {
         match self {
             Package::V2(p) => p.verify_signature(bytes, keys, what),
+            Package::V3(p) => p.verify_signature(bytes, keys, what),
         }
     }
 
@@ -144,6 +141,7 @@ impl Package {
     pub fn scripts(&self) -> Box<dyn Iterator<Item = (&str, &[u8])> + '_> {
         match self {
             Package::V2(p) => Box::new(p.scripts()),
+            Package::V3(p) => Box::new(p.scripts.iter().map(|(n, b)| (*n, b.as_slice()))),
         }
     }
 
@@ -151,6 +149,7 @@ impl Package {
     pub fn triggers(&self) -> Vec<String> {
         match self {
             Package::V2(p) => p.pkginfo.triggers(),
+            Package::V3(p) => p.triggers.clone(),
         }
     }
 
@@ -164,6 +163,7 @@ impl Package {
     ) -> Result<DataSummary> {
         match self {
             Package::V2(p) => p.walk_data(bytes, what, f),
+            Package::V3(p) => p.walk_data(bytes, what, f),
         }
     }
 }
@@ -173,7 +173,15 @@ impl Package {
 pub fn verify_file(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Sniffed> {
     let sniffed = sniff(bytes, what)?;
     match (sniffed.format, sniffed.content) {
-        (Format::V3, _) => return Err(v3_unsupported(what)),
+        (Format::V3, _) => {
+            let (plain, _) = crate::adb::decompress(bytes, what)?;
+            let c = crate::adb::Container::parse(&plain, what)?;
+            if c.schema == crate::adb::SCHEMA_PACKAGE {
+                crate::adb::package::Package::verify(bytes, keys, what)?;
+            } else if let Some(k) = keys {
+                crate::adb::trust::verify(&c, k).map_err(|e| Error::untrusted(what, e))?;
+            }
+        }
         (Format::V2, Content::Package) => {
             v2::package::Package::verify(bytes, keys, what)?;
         }

@@ -9,11 +9,12 @@
 //! or `ADBc`, an algorithm byte, a level byte and the stream.
 //!
 //! [`container`] splits a file into its blocks, [`value`] reads the tree, [`schema`]
-//! names its fields, [`dump`] walks it as `apk adbdump` prints it, [`trust`] checks
+//! names its fields, [`package`] reads v3 packages, [`dump`] walks it as `apk adbdump` prints it, [`trust`] checks
 //! its signatures. Everything borrows from the file's bytes.
 
 pub mod container;
 pub mod dump;
+pub mod package;
 pub mod schema;
 pub mod trust;
 pub mod value;
