@@ -84,6 +84,30 @@ fn fixtures(dir: &Path) {
     s.extend_from_slice(&info);
     s.extend_from_slice(&["--files", &files_s, "--output", &signed]);
     assert_eq!(reference(&s).0, 0, "mkpkg signed");
+    // An ECDSA P-256 key, as OpenWrt signs with.
+    let ec = dir.join("ec.key");
+    ok(Command::new("openssl")
+        .args([
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+        ])
+        .arg(&ec)
+        .stderr(std::process::Stdio::null()));
+    ok(Command::new("openssl")
+        .args(["ec", "-pubout", "-in"])
+        .arg(&ec)
+        .arg("-out")
+        .arg(keys.join("ec.key.pub"))
+        .stderr(std::process::Stdio::null()));
+    let (ec_s, ec_out) = (d("ec.key"), d("ec.apk"));
+    let mut e = vec!["--sign-key", &ec_s, "mkpkg"];
+    e.extend_from_slice(&info);
+    e.extend_from_slice(&["--files", &files_s, "--output", &ec_out]);
+    assert_eq!(reference(&e).0, 0, "mkpkg ec");
     let index = d("packages.adb");
     let (code, _, err) = reference(&[
         "--allow-untrusted",
@@ -112,7 +136,7 @@ fn adbdump_prints_what_apk_tools_prints() {
     let tmp = tempfile::tempdir().unwrap();
     fixtures(tmp.path());
     let keys = tmp.path().join("keys").display().to_string();
-    for file in ["hello.apk", "signed.apk", "packages.adb"] {
+    for file in ["hello.apk", "signed.apk", "ec.apk", "packages.adb"] {
         let f = tmp.path().join(file).display().to_string();
         for extra in [
             &[][..],
@@ -137,6 +161,9 @@ fn adbdump_prints_what_apk_tools_prints() {
     assert!(out.contains("..: OK"), "{out}");
     let (_, out, _) = run(&["--keys-dir", "/nonexistent", "adbdump", &signed]);
     assert!(out.contains("..: UNTRUSTED signature"), "{out}");
+    let ec = tmp.path().join("ec.apk").display().to_string();
+    let (code, out, _) = run(&["--keys-dir", &keys, "verify", &ec]);
+    assert_eq!((code, out.trim_end()), (0, format!("{ec}: OK").as_str()));
 }
 
 #[cfg_attr(
@@ -158,7 +185,7 @@ fn verify_and_extract_as_apk_tools_does() {
         .to_string();
     let f = |n: &str| tmp.path().join(n).display().to_string();
     // verify: trusted, untrusted, packages and the index.
-    for file in ["hello.apk", "signed.apk", "packages.adb"] {
+    for file in ["hello.apk", "signed.apk", "ec.apk", "packages.adb"] {
         for keys_dir in [keys.as_str(), "/nonexistent"] {
             let args = ["--keys-dir", keys_dir, "verify", &f(file)];
             assert_eq!(run(&args), reference(&args), "apk {args:?}");
@@ -232,4 +259,84 @@ fn verify_and_extract_as_apk_tools_does() {
         &f("hello.apk"),
     ];
     assert_eq!(run(&args), reference(&args));
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn v3_repository_in_twin_roots() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures(tmp.path());
+    // A repository of the signed v3 package and its index, both made by the reference.
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let key = tmp.path().join("test.rsa").display().to_string();
+    let keys = tmp.path().join("keys").display().to_string();
+    let index = repo.join("packages.adb").display().to_string();
+    let pkg = repo.join("hello-1.0-r0.apk").display().to_string();
+    let files = tmp.path().join("files").display().to_string();
+    let post = format!("post-install:{}", tmp.path().join("post.sh").display());
+    let (code, _, err) = reference(&[
+        "--sign-key",
+        &key,
+        "mkpkg",
+        "--info",
+        "name:hello",
+        "--info",
+        "version:1.0-r0",
+        "--info",
+        "arch:x86_64",
+        "--info",
+        "description:Hello world",
+        "--files",
+        &files,
+        "--script",
+        &post,
+        "--trigger",
+        "/usr/share/hello",
+        "--output",
+        &pkg,
+    ]);
+    assert_eq!(code, 0, "mkpkg: {err}");
+    let (code, _, err) = reference(&[
+        "--keys-dir",
+        &keys,
+        "--sign-key",
+        &key,
+        "mkndx",
+        "--description",
+        "v3 test",
+        "--output",
+        &index,
+        &pkg,
+    ]);
+    assert_eq!(code, 0, "mkndx: {err}");
+    let pubkey = tmp.path().join("keys/test.rsa.pub");
+    let Some(mut t) = twin::Twin::new(&tmp.path().join("roots"), &["--no-scripts"], |r| {
+        std::fs::create_dir_all(r.join("etc/apk/keys")).unwrap();
+        std::fs::copy(&pubkey, r.join("etc/apk/keys/test.rsa.pub")).unwrap();
+        std::fs::write(r.join("etc/apk/repositories"), format!("{index}\n")).unwrap();
+    }) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add"]);
+    t.step(&["search", "-v", "hello"]);
+    t.step(&["policy", "hello"]);
+    t.step(&["query", "--format", "json", "--fields", "all", "hello"]);
+    t.step(&["info", "-a", "hello"]);
+    let (code, out) = t.step_same(&["add", "hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(t.ours.join("usr/bin/hello").exists(), "{out}");
+    t.step(&["info", "-a", "hello"]);
+    t.step(&["list", "-I"]);
+    t.swap();
+    t.step_same(&["del", "hello"]);
+    t.swap();
+    t.step_same(&["add", "hello"]);
+    t.step(&["audit"]);
 }

@@ -308,8 +308,11 @@ impl Auditor<'_> {
         let reason = reason.or_else(|| match &recorded {
             None => Some('A'),
             Some((checksum, acl, _)) => {
-                let current = current_checksum(&self.root.join(&path));
-                if checksum.is_some() && current != *checksum || is_link && checksum.is_none() {
+                let host = self.root.join(&path);
+                let changed = checksum
+                    .as_deref()
+                    .is_some_and(|c| !crate::fs::rootfs::matches_recorded(&host, c));
+                if changed || is_link && checksum.is_none() {
                     Some('U')
                 } else if self.opts.check_permissions && !acl_matches(*acl, meta, is_link) {
                     Some('M')

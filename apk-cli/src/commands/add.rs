@@ -35,13 +35,6 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if !ctx.take_lock() {
         return 1;
     }
-    if ctx.opts.initdb && !ctx.opts.simulate {
-        let arch = ctx.opts.arch.first().map(String::as_str);
-        if let Err(e) = apk_core::commit::init_database(&ctx.root, arch) {
-            context::error(e);
-            return 1;
-        }
-    }
     let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
@@ -118,6 +111,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             version: vd.version.clone(),
             arch: Some("noarch".into()),
             description: Some("virtual meta package".into()),
+            checksum: Some(virtual_identity(&vd.name, &vd.version)),
             depends: virtual_depends,
             installed_size: Some(0),
             ..Default::default()
@@ -159,6 +153,17 @@ fn local_package(
     let id = db.pool.add_package(info, Some(repo), None);
     ctx.local_files.borrow_mut().insert(id, path);
     Dependency::parse(&format!("{name}><{identity}")).map_err(|e| e.to_string())
+}
+
+/// The identity apk-tools gives a virtual package: SHA-1 of the process id, the name
+/// with its terminating NUL and the version (unique per run, as there).
+fn virtual_identity(name: &str, version: &str) -> apk_format::checksum::Checksum {
+    let pid = std::process::id() as i32;
+    let mut data = pid.to_ne_bytes().to_vec();
+    data.extend_from_slice(name.as_bytes());
+    data.push(0);
+    data.extend_from_slice(version.as_bytes());
+    apk_format::checksum::Checksum::sha1_of(&data)
 }
 
 /// The version apk gives a virtual package created without one: the UTC time.

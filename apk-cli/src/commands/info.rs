@@ -235,6 +235,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             .1
     };
     let mut out = String::new();
+    let pkgs_shown_not_installed = pkgs.iter().any(|&id| pool.pkg(id).installed.is_none());
     for id in pkgs {
         let p = pool.pkg(id);
         let nv = pool.nv(id);
@@ -381,6 +382,12 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
     }
     print!("{out}");
+    // With every field asked for (`-a`), a package shown that is not installed is a
+    // partial answer (its installed-only fields are left out): status 1, as apk-tools.
+    let partial = pkgs_shown_not_installed;
+    if misses == 0 && partial && f == Fields::ALL {
+        return 1;
+    }
     misses
 }
 

@@ -68,6 +68,15 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         print_commit(ctx, db, cs);
         return still_broken(db, cs, true);
     }
+    // `--initdb` makes the database only for a commit that goes ahead: a request
+    // that does not solve leaves the root as it was, as apk-tools leaves it.
+    if ctx.opts.initdb {
+        let arch = ctx.opts.arch.first().map(String::as_str);
+        if let Err(e) = apk_core::commit::init_database(&ctx.root, arch) {
+            context::error(e);
+            return 1;
+        }
+    }
     let world: Vec<Dependency> = world
         .iter()
         .filter_map(|d| Dependency::parse(&db.pool.dep_string(d)).ok())

@@ -98,7 +98,7 @@ impl<'a> StreamDigests<'a> {
 /// A PEM text that holds no key this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("not a PEM RSA or Ed25519 public key")]
+    #[error("not a PEM RSA, ECDSA P-256 or Ed25519 public key")]
     NotPublicKey,
     #[error("not a PEM RSA or Ed25519 private key")]
     NotPrivateKey,
@@ -108,6 +108,8 @@ pub enum KeyError {
 pub enum PublicKey {
     Rsa(Box<RsaPublicKey>),
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// ECDSA on P-256 (v3 signatures only).
+    EcP256(Box<p256::ecdsa::VerifyingKey>),
 }
 
 impl PublicKey {
@@ -118,6 +120,9 @@ impl PublicKey {
         }
         if let Ok(k) = RsaPublicKey::from_pkcs1_pem(pem) {
             return Ok(PublicKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            return Ok(PublicKey::EcP256(Box::new(k)));
         }
         ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
             .map(PublicKey::Ed25519)
@@ -130,6 +135,7 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(k) => k.to_public_key_pem(le).unwrap_or_default(),
             PublicKey::Ed25519(k) => k.to_public_key_pem(le).unwrap_or_default(),
+            PublicKey::EcP256(k) => k.to_public_key_pem(le).unwrap_or_default(),
         }
     }
 
@@ -139,12 +145,29 @@ impl PublicKey {
         use rsa::pkcs1::EncodeRsaPublicKey as _;
         let der = match self {
             PublicKey::Rsa(k) => k.to_pkcs1_der().ok()?.into_vec(),
+            // The uncompressed point, as OpenSSL encodes an EC public key.
+            PublicKey::EcP256(k) => k.to_encoded_point(false).as_bytes().to_vec(),
             PublicKey::Ed25519(_) => return None,
         };
         let digest = Sha512::digest(&der);
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest[..16]);
         Some(id)
+    }
+
+    /// Checks a v3 signature: SHA-512 over `msg`, PKCS#1 v1.5 for RSA, DER ECDSA for
+    /// P-256 (the digest cut to the curve's size, as OpenSSL does).
+    pub fn verify_sha512(&self, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            PublicKey::EcP256(k) => {
+                use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+                let Ok(sig) = p256::ecdsa::Signature::from_der(sig) else {
+                    return false;
+                };
+                k.verify_prehash(&Sha512::digest(msg), &sig).is_ok()
+            }
+            _ => self.verify(Algorithm::RsaSha512, &StreamDigests::of(msg), sig),
+        }
     }
 
     /// Checks `sig` made with `algo` over a stream with the given digests.

@@ -11,10 +11,12 @@ pub(super) const READ_AHEAD: usize = 2;
 /// streamed while written.
 pub(super) const READ_AHEAD_LIMIT: u64 = 64 << 20;
 
-/// A virtual package (`add -t`) has no file: only its record lands.
+/// A virtual package (`add -t`) has no file: only its record lands. It comes from no
+/// repository and installs nothing (its identity is made up, as apk-tools makes it).
 pub(super) fn is_virtual(pool: &Pool, id: PkgId) -> bool {
     let pkg = pool.pkg(id);
-    pool.checksum(id).is_none() && pkg.repos == RepoId::CACHED.bit()
+    pkg.repos == RepoId::CACHED.bit()
+        && (pool.checksum(id).is_none() || pool.installed_size(id) == 0)
 }
 
 /// True for the changes that install a package file.

@@ -420,6 +420,10 @@ impl Committer<'_> {
         if broken_files {
             self.state.mark_broken(&name, 'f');
         }
+        // A v3 package's file digests are SHA-256 cut to 160 bits (`f:S`).
+        if package.format() == apk_format::package::Format::V3 {
+            self.state.mark_broken(&name, 'S');
+        }
         Ok(())
     }
 
@@ -562,7 +566,9 @@ impl Committer<'_> {
             return None;
         }
         let current = rootfs::current_checksum(host)?;
-        (self.state.recorded_checksum(path) != Some(current.as_str())).then_some(current)
+        let recorded = self.state.recorded_checksum(path);
+        let unchanged = recorded.is_some_and(|r| rootfs::matches_recorded(host, r));
+        (!unchanged).then_some(current)
     }
 
     /// Removes the directories of `prev` no installed package lists any more, deepest

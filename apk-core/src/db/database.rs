@@ -573,6 +573,36 @@ impl Database {
                     continue;
                 }
             };
+            // A v3 index: its packages, with their metadata owned.
+            if bytes.starts_with(b"ADB") {
+                match apk_format::adb::index::Index::read(&bytes, opts.keys.as_ref(), &url) {
+                    Ok(index) => {
+                        let idx = pool.add_repo(
+                            &repo.url,
+                            repo.tag.as_deref(),
+                            repo.is_remote(),
+                            !masked,
+                        );
+                        pool.repos[idx.index()].description = index.description;
+                        for info in index.packages {
+                            pool.add_package(info, Some(idx), None);
+                        }
+                        if let Some(why) = update_error {
+                            unavailable.push(problem("updating", &why, false));
+                        }
+                    }
+                    Err(e) => {
+                        pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                        let why = e.apk_reason();
+                        unavailable.push(problem(
+                            action,
+                            update_error.as_deref().unwrap_or(&why),
+                            true,
+                        ));
+                    }
+                }
+                continue;
+            }
             // A broken index (truncated, unsigned, not parsing) is a warning and the
             // other repositories still count, as apk-tools has it.
             let what = format!("{url}: APKINDEX");

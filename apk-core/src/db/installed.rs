@@ -144,6 +144,31 @@ pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>
     use std::fmt::Write;
     let mut out = String::with_capacity(64 * 1024);
     for p in pkgs {
+        // apk-tools writes `S:`, `I:`, `T:`, `U:` and `L:` for every installed package,
+        // empty or not.
+        let filled;
+        let i = &p.info;
+        let p = if i.size.is_none()
+            || i.installed_size.is_none()
+            || i.description.is_none()
+            || i.url.is_none()
+            || i.license.is_none()
+        {
+            let mut q = p.clone();
+            q.info.size.get_or_insert(0);
+            q.info.installed_size.get_or_insert(0);
+            for f in [
+                &mut q.info.description,
+                &mut q.info.url,
+                &mut q.info.license,
+            ] {
+                f.get_or_insert_with(String::new);
+            }
+            filled = q;
+            &filled
+        } else {
+            p
+        };
         if p.dirs.is_empty() {
             // apk-tools 3 writes `r:`, `q:`, `s:` and `f:` together with the first
             // directory, so a package without one loses them; so do we, or the two tools
@@ -290,7 +315,10 @@ V:1
                 "etc/shadow"
             ]
         );
-        assert_eq!(write_installed(&pkgs), INSTALLED);
+        // What apk-tools writes back: every record with its size, description, URL
+        // and license lines, empty or not.
+        let written = INSTALLED.replace("P:b\nV:1\n", "P:b\nV:1\nS:0\nI:0\nT:\nU:\nL:\n");
+        assert_eq!(write_installed(&pkgs), written);
     }
 
     #[test]

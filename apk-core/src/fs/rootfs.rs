@@ -150,6 +150,30 @@ pub fn current_checksum(path: &Path) -> Option<String> {
     Some(apk_format::checksum::Checksum::Sha1(digest.into()).to_string())
 }
 
+/// The same as [`current_checksum`] with SHA-256 cut to 160 bits, which apk-tools
+/// records for the files of v3 packages (`f:S`), also written `Q1...`.
+pub fn current_checksum_sha256_160(path: &Path) -> Option<String> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let digest = if meta.file_type().is_symlink() {
+        let target = fs::read_link(path).ok()?;
+        sha2::Sha256::digest(target.as_os_str().as_encoded_bytes())
+    } else if meta.is_file() {
+        sha2::Sha256::digest(fs::read(path).ok()?)
+    } else {
+        return None;
+    };
+    let mut b = [0u8; 20];
+    b.copy_from_slice(&digest[..20]);
+    Some(apk_format::checksum::Checksum::Sha1(b).to_string())
+}
+
+/// Whether what is at `path` is what the database recorded (`Z:`), by either digest
+/// apk-tools records.
+pub fn matches_recorded(path: &Path, recorded: &str) -> bool {
+    current_checksum(path).as_deref() == Some(recorded)
+        || current_checksum_sha256_160(path).as_deref() == Some(recorded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 
 pub mod container;
 pub mod dump;
+pub mod index;
 pub mod package;
 pub mod schema;
 pub mod trust;

@@ -59,8 +59,9 @@ impl Package {
             0 => None,
             n => u32::try_from(n).ok(),
         };
-        // The identity of a v3 package is the SHA-256 of its ADB block.
-        info.checksum = Some(Checksum::Sha256(Sha256::digest(c.adb()).into()));
+        // The identity of a v3 package is the SHA-256 of its ADB block, which apk-tools
+        // keeps (and writes as `C:Q1...`) cut to 160 bits.
+        info.checksum = Some(sha256_160(&Sha256::digest(c.adb())));
         let s = root.obj(pkg::SCRIPTS);
         let scripts = SCRIPT_NAMES
             .iter()
@@ -141,6 +142,11 @@ impl Package {
                 h.mtime = f.int(fi::MTIME);
                 if let Some(target) = f.blob(fi::TARGET) {
                     special(&mut h, target).map_err(&bad)?;
+                    if let Some(link) = h.link.as_deref().filter(|_| h.kind == EntryKind::Symlink) {
+                        // The database records a symlink by the digest of its target.
+                        h.apk_checksum =
+                            Some(crate::checksum::encode_hex(&Sha256::digest(link)[..20]));
+                    }
                     visit(&h, &[])?;
                     summary.entries += 1;
                     continue;
@@ -171,7 +177,8 @@ impl Package {
                 if !digest_matches(digest, content) {
                     return Err(bad(format!("{path}: file digest does not match")));
                 }
-                h.apk_checksum = Some(crate::checksum::encode_hex(&Sha1::digest(content)));
+                // The database records the package's digest cut to 160 bits.
+                h.apk_checksum = Some(crate::checksum::encode_hex(&digest[..digest.len().min(20)]));
                 visit(&h, content)?;
                 summary.entries += 1;
                 summary.files += 1;
@@ -242,6 +249,13 @@ fn special(h: &mut EntryHeader, target: &[u8]) -> std::result::Result<(), String
     Ok(())
 }
 
+/// A SHA-256 identity as apk-tools keeps it: its first 160 bits.
+fn sha256_160(d: &[u8]) -> Checksum {
+    let mut b = [0u8; 20];
+    b.copy_from_slice(&d[..20]);
+    Checksum::Sha1(b)
+}
+
 fn digest_matches(digest: &[u8], content: &[u8]) -> bool {
     match digest.len() {
         20 => Sha1::digest(content)[..] == *digest,
@@ -290,7 +304,7 @@ pub fn package_info(o: &Obj<'_>) -> PackageInfo {
     PackageInfo {
         checksum: o.blob(pi::HASHES).and_then(|b| match b.len() {
             20 => b.try_into().ok().map(Checksum::Sha1),
-            32 => b.try_into().ok().map(Checksum::Sha256),
+            32 => Some(sha256_160(b)),
             _ => None,
         }),
         name: s(pi::NAME).unwrap_or_default(),

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256, Sha512};
 
 use super::container::{BlockKind, Container};
-use crate::sign::{Algorithm, Keyring, StreamDigests};
+use crate::sign::Keyring;
 
 /// Why a signature or file is not trusted, worded as apk-tools words it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +55,7 @@ pub fn verify_signature(
         msg.extend_from_slice(&schema.to_le_bytes());
         msg.extend_from_slice(header);
         msg.extend_from_slice(&md);
-        if key.verify(Algorithm::RsaSha512, &StreamDigests::of(&msg), signature) {
+        if key.verify_sha512(&msg, signature) {
             return Ok(());
         }
     }
