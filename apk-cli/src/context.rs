@@ -27,6 +27,9 @@ pub struct GlobalOpts {
     /// Install packages with untrusted signatures or no signature
     #[arg(long, global = true)]
     pub allow_untrusted: bool,
+    /// Sign what is written (v3 files) with the private key FILE
+    #[arg(long, global = true, value_name = "FILE")]
+    pub sign_key: Vec<PathBuf>,
     /// The package architecture
     #[arg(long, global = true, value_name = "ARCH")]
     pub arch: Vec<String>,

@@ -70,6 +70,8 @@ enum Command {
     Extract(commands::extract::Args),
     /// Dump v3 (ADB) files as YAML or JSON
     Adbdump(commands::adbdump::Args),
+    /// Create a v3 repository index from v3 packages
+    Mkndx(commands::mkndx::Args),
     /// apk-tools applets this build does not have yet
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -123,13 +125,14 @@ impl Command {
             | Command::Index(_)
             | Command::Extract(_)
             | Command::Adbdump(_)
+            | Command::Mkndx(_)
             | Command::Other(_) => false,
         }
     }
 }
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx", "mkndx", "mkpkg"];
+const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx", "mkpkg"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -504,6 +507,7 @@ fn main() -> ExitCode {
         Command::Info(a) => commands::info::run(&ctx, a),
         Command::Query(a) => commands::query::run(&ctx, a),
         Command::Adbdump(a) => commands::adbdump::run(&ctx, a),
+        Command::Mkndx(a) => commands::mkndx::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Dot(a) => commands::dot::run(&ctx, a),
         Command::Policy(a) => commands::policy::run(&ctx, a),

@@ -340,3 +340,79 @@ fn v3_repository_in_twin_roots() {
     t.step_same(&["add", "hello"]);
     t.step(&["audit"]);
 }
+
+/// The uncompressed bytes of an ADB file.
+fn unpacked(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    apk_format::adb::decompress(&bytes, "test")
+        .unwrap()
+        .0
+        .into_owned()
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn mkndx_writes_what_apk_tools_writes() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures(tmp.path());
+    let f = |n: &str| tmp.path().join(n).display().to_string();
+    let (key, keys) = (f("test.rsa"), f("keys"));
+    let pkgs = [f("hello.apk"), f("signed.apk"), f("ec.apk")];
+    for (name, extra) in [
+        ("plain", vec!["--allow-untrusted"]),
+        (
+            "signed",
+            vec![
+                "--allow-untrusted",
+                "--sign-key",
+                key.as_str(),
+                "--description",
+                "x y",
+            ],
+        ),
+    ] {
+        let (ours, theirs) = (
+            f(&format!("{name}-ours.adb")),
+            f(&format!("{name}-theirs.adb")),
+        );
+        let args = |out: &str| {
+            let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            let at = a
+                .iter()
+                .position(|x| x == "--description")
+                .unwrap_or(a.len());
+            a.insert(at.min(a.len()), "mkndx".into());
+            a.extend(["--output".into(), out.to_string()]);
+            a.extend(pkgs.iter().cloned());
+            a
+        };
+        let (a, b) = (args(&ours), args(&theirs));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let (c1, o1, e1) = run(&a);
+        let (c2, o2, e2) = reference(&b);
+        assert_eq!((c1, o1, e1), (c2, o2, e2), "apk {a:?}");
+        // The same file, byte for byte once unpacked (the deflate encoders differ),
+        // so the reference dumps and verifies it as its own.
+        assert_eq!(
+            unpacked(Path::new(&ours)),
+            unpacked(Path::new(&theirs)),
+            "{name}"
+        );
+        let dump = |p: &str| reference(&["--keys-dir", &keys, "adbdump", p]);
+        assert_eq!(dump(&ours), dump(&theirs));
+        let verify = |p: &str| reference(&["--keys-dir", &keys, "verify", p]).0;
+        assert_eq!(verify(&ours), verify(&theirs));
+    }
+    // Untrusted packages stop it as they stop apk-tools.
+    let (o, t) = (f("x-ours.adb"), f("x-theirs.adb"));
+    let a = ["--keys-dir", &keys, "mkndx", "--output", &o, &pkgs[0]];
+    let b = ["--keys-dir", &keys, "mkndx", "--output", &t, &pkgs[0]];
+    assert_eq!(run(&a), reference(&b));
+}

@@ -13,6 +13,7 @@ pub mod index;
 pub mod info;
 pub mod list;
 pub mod manifest;
+pub mod mkndx;
 pub mod policy;
 pub mod query;
 pub mod search;

@@ -25,6 +25,7 @@ pub mod adb;
 pub mod checksum;
 pub mod dep;
 pub mod error;
+pub mod hash;
 pub mod package;
 pub mod package_info;
 pub mod sign;

@@ -175,6 +175,44 @@ pub fn parse_blocks(data: &[u8]) -> std::result::Result<Vec<Block<'_>>, String> 
     }
 }
 
+/// A block as apk-tools writes it: its header, the payload, zeros to 8 bytes.
+pub fn block(kind: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 24);
+    let len = payload.len() as u64;
+    let raw = if len <= 0x3fff_ffff - 4 {
+        out.extend_from_slice(&((kind << 30) + 4 + len as u32).to_le_bytes());
+        4 + payload.len()
+    } else {
+        out.extend_from_slice(&((3u32 << 30) + kind).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(16 + len).to_le_bytes());
+        16 + payload.len()
+    };
+    out.extend_from_slice(payload);
+    out.resize(out.len() + raw.next_multiple_of(BLOCK_ALIGNMENT) - raw, 0);
+    out
+}
+
+/// A whole file: header, the ADB block, the signature blocks.
+pub fn write(schema: u32, adb: &[u8], signatures: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"ADB.".to_vec();
+    out.extend_from_slice(&schema.to_le_bytes());
+    out.extend(block(0, adb));
+    for s in signatures {
+        out.extend(block(1, s));
+    }
+    out
+}
+
+/// `ADBd` compression (raw deflate), apk-tools' default for what it writes.
+pub fn compress_deflate(file: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(b"ADBd".to_vec(), flate2::Compression::best());
+    // Writing into memory cannot fail.
+    let _ = enc.write_all(file);
+    enc.finish().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,3 +46,48 @@ impl Index {
         })
     }
 }
+
+/// Builds the tree of an index of v3 packages (`files`: each package's bytes and the
+/// name for errors) as apk-tools' `mkndx` builds it: each package's metadata copied,
+/// its file size and identity (SHA-256 of its ADB block) set, the list sorted.
+pub fn build(files: &[(&[u8], &str)], description: Option<&str>) -> Result<Vec<u8>> {
+    use super::schema::{pi, pkg, PKGINFO};
+    use super::value::{Db, Val, TYPE_OBJECT};
+    use super::writer::{compare_obj, Writer};
+    use sha2::{Digest, Sha256};
+
+    let mut w = Writer::new(8000);
+    let mut pkgs: Vec<Val> = Vec::new();
+    for (bytes, what) in files {
+        let (plain, _) = decompress(bytes, what)?;
+        let c = Container::parse(&plain, what)?;
+        if c.schema != super::SCHEMA_PACKAGE {
+            return Err(Error::not_supported(
+                *what,
+                "only v3 packages can be indexed by this build of apk-rs",
+            ));
+        }
+        let src = Db::new(c.adb());
+        let info = src.obj(src.root()).obj(pkg::INFO);
+        let mut slots = vec![Val::NULL; PKGINFO.fields.len() + 1];
+        for (i, slot) in slots.iter_mut().enumerate().take(info.num()).skip(1) {
+            *slot = w.copy(&src, info.val(i));
+        }
+        slots[pi::FILE_SIZE] = w.int(bytes.len() as u64);
+        slots[pi::HASHES] = w.blob(&Sha256::digest(c.adb()));
+        let v = w.obj(&slots, TYPE_OBJECT);
+        if !v.is_null() {
+            pkgs.push(v);
+        }
+    }
+    let desc = w.blob(description.unwrap_or("").as_bytes());
+    {
+        let db = w.db();
+        pkgs.sort_by(|a, b| compare_obj(&db, &PKGINFO, &db.obj(*a), &db.obj(*b)));
+    }
+    let mut list = vec![Val::NULL];
+    list.extend(pkgs);
+    let packages = w.obj(&list, TYPE_OBJECT);
+    let root = w.obj(&[Val::NULL, desc, packages], TYPE_OBJECT);
+    Ok(w.finish(root))
+}

@@ -19,6 +19,7 @@ pub mod package;
 pub mod schema;
 pub mod trust;
 pub mod value;
+pub mod writer;
 
 pub use container::{decompress, Block, BlockKind, Container};
 pub use value::{Db, Obj, Val};

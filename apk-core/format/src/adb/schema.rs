@@ -6,6 +6,8 @@
 pub enum Scalar {
     /// Text as stored.
     String,
+    /// A version, ordered as apk orders versions.
+    Version,
     /// Text printed as a block (scripts).
     MultilineString,
     /// Bytes printed as hex (hashes, link targets, commits).
@@ -54,7 +56,7 @@ use Scalar::*;
 pub static DEPENDENCY: Object = Object {
     fields: &[
         ("name", Blob(String)),
-        ("version", Blob(String)),
+        ("version", Blob(Version)),
         ("match", Numeric(Int)),
     ],
     as_dependency: true,
@@ -99,7 +101,7 @@ pub mod pi {
 
 pub static PKGINFO: Object = obj(&[
     ("name", Blob(String)),
-    ("version", Blob(String)),
+    ("version", Blob(Version)),
     ("hashes", Blob(HexBlob)),
     ("description", Blob(String)),
     ("arch", Blob(String)),

@@ -77,3 +77,24 @@ pub fn verify(c: &Container<'_>, keys: &Keyring) -> Result<(), TrustError> {
         TrustError::Untrusted => TrustError::Untrusted,
     })
 }
+
+/// A signature block over `adb` (of a file of `schema`) by `key`, as apk-tools writes
+/// it: SHA-512 of the ADB block, signed with SHA-512 (RSA keys).
+pub fn sign(
+    schema: u32,
+    adb: &[u8],
+    key: &crate::sign::PrivateKey,
+) -> crate::error::Result<Vec<u8>> {
+    let id = key
+        .public_key()
+        .adb_id()
+        .ok_or_else(|| crate::error::Error::signature("signing", "key type not supported"))?;
+    let mut header = vec![0u8, DIGEST_SHA512];
+    header.extend_from_slice(&id);
+    let mut msg = schema.to_le_bytes().to_vec();
+    msg.extend_from_slice(&header);
+    msg.extend_from_slice(&Sha512::digest(adb));
+    let sig = key.sign(crate::sign::Algorithm::RsaSha512, &msg)?;
+    header.extend_from_slice(&sig);
+    Ok(header)
+}
