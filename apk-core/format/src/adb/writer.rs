@@ -64,7 +64,7 @@ impl Writer {
         };
         let found = self.buckets[bucket].iter().position(|e| same(&self.buf, e));
         match found {
-            Some(i) if self.buckets[bucket][i].offs % alignment == 0 => {
+            Some(i) if self.buckets[bucket][i].offs.is_multiple_of(alignment) => {
                 self.buckets[bucket][i].offs
             }
             Some(i) => {
