@@ -72,6 +72,8 @@ enum Command {
     Adbdump(commands::adbdump::Args),
     /// Create a v3 repository index from v3 packages
     Mkndx(commands::mkndx::Args),
+    /// Create a v3 package
+    Mkpkg(commands::mkpkg::Args),
     /// apk-tools applets this build does not have yet
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -126,13 +128,14 @@ impl Command {
             | Command::Extract(_)
             | Command::Adbdump(_)
             | Command::Mkndx(_)
+            | Command::Mkpkg(_)
             | Command::Other(_) => false,
         }
     }
 }
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx", "mkpkg"];
+const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -508,6 +511,7 @@ fn main() -> ExitCode {
         Command::Query(a) => commands::query::run(&ctx, a),
         Command::Adbdump(a) => commands::adbdump::run(&ctx, a),
         Command::Mkndx(a) => commands::mkndx::run(&ctx, a),
+        Command::Mkpkg(a) => commands::mkpkg::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Dot(a) => commands::dot::run(&ctx, a),
         Command::Policy(a) => commands::policy::run(&ctx, a),

@@ -416,3 +416,103 @@ fn mkndx_writes_what_apk_tools_writes() {
     let b = ["--keys-dir", &keys, "mkndx", "--output", &t, &pkgs[0]];
     assert_eq!(run(&a), reference(&b));
 }
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn mkpkg_writes_what_apk_tools_writes() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures(tmp.path());
+    let f = |n: &str| tmp.path().join(n).display().to_string();
+    // A hard link and an empty folder besides the fixture's file, symlink and config.
+    let files = tmp.path().join("files");
+    std::fs::hard_link(files.join("usr/bin/hello"), files.join("usr/bin/hello2")).unwrap();
+    std::fs::create_dir_all(files.join("var/empty")).unwrap();
+    let (key, keys, files_s) = (f("test.rsa"), f("keys"), f("files"));
+    let post = format!("post-install:{}", f("post.sh"));
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "--info",
+            "name:x",
+            "--info",
+            "version:2",
+            "--files",
+            &files_s,
+        ],
+        vec![
+            "--info",
+            "name:hello",
+            "--info",
+            "version:1.0-r0",
+            "--info",
+            "description:Hi",
+            "--info",
+            "license:MIT",
+            "--info",
+            "depends:busybox>=1.36 so:libc.so.1 !old a<2",
+            "--info",
+            "provides:cmd:hello=1.0-r0",
+            "--info",
+            "build-time:1700000000",
+            "--files",
+            &files_s,
+            "--script",
+            &post,
+            "--trigger",
+            "/usr/share/hello",
+        ],
+        vec![
+            "--info",
+            "name:meta",
+            "--info",
+            "version:1",
+            "--info",
+            "depends:x",
+        ],
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        for signed in [false, true] {
+            let (ours, theirs) = (
+                f(&format!("{n}{signed}-o.apk")),
+                f(&format!("{n}{signed}-t.apk")),
+            );
+            let args = |out: &str| {
+                let mut a: Vec<String> = Vec::new();
+                if signed {
+                    a.extend(["--sign-key".into(), key.clone()]);
+                }
+                a.push("mkpkg".into());
+                a.extend(case.iter().map(|s| s.to_string()));
+                a.extend(["--output".into(), out.to_string()]);
+                a
+            };
+            let (a, b) = (args(&ours), args(&theirs));
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            assert_eq!(run(&a), reference(&b), "apk {a:?}");
+            assert_eq!(
+                unpacked(Path::new(&ours)),
+                unpacked(Path::new(&theirs)),
+                "apk {a:?}"
+            );
+            let verify = |p: &str| reference(&["--keys-dir", &keys, "verify", p]);
+            assert_eq!(verify(&ours).0, verify(&theirs).0);
+        }
+    }
+    // A bad field is refused (status 99).
+    let bad = [
+        "mkpkg",
+        "--info",
+        "name:x",
+        "--info",
+        "version:not_a_version",
+        "--output",
+        "/dev/null",
+    ];
+    assert_eq!(run(&bad).0, reference(&bad).0);
+}

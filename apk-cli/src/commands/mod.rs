@@ -14,6 +14,7 @@ pub mod info;
 pub mod list;
 pub mod manifest;
 pub mod mkndx;
+pub mod mkpkg;
 pub mod policy;
 pub mod query;
 pub mod search;

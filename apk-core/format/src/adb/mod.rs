@@ -12,6 +12,7 @@
 //! names its fields, [`package`] reads v3 packages, [`dump`] walks it as `apk adbdump` prints it, [`trust`] checks
 //! its signatures. Everything borrows from the file's bytes.
 
+pub mod build;
 pub mod container;
 pub mod dump;
 pub mod index;

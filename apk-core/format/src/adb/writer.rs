@@ -100,6 +100,34 @@ impl Writer {
         Self::at(kind, offs)
     }
 
+    /// A blob made of `parts` (hashed part by part, as apk-tools hashes it).
+    pub fn blob_parts(&mut self, parts: &[&[u8]]) -> Val {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let (kind, head): (u32, Vec<u8>) = if n > 0xffff {
+            (value::TYPE_BLOB_32, (n as u32).to_le_bytes().to_vec())
+        } else if n > 0xff {
+            (value::TYPE_BLOB_16, (n as u16).to_le_bytes().to_vec())
+        } else if n > 0 {
+            (value::TYPE_BLOB_8, vec![n as u8])
+        } else {
+            return Val::NULL;
+        };
+        let mut all: Vec<&[u8]> = vec![&head];
+        all.extend_from_slice(parts);
+        let offs = self.data(&all, head.len());
+        Self::at(kind, offs)
+    }
+
+    /// A blob stored apart, never shared (a value patched after the tree is done).
+    pub fn blob_raw(&mut self, b: &[u8]) -> Val {
+        let n = b.len();
+        if n == 0 || n > 0xff {
+            return self.blob(b);
+        }
+        let offs = self.raw(&[&[n as u8], b], 1);
+        Self::at(value::TYPE_BLOB_8, offs)
+    }
+
     pub fn int(&mut self, v: u64) -> Val {
         if v >= 1 << 32 {
             let offs = self.data(&[&v.to_le_bytes()], 4);
