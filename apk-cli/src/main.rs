@@ -293,7 +293,9 @@ fn yes_no_values(argv: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString
         let prefixed: Vec<&&str> = all.filter(|n| n.starts_with(key)).collect();
         let name = match (exact, prefixed.as_slice()) {
             (Some(n), _) => *n,
-            (None, [n]) => **n,
+            // A prefix of a yes/no option only when the value is one (`--root=.` is
+            // `--root`, not `--rootnode`).
+            (None, [n]) if matches!(value, "yes" | "no" | "auto") => **n,
             _ => {
                 out.push(w);
                 continue;

@@ -30,6 +30,19 @@ pub struct Args {
     /// Write the package to FILE (default: NAME-VERSION.apk)
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Lay the package out for apk-tools VERSION (which folders are kept)
+    #[arg(long, value_name = "VERSION")]
+    compat: Option<String>,
+    /// Keep the root folder node (as --compat=3.0.0_pre1)
+    #[arg(long, overrides_with = "no_rootnode")]
+    rootnode: bool,
+    #[arg(long, hide = true)]
+    no_rootnode: bool,
+    /// Record extended attributes (apk-rs records none: see README)
+    #[arg(long, overrides_with = "no_xattrs")]
+    xattrs: bool,
+    #[arg(long, hide = true)]
+    no_xattrs: bool,
 }
 
 /// User and group names by id, from the host's files (mkpkg builds from the host).
@@ -47,6 +60,9 @@ fn names(file: &str) -> HashMap<u32, String> {
 }
 
 struct Walk {
+    /// Keep an unremarkable root folder node, and other unremarkable folders.
+    rootnode: bool,
+    dirnode: bool,
     users: HashMap<u32, String>,
     groups: HashMap<u32, String>,
     epoch: Option<u64>,
@@ -95,11 +111,13 @@ impl Walk {
         Ok(())
     }
 
-    fn dir(&mut self, root: &Path, rel: &str) -> std::io::Result<DirSpec> {
+    fn dir(&mut self, root: &Path, rel: &str) -> std::io::Result<Option<DirSpec>> {
         let here = root.join(rel);
         let meta = std::fs::symlink_metadata(&here)?;
         let mut files = Vec::new();
-        for n in Self::sorted(&here)? {
+        let entries = Self::sorted(&here)?;
+        let dirents = entries.len();
+        for n in entries {
             let path = here.join(&n);
             let m = std::fs::symlink_metadata(&path)?;
             let ft = m.file_type();
@@ -150,11 +168,22 @@ impl Walk {
             }
             files.push(f);
         }
-        Ok(DirSpec {
+        let acl = self.acl(&meta, meta.mode() & !0o170000);
+        // A plain root:root 0755 folder without files is left out where the layout
+        // allows (as apk-tools prunes it).
+        if acl.mode == 0o755 && files.is_empty() && acl.user == "root" && acl.group == "root" {
+            if rel.is_empty() && !self.rootnode {
+                return Ok(None);
+            }
+            if !rel.is_empty() && dirents > 0 && !self.dirnode {
+                return Ok(None);
+            }
+        }
+        Ok(Some(DirSpec {
             name: rel.to_owned(),
-            acl: self.acl(&meta, meta.mode() & !0o170000),
+            acl,
             files,
-        })
+        }))
     }
 }
 
@@ -191,9 +220,21 @@ fn make(ctx: &Context, args: &Args) -> Result<(), String> {
         spec.scripts.push((k.to_owned(), body));
     }
     spec.triggers = args.trigger.clone();
+    // The layout of the apk-tools version asked for (default: 3.0.0_pre1's).
+    let compat = match (&args.compat, args.rootnode, args.no_rootnode) {
+        (_, true, _) => "3.0.0_pre1".to_owned(),
+        (_, _, true) => "3.0.0_pre3".to_owned(),
+        (Some(c), _, _) => c.clone(),
+        _ => "3.0.0_pre1".to_owned(),
+    };
+    let older = |v: &str| apk_format::version::compare(&compat, v) == std::cmp::Ordering::Less;
+    // Owners are named as the root's own files name them (`--root`).
+    let etc = |f: &str| ctx.root.join("etc").join(f).display().to_string();
     let mut walk = Walk {
-        users: names("/etc/passwd"),
-        groups: names("/etc/group"),
+        rootnode: older("3.0.0_pre3"),
+        dirnode: older("3.0.0_rc9"),
+        users: names(&etc("passwd")),
+        groups: names(&etc("group")),
         epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.parse().ok()),
@@ -205,9 +246,9 @@ fn make(ctx: &Context, args: &Args) -> Result<(), String> {
         let mut folders = Vec::new();
         Walk::folders(root, "", &mut folders).map_err(io)?;
         folders.sort();
-        spec.dirs.push(walk.dir(root, "").map_err(io)?);
+        spec.dirs.extend(walk.dir(root, "").map_err(io)?);
         for f in &folders {
-            spec.dirs.push(walk.dir(root, f).map_err(io)?);
+            spec.dirs.extend(walk.dir(root, f).map_err(io)?);
         }
         walk.installed_size = walk.installed_size.max(1);
     }

@@ -85,6 +85,11 @@ fn scalar(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Result<Val> {
             dependencies(w, name, text)?
         }
         Kind::Array(_) => {
+            // Tags: letters, digits and `_+,-.:=/[]` (apk-tools' tag characters).
+            let tag_char = |c: char| c.is_ascii_alphanumeric() || "_+,-.:=/[]".contains(c);
+            if let Some(t) = text.split_whitespace().find(|t| !t.chars().all(tag_char)) {
+                return Err(bad(name, &format!("invalid tag '{t}'")));
+            }
             let items: Vec<Val> = text
                 .split_whitespace()
                 .map(|t| w.blob(t.as_bytes()))
