@@ -158,3 +158,100 @@ proptest! {
         prop_assert_eq!(read, Ok(p));
     }
 }
+
+mod adb_roundtrip {
+    use apk_format::adb::build::{self, Acl, DirSpec, FileSpec, PackageSpec};
+    use apk_format::adb::{container, package::Package};
+    use proptest::prelude::*;
+
+    fn acl() -> impl Strategy<Value = Acl> {
+        (
+            prop::sample::select(vec![0o644u32, 0o755, 0o600, 0o4755]),
+            "[a-z]{1,6}",
+            "[a-z]{1,6}",
+        )
+            .prop_map(|(mode, user, group)| Acl { mode, user, group })
+    }
+
+    fn file() -> impl Strategy<Value = (FileSpec, Vec<u8>)> {
+        (
+            "[a-z][a-z0-9._-]{0,8}",
+            acl(),
+            any::<u32>(),
+            prop::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(name, acl, mtime, content)| {
+                use sha2::Digest;
+                let spec = FileSpec {
+                    name,
+                    acl,
+                    mtime: u64::from(mtime),
+                    size: content.len() as u64,
+                    sha256: Some(sha2::Sha256::digest(&content).into()),
+                    target: None,
+                    link: None,
+                };
+                (spec, content)
+            })
+    }
+
+    proptest! {
+        /// A package built from a description reads back to that description: its
+        /// metadata, and every file with its owner, mode and contents in order.
+        #[test]
+        fn package_round_trips(
+            name in "[a-z][a-z0-9-]{0,10}",
+            version in "[0-9]{1,2}\\.[0-9]{1,2}(-r[0-9])?",
+            deps in prop::collection::btree_set("[a-z]{1,6}", 0..4),
+            files in prop::collection::btree_map("[a-z]{1,6}", file(), 0..5),
+        ) {
+            let files: Vec<(FileSpec, Vec<u8>)> = files
+                .into_iter()
+                .map(|(n, (mut f, c))| { f.name = n; (f, c) })
+                .collect();
+            let spec = PackageSpec {
+                info: vec![
+                    ("name".into(), name.clone()),
+                    ("version".into(), version.clone()),
+                    ("depends".into(), deps.iter().cloned().collect::<Vec<_>>().join(" ")),
+                ],
+                dirs: vec![DirSpec {
+                    name: "etc".into(),
+                    acl: Acl { mode: 0o755, user: "root".into(), group: "root".into() },
+                    files: files.iter().map(|(f, _)| f.clone()).collect(),
+                }],
+                installed_size: 1,
+                ..Default::default()
+            };
+            let (tree, data) = build::build(&spec).unwrap();
+            let mut bytes = container::write(apk_format::adb::SCHEMA_PACKAGE, &tree, &[]);
+            for (i, j, path) in &data {
+                let mut payload = i.to_le_bytes().to_vec();
+                payload.extend_from_slice(&j.to_le_bytes());
+                let (_, c) = files
+                    .iter()
+                    .find(|(f, _)| format!("etc/{}", f.name) == *path)
+                    .unwrap();
+                payload.extend_from_slice(c);
+                bytes.extend(container::block(2, &payload));
+            }
+            let pkg = Package::verify(&bytes, None, "generated").unwrap();
+            prop_assert_eq!(&pkg.info.name, &name);
+            prop_assert_eq!(&pkg.info.version, &version);
+            let got: Vec<String> = pkg.info.depends.iter().map(|d| d.to_string()).collect();
+            prop_assert_eq!(got, deps.iter().cloned().collect::<Vec<_>>());
+            let mut seen = Vec::new();
+            pkg.walk_data(&bytes, "generated", |h, content| {
+                seen.push((h.path.clone(), h.mode, h.uname.clone(), content.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            let want: Vec<_> = std::iter::once(("etc".to_string(), 0o755, Some("root".to_string()), Vec::new()))
+                .chain(files.iter().map(|(f, c)| {
+                    (format!("etc/{}", f.name), f.acl.mode & 0o7777, Some(f.acl.user.clone()), c.clone())
+                }))
+                .collect();
+            prop_assert_eq!(seen, want);
+        }
+    }
+}
