@@ -356,6 +356,19 @@ fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::
                 .iter()
                 .any(|a| valued(a) && a.get_short().is_some_and(|c| word.ends_with(c)))
     };
+    // As apk-tools finds the applet: the first word naming one that no global option
+    // takes as its value (`-s add`: mkpkg's `-s` takes a script, but `add` is the
+    // applet, and `-s` then --simulate).
+    let is_applet = |w: &str| cmd.get_subcommands().any(|sc| sc.get_name() == w);
+    let global_valued = |w: &str| {
+        cmd.get_arguments().any(|a| {
+            (a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values())
+                && (w
+                    .strip_prefix("--")
+                    .is_some_and(|l| a.get_long() == Some(l))
+                    || (w.len() == 2 && a.get_short().is_some_and(|c| w.ends_with(c))))
+        })
+    };
     let mut pos = None;
     let mut i = 1;
     while i < argv.len() {
@@ -364,7 +377,10 @@ fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::
             break;
         }
         if w.starts_with('-') && w.len() > 1 {
-            if takes_value(&w) {
+            let next_is_applet = argv
+                .get(i + 1)
+                .is_some_and(|n| is_applet(&n.to_string_lossy()));
+            if takes_value(&w) && (!next_is_applet || global_valued(&w)) {
                 i += 1;
             }
         } else {
