@@ -51,9 +51,9 @@ fn check_reports_invalid_versions() {
 
 #[test]
 fn unimplemented_options_and_applets_are_refused() {
-    let (code, _, err) = run(&["mkndx"]);
+    let (code, _, err) = run(&["convdb"]);
     assert_eq!(code, 1);
-    assert!(err.contains("'mkndx' is not implemented"), "{err}");
+    assert!(err.contains("'convdb' is not implemented"), "{err}");
     let (code, _, _) = run(&["--no-such-option", "version"]);
     assert_ne!(code, 0);
 }
