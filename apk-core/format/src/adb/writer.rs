@@ -86,18 +86,7 @@ impl Writer {
 
     /// A blob (null when empty).
     pub fn blob(&mut self, b: &[u8]) -> Val {
-        let n = b.len();
-        let (kind, head): (u32, Vec<u8>) = if n > 0xffff {
-            (value::TYPE_BLOB_32, (n as u32).to_le_bytes().to_vec())
-        } else if n > 0xff {
-            (value::TYPE_BLOB_16, (n as u16).to_le_bytes().to_vec())
-        } else if n > 0 {
-            (value::TYPE_BLOB_8, vec![n as u8])
-        } else {
-            return Val::NULL;
-        };
-        let offs = self.data(&[&head, b], head.len());
-        Self::at(kind, offs)
+        self.blob_parts(&[b])
     }
 
     /// A blob made of `parts` (hashed part by part, as apk-tools hashes it).
