@@ -561,15 +561,15 @@ impl Database {
             if update_error.is_some() {
                 action = "updating and opening";
             }
+            // A repository that cannot be used: listed (unavailable) and reported.
+            let refuse = |pool: &mut Pool, why: &str| {
+                pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                problem(action, update_error.as_deref().unwrap_or(why), true)
+            };
             let bytes = match read {
                 Ok(b) => b,
                 Err(why) => {
-                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    unavailable.push(problem(
-                        action,
-                        update_error.as_deref().unwrap_or(&why),
-                        true,
-                    ));
+                    unavailable.push(refuse(&mut pool, &why));
                     continue;
                 }
             };
@@ -591,15 +591,7 @@ impl Database {
                             unavailable.push(problem("updating", &why, false));
                         }
                     }
-                    Err(e) => {
-                        pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                        let why = e.apk_reason();
-                        unavailable.push(problem(
-                            action,
-                            update_error.as_deref().unwrap_or(&why),
-                            true,
-                        ));
-                    }
+                    Err(e) => unavailable.push(refuse(&mut pool, &e.apk_reason())),
                 }
                 continue;
             }
@@ -609,13 +601,7 @@ impl Database {
             let raw = match RawIndex::read(&bytes, opts.keys.as_ref(), &url) {
                 Ok(raw) => raw,
                 Err(e) => {
-                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    let why = e.apk_reason();
-                    unavailable.push(problem(
-                        action,
-                        update_error.as_deref().unwrap_or(&why),
-                        true,
-                    ));
+                    unavailable.push(refuse(&mut pool, &e.apk_reason()));
                     continue;
                 }
             };
@@ -626,13 +612,7 @@ impl Database {
             let records = match apk_format::v2::apkindex::parse_refs(&text, &what) {
                 Ok(r) if r.iter().all(has_identity) => r,
                 _ => {
-                    pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
-                    let why = "v2 database format error";
-                    unavailable.push(problem(
-                        action,
-                        update_error.as_deref().unwrap_or(why),
-                        true,
-                    ));
+                    unavailable.push(refuse(&mut pool, "v2 database format error"));
                     continue;
                 }
             };
