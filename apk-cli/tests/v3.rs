@@ -516,3 +516,188 @@ fn mkpkg_writes_what_apk_tools_writes() {
     ];
     assert_eq!(run(&bad).0, reference(&bad).0);
 }
+
+/// Runs `args` through apk-rs and the reference in `dir`, each writing its own copy of
+/// the file `OUT` names (`{out}` in the arguments); the two runs must print the same
+/// and exit alike, and the files must be the same once unpacked.
+fn mkndx_twin(dir: &Path, name: &str, args: &[&str]) -> (i32, String) {
+    let out_arg = |who: &str| format!("{name}-{who}.adb");
+    let with = |who: &str| -> Vec<String> {
+        args.iter()
+            .map(|a| a.replace("{out}", &out_arg(who)))
+            .collect()
+    };
+    let go = |bin: &Path, args: &[String]| {
+        let o = Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).replace(&out_arg("ours"), "OUT"),
+            String::from_utf8_lossy(&o.stderr).replace(&out_arg("ours"), "OUT"),
+        )
+    };
+    let ours = go(Path::new(env!("CARGO_BIN_EXE_apk")), &with("ours"));
+    let mut theirs = go(&twin::reference().unwrap(), &with("theirs"));
+    theirs.1 = theirs.1.replace(&out_arg("theirs"), "OUT");
+    theirs.2 = theirs.2.replace(&out_arg("theirs"), "OUT");
+    // The reference was built without help text and says so after a usage error
+    // (apk-rs has help: a difference README lists).
+    if theirs.1.starts_with("apk-tools 3.0.6, compiled for") {
+        theirs.1.clear();
+        theirs.2 = theirs
+            .2
+            .replace("ERROR: This apk-tools has been built without help\n", "");
+    }
+    assert_eq!(ours, theirs, "{name}: apk {args:?}");
+    let (a, b) = (dir.join(out_arg("ours")), dir.join(out_arg("theirs")));
+    assert_eq!(a.exists(), b.exists(), "{name}: output written by one only");
+    if a.exists() {
+        assert!(unpacked(&a) == unpacked(&b), "{name}: index differs");
+    }
+    (ours.0, ours.1)
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn mkndx_options_as_apk_tools_has_them() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    // Real Alpine v2 packages, signed by Alpine's key.
+    let real = shared.join("realdata/alpine-3.19.1/x86_64");
+    let v2 = [
+        "busybox-1.36.1-r15.apk",
+        "musl-1.2.4_git20230717-r4.apk",
+        "alpine-baselayout-3.4.3-r2.apk",
+        "alpine-base-3.19.1-r0.apk",
+    ];
+    for p in v2 {
+        std::fs::copy(real.join(p), dir.join(p)).unwrap();
+    }
+    let alpine_keys = shared.join("realdata/keys").display().to_string();
+    let untrusted = "--allow-untrusted";
+    let mut checks = 0;
+    let mut twin_run = |name: &str, args: &[&str]| {
+        checks += 1;
+        mkndx_twin(dir, name, args)
+    };
+    // v2 packages, signatures checked against Alpine's keys.
+    let mut a = vec!["--keys-dir", &alpine_keys, "mkndx", "-o", "{out}"];
+    a.extend(v2);
+    assert_eq!(twin_run("v2", &a).0, 0);
+    // v2 and v3 together; a v3 identity cut to 160 bits; verbose.
+    let mut a = vec![
+        untrusted,
+        "mkndx",
+        "-vv",
+        "--hash",
+        "sha256-160",
+        "-o",
+        "{out}",
+    ];
+    a.extend(v2);
+    a.extend(["hello.apk", "signed.apk"]);
+    twin_run("mixed", &a);
+    // A name specification kept in the index; files not named by it are warned of.
+    let mut a = vec![
+        untrusted,
+        "mkndx",
+        "--pkgname-spec",
+        "${arch}/${name}-${version}.apk",
+        "-o",
+        "{out}",
+    ];
+    a.extend(v2);
+    twin_run("spec", &a);
+    // Incremental: an older index (the reference's) reused for unchanged files.
+    let mut a = vec![untrusted.to_string(), "mkndx".into(), "-o".into()];
+    a.push(dir.join("old.adb").display().to_string());
+    a.extend(v2[..2].iter().map(|p| dir.join(p).display().to_string()));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    assert_eq!(reference(&a).0, 0);
+    let mut a = vec![untrusted, "mkndx", "-vv", "-x", "old.adb", "-o", "{out}"];
+    a.extend(v2);
+    twin_run("incremental", &a);
+    // Packages taken from the older index only, by a filter specification.
+    twin_run(
+        "filter",
+        &[
+            untrusted,
+            "mkndx",
+            "-vv",
+            "-x",
+            "old.adb",
+            "--filter-spec",
+            "${name}-${version}",
+            "-o",
+            "{out}",
+            "busybox-1.36.1-r15",
+            "nope-1.0",
+        ],
+    );
+    // Refusals.
+    for (name, args) in [
+        (
+            "badhash",
+            vec![untrusted, "mkndx", "--hash", "sha1", "-o", "{out}"],
+        ),
+        (
+            "rewrite",
+            vec![
+                untrusted,
+                "mkndx",
+                "--rewrite-arch",
+                "x86_64",
+                "-o",
+                "{out}",
+            ],
+        ),
+        (
+            "filternoindex",
+            vec![
+                untrusted,
+                "mkndx",
+                "--filter-spec",
+                "${name}",
+                "-o",
+                "{out}",
+            ],
+        ),
+        (
+            "missing",
+            vec![untrusted, "mkndx", "-o", "{out}", "nope.apk"],
+        ),
+        (
+            "noindex",
+            vec![untrusted, "mkndx", "-x", "nope.adb", "-o", "{out}"],
+        ),
+        (
+            "untrusted",
+            vec![
+                "--keys-dir",
+                &alpine_keys,
+                "mkndx",
+                "-o",
+                "{out}",
+                "hello.apk",
+            ],
+        ),
+    ] {
+        let (code, _) = twin_run(name, &args);
+        assert_ne!(code, 0, "{name}");
+    }
+    println!("mkndx: {checks} runs identical to apk-tools");
+}

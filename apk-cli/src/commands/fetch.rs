@@ -66,27 +66,18 @@ fn parse_time(s: &str) -> Option<u64> {
     u64::try_from(days * 86400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
-/// A package's file name by `--pkgname-spec` (`${name}`, `${version}`, `${arch}`).
+/// A package's file name by `--pkgname-spec` (`${name}`, `${version}`, `${arch}`,
+/// `${hash}`).
 fn pkgname_subst(spec: &str, pool: &Pool, id: PkgId) -> Result<String, String> {
     let p = pool.pkg(id);
-    let mut out = String::new();
-    let mut rest = spec;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let end = after
-            .find('}')
-            .ok_or("package name specification is invalid")?;
-        match &after[..end] {
-            "name" => out.push_str(pool.name(p.name)),
-            "version" => out.push_str(pool.pkg_version(p)),
-            "arch" => out.push_str(pool.info(id).arch.as_deref().unwrap_or("")),
-            _ => return Err("package name specification is invalid".into()),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    let checksum = pool.checksum(id);
+    let vars = apk_format::pkgname::PkgVars {
+        name: pool.name(p.name),
+        version: pool.pkg_version(p),
+        arch: pool.info(id).arch.as_deref().unwrap_or(""),
+        hash: checksum.as_ref().map_or(&[][..], |c| c.bytes()),
+    };
+    vars.expand(spec).map_err(|e| e.to_string())
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {

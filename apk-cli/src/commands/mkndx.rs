@@ -1,10 +1,13 @@
-//! `apk mkndx --output FILE [--description TEXT] PKG...`: a v3 index of v3 packages, as
-//! apk-tools 3's `mkndx` writes it (each package's signature checked first; the index
-//! signed with the global `--sign-key`, compressed with deflate).
+//! `apk mkndx --output FILE [OPTIONS] PKG...`: a v3 index of v2 and v3 packages, as
+//! apk-tools 3's `mkndx` writes it: each package's signature checked first, entries
+//! of an older index (`--index`) reused for files not newer than it, the index signed
+//! with the global `--sign-key` and compressed with deflate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use apk_format::adb::index::{IdentityHash, IndexBuilder, OldIndex};
 use apk_format::adb::{self, container, trust};
+use apk_format::pkgname;
 
 use crate::context::{self, Context};
 
@@ -16,15 +19,64 @@ pub struct Args {
     /// The index description
     #[arg(short = 'd', long, value_name = "TEXT")]
     description: Option<String>,
+    /// Reuse the entries of this older index for files not newer than it
+    #[arg(short = 'x', long, value_name = "INDEX")]
+    index: Option<PathBuf>,
+    /// Identity of v3 packages: sha256 (default) or sha256-160
+    #[arg(long, value_name = "HASH")]
+    hash: Option<String>,
+    /// How package files are named, stored in the index (default ${name}-${version}.apk)
+    #[arg(long, value_name = "SPEC")]
+    pkgname_spec: Option<String>,
+    /// Take the packages only from --index, naming them by SPEC instead of by file
+    #[arg(long, value_name = "SPEC")]
+    filter_spec: Option<String>,
+    /// Removed in apk-tools 3: use --pkgname-spec 'ARCH/${name}-${version}.apk'
+    #[arg(long, value_name = "ARCH")]
+    rewrite_arch: Option<String>,
     #[arg(value_name = "PACKAGE")]
-    packages: Vec<PathBuf>,
+    packages: Vec<String>,
+}
+
+fn mtime(p: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map_or(0, |m| m.mtime())
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(output) = args.output else {
+    let hash = match args.hash.as_deref().map(IdentityHash::by_name) {
+        None => IdentityHash::Sha256,
+        Some(Some(h)) => h,
+        Some(None) => {
+            let h = args.hash.as_deref().unwrap_or("");
+            context::error(format!("hash '{h}' not recognized or allowed"));
+            context::error(format!(
+                "command line: invalid argument for option 'hash': '{h}'"
+            ));
+            return 1;
+        }
+    };
+    if let Some(arch) = &args.rewrite_arch {
+        context::error(format!(
+            "--rewrite-arch is removed, use instead: --pkgname-spec '{arch}/${{name}}-${{version}}.apk'"
+        ));
+        return 1;
+    }
+    let Some(output) = args.output.as_ref() else {
         context::error("Please specify --output FILE");
         return 99;
     };
+    let mut lookup_spec = args
+        .pkgname_spec
+        .clone()
+        .unwrap_or_else(|| pkgname::DEFAULT.to_owned());
+    if let Some(f) = &args.filter_spec {
+        if args.index.is_none() {
+            context::error("--filter-spec requires --index");
+            return 99;
+        }
+        lookup_spec = f.clone();
+    }
     let keys = match ctx.keyring() {
         Ok(k) => k,
         Err(e) => {
@@ -32,21 +84,82 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return 1;
         }
     };
-    let mut files = Vec::new();
-    let mut errors = 0;
-    for p in &args.packages {
-        let what = p.display().to_string();
-        let checked = apk_core::fs::atomic::read(p).and_then(|bytes| {
-            if let Some(k) = &keys {
-                let pkg = apk_format::Package::parse(&bytes, &what)?;
-                pkg.verify_signature(&bytes, k, &what)?;
-            }
-            Ok(bytes)
+    // The older index: read, decompressed and checked before any package.
+    let mut old_bytes = None;
+    let mut index_mtime = 0;
+    if let Some(x) = &args.index {
+        let what = x.display().to_string();
+        index_mtime = mtime(x);
+        let opened = apk_core::fs::atomic::read(x).and_then(|b| {
+            let (plain, _) = container::decompress(&b, &what)?;
+            let plain = plain.into_owned();
+            OldIndex::open(&plain, keys.as_ref(), &what)?;
+            Ok(plain)
         });
-        match checked {
-            Ok(bytes) => files.push((bytes, what)),
+        match opened {
+            Ok(p) => old_bytes = Some(p),
             Err(e) => {
                 context::error(format!("{what}: {}", e.apk_reason()));
+                return 99;
+            }
+        }
+    }
+    let old = match old_bytes.as_deref().map(|p| OldIndex::open(p, None, "")) {
+        Some(Ok(o)) => Some(o),
+        _ => None,
+    };
+    let mut builder = IndexBuilder::new();
+    let (mut errors, mut new) = (0, 0);
+    for arg in &args.packages {
+        let mut size = 0;
+        let mut use_previous = true;
+        if args.filter_spec.is_none() {
+            match std::fs::metadata(arg) {
+                Ok(m) => {
+                    use std::os::unix::fs::MetadataExt;
+                    size = m.len();
+                    use_previous = index_mtime >= m.mtime();
+                }
+                Err(e) => {
+                    context::error(format!("{arg}: {}", apk_format::error::io_reason(&e)));
+                    errors += 1;
+                    continue;
+                }
+            }
+        }
+        let found = old
+            .as_ref()
+            .filter(|_| use_previous)
+            .and_then(|o| Some((o, o.find(arg, size, &lookup_spec)?)));
+        if let Some((o, n)) = found {
+            if ctx.verbosity >= 2 {
+                println!("{arg}: indexed from old index");
+            }
+            builder.add_old(o, n);
+            continue;
+        }
+        if args.filter_spec.is_some() {
+            continue;
+        }
+        match add_package(&mut builder, arg, keys.as_ref(), hash) {
+            Ok(()) => {
+                if let Some(spec) = &args.pkgname_spec {
+                    let named = pkgname::subst(spec, |k| builder.last_field(k));
+                    if named.as_deref().map(pkgname::last_segment).ok()
+                        != Some(pkgname::last_segment(arg))
+                    {
+                        crate::output::warning(format!(
+                            "{arg}: not matching package name specification '{spec}'"
+                        ));
+                    }
+                }
+                if ctx.verbosity >= 2 {
+                    println!("{arg}: indexed new package");
+                }
+                new += 1;
+            }
+            Err(e) => {
+                context::error(format!("{arg}: {}", e.apk_reason()));
                 errors += 1;
             }
         }
@@ -55,30 +168,53 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         context::error(format!("{errors} errors, not creating index"));
         return 99;
     }
-    let refs: Vec<(&[u8], &str)> = files
-        .iter()
-        .map(|(b, w)| (b.as_slice(), w.as_str()))
-        .collect();
-    let result = adb::index::build(&refs, args.description.as_deref()).and_then(|tree| {
+    let total = builder.len();
+    let tree = builder.finish(args.description.as_deref(), args.pkgname_spec.as_deref());
+    let result = (|| {
         let mut sigs = Vec::new();
         for key in &ctx.opts.sign_key {
             let (k, _) = apk_format::sign::PrivateKey::load(key)?;
             sigs.push(trust::sign(adb::SCHEMA_INDEX, &tree, &k)?);
         }
         let file = container::write(adb::SCHEMA_INDEX, &tree, &sigs);
-        apk_core::fs::atomic::write_atomically(&output, &container::compress_deflate(&file))
-    });
+        apk_core::fs::atomic::write_atomically(output, &container::compress_deflate(&file))
+    })();
     match result {
         Ok(()) => {
-            println!(
-                "Index has {n} packages (of which {n} are new)",
-                n = files.len()
-            );
+            if ctx.verbosity >= 1 {
+                println!("Index has {total} packages (of which {new} are new)");
+            }
             0
         }
         Err(e) => {
             context::error(format!("Index creation failed: {}", e.apk_reason()));
             99
+        }
+    }
+}
+
+/// Reads a package of either format, checks its signature (with `keys`) and adds it.
+fn add_package(
+    builder: &mut IndexBuilder,
+    path: &str,
+    keys: Option<&apk_format::sign::Keyring>,
+    hash: IdentityHash,
+) -> apk_format::Result<()> {
+    let bytes = apk_core::fs::atomic::read(Path::new(path))?;
+    let pkg = apk_format::Package::parse(&bytes, path)?;
+    if let Some(k) = keys {
+        pkg.verify_signature(&bytes, k, path)?;
+    }
+    match &pkg {
+        apk_format::Package::V3(_) => builder.add_v3(&bytes, path, hash),
+        apk_format::Package::V2(p) => {
+            let identity = p
+                .info
+                .checksum
+                .as_ref()
+                .map(|c| c.bytes().to_vec())
+                .unwrap_or_default();
+            builder.add_v2(&p.pkginfo.fields, &identity, bytes.len() as u64, path)
         }
     }
 }

@@ -446,6 +446,21 @@ impl<'a> Engine<'a> {
         dep_hits(Field::Depends, deps.depends, false, &mut hits);
         dep_hits(Field::Provides, deps.provides, true, &mut hits);
         dep_hits(Field::InstallIf, deps.install_if, false, &mut hits);
+        if fields.has(Field::Recommends) {
+            for d in &info.recommends {
+                if term.matches(&d.name)
+                    && (term.op.is_any()
+                        || (d.op == term.op && d.version.as_str() == term.version.as_str()))
+                {
+                    hits.push(true);
+                }
+            }
+        }
+        if fields.has(Field::Tags) {
+            for t in &info.tags {
+                hits.push(term.matches(t));
+            }
+        }
         if p.installed.is_some() {
             if fields.has(Field::Contents) {
                 for path in self.contents(pkg) {
@@ -628,6 +643,9 @@ impl<'a> Engine<'a> {
         list(ser, Field::Depends, &deps(d.depends), false);
         list(ser, Field::Provides, &deps(d.provides), false);
         list(ser, Field::InstallIf, &deps(d.install_if), false);
+        let recommends: Vec<String> = info.recommends.iter().map(|d| d.to_string()).collect();
+        list(ser, Field::Recommends, &recommends, false);
+        list(ser, Field::Tags, &info.tags, false);
         if fields.has(Field::Repositories) {
             ser.key(Field::Repositories.key());
             ser.start_array(None);
@@ -807,13 +825,7 @@ pub fn download_url(pool: &Pool, pkg: PkgId) -> Option<String> {
         repos &= local;
     }
     let i = (0..64).find(|i| repos & (1 << i) != 0)?;
-    let repo = apk_core::repo::Repository::from_url(&pool.repos[i].url, None);
-    let arch = pool
-        .info(pkg)
-        .arch
-        .clone()
-        .unwrap_or_else(|| pool.arches[0].clone());
-    Some(repo.package_url(&arch, pool.name(p.name), pool.pkg_version(p)))
+    apk_core::commit::package_url(pool, i, pkg, &pool.arches[0]).ok()
 }
 
 /// What a query's `--recursive` solve chose (nothing without it), errors reported.

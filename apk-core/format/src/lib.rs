@@ -28,6 +28,7 @@ pub mod error;
 pub mod hash;
 pub mod package;
 pub mod package_info;
+pub mod pkgname;
 pub mod sign;
 pub mod v2;
 pub mod version;

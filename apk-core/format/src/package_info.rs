@@ -41,6 +41,10 @@ pub struct PackageInfo {
     pub install_if: Vec<Dependency>,
     pub replaces: Vec<Dependency>,
     pub replaces_priority: Option<u32>,
+    /// Packages suggested with this one (v3 only; not installed by the solver).
+    pub recommends: Vec<Dependency>,
+    /// Words that classify the package (v3 `tags`; `g:` in the installed database).
+    pub tags: Vec<String>,
     /// Fields this version does not interpret, kept so that rewriting loses nothing.
     pub extra: Vec<(u8, String)>,
     /// Dependency fields (`D p i r`) that did not parse, kept verbatim. apk loads such a

@@ -92,6 +92,28 @@ pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
     ))
 }
 
+/// Where repository `repo` (an index into `pool.repos`) keeps `id`'s file: by the
+/// index's `pkgname-spec`, else apk-tools' default; `${arch}` is the package's own
+/// architecture (`default_arch` for a package without one).
+pub fn package_url(
+    pool: &Pool,
+    repo: usize,
+    id: PkgId,
+    default_arch: &str,
+) -> std::result::Result<String, apk_format::pkgname::SpecError> {
+    let r = &pool.repos[repo];
+    let pkg = pool.pkg(id);
+    let info = pool.info(id);
+    let checksum = pool.checksum(id);
+    let vars = apk_format::pkgname::PkgVars {
+        name: pool.name(pkg.name),
+        version: pool.pkg_version(pkg),
+        arch: info.arch.as_deref().unwrap_or(default_arch),
+        hash: checksum.as_ref().map_or(&[][..], |c| c.bytes()),
+    };
+    Repository::from_url(&r.url, None).package_url(r.pkgname_spec.as_deref(), &vars)
+}
+
 /// Where a package file can be read from, worked out from the pool (which stays on
 /// the thread that owns it) for the thread that reads ahead.
 pub(super) struct FetchJob {
@@ -105,7 +127,6 @@ pub(super) struct FetchJob {
 impl FetchJob {
     pub(super) fn new(pool: &Pool, id: PkgId, opts: &Options) -> FetchJob {
         let pkg = pool.pkg(id);
-        let name = pool.name(pkg.name);
         let urls = pool
             .repos
             .iter()
@@ -114,13 +135,7 @@ impl FetchJob {
             .filter(|(i, _)| {
                 *i < 64 && pkg.repos & (1 << i) != 0 && pool.available_repos & (1 << i) != 0
             })
-            .map(|(_, repo)| {
-                Repository::from_url(&repo.url, None).package_url(
-                    &opts.arch,
-                    name,
-                    pool.pkg_version(pkg),
-                )
-            })
+            .filter_map(|(i, _)| package_url(pool, i, id, &opts.arch).ok())
             .collect();
         let urls = match opts.local_files.get(&id) {
             Some(path) => vec![path.to_string_lossy().into_owned()],

@@ -46,7 +46,7 @@ mod stage;
 use crate::db::state::{self, Installed};
 use crate::fs::rootfs::{self, RootFs};
 use fetch::*;
-pub use fetch::{cache_file_name, fetch_package, FetchError};
+pub use fetch::{cache_file_name, fetch_package, package_url, FetchError};
 pub use hooks::{run_commit_hooks, HookTime};
 use stage::*;
 

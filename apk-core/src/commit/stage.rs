@@ -3,6 +3,7 @@
 //! recorded, and renamed into place only once the whole package is written.
 
 use super::*;
+use apk_format::PackageInfo;
 
 /// A package being written: its database record so far and its files under
 /// temporary names.
@@ -178,16 +179,15 @@ impl Committer<'_> {
             ..Stage::default()
         };
         let package = &prepared.package;
-        let origin = &package.info().origin;
-        let replaces = &package.info().replaces;
+        let info = package.info();
         let result = match &prepared.entries {
             Some(entries) => entries.iter().try_for_each(|(h, data)| {
-                self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                self.stage_entry(&mut stage, h, data, info, previous)
                     .map_err(|m| Error::format(what, m))
             }),
             None => package
                 .walk_data(&prepared.bytes, what, |h, data| {
-                    self.stage_entry(&mut stage, h, data, origin, replaces, previous)
+                    self.stage_entry(&mut stage, h, data, info, previous)
                         .map_err(|m| Error::format(what, m))
                 })
                 .map(|_| ()),
@@ -205,8 +205,7 @@ impl Committer<'_> {
         stage: &mut Stage,
         h: &EntryHeader,
         data: &[u8],
-        origin: &Option<String>,
-        replaces: &[Dependency],
+        info: &PackageInfo,
         previous: Option<&InstalledPackage>,
     ) -> std::result::Result<(), String> {
         let path = h.path.as_str();
@@ -250,18 +249,21 @@ impl Committer<'_> {
         if let Some(owner) = self.state.owner(path) {
             let oname = &owner.info.name;
             if previous.is_none_or(|p| &p.info.name != oname) {
-                let replaced = replaces.iter().any(|r| &r.name == oname);
-                let same_origin = origin.is_some() && *origin == owner.info.origin;
-                if !replaced && !same_origin {
-                    // As apk-tools: the file is skipped and the package marked broken
-                    // (`f:f`), or with --force-overwrite taken over with a warning.
-                    let msg = format!("{path} owned by {}.", owner.info.nv());
-                    if !self.opts.force_overwrite {
-                        self.error(format!("{}: trying to overwrite {msg}", stage.nv));
-                        stage.broken_files = true;
-                        return Ok(());
+                match replaces_file(&owner.info, info) {
+                    // The owner keeps it: the file is not written, nothing is wrong.
+                    Replaces::No => return Ok(()),
+                    Replaces::Yes => {}
+                    Replaces::Conflict => {
+                        // As apk-tools: the file is skipped and the package marked broken
+                        // (`f:f`), or with --force-overwrite taken over with a warning.
+                        let msg = format!("{path} owned by {}.", owner.info.nv());
+                        if !self.opts.force_overwrite {
+                            self.error(format!("{}: trying to overwrite {msg}", stage.nv));
+                            stage.broken_files = true;
+                            return Ok(());
+                        }
+                        (self.on)(Event::Warning(format!("{}: overwriting {msg}", stage.nv)));
                     }
-                    (self.on)(Event::Warning(format!("{}: overwriting {msg}", stage.nv)));
                 }
                 stage.takeovers.push(path.to_owned());
             }
@@ -454,5 +456,43 @@ impl Committer<'_> {
             return Ok(());
         }
         std::os::unix::fs::lchown(path, Some(acl.uid), Some(acl.gid))
+    }
+}
+
+/// Who keeps a file two packages ship, as apk-tools decides it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Replaces {
+    /// The new package takes it over.
+    Yes,
+    /// The installed owner keeps it; the new package does without.
+    No,
+    /// Neither says: an error unless forced.
+    Conflict,
+}
+
+/// `owner` has the file installed, `new` ships it too: each one's `replaces` naming
+/// the other (with its version) counts with its `replaces_priority`; the higher keeps
+/// the file, a tie goes to the new package; without any, packages of one origin
+/// share files.
+pub(super) fn replaces_file(owner: &PackageInfo, new: &PackageInfo) -> Replaces {
+    let prio = |by: &PackageInfo, of: &PackageInfo| -> i64 {
+        let names = |d: &&Dependency| {
+            d.name == of.name && !d.conflict && d.version_matches(&of.version, None)
+        };
+        if by.replaces.iter().any(|d| names(&d)) {
+            i64::from(by.replaces_priority.unwrap_or(0))
+        } else {
+            -1
+        }
+    };
+    let (a, b) = (prio(owner, new), prio(new, owner));
+    if a > b {
+        Replaces::No
+    } else if b >= 0
+        || (owner.origin.as_deref().is_some_and(|o| !o.is_empty()) && owner.origin == new.origin)
+    {
+        Replaces::Yes
+    } else {
+        Replaces::Conflict
     }
 }

@@ -584,6 +584,7 @@ impl Database {
                             !masked,
                         );
                         pool.repos[idx.index()].description = index.description;
+                        pool.repos[idx.index()].pkgname_spec = index.pkgname_spec;
                         for info in index.packages {
                             pool.add_package(info, Some(idx), None);
                         }

@@ -36,7 +36,7 @@ use apk_format::error::Result;
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
 // descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated.
-const FORMAT_VERSION: u32 = 10;
+const FORMAT_VERSION: u32 = 11;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
 /// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
 const MAX_PAYLOAD: u64 = 1 << 31;

@@ -145,9 +145,16 @@ impl Pool {
         for v in [i.provider_priority, i.replaces_priority] {
             w.opt_u64(v.map(u64::from));
         }
-        for list in [&i.depends, &i.provides, &i.install_if, &i.replaces] {
+        for list in [
+            &i.depends,
+            &i.provides,
+            &i.install_if,
+            &i.replaces,
+            &i.recommends,
+        ] {
             w.str(&apk_format::dep::format_list(list));
         }
+        w.str(&i.tags.join(" "));
         for fields in [&i.extra, &i.unparsed] {
             w.len(fields.len());
             for (l, v) in fields {
@@ -192,9 +199,15 @@ impl Pool {
             &mut i.provides,
             &mut i.install_if,
             &mut i.replaces,
+            &mut i.recommends,
         ] {
             *list = apk_format::dep::parse_list(r.str()?).ok()?;
         }
+        i.tags = r
+            .str()?
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect();
         for fields in [&mut i.extra, &mut i.unparsed] {
             let n = r.len()?;
             *fields = (0..n)
@@ -235,6 +248,7 @@ impl Pool {
             w.u16(r.tag.0);
             w.u8(u8::from(r.remote));
             w.opt_str(r.description.as_deref());
+            w.opt_str(r.pkgname_spec.as_deref());
         }
         w.u64(self.available_repos);
         w.u8(u8::from(self.has_broken) | (u8::from(self.has_uninstallable) << 1));
@@ -362,6 +376,7 @@ impl Pool {
                     tag: TagId(r.u16()?),
                     remote: r.u8()? != 0,
                     description: r.opt_string()?,
+                    pkgname_spec: r.opt_string()?,
                 })
             })
             .collect::<Option<_>>()?;

@@ -167,6 +167,8 @@ pub struct Repo {
     pub remote: bool,
     /// The index's description (`apk version -I`, `apk update`).
     pub description: Option<String>,
+    /// How the index names its package files (`pkgname-spec` of a v3 index).
+    pub pkgname_spec: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -308,6 +310,7 @@ impl Pool {
                 tag: TagId::DEFAULT,
                 remote: false,
                 description: None,
+                pkgname_spec: None,
             }],
             available_repos: RepoId::CACHED.bit(),
             ..Default::default()
@@ -546,6 +549,7 @@ impl Pool {
             tag,
             remote,
             description: None,
+            pkgname_spec: None,
         });
         self.tags[tag.index()].allowed_repos |= idx.bit();
         if available {

@@ -11,6 +11,7 @@ pub mod indexer;
 use std::collections::BTreeMap;
 
 use apk_format::error::{Error, Result};
+use apk_format::pkgname::{self, PkgVars, SpecError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepoKind {
@@ -56,25 +57,48 @@ impl Repository {
         }
     }
 
-    /// Where a package file lives.
-    pub fn package_url(&self, arch: &str, name: &str, version: &str) -> String {
-        match self.kind {
-            RepoKind::Ndx => {
-                let base = self.url.rsplit_once('/').map(|(b, _)| b).unwrap_or("");
-                format!("{base}/{name}-{version}.apk")
-            }
-            RepoKind::V2 | RepoKind::V3 => format!("{}/{arch}/{name}-{version}.apk", self.url),
-        }
+    /// Where a package file lives: by the index's own name specification when it has
+    /// one, else by apk-tools' default for the repository's kind. A spec holding `://`
+    /// is a whole URL; any other is below the repository's base (an index file's
+    /// folder, `.` for a bare file name).
+    pub fn package_url(
+        &self,
+        spec: Option<&str>,
+        vars: &PkgVars<'_>,
+    ) -> std::result::Result<String, SpecError> {
+        let (base, default) = match self.kind {
+            RepoKind::Ndx => (
+                self.url.rsplit_once('/').map_or(".", |(b, _)| b),
+                pkgname::DEFAULT,
+            ),
+            RepoKind::V2 | RepoKind::V3 => (self.url.as_str(), pkgname::DEFAULT_REPO),
+        };
+        let spec = spec.unwrap_or(default);
+        let name = vars.expand(spec)?;
+        Ok(if spec.contains("://") {
+            name
+        } else {
+            format!("{base}/{name}")
+        })
     }
 
-    /// A local filesystem path for `url` (plain path, `file://`, `test:`), if it is one.
+    /// A local filesystem path for `url` (plain path, relative or absolute, `file:`,
+    /// `test:`), if it is one: as apk-tools has it, anything but `scheme://...`.
     pub fn local_path(url: &str) -> Option<&str> {
         if url.starts_with('/') {
             return Some(url);
         }
-        url.strip_prefix("file://")
+        if let Some(p) = url
+            .strip_prefix("file://")
             .or_else(|| url.strip_prefix("test:"))
-            .map(|p| p.strip_prefix("//").map_or(p, |_| &p[1..]))
+        {
+            return Some(p.strip_prefix("//").map_or(p, |_| &p[1..]));
+        }
+        let head = &url.as_bytes()[..url.len().min(10)];
+        match head.iter().position(|&c| c == b':') {
+            Some(i) if url[i + 1..].starts_with("//") => None,
+            _ => Some(url),
+        }
     }
 }
 
@@ -369,9 +393,34 @@ v2 ${mirror}/${APK_ARCH}-extra
             repos[0].index_url("x86_64"),
             "https://dl-cdn.alpinelinux.org/alpine/v3.16/main/x86_64/APKINDEX.tar.gz"
         );
+        let a = PkgVars {
+            name: "a",
+            version: "1-r0",
+            arch: "x86_64",
+            hash: &[1, 2],
+        };
         assert_eq!(
-            repos[4].package_url("x86_64", "a", "1-r0"),
+            repos[4].package_url(None, &a).unwrap(),
             "file:///srv/repo/x86_64/a-1-r0.apk"
+        );
+        assert_eq!(
+            repos[4]
+                .package_url(Some("${name}.${hash}.apk"), &a)
+                .unwrap(),
+            "file:///srv/repo/x86_64/a.0102.apk"
+        );
+        assert_eq!(
+            repos[4]
+                .package_url(Some("https://x/${arch}/${name}.apk"), &a)
+                .unwrap(),
+            "https://x/x86_64/a.apk"
+        );
+        let bare = Repository::from_url("index.adb", None);
+        assert_eq!(bare.package_url(None, &a).unwrap(), "./a-1-r0.apk");
+        let v2 = Repository::from_url("https://h/main", None);
+        assert_eq!(
+            v2.package_url(None, &a).unwrap(),
+            "https://h/main/x86_64/a-1-r0.apk"
         );
         assert_eq!(
             Repository::local_path(&repos[4].url),

@@ -62,7 +62,7 @@ fn bad(field: &str, why: &str) -> Error {
 }
 
 /// A scalar written from its text, as the schema's `fromstring` does.
-fn scalar(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Result<Val> {
+pub(crate) fn scalar(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Result<Val> {
     Ok(match kind {
         Kind::Blob(Scalar::HexBlob) => {
             let b = crate::checksum::decode_hex(text).ok_or_else(|| bad(name, "not hex"))?;
@@ -107,40 +107,51 @@ fn scalar(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Result<Val> {
 fn dependencies(w: &mut Writer, field: &str, text: &str) -> Result<Val> {
     let mut items = Vec::new();
     for atom in text.split_whitespace() {
-        let d = dep::Dependency::parse(atom).map_err(|e| bad(field, &e.to_string()))?;
-        let name = w.blob(d.name.as_bytes());
-        // apk-tools' match bits: equal 1, less 2, greater 4, fuzzy 8, conflict 16.
-        let bits = d.op.bits();
-        let mut m = u64::from(bits & dep::Op::FUZZY);
-        if bits & dep::Op::EQUAL != 0 {
-            m |= super::dump::op::EQUAL;
-        }
-        if bits & dep::Op::LESS != 0 {
-            m |= super::dump::op::LESS;
-        }
-        if bits & dep::Op::GREATER != 0 {
-            m |= super::dump::op::GREATER;
-        }
-        if d.conflict {
-            m |= super::dump::op::CONFLICT;
-        }
-        let any = super::dump::op::EQUAL | super::dump::op::LESS | super::dump::op::GREATER;
-        let mut slots = vec![Val::NULL; 4];
-        slots[1] = name;
-        if m != any {
-            slots[2] = w.blob(d.version.as_bytes());
-            if m != super::dump::op::EQUAL {
-                slots[3] = w.int(m);
-            }
-        }
-        items.push(w.obj(&slots, TYPE_OBJECT));
+        items.push(dependency(w, field, atom)?);
     }
+    Ok(dependency_list(w, items, TYPE_OBJECT))
+}
+
+/// One dependency atom as an object.
+pub(crate) fn dependency(w: &mut Writer, field: &str, atom: &str) -> Result<Val> {
+    let d = dep::Dependency::parse(atom).map_err(|e| bad(field, &e.to_string()))?;
+    let name = w.blob(d.name.as_bytes());
+    // apk-tools' match bits: equal 1, less 2, greater 4, fuzzy 8, conflict 16.
+    let bits = d.op.bits();
+    let mut m = u64::from(bits & dep::Op::FUZZY);
+    if bits & dep::Op::EQUAL != 0 {
+        m |= super::dump::op::EQUAL;
+    }
+    if bits & dep::Op::LESS != 0 {
+        m |= super::dump::op::LESS;
+    }
+    if bits & dep::Op::GREATER != 0 {
+        m |= super::dump::op::GREATER;
+    }
+    if d.conflict {
+        m |= super::dump::op::CONFLICT;
+    }
+    let any = super::dump::op::EQUAL | super::dump::op::LESS | super::dump::op::GREATER;
+    let mut slots = vec![Val::NULL; 4];
+    slots[1] = name;
+    if m != any {
+        slots[2] = w.blob(d.version.as_bytes());
+        if m != super::dump::op::EQUAL {
+            slots[3] = w.int(m);
+        }
+    }
+    Ok(w.obj(&slots, TYPE_OBJECT))
+}
+
+/// Dependency objects as a list (`kind`: apk-tools writes some as arrays, some as
+/// objects), sorted with duplicates dropped; null when empty.
+pub(crate) fn dependency_list(w: &mut Writer, mut items: Vec<Val>, kind: u32) -> Val {
     let db = w.db();
     items.sort_by(|a, b| compare_obj(&db, &schema::DEPENDENCY, &db.obj(*a), &db.obj(*b)));
     items.dedup();
     let mut slots = vec![Val::NULL];
     slots.extend(items);
-    Ok(w.obj(&slots, TYPE_OBJECT))
+    w.obj(&slots, kind)
 }
 
 fn acl_obj(w: &mut Writer, a: &Acl) -> Val {

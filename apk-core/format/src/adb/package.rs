@@ -325,6 +325,13 @@ pub fn package_info(o: &Obj<'_>) -> PackageInfo {
         install_if: dependencies(&o.obj(pi::INSTALL_IF)),
         replaces: dependencies(&o.obj(pi::REPLACES)),
         replaces_priority: None,
+        recommends: dependencies(&o.obj(pi::RECOMMENDS)),
+        tags: {
+            let t = o.obj(pi::TAGS);
+            (1..=t.len())
+                .filter_map(|i| t.str(i).map(|s| s.into_owned()))
+                .collect()
+        },
         extra: Vec::new(),
         unparsed: Vec::new(),
     }

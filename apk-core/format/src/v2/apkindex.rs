@@ -85,6 +85,9 @@ impl PackageInfo {
                 }
             }
             b'q' => self.replaces_priority = Some(num(value, "replaces priority")?),
+            b'g' => self
+                .tags
+                .extend(value.split_ascii_whitespace().map(str::to_owned)),
             _ => return Ok(false),
         }
         Ok(true)
@@ -125,6 +128,10 @@ impl PackageInfo {
             ('i', &self.install_if),
             ('r', &self.replaces),
         ] {
+            // Tags come after the index fields, as apk-tools writes its database.
+            if letter == 'r' && !self.tags.is_empty() {
+                line('g', &self.tags.join(" "));
+            }
             if !list.is_empty() {
                 line(letter, &dep::format_list(list));
             }
