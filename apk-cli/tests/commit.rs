@@ -351,11 +351,15 @@ fn symlinks_in_the_root_cannot_lead_outside_it() {
     publish(
         &f.repo,
         vec![
-            spec("linker", "1.0-r0").entry(
-                "escape",
-                0o777,
-                DataNode::Symlink(outside.display().to_string()),
-            ),
+            // A size, as abuild's `du` gives any package: apk-tools (and apk-rs) read
+            // no file of a package installing nothing.
+            spec("linker", "1.0-r0")
+                .field("size", "4096")
+                .entry(
+                    "escape",
+                    0o777,
+                    DataNode::Symlink(outside.display().to_string()),
+                ),
             spec("writer", "1.0-r0")
                 .field("depend", "linker")
                 .file("escape/planted", "gotcha\n"),

@@ -268,7 +268,7 @@ fn fetch_downloads_over_http() {
 }
 
 #[test]
-fn cache_download_and_clean_follow_the_world() {
+fn cache_download_and_clean_as_apk_tools_does() {
     let r = setup();
     let (code, out) = r.apk(&["cache", "sync"]);
     assert_eq!(code, 1);
@@ -295,10 +295,22 @@ fn cache_download_and_clean_follow_the_world() {
         packages(),
         ["demo-base-1.0-r0", "demo-hello-1.0-r1", "demo-lib-2.1-r0"]
     );
+    // As apk-tools cleans: packages still available stay whatever the world says;
+    // a file that is no package (an unknown name, or a known name with the wrong size)
+    // goes.
     std::fs::write(r.root.join("etc/apk/world"), "demo-lib\n").unwrap();
+    let cache = r.root.join("var/cache/apk");
+    std::fs::write(cache.join("gone-1.0-r0.12345678.apk"), "x").unwrap();
+    let hello = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("demo-hello-"))
+        .unwrap();
+    std::fs::write(&hello, "truncated").unwrap();
     let (code, out) = r.apk(&["cache", "clean"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(packages(), ["demo-lib-2.1-r0"]);
+    assert_eq!(packages(), ["demo-base-1.0-r0", "demo-lib-2.1-r0"]);
     assert_eq!(r.cached_indexes().len(), 1);
 }
 

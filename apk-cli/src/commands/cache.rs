@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 
 use apk_core::commit::{cache_file_name, fetch_package};
+use std::path::Path;
+
 use apk_core::pool::PkgId;
 use apk_core::solver::{self, flags, Request};
 
@@ -82,43 +84,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut errors = 0;
     // As apk-tools: cleaning first (`purge` takes every package), then downloading.
     if args.action != "download" {
-        let purge = args.action == "purge";
-        let mut keep: BTreeSet<String> = if purge {
-            BTreeSet::new()
-        } else {
-            wanted
-                .iter()
-                .chain(db.pool.installed.iter())
-                .filter(|&&id| !in_local_repo(&db.pool, id))
-                .filter_map(|&id| cache_file_name(&db.pool, id))
-                .collect()
-        };
-        for repo in db.pool.repos.iter().skip(1) {
-            let arch = db.pool.arches.first().map(String::as_str).unwrap_or("");
-            let url = apk_core::repo::Repository::from_url(&repo.url, None).index_url(arch);
-            let index = apk_core::db::cached_index_path(&ctx.root, &url);
-            keep.extend(index.file_name().map(|n| n.to_string_lossy().into_owned()));
-        }
-        let names: Vec<String> = std::fs::read_dir(&cache_dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for name in names {
-            let ours = name.ends_with(".apk") || name.starts_with("APKINDEX.");
-            if !ours || keep.contains(&name) {
-                continue;
-            }
-            if ctx.verbosity > 1 {
-                println!("deleting {name}");
-            }
-            if let Err(e) = std::fs::remove_file(cache_dir.join(&name)) {
-                context::error(format!("{name}: {e}"));
-                errors += 1;
-            }
-        }
+        errors += clean(ctx, &db, &cache_dir, args.action == "purge");
     }
     if matches!(args.action.as_str(), "download" | "sync") {
         let opts = match ctx.commit_options(&db) {
@@ -200,6 +166,73 @@ pub fn precache(
 }
 
 /// Whether a repository on this machine (a folder, `file://`) has the package.
+/// `clean` (and `purge`): as apk-tools cleans the cache, every entry but `installed`
+/// is looked at. A known package stays unless it is in a local repository or neither
+/// installed nor available (`purge`: unless installed on a root in memory); an index
+/// stays if a configured repository's cached index has its name; anything else goes.
+fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bool) -> u32 {
+    let pool = &db.pool;
+    let arch = pool.arches.first().map(String::as_str).unwrap_or("");
+    let indexes: BTreeSet<String> = pool
+        .repos
+        .iter()
+        .skip(1)
+        .filter_map(|repo| {
+            let url = apk_core::repo::Repository::from_url(&repo.url, None).index_url(arch);
+            let index = apk_core::db::cached_index_path(&ctx.root, &url);
+            Some(index.file_name()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    let names: Vec<(String, u64)> = std::fs::read_dir(cache_dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let size = e.metadata().ok()?.len();
+                    Some((e.file_name().to_string_lossy().into_owned(), size))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // In directory order, as apk-tools walks it.
+    let permanent = !ctx.opts.root_tmpfs;
+    let mut errors = 0;
+    for (name, size) in names {
+        // apk-rs's own snapshot of the database (README) stays too.
+        if name == "installed" || name == "apk-rs.snapshot" {
+            continue;
+        }
+        let keep = match pool.cached_package(&name, size) {
+            Some(id) => {
+                let installed = pool.pkg(id).installed.is_some();
+                let available = pool.pkg(id).repos & pool.available_repos & !1 != 0;
+                !(purge && (permanent || !installed))
+                    && !in_local_repo(pool, id)
+                    && (installed || available)
+            }
+            None => indexes.contains(&name),
+        };
+        if keep {
+            continue;
+        }
+        if ctx.verbosity > 1 {
+            println!("deleting {name}");
+        }
+        if ctx.opts.simulate {
+            continue;
+        }
+        let path = cache_dir.join(&name);
+        let removed = std::fs::remove_file(&path).or_else(|e| match path.is_dir() {
+            true => std::fs::remove_dir(&path),
+            false => Err(e),
+        });
+        if let Err(e) = removed {
+            context::error(format!("{name}: {e}"));
+            errors += 1;
+        }
+    }
+    errors
+}
+
 fn in_local_repo(pool: &apk_core::pool::Pool, id: apk_core::pool::PkgId) -> bool {
     let repos = pool.pkg(id).repos;
     pool.repos

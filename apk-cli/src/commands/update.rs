@@ -12,7 +12,10 @@ pub fn run(ctx: &Context) -> u32 {
     }
     ctx.open_log();
     ctx.ensure_cache_dir();
-    let db = match ctx.open_db_updating(true) {
+    // As apk-tools: `update` treats every cached index as stale, unless the command
+    // line gave `--cache-max-age` (then it ages as usual; `-U` still forces).
+    let refresh = ctx.opts.update_cache || ctx.opts.cache_max_age.is_none();
+    let db = match ctx.open_db_updating(refresh) {
         Ok(db) => db,
         Err(e) => {
             context::error(e);

@@ -155,6 +155,13 @@ impl<'a> Engine<'a> {
     /// Which installed package owns `path` (a file or a folder).
     pub fn owner(&self, path: &str) -> Option<PkgId> {
         let rel = path.trim_start_matches('/').trim_end_matches('/');
+        // A folder's owner first, as apk-tools looks it up.
+        if let Some(o) = self.installed_state().and_then(|s| s.dir_owner(rel)) {
+            let name = self.pool().find_name(&o.info.name);
+            if let Some(p) = name.and_then(|n| self.pool().installed_of(n)) {
+                return Some(p);
+            }
+        }
         let mut dir_owner = None;
         for (&pkg, files) in &self.db.installed_files {
             for (d, f) in files {

@@ -11,12 +11,13 @@ pub(super) const READ_AHEAD: usize = 2;
 /// streamed while written.
 pub(super) const READ_AHEAD_LIMIT: u64 = 64 << 20;
 
-/// A virtual package (`add -t`) has no file: only its record lands. It comes from no
-/// repository and installs nothing (its identity is made up, as apk-tools makes it).
+/// A package whose file is never read: only its record lands. apk-tools reads no file
+/// for a package installing nothing (installed size 0: virtual packages of `add -t`,
+/// empty meta packages), so it runs none of its scripts either.
 pub(super) fn is_virtual(pool: &Pool, id: PkgId) -> bool {
     let pkg = pool.pkg(id);
-    pkg.repos == RepoId::CACHED.bit()
-        && (pool.checksum(id).is_none() || pool.installed_size(id) == 0)
+    pool.installed_size(id) == 0
+        || (pkg.repos == RepoId::CACHED.bit() && pool.checksum(id).is_none())
 }
 
 /// True for the changes that install a package file.
@@ -83,13 +84,7 @@ pub(super) fn prepare(job: &FetchJob, opts: &Options) -> std::result::Result<Pre
 /// A package's file name in the cache: `name-version.<hash>.apk`, the hash from its
 /// identity; `None` for packages without one.
 pub fn cache_file_name(pool: &Pool, id: PkgId) -> Option<String> {
-    let pkg = pool.pkg(id);
-    let hex = apk_format::checksum::encode_hex(&pool.checksum(id)?.bytes()[..4]);
-    Some(format!(
-        "{}-{}.{hex}.apk",
-        pool.name(pkg.name),
-        pool.pkg_version(pkg)
-    ))
+    pool.cache_file_name(id)
 }
 
 /// Where repository `repo` (an index into `pool.repos`) keeps `id`'s file: by the
@@ -122,6 +117,8 @@ pub(super) struct FetchJob {
     pub(super) checksum: Option<Checksum>,
     pub(super) cache_file: Option<PathBuf>,
     pub(super) urls: Vec<String>,
+    /// A file named on the command line: cached as apk-tools caches it.
+    pub(super) from_command_line: bool,
 }
 
 impl FetchJob {
@@ -137,6 +134,7 @@ impl FetchJob {
             })
             .filter_map(|(i, _)| package_url(pool, i, id, &opts.arch).ok())
             .collect();
+        let from_command_line = opts.local_files.contains_key(&id);
         let urls = match opts.local_files.get(&id) {
             Some(path) => vec![path.to_string_lossy().into_owned()],
             None => urls,
@@ -150,11 +148,13 @@ impl FetchJob {
                 .as_ref()
                 .and_then(|d| Some(d.join(cache_file_name(pool, id)?))),
             urls,
+            from_command_line,
         }
     }
 
     /// Reads the file: from the cache, else from the first repository that has it.
-    /// The flag tells whether it came over the network.
+    /// The flag tells whether it belongs in the cache, as apk-tools decides: it came
+    /// from a remote repository (`test:` ones included) or the command line.
     pub(super) fn fetch(
         &self,
         fetcher: &crate::repo::fetch::Fetcher,
@@ -165,7 +165,10 @@ impl FetchJob {
         let mut last_err = FetchError::NoRepository;
         for url in &self.urls {
             match fetcher.get(url, crate::repo::fetch::PACKAGE_LIMIT) {
-                Ok(b) => return Ok((b, crate::repo::fetch::is_network(url))),
+                Ok(b) => {
+                    let remote = crate::repo::fetch::is_network(url) || url.starts_with("test:");
+                    return Ok((b, remote || self.from_command_line));
+                }
                 Err(e) => last_err = FetchError::Failed(e),
             }
         }

@@ -332,7 +332,17 @@ impl Committer<'_> {
         let old_version = old.map(|o| pool.version(o).to_string());
 
         if is_virtual(pool, new) {
-            self.state.remove(&name);
+            // What an older version installed goes, as when it is purged.
+            if let Some(prev) = self.state.get(&name).cloned() {
+                for path in prev.file_paths() {
+                    if self.state.owner(&path).is_some_and(|o| o.info.name == name) {
+                        self.remove_file(&path);
+                    }
+                }
+            }
+            if let Some(prev) = self.state.remove(&name) {
+                self.remove_unused_dirs(&prev);
+            }
             self.state.insert(InstalledPackage {
                 info,
                 dirs: Vec::new(),
@@ -372,8 +382,27 @@ impl Committer<'_> {
 
         // Files the new version dropped, unless another package took them over.
         if let Some(prev) = &previous {
-            for path in prev.file_paths() {
-                let kept = stage.paths.contains(&path);
+            // A dropped path that is now one of the new files under another name (its
+            // folder moved behind a symlink, as in a /usr merge) stays: apk-tools
+            // compares device and inode.
+            let rootfs = &self.fs;
+            let file_id = |path: &str| {
+                use std::os::unix::fs::MetadataExt;
+                let host = rootfs.entry_path(path).ok()?;
+                let m = fs::symlink_metadata(host).ok()?;
+                Some((m.dev(), m.ino()))
+            };
+            let new_ids: std::collections::HashSet<(u64, u64)> =
+                stage.paths.iter().filter_map(|p| file_id(p)).collect();
+            let dropped: Vec<(String, bool)> = prev
+                .file_paths()
+                .map(|path| {
+                    let kept = stage.paths.contains(&path)
+                        || file_id(&path).is_some_and(|id| new_ids.contains(&id));
+                    (path, kept)
+                })
+                .collect();
+            for (path, kept) in dropped {
                 let note = if kept { " (not removing)" } else { "" };
                 (self.on)(Event::Trace(format!("{path}{note}")));
                 let still_ours = self.state.owner(&path).is_some_and(|o| o.info.name == name);

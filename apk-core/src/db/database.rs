@@ -119,6 +119,23 @@ pub fn set_cache_dir(dir: PathBuf) {
     let _ = CACHE_DIR.set(dir);
 }
 
+/// The package files in the package cache (`etc/apk/cache`), with their sizes.
+fn cached_files(root: &Path) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = std::fs::read_dir(index_cache_dir(root))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let size = e.metadata().ok()?.len();
+                    name.ends_with(".apk").then_some((name, size))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
 /// The cached copy of a network repository's index, named as apk-tools 3 names it (so
 /// either tool uses the other's): `APKINDEX.<hash>.tar.gz`, the hash the first eight hex
 /// digits of the SHA-256 of the index URL.
@@ -133,7 +150,10 @@ pub fn cached_index_path(root: &Path, index_url: &str) -> PathBuf {
 /// cached copy is missing or stale (or always with `--no-cache`).
 pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexSource {
     let url = repo.index_url(arch);
-    if !crate::repo::fetch::is_network(&url) {
+    // `test:` repositories are read from disk but are remote otherwise (cached), as
+    // apk-tools has them.
+    let test = url.starts_with("test:");
+    if !crate::repo::fetch::is_network(&url) && !test {
         return match Repository::local_path(&url) {
             Some(p) => IndexSource::File(PathBuf::from(p)),
             None => IndexSource::Unavailable("opening", "unsupported repository URL".into()),
@@ -141,7 +161,7 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
     }
     let limit = crate::repo::fetch::INDEX_LIMIT;
     if opts.no_cache {
-        if opts.no_network {
+        if opts.no_network && !test {
             return IndexSource::Unavailable("fetching", "network access is disabled".into());
         }
         return match opts.fetcher.get(&url, limit) {
@@ -335,6 +355,11 @@ impl Inputs {
         let mut k = snapshot::KeyBuilder::default();
         k.add("arches", self.arches.join(" ").as_bytes());
         k.add("no-network", &[u8::from(opts.no_network)]);
+        // Which packages are cached decides what installs without a network.
+        for (name, size) in cached_files(root) {
+            k.add("cached", name.as_bytes());
+            k.add("cached-size", &size.to_le_bytes());
+        }
         k.add(
             "repositories",
             self.repositories_text.as_deref().unwrap_or("").as_bytes(),
@@ -629,6 +654,9 @@ impl Database {
             }
         }
         pool.finish();
+        if !opts.no_cache {
+            pool.mark_cached(&cached_files(&opts.root));
+        }
         self.pool = pool;
         self.unavailable = unavailable;
         self.installed_files = installed_files;

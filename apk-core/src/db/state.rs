@@ -12,6 +12,7 @@ use crate::db::installed::{self, InstalledPackage};
 use apk_format::checksum::Checksum;
 use apk_format::error::{Error, Result};
 use apk_format::v2::archive::{self, TarWriter};
+use apk_format::PackageInfo;
 
 pub const INSTALLED: &str = "lib/apk/db/installed";
 /// The scripts database as apk-tools 2 keeps it (and 3 keeps using where it exists).
@@ -191,6 +192,23 @@ impl Installed {
     /// The name of the package owning `path`.
     pub fn owner(&self, path: &str) -> Option<&InstalledPackage> {
         self.owners.get(path).and_then(|&s| self.slots[s].as_ref())
+    }
+
+    /// The package owning folder `dir` (relative, no slashes at the ends) among those
+    /// listing it, as apk-tools settles it in database order: the one replacing the
+    /// others by `replaces_priority`, else the one whose origin is its own name, else
+    /// the first by name.
+    pub fn dir_owner(&self, dir: &str) -> Option<&InstalledPackage> {
+        let mut owner: Option<&InstalledPackage> = None;
+        for p in self.slots.iter().flatten() {
+            if !p.dirs.iter().any(|d| d.path == dir) {
+                continue;
+            }
+            if owner.is_none_or(|o| replaces_dir(&o.info, &p.info)) {
+                owner = Some(p);
+            }
+        }
+        owner
     }
 
     /// The recorded checksum of an owned file.
@@ -391,4 +409,29 @@ impl Installed {
         }
         out
     }
+}
+
+/// Does `new` take the ownership of a folder from `owner` (apk-tools' rule)?
+pub fn replaces_dir(owner: &PackageInfo, new: &PackageInfo) -> bool {
+    if owner.name == new.name {
+        return true;
+    }
+    let (a, b) = (
+        owner.replaces_priority.unwrap_or(0),
+        new.replaces_priority.unwrap_or(0),
+    );
+    if a != b {
+        return a < b;
+    }
+    if let Some(o) = owner.origin.as_deref().filter(|o| !o.is_empty()) {
+        if new.origin.as_deref() == Some(o) {
+            if o == owner.name {
+                return false;
+            }
+            if o == new.name {
+                return true;
+            }
+        }
+    }
+    owner.name > new.name
 }

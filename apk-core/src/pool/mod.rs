@@ -458,6 +458,43 @@ impl Pool {
         &self.packages[id.index()]
     }
 
+    /// A package's file name in the package cache (apk-tools'
+    /// `${name}-${version}.${hash:8}.apk`); `None` for a package without identity.
+    pub fn cache_file_name(&self, id: PkgId) -> Option<String> {
+        let pkg = self.pkg(id);
+        let hex = apk_format::checksum::encode_hex(&self.checksum(id)?.bytes()[..4]);
+        Some(format!(
+            "{}-{}.{hex}.apk",
+            self.name(pkg.name),
+            self.pkg_version(pkg)
+        ))
+    }
+
+    /// The package a file in the package cache is, as apk-tools finds it: one whose
+    /// cache name is `file` and whose size is `size`.
+    pub fn cached_package(&self, file: &str, size: u64) -> Option<PkgId> {
+        file.char_indices()
+            .skip(1)
+            .filter(|&(_, c)| c == '-')
+            .filter_map(|(i, _)| self.find_name(&file[..i]))
+            .flat_map(|n| self.providers(n).iter().filter(|p| p.via.is_none()))
+            .map(|p| p.pkg)
+            .find(|&id| {
+                self.info(id).size == Some(size)
+                    && self.cache_file_name(id).as_deref() == Some(file)
+            })
+    }
+
+    /// Marks the packages whose files are in the package cache `dir` (`(name, size)`
+    /// of its entries) as cached: installable without their repository.
+    pub fn mark_cached(&mut self, entries: &[(String, u64)]) {
+        for (name, size) in entries {
+            if let Some(id) = self.cached_package(name, *size) {
+                self.packages[id.index()].cached = true;
+            }
+        }
+    }
+
     /// The packages providing a name, in load order.
     pub fn providers(&self, name: NameId) -> &[Provider] {
         match self.providers_building.get(name.index()) {
