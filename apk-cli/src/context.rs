@@ -30,6 +30,10 @@ pub struct GlobalOpts {
     /// Sign what is written (v3 files) with the private key FILE
     #[arg(long, global = true, value_name = "FILE")]
     pub sign_key: Vec<PathBuf>,
+    /// How written ADB files are compressed: none, deflate[:0-9] (the default) or
+    /// zstd[:0-22]
+    #[arg(long, global = true, value_name = "ALG[:LEVEL]", value_parser = parse_compression)]
+    pub compression: Option<apk_format::adb::container::CompressionSpec>,
     /// The package architecture
     #[arg(long, global = true, value_name = "ARCH")]
     pub arch: Vec<String>,
@@ -641,4 +645,8 @@ impl Context {
 /// Prints an error as apk does.
 pub fn error(e: impl std::fmt::Display) {
     crate::output::err(&format!("ERROR: {e}"));
+}
+
+fn parse_compression(s: &str) -> Result<apk_format::adb::container::CompressionSpec, String> {
+    apk_format::adb::container::CompressionSpec::parse(s).ok_or_else(|| "invalid".to_owned())
 }

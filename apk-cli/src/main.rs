@@ -426,6 +426,26 @@ fn usage_error(e: &clap::Error) -> u8 {
                 return 1;
             }
         }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(a)) => a.clone(),
+                _ => String::new(),
+            };
+            let value = match e.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(v)) => v.clone(),
+                _ => String::new(),
+            };
+            // `--compression <SPEC>` → `compression`, as apk-tools names options.
+            let name = arg
+                .split([' ', '='])
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('-');
+            if !name.is_empty() {
+                eprintln!("ERROR: command line: invalid argument for option '{name}': '{value}'");
+                return 1;
+            }
+        }
         _ => {}
     }
     let text = e.render().to_string();

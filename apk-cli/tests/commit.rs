@@ -353,13 +353,11 @@ fn symlinks_in_the_root_cannot_lead_outside_it() {
         vec![
             // A size, as abuild's `du` gives any package: apk-tools (and apk-rs) read
             // no file of a package installing nothing.
-            spec("linker", "1.0-r0")
-                .field("size", "4096")
-                .entry(
-                    "escape",
-                    0o777,
-                    DataNode::Symlink(outside.display().to_string()),
-                ),
+            spec("linker", "1.0-r0").field("size", "4096").entry(
+                "escape",
+                0o777,
+                DataNode::Symlink(outside.display().to_string()),
+            ),
             spec("writer", "1.0-r0")
                 .field("depend", "linker")
                 .file("escape/planted", "gotcha\n"),

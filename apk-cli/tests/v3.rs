@@ -701,3 +701,72 @@ fn mkndx_options_as_apk_tools_has_them() {
     }
     println!("mkndx: {checks} runs identical to apk-tools");
 }
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn compression_variants_as_apk_tools_writes_and_reads_them() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = |n: &str| tmp.path().join(n).display().to_string();
+    let mut checks = 0;
+    for spec in [
+        "none",
+        "deflate",
+        "deflate:1",
+        "deflate:9",
+        "zstd",
+        "zstd:3",
+        "zstd:22",
+    ] {
+        let (ours, theirs) = (f("ours.apk"), f("theirs.apk"));
+        let args = |out: &str| -> Vec<String> {
+            [
+                "--allow-untrusted",
+                "--compression",
+                spec,
+                "mkpkg",
+                "-I",
+                "name:z",
+                "-I",
+                "version:1.0",
+                "-I",
+                "arch:x86_64",
+                "-o",
+                out,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let a = args(&ours);
+        let b = args(&theirs);
+        assert_eq!(run(&a.iter().map(String::as_str).collect::<Vec<_>>()).0, 0);
+        assert_eq!(
+            reference(&b.iter().map(String::as_str).collect::<Vec<_>>()).0,
+            0
+        );
+        // The same header (algorithm and level), the same contents once unpacked.
+        let head = |p: &str| std::fs::read(p).unwrap()[..6].to_vec();
+        assert_eq!(head(&ours), head(&theirs), "{spec}");
+        assert!(
+            unpacked(Path::new(&ours)) == unpacked(Path::new(&theirs)),
+            "{spec}"
+        );
+        // Each tool reads the other's file as it reads its own.
+        for p in [&ours, &theirs] {
+            let dump = ["--allow-untrusted", "adbdump", p.as_str()];
+            assert_eq!(run(&dump), reference(&dump), "{spec}: adbdump {p}");
+            let verify = ["--allow-untrusted", "verify", p.as_str()];
+            assert_eq!(run(&verify), reference(&verify), "{spec}: verify {p}");
+            checks += 2;
+        }
+    }
+    let bad = ["mkpkg", "--compression", "zstd:23"];
+    assert_eq!(run(&bad), reference(&bad));
+    println!("compression: {checks} comparisons identical");
+}

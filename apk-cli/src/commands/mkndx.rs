@@ -177,7 +177,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             sigs.push(trust::sign(adb::SCHEMA_INDEX, &tree, &k)?);
         }
         let file = container::write(adb::SCHEMA_INDEX, &tree, &sigs);
-        apk_core::fs::atomic::write_atomically(output, &container::compress_deflate(&file))
+        apk_core::fs::atomic::write_atomically(
+            output,
+            &container::compress(&file, ctx.opts.compression.unwrap_or_default()),
+        )
     })();
     match result {
         Ok(()) => {

@@ -288,6 +288,9 @@ fn make(ctx: &Context, args: &Args) -> Result<(), String> {
             ))
         }
     };
-    apk_core::fs::atomic::write_atomically(&output, &container::compress_deflate(&file))
-        .map_err(|e| e.to_string())
+    apk_core::fs::atomic::write_atomically(
+        &output,
+        &container::compress(&file, ctx.opts.compression.unwrap_or_default()),
+    )
+    .map_err(|e| e.to_string())
 }

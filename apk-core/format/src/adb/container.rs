@@ -64,10 +64,7 @@ pub fn decompress<'a>(bytes: &'a [u8], what: &str) -> Result<(Cow<'a, [u8]>, Com
             match alg {
                 0 => Ok((Cow::Owned(rest.to_vec()), Compression::None)),
                 1 => Ok((Cow::Owned(inflate(rest, what)?), Compression::Deflate)),
-                2 => Err(Error::not_supported(
-                    what,
-                    "zstd-compressed ADB is not supported by this build of apk-rs",
-                )),
+                2 => Ok((Cow::Owned(unzstd(rest, what)?), Compression::Zstd)),
                 n => Err(bad(&format!("unknown compression algorithm {n}"))),
             }
         }
@@ -82,6 +79,80 @@ fn inflate(raw: &[u8], what: &str) -> Result<Vec<u8>> {
         .read_to_end(&mut out)
         .map_err(|e| Error::format(what, format!("compressed ADB: {e}")))?;
     Ok(out)
+}
+
+fn unzstd(raw: &[u8], what: &str) -> Result<Vec<u8>> {
+    let bad = |e: std::io::Error| Error::format(what, format!("compressed ADB: {e}"));
+    let mut out = Vec::new();
+    let dec = zstd::stream::read::Decoder::with_buffer(raw).map_err(bad)?;
+    Bounded::new(dec, UNPACK_LIMIT)
+        .read_to_end(&mut out)
+        .map_err(bad)?;
+    Ok(out)
+}
+
+/// How to compress a written ADB file (`--compression ALG[:LEVEL]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompressionSpec {
+    /// `None` (the default): deflate in apk-tools' short `ADBd` form.
+    pub alg: Option<Compression>,
+    pub level: u8,
+}
+
+impl CompressionSpec {
+    /// `none`, `deflate[:0-9]`, `zstd[:0-22]`, as apk-tools reads the option.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (s, None),
+        };
+        let (alg, max) = match name {
+            "none" => (Compression::None, 0),
+            "deflate" => (Compression::Deflate, 9),
+            "zstd" => (Compression::Zstd, 22),
+            _ => return None,
+        };
+        let level = match level {
+            Some(l) if max > 0 => {
+                let n: u8 = l.parse().ok()?;
+                (n <= max).then_some(n)?
+            }
+            Some(_) => return None,
+            None => 0,
+        };
+        Some(CompressionSpec {
+            alg: Some(alg),
+            level: if alg == Compression::None { 1 } else { level },
+        })
+    }
+}
+
+/// Compresses an ADB file as apk-tools writes it: deflate (`ADBd`) by default,
+/// else `ADBc` with the algorithm and level, or the file as it is for `none`.
+pub fn compress(file: &[u8], spec: CompressionSpec) -> Vec<u8> {
+    use std::io::Write;
+    match spec.alg {
+        None => compress_deflate(file),
+        Some(Compression::None) => file.to_vec(),
+        Some(Compression::Deflate) if spec.level == 0 => compress_deflate(file),
+        Some(Compression::Deflate) => {
+            let mut out = b"ADBc\x01".to_vec();
+            out.push(spec.level);
+            let level = flate2::Compression::new(u32::from(spec.level));
+            let mut enc = flate2::write::DeflateEncoder::new(out, level);
+            // Writing into memory cannot fail.
+            let _ = enc.write_all(file);
+            enc.finish().unwrap_or_default()
+        }
+        Some(Compression::Zstd) => {
+            let mut out = b"ADBc\x02".to_vec();
+            out.push(spec.level);
+            // Level 0 is zstd's default; compressing into memory cannot fail.
+            let z = zstd::bulk::compress(file, i32::from(spec.level)).unwrap_or_default();
+            out.extend_from_slice(&z);
+            out
+        }
+    }
 }
 
 impl<'a> Container<'a> {
