@@ -70,8 +70,12 @@ enum Command {
     Extract(commands::extract::Args),
     /// Dump v3 (ADB) files as YAML or JSON
     Adbdump(commands::adbdump::Args),
-    /// Create a v3 repository index from v3 packages
+    /// Create a v3 repository index from packages
     Mkndx(commands::mkndx::Args),
+    /// Sign v3 (ADB) files in place
+    Adbsign(commands::adbsign::Args),
+    /// Convert v2 indexes to one v3 index (written to standard output)
+    Convndx(commands::convndx::Args),
     /// Create a v3 package
     Mkpkg(commands::mkpkg::Args),
     /// apk-tools applets this build does not have yet
@@ -129,13 +133,15 @@ impl Command {
             | Command::Adbdump(_)
             | Command::Mkndx(_)
             | Command::Mkpkg(_)
+            | Command::Adbsign(_)
+            | Command::Convndx(_)
             | Command::Other(_) => false,
         }
     }
 }
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "adbsign", "convdb", "convndx"];
+const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "convdb"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -549,6 +555,8 @@ fn main() -> ExitCode {
         Command::Query(a) => commands::query::run(&ctx, a),
         Command::Adbdump(a) => commands::adbdump::run(&ctx, a),
         Command::Mkndx(a) => commands::mkndx::run(&ctx, a),
+        Command::Adbsign(a) => commands::adbsign::run(&ctx, a),
+        Command::Convndx(a) => commands::convndx::run(&ctx, a),
         Command::Mkpkg(a) => commands::mkpkg::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Dot(a) => commands::dot::run(&ctx, a),

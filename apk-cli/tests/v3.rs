@@ -770,3 +770,133 @@ fn compression_variants_as_apk_tools_writes_and_reads_them() {
     assert_eq!(run(&bad), reference(&bad));
     println!("compression: {checks} comparisons identical");
 }
+
+/// Runs `args` with apk-rs and the reference in `dir`, returning both results with
+/// standard output as bytes.
+fn both_in(dir: &Path, args: &[&str]) -> ((i32, Vec<u8>, String), (i32, Vec<u8>, String)) {
+    let go = |bin: &Path| {
+        let o = Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            o.stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    (
+        go(Path::new(env!("CARGO_BIN_EXE_apk"))),
+        go(&twin::reference().unwrap()),
+    )
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn convndx_and_adbsign_as_apk_tools() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    let alpine_keys = shared.join("realdata/keys").display().to_string();
+    let mut checks = 0;
+    // Real Alpine indexes (the 3.16 one has versions apk-tools cannot convert, kept as
+    // its error values), checked against Alpine's keys; then one not trusted.
+    for idx in [
+        shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz"),
+        shared.join("realdata/alpine-3.19.1/x86_64/APKINDEX.tar.gz"),
+    ] {
+        let i = idx.display().to_string();
+        let (ours, theirs) = both_in(dir, &["--keys-dir", &alpine_keys, "convndx", &i]);
+        assert_eq!((ours.0, &ours.2), (theirs.0, &theirs.2), "convndx {i}");
+        let unpack = |b: &[u8]| apk_format::adb::decompress(b, "t").unwrap().0.into_owned();
+        assert!(unpack(&ours.1) == unpack(&theirs.1), "convndx {i}");
+        checks += 1;
+        let (ours, theirs) = both_in(dir, &["convndx", &i]);
+        assert_eq!(
+            (ours.0, ours.2),
+            (theirs.0, theirs.2),
+            "untrusted convndx {i}"
+        );
+        checks += 1;
+    }
+    // adbsign: a package with data blocks and an index, signatures kept or reset,
+    // compression kept or changed; RSA signatures are deterministic, so the files
+    // must be the same byte for byte.
+    let key = dir.join("test.rsa").display().to_string();
+    let keys = dir.join("keys").display().to_string();
+    for src in ["hello.apk", "signed.apk", "packages.adb"] {
+        for extra in [
+            &[][..],
+            &["--reset-signatures"][..],
+            &["--compression", "none"][..],
+        ] {
+            let (a, b) = (format!("a-{src}"), format!("b-{src}"));
+            std::fs::copy(dir.join(src), dir.join(&a)).unwrap();
+            std::fs::copy(dir.join(src), dir.join(&b)).unwrap();
+            let args = |f: &str| -> Vec<String> {
+                let mut v: Vec<String> = ["--allow-untrusted", "--sign-key", &key, "adbsign"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                v.extend(extra.iter().map(|s| s.to_string()));
+                v.push(f.to_string());
+                v
+            };
+            let ours = Command::new(env!("CARGO_BIN_EXE_apk"))
+                .args(args(&a))
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            let theirs = Command::new(twin::reference().unwrap())
+                .args(args(&b))
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            let err =
+                |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).replace("a-", "b-");
+            assert_eq!(ours.status.code(), theirs.status.code(), "{src} {extra:?}");
+            assert_eq!(err(&ours), err(&theirs), "{src} {extra:?}");
+            assert!(
+                unpacked(&dir.join(&a)) == unpacked(&dir.join(&b)),
+                "adbsign {src} {extra:?}"
+            );
+            let verify = |f: &str| {
+                reference(&[
+                    "--keys-dir",
+                    &keys,
+                    "verify",
+                    &dir.join(f).display().to_string(),
+                ])
+                .0
+            };
+            assert_eq!(verify(&a), verify(&b));
+            checks += 2;
+        }
+    }
+    // A file that does not verify is reported alike; apk-rs leaves it as it was, where
+    // apk-tools 3.0.6 leaves a truncated file behind (README lists the difference).
+    std::fs::copy(dir.join("hello.apk"), dir.join("u.apk")).unwrap();
+    let before = std::fs::read(dir.join("u.apk")).unwrap();
+    let args = ["--keys-dir", &keys, "--sign-key", &key, "adbsign", "u.apk"];
+    let (ours, theirs) = both_in(dir, &args);
+    assert_eq!((ours.0, ours.2), (theirs.0, theirs.2));
+    std::fs::copy(dir.join("hello.apk"), dir.join("u.apk")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apk"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(dir.join("u.apk")).unwrap(), before);
+    println!("convndx/adbsign: {checks} comparisons identical");
+}

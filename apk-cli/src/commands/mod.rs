@@ -1,9 +1,11 @@
 //! One module per applet, named after it: its clap arguments (`Args`) and `run`.
 
 pub mod adbdump;
+pub mod adbsign;
 pub mod add;
 pub mod audit;
 pub mod cache;
+pub mod convndx;
 pub mod del;
 pub mod dot;
 pub mod extract;

@@ -80,26 +80,54 @@ pub(crate) fn scalar(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Resu
             }
             w.blob(text.as_bytes())
         }
+        // As apk-tools reads a number: digits only, none at all being 0.
+        Kind::Numeric(_) if text.is_empty() => w.int(0),
+        Kind::Numeric(_) if !text.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(bad(name, "not a number"))
+        }
         Kind::Numeric(_) => w.int(text.parse().map_err(|_| bad(name, "not a number"))?),
         Kind::Array(s) if std::ptr::eq(s, &schema::DEPENDENCY_ARRAY) => {
             dependencies(w, name, text)?
         }
         Kind::Array(_) => {
-            // Tags: letters, digits and `_+,-.:=/[]` (apk-tools' tag characters).
+            // Tags: letters, digits and `_+,-.:=/[]` (apk-tools' tag characters), each
+            // written as it is read (so a bad one leaves those before it written, as
+            // apk-tools leaves them).
             let tag_char = |c: char| c.is_ascii_alphanumeric() || "_+,-.:=/[]".contains(c);
-            if let Some(t) = text.split_whitespace().find(|t| !t.chars().all(tag_char)) {
-                return Err(bad(name, &format!("invalid tag '{t}'")));
-            }
-            let items: Vec<Val> = text
-                .split_whitespace()
-                .map(|t| w.blob(t.as_bytes()))
-                .collect();
             let mut slots = vec![Val::NULL];
-            slots.extend(items);
+            for t in text.split_whitespace() {
+                if !t.chars().all(tag_char) {
+                    return Err(bad(name, &format!("invalid tag '{t}'")));
+                }
+                slots.push(w.blob(t.as_bytes()));
+            }
             w.obj(&slots, TYPE_OBJECT)
         }
         _ => return Err(bad(name, "not settable")),
     })
+}
+
+/// A scalar from its text where apk-tools keeps going on a bad value (indexes
+/// converted from v2): the value that does not convert is stored as apk-tools stores
+/// it, an error value with its error code.
+pub(crate) fn scalar_or_error(w: &mut Writer, name: &str, kind: Kind, text: &str) -> Val {
+    // apk-tools' error numbers: EINVAL, and its own codes from 1024 on.
+    const EINVAL: u32 = 22;
+    const PKGNAME_FORMAT: u32 = 1060;
+    const PKGVERSION_FORMAT: u32 = 1061;
+    const DEPENDENCY_FORMAT: u32 = 1062;
+    const ADB_PACKAGE_FORMAT: u32 = 1072;
+    match scalar(w, name, kind, text) {
+        Ok(v) => v,
+        Err(_) => Val(super::value::TYPE_ERROR
+            | match kind {
+                Kind::Blob(Scalar::Version) => PKGVERSION_FORMAT,
+                Kind::Blob(Scalar::String) if name == "name" => PKGNAME_FORMAT,
+                Kind::Array(s) if std::ptr::eq(s, &schema::DEPENDENCY_ARRAY) => DEPENDENCY_FORMAT,
+                Kind::Array(_) => ADB_PACKAGE_FORMAT,
+                _ => EINVAL,
+            }),
+    }
 }
 
 /// A dependency list: each atom an object (name, version unless any, match unless

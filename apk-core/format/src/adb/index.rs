@@ -283,9 +283,9 @@ impl IndexBuilder {
                     continue;
                 }
                 _ => {
-                    // apk-tools ignores a value it cannot convert.
+                    // apk-tools goes on past a value it cannot convert.
                     let (name, kind) = PKGINFO.fields[f - 1];
-                    slots[f] = super::build::scalar(w, name, kind, v).unwrap_or(Val::NULL);
+                    slots[f] = super::build::scalar_or_error(w, name, kind, v);
                     continue;
                 }
             };
@@ -304,6 +304,72 @@ impl IndexBuilder {
         let v = w.obj(&slots, TYPE_OBJECT);
         self.push(v);
         Ok(())
+    }
+
+    /// Adds every record of a v2 index's text (`APKINDEX`) as apk-tools' `convndx`
+    /// converts them: each `X:value` line by its letter, in order, a value that does
+    /// not convert left out; a blank line ends a record. Returns how many were added.
+    pub fn add_v2_index(&mut self, text: &str) -> usize {
+        let before = self.pkgs.len();
+        let w = &mut self.w;
+        let mut slots = vec![Val::NULL; PKGINFO.fields.len() + 1];
+        let mut pending = false;
+        let mut records = Vec::new();
+        for line in text.split('\n') {
+            if line.len() < 2 {
+                if pending {
+                    records.push(w.obj(&slots, TYPE_OBJECT));
+                    slots.iter_mut().for_each(|v| *v = Val::NULL);
+                    pending = false;
+                }
+                continue;
+            }
+            let (letter, value) = (line.as_bytes()[0], line.get(2..).unwrap_or(""));
+            let f = match letter {
+                b'C' => pi::HASHES,
+                b'P' => pi::NAME,
+                b'V' => pi::VERSION,
+                b'T' => pi::DESCRIPTION,
+                b'U' => pi::URL,
+                b'I' => pi::INSTALLED_SIZE,
+                b'S' => pi::FILE_SIZE,
+                b'L' => pi::LICENSE,
+                b'A' => pi::ARCH,
+                b'D' => pi::DEPENDS,
+                b'i' => pi::INSTALL_IF,
+                b'p' => pi::PROVIDES,
+                b'k' => pi::PROVIDER_PRIORITY,
+                b'o' => pi::ORIGIN,
+                b'm' => pi::MAINTAINER,
+                b't' => pi::BUILD_TIME,
+                b'c' => pi::REPO_COMMIT,
+                b'g' => pi::TAGS,
+                b'r' => pi::REPLACES,
+                _ => continue,
+            };
+            pending = true;
+            slots[f] = match f {
+                pi::HASHES => match crate::checksum::Checksum::parse(value) {
+                    Ok(c) => w.blob(c.bytes()),
+                    Err(_) => continue,
+                },
+                pi::REPO_COMMIT => match value.get(..40).and_then(crate::checksum::decode_hex) {
+                    Some(b) => w.blob(&b),
+                    None => continue,
+                },
+                _ => {
+                    let (name, kind) = PKGINFO.fields[f - 1];
+                    super::build::scalar_or_error(w, name, kind, value)
+                }
+            };
+        }
+        if pending {
+            records.push(w.obj(&slots, TYPE_OBJECT));
+        }
+        for v in records {
+            self.push(v);
+        }
+        self.pkgs.len() - before
     }
 
     /// The index's tree: its description, name specification and entries (sorted).

@@ -21,6 +21,8 @@ pub const TYPE_BLOB_16: u32 = 0x9000_0000;
 pub const TYPE_BLOB_32: u32 = 0xa000_0000;
 pub const TYPE_ARRAY: u32 = 0xd000_0000;
 pub const TYPE_OBJECT: u32 = 0xe000_0000;
+/// A value that could not be made (apk-tools keeps it where a conversion failed).
+pub const TYPE_ERROR: u32 = 0xf000_0000;
 
 impl Val {
     pub const NULL: Val = Val(0);
