@@ -773,7 +773,10 @@ fn compression_variants_as_apk_tools_writes_and_reads_them() {
 
 /// Runs `args` with apk-rs and the reference in `dir`, returning both results with
 /// standard output as bytes.
-fn both_in(dir: &Path, args: &[&str]) -> ((i32, Vec<u8>, String), (i32, Vec<u8>, String)) {
+/// Exit code, standard output, standard error.
+type Ran = (i32, Vec<u8>, String);
+
+fn both_in(dir: &Path, args: &[&str]) -> (Ran, Ran) {
     let go = |bin: &Path| {
         let o = Command::new(bin)
             .args(args)
