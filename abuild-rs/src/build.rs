@@ -1170,7 +1170,14 @@ impl IndexState {
         let signed = apk_format::v2::signed::resign(&bytes, &key.0, &key.1, "APKINDEX.tar.gz")
             .map_err(|e| Failure(e.to_string()))?;
         apk_core::fs::atomic::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
-            .map_err(|e| Failure(e.to_string()))
+            .map_err(|e| Failure(e.to_string()))?;
+        // As abuild with `ABUILD_V3_INDEX` set: a v3 index of the same packages too.
+        if std::env::var_os("ABUILD_V3_INDEX").is_some_and(|v| !v.is_empty()) {
+            let arch = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            apk_core::repo::indexer::write_v3_index(dir, arch, description, &key.0)
+                .map_err(|e| Failure(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 

@@ -85,6 +85,7 @@ fn config() -> std::collections::HashMap<String, String> {
         "SRCDEST",
         "JOBS",
         "CARCH",
+        "ABUILD_V3_INDEX",
     ];
     let conf = std::env::var("ABUILD_CONF").unwrap_or_else(|_| "/etc/abuild.conf".into());
     let user = std::env::var("ABUILD_USERCONF").unwrap_or_else(|_| {
@@ -175,8 +176,10 @@ fn run(args: &[String]) -> Result<u8, Failure> {
         .clone()
         .or_else(|| conf.get("SRCDEST").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/var/cache/distfiles"));
-    if let Some(p) = conf.get("PACKAGER") {
-        std::env::set_var("PACKAGER", p);
+    for v in ["PACKAGER", "ABUILD_V3_INDEX"] {
+        if let Some(p) = conf.get(v) {
+            std::env::set_var(v, p);
+        }
     }
     let key = conf.get("PACKAGER_PRIVKEY").map(PathBuf::from);
     let dir = flags.dir.clone().unwrap_or_else(|| PathBuf::from("."));

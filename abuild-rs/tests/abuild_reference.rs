@@ -106,6 +106,16 @@ fn assert_same_packages(ours: &Path, theirs: &Path) -> BTreeMap<String, PathBuf>
 /// Builds `dir` with the real abuild and with abuild-rs, into `tmp/abuild` and
 /// `tmp/abuild-rs`; returns the two repository trees and abuild-rs's key folder.
 fn build_both(tmp: &Path, shared: &Path, dirs: &[PathBuf]) -> (PathBuf, PathBuf, PathBuf) {
+    build_both_with(tmp, shared, dirs, &[])
+}
+
+/// [`build_both`] with environment variables set for both builders.
+fn build_both_with(
+    tmp: &Path,
+    shared: &Path,
+    dirs: &[PathBuf],
+    env: &[(&str, &str)],
+) -> (PathBuf, PathBuf, PathBuf) {
     let (theirs, ours) = (tmp.join("abuild"), tmp.join("abuild-rs"));
     let keys = tmp.join("keys");
     run(Command::new(env!("CARGO_BIN_EXE_abuild-rs"))
@@ -118,7 +128,8 @@ fn build_both(tmp: &Path, shared: &Path, dirs: &[PathBuf]) -> (PathBuf, PathBuf,
             .arg(&theirs)
             .arg(tmp.join("abuild-key.rsa"))
             .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("PACKAGER", PACKAGER));
+            .env("PACKAGER", PACKAGER)
+            .envs(env.iter().copied()));
         run(Command::new(env!("CARGO_BIN_EXE_abuild-rs"))
             .args(["build", "-C"])
             .arg(dir)
@@ -127,7 +138,8 @@ fn build_both(tmp: &Path, shared: &Path, dirs: &[PathBuf]) -> (PathBuf, PathBuf,
             .arg("--sign-key")
             .arg(keys.join("builder.rsa"))
             .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("PACKAGER", PACKAGER));
+            .env("PACKAGER", PACKAGER)
+            .envs(env.iter().copied()));
     }
     (ours, theirs, keys)
 }
@@ -479,4 +491,146 @@ fn build_both_as_nobody(tmp: &Path, shared: &Path, dir: &Path) -> (PathBuf, Path
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .env("PACKAGER", PACKAGER));
     (ours, theirs, keys)
+}
+
+/// The dump of a v3 index by the reference, without what differs between two builds
+/// of the same packages by different gzip encoders (identities and file sizes) and
+/// the signature lines.
+fn index_dump_shape(index: &Path) -> Vec<String> {
+    let out = Command::new(apk_core::testing::reference_apk().unwrap())
+        .args(["--allow-untrusted", "adbdump"])
+        .arg(index)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "adbdump {}", index.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            !t.starts_with("hashes:") && !t.starts_with("file-size:") && !t.starts_with('#')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `ABUILD_V3_INDEX` set: abuild also writes a v3 index (`Packages.adb`, by apk-tools'
+/// `mkndx`) of the repository's packages, and an `ARCH -> .` link beside it. abuild-rs's
+/// must be what that `mkndx` call makes of abuild-rs's own packages, byte for byte,
+/// and have the shape of abuild's; apk-tools installs from it.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn v3_index_as_abuild_makes_it() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    let Some(reference) = apk_core::testing::reference_apk() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/abuild-splits/splitdemo");
+    let dir = tmp.path().join("abuild-splits/splitdemo");
+    common::copy_tree(&src, &dir);
+    // abuild runs with a clean environment (run-abuild.sh): the setting goes into the
+    // abuild.conf of a private build of the real abuild.
+    let prefix = tmp.path().join("abuild-prefix");
+    run(Command::new("bash")
+        .arg(shared.join("reference/build-abuild.sh"))
+        .arg(&prefix));
+    let conf = prefix.join("etc/abuild.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nexport ABUILD_V3_INDEX=1\n");
+    std::fs::write(&conf, text).unwrap();
+    let prefix_s = prefix.display().to_string();
+    let (ours, theirs, keys) = build_both_with(
+        tmp.path(),
+        &shared,
+        &[dir],
+        &[("ABUILD_V3_INDEX", "1"), ("ABUILD_PREFIX", &prefix_s)],
+    );
+    let (ours_dir, theirs_dir) = (
+        ours.join("abuild-splits/x86_64"),
+        theirs.join("abuild-splits/x86_64"),
+    );
+    for d in [&ours_dir, &theirs_dir] {
+        assert!(d.join("Packages.adb").is_file(), "{}", d.display());
+        assert_eq!(
+            std::fs::read_link(d.join("x86_64")).unwrap(),
+            Path::new(".")
+        );
+    }
+    // What abuild's own `apk mkndx` call makes of our packages.
+    let description = apk_format::adb::index::Index::read(
+        &std::fs::read(ours_dir.join("Packages.adb")).unwrap(),
+        None,
+        "ours",
+    )
+    .unwrap()
+    .description
+    .unwrap_or_default();
+    let mut pkgs: Vec<String> = std::fs::read_dir(&ours_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".apk"))
+        .map(|n| format!("./{n}"))
+        .collect();
+    pkgs.sort();
+    let out = Command::new(&reference)
+        .current_dir(&ours_dir)
+        .arg("--keys-dir")
+        .arg(&keys)
+        .args(["--sign-key"])
+        .arg(keys.join("builder.rsa"))
+        .args([
+            "mkndx",
+            "--quiet",
+            "--output",
+            "ref.adb",
+            "--description",
+            &description,
+        ])
+        .args(["--pkgname-spec", "x86_64/${name}-${version}.apk"])
+        .args(&pkgs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unpacked = |p: &Path| {
+        apk_format::adb::decompress(&std::fs::read(p).unwrap(), "t")
+            .unwrap()
+            .0
+            .into_owned()
+    };
+    assert!(
+        unpacked(&ours_dir.join("Packages.adb")) == unpacked(&ours_dir.join("ref.adb")),
+        "Packages.adb differs from apk-tools' mkndx of the same packages"
+    );
+    std::fs::remove_file(ours_dir.join("ref.adb")).unwrap();
+    assert_eq!(
+        index_dump_shape(&ours_dir.join("Packages.adb")),
+        index_dump_shape(&theirs_dir.join("Packages.adb"))
+    );
+    // apk-tools installs from it, by its own name specification.
+    let root = tmp.path().join("root");
+    let ndx = ours_dir.join("Packages.adb").display().to_string();
+    let out = Command::new(&reference)
+        .args(["--root"])
+        .arg(&root)
+        .args(["--initdb", "--no-scripts", "--keys-dir"])
+        .arg(&keys)
+        .args(["-X", &ndx, "add", "splitdemo"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -42,6 +42,11 @@ pub fn reference_apks() -> Option<Vec<PathBuf>> {
     Some(bins)
 }
 
+/// apk-tools 3.0.6 from the shared material (see [`reference_apks`]).
+pub fn reference_apk() -> Option<PathBuf> {
+    reference_apks()?.into_iter().next()
+}
+
 fn run_reference(bin: &std::path::Path, args: &[&std::ffi::OsStr]) -> (bool, String) {
     match std::process::Command::new(bin).args(args).output() {
         Ok(o) => {

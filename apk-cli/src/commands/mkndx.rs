@@ -141,7 +141,12 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         if args.filter_spec.is_some() {
             continue;
         }
-        match add_package(&mut builder, arg, keys.as_ref(), hash) {
+        match apk_core::repo::indexer::add_to_v3_index(
+            &mut builder,
+            Path::new(arg),
+            keys.as_ref(),
+            hash,
+        ) {
             Ok(()) => {
                 if let Some(spec) = &args.pkgname_spec {
                     let named = pkgname::subst(spec, |k| builder.last_field(k));
@@ -192,32 +197,6 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         Err(e) => {
             context::error(format!("Index creation failed: {}", e.apk_reason()));
             99
-        }
-    }
-}
-
-/// Reads a package of either format, checks its signature (with `keys`) and adds it.
-fn add_package(
-    builder: &mut IndexBuilder,
-    path: &str,
-    keys: Option<&apk_format::sign::Keyring>,
-    hash: IdentityHash,
-) -> apk_format::Result<()> {
-    let bytes = apk_core::fs::atomic::read(Path::new(path))?;
-    let pkg = apk_format::Package::parse(&bytes, path)?;
-    if let Some(k) = keys {
-        pkg.verify_signature(&bytes, k, path)?;
-    }
-    match &pkg {
-        apk_format::Package::V3(_) => builder.add_v3(&bytes, path, hash),
-        apk_format::Package::V2(p) => {
-            let identity = p
-                .info
-                .checksum
-                .as_ref()
-                .map(|c| c.bytes().to_vec())
-                .unwrap_or_default();
-            builder.add_v2(&p.pkginfo.fields, &identity, bytes.len() as u64, path)
         }
     }
 }

@@ -109,3 +109,74 @@ pub fn sort_records(pkgs: &mut [PackageInfo]) {
             .then_with(|| apk_format::version::compare(&a.version, &b.version))
     });
 }
+
+/// Reads a package of either format, checks its signature (with `keys`) and adds its
+/// entry to a v3 index, as apk-tools' `mkndx` indexes a new package: a v2 package by
+/// its `.PKGINFO` and the SHA-1 of its control stream, a v3 one by its metadata and
+/// the SHA-256 of its tree (`hash`).
+pub fn add_to_v3_index(
+    builder: &mut apk_format::adb::index::IndexBuilder,
+    path: &Path,
+    keys: Option<&Keyring>,
+    hash: apk_format::adb::index::IdentityHash,
+) -> Result<()> {
+    let what = path.display().to_string();
+    let bytes = crate::fs::atomic::read(path)?;
+    let pkg = Package::parse(&bytes, &what)?;
+    if let Some(k) = keys {
+        pkg.verify_signature(&bytes, k, &what)?;
+    }
+    match &pkg {
+        Package::V3(_) => builder.add_v3(&bytes, &what, hash),
+        Package::V2(p) => {
+            let identity = p
+                .info
+                .checksum
+                .as_ref()
+                .map(|c| c.bytes().to_vec())
+                .unwrap_or_default();
+            builder.add_v2(&p.pkginfo.fields, &identity, bytes.len() as u64, &what)
+        }
+    }
+}
+
+/// A repository folder's v3 index (`Packages.adb`) as abuild makes it with
+/// `ABUILD_V3_INDEX` set: apk-tools' `mkndx` over `./*.apk` (in name order), the
+/// folder's architecture in the package name specification (`ARCH/${name}-...`; the
+/// folder holds an `ARCH -> .` link so such URLs resolve), signed with `key`.
+pub fn write_v3_index(
+    dir: &Path,
+    arch: &str,
+    description: &str,
+    key: &apk_format::sign::PrivateKey,
+) -> Result<()> {
+    use apk_format::adb::{self, container, index, trust};
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".apk"))
+        .collect();
+    names.sort();
+    let mut builder = index::IndexBuilder::new();
+    for n in &names {
+        add_to_v3_index(
+            &mut builder,
+            &dir.join(n),
+            None,
+            index::IdentityHash::Sha256,
+        )?;
+    }
+    let spec = format!("{arch}/${{name}}-${{version}}.apk");
+    let tree = builder.finish(Some(description), Some(&spec));
+    let sig = trust::sign(adb::SCHEMA_INDEX, &tree, key)?;
+    let file = container::write(adb::SCHEMA_INDEX, &tree, &[sig]);
+    crate::fs::atomic::write_atomically(
+        &dir.join("Packages.adb"),
+        &container::compress_deflate(&file),
+    )?;
+    let link = dir.join(arch);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(".", &link).map_err(|e| Error::io(&link, e))?;
+    }
+    Ok(())
+}
