@@ -28,4 +28,10 @@ fn main() {
         "{}",
         apk_benches::generate_universe(&universe, 100_000, 20).display()
     );
+    let v3 = dir.join("v3universe");
+    std::fs::create_dir_all(&v3).expect("v3 universe dir");
+    println!(
+        "{}",
+        apk_benches::generate_v3_universe(&v3, 20_000).display()
+    );
 }

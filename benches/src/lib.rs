@@ -95,8 +95,56 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("etc/apk/cache")).expect("root");
     std::fs::create_dir_all(root.join("lib/apk/db")).expect("root");
+    let texts = universe_texts(n_packages, n_repos);
+    let mut repo_lines = String::new();
+    for (r, text) in texts.iter().enumerate() {
+        let path = dir.join(format!("repo{r}.tar.gz"));
+        let archive = apk_format::v2::apkindex::IndexArchive {
+            description: Some(format!("generated {r}")),
+            packages: apk_format::v2::apkindex::parse(text, "generated").expect("generated index"),
+            signatures: vec![],
+        };
+        std::fs::write(&path, archive.write(0).expect("index")).expect("write index");
+        let _ = writeln!(repo_lines, "{}", path.display());
+    }
+    finish_root(&root, &repo_lines);
+    root
+}
+
+/// The same universe as one v3 index (`packages.adb`, unsigned, deflated as apk-tools
+/// writes it), converted from its v2 text as apk-tools' `convndx` converts; a root
+/// whose repository is that file.
+pub fn generate_v3_universe(dir: &Path, n_packages: usize) -> PathBuf {
+    use apk_format::adb::{self, container, index};
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc/apk/cache")).expect("root");
+    std::fs::create_dir_all(root.join("lib/apk/db")).expect("root");
+    let mut b = index::IndexBuilder::new();
+    for text in universe_texts(n_packages, 1) {
+        b.add_v2_index(&text);
+    }
+    let tree = b.finish(Some("generated v3"), None);
+    let file = container::write(adb::SCHEMA_INDEX, &tree, &[]);
+    let path = dir.join("packages.adb");
+    std::fs::write(&path, container::compress_deflate(&file)).expect("write index");
+    finish_root(&root, &format!("{}\n", path.display()));
+    root
+}
+
+fn finish_root(root: &Path, repositories: &str) {
+    std::fs::write(root.join("etc/apk/repositories"), repositories).expect("repositories");
+    std::fs::write(root.join("etc/apk/world"), "").expect("world");
+    std::fs::write(root.join("lib/apk/db/installed"), "").expect("installed");
+    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").expect("arch");
+}
+
+/// The generated universe's index texts, spread over `n_repos` repositories.
+fn universe_texts(n_packages: usize, n_repos: usize) -> Vec<String> {
+    use std::fmt::Write;
     let mut texts = vec![String::new(); n_repos];
-    // Every tenth package is a leaf providing one of 3,000 shared-library names (about
+    // Shared-library names: 3,000, or as many as there are leaves to provide them.
+    let libs = (n_packages / 10).clamp(1, 3000);
+    // Every tenth package is a leaf providing one of the shared-library names (about
     // three versioned providers each); the others form dependency chains of up to 50,
     // need a library now and then, and some carry install_if rules.
     let is_leaf = |i: usize| i % 10 == 9;
@@ -114,7 +162,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
             let _ = writeln!(
                 t,
                 "p:so:libg{}.so.1=1.{}\nk:{}",
-                (i / 10) % 3000,
+                (i / 10) % libs,
                 i % 7,
                 i % 5
             );
@@ -127,7 +175,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
             deps.push(format!("u{prev}"));
         }
         if i % 3 == 0 {
-            deps.push(format!("so:libg{}.so.1", (i * 7) % 3000));
+            deps.push(format!("so:libg{}.so.1", (i * 7) % libs));
         }
         if !deps.is_empty() {
             let _ = writeln!(t, "D:{}", deps.join(" "));
@@ -140,22 +188,7 @@ pub fn generate_universe(dir: &Path, n_packages: usize, n_repos: usize) -> PathB
     let id = apk_format::checksum::Checksum::sha1_of(b"docs");
     let _ = writeln!(texts[0], "C:{id}");
     texts[0].push_str("P:docs\nV:1-r0\nA:noarch\nS:100\nI:0\nT:documentation switch\n\n");
-    let mut repo_lines = String::new();
-    for (r, text) in texts.iter().enumerate() {
-        let path = dir.join(format!("repo{r}.tar.gz"));
-        let archive = apk_format::v2::apkindex::IndexArchive {
-            description: Some(format!("generated {r}")),
-            packages: apk_format::v2::apkindex::parse(text, "generated").expect("generated index"),
-            signatures: vec![],
-        };
-        std::fs::write(&path, archive.write(0).expect("index")).expect("write index");
-        let _ = writeln!(repo_lines, "{}", path.display());
-    }
-    std::fs::write(root.join("etc/apk/repositories"), repo_lines).expect("repositories");
-    std::fs::write(root.join("etc/apk/world"), "").expect("world");
-    std::fs::write(root.join("lib/apk/db/installed"), "").expect("installed");
-    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").expect("arch");
-    root
+    texts
 }
 
 /// A root using the real Alpine 3.16 index with Alpine's keys (signatures checked).

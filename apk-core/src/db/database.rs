@@ -600,7 +600,7 @@ impl Database {
             };
             // A v3 index: its packages, with their metadata owned.
             if bytes.starts_with(b"ADB") {
-                match apk_format::adb::index::Index::read(&bytes, opts.keys.as_ref(), &url) {
+                match apk_format::adb::index::Opened::read(&bytes, opts.keys.as_ref(), &url) {
                     Ok(index) => {
                         let idx = pool.add_repo(
                             &repo.url,
@@ -610,8 +610,10 @@ impl Database {
                         );
                         pool.repos[idx.index()].description = index.description;
                         pool.repos[idx.index()].pkgname_spec = index.pkgname_spec;
-                        for info in index.packages {
-                            pool.add_package(info, Some(idx), None);
+                        drop(bytes);
+                        let tree = pool.keep_adb(index.tree.into());
+                        for v in index.packages {
+                            pool.add_adb_package(tree, v, Some(idx));
                         }
                         if let Some(why) = update_error {
                             unavailable.push(problem("updating", &why, false));

@@ -23,6 +23,8 @@ pub(super) enum InfoSource {
     Owned(Box<PackageInfo>),
     /// The package's record in a kept index text (text, start, end).
     Text(u32, u32, u32),
+    /// The package's object in a kept v3 index tree (tree, value).
+    Adb(u32, u32),
 }
 
 /// Decoded metadata kept once asked for, in chunks made on first use (a run asks for
@@ -144,6 +146,14 @@ impl Pool {
         let text = match self.cold(id).map(|c| &c.source) {
             Some(InfoSource::Owned(info)) => return (**info).clone(),
             Some(InfoSource::Text(t, start, end)) => Some((*t, *start, *end)),
+            Some(InfoSource::Adb(t, v)) => {
+                if let Some(tree) = self.adbs.get(*t as usize) {
+                    let db = apk_format::adb::value::Db::new(tree);
+                    let obj = db.obj(apk_format::adb::value::Val(*v));
+                    return apk_format::adb::package::package_info(&obj);
+                }
+                None
+            }
             None => None,
         };
         let p = &self.packages[id.index()];

@@ -218,6 +218,8 @@ pub struct Pool {
     pub(crate) info_fallback: InfoFallback,
     /// Index texts kept so that package metadata is parsed only when asked for.
     texts: Vec<std::sync::Arc<str>>,
+    /// v3 index trees kept for the same reason.
+    adbs: Vec<std::sync::Arc<[u8]>>,
     /// Providers per name while packages are being added; [`Pool::finish`] flattens
     /// them into `providers`.
     providers_building: Vec<Vec<Provider>>,
@@ -620,6 +622,35 @@ impl Pool {
     /// without building owned [`Dependency`] values first (the hot path of loading an
     /// index). A field that does not parse, or names a tag, makes the package broken.
     /// Keeps an index text for [`Pool::add_record`]; returns its number.
+    /// Keeps a v3 index tree (its ADB block) for [`Pool::add_adb_package`].
+    pub fn keep_adb(&mut self, tree: std::sync::Arc<[u8]>) -> u32 {
+        self.adbs.push(tree);
+        (self.adbs.len() - 1) as u32
+    }
+
+    /// Adds the package object `val` of kept v3 tree `tree` (see [`Pool::keep_adb`]):
+    /// what solving needs is read now, the rest of its metadata when asked for.
+    pub fn add_adb_package(&mut self, tree: u32, val: u32, repo: Option<RepoId>) -> PkgId {
+        use apk_format::adb::value::{Db, Val};
+        let bytes = self.adbs[tree as usize].clone();
+        let db = Db::new(&bytes);
+        let o = db.obj(Val(val));
+        // Only the solver's fields now; the rest is read again on demand.
+        let info = apk_format::adb::package::package_core_info(&o);
+        let installed_before = info
+            .checksum
+            .as_ref()
+            .and_then(|c| self.by_checksum.get(c).copied())
+            .is_some();
+        let id = self.add_package(info, repo, None);
+        if !installed_before {
+            if let Some(c) = self.cold_mut(id) {
+                c.source = InfoSource::Adb(tree, val);
+            }
+        }
+        id
+    }
+
     pub fn keep_text(&mut self, text: std::sync::Arc<str>) -> u32 {
         self.texts.push(text);
         (self.texts.len() - 1) as u32

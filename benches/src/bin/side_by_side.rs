@@ -166,6 +166,34 @@ fn workloads(base: &Path) -> Vec<Workload> {
         }),
     });
 
+    // A v3 index (packages.adb) of 20,000 packages: opened (no snapshot) and solved.
+    let v3 = apk_benches::generate_v3_universe(&base.join("v3universe"), 20_000);
+    for (name, extra) in [
+        (
+            "simulate add 30 in a 20,000-package v3 index --no-cache",
+            Some("--no-cache"),
+        ),
+        (
+            "simulate add 30 in a 20,000-package v3 index (warm snapshot)",
+            None,
+        ),
+    ] {
+        let u = s(&v3);
+        w.push(Workload {
+            name,
+            goal: None,
+            args: Box::new(move |_| {
+                let mut a: Vec<String> = ["--root", &u, "--allow-untrusted", "--simulate"]
+                    .map(String::from)
+                    .to_vec();
+                a.extend(extra.map(String::from));
+                a.push("add".into());
+                a.extend((0..30).map(|k| format!("u{}", 1 + k * 660)));
+                a
+            }),
+        });
+    }
+
     let pkgs_dir = base.join("index-pkgs");
     std::fs::create_dir_all(&pkgs_dir).expect("mkdir");
     let index_keys = pkgs_dir.join("keys");

@@ -20,6 +20,52 @@ pub struct Index {
     pub packages: Vec<PackageInfo>,
 }
 
+/// A v3 index opened for loading: its tree (the ADB block) to keep, and where each
+/// package's object is in it, so that packages are read in place when needed.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub tree: Vec<u8>,
+    pub description: Option<String>,
+    pub pkgname_spec: Option<String>,
+    /// The value of each package object with a name and a version.
+    pub packages: Vec<u32>,
+}
+
+impl Opened {
+    /// Reads an index; with `keys`, one of its signatures must verify.
+    pub fn read(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Opened> {
+        let (plain, _) = decompress(bytes, what)?;
+        let c = Container::parse(&plain, what)?;
+        if c.schema != super::SCHEMA_INDEX {
+            return Err(Error::format(what, "not a v3 index (schema)"));
+        }
+        if let Some(k) = keys {
+            trust::verify(&c, k).map_err(|e| match e {
+                TrustError::Untrusted => Error::untrusted(what, e),
+                TrustError::BadBlock => Error::signature(what, e),
+            })?;
+        }
+        let tree = c.adb().to_vec();
+        let db = Db::new(&tree);
+        let root = db.obj(db.root());
+        let pkgs = root.obj(ndx::PACKAGES);
+        let packages = (1..=pkgs.len())
+            .filter(|&i| {
+                let p = pkgs.obj(i);
+                p.blob(pi::NAME).is_some_and(|b| !b.is_empty())
+                    && p.blob(pi::VERSION).is_some_and(|b| !b.is_empty())
+            })
+            .map(|i| pkgs.val(i).0)
+            .collect();
+        Ok(Opened {
+            description: root.str(ndx::DESCRIPTION).map(|s| s.into_owned()),
+            pkgname_spec: root.str(ndx::PKGNAME_SPEC).map(|s| s.into_owned()),
+            packages,
+            tree,
+        })
+    }
+}
+
 impl Index {
     /// Reads an index; with `keys`, one of its signatures must verify.
     pub fn read(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Index> {

@@ -295,6 +295,35 @@ fn dependencies(o: &Obj<'_>) -> Vec<Dependency> {
 }
 
 /// Package metadata (a package's `info`, an index's item) as [`PackageInfo`].
+/// What a solver needs of a package object (identity, name, version, arch, installed
+/// size, provider priority, dependency lists), without its texts.
+pub fn package_core_info(o: &Obj<'_>) -> PackageInfo {
+    let s = |i: usize| o.str(i).map(|s| s.into_owned());
+    PackageInfo {
+        checksum: o.blob(pi::HASHES).and_then(|b| match b.len() {
+            20 => b.try_into().ok().map(Checksum::Sha1),
+            32 => Some(sha256_160(b)),
+            _ => None,
+        }),
+        name: s(pi::NAME).unwrap_or_default(),
+        version: s(pi::VERSION).unwrap_or_default(),
+        arch: s(pi::ARCH),
+        installed_size: match o.int(pi::INSTALLED_SIZE) {
+            0 => None,
+            v => Some(v),
+        },
+        provider_priority: match o.int(pi::PROVIDER_PRIORITY) {
+            0 => None,
+            v => u32::try_from(v).ok(),
+        },
+        depends: dependencies(&o.obj(pi::DEPENDS)),
+        provides: dependencies(&o.obj(pi::PROVIDES)),
+        install_if: dependencies(&o.obj(pi::INSTALL_IF)),
+        replaces: dependencies(&o.obj(pi::REPLACES)),
+        ..Default::default()
+    }
+}
+
 pub fn package_info(o: &Obj<'_>) -> PackageInfo {
     let s = |i: usize| o.str(i).map(|s| s.into_owned());
     let n = |i: usize| match o.int(i) {
