@@ -339,6 +339,75 @@ fn v3_repository_in_twin_roots() {
     t.swap();
     t.step_same(&["add", "hello"]);
     t.step(&["audit"]);
+    // The package file itself, named on the command line: known by its unique id.
+    t.step_same(&["del", "hello"]);
+    t.step_same(&["add", &pkg]);
+    t.step(&["info", "-a", "hello"]);
+    t.step(&["audit"]);
+}
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn mkpkg_records_extended_attributes_as_apk_tools() {
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let files = tmp.path().join("files");
+    std::fs::create_dir_all(files.join("d")).unwrap();
+    std::fs::write(files.join("d/file"), "x\n").unwrap();
+    std::fs::write(files.join("top"), "y\n").unwrap();
+    std::os::unix::fs::symlink("top", files.join("link")).unwrap();
+    let set = |p: &Path, n: &str, v: &[u8]| xattr_set(p, n, v);
+    if !set(&files.join("d/file"), "user.b", b"2") {
+        println!("notice: no user extended attributes on this file system; skipped");
+        return;
+    }
+    set(&files.join("d/file"), "user.a", b"1");
+    set(&files.join("d"), "user.dir", b"xx");
+    set(&files, "user.root", b"");
+    let f = files.display().to_string();
+    for extra in [&[][..], &["--no-xattrs"][..]] {
+        let (ours, theirs) = (
+            tmp.path().join("ours.apk").display().to_string(),
+            tmp.path().join("theirs.apk").display().to_string(),
+        );
+        let args = |o: &str| -> Vec<String> {
+            let mut v: Vec<String> = [
+                "--allow-untrusted",
+                "mkpkg",
+                "-I",
+                "name:x",
+                "-I",
+                "version:1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            v.extend(extra.iter().map(|s| s.to_string()));
+            v.extend(["-I", "arch:x86_64", "-F", &f, "-o", o].map(String::from));
+            v
+        };
+        let a = args(&ours);
+        let b = args(&theirs);
+        assert_eq!(run(&a.iter().map(String::as_str).collect::<Vec<_>>()).0, 0);
+        assert_eq!(
+            reference(&b.iter().map(String::as_str).collect::<Vec<_>>()).0,
+            0
+        );
+        assert!(
+            unpacked(Path::new(&ours)) == unpacked(Path::new(&theirs)),
+            "mkpkg {extra:?}"
+        );
+    }
+}
+
+/// Sets an extended attribute (false when the file system refuses).
+fn xattr_set(p: &Path, name: &str, value: &[u8]) -> bool {
+    xattr::set(p, name, value).is_ok()
 }
 
 /// The uncompressed bytes of an ADB file.

@@ -38,7 +38,7 @@ pub struct Args {
     rootnode: bool,
     #[arg(long, hide = true)]
     no_rootnode: bool,
-    /// Record extended attributes (apk-rs records none: see README)
+    /// Record extended attributes (the default)
     #[arg(long, overrides_with = "no_xattrs")]
     xattrs: bool,
     #[arg(long, hide = true)]
@@ -59,7 +59,24 @@ fn names(file: &str) -> HashMap<u32, String> {
         .collect()
 }
 
+/// A file's or folder's extended attributes, as apk-tools reads them (none for a
+/// symlink, which it does not open).
+fn xattrs_of(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(names) = xattr::list(path) else {
+        return Vec::new();
+    };
+    names
+        .filter_map(|n| {
+            let v = xattr::get(path, &n).ok()??;
+            Some((n.as_bytes().to_vec(), v))
+        })
+        .collect()
+}
+
 struct Walk {
+    /// Record extended attributes.
+    xattrs: bool,
     /// Keep an unremarkable root folder node, and other unremarkable folders.
     rootnode: bool,
     dirnode: bool,
@@ -71,8 +88,14 @@ struct Walk {
 }
 
 impl Walk {
-    fn acl(&self, m: &std::fs::Metadata, mode: u32) -> Acl {
+    fn acl(&self, path: &Path, m: &std::fs::Metadata, mode: u32) -> Acl {
+        let xattrs = if self.xattrs && !m.file_type().is_symlink() {
+            xattrs_of(path)
+        } else {
+            Vec::new()
+        };
         Acl {
+            xattrs,
             mode,
             user: self
                 .users
@@ -124,7 +147,7 @@ impl Walk {
             let mtime = self.epoch.unwrap_or(m.mtime().max(0) as u64);
             let mut f = FileSpec {
                 name: n.clone(),
-                acl: self.acl(&m, m.mode() & 0o7777),
+                acl: self.acl(&path, &m, m.mode() & 0o7777),
                 mtime,
                 size: m.size(),
                 sha256: None,
@@ -168,7 +191,7 @@ impl Walk {
             }
             files.push(f);
         }
-        let acl = self.acl(&meta, meta.mode() & !0o170000);
+        let acl = self.acl(&here, &meta, meta.mode() & !0o170000);
         // A plain root:root 0755 folder without files is left out where the layout
         // allows (as apk-tools prunes it).
         if acl.mode == 0o755 && files.is_empty() && acl.user == "root" && acl.group == "root" {
@@ -231,6 +254,7 @@ fn make(ctx: &Context, args: &Args) -> Result<(), String> {
     // Owners are named as the root's own files name them (`--root`).
     let etc = |f: &str| ctx.root.join("etc").join(f).display().to_string();
     let mut walk = Walk {
+        xattrs: !args.no_xattrs,
         rootnode: older("3.0.0_pre3"),
         dirnode: older("3.0.0_rc9"),
         users: names(&etc("passwd")),

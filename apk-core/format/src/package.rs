@@ -122,6 +122,17 @@ impl Package {
         }
     }
 
+    /// Is this the package an index knows by `identity`? A v2 package by its control
+    /// stream's digest; a v3 one by its tree's digest or its unique id.
+    pub fn has_identity(&self, identity: &crate::checksum::Checksum) -> bool {
+        match self {
+            Package::V2(p) => p.info.checksum.as_ref() == Some(identity),
+            Package::V3(p) => {
+                p.tree_digest == *identity || p.info.checksum.as_ref() == Some(identity)
+            }
+        }
+    }
+
     pub fn into_info(self) -> PackageInfo {
         match self {
             Package::V2(p) => p.info,

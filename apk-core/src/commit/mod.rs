@@ -419,7 +419,8 @@ impl Committer<'_> {
         let mut record = stage.record;
         // The index leaves out what only the installed database keeps: replaces.
         record.info = info;
-        record.info.checksum = package.info().checksum;
+        // The identity the package is known by (an index's), else the file's own.
+        record.info.checksum = pool.checksum(new).or(package.info().checksum);
         record.info.replaces = package.info().replaces.clone();
         record.info.replaces_priority = package.info().replaces_priority;
         self.state.insert(record);

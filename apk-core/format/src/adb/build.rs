@@ -10,12 +10,14 @@ use super::writer::{compare_obj, Writer};
 use crate::dep;
 use crate::error::{Error, Result};
 
-/// Owner and mode of a file or folder.
+/// Owner, mode and extended attributes of a file or folder.
 #[derive(Debug, Clone)]
 pub struct Acl {
     pub mode: u32,
     pub user: String,
     pub group: String,
+    /// Extended attributes (name, value) in the order the file system lists them.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One entry of a folder: a regular file (content digest and size) or one with a
@@ -188,6 +190,20 @@ fn acl_obj(w: &mut Writer, a: &Acl) -> Val {
     let group = w.blob(a.group.as_bytes());
     let mut slots = vec![Val::NULL; 5];
     (slots[acl::MODE], slots[acl::USER], slots[acl::GROUP]) = (mode, user, group);
+    if !a.xattrs.is_empty() {
+        // `name\0value` each, sorted by their bytes; apk-tools' list holds seven.
+        let mut items: Vec<Val> = a
+            .xattrs
+            .iter()
+            .take(7)
+            .map(|(n, v)| w.blob_parts(&[n, b"\0", v]))
+            .collect();
+        let db = w.db();
+        items.sort_by(|x, y| db.blob(*x).cmp(&db.blob(*y)));
+        let mut list = vec![Val::NULL];
+        list.extend(items);
+        slots[acl::XATTRS] = w.obj(&list, super::value::TYPE_ARRAY);
+    }
     w.obj(&slots, TYPE_OBJECT)
 }
 

@@ -19,7 +19,11 @@ use crate::PackageInfo;
 /// A parsed v3 package (what is needed after the bytes are gone).
 #[derive(Debug, Clone)]
 pub struct Package {
+    /// Its identity is the one apk-tools gives a package file: its unique id (`hashes`
+    /// in its metadata) when it has one, else the digest of its tree.
     pub info: PackageInfo,
+    /// The SHA-256 of its ADB block cut to 160 bits: its identity in an index.
+    pub tree_digest: Checksum,
     pub scripts: Vec<(&'static str, Vec<u8>)>,
     pub triggers: Vec<String>,
 }
@@ -59,9 +63,14 @@ impl Package {
             0 => None,
             n => u32::try_from(n).ok(),
         };
-        // The identity of a v3 package is the SHA-256 of its ADB block, which apk-tools
-        // keeps (and writes as `C:Q1...`) cut to 160 bits.
-        info.checksum = Some(sha256_160(&Sha256::digest(c.adb())));
+        // In an index a v3 package is known by the SHA-256 of its ADB block (cut to
+        // 160 bits as apk-tools keeps it); a package file read on its own, as apk-tools
+        // reads it, by its unique id when it has one (`C:Q1...` in the database).
+        let tree_digest = sha256_160(&Sha256::digest(c.adb()));
+        info.checksum = match root.obj(pkg::INFO).blob(pi::HASHES) {
+            Some(uid) if uid.len() >= 20 => uid[..20].try_into().ok().map(Checksum::Sha1),
+            _ => Some(tree_digest),
+        };
         let s = root.obj(pkg::SCRIPTS);
         let scripts = SCRIPT_NAMES
             .iter()
@@ -76,6 +85,7 @@ impl Package {
             .collect();
         Ok(Package {
             info,
+            tree_digest,
             scripts,
             triggers,
         })
