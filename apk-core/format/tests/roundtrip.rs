@@ -170,7 +170,12 @@ mod adb_roundtrip {
             "[a-z]{1,6}",
             "[a-z]{1,6}",
         )
-            .prop_map(|(mode, user, group)| Acl { mode, user, group })
+            .prop_map(|(mode, user, group)| Acl {
+                mode,
+                user,
+                group,
+                xattrs: Vec::new(),
+            })
     }
 
     fn file() -> impl Strategy<Value = (FileSpec, Vec<u8>)> {
@@ -217,7 +222,12 @@ mod adb_roundtrip {
                 ],
                 dirs: vec![DirSpec {
                     name: "etc".into(),
-                    acl: Acl { mode: 0o755, user: "root".into(), group: "root".into() },
+                    acl: Acl {
+                        mode: 0o755,
+                        user: "root".into(),
+                        group: "root".into(),
+                        xattrs: vec![(b"user.x".to_vec(), b"1".to_vec())],
+                    },
                     files: files.iter().map(|(f, _)| f.clone()).collect(),
                 }],
                 installed_size: 1,
