@@ -74,6 +74,8 @@ enum Command {
     Mkndx(commands::mkndx::Args),
     /// Sign v3 (ADB) files in place
     Adbsign(commands::adbsign::Args),
+    /// Make v3 (ADB) files from adbdump's YAML (written to standard output)
+    Adbgen(commands::adbgen::Args),
     /// Convert v2 indexes to one v3 index (written to standard output)
     Convndx(commands::convndx::Args),
     /// Create a v3 package
@@ -134,6 +136,7 @@ impl Command {
             | Command::Mkndx(_)
             | Command::Mkpkg(_)
             | Command::Adbsign(_)
+            | Command::Adbgen(_)
             | Command::Convndx(_)
             | Command::Other(_) => false,
         }
@@ -141,7 +144,7 @@ impl Command {
 }
 
 /// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &["adbgen", "convdb"];
+const APK_TOOLS_APPLETS: &[&str] = &["convdb"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -556,6 +559,7 @@ fn main() -> ExitCode {
         Command::Adbdump(a) => commands::adbdump::run(&ctx, a),
         Command::Mkndx(a) => commands::mkndx::run(&ctx, a),
         Command::Adbsign(a) => commands::adbsign::run(&ctx, a),
+        Command::Adbgen(a) => commands::adbgen::run(&ctx, a),
         Command::Convndx(a) => commands::convndx::run(&ctx, a),
         Command::Mkpkg(a) => commands::mkpkg::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),

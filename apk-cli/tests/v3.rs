@@ -972,3 +972,107 @@ fn convndx_and_adbsign_as_apk_tools() {
     assert_eq!(std::fs::read(dir.join("u.apk")).unwrap(), before);
     println!("convndx/adbsign: {checks} comparisons identical");
 }
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn adbgen_makes_what_apk_tools_makes() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    // Dumps (by the reference) of: packages with scripts, files and signatures, an
+    // index, indexes converted from Alpine's (one with values apk-tools keeps as
+    // errors), and an installed database (nested databases) made by apk-tools' convdb.
+    let mut inputs = vec![
+        dir.join("hello.apk"),
+        dir.join("signed.apk"),
+        dir.join("packages.adb"),
+    ];
+    for (name, idx) in [
+        (
+            "a316.adb",
+            "realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz",
+        ),
+        ("a319.adb", "realdata/alpine-3.19.1/x86_64/APKINDEX.tar.gz"),
+    ] {
+        let i = shared.join(idx).display().to_string();
+        let (code, out, _) = {
+            let o = Command::new(twin::reference().unwrap())
+                .args(["--allow-untrusted", "convndx", &i])
+                .output()
+                .unwrap();
+            (o.status.code(), o.stdout, o.stderr)
+        };
+        assert_eq!(code, Some(0));
+        std::fs::write(dir.join(name), out).unwrap();
+        inputs.push(dir.join(name));
+    }
+    // An installed database: hello installed by the reference, converted by it.
+    let root = dir.join("root");
+    let keys = dir.join("keys").display().to_string();
+    let r = root.display().to_string();
+    // (A package without scripts: apk-tools' convdb writes a broken database for one
+    // with them.)
+    let pkg = dir.join("plain.apk").display().to_string();
+    let files = dir.join("files").display().to_string();
+    let made = reference(&[
+        "--allow-untrusted",
+        "mkpkg",
+        "-I",
+        "name:plain",
+        "-I",
+        "version:1",
+        "-I",
+        "arch:x86_64",
+        "-F",
+        &files,
+        "-o",
+        &pkg,
+    ]);
+    assert_eq!(made.0, 0, "{}", made.2);
+    let (code, _, err) = reference(&[
+        "--root",
+        &r,
+        "--initdb",
+        "--keys-dir",
+        &keys,
+        "--allow-untrusted",
+        "--arch",
+        "x86_64",
+        "add",
+        &pkg,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o = Command::new(twin::reference().unwrap())
+        .args(["--root", &r, "convdb"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    inputs.push(dir.join("installed.adb"));
+    let mut checks = 0;
+    for input in &inputs {
+        let dump = reference(&["--allow-untrusted", "adbdump", &input.display().to_string()]);
+        assert_eq!(dump.0, 0, "adbdump {}: {}", input.display(), dump.2);
+        let yaml = dir.join("dump.yaml");
+        std::fs::write(&yaml, &dump.1).unwrap();
+        let y = yaml.display().to_string();
+        let (ours, theirs) = both_in(dir, &["adbgen", &y]);
+        assert_eq!(ours.0, theirs.0, "{}", input.display());
+        assert!(
+            ours.1 == theirs.1,
+            "adbgen of {}'s dump differs",
+            input.display()
+        );
+        checks += 1;
+    }
+    println!("adbgen: {checks} files identical to apk-tools'");
+}

@@ -222,7 +222,14 @@ pub fn adb(data: &[u8]) {
 }
 
 /// The targets by name, for the regression replay.
-pub const TARGETS: [(&str, Target); 11] = [
+/// `adbgen`'s reading of `adbdump` text: built or refused, never a panic.
+pub fn adbgen(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = apk_format::adb::gen::generate(text, "fuzz");
+    }
+}
+
+pub const TARGETS: [(&str, Target); 12] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
@@ -234,4 +241,5 @@ pub const TARGETS: [(&str, Target); 11] = [
     ("installed_state", installed_state),
     ("snapshot", snapshot),
     ("adb", adb),
+    ("adbgen", adbgen),
 ];

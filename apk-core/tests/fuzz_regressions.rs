@@ -49,3 +49,36 @@ fn adb_mutations_never_panic() {
     }
     assert!(runs > 1000, "seeds are missing ({runs} runs)");
 }
+
+/// The same for `adbgen`'s text reader: every line of each seed dropped, doubled or
+/// indented differently, and every truncation, must be built or refused without a
+/// panic.
+#[test]
+fn adbgen_mutations_never_panic() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/adbgen");
+    let mut runs = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let lines: Vec<&str> = seed.lines().collect();
+        for i in 0..lines.len() {
+            for edit in 0..4 {
+                let mut m: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                match edit {
+                    0 => {
+                        m.remove(i);
+                    }
+                    1 => m.insert(i, lines[i].to_string()),
+                    2 => m[i] = format!("  {}", lines[i]),
+                    _ => m[i] = lines[i].trim_start().to_string(),
+                }
+                apk_core::fuzzing::adbgen(m.join("\n").as_bytes());
+                runs += 1;
+            }
+        }
+        for i in (0..seed.len()).filter(|&i| seed.is_char_boundary(i)) {
+            apk_core::fuzzing::adbgen(&seed.as_bytes()[..i]);
+            runs += 1;
+        }
+    }
+    assert!(runs > 1000, "seeds are missing ({runs} runs)");
+}

@@ -1,6 +1,7 @@
 //! One module per applet, named after it: its clap arguments (`Args`) and `run`.
 
 pub mod adbdump;
+pub mod adbgen;
 pub mod adbsign;
 pub mod add;
 pub mod audit;

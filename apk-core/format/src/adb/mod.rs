@@ -15,6 +15,7 @@
 pub mod build;
 pub mod container;
 pub mod dump;
+pub mod gen;
 pub mod index;
 pub mod package;
 pub mod schema;

@@ -107,6 +107,18 @@ impl Writer {
         Self::at(kind, offs)
     }
 
+    /// A nested database: the tree `adb` (an ADB block's payload) as a block of its
+    /// own, stored apart in a blob with a 32-bit length, as apk-tools nests one.
+    pub fn adb_blob(&mut self, adb: &[u8]) -> Val {
+        if adb.len() <= 8 {
+            return Val::NULL;
+        }
+        let block = super::container::block(0, adb);
+        let len = (block.len() as u32).to_le_bytes();
+        let offs = self.raw(&[&len, &block], 4);
+        Self::at(value::TYPE_BLOB_32, offs)
+    }
+
     /// A blob stored apart, never shared (a value patched after the tree is done).
     pub fn blob_raw(&mut self, b: &[u8]) -> Val {
         let n = b.len();
