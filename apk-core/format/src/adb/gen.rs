@@ -71,7 +71,7 @@ impl Gen {
     }
 
     /// A value of `kind` from its text (field `field` of `obj`).
-    fn from_text(&mut self, obj: &Object, field: &str, kind: Kind, text: &str) -> Val {
+    fn value_of(&mut self, obj: &Object, field: &str, kind: Kind, text: &str) -> Val {
         let w = self.w();
         match kind {
             Kind::Blob(Scalar::Version) => {
@@ -232,7 +232,7 @@ impl Gen {
         };
         if array {
             let kind = obj.fields[0].1;
-            let v = self.from_text(obj, "", kind, text);
+            let v = self.value_of(obj, "", kind, text);
             let f = self.frames.last_mut().expect("a frame");
             // apk-tools appends nothing for a value that does not convert.
             if !v.is_null() && v.kind() != TYPE_ERROR {
@@ -244,7 +244,7 @@ impl Gen {
             return Err(Error::format(what, "a value without a key"));
         }
         let (name, kind) = obj.fields[key - 1];
-        let v = self.from_text(obj, name, kind, text);
+        let v = self.value_of(obj, name, kind, text);
         let f = self.frames.last_mut().expect("a frame");
         f.slots[key] = v;
         f.key = 0;
@@ -271,7 +271,7 @@ pub fn generate(text: &str, what: &str) -> Result<(u32, Vec<u8>)> {
         done: None,
     };
     g.start(Some(schema_id), what)?;
-    let mut started = vec![false; 64];
+    let mut started = [false; 64];
     started[0] = true;
     let (mut nesting, mut multi_line, mut new_item) = (0usize, 0usize, false);
     let mut block = String::new();
