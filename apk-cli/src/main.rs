@@ -78,9 +78,11 @@ enum Command {
     Adbgen(commands::adbgen::Args),
     /// Convert v2 indexes to one v3 index (written to standard output)
     Convndx(commands::convndx::Args),
+    /// Convert the installed database to a v3 one (installed.adb)
+    Convdb(commands::convdb::Args),
     /// Create a v3 package
     Mkpkg(commands::mkpkg::Args),
-    /// apk-tools applets this build does not have yet
+    /// Words that are not applets (reported as apk-tools reports them)
     #[command(external_subcommand)]
     Other(Vec<String>),
 }
@@ -137,14 +139,12 @@ impl Command {
             | Command::Mkpkg(_)
             | Command::Adbsign(_)
             | Command::Adbgen(_)
+            | Command::Convdb(_)
             | Command::Convndx(_)
             | Command::Other(_) => false,
         }
     }
 }
-
-/// apk-tools 3.0.6's applets that this build lacks (told apart from unknown words).
-const APK_TOOLS_APPLETS: &[&str] = &["convdb"];
 
 /// Parses the command line as apk-tools does: options anywhere, long options by any
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
@@ -560,6 +560,7 @@ fn main() -> ExitCode {
         Command::Mkndx(a) => commands::mkndx::run(&ctx, a),
         Command::Adbsign(a) => commands::adbsign::run(&ctx, a),
         Command::Adbgen(a) => commands::adbgen::run(&ctx, a),
+        Command::Convdb(a) => commands::convdb::run(&ctx, a),
         Command::Convndx(a) => commands::convndx::run(&ctx, a),
         Command::Mkpkg(a) => commands::mkpkg::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
@@ -577,11 +578,7 @@ fn main() -> ExitCode {
         Command::Extract(a) => commands::extract::run(&ctx, a),
         Command::Other(words) => {
             let name = words.first().map(String::as_str).unwrap_or("");
-            if APK_TOOLS_APPLETS.contains(&name) {
-                eprintln!("ERROR: applet '{name}' is not implemented in this build of apk-rs");
-            } else {
-                eprintln!("ERROR: '{name}' is not an apk command. See 'apk --help'.");
-            }
+            eprintln!("ERROR: '{name}' is not an apk command. See 'apk --help'.");
             1
         }
     };

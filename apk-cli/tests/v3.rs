@@ -1076,3 +1076,99 @@ fn adbgen_makes_what_apk_tools_makes() {
     }
     println!("adbgen: {checks} files identical to apk-tools'");
 }
+
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn convdb_converts_as_apk_tools() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    if twin::reference().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Alpine's alpine-base installed by apk-tools.
+    let root = dir.join("root");
+    let r = root.display().to_string();
+    let keys = shared.join("realdata/keys").display().to_string();
+    let repo = shared.join("realdata/alpine-3.19.1").display().to_string();
+    let (code, _, err) = reference(&[
+        "--root",
+        &r,
+        "--initdb",
+        "--arch",
+        "x86_64",
+        "--no-scripts",
+        "--keys-dir",
+        &keys,
+        "-X",
+        &repo,
+        "add",
+        "alpine-base",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let convert = |who: &str| -> Vec<u8> {
+        let out = dir.join(who);
+        std::fs::create_dir_all(&out).unwrap();
+        let bin = if who == "ours" {
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_apk"))
+        } else {
+            twin::reference().unwrap()
+        };
+        let o = Command::new(bin)
+            .args(["--root", &r, "convdb"])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        unpacked(&out.join("installed.adb"))
+    };
+    assert!(
+        convert("ours") == convert("theirs"),
+        "installed.adb differs"
+    );
+    // With the scripts archive uncompressed and named by `Q1` identities (as apk-tools
+    // 2 names them), which apk-tools' convdb matches against `C:`.
+    let db = root.join("lib/apk/db");
+    let gz = std::fs::read(db.join("scripts.tar.gz")).unwrap();
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar).unwrap();
+    let entries = apk_format::v2::archive::read_small_tar(&tar, "scripts").unwrap();
+    let mut w = apk_format::v2::archive::TarWriter::new(apk_format::v2::archive::TarFlavor::Apk);
+    let mut renamed = 0;
+    for e in entries {
+        let name: Vec<String> = e
+            .header
+            .path
+            .split('.')
+            .map(|p| match p.strip_prefix("X1") {
+                Some(hex) if hex.len() == 40 => {
+                    renamed += 1;
+                    let bytes = apk_format::checksum::decode_hex(hex).unwrap();
+                    let c = apk_format::checksum::Checksum::Sha1(bytes.try_into().unwrap());
+                    c.to_string()
+                }
+                _ => p.to_string(),
+            })
+            .collect();
+        w.file(&name.join("."), 0o755, 0, &e.data).unwrap();
+    }
+    assert!(renamed > 3, "{renamed}");
+    std::fs::write(db.join("scripts.tar"), w.finish().unwrap()).unwrap();
+    let (ours, theirs) = (convert("ours"), convert("theirs"));
+    assert!(ours == theirs, "installed.adb with scripts differs");
+    let dump = reference(&[
+        "--allow-untrusted",
+        "adbdump",
+        &dir.join("ours/installed.adb").display().to_string(),
+    ]);
+    assert!(dump.1.contains("scripts:"), "{}", dump.1);
+}

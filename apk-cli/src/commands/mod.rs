@@ -6,6 +6,7 @@ pub mod adbsign;
 pub mod add;
 pub mod audit;
 pub mod cache;
+pub mod convdb;
 pub mod convndx;
 pub mod del;
 pub mod dot;

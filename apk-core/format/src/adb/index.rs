@@ -116,6 +116,48 @@ impl IdentityHash {
     }
 }
 
+/// The package-info field of a v2 index letter, as apk-tools maps them.
+pub(crate) fn v2_field(letter: u8) -> Option<usize> {
+    Some(match letter {
+        b'C' => pi::HASHES,
+        b'P' => pi::NAME,
+        b'V' => pi::VERSION,
+        b'T' => pi::DESCRIPTION,
+        b'U' => pi::URL,
+        b'I' => pi::INSTALLED_SIZE,
+        b'S' => pi::FILE_SIZE,
+        b'L' => pi::LICENSE,
+        b'A' => pi::ARCH,
+        b'D' => pi::DEPENDS,
+        b'i' => pi::INSTALL_IF,
+        b'p' => pi::PROVIDES,
+        b'k' => pi::PROVIDER_PRIORITY,
+        b'o' => pi::ORIGIN,
+        b'm' => pi::MAINTAINER,
+        b't' => pi::BUILD_TIME,
+        b'c' => pi::REPO_COMMIT,
+        b'g' => pi::TAGS,
+        b'r' => pi::REPLACES,
+        _ => return None,
+    })
+}
+
+/// A v2 index value of field `f` converted as apk-tools converts it (`None`: it
+/// stores nothing; a value it cannot convert is kept as its error value).
+pub(crate) fn v2_value(w: &mut Writer, f: usize, value: &str) -> Option<Val> {
+    Some(match f {
+        pi::HASHES => {
+            let c = crate::checksum::Checksum::parse(value).ok()?;
+            w.blob(c.bytes())
+        }
+        pi::REPO_COMMIT => w.blob(&value.get(..40).and_then(crate::checksum::decode_hex)?),
+        _ => {
+            let (name, kind) = PKGINFO.fields[f - 1];
+            super::build::scalar_or_error(w, name, kind, value)
+        }
+    })
+}
+
 /// An existing index opened for an incremental `mkndx` (`--index`): its entries are
 /// found again by file name and copied as they are.
 pub struct OldIndex<'a> {
@@ -371,43 +413,13 @@ impl IndexBuilder {
                 continue;
             }
             let (letter, value) = (line.as_bytes()[0], line.get(2..).unwrap_or(""));
-            let f = match letter {
-                b'C' => pi::HASHES,
-                b'P' => pi::NAME,
-                b'V' => pi::VERSION,
-                b'T' => pi::DESCRIPTION,
-                b'U' => pi::URL,
-                b'I' => pi::INSTALLED_SIZE,
-                b'S' => pi::FILE_SIZE,
-                b'L' => pi::LICENSE,
-                b'A' => pi::ARCH,
-                b'D' => pi::DEPENDS,
-                b'i' => pi::INSTALL_IF,
-                b'p' => pi::PROVIDES,
-                b'k' => pi::PROVIDER_PRIORITY,
-                b'o' => pi::ORIGIN,
-                b'm' => pi::MAINTAINER,
-                b't' => pi::BUILD_TIME,
-                b'c' => pi::REPO_COMMIT,
-                b'g' => pi::TAGS,
-                b'r' => pi::REPLACES,
-                _ => continue,
+            let Some(f) = v2_field(letter) else {
+                continue;
             };
             pending = true;
-            slots[f] = match f {
-                pi::HASHES => match crate::checksum::Checksum::parse(value) {
-                    Ok(c) => w.blob(c.bytes()),
-                    Err(_) => continue,
-                },
-                pi::REPO_COMMIT => match value.get(..40).and_then(crate::checksum::decode_hex) {
-                    Some(b) => w.blob(&b),
-                    None => continue,
-                },
-                _ => {
-                    let (name, kind) = PKGINFO.fields[f - 1];
-                    super::build::scalar_or_error(w, name, kind, value)
-                }
-            };
+            if let Some(v) = v2_value(w, f, value) {
+                slots[f] = v;
+            }
         }
         if pending {
             records.push(w.obj(&slots, TYPE_OBJECT));

@@ -14,6 +14,7 @@
 
 pub mod build;
 pub mod container;
+pub mod convdb;
 pub mod dump;
 pub mod gen;
 pub mod index;

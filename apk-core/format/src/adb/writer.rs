@@ -212,26 +212,46 @@ impl Writer {
 /// Orders two values of `kind` as apk-tools' schema comparisons do (what its array
 /// sorting uses).
 pub fn compare(db: &Db<'_>, kind: Kind, a: Val, b: Val) -> Ordering {
+    compare_in(db, a, db, b, kind)
+}
+
+/// [`compare`] of values in two trees.
+fn compare_in(da: &Db<'_>, a: Val, db: &Db<'_>, b: Val, kind: Kind) -> Ordering {
     match kind {
         Kind::Blob(Scalar::Version) => {
-            let s = |v| String::from_utf8_lossy(db.blob(v).unwrap_or_default()).into_owned();
-            crate::version::compare(&s(a), &s(b))
+            let s =
+                |d: &Db<'_>, v| String::from_utf8_lossy(d.blob(v).unwrap_or_default()).into_owned();
+            crate::version::compare(&s(da, a), &s(db, b))
         }
-        Kind::Blob(_) => {
-            let (x, y) = (
-                db.blob(a).unwrap_or_default(),
-                db.blob(b).unwrap_or_default(),
+        Kind::Blob(_) => da
+            .blob(a)
+            .unwrap_or_default()
+            .cmp(db.blob(b).unwrap_or_default()),
+        Kind::Numeric(_) => da.int(a).cmp(&db.int(b)),
+        Kind::Object(s) | Kind::Array(s) => compare_obj_in(s, &da.obj(a), &db.obj(b)),
+        Kind::Adb(_, s) => {
+            // A nested database: its block (header, tree), compared by root object.
+            let tree = |d: &Db<'_>, v| -> Option<Vec<u8>> {
+                let raw = d.blob(v)?;
+                let blocks = super::container::parse_blocks(raw).ok()?;
+                Some(blocks.first()?.payload.to_vec())
+            };
+            let (ta, tb) = (
+                tree(da, a).unwrap_or_default(),
+                tree(db, b).unwrap_or_default(),
             );
-            x.cmp(y)
+            let (xa, xb) = (Db::new(&ta), Db::new(&tb));
+            compare_obj_in(s, &xa.obj(xa.root()), &xb.obj(xb.root()))
         }
-        Kind::Numeric(_) => db.int(a).cmp(&db.int(b)),
-        Kind::Object(s) | Kind::Array(s) => compare_obj(db, s, &db.obj(a), &db.obj(b)),
-        Kind::Adb(..) => Ordering::Equal,
     }
 }
 
 /// Field by field, every field (apk-tools' exact comparison).
-pub fn compare_obj(db: &Db<'_>, schema: &Object, a: &Obj<'_>, b: &Obj<'_>) -> Ordering {
+pub fn compare_obj(_db: &Db<'_>, schema: &Object, a: &Obj<'_>, b: &Obj<'_>) -> Ordering {
+    compare_obj_in(schema, a, b)
+}
+
+fn compare_obj_in(schema: &Object, a: &Obj<'_>, b: &Obj<'_>) -> Ordering {
     let n = a.num().max(b.num());
     for i in 1..n {
         let kind = match schema.fields.len() {
@@ -242,7 +262,7 @@ pub fn compare_obj(db: &Db<'_>, schema: &Object, a: &Obj<'_>, b: &Obj<'_>) -> Or
                 None => continue,
             },
         };
-        let r = compare(db, kind, a.val(i), b.val(i));
+        let r = compare_in(&a.db, a.val(i), &b.db, b.val(i), kind);
         if r != Ordering::Equal {
             return r;
         }
