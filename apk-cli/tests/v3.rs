@@ -403,6 +403,41 @@ fn mkpkg_records_extended_attributes_as_apk_tools() {
             "mkpkg {extra:?}"
         );
     }
+    // Installed: the attributes set on the files, their digests in `a:` and `M:`, as
+    // apk-tools sets and records them.
+    let (_, _, err) = reference(&[
+        "--allow-untrusted",
+        "mkpkg",
+        "-I",
+        "name:x",
+        "-I",
+        "version:1",
+        "-I",
+        "arch:x86_64",
+        "-F",
+        &f,
+        "-o",
+        &tmp.path().join("x.apk").display().to_string(),
+    ]);
+    let pkg = tmp.path().join("x.apk").display().to_string();
+    assert!(err.is_empty(), "{err}");
+    let Some(t) = twin::Twin::new(&tmp.path().join("roots"), &["--allow-untrusted"], |_| {}) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", &pkg]);
+    t.step_same(&["audit"]);
+    for root in [&t.ours, &t.theirs] {
+        let mut names: Vec<String> = xattr::list(root.join("d/file"))
+            .unwrap()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["user.a", "user.b"], "{}", root.display());
+        // Changed attributes are what `audit` reports (`x`).
+        xattr::remove(root.join("d/file"), "user.a").unwrap();
+    }
+    let (_, out) = t.step_same(&["audit", "--system"]);
+    assert!(out.contains("x d/file"), "{out}");
 }
 
 /// Sets an extended attribute (false when the file system refuses).

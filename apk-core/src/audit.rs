@@ -217,6 +217,7 @@ impl Auditor<'_> {
                     uid: 0,
                     gid: 0,
                     mode: 0o755,
+                    xattrs: None,
                 });
                 Stat {
                     mode: acl.mode,
@@ -247,6 +248,7 @@ impl Auditor<'_> {
                 uid: 0,
                 gid: 0,
                 mode: 0o755,
+                xattrs: None,
             });
             if meta.mode() & 0o7777 != acl.mode || meta.uid() != acl.uid || meta.gid() != acl.gid {
                 return Some('m');
@@ -314,6 +316,8 @@ impl Auditor<'_> {
                     .is_some_and(|c| !crate::fs::rootfs::matches_recorded(&host, c));
                 if changed || is_link && checksum.is_none() {
                     Some('U')
+                } else if !is_link && disk_xattrs(&host) != acl.and_then(|a| a.xattrs) {
+                    Some('x')
                 } else if self.opts.check_permissions && !acl_matches(*acl, meta, is_link) {
                     Some('M')
                 } else {
@@ -329,6 +333,7 @@ impl Auditor<'_> {
                         uid: 0,
                         gid: 0,
                         mode: if is_link { 0o777 } else { 0o644 },
+                        xattrs: None,
                     });
                     Stat {
                         mode: acl.mode,
@@ -378,6 +383,7 @@ impl Auditor<'_> {
                         uid: 0,
                         gid: 0,
                         mode: 0o644,
+                        xattrs: None,
                     });
                     Stat {
                         mode: acl.mode,
@@ -418,11 +424,25 @@ impl Auditor<'_> {
 
 /// Compares what is on disk with a recorded owner and mode (`a:`; files without one
 /// are root's, 0644, symlinks 0777).
+/// The digest of a file's extended attributes as they are on disk (see
+/// `xattr_digest`), `None` without any.
+fn disk_xattrs(path: &Path) -> Option<[u8; 20]> {
+    let names = xattr::list(path).ok()?;
+    let list: Vec<(String, Vec<u8>)> = names
+        .filter_map(|n| {
+            let v = xattr::get(path, &n).ok()??;
+            Some((n.to_string_lossy().into_owned(), v))
+        })
+        .collect();
+    apk_format::v2::archive::xattr_digest(&list)
+}
+
 fn acl_matches(acl: Option<Acl>, meta: &fs::Metadata, is_link: bool) -> bool {
     let want = acl.unwrap_or(Acl {
         uid: 0,
         gid: 0,
         mode: if is_link { 0o777 } else { 0o644 },
+        xattrs: None,
     });
     if is_link {
         return meta.uid() == want.uid && meta.gid() == want.gid;

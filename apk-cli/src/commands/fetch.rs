@@ -227,10 +227,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             Ok((bytes, _)) => {
                 // The file must be the package the index describes.
                 let identity = apk_format::Package::parse(&bytes, &pool.nv(id))
-                    .map(|pk| pk.info().checksum)
+                    .map(|pk| pool.checksum(id).is_some_and(|want| pk.has_identity(&want)))
                     .map_err(|e| e.reason());
                 match identity {
-                    Ok(got) if got.is_some() && got == pool.checksum(id) => {}
+                    Ok(true) => {}
                     Ok(_) => {
                         fail("file integrity error".into());
                         errors += 1;

@@ -111,6 +111,7 @@ pub(super) fn unless_default(acl: Acl, default_mode: u32) -> Option<Acl> {
         uid: 0,
         gid: 0,
         mode: default_mode,
+        xattrs: None,
     };
     (acl != default).then_some(acl)
 }
@@ -318,6 +319,20 @@ impl Committer<'_> {
                 // After the owner: chown clears setuid bits.
                 f.set_permissions(fs::Permissions::from_mode(self.applied_mode(acl)))
                     .map_err(io)?;
+                // Extended attributes as apk-tools sets them: all as root, `user.` ones
+                // otherwise; one that cannot be set is a warning.
+                for (name, value) in &h.xattrs {
+                    if !self.opts.chown && !name.starts_with("user.") {
+                        continue;
+                    }
+                    if xattr::FileExt::set_xattr(&f, name, value).is_err() {
+                        (self.on)(Event::Warning(format!(
+                            "{}: failed to preserve {path}: xattrs",
+                            stage.nv
+                        )));
+                        break;
+                    }
+                }
                 entry_checksum(h, data)
             }
             EntryKind::Symlink => {
@@ -438,6 +453,12 @@ impl Committer<'_> {
             uid,
             gid,
             mode: h.mode & 0o7777,
+            // (apk-tools records none for the root folder.)
+            xattrs: if h.path.is_empty() {
+                None
+            } else {
+                apk_format::v2::archive::xattr_digest(&h.xattrs)
+            },
         }
     }
 

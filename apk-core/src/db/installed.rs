@@ -12,27 +12,55 @@ use apk_format::error::{Error, Result};
 use apk_format::v2::apkindex;
 use apk_format::PackageInfo;
 
-/// `uid:gid:mode` of an `M:` or `a:` line (mode in octal).
+/// `uid:gid:mode[:xattrs]` of an `M:` or `a:` line (mode in octal; the digest of the
+/// extended attributes, `Q1...`, when there are any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acl {
     pub uid: u32,
     pub gid: u32,
     pub mode: u32,
+    pub xattrs: Option<[u8; 20]>,
 }
 
 impl Acl {
     pub fn parse(s: &str) -> Option<Acl> {
-        let mut it = s.splitn(3, ':');
+        let mut it = s.splitn(4, ':');
         let uid = it.next()?.parse().ok()?;
         let gid = it.next()?.parse().ok()?;
         let mode = u32::from_str_radix(it.next()?, 8).ok()?;
-        Some(Acl { uid, gid, mode })
+        let xattrs = match it.next() {
+            Some(d) => match apk_format::checksum::Checksum::parse(d).ok()? {
+                apk_format::checksum::Checksum::Sha1(b) => Some(b),
+                apk_format::checksum::Checksum::Sha256(_) => None,
+            },
+            None => None,
+        };
+        Some(Acl {
+            uid,
+            gid,
+            mode,
+            xattrs,
+        })
+    }
+
+    /// Owner and mode alone.
+    pub fn plain(uid: u32, gid: u32, mode: u32) -> Acl {
+        Acl {
+            uid,
+            gid,
+            mode,
+            xattrs: None,
+        }
     }
 }
 
 impl std::fmt::Display for Acl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{:o}", self.uid, self.gid, self.mode)
+        write!(f, "{}:{}:{:o}", self.uid, self.gid, self.mode)?;
+        if let Some(d) = self.xattrs {
+            write!(f, ":{}", apk_format::checksum::Checksum::Sha1(d))?;
+        }
+        Ok(())
     }
 }
 
@@ -295,14 +323,7 @@ V:1
         assert_eq!(pkgs.len(), 2);
         let musl = &pkgs[0];
         assert_eq!(musl.dirs.len(), 3);
-        assert_eq!(
-            musl.dirs[0].files[1].acl,
-            Some(Acl {
-                uid: 0,
-                gid: 0,
-                mode: 0o777
-            })
-        );
+        assert_eq!(musl.dirs[0].files[1].acl, Some(Acl::plain(0, 0, 0o777)));
         assert_eq!(musl.dirs[1].acl.map(|a| a.mode), Some(0o555));
         assert_eq!(musl.info.replaces_priority, Some(1));
         assert_eq!(musl.info.extra, vec![(b's', "edge".to_string())]);
@@ -319,6 +340,17 @@ V:1
         // and license lines, empty or not.
         let written = INSTALLED.replace("P:b\nV:1\n", "P:b\nV:1\nS:0\nI:0\nT:\nU:\nL:\n");
         assert_eq!(write_installed(&pkgs), written);
+    }
+
+    #[test]
+    fn acls_with_extended_attribute_digests_round_trip() {
+        let line = "0:0:755:Q1b88EjgEp9Cf6JyKbOVcRZcO1WJM=";
+        let acl = Acl::parse(line).unwrap();
+        assert_eq!((acl.uid, acl.gid, acl.mode), (0, 0, 0o755));
+        assert!(acl.xattrs.is_some());
+        assert_eq!(acl.to_string(), line);
+        assert_eq!(Acl::parse("1:2:644").unwrap(), Acl::plain(1, 2, 0o644));
+        assert!(Acl::parse("0:0:755:nonsense").is_none());
     }
 
     #[test]

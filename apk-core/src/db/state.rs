@@ -320,6 +320,7 @@ impl Installed {
                     mode: 0o755,
                     uid: 0,
                     gid: 0,
+                    xattrs: None,
                 });
                 seen.entry(&d.path).or_insert(acl);
             }

@@ -232,6 +232,19 @@ fn header(path: &str, kind: EntryKind, a: &Obj<'_>, size: u64) -> EntryHeader {
         apk_checksum: None,
         uname: user,
         gname: group,
+        xattrs: {
+            let x = a.obj(acl::XATTRS);
+            (1..=x.len())
+                .filter_map(|i| {
+                    let b = x.blob(i)?;
+                    let at = b.iter().position(|&c| c == 0)?;
+                    Some((
+                        String::from_utf8_lossy(&b[..at]).into_owned(),
+                        b[at + 1..].to_vec(),
+                    ))
+                })
+                .collect()
+        },
     }
 }
 

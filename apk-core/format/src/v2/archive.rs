@@ -200,6 +200,29 @@ pub struct EntryHeader {
     /// `etc/passwd` and `etc/group` when installing as root.
     pub uname: Option<String>,
     pub gname: Option<String>,
+    /// Extended attributes (name, value): pax `SCHILY.xattr.*` records, or a v3
+    /// package's ACL.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// The digest apk-tools records for extended attributes (the fourth field of `a:` and
+/// `M:`): SHA-1 over the attributes sorted by name, each name and value preceded by
+/// its length (32-bit big-endian). `None` without attributes.
+pub fn xattr_digest(xattrs: &[(String, Vec<u8>)]) -> Option<[u8; 20]> {
+    use sha1::{Digest, Sha1};
+    if xattrs.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<&(String, Vec<u8>)> = xattrs.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut h = Sha1::new();
+    for (n, v) in sorted {
+        h.update((n.len() as u32).to_be_bytes());
+        h.update(n.as_bytes());
+        h.update((v.len() as u32).to_be_bytes());
+        h.update(v);
+    }
+    Some(h.finalize().into())
 }
 
 /// Reads an entry's header fields, naming the archive in errors.
@@ -246,6 +269,7 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
         None => None,
     };
     let mut apk_checksum = None;
+    let mut xattrs = Vec::new();
     if let Some(exts) = entry
         .pax_extensions()
         .map_err(|e| bad(format!("entry '{path}': bad pax header: {e}")))?
@@ -256,6 +280,10 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
                 let v = std::str::from_utf8(ext.value_bytes())
                     .map_err(|_| bad(format!("entry '{path}': checksum is not text")))?;
                 apk_checksum = Some(v.to_owned());
+            } else if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
+                let name = String::from_utf8(name.to_vec())
+                    .map_err(|_| bad(format!("entry '{path}': xattr name is not text")))?;
+                xattrs.push((name, ext.value_bytes().to_vec()));
             }
         }
     }
@@ -275,6 +303,7 @@ pub fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Resul
         apk_checksum,
         uname,
         gname,
+        xattrs,
     })
 }
 
