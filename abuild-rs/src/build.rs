@@ -945,9 +945,16 @@ fn write_packages(
         }
         builder.pkginfo = info;
         builder.scripts = scripts;
-        let bytes = builder
+        let mut bytes = builder
             .build(Some((&key, &key_name)))
             .map_err(|e| Failure(format!("{}: {e}", m.name)))?;
+        // `ABUILD_V3_PACKAGES` (apk-rs's own setting): the same package in apk-tools 3's
+        // format, signed with the same key.
+        if v3_packages() {
+            let file = apk_format::adb::build::from_v2(&bytes, &m.name, &[&key])
+                .map_err(|e| Failure(format!("{}: {e}", m.name)))?;
+            bytes = apk_format::adb::container::compress_deflate(&file);
+        }
         let out_dir = opts.repodest.join(&b.repo).join(&opts.carch);
         std::fs::create_dir_all(&out_dir)
             .map_err(|e| Failure(format!("{}: {e}", out_dir.display())))?;
@@ -957,6 +964,11 @@ fn write_packages(
         built.packages.push(file);
     }
     Ok(built)
+}
+
+/// Whether packages are written in apk-tools 3's format (`ABUILD_V3_PACKAGES` set).
+fn v3_packages() -> bool {
+    std::env::var_os("ABUILD_V3_PACKAGES").is_some_and(|v| !v.is_empty())
 }
 
 /// The name of a dependency atom (`so:libc.so=1` → `so:libc.so`, `!foo` → `foo`).
@@ -1171,8 +1183,9 @@ impl IndexState {
             .map_err(|e| Failure(e.to_string()))?;
         apk_core::fs::atomic::write_atomically_unsynced(&dir.join("APKINDEX.tar.gz"), &signed)
             .map_err(|e| Failure(e.to_string()))?;
-        // As abuild with `ABUILD_V3_INDEX` set: a v3 index of the same packages too.
-        if std::env::var_os("ABUILD_V3_INDEX").is_some_and(|v| !v.is_empty()) {
+        // As abuild with `ABUILD_V3_INDEX` set: a v3 index of the same packages too
+        // (always for v3 packages).
+        if v3_packages() || std::env::var_os("ABUILD_V3_INDEX").is_some_and(|v| !v.is_empty()) {
             let arch = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
             apk_core::repo::indexer::write_v3_index(dir, arch, description, &key.0)
                 .map_err(|e| Failure(e.to_string()))?;

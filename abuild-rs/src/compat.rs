@@ -86,6 +86,7 @@ fn config() -> std::collections::HashMap<String, String> {
         "JOBS",
         "CARCH",
         "ABUILD_V3_INDEX",
+        "ABUILD_V3_PACKAGES",
     ];
     let conf = std::env::var("ABUILD_CONF").unwrap_or_else(|_| "/etc/abuild.conf".into());
     let user = std::env::var("ABUILD_USERCONF").unwrap_or_else(|_| {
@@ -176,7 +177,7 @@ fn run(args: &[String]) -> Result<u8, Failure> {
         .clone()
         .or_else(|| conf.get("SRCDEST").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/var/cache/distfiles"));
-    for v in ["PACKAGER", "ABUILD_V3_INDEX"] {
+    for v in ["PACKAGER", "ABUILD_V3_INDEX", "ABUILD_V3_PACKAGES"] {
         if let Some(p) = conf.get(v) {
             std::env::set_var(v, p);
         }

@@ -634,3 +634,132 @@ fn v3_index_as_abuild_makes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every file under `root` but apk's own database: (path, kind, mode, owner, contents
+/// or link target).
+fn installed_tree(root: &Path) -> Vec<(String, String, u32, u32, u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String, u32, u32, u32, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if rel.starts_with("lib/apk") || rel.starts_with("etc/apk") || rel.starts_with("var/") {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let (kind, body) = if m.is_dir() {
+                ("dir", Vec::new())
+            } else if m.file_type().is_symlink() {
+                (
+                    "link",
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .into_bytes(),
+                )
+            } else {
+                ("file", std::fs::read(&p).unwrap())
+            };
+            out.push((rel, kind.into(), m.mode() & 0o7777, m.uid(), m.gid(), body));
+            if m.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// `ABUILD_V3_PACKAGES` set: abuild-rs writes the same packages in apk-tools 3's
+/// format (and their v3 index); apk-tools verifies them and installs from that index
+/// exactly the tree it installs from the v2 build.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn v3_packages_install_as_the_v2_ones() {
+    let Some(reference) = apk_core::testing::reference_apk() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/abuild-splits/splitdemo");
+    let dir = tmp.path().join("abuild-splits/splitdemo");
+    common::copy_tree(&src, &dir);
+    let keys = tmp.path().join("keys");
+    run(Command::new(env!("CARGO_BIN_EXE_abuild-rs"))
+        .args(["keygen", "--name", "builder", "--out"])
+        .arg(&keys));
+    let build = |repodest: &Path, v3: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_abuild-rs"));
+        c.args(["build", "-C"])
+            .arg(&dir)
+            .arg("--repodest")
+            .arg(repodest)
+            .arg("--sign-key")
+            .arg(keys.join("builder.rsa"))
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("PACKAGER", PACKAGER);
+        if v3 {
+            c.env("ABUILD_V3_PACKAGES", "1");
+        }
+        run(&mut c);
+    };
+    let (v2, v3) = (tmp.path().join("v2"), tmp.path().join("v3"));
+    build(&v2, false);
+    build(&v3, true);
+    let v3_dir = v3.join("abuild-splits/x86_64");
+    let pkgs: Vec<PathBuf> = std::fs::read_dir(&v3_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "apk"))
+        .collect();
+    assert_eq!(pkgs.len(), 3, "{pkgs:?}");
+    for p in &pkgs {
+        assert!(
+            std::fs::read(p).unwrap().starts_with(b"ADB"),
+            "{} is not v3",
+            p.display()
+        );
+        let o = Command::new(&reference)
+            .arg("--keys-dir")
+            .arg(&keys)
+            .arg("verify")
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "verify {}: {}",
+            p.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let install = |repo: String, root: &Path| {
+        let o = Command::new(&reference)
+            .arg("--root")
+            .arg(root)
+            .args(["--initdb", "--no-scripts", "--keys-dir"])
+            .arg(&keys)
+            .args(["-X", &repo, "add", "splitdemo", "splitdemo-doc"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let (r2, r3) = (tmp.path().join("root2"), tmp.path().join("root3"));
+    install(v2.join("abuild-splits").display().to_string(), &r2);
+    install(v3_dir.join("Packages.adb").display().to_string(), &r3);
+    let (a, b) = (installed_tree(&r2), installed_tree(&r3));
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}

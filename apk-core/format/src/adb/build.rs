@@ -357,3 +357,187 @@ pub fn build(spec: &PackageSpec) -> Result<(Vec<u8>, Vec<DataSlot>)> {
     }
     Ok((block, data))
 }
+
+/// A v3 package with what a v2 package holds: its `.PKGINFO` metadata (apk-tools'
+/// field names), scripts and trigger folders, and its files with their owners, modes,
+/// times, link targets and extended attributes. Returns the file (uncompressed, signed
+/// with `keys`) ready for [`super::container::compress`].
+pub fn from_v2(bytes: &[u8], what: &str, keys: &[&crate::sign::PrivateKey]) -> Result<Vec<u8>> {
+    use std::collections::{BTreeMap, HashMap};
+    let pkg = crate::v2::package::Package::parse(bytes, what)?;
+    let mut spec = PackageSpec::default();
+    let mut lists: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in &pkg.pkginfo.fields {
+        let key = match k.as_str() {
+            "pkgname" => "name",
+            "pkgver" => "version",
+            "pkgdesc" => "description",
+            "arch" => "arch",
+            "license" => "license",
+            "origin" => "origin",
+            "maintainer" => "maintainer",
+            "url" => "url",
+            "commit" => "repo-commit",
+            "builddate" => "build-time",
+            "provider_priority" => "provider-priority",
+            "replaces_priority" => {
+                spec.replaces_priority = Some(v.clone());
+                continue;
+            }
+            "size" => {
+                spec.installed_size = v.parse().unwrap_or(0);
+                continue;
+            }
+            "depend" | "provides" | "replaces" | "install_if" => {
+                let list = match k.as_str() {
+                    "depend" => "depends",
+                    "install_if" => "install-if",
+                    other => other,
+                };
+                lists.entry(list).or_default().push(v);
+                continue;
+            }
+            _ => continue,
+        };
+        if !v.is_empty() {
+            spec.info.push((key.to_owned(), v.clone()));
+        }
+    }
+    for (k, v) in lists {
+        spec.info.push((k.to_owned(), v.join(" ")));
+    }
+    spec.triggers = pkg.pkginfo.triggers();
+    spec.scripts = pkg
+        .scripts()
+        .filter_map(|(n, body)| {
+            let n = n.trim_start_matches('.');
+            schema::SCRIPT_NAMES
+                .contains(&n)
+                .then(|| (n.to_owned(), body.to_vec()))
+        })
+        .collect();
+    // Folders by path (the root first), files in archive order, contents by path.
+    let mut dirs: BTreeMap<String, DirSpec> = BTreeMap::new();
+    let root_acl = Acl {
+        mode: 0o755,
+        user: "root".into(),
+        group: "root".into(),
+        xattrs: Vec::new(),
+    };
+    dirs.insert(
+        String::new(),
+        DirSpec {
+            name: String::new(),
+            acl: root_acl.clone(),
+            files: Vec::new(),
+        },
+    );
+    let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut inodes: HashMap<String, u64> = HashMap::new();
+    let acl_of = |h: &crate::v2::archive::EntryHeader| Acl {
+        mode: h.mode & 0o7777,
+        user: h.uname.clone().unwrap_or_else(|| h.uid.to_string()),
+        group: h.gname.clone().unwrap_or_else(|| h.gid.to_string()),
+        xattrs: h
+            .xattrs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.clone()))
+            .collect(),
+    };
+    pkg.walk_data(bytes, what, |h, data| {
+        use crate::v2::archive::EntryKind;
+        let path = h.path.trim_end_matches('/');
+        if h.kind == EntryKind::Dir {
+            let d = dirs.entry(path.to_owned()).or_insert_with(|| DirSpec {
+                name: path.to_owned(),
+                acl: root_acl.clone(),
+                files: Vec::new(),
+            });
+            d.acl = acl_of(h);
+            return Ok(());
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let mut f = FileSpec {
+            name: name.to_owned(),
+            acl: acl_of(h),
+            mtime: h.mtime,
+            size: 0,
+            sha256: None,
+            target: None,
+            link: None,
+        };
+        match h.kind {
+            EntryKind::File => {
+                f.size = data.len() as u64;
+                f.sha256 = Some(Sha256::digest(data).into());
+                let n = inodes.len() as u64;
+                let ino = *inodes.entry(path.to_owned()).or_insert(n);
+                f.link = Some(((u64::MAX, ino), dir.to_owned()));
+                contents.insert(path.to_owned(), data.to_vec());
+            }
+            EntryKind::HardLink => {
+                let src = h.link.as_deref().unwrap_or("");
+                let ino = *inodes.get(src).ok_or_else(|| {
+                    Error::format(what, format!("{path}: hard link to unknown '{src}'"))
+                })?;
+                let body = contents.get(src).cloned().unwrap_or_default();
+                f.size = body.len() as u64;
+                f.sha256 = Some(Sha256::digest(&body).into());
+                f.link = Some(((u64::MAX, ino), dir.to_owned()));
+                // Whichever of the links the tree lists first carries the contents.
+                contents.insert(path.to_owned(), body);
+            }
+            EntryKind::Symlink => {
+                let mut t = 0o120000u16.to_le_bytes().to_vec();
+                t.extend_from_slice(h.link.as_deref().unwrap_or("").as_bytes());
+                f.target = Some(t);
+            }
+            _ => {
+                return Err(Error::format(
+                    what,
+                    format!("{path}: unsupported entry type"),
+                ))
+            }
+        }
+        dirs.entry(dir.to_owned())
+            .or_insert_with(|| DirSpec {
+                name: dir.to_owned(),
+                acl: root_acl.clone(),
+                files: Vec::new(),
+            })
+            .files
+            .push(f);
+        Ok(())
+    })?;
+    // Only the first of a set of hard links (in the order the tree is written) keeps
+    // its contents: the link marks of files without siblings are dropped.
+    let mut counts: HashMap<(u64, u64), usize> = HashMap::new();
+    for d in dirs.values() {
+        for f in &d.files {
+            if let Some((k, _)) = &f.link {
+                *counts.entry(*k).or_default() += 1;
+            }
+        }
+    }
+    for d in dirs.values_mut() {
+        for f in &mut d.files {
+            if f.link.as_ref().is_some_and(|(k, _)| counts[k] < 2) {
+                f.link = None;
+            }
+        }
+    }
+    spec.dirs = dirs.into_values().collect();
+    let (tree, data) = build(&spec)?;
+    let mut sigs = Vec::new();
+    for k in keys {
+        sigs.push(super::trust::sign(super::SCHEMA_PACKAGE, &tree, k)?);
+    }
+    let mut file = super::container::write(super::SCHEMA_PACKAGE, &tree, &sigs);
+    for (i, j, path) in &data {
+        let mut payload = i.to_le_bytes().to_vec();
+        payload.extend_from_slice(&j.to_le_bytes());
+        payload.extend_from_slice(contents.get(path).map_or(&[][..], |c| c.as_slice()));
+        file.extend(super::container::block(2, &payload));
+    }
+    Ok(file)
+}
