@@ -635,11 +635,13 @@ fn v3_index_as_abuild_makes_it() {
     );
 }
 
-/// Every file under `root` but apk's own database: (path, kind, mode, owner, contents
-/// or link target).
-fn installed_tree(root: &Path) -> Vec<(String, String, u32, u32, u32, Vec<u8>)> {
+/// One installed file: path, kind, mode, owner, group, contents or link target.
+type Node = (String, String, u32, u32, u32, Vec<u8>);
+
+/// Every file under `root` but apk's own database.
+fn installed_tree(root: &Path) -> Vec<Node> {
     use std::os::unix::fs::MetadataExt;
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String, u32, u32, u32, Vec<u8>)>) {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<Node>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
