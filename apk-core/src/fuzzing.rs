@@ -229,7 +229,21 @@ pub fn adbgen(data: &[u8]) {
     }
 }
 
-pub const TARGETS: [(&str, Target); 12] = [
+/// `convdb`'s reading of an installed database: converted, never a panic.
+pub fn convdb(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let scripts = apk_format::adb::convdb::scripts(
+        vec![(
+            "a-1.Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=.post-install".into(),
+            b"#!/bin/sh\n".to_vec(),
+        )],
+        "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA= /usr/share",
+    );
+    let name = |id: u32| id.to_string();
+    let _ = apk_format::adb::convdb::convert(&text, &scripts, &name, &name);
+}
+
+pub const TARGETS: [(&str, Target); 13] = [
     ("version", version),
     ("dependency", dependency),
     ("apkindex", apkindex),
@@ -242,4 +256,5 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("snapshot", snapshot),
     ("adb", adb),
     ("adbgen", adbgen),
+    ("convdb", convdb),
 ];

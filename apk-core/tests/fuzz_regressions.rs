@@ -82,3 +82,21 @@ fn adbgen_mutations_never_panic() {
     }
     assert!(runs > 1000, "seeds are missing ({runs} runs)");
 }
+
+/// `convdb`'s line reader over every truncation and line deletion of its seeds.
+#[test]
+fn convdb_mutations_never_panic() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/convdb");
+    let mut runs = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read(entry.unwrap().path()).unwrap();
+        for i in 0..seed.len() {
+            apk_core::fuzzing::convdb(&seed[..i]);
+            let mut m = seed.clone();
+            m[i] = b'\n';
+            apk_core::fuzzing::convdb(&m);
+            runs += 2;
+        }
+    }
+    assert!(runs > 1000, "seeds are missing ({runs} runs)");
+}
