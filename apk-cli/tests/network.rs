@@ -417,3 +417,64 @@ fn https_and_unreachable_repositories_as_apk_tools_reports_them() {
     assert_eq!(code, 0, "{out}");
     drop(server);
 }
+
+/// A v3 index (`packages.adb`, made and signed by apk-tools' mkndx over the demo
+/// packages) as an HTTP repository: updated into the cache, installed from, used from
+/// the cache alone, as apk-tools does.
+#[test]
+fn http_v3_index_as_apk_tools_uses_it() {
+    let Some(reference) = common::twin::reference() else {
+        return;
+    };
+    let r = setup();
+    let dir = r.served.join("repo/x86_64");
+    let mut pkgs: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(".apk"))
+        .collect();
+    pkgs.sort();
+    let out = std::process::Command::new(&reference)
+        .arg("--keys-dir")
+        .arg(testdata().join("keys"))
+        .arg("--sign-key")
+        .arg(testdata().join("keys/apk-rs-demo.rsa"))
+        .args(["mkndx", "-d", "demo v3", "-o"])
+        .arg(dir.join("packages.adb"))
+        .args(&pkgs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = serve(&r.served);
+    let url = format!("http://127.0.0.1:{}/repo/x86_64/packages.adb", server.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let setup_root = |root: &Path| {
+        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+        std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
+        std::fs::copy(
+            testdata().join("keys/apk-rs-demo.rsa.pub"),
+            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
+    };
+    let Some(mut t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add"]);
+    t.step_same(&["update"]);
+    let (code, out) = t.step_same(&["add", "demo-hello"]);
+    assert_eq!(code, 0, "{out}");
+    t.step_same(&["info", "-a", "demo-hello"]);
+    drop(server);
+    // The server is gone: the cached index and packages still serve.
+    t.step_same(&["--no-network", "search", "demo"]);
+    t.swap();
+    t.step_same(&["del", "demo-hello"]);
+    t.step_same(&["--no-network", "add", "demo-hello"]);
+}
