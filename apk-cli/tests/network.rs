@@ -327,16 +327,7 @@ fn http_repository_as_apk_tools_uses_it() {
     let server = serve(&r.served);
     let url = format!("http://127.0.0.1:{}/repo", server.port);
     let tmp = tempfile::tempdir().unwrap();
-    let setup_root = |root: &Path| {
-        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
-        std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
-        std::fs::copy(
-            testdata().join("keys/apk-rs-demo.rsa.pub"),
-            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
-    };
+    let setup_root = |root: &Path| demo_root_with(root, &url);
     let Some(mut t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
         return;
     };
@@ -418,6 +409,18 @@ fn https_and_unreachable_repositories_as_apk_tools_reports_them() {
     drop(server);
 }
 
+/// A root trusting the demo key, with a cache and `repositories` naming `url`.
+fn demo_root_with(root: &Path, url: &str) {
+    std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
+    std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
+    std::fs::copy(
+        testdata().join("keys/apk-rs-demo.rsa.pub"),
+        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
+}
+
 /// A v3 index (`packages.adb`, made and signed by apk-tools' mkndx over the demo
 /// packages) as an HTTP repository: updated into the cache, installed from, used from
 /// the cache alone, as apk-tools does.
@@ -453,16 +456,7 @@ fn http_v3_index_as_apk_tools_uses_it() {
     let server = serve(&r.served);
     let url = format!("http://127.0.0.1:{}/repo/x86_64/packages.adb", server.port);
     let tmp = tempfile::tempdir().unwrap();
-    let setup_root = |root: &Path| {
-        std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
-        std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
-        std::fs::copy(
-            testdata().join("keys/apk-rs-demo.rsa.pub"),
-            root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/apk/repositories"), format!("{url}\n")).unwrap();
-    };
+    let setup_root = |root: &Path| demo_root_with(root, &url);
     let Some(mut t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
         return;
     };

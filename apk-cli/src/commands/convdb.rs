@@ -12,21 +12,7 @@ use crate::context::{self, Context};
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 
-/// Names by id from a `passwd`/`group` file of the root (`root` for 0, else `nobody`
-/// when unknown, as apk-tools names them).
-fn names(path: &std::path::Path) -> HashMap<u32, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?.to_owned();
-            let id = f.nth(1)?.parse().ok()?;
-            Some((id, name))
-        })
-        .collect()
-}
-
+/// A name by id, `root` for 0 and `nobody` for others unknown, as apk-tools names them.
 fn resolve(map: &HashMap<u32, String>, id: u32) -> String {
     match map.get(&id) {
         Some(n) => n.clone(),
@@ -49,8 +35,8 @@ fn make(ctx: &Context) -> apk_format::Result<()> {
     let triggers = String::from_utf8_lossy(&read("triggers").unwrap_or_default()).into_owned();
     let scripts = convdb::scripts(entries, &triggers);
     let installed = String::from_utf8_lossy(&read("installed").unwrap_or_default()).into_owned();
-    let users = names(&ctx.root.join("etc/passwd"));
-    let groups = names(&ctx.root.join("etc/group"));
+    let users = super::id_names(&ctx.root.join("etc/passwd"));
+    let groups = super::id_names(&ctx.root.join("etc/group"));
     let tree = convdb::convert(&installed, &scripts, &|id| resolve(&users, id), &|id| {
         resolve(&groups, id)
     });

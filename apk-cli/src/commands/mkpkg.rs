@@ -45,20 +45,6 @@ pub struct Args {
     no_xattrs: bool,
 }
 
-/// User and group names by id, from the host's files (mkpkg builds from the host).
-fn names(file: &str) -> HashMap<u32, String> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?.to_owned();
-            let id = f.nth(1)?.parse().ok()?;
-            Some((id, name))
-        })
-        .collect()
-}
-
 /// A file's or folder's extended attributes, as apk-tools reads them (none for a
 /// symlink, which it does not open).
 fn xattrs_of(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -257,8 +243,8 @@ fn make(ctx: &Context, args: &Args) -> Result<(), String> {
         xattrs: !args.no_xattrs,
         rootnode: older("3.0.0_pre3"),
         dirnode: older("3.0.0_rc9"),
-        users: names(&etc("passwd")),
-        groups: names(&etc("group")),
+        users: super::id_names(Path::new(&etc("passwd"))),
+        groups: super::id_names(Path::new(&etc("group"))),
         epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.parse().ok()),

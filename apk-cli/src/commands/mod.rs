@@ -28,3 +28,17 @@ pub mod update;
 pub mod upgrade;
 pub mod verify;
 pub mod version;
+
+/// Names by id from a `passwd` or `group` file (empty when it cannot be read).
+pub fn id_names(path: &std::path::Path) -> std::collections::HashMap<u32, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?.to_owned();
+            let id = f.nth(1)?.parse().ok()?;
+            Some((id, name))
+        })
+        .collect()
+}

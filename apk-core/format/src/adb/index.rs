@@ -20,6 +20,22 @@ pub struct Index {
     pub packages: Vec<PackageInfo>,
 }
 
+/// An index's blocks (`plain`: decompressed), its schema checked and, with `keys`, one
+/// of its signatures verified.
+fn checked<'a>(plain: &'a [u8], keys: Option<&Keyring>, what: &str) -> Result<Container<'a>> {
+    let c = Container::parse(plain, what)?;
+    if c.schema != super::SCHEMA_INDEX {
+        return Err(Error::format(what, "not a v3 index (schema)"));
+    }
+    if let Some(k) = keys {
+        trust::verify(&c, k).map_err(|e| match e {
+            TrustError::Untrusted => Error::untrusted(what, e),
+            TrustError::BadBlock => Error::signature(what, e),
+        })?;
+    }
+    Ok(c)
+}
+
 /// A v3 index opened for loading: its tree (the ADB block) to keep, and where each
 /// package's object is in it, so that packages are read in place when needed.
 #[derive(Debug, Clone)]
@@ -34,17 +50,8 @@ pub struct Opened {
 impl Opened {
     /// Reads an index; with `keys`, one of its signatures must verify.
     pub fn read(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Opened> {
-        let (plain, _) = decompress(bytes, what)?;
-        let c = Container::parse(&plain, what)?;
-        if c.schema != super::SCHEMA_INDEX {
-            return Err(Error::format(what, "not a v3 index (schema)"));
-        }
-        if let Some(k) = keys {
-            trust::verify(&c, k).map_err(|e| match e {
-                TrustError::Untrusted => Error::untrusted(what, e),
-                TrustError::BadBlock => Error::signature(what, e),
-            })?;
-        }
+        let plain = decompress(bytes, what)?.0;
+        let c = checked(&plain, keys, what)?;
         let tree = c.adb().to_vec();
         let db = Db::new(&tree);
         let root = db.obj(db.root());
@@ -69,17 +76,8 @@ impl Opened {
 impl Index {
     /// Reads an index; with `keys`, one of its signatures must verify.
     pub fn read(bytes: &[u8], keys: Option<&Keyring>, what: &str) -> Result<Index> {
-        let (plain, _) = decompress(bytes, what)?;
-        let c = Container::parse(&plain, what)?;
-        if c.schema != super::SCHEMA_INDEX {
-            return Err(Error::format(what, "not a v3 index (schema)"));
-        }
-        if let Some(k) = keys {
-            trust::verify(&c, k).map_err(|e| match e {
-                TrustError::Untrusted => Error::untrusted(what, e),
-                TrustError::BadBlock => Error::signature(what, e),
-            })?;
-        }
+        let plain = decompress(bytes, what)?.0;
+        let c = checked(&plain, keys, what)?;
         let db = Db::new(c.adb());
         let root = db.obj(db.root());
         let pkgs = root.obj(ndx::PACKAGES);
@@ -168,16 +166,7 @@ impl<'a> OldIndex<'a> {
     /// `plain`: the index decompressed ([`decompress`]); with `keys`, one of its
     /// signatures must verify.
     pub fn open(plain: &'a [u8], keys: Option<&Keyring>, what: &str) -> Result<Self> {
-        let c = Container::parse(plain, what)?;
-        if c.schema != super::SCHEMA_INDEX {
-            return Err(Error::format(what, "not a v3 index (schema)"));
-        }
-        if let Some(k) = keys {
-            trust::verify(&c, k).map_err(|e| match e {
-                TrustError::Untrusted => Error::untrusted(what, e),
-                TrustError::BadBlock => Error::signature(what, e),
-            })?;
-        }
+        let c = checked(plain, keys, what)?;
         Ok(OldIndex {
             db: Db::new(c.adb()),
         })

@@ -354,16 +354,7 @@ pub fn package_info(o: &Obj<'_>) -> PackageInfo {
         v => Some(v),
     };
     PackageInfo {
-        checksum: o.blob(pi::HASHES).and_then(|b| match b.len() {
-            20 => b.try_into().ok().map(Checksum::Sha1),
-            32 => Some(sha256_160(b)),
-            _ => None,
-        }),
-        name: s(pi::NAME).unwrap_or_default(),
-        version: s(pi::VERSION).unwrap_or_default(),
-        arch: s(pi::ARCH),
         size: n(pi::FILE_SIZE),
-        installed_size: n(pi::INSTALLED_SIZE),
         description: s(pi::DESCRIPTION),
         url: s(pi::URL),
         license: s(pi::LICENSE),
@@ -371,12 +362,6 @@ pub fn package_info(o: &Obj<'_>) -> PackageInfo {
         maintainer: s(pi::MAINTAINER),
         build_time: n(pi::BUILD_TIME),
         commit: o.blob(pi::REPO_COMMIT).map(crate::checksum::encode_hex),
-        provider_priority: n(pi::PROVIDER_PRIORITY).and_then(|v| u32::try_from(v).ok()),
-        depends: dependencies(&o.obj(pi::DEPENDS)),
-        provides: dependencies(&o.obj(pi::PROVIDES)),
-        install_if: dependencies(&o.obj(pi::INSTALL_IF)),
-        replaces: dependencies(&o.obj(pi::REPLACES)),
-        replaces_priority: None,
         recommends: dependencies(&o.obj(pi::RECOMMENDS)),
         tags: {
             let t = o.obj(pi::TAGS);
@@ -384,7 +369,6 @@ pub fn package_info(o: &Obj<'_>) -> PackageInfo {
                 .filter_map(|i| t.str(i).map(|s| s.into_owned()))
                 .collect()
         },
-        extra: Vec::new(),
-        unparsed: Vec::new(),
+        ..package_core_info(o)
     }
 }
