@@ -8,8 +8,9 @@ use super::*;
 pub(super) const READ_AHEAD: usize = 2;
 
 /// Packages installing more than this are not unpacked into memory ahead of time but
-/// streamed while written.
-pub(super) const READ_AHEAD_LIMIT: u64 = 64 << 20;
+/// streamed while written (with 1 MiB, `--initdb add alpine-base` peaks at 21 MiB
+/// instead of 26, and runs no slower: side-by-side, session 7).
+pub(super) const READ_AHEAD_LIMIT: u64 = 1 << 20;
 
 /// A package whose file is never read: only its record lands. apk-tools reads no file
 /// for a package installing nothing (installed size 0: virtual packages of `add -t`,
