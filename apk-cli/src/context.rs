@@ -643,6 +643,19 @@ impl Context {
 }
 
 /// Prints an error as apk does.
+impl Context {
+    /// [`Context::keyring`], its error reported (`None` then: the applet exits 1).
+    pub fn keyring_or_report(&self) -> Option<Option<Keyring>> {
+        match self.keyring() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                error(e);
+                None
+            }
+        }
+    }
+}
+
 pub fn error(e: impl std::fmt::Display) {
     crate::output::err(&format!("ERROR: {e}"));
 }

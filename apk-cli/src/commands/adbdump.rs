@@ -62,12 +62,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return 1;
         }
     };
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     for file in &args.files {
         let what = file.display().to_string();

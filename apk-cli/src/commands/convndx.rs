@@ -16,12 +16,8 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     let fetcher = ctx.fetcher();
     let mut builder = IndexBuilder::new();

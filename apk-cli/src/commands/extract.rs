@@ -22,12 +22,8 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
     let dest = args.destination.unwrap_or_else(|| PathBuf::from("."));
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     let opts = Options {
         chown: !args.no_chown && apk_core::fs::is_root(),

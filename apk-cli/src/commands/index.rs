@@ -41,12 +41,8 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> u32 {
     // Every package, and the old index, is checked against the trusted keys, as
     // apk-tools does (on all cores here), unless --allow-untrusted.
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     let old = match args.index.as_deref().filter(|p| p.exists()) {
         None => None,

@@ -77,12 +77,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         }
         lookup_spec = f.clone();
     }
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     // The older index: read, decompressed and checked before any package.
     let mut old_bytes = None;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::context::{self, Context};
+use crate::context::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -11,12 +11,8 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let keys = match ctx.keyring() {
-        Ok(k) => k,
-        Err(e) => {
-            context::error(e);
-            return 1;
-        }
+    let Some(keys) = ctx.keyring_or_report() else {
+        return 1;
     };
     let mut failed = 0;
     for file in &args.files {

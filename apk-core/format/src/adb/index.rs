@@ -352,17 +352,12 @@ impl IndexBuilder {
                 pi::DEPENDS => 0,
                 pi::PROVIDES => 1,
                 pi::REPLACES => 2,
-                pi::REPO_COMMIT => {
-                    // 40 hex digits (more are ignored); shorter is not a commit.
-                    if let Some(b) = v.get(..40).and_then(crate::checksum::decode_hex) {
-                        slots[f] = w.blob(&b);
-                    }
-                    continue;
-                }
+                // Converted as an index's value is (apk-tools goes on past one it
+                // cannot convert).
                 _ => {
-                    // apk-tools goes on past a value it cannot convert.
-                    let (name, kind) = PKGINFO.fields[f - 1];
-                    slots[f] = super::build::scalar_or_error(w, name, kind, v);
+                    if let Some(val) = v2_value(w, f, v) {
+                        slots[f] = val;
+                    }
                     continue;
                 }
             };
