@@ -129,13 +129,20 @@ impl<'a> DepRef<'a> {
             Some(r) => (true, r),
             None => (false, s),
         };
-        let name_end = rest
-            .find(|c: char| is_op_char(c) || c == '@')
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        if !is_valid_name(name) {
+        // One pass over the bytes finds the name's end and checks its characters (the
+        // hot path of loading an index: every dependency atom passes here).
+        let bytes = rest.as_bytes();
+        let name_end = bytes
+            .iter()
+            .position(|&b| NAME_CLASS[b as usize] != NAME_CHAR)
+            .unwrap_or(bytes.len());
+        let ends_well = bytes
+            .get(name_end)
+            .is_none_or(|&b| NAME_CLASS[b as usize] == NAME_END);
+        if name_end == 0 || bytes[0] == b'-' || !ends_well {
             return Err(DepError::BadName(s.to_owned()));
         }
+        let name = &rest[..name_end];
         let mut rest = &rest[name_end..];
         let mut tag = None;
         if let Some(r) = rest.strip_prefix('@') {
@@ -202,10 +209,27 @@ fn is_op_char(c: char) -> bool {
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !is_op_char(c) && c != '@' && c != '!')
+        && name.bytes().all(|b| NAME_CLASS[b as usize] == NAME_CHAR)
 }
+
+/// What a byte is to a package name: part of it, the start of what follows it in a
+/// dependency (an operator or `@tag`), or not allowed.
+const NAME_CHAR: u8 = 0;
+const NAME_END: u8 = 1;
+const NAME_BAD: u8 = 2;
+const NAME_CLASS: [u8; 256] = {
+    let mut t = [NAME_BAD; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = match b as u8 {
+            b'<' | b'>' | b'=' | b'~' | b'@' => NAME_END,
+            b'!' => NAME_BAD,
+            _ => NAME_CHAR,
+        };
+        b += 1;
+    }
+    t
+};
 
 impl Dependency {
     /// A plain "any version of `name`" dependency.

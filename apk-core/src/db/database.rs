@@ -633,12 +633,14 @@ impl Database {
                     continue;
                 }
             };
+            // The file is read; only its text is needed from here on.
+            drop(bytes);
             let description = raw.description;
-            let text: std::sync::Arc<str> = raw.text.into();
+            let text = std::sync::Arc::new(raw.text);
             // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
             // refuses the whole index otherwise, as it does text that does not parse.
-            let records = match apk_format::v2::apkindex::parse_refs(&text, &what) {
-                Ok(r) if r.iter().all(has_identity) => r,
+            let records = match apk_format::v2::apkindex::parse_ref_parts(&text, &what) {
+                Ok(r) if r.iter().flatten().all(has_identity) => r,
                 _ => {
                     unavailable.push(refuse(&mut pool, "v2 database format error"));
                     continue;
@@ -647,7 +649,8 @@ impl Database {
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
             pool.repos[idx.index()].description = description;
             let kept = pool.keep_text(text.clone());
-            for rec in &records {
+            pool.reserve_packages(records.iter().map(Vec::len).sum());
+            for rec in records.iter().flatten() {
                 pool.add_record(rec, Some(idx), Some(kept))
                     .map_err(|m| Error::parse(&what, rec.line, m))?;
             }

@@ -217,7 +217,7 @@ pub struct Pool {
     /// Where metadata comes from when a snapshot record turns out damaged.
     pub(crate) info_fallback: InfoFallback,
     /// Index texts kept so that package metadata is parsed only when asked for.
-    texts: Vec<std::sync::Arc<str>>,
+    texts: Vec<std::sync::Arc<String>>,
     /// v3 index trees kept for the same reason.
     adbs: Vec<std::sync::Arc<[u8]>>,
     /// Providers per name while packages are being added; [`Pool::finish`] flattens
@@ -651,7 +651,18 @@ impl Pool {
         id
     }
 
-    pub fn keep_text(&mut self, text: std::sync::Arc<str>) -> u32 {
+    /// Makes room for `packages` more packages (an index's records): the tables grow
+    /// once instead of doubling, which copied each and held both copies at the peak.
+    /// Capacity never touched costs no memory.
+    pub fn reserve_packages(&mut self, packages: usize) {
+        self.packages.reserve(packages);
+        self.cold.reserve(packages);
+        // Alpine's indexes average under six dependency atoms a package.
+        self.deps.reserve(packages * 8);
+        self.by_checksum.reserve(packages);
+    }
+
+    pub fn keep_text(&mut self, text: std::sync::Arc<String>) -> u32 {
         self.texts.push(text);
         (self.texts.len() - 1) as u32
     }
