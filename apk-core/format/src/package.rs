@@ -177,6 +177,23 @@ impl Package {
             Package::V3(p) => p.walk_data(bytes, what, f),
         }
     }
+
+    /// As [`Package::walk_data`], with v2 files over `stream_over` bytes handed over as
+    /// readers (see [`crate::v2::package::Package::walk_data_streaming`]).
+    pub fn walk_data_streaming(
+        &self,
+        bytes: &[u8],
+        what: &str,
+        stream_over: u64,
+        mut f: impl FnMut(&EntryHeader, crate::v2::package::Content<'_>) -> Result<()>,
+    ) -> Result<DataSummary> {
+        match self {
+            Package::V2(p) => p.walk_data_streaming(bytes, what, stream_over, f),
+            Package::V3(p) => p.walk_data(bytes, what, |h, d| {
+                f(h, crate::v2::package::Content::Bytes(d))
+            }),
+        }
+    }
 }
 
 /// Verifies a package or index file completely: its signature against `keys` (when

@@ -3,7 +3,12 @@
 //! recorded, and renamed into place only once the whole package is written.
 
 use super::*;
+use apk_format::v2::package::Content;
 use apk_format::PackageInfo;
+
+/// Files larger than this are copied from the inflating package stream to disk rather
+/// than held whole (see `Committer::stage`).
+const STREAM_FILES_OVER: u64 = 256 << 10;
 
 /// A package being written: its database record so far and its files under
 /// temporary names.
@@ -183,12 +188,19 @@ impl Committer<'_> {
         let info = package.info();
         let result = match &prepared.entries {
             Some(entries) => entries.iter().try_for_each(|(h, data)| {
-                self.stage_entry(&mut stage, h, data, info, previous)
+                self.stage_entry(&mut stage, h, data, None, info, previous)
                     .map_err(|m| Error::format(what, m))
             }),
+            // Big files go from the inflating stream to their temporary file: never
+            // held whole (apk-tools holds a few kilobytes); one whose digest turns out
+            // wrong fails the package, and its temporary file goes with the stage.
             None => package
-                .walk_data(&prepared.bytes, what, |h, data| {
-                    self.stage_entry(&mut stage, h, data, info, previous)
+                .walk_data_streaming(&prepared.bytes, what, STREAM_FILES_OVER, |h, content| {
+                    let (data, stream) = match content {
+                        Content::Bytes(b) => (b, None),
+                        Content::Stream(r) => (&[][..], Some(r)),
+                    };
+                    self.stage_entry(&mut stage, h, data, stream, info, previous)
                         .map_err(|m| Error::format(what, m))
                 })
                 .map(|_| ()),
@@ -206,10 +218,22 @@ impl Committer<'_> {
         stage: &mut Stage,
         h: &EntryHeader,
         data: &[u8],
+        stream: Option<&mut dyn std::io::Read>,
         info: &PackageInfo,
         previous: Option<&InstalledPackage>,
     ) -> std::result::Result<(), String> {
         let path = h.path.as_str();
+        // Only a plain file written here is copied from a stream; the rare others
+        // (volumes, overlay files) read it whole first.
+        let mut held = Vec::new();
+        let (data, mut stream) = match stream {
+            Some(r) if is_uvol(path) || self.opts.overlay.contains(path) => {
+                r.read_to_end(&mut held)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                (&held[..], None)
+            }
+            s => (data, s),
+        };
         let acl = self.acl(h);
         if h.kind == EntryKind::Dir {
             (self.on)(Event::Trace(format!("{path}/ (dir)")));
@@ -310,7 +334,11 @@ impl Committer<'_> {
                 })
                 .map_err(io)?;
                 stage.moves.push((tmp.clone(), dest.clone()));
-                f.write_all(data).map_err(io)?;
+                match stream.take() {
+                    Some(r) => std::io::copy(r, &mut f).map(|_| ()),
+                    None => f.write_all(data),
+                }
+                .map_err(io)?;
                 f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime))
                     .map_err(io)?;
                 if self.opts.chown {

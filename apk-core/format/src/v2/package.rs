@@ -184,6 +184,28 @@ impl Package {
         what: &str,
         mut visit: impl FnMut(&EntryHeader, &[u8]) -> Result<()>,
     ) -> Result<DataSummary> {
+        self.walk_data_streaming(bytes, what, u64::MAX, |h, content| match content {
+            Content::Bytes(b) => visit(h, b),
+            Content::Stream(r) => {
+                let mut b = Vec::new();
+                r.read_to_end(&mut b)
+                    .map_err(|e| Error::format(what, describe(&e)))?;
+                visit(h, &b)
+            }
+        })
+    }
+
+    /// As [`Package::walk_data`], but files larger than `stream_over` bytes that carry
+    /// their digest are handed over as a reader while they inflate, never held whole;
+    /// the walk checks the digest once the visitor has read them, and fails after it
+    /// when they do not match (so a visitor writes them somewhere it can discard).
+    pub fn walk_data_streaming(
+        &self,
+        bytes: &[u8],
+        what: &str,
+        stream_over: u64,
+        mut visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
+    ) -> Result<DataSummary> {
         let bad = |m: String| Error::format(what, m);
         let limit = self.data_limit();
         // With a datahash covering the whole rest of the file, the stream can be
@@ -191,11 +213,11 @@ impl Package {
         // checked first, so nothing unverified is looked at.
         if let Some(whole) = self.inflate_whole(bytes, limit, what)? {
             let mut reader = &whole[..];
-            let summary = walk_tar(&mut reader, what, &mut visit)?;
+            let summary = walk_tar(&mut reader, what, stream_over, &mut visit)?;
             return Ok(summary);
         }
         let mut reader = archive::member_reader(bytes, self.data_start, limit);
-        let summary = walk_tar(&mut reader, what, &mut visit)?;
+        let summary = walk_tar(&mut reader, what, stream_over, &mut visit)?;
         // The tar ends at its end blocks; the gzip member may still hold padding.
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
         let rest = reader.into_inner().into_inner();
@@ -211,7 +233,10 @@ impl Package {
     /// here, over the whole rest of the file) and the gzip trailer announces a size
     /// within reason; `None` when the stream has to be read the careful way.
     fn inflate_whole(&self, bytes: &[u8], limit: u64, what: &str) -> Result<Option<Vec<u8>>> {
-        const MAX_WHOLE: u64 = 256 << 20;
+        // Bigger data streams are inflated as they are read: a whole-stream buffer
+        // would hold the package's installed size at once (4.5 MB for libcrypto3),
+        // where apk-tools holds a few kilobytes.
+        const MAX_WHOLE: u64 = 1 << 20;
         let stream = &bytes[self.data_start..];
         if !matches!(self.pkginfo.datahash(), Some(Ok(_))) || stream.len() < 18 {
             return Ok(None);
@@ -263,11 +288,35 @@ impl Package {
     }
 }
 
-/// Walks the entries of a data tar; see [`Package::walk_data`].
+/// A file's contents as [`Package::walk_data_streaming`] hands them over.
+pub enum Content<'a> {
+    Bytes(&'a [u8]),
+    /// Read while the stream inflates, and checked once read.
+    Stream(&'a mut dyn Read),
+}
+
+/// A reader that counts and hashes what passes through it.
+struct Sha1Reader<R> {
+    inner: R,
+    hasher: Sha1,
+    read: u64,
+}
+
+impl<R: Read> Read for Sha1Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Walks the entries of a data tar; see [`Package::walk_data_streaming`].
 fn walk_tar<R: Read>(
     reader: R,
     what: &str,
-    visit: &mut impl FnMut(&EntryHeader, &[u8]) -> Result<()>,
+    stream_over: u64,
+    visit: &mut impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
 ) -> Result<DataSummary> {
     let bad = |m: String| Error::format(what, m);
     let mut summary = DataSummary::default();
@@ -294,6 +343,34 @@ fn walk_tar<R: Read>(
             return Err(bad(format!("'{path}' lies under a symlink of the package")));
         }
         header.path = path.clone();
+        let digest = header
+            .apk_checksum
+            .as_deref()
+            .and_then(checksum::decode_hex)
+            .filter(|d| d.len() == 20);
+        if let (EntryKind::File, Some(want)) = (header.kind, &digest) {
+            if header.size > stream_over {
+                files.insert(path.clone());
+                summary.files += 1;
+                summary.bytes += header.size;
+                summary.entries += 1;
+                let mut checked = Sha1Reader {
+                    inner: &mut entry,
+                    hasher: Sha1::new(),
+                    read: 0,
+                };
+                visit(&header, Content::Stream(&mut checked))?;
+                std::io::copy(&mut checked, &mut std::io::sink())
+                    .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
+                if checked.read != header.size {
+                    return Err(bad(format!("entry '{path}' is truncated")));
+                }
+                if checked.hasher.finalize().as_slice() != want.as_slice() {
+                    return Err(bad(format!("BAD checksum for '{path}'")));
+                }
+                continue;
+            }
+        }
         let mut data = Vec::new();
         match header.kind {
             EntryKind::File => {
@@ -337,7 +414,7 @@ fn walk_tar<R: Read>(
             }
         }
         summary.entries += 1;
-        visit(&header, &data)?;
+        visit(&header, Content::Bytes(&data))?;
     }
     Ok(summary)
 }
@@ -572,6 +649,65 @@ mod tests {
         for bad in ["/etc/passwd", "../x", "a/../../x", "a/.."] {
             assert!(safe_path(bad).is_err(), "{bad}");
         }
+    }
+
+    fn package_with(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = PackageBuilder {
+            mtime: 1_700_000_000,
+            ..Default::default()
+        };
+        for (k, v) in [("pkgname", "big"), ("pkgver", "1.0-r0"), ("arch", "noarch")] {
+            b.pkginfo.push(k, v);
+        }
+        for (path, data) in files {
+            b.entries.push(DataEntry {
+                path: (*path).into(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                uname: None,
+                gname: None,
+                node: DataNode::File(data.clone()),
+            });
+        }
+        b.build(None).expect("builds")
+    }
+
+    #[test]
+    fn big_files_stream_with_their_contents_checked() {
+        // Past the whole-stream limit (1 MiB installed), so the stream is read as it
+        // inflates; one file over the streaming size, one under.
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let small = b"small file".to_vec();
+        let bytes = package_with(&[("big", big.clone()), ("small", small.clone())]);
+        let pkg = Package::parse(&bytes, "big.apk").expect("parses");
+        let mut seen = Vec::new();
+        let summary = pkg
+            .walk_data_streaming(&bytes, "big.apk", 256 << 10, |h, content| {
+                let (streamed, data) = match content {
+                    Content::Bytes(b) => (false, b.to_vec()),
+                    Content::Stream(r) => {
+                        let mut d = Vec::new();
+                        r.read_to_end(&mut d).expect("reads");
+                        (true, d)
+                    }
+                };
+                seen.push((h.path.clone(), streamed, data));
+                Ok(())
+            })
+            .expect("walks");
+        assert_eq!(summary.files, 2);
+        assert_eq!(summary.bytes, big.len() as u64 + small.len() as u64);
+        assert_eq!(
+            seen,
+            vec![
+                ("big".to_owned(), true, big.clone()),
+                ("small".to_owned(), false, small)
+            ]
+        );
+        // A visitor that reads nothing still has the file checked (and the rest read).
+        pkg.walk_data_streaming(&bytes, "big.apk", 256 << 10, |_, _| Ok(()))
+            .expect("walks");
     }
 
     #[test]
