@@ -118,6 +118,19 @@ pub fn run_program(
         Command::new(abs_root.join(in_root.trim_start_matches('/')))
     } else if !(crate::fs::is_root() || opts.usermode && LAUNCHER.get().is_some()) {
         return Outcome::NotRun("running scripts in another root needs root or --usermode".into());
+    } else if crate::fs::is_root() {
+        // As root the child enters the root itself between fork and exec, as apk-tools'
+        // does: no helper process to start (each cost a run of apk's own binary, a
+        // tenth of `--initdb add alpine-base`).
+        let proc_ok = abs_root.join("proc/self").exists();
+        let dev_ok = abs_root.join("dev/null").exists();
+        let mut c = Command::new(in_root);
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // system calls (rustix, with paths given as C strings: nothing allocates or
+        // takes a lock another thread of the parent might have held at fork).
+        unsafe { c.pre_exec(move || enter_forked(proc_ok, dev_ok)) };
+        c
     } else if let Some(exe) = LAUNCHER.get() {
         let mut c = Command::new(exe);
         c.arg(SANDBOX_ARG);
@@ -296,6 +309,41 @@ fn enter(root: &Path, user: bool) -> std::io::Result<()> {
     }
     rustix::process::chroot(".")?;
     std::env::set_current_dir("/")?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    Ok(())
+}
+
+/// What [`enter`] does as root, in a forked child whose current directory is the root
+/// (see [`run_program`]): only system calls, nothing that allocates.
+fn enter_forked(proc_ok: bool, dev_ok: bool) -> std::io::Result<()> {
+    use rustix::mount::{mount_bind_recursive, mount_change, MountPropagationFlags};
+    use rustix::thread::UnshareFlags;
+    let io = |e: rustix::io::Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
+    if !proc_ok || !dev_ok {
+        // SAFETY: unshare with CLONE_NEWNS only (no CLONE_FILES, the flag the safety
+        // contract is about), in a child that runs one thread (fork copies only the
+        // calling one).
+        let unshared = unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.is_ok();
+        if unshared
+            && mount_change(
+                c"/",
+                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+            )
+            .is_ok()
+        {
+            let dir_mode = rustix::fs::Mode::from_raw_mode(0o777);
+            if !proc_ok {
+                let _ = rustix::fs::mkdir(c"proc", dir_mode);
+                let _ = mount_bind_recursive(c"/proc", c"proc");
+            }
+            if !dev_ok {
+                let _ = rustix::fs::mkdir(c"dev", dir_mode);
+                let _ = mount_bind_recursive(c"/dev", c"dev");
+            }
+        }
+    }
+    rustix::process::chroot(c".").map_err(io)?;
+    rustix::process::chdir(c"/").map_err(io)?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     Ok(())
 }

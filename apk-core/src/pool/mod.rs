@@ -228,6 +228,17 @@ pub struct Pool {
     rinstall_if: Lists<NameId>,
 }
 
+/// What adding a package needs of its metadata (borrowed from a record or a
+/// [`PackageInfo`]).
+struct Core<'a> {
+    name: &'a str,
+    version: &'a str,
+    arch: Option<&'a str>,
+    checksum: Option<&'a Checksum>,
+    installed_size: Option<u64>,
+    provider_priority: Option<u32>,
+}
+
 /// Lists of ids per name, stored flat (`items[start[n]..start[n + 1]]`): one allocation
 /// for all names instead of one per name.
 #[derive(Debug, Clone)]
@@ -434,10 +445,7 @@ impl Pool {
 
     /// List `k` of `p` (0 depends, 1 provides, 2 install_if, 3 replaces).
     fn dep_list(&self, p: &Package, k: usize) -> &[Dep] {
-        let start = p.deps_at as usize + p.deps_len[..k].iter().map(|&l| l as usize).sum::<usize>();
-        self.deps
-            .get(start..start + p.deps_len[k] as usize)
-            .unwrap_or(&[])
+        dep_list_in(&self.deps, p, k)
     }
 
     pub fn depends(&self, id: PkgId) -> &[Dep] {
@@ -660,6 +668,14 @@ impl Pool {
         // Alpine's indexes average under six dependency atoms a package.
         self.deps.reserve(packages * 8);
         self.by_checksum.reserve(packages);
+        // Names: a package's own and those its lists bring in, about two a package.
+        if self.name_index.len() == self.names.len() {
+            let (names, strs) = (&self.names, &self.strs);
+            self.name_index.reserve(packages * 2, |&i| {
+                Self::name_hash(Self::str_in(strs, names[i.index()].name))
+            });
+        }
+        self.names.reserve(packages * 2);
     }
 
     pub fn keep_text(&mut self, text: std::sync::Arc<String>) -> u32 {
@@ -686,6 +702,9 @@ impl Pool {
                 b'p' => 1,
                 b'i' => 2,
                 b'r' => 3,
+                // Kept text: names and versions are read from the record (no owned
+                // copies to make and drop for every package of an index).
+                b'P' | b'V' | b'A' if lazy => continue,
                 b'P' | b'V' | b'C' | b'A' | b'I' | b'k' => {
                     info.set_field(letter, value)?;
                     continue;
@@ -726,12 +745,41 @@ impl Pool {
                 }
             }
         }
-        let id = self.insert_package(info, &lists, broken, repo, None);
+        let Some(t) = text else {
+            let id = self.insert_package(info, &lists, broken, repo, None);
+            self.dep_scratch = lists;
+            return Ok(id);
+        };
+        let span = record_span(&self.texts[t as usize], rec)
+            .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
+        let core = Core {
+            name: rec.name(),
+            version: rec.version(),
+            arch: rec.get(b'A'),
+            checksum: info.checksum.as_ref(),
+            installed_size: info.installed_size,
+            provider_priority: info.provider_priority,
+        };
+        let (id, new) = self.insert_core(&core, &lists, broken, repo, None);
         self.dep_scratch = lists;
-        if let Some(t) = text {
+        if new {
+            let source = match span {
+                Some((a, b)) => InfoSource::Text(t, a, b),
+                None => {
+                    info.name = rec.name().to_owned();
+                    info.version = rec.version().to_owned();
+                    info.arch = rec.get(b'A').map(str::to_owned);
+                    InfoSource::Owned(Box::new(info.clone()))
+                }
+            };
+            self.cold.push(Cold {
+                checksum: info.checksum,
+                installed_size: info.installed_size.unwrap_or(0),
+                source,
+            });
+            self.infos.cover(self.packages.len());
+        } else {
             let installed = self.packages[id.index()].installed.is_some();
-            let span = record_span(&self.texts[t as usize], rec)
-                .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
             if let (Some((a, b)), Some(c)) = (span, self.cold_mut(id)) {
                 if !installed && !matches!(c.source, InfoSource::Text(..)) {
                     c.source = InfoSource::Text(t, a, b);
@@ -797,13 +845,43 @@ impl Pool {
         repo: Option<RepoId>,
         installed_tag: Option<TagId>,
     ) -> PkgId {
-        if let Some(id) = self.merge_known(info.checksum.as_ref(), repo, installed_tag) {
-            return id;
+        let core = Core {
+            name: &info.name,
+            version: &info.version,
+            arch: info.arch.as_deref(),
+            checksum: info.checksum.as_ref(),
+            installed_size: info.installed_size,
+            provider_priority: info.provider_priority,
+        };
+        let (id, new) = self.insert_core(&core, lists, broken, repo, installed_tag);
+        if new {
+            self.cold.push(Cold {
+                checksum: info.checksum,
+                installed_size: info.installed_size.unwrap_or(0),
+                source: InfoSource::Owned(Box::new(info)),
+            });
+            self.infos.cover(self.packages.len());
+        }
+        id
+    }
+
+    /// Adds a package from what solving needs of it (a known identity merges instead);
+    /// true when it is new, and the caller then pushes its [`Cold`] entry.
+    fn insert_core(
+        &mut self,
+        info: &Core<'_>,
+        lists: &[Vec<Dep>; 4],
+        broken: bool,
+        repo: Option<RepoId>,
+        installed_tag: Option<TagId>,
+    ) -> (PkgId, bool) {
+        if let Some(id) = self.merge_known(info.checksum, repo, installed_tag) {
+            return (id, false);
         }
         let repo_bit = repo_bit(repo);
-        let name = self.name_id(&info.name);
+        let name = self.name_id(info.name);
         let id = PkgId::new(self.packages.len());
-        let arch_ok = info.arch.as_deref().is_none_or(|a| self.arch_compatible(a));
+        let arch_ok = info.arch.is_none_or(|a| self.arch_compatible(a));
         // Lists longer than a package could sensibly have are refused with the package.
         let too_long = lists.iter().any(|l| l.len() > usize::from(u16::MAX));
         let broken = broken || too_long;
@@ -811,7 +889,7 @@ impl Pool {
         self.has_broken |= broken && repo.is_some();
         self.has_uninstallable |= broken && repo.is_some();
         if let Some(c) = info.checksum {
-            self.by_checksum.insert(c, id);
+            self.by_checksum.insert(*c, id);
         }
         self.push_provider(name, Provider { pkg: id, via: None });
         let provides = if too_long { &[][..] } else { &lists[1][..] };
@@ -836,7 +914,7 @@ impl Pool {
                 self.deps.extend_from_slice(list);
             }
         }
-        let version = self.intern_str(&info.version);
+        let version = self.intern_str(info.version);
         let installed_size = info.installed_size.unwrap_or(0);
         self.packages.push(Package {
             name,
@@ -851,13 +929,7 @@ impl Pool {
             cached: repo == Some(RepoId::CACHED),
             no_size: installed_size == 0,
         });
-        self.cold.push(Cold {
-            checksum: info.checksum,
-            installed_size,
-            source: InfoSource::Owned(Box::new(info)),
-        });
-        self.infos.cover(self.packages.len());
-        id
+        (id, true)
     }
 
     /// The version a provider offers its name at (`None`: a provide without version).
@@ -928,86 +1000,52 @@ impl Pool {
 
     /// Builds reverse dependencies and name priorities; call once everything is loaded.
     pub fn finish(&mut self) {
-        let mut order: Vec<(u32, usize, NameId)> = self
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let bucket = murmur3_32(self.str(n.name).as_bytes(), 5381) % NAME_BUCKETS;
-                (bucket, usize::MAX - i, NameId::new(i))
-            })
-            .collect();
-        order.sort_unstable();
-        let order: Vec<NameId> = order.into_iter().map(|(_, _, n)| n).collect();
         if !self.providers_building.is_empty() {
             self.providers_building.resize(self.names.len(), Vec::new());
             self.providers = Lists::from_vecs(&self.providers_building);
             self.providers_building = Vec::new();
         }
-        (self.rdepends, self.rinstall_if) = self.reverse_lists(&order);
-        for name in NameId::all(self.names.len()) {
-            let providers = self.providers.get(name);
-            let num_virtual = providers
-                .iter()
-                .filter(|p| self.packages[p.pkg.index()].name != name)
-                .count();
-            self.names[name.index()].priority = if num_virtual == 0 {
-                0
-            } else if num_virtual != providers.len() {
-                1
-            } else {
-                2
-            };
-        }
-        let mut is_dependency = vec![false; self.names.len()];
-        for p in &self.packages {
-            for d in self.pkg_deps(p).depends.iter().filter(|d| !d.conflict) {
-                is_dependency[d.name.index()] = true;
+        let (names, strs, providers, packages, deps) = (
+            &self.names,
+            &self.strs,
+            &self.providers,
+            &self.packages,
+            &self.deps,
+        );
+        let reverse = || reverse_lists(providers, packages, deps, &name_order(names, strs));
+        let others = || {
+            let priorities: Vec<u8> = NameId::all(names.len())
+                .map(|name| {
+                    let providers = providers.get(name);
+                    let num_virtual = providers
+                        .iter()
+                        .filter(|p| packages[p.pkg.index()].name != name)
+                        .count();
+                    if num_virtual == 0 {
+                        0
+                    } else if num_virtual != providers.len() {
+                        1
+                    } else {
+                        2
+                    }
+                })
+                .collect();
+            let mut is_dependency = vec![false; names.len()];
+            for p in packages {
+                for d in dep_list_in(deps, p, 0).iter().filter(|d| !d.conflict) {
+                    is_dependency[d.name.index()] = true;
+                }
             }
+            (priorities, is_dependency)
+        };
+        let ((rdepends, rinstall_if), (priorities, is_dependency)) = (reverse(), others());
+        (self.rdepends, self.rinstall_if) = (rdepends, rinstall_if);
+        for (n, priority) in self.names.iter_mut().zip(priorities) {
+            n.priority = priority;
         }
         for (n, dep) in self.names.iter_mut().zip(is_dependency) {
             n.is_dependency |= dep;
         }
-    }
-
-    /// For each name, the names (in `order`) having a provider whose dependencies
-    /// (first list) or install_if rules (second list) mention it, each once: one walk
-    /// collects the pairs, a counting sort groups them by name (keeping walk order).
-    fn reverse_lists(&self, order: &[NameId]) -> (Lists<NameId>, Lists<NameId>) {
-        let n = self.names.len();
-        let mut seen = [vec![NameId(u32::MAX); n], vec![NameId(u32::MAX); n]];
-        let mut pairs: [Vec<(NameId, NameId)>; 2] = Default::default();
-        for &name in order {
-            for p in self.providers.get(name) {
-                let d = self.pkg_deps(&self.packages[p.pkg.index()]);
-                for (k, list) in [d.depends, d.install_if].into_iter().enumerate() {
-                    for dep in list {
-                        let r = dep.name.index();
-                        if seen[k][r] != name {
-                            seen[k][r] = name;
-                            pairs[k].push((dep.name, name));
-                        }
-                    }
-                }
-            }
-        }
-        let group = |pairs: &[(NameId, NameId)]| {
-            let mut start = vec![0u32; n + 1];
-            for &(r, _) in pairs {
-                start[r.index() + 1] += 1;
-            }
-            for i in 0..n {
-                start[i + 1] += start[i];
-            }
-            let mut cursor: Vec<u32> = start[..n].to_vec();
-            let mut items = vec![NameId(0); pairs.len()];
-            for &(r, name) in pairs {
-                items[cursor[r.index()] as usize] = name;
-                cursor[r.index()] += 1;
-            }
-            Lists { start, items }
-        };
-        (group(&pairs[0]), group(&pairs[1]))
     }
 
     /// Can packages of `arch` be installed here?
@@ -1051,6 +1089,75 @@ pub enum DepMatch {
     Irrelevant,
     Satisfies,
     Conflicts,
+}
+
+/// Names in the order apk-tools walks its name hash table (bucket, then newest first).
+fn name_order(names: &[Name], strs: &str) -> Vec<NameId> {
+    let mut order: Vec<(u32, usize, NameId)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let bucket = murmur3_32(Pool::str_in(strs, n.name).as_bytes(), 5381) % NAME_BUCKETS;
+            (bucket, usize::MAX - i, NameId::new(i))
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, _, n)| n).collect()
+}
+
+/// List `k` of `p` in `deps` (0 depends, 1 provides, 2 install_if, 3 replaces).
+fn dep_list_in<'a>(deps: &'a [Dep], p: &Package, k: usize) -> &'a [Dep] {
+    let start = p.deps_at as usize + p.deps_len[..k].iter().map(|&l| l as usize).sum::<usize>();
+    deps.get(start..start + p.deps_len[k] as usize)
+        .unwrap_or(&[])
+}
+
+/// For each name, the names (in `order`) having a provider whose dependencies (first
+/// list) or install_if rules (second list) mention it, each once: one walk collects the
+/// pairs, a counting sort groups them by name (keeping walk order).
+fn reverse_lists(
+    providers: &Lists<Provider>,
+    packages: &[Package],
+    deps: &[Dep],
+    order: &[NameId],
+) -> (Lists<NameId>, Lists<NameId>) {
+    let n = order.len();
+    let mut seen = [vec![NameId(u32::MAX); n], vec![NameId(u32::MAX); n]];
+    let mut pairs: [Vec<(NameId, NameId)>; 2] = Default::default();
+    for &name in order {
+        for p in providers.get(name) {
+            let pkg = &packages[p.pkg.index()];
+            for (k, list) in [dep_list_in(deps, pkg, 0), dep_list_in(deps, pkg, 2)]
+                .into_iter()
+                .enumerate()
+            {
+                for dep in list {
+                    let r = dep.name.index();
+                    if seen[k][r] != name {
+                        seen[k][r] = name;
+                        pairs[k].push((dep.name, name));
+                    }
+                }
+            }
+        }
+    }
+    let group = |pairs: &[(NameId, NameId)]| {
+        let mut start = vec![0u32; n + 1];
+        for &(r, _) in pairs {
+            start[r.index() + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut cursor: Vec<u32> = start[..n].to_vec();
+        let mut items = vec![NameId(0); pairs.len()];
+        for &(r, name) in pairs {
+            items[cursor[r.index()] as usize] = name;
+            cursor[r.index()] += 1;
+        }
+        Lists { start, items }
+    };
+    (group(&pairs[0]), group(&pairs[1]))
 }
 
 #[cfg(test)]
