@@ -83,6 +83,13 @@ pub fn inflate_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Res
     if let Some(m) = inflate_last_member(bytes, start, limit) {
         return Ok(m);
     }
+    inflate_inner_member(bytes, start, limit, what)
+}
+
+/// As [`inflate_member`] for a member known to be followed by others (a package's
+/// control stream): the file's trailer says nothing about its size, and a buffer of
+/// the size it gives (the data's, megabytes) would only be thrown away.
+pub fn inflate_inner_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Result<Member> {
     let mut rest = &bytes[start..];
     let mut data = Vec::new();
     {

@@ -115,7 +115,8 @@ impl Package {
         if control_start >= bytes.len() {
             return Err(Error::format(what, "not a package (no control stream)"));
         }
-        let control = archive::inflate_member(bytes, control_start, archive::CONTROL_LIMIT, what)?;
+        let control =
+            archive::inflate_inner_member(bytes, control_start, archive::CONTROL_LIMIT, what)?;
         let control_entries = archive::read_small_tar(&control.data, what)?;
         let pkginfo_entry = control_entries
             .iter()
