@@ -166,6 +166,29 @@ fn workloads(base: &Path) -> Vec<Workload> {
         }),
     });
 
+    // The cold path on an index the size of Alpine's main and community together:
+    // 25,000 generated packages in one v2 index (unsigned: neither tool checks it).
+    let cold = apk_benches::generate_universe(&base.join("cold25k"), 25_000, 1);
+    let c = s(&cold);
+    w.push(Workload {
+        name: "simulate add 30 in a 25,000-package v2 index --no-cache",
+        goal: Some(0.5),
+        args: Box::new(move |_| {
+            let mut a: Vec<String> = [
+                "--root",
+                &c,
+                "--allow-untrusted",
+                "--no-cache",
+                "--simulate",
+                "add",
+            ]
+            .map(String::from)
+            .to_vec();
+            a.extend((0..30).map(|k| format!("u{}", 1 + k * 830)));
+            a
+        }),
+    });
+
     // A v3 index (packages.adb) of 20,000 packages: opened (no snapshot) and solved.
     let v3 = apk_benches::generate_v3_universe(&base.join("v3universe"), 20_000);
     for (name, extra) in [
