@@ -120,8 +120,8 @@ pub fn run_program(
         return Outcome::NotRun("running scripts in another root needs root or --usermode".into());
     } else if crate::fs::is_root() {
         // As root the child enters the root itself between fork and exec, as apk-tools'
-        // does: no helper process to start (each cost a run of apk's own binary, a
-        // tenth of `--initdb add alpine-base`).
+        // does: no helper process to start (each was a run of apk's own binary, five
+        // for `--initdb add alpine-base`).
         let proc_ok = abs_root.join("proc/self").exists();
         let dev_ok = abs_root.join("dev/null").exists();
         let mut c = Command::new(in_root);
