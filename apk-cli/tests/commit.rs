@@ -344,6 +344,57 @@ fn tampered_package_is_refused_and_nothing_lands() {
 }
 
 #[test]
+fn a_big_package_streamed_from_its_file_is_refused_when_its_end_is_wrong() {
+    // Over half a megabyte installed: read from its file as it installs, its first
+    // file written out before the end of the stream shows the damage.
+    let f = fixture();
+    let mut state = 0x2545_f491_u32;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect()
+    };
+    let (first, second) = (noise(700_000), noise(1000));
+    let big = || {
+        spec("big", "1.0-r0")
+            .dir("usr")
+            .entry("usr/first", 0o644, DataNode::File(first.clone()))
+            .entry("usr/second", 0o644, DataNode::File(second.clone()))
+    };
+    publish(&f.repo, vec![big()]);
+    let pkg = f.repo.join("x86_64/big-1.0-r0.apk");
+    let good = std::fs::read(&pkg).unwrap();
+    let mut bytes = good.clone();
+    // Inside the second file's compressed bytes, well past the first file.
+    let at = bytes.len() - 300;
+    bytes[at] ^= 0x55;
+    std::fs::write(&pkg, &bytes).unwrap();
+    let (code, out) = f.apk(&["--initdb", "add", "big"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("ERROR: big-1.0-r0: "), "{out}");
+    assert!(!f.path("usr/first").exists());
+    assert!(!f.path("usr/second").exists());
+    assert!(
+        tree(&f.root).iter().all(|p| !p.contains(".apk.")),
+        "{:?}",
+        tree(&f.root)
+    );
+    assert!(f.names().is_empty());
+
+    // The same file intact installs, contents as packaged.
+    std::fs::write(&pkg, &good).unwrap();
+    let (code, out) = f.apk(&["add", "big"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read(f.path("usr/first")).unwrap(), first);
+    assert_eq!(std::fs::read(f.path("usr/second")).unwrap(), second);
+}
+
+#[test]
 fn symlinks_in_the_root_cannot_lead_outside_it() {
     let f = fixture();
     let outside = f._tmp.path().join("outside");

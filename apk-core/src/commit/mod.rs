@@ -164,8 +164,8 @@ pub fn commit(
     on: &mut dyn FnMut(Event),
 ) -> Result<u32> {
     let state = Installed::load(root)?;
-    // Packages are fetched, verified and unpacked into memory on a second thread, a
-    // couple ahead of the one being written.
+    // Packages are fetched, verified and unpacked on a second thread, their contents
+    // handed over in pieces (see `fetch`).
     let wanted: Vec<FetchJob> = cs
         .changes
         .iter()
@@ -174,14 +174,8 @@ pub fn commit(
         .map(|id| FetchJob::new(pool, id, opts))
         .collect();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
-        scope.spawn(move || {
-            for job in wanted {
-                if tx.send((job.id, prepare(&job, opts))).is_err() {
-                    break;
-                }
-            }
-        });
+        let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE);
+        scope.spawn(move || read_packages(wanted, opts, tx));
         let mut c = Committer {
             fs: RootFs::new(root),
             pool,
@@ -194,7 +188,7 @@ pub fn commit(
             errors: 0,
             failed_here: false,
             landed: 0,
-            prepared: rx,
+            pieces: std::rc::Rc::new(rx),
             on,
         };
         let lines = report::change_lines_by_change(pool, cs);
@@ -279,8 +273,8 @@ struct Committer<'a> {
     failed_here: bool,
     /// Packages installed so far.
     landed: u32,
-    /// Packages read ahead, in the order of the changes that install them.
-    prepared: std::sync::mpsc::Receiver<(PkgId, std::result::Result<Prepared, String>)>,
+    /// The packages read, in the order of the changes that install them.
+    pieces: std::rc::Rc<std::sync::mpsc::Receiver<Piece>>,
     on: &'a mut dyn FnMut(Event),
 }
 
@@ -350,11 +344,11 @@ impl Committer<'_> {
             return Ok(());
         }
 
-        let prepared = match self.prepared.recv() {
-            Ok((id, result)) if id == new => result?,
+        let package = match self.pieces.recv() {
+            Ok(Piece::Head(id, result)) if id == new => result?,
             _ => return Err("internal error: packages read out of order".into()),
         };
-        let package = &prepared.package;
+        let package = &package;
         let scripts: Vec<(String, Vec<u8>)> = package
             .scripts()
             .map(|(n, d)| (n.trim_start_matches('.').to_owned(), d.to_vec()))
@@ -369,7 +363,7 @@ impl Committer<'_> {
         let pre_ok = self.run_script(&name, &nv, &scripts, pre, &args, true);
 
         let previous = self.state.get(&name).cloned();
-        let stage = self.stage(&prepared, &nv, previous.as_ref())?;
+        let (stage, for_cache) = self.stage(package, &nv, previous.as_ref())?;
         for (tmp, dest) in &stage.moves {
             if let Err(e) = fs::rename(tmp, dest) {
                 stage.discard();
@@ -437,8 +431,8 @@ impl Committer<'_> {
         } else {
             self.state.triggers.insert(name.clone(), triggers);
         }
-        if prepared.downloaded {
-            self.keep_in_cache(new, &prepared.bytes);
+        if let Some(bytes) = for_cache {
+            self.keep_in_cache(new, &bytes);
         }
         self.landed += 1;
         crash_point(&format!("package:{}", self.landed));

@@ -3,12 +3,7 @@
 //! recorded, and renamed into place only once the whole package is written.
 
 use super::*;
-use apk_format::v2::package::Content;
 use apk_format::PackageInfo;
-
-/// Files larger than this are copied from the inflating package stream to disk rather
-/// than held whole (see `Committer::stage`).
-const STREAM_FILES_OVER: u64 = 256 << 10;
 
 /// A package being written: its database record so far and its files under
 /// temporary names.
@@ -172,44 +167,76 @@ impl Committer<'_> {
         dest.with_file_name(name)
     }
 
-    /// Writes every entry of the package under a temporary name; nothing is renamed
-    /// into place here.
+    /// Writes every entry of the package under a temporary name as its pieces come
+    /// from the reading thread (all of them are taken, whatever fails); nothing is
+    /// renamed into place here. Also returns the file's bytes when it belongs in the
+    /// cache.
     pub(super) fn stage(
         &mut self,
-        prepared: &Prepared,
+        package: &Package,
         what: &str,
         previous: Option<&InstalledPackage>,
-    ) -> std::result::Result<Stage, String> {
+    ) -> std::result::Result<(Stage, Option<Vec<u8>>), String> {
         let mut stage = Stage {
             nv: what.to_owned(),
             ..Stage::default()
         };
-        let package = &prepared.package;
         let info = package.info();
-        let result = match &prepared.entries {
-            Some(entries) => entries.iter().try_for_each(|(h, data)| {
-                self.stage_entry(&mut stage, h, data, None, info, previous)
-                    .map_err(|m| Error::format(what, m))
-            }),
-            // Big files go from the inflating stream to their temporary file: never
-            // held whole (apk-tools holds a few kilobytes); one whose digest turns out
-            // wrong fails the package, and its temporary file goes with the stage.
-            None => package
-                .walk_data_streaming(&prepared.bytes, what, STREAM_FILES_OVER, |h, content| {
-                    let (data, stream) = match content {
-                        Content::Bytes(b) => (b, None),
-                        Content::Stream(r) => (&[][..], Some(r)),
-                    };
-                    self.stage_entry(&mut stage, h, data, stream, info, previous)
-                        .map_err(|m| Error::format(what, m))
-                })
-                .map(|_| ()),
+        let pieces = std::rc::Rc::clone(&self.pieces);
+        // The first thing that went wrong here; the reading thread's own verdict comes
+        // with the package's end.
+        let mut failed: Option<String> = None;
+        let reason = |m: String| Error::format(what, m).reason();
+        let end = loop {
+            let Ok(piece) = pieces.recv() else {
+                break Err("internal error: the package reader stopped".into());
+            };
+            match piece {
+                Piece::Entries(list) => {
+                    for (h, data) in &list {
+                        if failed.is_none() {
+                            let staged =
+                                self.stage_entry(&mut stage, h, data, None, info, previous);
+                            failed = staged.err().map(reason);
+                        }
+                    }
+                }
+                // Big files go from the inflating stream to their temporary file: never
+                // held whole (apk-tools holds a few kilobytes); one whose digest turns
+                // out wrong fails the package, and its temporary file goes with the stage.
+                Piece::File(h) => {
+                    let mut chunks = Chunks::new(&pieces);
+                    if failed.is_none() {
+                        let staged = self.stage_entry(
+                            &mut stage,
+                            &h,
+                            &[],
+                            Some(&mut chunks),
+                            info,
+                            previous,
+                        );
+                        // When the stream broke under the file, the reader says why.
+                        if !chunks.broke() {
+                            failed = staged.err().map(reason);
+                        }
+                    }
+                    if let Some(end) = chunks.finish() {
+                        break end;
+                    }
+                }
+                Piece::End(result) => break result,
+                Piece::Head(..) | Piece::Chunk(_) | Piece::FileEnd => {
+                    break Err("internal error: package pieces out of order".into())
+                }
+            }
         };
-        if let Err(e) = result {
-            stage.discard();
-            return Err(e.reason());
+        match (failed, end) {
+            (Some(e), _) | (None, Err(e)) => {
+                stage.discard();
+                Err(e)
+            }
+            (None, Ok(for_cache)) => Ok((stage, for_cache)),
         }
-        Ok(stage)
     }
 
     #[allow(clippy::too_many_arguments)]

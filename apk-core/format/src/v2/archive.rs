@@ -7,7 +7,7 @@
 //! are tracked here. Every decompression is bounded, so a gzip bomb ends in an error
 //! rather than an exhausted disk or memory.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::ops::Range;
 
 use flate2::bufread::GzDecoder;
@@ -143,6 +143,66 @@ pub fn skip_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Result
             .map_err(|e| Error::format(what, describe_gzip_error(&e)))?;
     }
     Ok(bytes.len() - rest.len())
+}
+
+/// A buffered reader that shows each byte consumed from it to `seen` (a hasher, a
+/// copy): how the compressed bytes of a member are known when it is read from a
+/// stream rather than from a buffer.
+pub struct Tee<R, F> {
+    inner: R,
+    seen: F,
+}
+
+impl<R: BufRead, F: FnMut(&[u8])> Tee<R, F> {
+    pub fn new(inner: R, seen: F) -> Self {
+        Tee { inner, seen }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: BufRead, F: FnMut(&[u8])> Read for Tee<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead, F: FnMut(&[u8])> BufRead for Tee<R, F> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // What is consumed was returned by the last `fill_buf`, so asking again reads
+        // nothing new: it hands back the same buffered bytes.
+        if n > 0 {
+            if let Ok(buffered) = self.inner.fill_buf() {
+                (self.seen)(&buffered[..n.min(buffered.len())]);
+            }
+        }
+        self.inner.consume(n);
+    }
+}
+
+/// Reads the gzip member `r` is at, at most `limit` bytes of output, leaving `r` just
+/// after it: its compressed bytes and its contents.
+pub fn read_member<R: BufRead>(r: &mut R, limit: u64, what: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut compressed = Vec::new();
+    let mut data = Vec::new();
+    let tee = Tee::new(r, |b: &[u8]| compressed.extend_from_slice(b));
+    Bounded::new(GzDecoder::new(tee), limit)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::format(what, describe_gzip_error(&e)))?;
+    Ok((compressed, data))
 }
 
 /// A streaming reader over the member at `start`, bounded to `limit` bytes.

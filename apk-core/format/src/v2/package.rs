@@ -7,11 +7,12 @@
 //! `datahash` in `.PKGINFO` is the hex SHA-256 of the compressed data member.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::ops::Range;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use flate2::bufread::GzDecoder;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
@@ -33,6 +34,15 @@ pub const SCRIPT_NAMES: [&str; 7] = [
     ".post-deinstall",
     ".trigger",
 ];
+
+/// Data streams inflating to at most this are inflated in one call when they are
+/// held whole (several times faster than streaming); bigger ones as they are read: a
+/// whole-stream buffer would hold the package's installed size at once (4.5 MB for
+/// libcrypto3), where apk-tools holds a few kilobytes.
+pub const INFLATE_WHOLE_UP_TO: u64 = 512 << 10;
+
+/// How much of a data stream is inflated at a time when it is read from a stream.
+const INFLATE_BLOCK: usize = 64 << 10;
 
 /// A parsed package: its signatures and control stream; the data stream is read on
 /// demand from the same bytes.
@@ -111,13 +121,42 @@ pub struct DataSummary {
 impl Package {
     /// Parses signatures and control stream. `what` names the file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Package> {
-        let (signatures, control_start) = read_signature_member(bytes, what)?;
-        if control_start >= bytes.len() {
-            return Err(Error::format(what, "not a package (no control stream)"));
+        let (package, _) = Package::read_head(&mut &bytes[..], bytes.len() as u64, what)?;
+        if package.data_start >= bytes.len() {
+            return Err(Error::format(what, "not a package (no data stream)"));
         }
-        let control =
-            archive::inflate_inner_member(bytes, control_start, archive::CONTROL_LIMIT, what)?;
-        let control_entries = archive::read_small_tar(&control.data, what)?;
+        Ok(package)
+    }
+
+    /// Reads signatures and control stream from the start of a package file of `size`
+    /// bytes, leaving `r` at the data stream. Also returns the compressed control
+    /// member: what the signatures cover.
+    pub fn read_head<R: BufRead>(r: &mut R, size: u64, what: &str) -> Result<(Package, Vec<u8>)> {
+        let io = |e: std::io::Error| Error::io(what, e);
+        if r.fill_buf().map_err(io)?.get(..2) != Some(&[0x1f, 0x8b]) {
+            return Err(Error::format(
+                what,
+                "not a package or index (no gzip stream)",
+            ));
+        }
+        let (first_compressed, first) = archive::read_member(r, archive::CONTROL_LIMIT, what)?;
+        let first_entries = archive::read_small_tar(&first, what)?;
+        // The first entry's name tells (after any pax header: abuild-sign writes one).
+        let signed = first_entries
+            .first()
+            .is_some_and(|e| e.header.path.starts_with(".SIGN."));
+        let (signatures, control_start, control_compressed, control_entries) = if signed {
+            let signatures = super::signed::parse_signatures(&first_entries)
+                .ok_or_else(|| Error::format(what, "malformed signature entry"))?;
+            if r.fill_buf().map_err(io)?.is_empty() {
+                return Err(Error::format(what, "not a package (no control stream)"));
+            }
+            let (compressed, control) = archive::read_member(r, archive::CONTROL_LIMIT, what)?;
+            let entries = archive::read_small_tar(&control, what)?;
+            (signatures, first_compressed.len(), compressed, entries)
+        } else {
+            (Vec::new(), 0, first_compressed, first_entries)
+        };
         let pkginfo_entry = control_entries
             .iter()
             .find(|e| e.header.path == ".PKGINFO")
@@ -126,31 +165,40 @@ impl Package {
             .map_err(|_| Error::format(what, ".PKGINFO is not UTF-8"))?;
         let pkginfo = PkgInfo::parse(text, &format!("{what}: .PKGINFO"))?;
         let mut info = pkginfo.to_package_info(what)?;
-        let control_bytes = &bytes[control.compressed.clone()];
-        info.checksum = Some(Checksum::sha1_of(control_bytes));
-        info.size = Some(bytes.len() as u64);
-        if control.compressed.end >= bytes.len() {
-            return Err(Error::format(what, "not a package (no data stream)"));
-        }
-        Ok(Package {
+        info.checksum = Some(Checksum::sha1_of(&control_compressed));
+        info.size = Some(size);
+        let control = control_start..control_start + control_compressed.len();
+        let package = Package {
             signatures,
-            data_start: control.compressed.end,
-            control: control.compressed,
+            data_start: control.end,
+            control,
             control_entries,
             pkginfo,
             info,
-        })
+        };
+        Ok((package, control_compressed))
     }
 
     /// Checks that some signature is by a trusted key and covers the control stream.
     pub fn verify_signature(&self, bytes: &[u8], keys: &Keyring, what: &str) -> Result<()> {
+        self.verify_control_signature(&bytes[self.control.clone()], keys, what)
+    }
+
+    /// As [`Package::verify_signature`], given the compressed control member
+    /// ([`Package::read_head`] returns it).
+    pub fn verify_control_signature(
+        &self,
+        control: &[u8],
+        keys: &Keyring,
+        what: &str,
+    ) -> Result<()> {
         if self.signatures.is_empty() {
             return Err(Error::untrusted(
                 what,
                 "UNTRUSTED signature (package is not signed)",
             ));
         }
-        let digests = StreamDigests::of(&bytes[self.control.clone()]);
+        let digests = StreamDigests::of(control);
         if keys.verify_any(&self.signatures, &digests) {
             Ok(())
         } else {
@@ -205,40 +253,65 @@ impl Package {
         bytes: &[u8],
         what: &str,
         stream_over: u64,
+        visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
+    ) -> Result<DataSummary> {
+        self.walk_data_stream(&bytes[self.data_start..], what, stream_over, visit)
+    }
+
+    /// As [`Package::walk_data_streaming`], given the data stream: the rest of the
+    /// file after the control member.
+    pub fn walk_data_stream(
+        &self,
+        stream: &[u8],
+        what: &str,
+        stream_over: u64,
+        mut visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
+    ) -> Result<DataSummary> {
+        // With a datahash covering the whole stream, it can be inflated in one piece
+        // (several times faster than streaming); the hash is checked first, so nothing
+        // unverified is looked at.
+        if let Some(whole) = self.inflate_whole(stream, what)? {
+            let mut reader = &whole[..];
+            return walk_tar(&mut reader, what, stream_over, &mut visit);
+        }
+        self.walk_data_from(stream, what, stream_over, visit)
+    }
+
+    /// As [`Package::walk_data_streaming`], reading the data stream from `r` (a file
+    /// past [`Package::read_head`]) to its end: no more than a buffer of it is held,
+    /// and the `datahash` is checked at the end, after the visitor saw every entry.
+    pub fn walk_data_from<R: BufRead>(
+        &self,
+        r: R,
+        what: &str,
+        stream_over: u64,
         mut visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
     ) -> Result<DataSummary> {
         let bad = |m: String| Error::format(what, m);
-        let limit = self.data_limit();
-        // With a datahash covering the whole rest of the file, the stream can be
-        // inflated in one piece (several times faster than streaming); the hash is
-        // checked first, so nothing unverified is looked at.
-        if let Some(whole) = self.inflate_whole(bytes, limit, what)? {
-            let mut reader = &whole[..];
+        let mut hasher = Sha256::new();
+        let summary = {
+            let tee = archive::Tee::new(r, |b: &[u8]| hasher.update(b));
+            let inflate = archive::Bounded::new(GzDecoder::new(tee), self.data_limit());
+            // Inflated a block at a time: the tar reads headers 512 bytes at a time.
+            let mut reader = std::io::BufReader::with_capacity(INFLATE_BLOCK, inflate);
             let summary = walk_tar(&mut reader, what, stream_over, &mut visit)?;
-            return Ok(summary);
-        }
-        let mut reader = archive::member_reader(bytes, self.data_start, limit);
-        let summary = walk_tar(&mut reader, what, stream_over, &mut visit)?;
-        // The tar ends at its end blocks; the gzip member may still hold padding.
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
-        let rest = reader.into_inner().into_inner();
-        let data_end = bytes.len() - rest.len();
-        if data_end != bytes.len() {
-            return Err(bad("trailing bytes after the data stream".into()));
-        }
-        self.check_datahash(&bytes[self.data_start..data_end], what)?;
+            // The tar ends at its end blocks; the gzip member may still hold padding.
+            std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
+            let mut rest = reader.into_inner().into_inner().into_inner();
+            if !rest.fill_buf().map_err(|e| bad(describe(&e)))?.is_empty() {
+                return Err(bad("trailing bytes after the data stream".into()));
+            }
+            summary
+        };
+        self.check_datahash(hasher.finalize().into(), what)?;
         Ok(summary)
     }
 
     /// Inflates the data stream in one call when `.PKGINFO` has a datahash (checked
     /// here, over the whole rest of the file) and the gzip trailer announces a size
     /// within reason; `None` when the stream has to be read the careful way.
-    fn inflate_whole(&self, bytes: &[u8], limit: u64, what: &str) -> Result<Option<Vec<u8>>> {
-        // Bigger data streams are inflated as they are read: a whole-stream buffer
-        // would hold the package's installed size at once (4.5 MB for libcrypto3),
-        // where apk-tools holds a few kilobytes.
-        const MAX_WHOLE: u64 = 1 << 20;
-        let stream = &bytes[self.data_start..];
+    fn inflate_whole(&self, stream: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
+        let limit = self.data_limit();
         if !matches!(self.pkginfo.datahash(), Some(Ok(_))) || stream.len() < 18 {
             return Ok(None);
         }
@@ -246,10 +319,10 @@ impl Package {
         let size = u64::from(u32::from_le_bytes([
             trailer[0], trailer[1], trailer[2], trailer[3],
         ]));
-        if size > limit.min(MAX_WHOLE) {
+        if size > limit.min(INFLATE_WHOLE_UP_TO) {
             return Ok(None);
         }
-        self.check_datahash(stream, what)?;
+        self.check_datahash(Sha256::digest(stream).into(), what)?;
         let mut out = vec![0u8; size as usize];
         let mut inflater = libdeflater::Decompressor::new();
         match inflater.gzip_decompress(stream, &mut out) {
@@ -259,12 +332,12 @@ impl Package {
         }
     }
 
-    fn check_datahash(&self, data_stream: &[u8], what: &str) -> Result<()> {
+    /// Compares the SHA-256 of the compressed data stream with `.PKGINFO`'s datahash.
+    fn check_datahash(&self, got: [u8; 32], what: &str) -> Result<()> {
         match self.pkginfo.datahash() {
             None => Ok(()),
             Some(Err(m)) => Err(Error::format(what, m)),
             Some(Ok(want)) => {
-                let got: [u8; 32] = Sha256::digest(data_stream).into();
                 if got == want {
                     Ok(())
                 } else {
@@ -653,6 +726,10 @@ mod tests {
     }
 
     fn package_with(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        package_with_key(files, None)
+    }
+
+    fn package_with_key(files: &[(&str, Vec<u8>)], key: Option<(&PrivateKey, &str)>) -> Vec<u8> {
         let mut b = PackageBuilder {
             mtime: 1_700_000_000,
             ..Default::default()
@@ -671,7 +748,7 @@ mod tests {
                 node: DataNode::File(data.clone()),
             });
         }
-        b.build(None).expect("builds")
+        b.build(key).expect("builds")
     }
 
     #[test]
@@ -709,6 +786,81 @@ mod tests {
         // A visitor that reads nothing still has the file checked (and the rest read).
         pkg.walk_data_streaming(&bytes, "big.apk", 256 << 10, |_, _| Ok(()))
             .expect("walks");
+    }
+
+    /// Reads a package the way an install streams it from its file: through a tiny
+    /// buffer (so that members end mid-buffer), head first, then the data.
+    type Streamed = (Package, Vec<u8>, Vec<(String, Vec<u8>)>);
+
+    fn read_streaming(bytes: &[u8]) -> Result<Streamed> {
+        let mut r = std::io::BufReader::with_capacity(7, bytes);
+        let (pkg, control) = Package::read_head(&mut r, bytes.len() as u64, "s.apk")?;
+        let mut seen = Vec::new();
+        pkg.walk_data_from(r, "s.apk", 64 << 10, |h, content| {
+            let data = match content {
+                Content::Bytes(b) => b.to_vec(),
+                Content::Stream(r) => {
+                    let mut d = Vec::new();
+                    r.read_to_end(&mut d).expect("reads");
+                    d
+                }
+            };
+            seen.push((h.path.clone(), data));
+            Ok(())
+        })?;
+        Ok((pkg, control, seen))
+    }
+
+    #[test]
+    fn a_package_read_as_a_stream_is_the_package_read_whole() {
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let files = [("big", big), ("small", b"small file".to_vec())];
+        let key = PrivateKey::generate_rsa(1024).expect("key");
+        let signed = package_with_key(&files, Some((&key, "k.rsa.pub")));
+        for bytes in [package_with(&files), signed] {
+            let whole = Package::parse(&bytes, "s.apk").expect("parses");
+            let (pkg, control, seen) = read_streaming(&bytes).expect("streams");
+            assert_eq!(pkg.info, whole.info);
+            assert_eq!(
+                (pkg.control.clone(), pkg.data_start),
+                (whole.control.clone(), whole.data_start)
+            );
+            assert_eq!(control, bytes[whole.control.clone()].to_vec());
+            assert_eq!(pkg.signatures.len(), whole.signatures.len());
+            let expected: Vec<(String, Vec<u8>)> = files
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.clone()))
+                .collect();
+            assert_eq!(seen, expected);
+        }
+        let mut keys = Keyring::default();
+        keys.insert("k.rsa.pub".into(), key.public_key());
+        let signed = package_with_key(&files, Some((&key, "k.rsa.pub")));
+        let (pkg, control, _) = read_streaming(&signed).expect("streams");
+        pkg.verify_control_signature(&control, &keys, "s.apk")
+            .expect("the streamed control member carries the signature");
+    }
+
+    #[test]
+    fn a_streamed_package_with_a_changed_data_stream_fails_at_its_end() {
+        let files = [(
+            "f",
+            (0..100_000u32).map(|i| (i % 13) as u8).collect::<Vec<u8>>(),
+        )];
+        let bytes = package_with(&files);
+        let whole = Package::parse(&bytes, "s.apk").expect("parses");
+        // Flip a bit of the gzip trailer's CRC: the contents inflate fine, but neither
+        // the gzip check nor the datahash lets the package through.
+        let mut bad = bytes.clone();
+        let at = bad.len() - 6;
+        bad[at] ^= 1;
+        assert!(read_streaming(&bad).is_err());
+        // Bytes after the data stream are refused as the whole-file reader refuses them.
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"junk");
+        let e = read_streaming(&trailing).expect_err("trailing bytes");
+        assert!(e.reason().contains("trailing bytes"), "{}", e.reason());
+        assert!(whole.walk_data(&trailing, "s.apk", |_, _| Ok(())).is_err());
     }
 
     #[test]

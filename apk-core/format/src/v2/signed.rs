@@ -33,7 +33,7 @@ pub fn read_signature_member(bytes: &[u8], what: &str) -> Result<(Vec<Signature>
             "not a package or index (no gzip stream)",
         ));
     }
-    let first = archive::inflate_member(bytes, 0, archive::CONTROL_LIMIT, what)?;
+    let first = archive::inflate_inner_member(bytes, 0, archive::CONTROL_LIMIT, what)?;
     // The first entry's name tells (after any pax header: abuild-sign writes one).
     let entries = archive::read_small_tar(&first.data, what)?;
     let is_sig = entries
