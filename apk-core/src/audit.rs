@@ -267,7 +267,7 @@ impl Auditor<'_> {
         let mode = self.protect.of(&path);
         let recorded = self
             .recorded(dir, name)
-            .map(|r| (r.file.checksum.clone(), r.file.acl, r.package.clone()));
+            .map(|r| (r.file.checksum.clone(), r.file.acl(), r.package.clone()));
         if recorded.is_some() {
             self.seen.insert((dir.to_owned(), name.to_owned()));
         }
@@ -379,7 +379,7 @@ impl Auditor<'_> {
                     continue;
                 }
                 let rec = self.opts.details.then(|| {
-                    let acl = r.file.acl.unwrap_or(Acl {
+                    let acl = r.file.acl().unwrap_or(Acl {
                         uid: 0,
                         gid: 0,
                         mode: 0o644,

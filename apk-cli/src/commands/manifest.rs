@@ -54,7 +54,7 @@ fn manifest_installed(ctx: &Context, name: &str, prefix: &str) -> apk_core::Resu
                 "sha256"
             };
             let path = if d.path.is_empty() {
-                f.name.clone()
+                f.name.to_string()
             } else {
                 format!("{}/{}", d.path, f.name)
             };

@@ -282,8 +282,8 @@ impl Committer<'_> {
                     // of the package recorded stays.
                     previous
                         .and_then(|p| p.dirs.iter().find(|d| d.path == parent_of(path)))
-                        .and_then(|d| d.files.iter().find(|f| f.name == file_name(path)))
-                        .and_then(|f| f.checksum.clone())
+                        .and_then(|d| d.files.iter().find(|f| &*f.name == file_name(path)))
+                        .and_then(|f| f.checksum.as_deref().map(str::to_owned))
                 }
                 Ok(()) => {
                     stage.volumes.push(volume);
@@ -291,11 +291,11 @@ impl Committer<'_> {
                 }
             };
             stage.paths.insert(path.to_owned());
-            stage.dir(parent_of(path)).files.push(InstalledFile {
-                name: file_name(path).to_owned(),
-                acl: unless_default(acl, 0o644),
+            stage.dir(parent_of(path)).files.push(InstalledFile::new(
+                file_name(path),
+                unless_default(acl, 0o644),
                 checksum,
-            });
+            ));
             return Ok(());
         }
         if let Some(owner) = self.state.owner(path) {
@@ -328,11 +328,11 @@ impl Committer<'_> {
                 _ => entry_checksum(h, data),
             };
             stage.paths.insert(path.to_owned());
-            stage.dir(parent_of(path)).files.push(InstalledFile {
-                name: file_name(path).to_owned(),
-                acl: unless_default(acl, 0o644),
-                checksum: Some(checksum),
-            });
+            stage.dir(parent_of(path)).files.push(InstalledFile::new(
+                file_name(path),
+                unless_default(acl, 0o644),
+                Some(checksum),
+            ));
             return Ok(());
         }
         if path == "etc/passwd" || path == "etc/group" {
@@ -437,11 +437,11 @@ impl Committer<'_> {
         if !self.changed_dirs.contains(parent_of(path)) {
             self.changed_dirs.insert(parent_of(path).to_owned());
         }
-        stage.dir(parent_of(path)).files.push(InstalledFile {
-            name: file_name(path).to_owned(),
-            acl: unless_default(acl, 0o644),
-            checksum: Some(checksum),
-        });
+        stage.dir(parent_of(path)).files.push(InstalledFile::new(
+            file_name(path),
+            unless_default(acl, 0o644),
+            Some(checksum),
+        ));
         Ok(())
     }
 

@@ -521,7 +521,7 @@ impl Database {
                 let files: Vec<(String, String)> = ipkg
                     .dirs
                     .iter()
-                    .flat_map(|d| d.files.iter().map(|f| (d.path.clone(), f.name.clone())))
+                    .flat_map(|d| d.files.iter().map(|f| (d.path.clone(), f.name.to_string())))
                     .collect();
                 let id = pool.add_package(ipkg.info, None, Some(tag));
                 installed_files.insert(id, files);

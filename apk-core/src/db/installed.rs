@@ -64,12 +64,30 @@ impl std::fmt::Display for Acl {
     }
 }
 
+/// A file of an installed package. Kept small (40 bytes besides its two strings): a
+/// database lists every file of the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledFile {
-    pub name: String,
-    pub acl: Option<Acl>,
+    pub name: Box<str>,
+    /// Only where it differs from root's 0644 (`a:`).
+    pub acl: Option<Box<Acl>>,
     /// `Z:` as written (`Q1...`).
-    pub checksum: Option<String>,
+    pub checksum: Option<Box<str>>,
+}
+
+impl InstalledFile {
+    pub fn new(name: &str, acl: Option<Acl>, checksum: Option<String>) -> InstalledFile {
+        InstalledFile {
+            name: name.into(),
+            acl: acl.map(Box::new),
+            checksum: checksum.map(String::into_boxed_str),
+        }
+    }
+
+    /// Its owner and mode, when they differ from root's 0644.
+    pub fn acl(&self) -> Option<Acl> {
+        self.acl.as_deref().copied()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +109,7 @@ impl InstalledPackage {
         self.dirs.iter().flat_map(|d| {
             d.files.iter().map(move |f| {
                 if d.path.is_empty() {
-                    f.name.clone()
+                    f.name.to_string()
                 } else {
                     format!("{}/{}", d.path, f.name)
                 }
@@ -129,11 +147,7 @@ pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> 
                         .dirs
                         .last_mut()
                         .ok_or_else(|| err("R: before any F:".into()))?;
-                    dir.files.push(InstalledFile {
-                        name: value.to_owned(),
-                        acl: None,
-                        checksum: None,
-                    });
+                    dir.files.push(InstalledFile::new(value, None, None));
                 }
                 b'a' | b'Z' => {
                     let file = pkg
@@ -142,9 +156,9 @@ pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> 
                         .and_then(|d| d.files.last_mut())
                         .ok_or_else(|| err(format!("{}: before any R:", letter as char)))?;
                     if letter == b'a' {
-                        file.acl = Some(acl()?);
+                        file.acl = Some(Box::new(acl()?));
                     } else {
-                        file.checksum = Some(value.to_owned());
+                        file.checksum = Some(value.into());
                     }
                 }
                 _ => match pkg.info.set_field(letter, value) {
@@ -216,7 +230,7 @@ pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>
             }
             for f in &d.files {
                 let _ = writeln!(out, "R:{}", f.name);
-                if let Some(a) = f.acl {
+                if let Some(a) = &f.acl {
                     let _ = writeln!(out, "a:{a}");
                 }
                 if let Some(z) = &f.checksum {
@@ -323,7 +337,7 @@ V:1
         assert_eq!(pkgs.len(), 2);
         let musl = &pkgs[0];
         assert_eq!(musl.dirs.len(), 3);
-        assert_eq!(musl.dirs[0].files[1].acl, Some(Acl::plain(0, 0, 0o777)));
+        assert_eq!(musl.dirs[0].files[1].acl(), Some(Acl::plain(0, 0, 0o777)));
         assert_eq!(musl.dirs[1].acl.map(|a| a.mode), Some(0o555));
         assert_eq!(musl.info.replaces_priority, Some(1));
         assert_eq!(musl.info.extra, vec![(b's', "edge".to_string())]);

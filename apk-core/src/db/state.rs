@@ -38,8 +38,10 @@ pub struct Installed {
     /// `None` where a package was removed during this commit.
     slots: Vec<Option<InstalledPackage>>,
     by_name: HashMap<String, usize>,
-    /// File path → slot of its owner.
-    owners: HashMap<String, usize>,
+    /// Who owns each file path: where the owner lists it. The paths themselves are
+    /// not kept again (8,000 files took 1.4 MB as a map of path strings).
+    owners: hashbrown::HashTable<FileRef>,
+    hasher: std::hash::RandomState,
     /// Directory path → number of packages listing it.
     dir_refs: HashMap<String, u32>,
     /// Scripts by package name: (action without the dot, contents).
@@ -48,6 +50,36 @@ pub struct Installed {
     pub triggers: HashMap<String, Vec<String>>,
     /// The root keeps `scripts.tar` (uncompressed) rather than `scripts.tar.gz`.
     pub scripts_uncompressed: bool,
+}
+
+/// Where an installed package lists a file: its slot, and the directory and file
+/// positions in its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileRef {
+    slot: u32,
+    dir: u32,
+    file: u32,
+}
+
+/// The directory and name of `path` (`""` for a file at the top).
+fn split_path(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+fn path_hash(hasher: &std::hash::RandomState, dir: &str, name: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = hasher.build_hasher();
+    h.write(dir.as_bytes());
+    h.write_u8(b'/');
+    h.write(name.as_bytes());
+    h.finish()
+}
+
+/// The directory and name `r` points at.
+fn file_at(slots: &[Option<InstalledPackage>], r: FileRef) -> Option<(&str, &str)> {
+    let p = slots.get(r.slot as usize)?.as_ref()?;
+    let d = p.dirs.get(r.dir as usize)?;
+    Some((&d.path, &d.files.get(r.file as usize)?.name))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -189,9 +221,21 @@ impl Installed {
         self.by_name.get(name).and_then(|&s| self.slots[s].as_ref())
     }
 
+    /// Where the owner of `path` lists it.
+    fn owner_ref(&self, path: &str) -> Option<FileRef> {
+        let (dir, name) = split_path(path);
+        let slots = &self.slots;
+        self.owners
+            .find(path_hash(&self.hasher, dir, name), |&r| {
+                file_at(slots, r) == Some((dir, name))
+            })
+            .copied()
+    }
+
     /// The name of the package owning `path`.
     pub fn owner(&self, path: &str) -> Option<&InstalledPackage> {
-        self.owners.get(path).and_then(|&s| self.slots[s].as_ref())
+        let r = self.owner_ref(path)?;
+        self.slots[r.slot as usize].as_ref()
     }
 
     /// The package owning folder `dir` (relative, no slashes at the ends) among those
@@ -213,15 +257,11 @@ impl Installed {
 
     /// The recorded checksum of an owned file.
     pub fn recorded_checksum(&self, path: &str) -> Option<&str> {
-        let owner = self.owner(path)?;
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        owner
-            .dirs
-            .iter()
-            .filter(|d| d.path == dir)
-            .flat_map(|d| d.files.iter())
-            .find(|f| f.name == name)
-            .and_then(|f| f.checksum.as_deref())
+        let r = self.owner_ref(path)?;
+        let p = self.slots[r.slot as usize].as_ref()?;
+        p.dirs[r.dir as usize].files[r.file as usize]
+            .checksum
+            .as_deref()
     }
 
     /// True when another installed package than `name` lists directory `dir`.
@@ -229,26 +269,69 @@ impl Installed {
         self.dir_refs.get(dir).copied().unwrap_or(0)
     }
 
-    /// Adds a package at the end of the database order.
-    pub fn insert(&mut self, p: InstalledPackage) {
+    /// Adds a package at the end of the database order. It owns its files from now
+    /// on, whoever owned them before.
+    pub fn insert(&mut self, mut p: InstalledPackage) {
+        // Lists grown one file at a time: their spare room would stay for the run.
+        for d in &mut p.dirs {
+            d.files.shrink_to_fit();
+        }
+        p.dirs.shrink_to_fit();
         let slot = self.slots.len();
         for d in &p.dirs {
             *self.dir_refs.entry(d.path.clone()).or_default() += 1;
         }
-        for path in p.file_paths() {
-            self.owners.insert(path, slot);
-        }
         self.by_name.insert(p.info.name.clone(), slot);
         self.slots.push(Some(p));
+        let Some(p) = self.slots[slot].as_ref() else {
+            return;
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        for (di, d) in p.dirs.iter().enumerate() {
+            for (fi, f) in d.files.iter().enumerate() {
+                let r = FileRef {
+                    slot: slot as u32,
+                    dir: di as u32,
+                    file: fi as u32,
+                };
+                let hash = path_hash(hasher, &d.path, &f.name);
+                let here = Some((d.path.as_str(), &*f.name));
+                match self.owners.entry(
+                    hash,
+                    |&o| file_at(slots, o) == here,
+                    |&o| file_at(slots, o).map_or(0, |(d, n)| path_hash(hasher, d, n)),
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = r,
+                    hashbrown::hash_table::Entry::Vacant(e) => {
+                        e.insert(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets the entry of exactly `r` (listing `dir`/`name`), if it is the owner's.
+    fn drop_owner(&mut self, r: FileRef, dir: &str, name: &str) {
+        if let Ok(e) = self
+            .owners
+            .find_entry(path_hash(&self.hasher, dir, name), |&o| o == r)
+        {
+            e.remove();
+        }
     }
 
     /// Removes a package, returning it; its files and directories lose their owner.
     pub fn remove(&mut self, name: &str) -> Option<InstalledPackage> {
         let slot = self.by_name.remove(name)?;
         let p = self.slots[slot].take()?;
-        for path in p.file_paths() {
-            if self.owners.get(&path) == Some(&slot) {
-                self.owners.remove(&path);
+        for (di, d) in p.dirs.iter().enumerate() {
+            for (fi, f) in d.files.iter().enumerate() {
+                let r = FileRef {
+                    slot: slot as u32,
+                    dir: di as u32,
+                    file: fi as u32,
+                };
+                self.drop_owner(r, &d.path, &f.name);
             }
         }
         for d in &p.dirs {
@@ -262,15 +345,30 @@ impl Installed {
     /// Moves `path` out of its current owner's file list (the new owner is recorded
     /// when it is inserted).
     pub fn disown(&mut self, path: &str) {
-        let Some(slot) = self.owners.remove(path) else {
+        let Some(r) = self.owner_ref(path) else {
             return;
         };
-        let Some(p) = self.slots[slot].as_mut() else {
+        let (dir, name) = split_path(path);
+        self.drop_owner(r, dir, name);
+        let Some(d) = self.slots[r.slot as usize]
+            .as_mut()
+            .and_then(|p| p.dirs.get_mut(r.dir as usize))
+        else {
             return;
         };
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        for d in p.dirs.iter_mut().filter(|d| d.path == dir) {
-            d.files.retain(|f| f.name != name);
+        d.files.remove(r.file as usize);
+        // The files after it moved up one place: so do their entries.
+        let later: Vec<(u32, Box<str>)> = d.files[r.file as usize..]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (r.file + i as u32, f.name.clone()))
+            .collect();
+        for (now, name) in later {
+            let was = FileRef { file: now + 1, ..r };
+            let hash = path_hash(&self.hasher, dir, &name);
+            if let Some(e) = self.owners.find_mut(hash, |&o| o == was) {
+                e.file = now;
+            }
         }
     }
 
@@ -435,4 +533,65 @@ pub fn replaces_dir(owner: &PackageInfo, new: &PackageInfo) -> bool {
         }
     }
     owner.name > new.name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(text: &str) -> Installed {
+        let mut st = Installed::default();
+        for p in installed::parse_installed(text, "installed").expect("parses") {
+            st.insert(p);
+        }
+        st
+    }
+
+    fn owner_of(st: &Installed, path: &str) -> Option<String> {
+        st.owner(path).map(|p| p.info.name.clone())
+    }
+
+    #[test]
+    fn owners_follow_inserts_takeovers_and_removals() {
+        let mut st = db("P:a\nV:1\nF:usr/bin\nR:x\nZ:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nR:y\nR:z\nZ:Q1zzzzzzzzzzzzzzzzzzzzzzzzzzz=\nF:etc\nR:conf\n\n\
+             P:b\nV:1\nF:usr/bin\nR:y\nF:srv\nR:data\n\n");
+        assert_eq!(owner_of(&st, "usr/bin/x").as_deref(), Some("a"));
+        // Listed by both: the later package owns it.
+        assert_eq!(owner_of(&st, "usr/bin/y").as_deref(), Some("b"));
+        assert_eq!(owner_of(&st, "etc/conf").as_deref(), Some("a"));
+        assert_eq!(owner_of(&st, "usr/bin"), None);
+        assert_eq!(owner_of(&st, "bin/x"), None);
+
+        // Taken out of a's list from the middle: the files after it keep their owner
+        // and what it recorded.
+        st.disown("usr/bin/y");
+        st.disown("usr/bin/x");
+        assert_eq!(owner_of(&st, "usr/bin/x"), None);
+        assert_eq!(owner_of(&st, "usr/bin/z").as_deref(), Some("a"));
+        assert_eq!(
+            st.recorded_checksum("usr/bin/z"),
+            Some("Q1zzzzzzzzzzzzzzzzzzzzzzzzzzz=")
+        );
+        let a = st.get("a").expect("a");
+        let names: Vec<&str> = a.dirs[0].files.iter().map(|f| &*f.name).collect();
+        assert_eq!(
+            names,
+            ["y", "z"],
+            "b's y stays listed by a until a is written anew"
+        );
+        assert_eq!(owner_of(&st, "usr/bin/y"), None);
+
+        // Removing a package frees its files and nobody else's.
+        st.remove("a");
+        assert_eq!(owner_of(&st, "usr/bin/z"), None);
+        assert_eq!(owner_of(&st, "etc/conf"), None);
+        assert_eq!(owner_of(&st, "srv/data").as_deref(), Some("b"));
+        // A new package taking a freed path owns it.
+        st.insert(
+            installed::parse_installed("P:c\nV:1\nF:usr/bin\nR:z\n\n", "installed")
+                .expect("parses")
+                .remove(0),
+        );
+        assert_eq!(owner_of(&st, "usr/bin/z").as_deref(), Some("c"));
+    }
 }
