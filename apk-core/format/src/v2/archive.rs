@@ -91,15 +91,10 @@ pub fn inflate_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Res
 /// the size it gives (the data's, megabytes) would only be thrown away.
 pub fn inflate_inner_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Result<Member> {
     let mut rest = &bytes[start..];
-    let mut data = Vec::new();
-    {
-        let mut dec = Bounded::new(GzDecoder::new(&mut rest), limit);
-        dec.read_to_end(&mut data)
-            .map_err(|e| Error::format(what, describe_gzip_error(&e)))?;
-    }
-    let end = bytes.len() - rest.len();
+    let mut used = 0;
+    let data = read_member_seen(&mut rest, limit, what, |b| used += b.len())?;
     Ok(Member {
-        compressed: start..end,
+        compressed: start..start + used,
         data,
     })
 }
@@ -193,16 +188,114 @@ impl<R: BufRead, F: FnMut(&[u8])> BufRead for Tee<R, F> {
     }
 }
 
+thread_local! {
+    /// One raw inflater per thread, reset for each member. A new one allocates its
+    /// 32 KiB window afresh: `apk index` made two per package, and over 2,000 packages
+    /// those aligned allocations grew glibc's thread arenas to 15-55 MB.
+    static INFLATER: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
+}
+
 /// Reads the gzip member `r` is at, at most `limit` bytes of output, leaving `r` just
-/// after it: its compressed bytes and its contents.
+/// after it: its compressed bytes and its contents. Header, deflate stream and trailer
+/// (CRC-32 and size) are checked as gzip(1) checks them.
 pub fn read_member<R: BufRead>(r: &mut R, limit: u64, what: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut compressed = Vec::new();
-    let mut data = Vec::new();
-    let tee = Tee::new(r, |b: &[u8]| compressed.extend_from_slice(b));
-    Bounded::new(GzDecoder::new(tee), limit)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::format(what, describe_gzip_error(&e)))?;
+    let data = read_member_seen(r, limit, what, |b| compressed.extend_from_slice(b))?;
     Ok((compressed, data))
+}
+
+/// As [`read_member`], showing the compressed bytes to `seen` as they are consumed.
+pub fn read_member_seen<R: BufRead>(
+    r: &mut R,
+    limit: u64,
+    what: &str,
+    seen: impl FnMut(&[u8]),
+) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let corrupt = |m: &str| Error::format(what, format!("corrupt gzip stream ({m})"));
+    let read_error = |e: io::Error| Error::format(what, describe_gzip_error(&e));
+    {
+        let mut tee = Tee::new(&mut *r, seen);
+        let mut head = [0u8; 10];
+        tee.read_exact(&mut head).map_err(read_error)?;
+        let flags = head[3];
+        if head[..3] != [0x1f, 0x8b, 8] || flags & 0xe0 != 0 {
+            return Err(corrupt("invalid gzip header"));
+        }
+        const FHCRC: u8 = 2;
+        const FEXTRA: u8 = 4;
+        const FNAME: u8 = 8;
+        const FCOMMENT: u8 = 16;
+        if flags & FEXTRA != 0 {
+            let mut len = [0u8; 2];
+            tee.read_exact(&mut len).map_err(read_error)?;
+            let n = u64::from(u16::from_le_bytes(len));
+            let skipped = io::copy(&mut (&mut tee).take(n), &mut io::sink()).map_err(read_error)?;
+            if skipped != n {
+                return Err(Error::format(what, "truncated gzip stream"));
+            }
+        }
+        for field in [FNAME, FCOMMENT] {
+            if flags & field != 0 {
+                let mut text = Vec::new();
+                tee.read_until(0, &mut text).map_err(read_error)?;
+                if text.last() != Some(&0) {
+                    return Err(Error::format(what, "truncated gzip stream"));
+                }
+            }
+        }
+        if flags & FHCRC != 0 {
+            let mut crc = [0u8; 2];
+            tee.read_exact(&mut crc).map_err(read_error)?;
+        }
+        INFLATER.with(|cell| -> Result<()> {
+            let mut inflater = cell.borrow_mut();
+            inflater.reset(false);
+            loop {
+                let input = tee.fill_buf().map_err(read_error)?;
+                if input.is_empty() {
+                    return Err(Error::format(what, "truncated gzip stream"));
+                }
+                if data.capacity() - data.len() < 16 << 10 {
+                    // Doubling, but never room for more than one byte past the limit.
+                    let want = (16 << 10).max(data.len()) as u64;
+                    let allowed = (limit + 1).saturating_sub(data.len() as u64).max(1);
+                    data.reserve_exact(want.min(allowed) as usize);
+                }
+                let (in_before, out_before) = (inflater.total_in(), data.len());
+                let status = inflater
+                    .decompress_vec(input, &mut data, flate2::FlushDecompress::None)
+                    .map_err(|e| corrupt(&e.to_string()))?;
+                let used = (inflater.total_in() - in_before) as usize;
+                tee.consume(used);
+                if data.len() as u64 > limit {
+                    return Err(Error::format(
+                        what,
+                        format!(
+                            "decompressed data exceeds the limit of {limit} bytes (gzip bomb?)"
+                        ),
+                    ));
+                }
+                match status {
+                    flate2::Status::StreamEnd => return Ok(()),
+                    _ if used == 0 && data.len() == out_before => {
+                        return Err(corrupt("the deflate stream does not advance"))
+                    }
+                    _ => {}
+                }
+            }
+        })?;
+        let mut trailer = [0u8; 8];
+        tee.read_exact(&mut trailer).map_err(read_error)?;
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        if crc != libdeflater::crc32(&data) || size != data.len() as u32 {
+            return Err(corrupt("the trailer does not match the contents"));
+        }
+    }
+    data.shrink_to_fit();
+    Ok(data)
 }
 
 /// A streaming reader over the member at `start`, bounded to `limit` bytes.
@@ -762,6 +855,41 @@ mod tests {
         assert_eq!(m1.data, b"first member");
         let end = skip_member(&file, m1.compressed.end, 1 << 20, "t").unwrap();
         assert_eq!(end, file.len());
+    }
+
+    #[test]
+    fn members_with_every_header_field_are_read_one_at_a_time() {
+        let mut enc = flate2::GzBuilder::new()
+            .filename("name")
+            .comment("comment")
+            .extra(vec![1, 2, 3])
+            .write(Vec::new(), Compression::default());
+        enc.write_all(&b"first member ".repeat(5000)).unwrap();
+        let first = enc.finish().unwrap();
+        let second = gzip(b"second");
+        let file = [first.clone(), second.clone()].concat();
+        let mut r = io::BufReader::with_capacity(5, &file[..]);
+        let (c1, d1) = read_member(&mut r, 1 << 20, "t").unwrap();
+        assert_eq!((c1, d1), (first.clone(), b"first member ".repeat(5000)));
+        let (c2, d2) = read_member(&mut r, 1 << 20, "t").unwrap();
+        assert_eq!((c2, d2), (second, b"second".to_vec()));
+        assert!(r.fill_buf().unwrap().is_empty());
+
+        // A wrong CRC, a cut stream, a bad header: each an error naming the file.
+        let mut bad_crc = first.clone();
+        let at = bad_crc.len() - 8;
+        bad_crc[at] ^= 1;
+        for bad in [
+            &bad_crc[..],
+            &first[..first.len() - 3],
+            &first[..6],
+            b"\x1f\x8b\x09rest",
+        ] {
+            let e = read_member(&mut &bad[..], 1 << 20, "bad.apk").unwrap_err();
+            assert!(e.to_string().starts_with("bad.apk: "), "{e}");
+        }
+        let e = read_member(&mut &first[..], 1000, "big.apk").unwrap_err();
+        assert!(e.to_string().contains("exceeds the limit"), "{e}");
     }
 
     #[test]
