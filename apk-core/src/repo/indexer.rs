@@ -56,15 +56,34 @@ pub fn read_package_info(path: &Path) -> Result<PackageInfo> {
 }
 
 /// As [`read_package_info`], with the signature checked against `keys` when given (as
-/// `apk index` checks every package it indexes).
+/// `apk index` checks every package it indexes). A v2 package is read only up to its
+/// data: the record is all in the signature and control members.
 pub fn read_checked_package_info(path: &Path, keys: Option<&Keyring>) -> Result<PackageInfo> {
-    let bytes = crate::fs::atomic::read(path)?;
+    use std::io::{BufRead, Read};
     let what = path.display().to_string();
-    let pkg = Package::parse(&bytes, &what)?;
-    if let Some(keys) = keys {
-        pkg.verify_signature(&bytes, keys, &what)?;
-    }
-    let mut info = pkg.into_info();
+    let io = |e: std::io::Error| Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let mut r = std::io::BufReader::with_capacity(16 << 10, file);
+    let gzip = r.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    let mut info = if gzip {
+        let (pkg, control) = apk_format::v2::package::Package::read_head(&mut r, size, &what)?;
+        if let Some(keys) = keys {
+            pkg.verify_control_signature(&control, keys, &what)?;
+        }
+        if r.fill_buf().map_err(io)?.is_empty() {
+            return Err(Error::format(&what, "not a package (no data stream)"));
+        }
+        pkg.info
+    } else {
+        let mut bytes = Vec::with_capacity(size as usize);
+        r.read_to_end(&mut bytes).map_err(io)?;
+        let pkg = Package::parse(&bytes, &what)?;
+        if let Some(keys) = keys {
+            pkg.verify_signature(&bytes, keys, &what)?;
+        }
+        pkg.into_info()
+    };
     info.replaces.clear();
     info.replaces_priority = None;
     Ok(info)
