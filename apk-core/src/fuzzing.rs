@@ -54,13 +54,51 @@ pub fn pkginfo(data: &[u8]) {
     }
 }
 
-/// Package and index streams: never a panic, whatever the bytes.
+/// Package and index streams: never a panic, whatever the bytes. A package read the
+/// way installs read it, as a stream through a small buffer, reads as it does whole:
+/// the same head, and data the stream accepts is accepted whole with the same entries
+/// (the stream is the stricter of the two: its datahash is checked at the end).
 pub fn package_stream(data: &[u8]) {
-    if let Ok(pkg) = package::Package::parse(data, "fuzz") {
-        let _ = pkg.walk_data(data, "fuzz", |h, _| {
+    let whole = package::Package::parse(data, "fuzz");
+    let mut walked_whole = None;
+    if let Ok(pkg) = &whole {
+        let mut seen = Vec::new();
+        let result = pkg.walk_data(data, "fuzz", |h, d| {
             assert!(!h.path.starts_with('/') && !h.path.split('/').any(|c| c == ".."));
+            seen.push((h.clone(), d.to_vec()));
             Ok(())
         });
+        walked_whole = Some(result.map(|_| seen));
+    }
+    let mut r = std::io::BufReader::with_capacity(7, data);
+    let streamed = package::Package::read_head(&mut r, data.len() as u64, "fuzz");
+    if let Ok((pkg, control)) = &streamed {
+        let has_data = std::io::BufRead::fill_buf(&mut r).is_ok_and(|b| !b.is_empty());
+        if has_data {
+            let whole = whole.as_ref().expect("the stream's head parses whole");
+            assert_eq!(pkg.info, whole.info);
+            assert_eq!(&control[..], &data[whole.control.clone()]);
+            let mut seen = Vec::new();
+            let result = pkg.walk_data_from(r, "fuzz", 64, |h, content| {
+                let d = match content {
+                    package::Content::Bytes(b) => b.to_vec(),
+                    package::Content::Stream(s) => {
+                        let mut d = Vec::new();
+                        std::io::Read::read_to_end(s, &mut d)
+                            .map_err(|e| apk_format::error::Error::format("fuzz", e.to_string()))?;
+                        d
+                    }
+                };
+                seen.push((h.clone(), d));
+                Ok(())
+            });
+            if result.is_ok() {
+                match &walked_whole {
+                    Some(Ok(entries)) => assert_eq!(entries, &seen),
+                    other => panic!("streamed fine, whole: {other:?}"),
+                }
+            }
+        }
     }
     let _ = index::IndexArchive::read(data, None, "fuzz");
     let _ = package::classify(data, "fuzz");
