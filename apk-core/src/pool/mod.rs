@@ -1005,45 +1005,37 @@ impl Pool {
             self.providers = Lists::from_vecs(&self.providers_building);
             self.providers_building = Vec::new();
         }
-        let (names, strs, providers, packages, deps) = (
-            &self.names,
-            &self.strs,
-            &self.providers,
-            &self.packages,
-            &self.deps,
-        );
-        let reverse = || reverse_lists(providers, packages, deps, &name_order(names, strs));
-        let others = || {
-            let priorities: Vec<u8> = NameId::all(names.len())
-                .map(|name| {
-                    let providers = providers.get(name);
-                    let num_virtual = providers
-                        .iter()
-                        .filter(|p| packages[p.pkg.index()].name != name)
-                        .count();
-                    if num_virtual == 0 {
-                        0
-                    } else if num_virtual != providers.len() {
-                        1
-                    } else {
-                        2
-                    }
-                })
-                .collect();
-            let mut is_dependency = vec![false; names.len()];
-            for p in packages {
-                for d in dep_list_in(deps, p, 0).iter().filter(|d| !d.conflict) {
-                    is_dependency[d.name.index()] = true;
+        let (names, providers, packages, deps) =
+            (&self.names, &self.providers, &self.packages, &self.deps);
+        let (rdepends, rinstall_if) =
+            reverse_lists(providers, packages, deps, &name_order(names, &self.strs));
+        // A name's priority: 0 when only packages of that name provide it, 1 when
+        // others provide it too, 2 when it is purely virtual.
+        let priorities: Vec<u8> = NameId::all(names.len())
+            .map(|name| {
+                let providers = providers.get(name);
+                let num_virtual = providers
+                    .iter()
+                    .filter(|p| packages[p.pkg.index()].name != name)
+                    .count();
+                if num_virtual == 0 {
+                    0
+                } else if num_virtual != providers.len() {
+                    1
+                } else {
+                    2
                 }
+            })
+            .collect();
+        let mut is_dependency = vec![false; names.len()];
+        for p in packages {
+            for d in dep_list_in(deps, p, 0).iter().filter(|d| !d.conflict) {
+                is_dependency[d.name.index()] = true;
             }
-            (priorities, is_dependency)
-        };
-        let ((rdepends, rinstall_if), (priorities, is_dependency)) = (reverse(), others());
-        (self.rdepends, self.rinstall_if) = (rdepends, rinstall_if);
-        for (n, priority) in self.names.iter_mut().zip(priorities) {
-            n.priority = priority;
         }
-        for (n, dep) in self.names.iter_mut().zip(is_dependency) {
+        (self.rdepends, self.rinstall_if) = (rdepends, rinstall_if);
+        for ((n, priority), dep) in self.names.iter_mut().zip(priorities).zip(is_dependency) {
+            n.priority = priority;
             n.is_dependency |= dep;
         }
     }
