@@ -186,7 +186,6 @@ impl Committer<'_> {
         // The first thing that went wrong here; the reading thread's own verdict comes
         // with the package's end.
         let mut failed: Option<String> = None;
-        let reason = |m: String| Error::format(what, m).reason();
         let end = loop {
             let Ok(piece) = pieces.recv() else {
                 break Err("internal error: the package reader stopped".into());
@@ -197,7 +196,7 @@ impl Committer<'_> {
                         if failed.is_none() {
                             let staged =
                                 self.stage_entry(&mut stage, h, data, None, info, previous);
-                            failed = staged.err().map(reason);
+                            failed = staged.err();
                         }
                     }
                 }
@@ -217,7 +216,7 @@ impl Committer<'_> {
                         );
                         // When the stream broke under the file, the reader says why.
                         if !chunks.broke() {
-                            failed = staged.err().map(reason);
+                            failed = staged.err();
                         }
                     }
                     if let Some(end) = chunks.finish() {

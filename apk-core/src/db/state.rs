@@ -82,6 +82,20 @@ fn file_at(slots: &[Option<InstalledPackage>], r: FileRef) -> Option<(&str, &str
     Some((&d.path, &d.files.get(r.file as usize)?.name))
 }
 
+/// Every file `p` lists, as it is in `slot`: where, and its directory and name.
+fn file_refs(slot: usize, p: &InstalledPackage) -> impl Iterator<Item = (FileRef, &str, &str)> {
+    p.dirs.iter().enumerate().flat_map(move |(di, d)| {
+        d.files.iter().enumerate().map(move |(fi, f)| {
+            let r = FileRef {
+                slot: slot as u32,
+                dir: di as u32,
+                file: fi as u32,
+            };
+            (r, d.path.as_str(), &*f.name)
+        })
+    })
+}
+
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
@@ -287,24 +301,16 @@ impl Installed {
             return;
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        for (di, d) in p.dirs.iter().enumerate() {
-            for (fi, f) in d.files.iter().enumerate() {
-                let r = FileRef {
-                    slot: slot as u32,
-                    dir: di as u32,
-                    file: fi as u32,
-                };
-                let hash = path_hash(hasher, &d.path, &f.name);
-                let here = Some((d.path.as_str(), &*f.name));
-                match self.owners.entry(
-                    hash,
-                    |&o| file_at(slots, o) == here,
-                    |&o| file_at(slots, o).map_or(0, |(d, n)| path_hash(hasher, d, n)),
-                ) {
-                    hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = r,
-                    hashbrown::hash_table::Entry::Vacant(e) => {
-                        e.insert(r);
-                    }
+        for (r, dir, name) in file_refs(slot, p) {
+            let here = Some((dir, name));
+            match self.owners.entry(
+                path_hash(hasher, dir, name),
+                |&o| file_at(slots, o) == here,
+                |&o| file_at(slots, o).map_or(0, |(d, n)| path_hash(hasher, d, n)),
+            ) {
+                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = r,
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(r);
                 }
             }
         }
@@ -324,15 +330,8 @@ impl Installed {
     pub fn remove(&mut self, name: &str) -> Option<InstalledPackage> {
         let slot = self.by_name.remove(name)?;
         let p = self.slots[slot].take()?;
-        for (di, d) in p.dirs.iter().enumerate() {
-            for (fi, f) in d.files.iter().enumerate() {
-                let r = FileRef {
-                    slot: slot as u32,
-                    dir: di as u32,
-                    file: fi as u32,
-                };
-                self.drop_owner(r, &d.path, &f.name);
-            }
+        for (r, dir, name) in file_refs(slot, &p) {
+            self.drop_owner(r, dir, name);
         }
         for d in &p.dirs {
             if let Some(n) = self.dir_refs.get_mut(&d.path) {
