@@ -131,7 +131,7 @@ fn read_package(job: &FetchJob, opts: &Options, tx: &SyncSender<Piece>) -> Sent 
             };
             pieces.end(walked.map(|_| None))
         }
-        Source::Bytes(bytes, for_cache) => read_whole(job, opts, bytes, for_cache, &mut pieces),
+        Source::Download(bytes) => read_whole(job, opts, bytes, true, &mut pieces),
     }
 }
 
@@ -344,8 +344,9 @@ impl Read for Chunks<'_> {
 pub(super) enum Source {
     /// A local file (a repository on disk, the cache) with its size: streamed.
     File(fs::File, u64),
-    /// A file read whole, and whether it belongs in the cache.
-    Bytes(Vec<u8>, bool),
+    /// A file read whole (downloaded, or named on the command line): it goes into
+    /// the cache once installed.
+    Download(Vec<u8>),
 }
 
 /// A package's file name in the cache: `name-version.<hash>.apk`, the hash from its
@@ -441,7 +442,7 @@ impl FetchJob {
                 Some(path) => open(Path::new(path)),
                 None => fetcher
                     .get(url, crate::repo::fetch::PACKAGE_LIMIT)
-                    .map(|b| Source::Bytes(b, true)),
+                    .map(Source::Download),
             };
             match got {
                 Ok(s) => return Ok(s),
