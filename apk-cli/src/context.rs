@@ -185,7 +185,7 @@ pub struct GlobalOpts {
     /// Do not ask before changing anything (the default)
     #[arg(long, global = true, overrides_with = "interactive")]
     pub no_interactive: bool,
-    /// Show a progress bar on standard error (the default when it is a terminal)
+    /// Show a progress bar (the default when standard output is a terminal)
     #[arg(long, global = true, overrides_with = "no_progress")]
     pub progress: bool,
     /// Do not show a progress bar
@@ -514,12 +514,10 @@ impl Context {
         }
     }
 
-    /// Whether to draw a progress bar: on a terminal unless `--no-progress` or `-q`.
+    /// Whether to draw the progress bar: `--progress`, `--no-progress`, else when
+    /// standard output is a terminal (apk-tools draws it whatever the verbosity).
     pub fn progress(&self) -> bool {
-        use std::io::IsTerminal;
-        !self.opts.no_progress
-            && self.verbosity > 0
-            && (self.opts.progress || std::io::stderr().is_terminal())
+        !self.opts.no_progress && (self.opts.progress || crate::output::progress_by_default())
     }
 
     /// `--overlay-from-stdin`: the overlay's files, read from standard input once

@@ -52,7 +52,8 @@ fn demo_repository_add_upgrade_del_audit_fix() {
     t.step(&["audit"]);
     t.step(&["audit", "--system"]);
     t.swap();
-    t.step_same(&["del", "demo-hello-doc"]);
+    // The bar, asked for while standard output is not a terminal, frame by frame.
+    t.step_same(&["--progress", "del", "demo-hello-doc"]);
     t.step_same(&["fix", "demo-hello"]);
     t.swap();
     t.step_same(&["del", "demo-hello", "docs"]);

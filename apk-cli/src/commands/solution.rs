@@ -102,35 +102,22 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
             return 1;
         }
     }
-    // The bar counts changes; output lines are printed around it, never through it.
-    let bar = ctx.progress().then(|| {
-        let steps = report::change_lines(&db.pool, cs).len() as u64;
-        let bar = indicatif::ProgressBar::new(steps);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let mut progress = ProgressFd::new(ctx, db, cs);
-    let show = |f: &dyn Fn()| match &bar {
-        Some(b) => b.suspend(f),
-        None => f(),
-    };
+    let mut progress = Progress::new(ctx, db, cs);
     let mut on = |ev: Event| match ev {
         Event::Change(line) => {
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-            progress.next_change();
+            // As apk-tools: the bar starts before the first line, moves after it.
+            progress.start();
             if verbosity > 0 {
-                show(&|| crate::output::out(&line));
+                crate::output::out(&line);
             }
+            progress.change_begins();
         }
+        Event::Applied => progress.change_ends(),
+        Event::ChangesDone => progress.finish(),
         Event::Executing { name, nested } => {
             if verbosity > 0 {
                 let indent = if nested { "  " } else { "" };
-                show(&|| crate::output::out(&format!("{indent}Executing {name}")));
+                crate::output::out(&format!("{indent}Executing {name}"));
             }
         }
         Event::ScriptOutput {
@@ -140,33 +127,33 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
         } => {
             let prefix = if nested { "  * " } else { "* " };
             if stderr {
-                show(&|| crate::output::err(&format!("{prefix}{line}")));
+                crate::output::err(&format!("{prefix}{line}"));
             } else if verbosity > 0 {
-                show(&|| crate::output::out(&format!("{prefix}{line}")));
+                crate::output::out(&format!("{prefix}{line}"));
             }
         }
-        Event::Error(m) => show(&|| context::error(&m)),
+        Event::Error(m) => context::error(&m),
         Event::Note(m) => {
             if verbosity > 0 {
-                show(&|| crate::output::out(&m));
+                crate::output::out(&m);
             }
         }
-        Event::Warning(m) => show(&|| crate::output::warning(&m)),
+        Event::Warning(m) => crate::output::warning(&m),
         Event::Output { line, stderr } => {
             if stderr {
-                show(&|| crate::output::err(&line));
+                crate::output::err(&line);
             } else if verbosity > 0 {
-                show(&|| crate::output::out(&line));
+                crate::output::out(&line);
             }
         }
         Event::Trace(m) => {
             if verbosity > 2 {
-                show(&|| crate::output::out(&m));
+                crate::output::out(&m);
             }
         }
         Event::Hook { path, action } => {
             if verbosity > 1 {
-                show(&|| crate::output::out(&format!("Executing /{path} {action}")));
+                crate::output::out(&format!("Executing /{path} {action}"));
             }
         }
         Event::HookOutput {
@@ -181,9 +168,9 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
                 None => format!("* {line}"),
             };
             if stderr {
-                show(&|| crate::output::err(&text));
+                crate::output::err(&text);
             } else if verbosity > 0 {
-                show(&|| crate::output::out(&text));
+                crate::output::out(&text);
             }
         }
     };
@@ -213,9 +200,6 @@ pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32
     let result = commit::commit(&db.root, &db.pool, cs, &world, &opts, &mut on);
     commit::run_commit_hooks(&db.root, commit::HookTime::PostCommit, &opts, &mut on);
     progress.finish();
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
     let errors = match result {
         Ok(n) => n,
         Err(e) => {
@@ -304,22 +288,27 @@ fn still_broken(db: &Database, cs: &Changeset, simulating: bool) -> u32 {
         .count() as u32
 }
 
-/// `--progress-fd FD`: `DONE/TOTAL install` lines as apk-tools writes them, weighing
-/// each change by its package's size plus 64 KiB (a removal by a sixteenth of it);
-/// written as each change starts and ends (apk-tools also writes while a package is
-/// read).
-struct ProgressFd {
+/// The commit's progress: `--progress-fd FD`'s `DONE/TOTAL install` lines as
+/// apk-tools writes them, and the bar ([`crate::output::progress_start`]). Each change
+/// weighs its package's size plus 64 KiB (a removal a sixteenth of its size); progress
+/// is reported as each change starts and ends (apk-tools also reports while a package
+/// is read).
+struct Progress {
     out: Option<std::fs::File>,
+    /// The bar is to be drawn; `started` once it is.
+    bar: bool,
+    started: bool,
     /// Size of each change that does something, in order.
     sizes: Vec<u64>,
     done_bytes: u64,
     done: u64,
     last: Option<u64>,
     max: u64,
+    finished: bool,
 }
 
-impl ProgressFd {
-    fn new(ctx: &Context, db: &Database, cs: &Changeset) -> ProgressFd {
+impl Progress {
+    fn new(ctx: &Context, db: &Database, cs: &Changeset) -> Progress {
         let out = ctx.opts.progress_fd.and_then(|fd| {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -338,14 +327,26 @@ impl ProgressFd {
             })
             .collect();
         let max = sizes.iter().sum::<u64>() + sizes.len() as u64 * 65536;
-        ProgressFd {
+        Progress {
             out,
+            bar: ctx.progress(),
+            started: false,
             sizes,
             done_bytes: 0,
             done: 0,
             // apk-tools starts at 0 without saying so.
             last: Some(0),
             max,
+            finished: false,
+        }
+    }
+
+    /// The first change is about to be shown: the bar exists from here (apk-tools
+    /// starts none for a commit without changes).
+    fn start(&mut self) {
+        if self.bar && !self.started {
+            self.started = true;
+            crate::output::progress_start(self.max);
         }
     }
 
@@ -355,6 +356,9 @@ impl ProgressFd {
             return;
         }
         self.last = Some(cur);
+        if self.started {
+            crate::output::progress_update(cur);
+        }
         let line = format!("{cur}/{} install\n", self.max);
         if let Some(f) = &mut self.out {
             if f.write_all(line.as_bytes()).is_err() {
@@ -363,23 +367,29 @@ impl ProgressFd {
         }
     }
 
-    fn next_change(&mut self) {
-        if self.out.is_none() {
-            return;
-        }
+    fn change_begins(&mut self) {
+        self.write(self.done_bytes + self.done * 65536);
+    }
+
+    fn change_ends(&mut self) {
         let Some(&size) = self.sizes.get(self.done as usize) else {
             return;
         };
-        let base = self.done_bytes + self.done * 65536;
-        self.write(base);
-        self.write(base + size);
+        self.write(self.done_bytes + self.done * 65536 + size);
         self.done_bytes += size;
         self.done += 1;
     }
 
+    /// Every change done (or the commit given up): the bar drawn full and wiped.
     fn finish(&mut self) {
-        if self.out.is_some() {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        if self.out.is_some() || self.started {
             self.write(self.max);
+        }
+        if self.started {
+            crate::output::progress_end();
         }
     }
 }

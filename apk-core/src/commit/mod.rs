@@ -113,6 +113,10 @@ fn is_uvol(path: &str) -> bool {
 pub enum Event {
     /// A change begins: `(1/3) Installing name (1.0-r0)`.
     Change(String),
+    /// The change last begun is done.
+    Applied,
+    /// Every change is done; the triggers and the database are next.
+    ChangesDone,
     /// A script is about to run: `name-1.0-r0.post-install`; `nested` within a
     /// package's change (apk indents those).
     Executing {
@@ -193,6 +197,7 @@ pub fn commit(
         };
         let lines = report::change_lines_by_change(pool, cs);
         for (change, line) in cs.changes.iter().zip(lines) {
+            let shown = line.is_some();
             if let Some(line) = line {
                 (c.on)(Event::Change(line));
             }
@@ -203,7 +208,11 @@ pub fn commit(
             if c.failed_here {
                 c.errors += 1;
             }
+            if shown {
+                (c.on)(Event::Applied);
+            }
         }
+        (c.on)(Event::ChangesDone);
         c.run_triggers();
         crash_point("before-db");
         c.write_database(world)?;
