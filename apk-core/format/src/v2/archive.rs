@@ -213,6 +213,20 @@ pub fn read_member_seen<R: BufRead>(
     seen: impl FnMut(&[u8]),
 ) -> Result<Vec<u8>> {
     let mut data = Vec::new();
+    read_member_into(r, limit, what, seen, &mut data)?;
+    data.shrink_to_fit();
+    Ok(data)
+}
+
+/// As [`read_member_seen`], inflating into `data`, which keeps what was inflated when
+/// this fails (a member over `limit` leaves its first `limit` bytes and more there).
+pub fn read_member_into<R: BufRead>(
+    r: &mut R,
+    limit: u64,
+    what: &str,
+    seen: impl FnMut(&[u8]),
+    data: &mut Vec<u8>,
+) -> Result<()> {
     let corrupt = |m: &str| Error::format(what, format!("corrupt gzip stream ({m})"));
     let read_error = |e: io::Error| Error::format(what, describe_gzip_error(&e));
     {
@@ -265,7 +279,7 @@ pub fn read_member_seen<R: BufRead>(
                 }
                 let (in_before, out_before) = (inflater.total_in(), data.len());
                 let status = inflater
-                    .decompress_vec(input, &mut data, flate2::FlushDecompress::None)
+                    .decompress_vec(input, data, flate2::FlushDecompress::None)
                     .map_err(|e| corrupt(&e.to_string()))?;
                 let used = (inflater.total_in() - in_before) as usize;
                 tee.consume(used);
@@ -290,12 +304,11 @@ pub fn read_member_seen<R: BufRead>(
         tee.read_exact(&mut trailer).map_err(read_error)?;
         let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-        if crc != libdeflater::crc32(&data) || size != data.len() as u32 {
+        if crc != libdeflater::crc32(data) || size != data.len() as u32 {
             return Err(corrupt("the trailer does not match the contents"));
         }
     }
-    data.shrink_to_fit();
-    Ok(data)
+    Ok(())
 }
 
 /// A streaming reader over the member at `start`, bounded to `limit` bytes.
