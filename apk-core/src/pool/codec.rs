@@ -267,7 +267,7 @@ impl Pool {
         let providers = if self.providers_building.is_empty() {
             self.providers.clone()
         } else {
-            Lists::from_vecs(&self.providers_building)
+            Lists::from_growing(&self.providers_building)
         };
         providers.encode(w, |w, p| {
             w.u32(p.pkg.0);

@@ -222,7 +222,7 @@ pub struct Pool {
     adbs: Vec<std::sync::Arc<[u8]>>,
     /// Providers per name while packages are being added; [`Pool::finish`] flattens
     /// them into `providers`.
-    providers_building: Vec<Vec<Provider>>,
+    providers_building: Vec<Growing<Provider>>,
     providers: Lists<Provider>,
     rdepends: Lists<NameId>,
     rinstall_if: Lists<NameId>,
@@ -265,20 +265,26 @@ impl<T: Copy> Lists<T> {
         }
     }
 
-    fn from_vecs(v: &[Vec<T>]) -> Self {
+    fn from_growing(v: &[Growing<T>]) -> Self {
         let mut start = Vec::with_capacity(v.len() + 1);
-        let mut items = Vec::with_capacity(v.iter().map(Vec::len).sum());
+        let mut items = Vec::with_capacity(v.iter().map(|l| l.as_slice().len()).sum());
         start.push(0);
         for l in v {
-            items.extend_from_slice(l);
+            items.extend_from_slice(l.as_slice());
             start.push(items.len() as u32);
         }
         Lists { start, items }
     }
 
-    fn to_vecs(&self, names: usize) -> Vec<Vec<T>> {
+    fn to_growing(&self, names: usize) -> Vec<Growing<T>> {
         (0..names)
-            .map(|n| self.get(NameId::new(n)).to_vec())
+            .map(|n| {
+                let mut g = Growing::default();
+                for &x in self.get(NameId::new(n)) {
+                    g.push(x);
+                }
+                g
+            })
             .collect()
     }
 
@@ -287,6 +293,38 @@ impl<T: Copy> Lists<T> {
             && start.windows(2).all(|w| w[0] <= w[1])
             && start.last().is_none_or(|&e| e as usize == items.len());
         ordered.then_some(Lists { start, items })
+    }
+}
+
+/// A list being built that holds one item without an allocation of its own: most
+/// names have one provider, and a `Vec` each was most of the allocations made while
+/// a large index is added.
+#[derive(Debug, Clone, Default)]
+enum Growing<T> {
+    #[default]
+    Empty,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Copy> Growing<T> {
+    fn push(&mut self, x: T) {
+        *self = match std::mem::take(self) {
+            Growing::Empty => Growing::One(x),
+            Growing::One(a) => Growing::Many(vec![a, x]),
+            Growing::Many(mut v) => {
+                v.push(x);
+                Growing::Many(v)
+            }
+        };
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Growing::Empty => &[],
+            Growing::One(a) => std::slice::from_ref(a),
+            Growing::Many(v) => v,
+        }
     }
 }
 
@@ -508,7 +546,7 @@ impl Pool {
     /// The packages providing a name, in load order.
     pub fn providers(&self, name: NameId) -> &[Provider] {
         match self.providers_building.get(name.index()) {
-            Some(v) if !self.providers_building.is_empty() => v,
+            Some(v) if !self.providers_building.is_empty() => v.as_slice(),
             _ => self.providers.get(name),
         }
     }
@@ -534,10 +572,11 @@ impl Pool {
     /// Adds a provider; reopens the flat lists when called after [`Pool::finish`].
     fn push_provider(&mut self, name: NameId, p: Provider) {
         if self.providers_building.is_empty() {
-            self.providers_building = self.providers.to_vecs(self.names.len());
+            self.providers_building = self.providers.to_growing(self.names.len());
         }
         if self.providers_building.len() < self.names.len() {
-            self.providers_building.resize(self.names.len(), Vec::new());
+            self.providers_building
+                .resize(self.names.len(), Growing::default());
         }
         self.providers_building[name.index()].push(p);
     }
@@ -1001,8 +1040,9 @@ impl Pool {
     /// Builds reverse dependencies and name priorities; call once everything is loaded.
     pub fn finish(&mut self) {
         if !self.providers_building.is_empty() {
-            self.providers_building.resize(self.names.len(), Vec::new());
-            self.providers = Lists::from_vecs(&self.providers_building);
+            self.providers_building
+                .resize(self.names.len(), Growing::default());
+            self.providers = Lists::from_growing(&self.providers_building);
             self.providers_building = Vec::new();
         }
         let (names, providers, packages, deps) =
