@@ -35,10 +35,13 @@ impl Checksum {
     pub fn parse(s: &str) -> Result<Self, BadChecksum> {
         let bad = || BadChecksum(s.to_owned());
         let (kind, b64) = (s.get(..2).ok_or_else(bad)?, s.get(2..).ok_or_else(bad)?);
-        let raw = LENIENT.decode(b64).map_err(|_| bad())?;
+        // Decoded on the stack: one of these is read for every package of an index.
+        // Anything longer than a SHA-256's text does not fit and is refused.
+        let mut raw = [0u8; 48];
+        let n = LENIENT.decode_slice(b64, &mut raw).map_err(|_| bad())?;
         match kind {
-            "Q1" => Ok(Checksum::Sha1(raw.try_into().map_err(|_| bad())?)),
-            "Q2" => Ok(Checksum::Sha256(raw.try_into().map_err(|_| bad())?)),
+            "Q1" => Ok(Checksum::Sha1(raw[..n].try_into().map_err(|_| bad())?)),
+            "Q2" => Ok(Checksum::Sha256(raw[..n].try_into().map_err(|_| bad())?)),
             _ => Err(bad()),
         }
     }
@@ -140,6 +143,9 @@ mod tests {
         ] {
             assert!(Checksum::parse(bad).is_err(), "{bad}");
         }
+        // Well-formed base64 of more bytes than a SHA-256 has.
+        assert!(Checksum::parse(&format!("Q2{}", "A".repeat(200))).is_err());
+        assert!(Checksum::parse(&format!("Q1{}", "A".repeat(32))).is_err());
         assert!(Checksum::from_hex("abc").is_err());
         // Trailing bits in the last digit are tolerated, as apk does.
         assert!(Checksum::parse("Q1hdUpqRv5mYgJEqW52UmVsvmeedd=").is_ok());
