@@ -107,6 +107,19 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `--simulate add` of 30 generated names (`u1`, then every `step`th) in the generated
+/// root `root` (unsigned: `--allow-untrusted`), with `extra` (`--no-cache`).
+fn simulate_30(root: &Path, extra: Option<&'static str>, step: usize) -> MakeArgs {
+    let root = s(root);
+    Box::new(move |_| {
+        let mut a: Vec<String> = vec!["--root".into(), root.clone(), "--allow-untrusted".into()];
+        a.extend(extra.map(String::from));
+        a.extend(["--simulate".into(), "add".into()]);
+        a.extend((0..30).map(|k| format!("u{}", 1 + k * step)));
+        a
+    })
+}
+
 fn workloads(base: &Path) -> Vec<Workload> {
     let mut w = Vec::new();
     let shared = apk_core::testing::shared_dir();
@@ -153,40 +166,19 @@ fn workloads(base: &Path) -> Vec<Workload> {
     }
 
     let universe = apk_benches::generate_universe(&base.join("universe"), 115_000, 20);
-    let u = s(&universe);
     w.push(Workload {
         name: "simulate add 30 in a 115,000-package universe",
         goal: Some(0.03),
-        args: Box::new(move |_| {
-            let mut a: Vec<String> = ["--root", &u, "--allow-untrusted", "--simulate", "add"]
-                .map(String::from)
-                .to_vec();
-            a.extend((0..30).map(|k| format!("u{}", 1 + k * 3_800)));
-            a
-        }),
+        args: simulate_30(&universe, None, 3_800),
     });
 
     // The cold path on an index the size of Alpine's main and community together:
     // 25,000 generated packages in one v2 index (unsigned: neither tool checks it).
     let cold = apk_benches::generate_universe(&base.join("cold25k"), 25_000, 1);
-    let c = s(&cold);
     w.push(Workload {
         name: "simulate add 30 in a 25,000-package v2 index --no-cache",
         goal: Some(0.5),
-        args: Box::new(move |_| {
-            let mut a: Vec<String> = [
-                "--root",
-                &c,
-                "--allow-untrusted",
-                "--no-cache",
-                "--simulate",
-                "add",
-            ]
-            .map(String::from)
-            .to_vec();
-            a.extend((0..30).map(|k| format!("u{}", 1 + k * 830)));
-            a
-        }),
+        args: simulate_30(&cold, Some("--no-cache"), 830),
     });
 
     // A v3 index (packages.adb) of 20,000 packages: opened (no snapshot) and solved.
@@ -201,19 +193,10 @@ fn workloads(base: &Path) -> Vec<Workload> {
             None,
         ),
     ] {
-        let u = s(&v3);
         w.push(Workload {
             name,
             goal: None,
-            args: Box::new(move |_| {
-                let mut a: Vec<String> = ["--root", &u, "--allow-untrusted", "--simulate"]
-                    .map(String::from)
-                    .to_vec();
-                a.extend(extra.map(String::from));
-                a.push("add".into());
-                a.extend((0..30).map(|k| format!("u{}", 1 + k * 660)));
-                a
-            }),
+            args: simulate_30(&v3, extra, 660),
         });
     }
 
