@@ -232,6 +232,8 @@ pub struct Pool {
 /// [`PackageInfo`]).
 struct Core<'a> {
     name: &'a str,
+    /// The name's id when the caller already interned it.
+    name_id: Option<NameId>,
     version: &'a str,
     arch: Option<&'a str>,
     checksum: Option<&'a Checksum>,
@@ -728,7 +730,8 @@ impl Pool {
         repo: Option<RepoId>,
         text: Option<u32>,
     ) -> std::result::Result<PkgId, apk_format::package_info::FieldError> {
-        self.name_id(rec.name());
+        // The package's own name is interned before its dependencies' (apk's order).
+        let name_id = self.name_id(rec.name());
         let mut info = PackageInfo::default();
         let mut lists = std::mem::take(&mut self.dep_scratch);
         lists.iter_mut().for_each(Vec::clear);
@@ -793,6 +796,7 @@ impl Pool {
             .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
         let core = Core {
             name: rec.name(),
+            name_id: Some(name_id),
             version: rec.version(),
             arch: rec.get(b'A'),
             checksum: info.checksum.as_ref(),
@@ -886,6 +890,7 @@ impl Pool {
     ) -> PkgId {
         let core = Core {
             name: &info.name,
+            name_id: None,
             version: &info.version,
             arch: info.arch.as_deref(),
             checksum: info.checksum.as_ref(),
@@ -918,7 +923,10 @@ impl Pool {
             return (id, false);
         }
         let repo_bit = repo_bit(repo);
-        let name = self.name_id(info.name);
+        let name = match info.name_id {
+            Some(id) => id,
+            None => self.name_id(info.name),
+        };
         let id = PkgId::new(self.packages.len());
         let arch_ok = info.arch.is_none_or(|a| self.arch_compatible(a));
         // Lists longer than a package could sensibly have are refused with the package.
