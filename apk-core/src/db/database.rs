@@ -650,9 +650,12 @@ impl Database {
             pool.repos[idx.index()].description = description;
             let kept = pool.keep_text(text.clone());
             pool.reserve_packages(records.iter().map(Vec::len).sum());
-            for rec in records.iter().flatten() {
-                pool.add_record(rec, Some(idx), Some(kept))
-                    .map_err(|m| Error::parse(&what, rec.line, m))?;
+            // Each part's records are let go once added: the pool grows as they go.
+            for part in records {
+                for rec in &part {
+                    pool.add_record(rec, Some(idx), Some(kept))
+                        .map_err(|m| Error::parse(&what, rec.line, m))?;
+                }
             }
             if let Some(why) = update_error {
                 unavailable.push(problem("updating", &why, false));
