@@ -1,13 +1,12 @@
 //! Building an index from package files: each package's control stream is read in
-//! parallel (rayon), and the records of an older index are reused for files that have
-//! not changed since it was written (same `name-version` file name and size, not
-//! modified after the old index), as `apk index --index OLD` does.
+//! parallel (the caller and a helper per further core), and the records of an older
+//! index are reused for files that have not changed since it was written (same
+//! `name-version` file name and size, not modified after the old index), as `apk index
+//! --index OLD` does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-
-use rayon::prelude::*;
 
 use apk_format::error::{Error, Result};
 use apk_format::sign::Keyring;
@@ -98,26 +97,53 @@ pub struct Indexed {
 
 /// Records for `paths`, in their order, read on all cores; with `keys`, each new
 /// package's signature is checked too.
+///
+/// The calling thread reads too, beside one helper per further core, each taking the
+/// next file in turn: a pool of as many workers as cores while the caller waits had
+/// one more thread's allocator arena resident (0.7 MB of a 9.6 MB peak).
 pub fn index_files(
     paths: &[PathBuf],
     old: Option<&OldIndex>,
     keys: Option<&Keyring>,
 ) -> Vec<Indexed> {
-    paths
-        .par_iter()
-        .map(|p| match old.and_then(|o| o.reuse(p)) {
-            Some(rec) => Indexed {
-                path: p.clone(),
-                record: Ok(rec),
-                fresh: false,
-            },
-            None => Indexed {
-                path: p.clone(),
-                record: read_checked_package_info(p, keys),
-                fresh: true,
-            },
-        })
-        .collect()
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let one = |p: &PathBuf| match old.and_then(|o| o.reuse(p)) {
+        Some(rec) => Indexed {
+            path: p.clone(),
+            record: Ok(rec),
+            fresh: false,
+        },
+        None => Indexed {
+            path: p.clone(),
+            record: read_checked_package_info(p, keys),
+            fresh: true,
+        },
+    };
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = paths.get(i) else { break };
+            done.push((i, one(p)));
+        }
+        done
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let helpers = cores.min(paths.len()).saturating_sub(1);
+    let mut all = std::thread::scope(|s| {
+        let running: Vec<_> = (0..helpers).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in running {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, indexed)| indexed).collect()
 }
 
 /// Orders records as apk-rs writes indexes: by name, then version.
