@@ -352,7 +352,7 @@ impl Progress {
 
     fn write(&mut self, cur: u64) {
         use std::io::Write;
-        if self.last == Some(cur) {
+        if self.last == Some(cur) || (self.out.is_none() && !self.started) {
             return;
         }
         self.last = Some(cur);
