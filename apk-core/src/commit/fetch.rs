@@ -63,8 +63,10 @@ pub(super) enum Piece {
 
 /// Reads the packages of `jobs` in order into `tx`; stops when the writer is gone.
 pub(super) fn read_packages(jobs: Vec<FetchJob>, opts: &Options, tx: SyncSender<Piece>) {
+    // A small data stream is read into this buffer, reused from package to package.
+    let mut stream = Vec::new();
     for job in jobs {
-        if read_package(&job, opts, &tx).is_err() {
+        if read_package(&job, opts, &tx, &mut stream).is_err() {
             return;
         }
     }
@@ -75,7 +77,12 @@ struct Gone;
 
 type Sent = std::result::Result<(), Gone>;
 
-fn read_package(job: &FetchJob, opts: &Options, tx: &SyncSender<Piece>) -> Sent {
+fn read_package(
+    job: &FetchJob,
+    opts: &Options,
+    tx: &SyncSender<Piece>,
+    stream: &mut Vec<u8>,
+) -> Sent {
     let send = |p: Piece| tx.send(p).map_err(|_| Gone);
     let nv = &job.nv;
     let source = match job.open(&opts.fetcher) {
@@ -119,10 +126,11 @@ fn read_package(job: &FetchJob, opts: &Options, tx: &SyncSender<Piece>) -> Sent 
                     .installed_size
                     .is_some_and(|n| n <= INFLATE_WHOLE_UP_TO);
             let walked = if small {
-                let mut stream = Vec::with_capacity(stream_size as usize);
-                match r.read_to_end(&mut stream) {
+                stream.clear();
+                stream.reserve(stream_size as usize);
+                match r.read_to_end(stream) {
                     Ok(_) => {
-                        v2.walk_data_stream(&stream, nv, PIECE as u64, |h, c| pieces.entry(h, c))
+                        v2.walk_data_stream(stream, nv, PIECE as u64, |h, c| pieces.entry(h, c))
                     }
                     Err(e) => Err(Error::io(nv, e)),
                 }

@@ -18,6 +18,12 @@ use sha2::Sha256;
 
 use super::signed::{read_signature_member, signature_member};
 use crate::checksum::{self, Checksum};
+
+thread_local! {
+    /// A data stream inflated whole, kept for the next: a reading thread that unpacks
+    /// package after package reuses one buffer instead of a fresh one each time.
+    static WHOLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 use crate::error::{Error, Result};
 use crate::sign::{Keyring, PrivateKey, Signature, StreamDigests};
 use crate::v2::archive::{self, EntryHeader, EntryKind, SmallEntry, TarEntry, TarWriter};
@@ -272,7 +278,9 @@ impl Package {
         // unverified is looked at.
         if let Some(whole) = self.inflate_whole(stream, what)? {
             let mut reader = &whole[..];
-            return walk_tar(&mut reader, what, stream_over, &mut visit);
+            let walked = walk_tar(&mut reader, what, stream_over, &mut visit);
+            WHOLE.with(|w| *w.borrow_mut() = whole);
+            return walked;
         }
         self.walk_data_from(stream, what, stream_over, visit)
     }
@@ -323,7 +331,10 @@ impl Package {
             return Ok(None);
         }
         self.check_datahash(Sha256::digest(stream).into(), what)?;
-        let mut out = vec![0u8; size as usize];
+        // The thread's buffer of the last package inflated whole, reused.
+        let mut out = WHOLE.with(|w| std::mem::take(&mut *w.borrow_mut()));
+        out.clear();
+        out.resize(size as usize, 0);
         let mut inflater = libdeflater::Decompressor::new();
         match inflater.gzip_decompress(stream, &mut out) {
             Ok(n) if n == out.len() => Ok(Some(out)),
