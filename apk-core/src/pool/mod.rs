@@ -269,10 +269,10 @@ impl<T: Copy> Lists<T> {
 
     fn from_growing(v: &[Growing<T>]) -> Self {
         let mut start = Vec::with_capacity(v.len() + 1);
-        let mut items = Vec::with_capacity(v.iter().map(|l| l.as_slice().len()).sum());
+        let mut items = Vec::with_capacity(v.iter().map(|l| l.len()).sum());
         start.push(0);
         for l in v {
-            items.extend_from_slice(l.as_slice());
+            items.extend_from_slice(l);
             start.push(items.len() as u32);
         }
         Lists { start, items }
@@ -280,13 +280,7 @@ impl<T: Copy> Lists<T> {
 
     fn to_growing(&self, names: usize) -> Vec<Growing<T>> {
         (0..names)
-            .map(|n| {
-                let mut g = Growing::default();
-                for &x in self.get(NameId::new(n)) {
-                    g.push(x);
-                }
-                g
-            })
+            .map(|n| Growing::from_slice(self.get(NameId::new(n))))
             .collect()
     }
 
@@ -301,34 +295,7 @@ impl<T: Copy> Lists<T> {
 /// A list being built that holds one item without an allocation of its own: most
 /// names have one provider, and a `Vec` each was most of the allocations made while
 /// a large index is added.
-#[derive(Debug, Clone, Default)]
-enum Growing<T> {
-    #[default]
-    Empty,
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T: Copy> Growing<T> {
-    fn push(&mut self, x: T) {
-        *self = match std::mem::take(self) {
-            Growing::Empty => Growing::One(x),
-            Growing::One(a) => Growing::Many(vec![a, x]),
-            Growing::Many(mut v) => {
-                v.push(x);
-                Growing::Many(v)
-            }
-        };
-    }
-
-    fn as_slice(&self) -> &[T] {
-        match self {
-            Growing::Empty => &[],
-            Growing::One(a) => std::slice::from_ref(a),
-            Growing::Many(v) => v,
-        }
-    }
-}
+type Growing<T> = smallvec::SmallVec<[T; 1]>;
 
 /// The bit of a repository in a package's `repos` mask (none past 64 repositories).
 fn repo_bit(repo: Option<RepoId>) -> u64 {
@@ -548,7 +515,7 @@ impl Pool {
     /// The packages providing a name, in load order.
     pub fn providers(&self, name: NameId) -> &[Provider] {
         match self.providers_building.get(name.index()) {
-            Some(v) if !self.providers_building.is_empty() => v.as_slice(),
+            Some(v) if !self.providers_building.is_empty() => v,
             _ => self.providers.get(name),
         }
     }
@@ -578,7 +545,7 @@ impl Pool {
         }
         if self.providers_building.len() < self.names.len() {
             self.providers_building
-                .resize(self.names.len(), Growing::default());
+                .resize_with(self.names.len(), Growing::new);
         }
         self.providers_building[name.index()].push(p);
     }
@@ -1049,7 +1016,7 @@ impl Pool {
     pub fn finish(&mut self) {
         if !self.providers_building.is_empty() {
             self.providers_building
-                .resize(self.names.len(), Growing::default());
+                .resize_with(self.names.len(), Growing::new);
             self.providers = Lists::from_growing(&self.providers_building);
             self.providers_building = Vec::new();
         }

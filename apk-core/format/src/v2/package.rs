@@ -18,17 +18,17 @@ use sha2::Sha256;
 
 use super::signed::{read_signature_member, signature_member};
 use crate::checksum::{self, Checksum};
+use crate::error::{Error, Result};
+use crate::sign::{Keyring, PrivateKey, Signature, StreamDigests};
+use crate::v2::archive::{self, EntryHeader, EntryKind, SmallEntry, TarEntry, TarWriter};
+use crate::v2::pkginfo::PkgInfo;
+use crate::PackageInfo;
 
 thread_local! {
     /// A data stream inflated whole, kept for the next: a reading thread that unpacks
     /// package after package reuses one buffer instead of a fresh one each time.
     static WHOLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
-use crate::error::{Error, Result};
-use crate::sign::{Keyring, PrivateKey, Signature, StreamDigests};
-use crate::v2::archive::{self, EntryHeader, EntryKind, SmallEntry, TarEntry, TarWriter};
-use crate::v2::pkginfo::PkgInfo;
-use crate::PackageInfo;
 
 /// Control-stream script names apk knows, in the order it runs them.
 pub const SCRIPT_NAMES: [&str; 7] = [
