@@ -249,8 +249,10 @@ fn real_index_pool_survives_the_snapshot() {
         );
     }
 
-    // The snapshot is a cache kept in images: no bigger than the index text it saves
-    // reading (the APKINDEX member of the signed index).
+    // The snapshot is a cache kept in images: its core is stored unpacked (it is read
+    // in place on every warm run), the rest deflated, so that the whole stays within
+    // half again the index text it saves reading (the APKINDEX member of the signed
+    // index).
     let mut text = 0u64;
     let gz = std::fs::File::open(shared.join(INDEX)).unwrap();
     let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(gz));
@@ -263,7 +265,7 @@ fn real_index_pool_survives_the_snapshot() {
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(text > 1_000_000, "index text read: {text} bytes");
     assert!(
-        size <= text,
+        size <= text + text / 2,
         "snapshot {size} bytes, index text {text} bytes"
     );
 }

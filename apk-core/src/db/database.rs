@@ -691,10 +691,15 @@ impl Database {
         let Some(opened) = snapshot::open(path, key) else {
             return false;
         };
-        if decode_snapshot(&opened.raw, opened.blobs.clone(), self).is_none() {
+        let core = opened
+            .map
+            .0
+            .bytes()
+            .get(opened.core.clone())
+            .unwrap_or_default();
+        if decode_snapshot(core, opened.blobs.clone(), self).is_none() {
             return false;
         }
-        drop(opened.raw);
         // Everything in the core payload was copied into the pool: its pages need not
         // stay resident beside the copy while the solver runs.
         opened.map.0.release(opened.core);

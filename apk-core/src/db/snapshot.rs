@@ -3,15 +3,14 @@
 //! parsing every index again.
 //!
 //! Layout (little endian): `APKRSNAP` magic, format version (u32), the 32-byte key of
-//! the inputs it was built from, the LZ4-compressed payload's length (u64) and its
-//! length unpacked (u64), CRC-32 of the compressed payload (u32), metadata section
-//! length (u64),
+//! the inputs it was built from, the core payload's length (u64), a reserved u64 (0),
+//! CRC-32 of the core payload (u32), metadata section length (u64),
 //! then the payload (length-prefixed strings and counts, in the order [`Pool`](crate::pool::Pool)
 //! defines) and the metadata section: a fixed-size record per package, then each
 //! package's full metadata, which only queries read, deflated in blocks of a few
-//! dozen packages. Both are compressed so that the snapshot stays smaller than the
-//! index text it replaces (it is a cache in an image's `var/cache/apk`); unpacking
-//! the payload costs about a millisecond, parsing the indexes tens. The payload is
+//! dozen packages. The core payload is stored as it is decoded, straight from the
+//! map: unpacking it (LZ4 until format 11) cost a warm run more than a millisecond
+//! and a resident copy of the whole payload. The payload is
 //! checked when the snapshot is opened; each metadata record and block has its own
 //! CRC-32, checked when it is read, so that a run which only solves never touches (or
 //! pages in) that section. A damaged record
@@ -35,11 +34,10 @@ use apk_format::error::Result;
 
 const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
-// descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated.
-const FORMAT_VERSION: u32 = 11;
+// descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated;
+// 12: the core payload stored as it is (decoded from the map).
+const FORMAT_VERSION: u32 = 12;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
-/// The largest inflated payload accepted (a damaged length cannot make a huge buffer).
-const MAX_PAYLOAD: u64 = 1 << 31;
 
 /// Builds the key of a set of inputs: feed it every byte string the result depends on.
 #[derive(Default)]
@@ -93,44 +91,41 @@ impl KeyBuilder {
 /// Writes the snapshot for `key` at `path` (atomically): the core payload `raw` and the
 /// metadata section `blobs`.
 pub fn write(path: &Path, key: &[u8; 32], raw: &[u8], blobs: &[u8]) -> Result<()> {
-    // LZ4: it unpacks at memory speed, which the solver-only runs pay on every start.
-    let payload = lz4_flex::compress(raw);
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(key);
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(raw).to_le_bytes());
     out.extend_from_slice(&(blobs.len() as u64).to_le_bytes());
     // A cache: lost on a crash, it is simply rebuilt.
-    crate::fs::atomic::write_parts_atomically_unsynced(path, &[&out, &payload, blobs])
+    crate::fs::atomic::write_parts_atomically_unsynced(path, &[&out, raw, blobs])
 }
 
-/// Checks a snapshot's header and the checksum of its core payload; returns the
-/// compressed payload, its unpacked length and the byte range of the metadata section
-/// (whose records carry their own checksums, checked when read) when all match `key`.
-pub fn check<'a>(
-    data: &'a [u8],
+/// Checks a snapshot's header and the checksum of its core payload; returns the byte
+/// ranges of the core payload and of the metadata section (whose records carry their
+/// own checksums, checked when read) when all match `key`.
+pub fn check(
+    data: &[u8],
     key: &[u8; 32],
-) -> Option<(&'a [u8], usize, std::ops::Range<usize>)> {
+) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
     let mut r = Reader::new(data);
     if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
         return None;
     }
-    let len = r.u64()? as usize;
-    let raw_len = r.u64()?;
-    if raw_len > MAX_PAYLOAD {
+    let len = usize::try_from(r.u64()?).ok()?;
+    if r.u64()? != 0 {
         return None;
     }
     let crc = r.u32()?;
-    let blobs_len = r.u64()? as usize;
+    let blobs_len = usize::try_from(r.u64()?).ok()?;
+    let core_start = data.len() - r.rest().len();
     let payload = r.take(len)?;
-    let blobs_start = data.len() - r.rest().len();
+    let blobs_start = core_start + len;
     let _ = r.take(blobs_len)?;
     (r.is_empty() && crc32fast::hash(payload) == crc).then_some((
-        payload,
-        raw_len as usize,
+        core_start..blobs_start,
         blobs_start..blobs_start + blobs_len,
     ))
 }
@@ -139,31 +134,16 @@ pub fn check<'a>(
 pub struct Opened {
     /// The mapped file, which the pool keeps for the metadata section.
     pub map: std::sync::Arc<SnapshotBytes>,
-    /// The core payload, unpacked.
-    pub raw: Vec<u8>,
     /// Where the core payload sits in the file (released once decoded).
     pub core: std::ops::Range<usize>,
     /// Where the metadata section sits in the file.
     pub blobs: std::ops::Range<usize>,
 }
 
-/// Maps the snapshot at `path` and unpacks its core payload if it exists and matches
-/// `key`.
+/// Maps the snapshot at `path` and checks it if it exists and matches `key`.
 pub fn open(path: &Path, key: &[u8; 32]) -> Option<Opened> {
     let map = crate::fs::mapped::MappedFile::open(path)?;
     let map = std::sync::Arc::new(SnapshotBytes(map));
-    let bytes = map.0.bytes();
-    let (payload, raw_len, blobs) = check(bytes, key)?;
-    let raw = match lz4_flex::decompress(payload, raw_len) {
-        Ok(raw) if raw.len() == raw_len => raw,
-        _ => return None,
-    };
-    let core_start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
-    let core = core_start..core_start + payload.len();
-    Some(Opened {
-        map,
-        raw,
-        core,
-        blobs,
-    })
+    let (core, blobs) = check(map.0.bytes(), key)?;
+    Some(Opened { map, core, blobs })
 }
