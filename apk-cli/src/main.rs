@@ -168,9 +168,38 @@ fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
     let applet = argv
         .get(1)
         .and_then(|w| w.to_str())
-        .and_then(|w| cmd.find_subcommand(w))
-        .cloned();
-    let cmd = match applet {
+        .and_then(|w| cmd.find_subcommand(w));
+    // The global options become the applet's own when none of its options has the id
+    // of one: clap then neither copies them into it nor copies their values back and
+    // forth between the two levels (1.3 M instructions of a warm run's 19).
+    let own_globals = applet.filter(|sc| {
+        sc.get_arguments()
+            .all(|a| cmd.get_arguments().all(|g| g.get_id() != a.get_id()))
+    });
+    if let Some(sc) = own_globals {
+        use clap::Args;
+        let sc = GlobalOpts::augment_args(sc.clone())
+            .mut_args(|a| a.global(false))
+            .infer_long_args(true)
+            .args_override_self(true);
+        let mut matches = clap::Command::new("apk")
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_help_subcommand(true)
+            .subcommand(sc)
+            .try_get_matches_from(argv)
+            .map_err(|e| usage_error(&e))?;
+        let global = match matches.subcommand() {
+            Some((_, sub)) => GlobalOpts::from_arg_matches(sub),
+            None => GlobalOpts::from_arg_matches(&matches),
+        }
+        .map_err(|e| usage_error(&e))?;
+        let command = Command::from_arg_matches_mut(&mut matches).map_err(|e| usage_error(&e))?;
+        return Ok(Cli {
+            global,
+            command: Some(command),
+        });
+    }
+    let cmd = match applet.cloned() {
         Some(sc) => root_command().subcommand(sc),
         None => cmd,
     };
