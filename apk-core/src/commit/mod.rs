@@ -657,10 +657,10 @@ impl Committer<'_> {
             self.state.triggers_text().as_bytes(),
         )?;
         crash_point("mid-db");
-        crate::fs::atomic::write_atomically(
-            &root.join(state::INSTALLED),
-            self.state.installed_text().as_bytes(),
-        )?;
+        crate::fs::atomic::write_atomically_with(&root.join(state::INSTALLED), |w| {
+            self.state
+                .write_installed(|part| w.write_all(part.as_bytes()))
+        })?;
         let etc_apk = root.join("etc/apk");
         fs::create_dir_all(&etc_apk).map_err(|e| Error::io(&etc_apk, e))?;
         crate::fs::atomic::write_atomically(

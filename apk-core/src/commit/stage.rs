@@ -293,7 +293,7 @@ impl Committer<'_> {
             stage.dir(parent_of(path)).files.push(InstalledFile::new(
                 file_name(path),
                 unless_default(acl, 0o644),
-                checksum,
+                checksum.as_deref(),
             ));
             return Ok(());
         }
@@ -330,7 +330,7 @@ impl Committer<'_> {
             stage.dir(parent_of(path)).files.push(InstalledFile::new(
                 file_name(path),
                 unless_default(acl, 0o644),
-                Some(checksum),
+                Some(&checksum),
             ));
             return Ok(());
         }
@@ -439,7 +439,7 @@ impl Committer<'_> {
         stage.dir(parent_of(path)).files.push(InstalledFile::new(
             file_name(path),
             unless_default(acl, 0o644),
-            Some(checksum),
+            Some(&checksum),
         ));
         Ok(())
     }

@@ -14,7 +14,7 @@ use apk_format::PackageInfo;
 
 /// `uid:gid:mode[:xattrs]` of an `M:` or `a:` line (mode in octal; the digest of the
 /// extended attributes, `Q1...`, when there are any).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Acl {
     pub uid: u32,
     pub gid: u32,
@@ -64,29 +64,88 @@ impl std::fmt::Display for Acl {
     }
 }
 
-/// A file of an installed package. Kept small (40 bytes besides its two strings): a
-/// database lists every file of the root.
+/// A file of an installed package. Kept small (56 bytes besides its name, no other
+/// allocation of its own): a database lists every file of the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledFile {
     pub name: Box<str>,
-    /// Only where it differs from root's 0644 (`a:`).
-    pub acl: Option<Box<Acl>>,
+    /// Only where it differs from root's 0644 (`a:`); shared by every file with the
+    /// same owner and mode (a root has a handful of them).
+    pub acl: Option<std::sync::Arc<Acl>>,
     /// `Z:` as written (`Q1...`).
-    pub checksum: Option<Box<str>>,
+    pub checksum: Option<FileSum>,
 }
 
 impl InstalledFile {
-    pub fn new(name: &str, acl: Option<Acl>, checksum: Option<String>) -> InstalledFile {
+    pub fn new(name: &str, acl: Option<Acl>, checksum: Option<&str>) -> InstalledFile {
         InstalledFile {
             name: name.into(),
-            acl: acl.map(Box::new),
-            checksum: checksum.map(String::into_boxed_str),
+            acl: acl.map(shared_acl),
+            checksum: checksum.map(FileSum::from),
         }
     }
 
     /// Its owner and mode, when they differ from root's 0644.
     pub fn acl(&self) -> Option<Acl> {
         self.acl.as_deref().copied()
+    }
+}
+
+/// The one shared copy of `acl` (made on first use).
+fn shared_acl(acl: Acl) -> std::sync::Arc<Acl> {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static SHARED: OnceLock<Mutex<HashSet<Arc<Acl>>>> = OnceLock::new();
+    let mut set = match SHARED.get_or_init(Default::default).lock() {
+        Ok(set) => set,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(a) = set.get(&acl) {
+        return a.clone();
+    }
+    let a = Arc::new(acl);
+    set.insert(a.clone());
+    a
+}
+
+/// A file's `Z:` as written: the usual form (`Q1` and the SHA-1 in 28 base64
+/// characters) held inline, anything else boxed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum FileSum {
+    Q1([u8; 30]),
+    Other(Box<str>),
+}
+
+impl From<&str> for FileSum {
+    fn from(s: &str) -> FileSum {
+        match <[u8; 30]>::try_from(s.as_bytes()) {
+            Ok(b) if s.starts_with("Q1") => FileSum::Q1(b),
+            _ => FileSum::Other(s.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for FileSum {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            // Made from a `str` of exactly these bytes, so it is UTF-8.
+            FileSum::Q1(b) => std::str::from_utf8(b).unwrap_or_default(),
+            FileSum::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for FileSum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl std::fmt::Debug for FileSum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -156,9 +215,9 @@ pub fn parse_installed(text: &str, what: &str) -> Result<Vec<InstalledPackage>> 
                         .and_then(|d| d.files.last_mut())
                         .ok_or_else(|| err(format!("{}: before any R:", letter as char)))?;
                     if letter == b'a' {
-                        file.acl = Some(Box::new(acl()?));
+                        file.acl = Some(shared_acl(acl()?));
                     } else {
-                        file.checksum = Some(value.into());
+                        file.checksum = Some(FileSum::from(value));
                     }
                 }
                 _ => match pkg.info.set_field(letter, value) {
@@ -183,45 +242,61 @@ pub fn write_installed(pkgs: &[InstalledPackage]) -> String {
 
 /// Writes `lib/apk/db/installed` from packages in database order.
 pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>) -> String {
+    let mut whole = String::new();
+    let _ = write_installed_in_parts(pkgs, |part| {
+        whole.push_str(part);
+        Ok(())
+    });
+    whole
+}
+
+/// Writes `lib/apk/db/installed` from packages in database order, handing `sink` the
+/// text in parts of about 64 KiB (a root's database need not be whole in memory
+/// beside the database it is written from).
+pub fn write_installed_in_parts<'a>(
+    pkgs: impl Iterator<Item = &'a InstalledPackage>,
+    mut sink: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::fmt::Write;
-    let mut out = String::with_capacity(64 * 1024);
+    const PART: usize = 64 << 10;
+    let mut out = String::with_capacity(PART + PART / 2);
     for p in pkgs {
+        if out.len() >= PART {
+            sink(&out)?;
+            out.clear();
+        }
         // apk-tools writes `S:`, `I:`, `T:`, `U:` and `L:` for every installed package,
         // empty or not.
         let filled;
         let i = &p.info;
-        let p = if i.size.is_none()
+        let info = if i.size.is_none()
             || i.installed_size.is_none()
             || i.description.is_none()
             || i.url.is_none()
             || i.license.is_none()
         {
-            let mut q = p.clone();
-            q.info.size.get_or_insert(0);
-            q.info.installed_size.get_or_insert(0);
-            for f in [
-                &mut q.info.description,
-                &mut q.info.url,
-                &mut q.info.license,
-            ] {
+            let mut q = i.clone();
+            q.size.get_or_insert(0);
+            q.installed_size.get_or_insert(0);
+            for f in [&mut q.description, &mut q.url, &mut q.license] {
                 f.get_or_insert_with(String::new);
             }
             filled = q;
             &filled
         } else {
-            p
+            i
         };
         if p.dirs.is_empty() {
             // apk-tools 3 writes `r:`, `q:`, `s:` and `f:` together with the first
             // directory, so a package without one loses them; so do we, or the two tools
             // would read the same root differently.
-            let mut info = p.info.clone();
+            let mut info = info.clone();
             info.replaces.clear();
             info.replaces_priority = None;
             info.extra.retain(|(k, _)| !matches!(k, b's' | b'f'));
             info.write_fields(&mut out);
         } else {
-            p.info.write_fields(&mut out);
+            info.write_fields(&mut out);
         }
         for d in &p.dirs {
             let _ = writeln!(out, "F:{}", d.path);
@@ -236,11 +311,15 @@ pub fn write_installed_from<'a>(pkgs: impl Iterator<Item = &'a InstalledPackage>
                 if let Some(z) = &f.checksum {
                     let _ = writeln!(out, "Z:{z}");
                 }
+                if out.len() >= PART {
+                    sink(&out)?;
+                    out.clear();
+                }
             }
         }
         out.push('\n');
     }
-    out
+    sink(&out)
 }
 
 /// Parses `etc/apk/world`: dependency atoms separated by white space.

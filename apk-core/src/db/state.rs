@@ -448,6 +448,14 @@ impl Installed {
         installed::write_installed_from(self.sorted().into_iter())
     }
 
+    /// `lib/apk/db/installed`, handed to `sink` in parts.
+    pub fn write_installed(
+        &self,
+        sink: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        installed::write_installed_in_parts(self.sorted().into_iter(), sink)
+    }
+
     /// Where the scripts database is written: `scripts.tar` where the root had one,
     /// else `scripts.tar.gz`.
     pub fn scripts_path(&self) -> &'static str {

@@ -36,7 +36,34 @@ pub fn write_parts_atomically_unsynced(path: &Path, parts: &[&[u8]]) -> Result<(
     replace(path, parts, false)
 }
 
+/// Replaces `path` atomically and durably with what `write` writes: contents made
+/// piece by piece go to the file as they are made, never whole in memory.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
+    replace_with(path, true, |f| {
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, f);
+        write(&mut w)?;
+        std::io::Write::flush(&mut w)
+    })
+}
+
 fn replace(path: &Path, parts: &[&[u8]], sync: bool) -> Result<()> {
+    replace_with(path, sync, |f| {
+        use std::io::Write;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        Ok(())
+    })
+}
+
+fn replace_with(
+    path: &Path,
+    sync: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -44,10 +71,7 @@ fn replace(path: &Path, parts: &[&[u8]], sync: bool) -> Result<()> {
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
     let written = std::fs::File::create(&tmp)
         .and_then(|mut f| {
-            use std::io::Write;
-            for part in parts {
-                f.write_all(part)?;
-            }
+            write(&mut f)?;
             if sync {
                 f.sync_all()?;
             }
