@@ -506,10 +506,10 @@ pub fn small_tar_extents(
     data: &[u8],
     what: &str,
 ) -> Result<Vec<(EntryHeader, std::ops::Range<usize>)>> {
-    let mut archive = tar::Archive::new(data);
+    let mut archive = tar::Archive::new(io::Cursor::new(data));
     let mut out = Vec::new();
     let entries = archive
-        .entries()
+        .entries_with_seek()
         .map_err(|e| Error::format(what, format!("bad tar stream: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::format(what, format!("bad tar header: {e}")))?;
@@ -526,6 +526,67 @@ pub fn small_tar_extents(
         out.push((header, start..end));
     }
     Ok(out)
+}
+
+/// A stream the tar reader may skip forward in: given a reader that cannot seek, the
+/// tar crate clears a 32 KiB buffer before every entry to read the bytes it passes
+/// over (a tenth of `apk index`'s time); here they are read into one buffer kept for
+/// the stream. Only forward moves from the current position are possible.
+pub struct Forward<R> {
+    inner: R,
+    pos: u64,
+    scratch: Vec<u8>,
+}
+
+impl<R: Read> Forward<R> {
+    pub fn new(inner: R) -> Self {
+        Forward {
+            inner,
+            pos: 0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for Forward<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> io::Seek for Forward<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let mut left = match pos {
+            io::SeekFrom::Current(n) => u64::try_from(n).map_err(|_| {
+                io::Error::new(io::ErrorKind::Unsupported, "seeking back in a stream")
+            })?,
+            io::SeekFrom::Start(n) if n >= self.pos => n - self.pos,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "seeking back in a stream",
+                ))
+            }
+        };
+        if left > 0 && self.scratch.is_empty() {
+            self.scratch = vec![0; 16 << 10];
+        }
+        while left > 0 {
+            let want = left.min(self.scratch.len() as u64) as usize;
+            let n = self.inner.read(&mut self.scratch[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "unexpected end of the stream",
+                ));
+            }
+            self.pos += n as u64;
+            left -= n as u64;
+        }
+        Ok(self.pos)
+    }
 }
 
 /// The time writers stamp on what they make when no other is given, as apk-tools and
@@ -856,6 +917,63 @@ fn owner_name(name: Option<&str>, id: u64) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forward_stream_skips_ahead_and_refuses_to_go_back_or_past_its_end() {
+        use std::io::{Seek, SeekFrom};
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = Forward::new(&data[..]);
+        let mut head = [0u8; 10];
+        f.read_exact(&mut head).unwrap();
+        assert_eq!(head[..], data[..10]);
+        assert_eq!(f.seek(SeekFrom::Current(40_000)).unwrap(), 40_010);
+        f.read_exact(&mut head).unwrap();
+        assert_eq!(head[..], data[40_010..40_020]);
+        assert_eq!(f.seek(SeekFrom::Start(40_100)).unwrap(), 40_100);
+        assert!(f.seek(SeekFrom::Current(-1)).is_err());
+        assert!(f.seek(SeekFrom::Start(0)).is_err());
+        let past = f.seek(SeekFrom::Current(20_000)).unwrap_err();
+        assert_eq!(past.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_tar_read_through_a_forward_stream_lists_every_entry_and_its_contents() {
+        let mut w = TarWriter::new(TarFlavor::Apk);
+        let big = vec![7u8; 70_000];
+        for (name, body) in [("a", &b"one"[..]), ("b", &big[..]), ("c", &b"three"[..])] {
+            w.file(name, 0o644, 0, body).unwrap();
+        }
+        let tar_bytes = w.finish().unwrap();
+        let mut archive = tar::Archive::new(Forward::new(&tar_bytes[..]));
+        let mut seen = Vec::new();
+        for e in archive.entries_with_seek().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            // The big one is skipped unread; the others are read.
+            let mut body = Vec::new();
+            if name != "b" {
+                e.read_to_end(&mut body).unwrap();
+            }
+            seen.push((name, body));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("a".to_owned(), b"one".to_vec()),
+                ("b".to_owned(), Vec::new()),
+                ("c".to_owned(), b"three".to_vec()),
+            ]
+        );
+        // Cut inside the big entry: an error, not a shorter archive.
+        let cut = &tar_bytes[..40_000];
+        let mut archive = tar::Archive::new(Forward::new(cut));
+        let results: Vec<_> = archive.entries_with_seek().unwrap().collect();
+        assert!(
+            results.iter().any(|r| r.is_err()),
+            "{} entries",
+            results.len()
+        );
+    }
 
     #[test]
     fn members_are_split_exactly() {

@@ -106,8 +106,8 @@ pub fn classify(bytes: &[u8], what: &str) -> Result<FileKind> {
     let (_, start) = read_signature_member(bytes, what)?;
     let reader = archive::member_reader(bytes, start, archive::INDEX_LIMIT);
     let unknown = || Error::format(what, "not a package or index");
-    let mut tar = tar::Archive::new(reader);
-    let mut entries = tar.entries().map_err(|_| unknown())?;
+    let mut tar = tar::Archive::new(archive::Forward::new(reader));
+    let mut entries = tar.entries_with_seek().map_err(|_| unknown())?;
     let first = entries.next().ok_or_else(unknown)?.map_err(|_| unknown())?;
     match &*first.path_bytes() {
         b".PKGINFO" => Ok(FileKind::Package),
@@ -407,9 +407,9 @@ fn walk_tar<R: Read>(
     let mut summary = DataSummary::default();
     let mut symlinks: HashSet<String> = HashSet::new();
     let mut files: HashSet<String> = HashSet::new();
-    let mut tar = tar::Archive::new(reader);
+    let mut tar = tar::Archive::new(archive::Forward::new(reader));
     let entries = tar
-        .entries()
+        .entries_with_seek()
         .map_err(|e| bad(format!("bad data stream: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("bad data stream: {e}")))?;

@@ -77,8 +77,8 @@ const SIGNATURE_PEEK: u64 = 64 << 10;
 /// Whether the first entry of the tar that `prefix` begins (after any pax header) may
 /// be a signature: yes when it cannot be read from the prefix.
 fn may_begin_with_signature(prefix: &[u8]) -> bool {
-    let mut archive = tar::Archive::new(prefix);
-    let first = archive.entries().ok().and_then(|mut e| e.next());
+    let mut archive = tar::Archive::new(std::io::Cursor::new(prefix));
+    let first = archive.entries_with_seek().ok().and_then(|mut e| e.next());
     match first {
         Some(Ok(entry)) => entry.path_bytes().starts_with(b".SIGN."),
         _ => true,
