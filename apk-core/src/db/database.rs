@@ -639,8 +639,10 @@ impl Database {
             let text = std::sync::Arc::new(raw.text);
             // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
             // refuses the whole index otherwise, as it does text that does not parse.
-            let records = match apk_format::v2::apkindex::parse_ref_parts(&text, &what) {
-                Ok(r) if r.iter().flatten().all(has_identity) => r,
+            let parsed =
+                apk_format::v2::apkindex::parse_ref_parts_checked(&text, &what, &has_identity);
+            let records = match parsed {
+                Ok((r, true)) => r,
                 _ => {
                     unavailable.push(refuse(&mut pool, "v2 database format error"));
                     continue;

@@ -1100,16 +1100,25 @@ pub enum DepMatch {
 
 /// Names in the order apk-tools walks its name hash table (bucket, then newest first).
 fn name_order(names: &[Name], strs: &str) -> Vec<NameId> {
-    let mut order: Vec<(u32, usize, NameId)> = names
+    // By bucket, the later name first within one: a counting sort over the buckets.
+    let buckets: Vec<u32> = names
         .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let bucket = murmur3_32(Pool::str_in(strs, n.name).as_bytes(), 5381) % NAME_BUCKETS;
-            (bucket, usize::MAX - i, NameId::new(i))
-        })
+        .map(|n| murmur3_32(Pool::str_in(strs, n.name).as_bytes(), 5381) % NAME_BUCKETS)
         .collect();
-    order.sort_unstable();
-    order.into_iter().map(|(_, _, n)| n).collect()
+    let mut start = vec![0u32; NAME_BUCKETS as usize + 1];
+    for &b in &buckets {
+        start[b as usize + 1] += 1;
+    }
+    for i in 0..NAME_BUCKETS as usize {
+        start[i + 1] += start[i];
+    }
+    let mut order = vec![NameId(0); names.len()];
+    for (i, &b) in buckets.iter().enumerate().rev() {
+        let at = &mut start[b as usize];
+        order[*at as usize] = NameId::new(i);
+        *at += 1;
+    }
+    order
 }
 
 /// List `k` of `p` in `deps` (0 depends, 1 provides, 2 install_if, 3 replaces).
@@ -1170,6 +1179,27 @@ fn reverse_lists(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_walked_by_bucket_then_newest_first() {
+        let mut pool = Pool::new();
+        for i in 0..50_000 {
+            pool.name_id(&format!("so:lib{i}.so.{}", i % 7));
+        }
+        let mut by_sorting: Vec<(u32, std::cmp::Reverse<usize>, NameId)> = pool
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let name = Pool::str_in(&pool.strs, n.name);
+                let bucket = murmur3_32(name.as_bytes(), 5381) % NAME_BUCKETS;
+                (bucket, std::cmp::Reverse(i), NameId::new(i))
+            })
+            .collect();
+        by_sorting.sort();
+        let want: Vec<NameId> = by_sorting.into_iter().map(|(_, _, n)| n).collect();
+        assert_eq!(name_order(&pool.names, &pool.strs), want);
+    }
 
     #[test]
     fn murmur3_known_answers() {
