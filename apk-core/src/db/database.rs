@@ -699,7 +699,11 @@ impl Database {
             .bytes()
             .get(opened.core.clone())
             .unwrap_or_default();
-        if decode_snapshot(core, opened.blobs.clone(), self).is_none() {
+        // What was decoded leaves the resident set as the decoding goes on: the copy and
+        // the mapped pages it came from are not both held whole.
+        let start = opened.core.start;
+        let done_with = |n: usize| opened.map.0.release(start..start + n);
+        if decode_snapshot(core, opened.blobs.clone(), self, &done_with).is_none() {
             return false;
         }
         // Everything in the core payload was copied into the pool: its pages need not
@@ -739,9 +743,14 @@ fn encode_snapshot(db: &Database) -> (Vec<u8>, Vec<u8>) {
     (w.buf, blobs.buf)
 }
 
-fn decode_snapshot(payload: &[u8], blobs: std::ops::Range<usize>, db: &mut Database) -> Option<()> {
+fn decode_snapshot(
+    payload: &[u8],
+    blobs: std::ops::Range<usize>,
+    db: &mut Database,
+    done_with: &dyn Fn(usize),
+) -> Option<()> {
     let mut r = Reader::new(payload);
-    db.pool = Pool::decode(&mut r, blobs)?;
+    db.pool = Pool::decode(&mut r, blobs, done_with)?;
     let n = r.len()?;
     db.unavailable = (0..n)
         .map(|_| {
@@ -786,6 +795,6 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
         installed_files: std::collections::HashMap::new(),
     };
     // Without the section, any record position is accepted (and never read).
-    decode_snapshot(payload, 0..u32::MAX as usize, &mut db)?;
+    decode_snapshot(payload, 0..u32::MAX as usize, &mut db, &|_| {})?;
     Some(db)
 }

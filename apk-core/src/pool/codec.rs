@@ -355,7 +355,16 @@ impl Pool {
 
     /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which
     /// the caller then hands to the pool with [`Pool::keep_snapshot`]).
-    pub(crate) fn decode(r: &mut Reader<'_>, blobs: std::ops::Range<usize>) -> Option<Pool> {
+    /// Decodes a pool from `r`, calling `done_with(n)` when the first `n` bytes of what
+    /// `r` had left are no longer needed (so that a mapped file's pages can go while the
+    /// rest is read).
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        blobs: std::ops::Range<usize>,
+        done_with: &dyn Fn(usize),
+    ) -> Option<Pool> {
+        let total = r.rest().len();
+        let done = |r: &Reader<'_>| done_with(total - r.rest().len());
         let mut pool = Pool::default();
         let n = r.len()?;
         pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
@@ -385,6 +394,7 @@ impl Pool {
         pool.has_broken = broken & 1 != 0;
         pool.has_uninstallable = broken & 2 != 0;
         pool.strs = r.string()?;
+        done(r);
         let n = r.len()?;
         pool.names.reserve(n);
         for _ in 0..n {
@@ -410,8 +420,10 @@ impl Pool {
                 via: (via != u16::MAX).then_some(via),
             })
         })?;
+        done(r);
         pool.rdepends = Lists::decode_ids(r)?;
         pool.rinstall_if = Lists::decode_ids(r)?;
+        done(r);
         let n = r.len()?;
         pool.deps.reserve(n);
         for _ in 0..n {
@@ -423,6 +435,7 @@ impl Pool {
                 tag: TagId(r.u16()?),
             });
         }
+        done(r);
         let n = r.len()?;
         // Each package has its record at the start of the metadata section.
         if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
@@ -453,6 +466,7 @@ impl Pool {
                 no_size: bits & 4 != 0,
             });
         }
+        done(r);
         pool.snap_packages = u32::try_from(n).ok()?;
         pool.snap_cold_at = blobs.start;
         pool.infos.cover(n);
