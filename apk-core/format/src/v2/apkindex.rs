@@ -559,7 +559,7 @@ impl IndexArchive {
         }
         w.file("APKINDEX", 0o644, mtime, write(&self.packages).as_bytes())
             .map_err(io)?;
-        Ok(crate::v2::archive::gzip(&w.finish().map_err(io)?))
+        Ok(crate::v2::archive::gzip_fast(&w.finish().map_err(io)?))
     }
 }
 
