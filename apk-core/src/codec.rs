@@ -80,6 +80,19 @@ impl<'a> Reader<'a> {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     /// `n` little-endian u32 values.
+    /// `n` records of `N` bytes each, read in one step (their fields then read
+    /// without a bounds check each).
+    pub fn records<const N: usize>(
+        &mut self,
+        n: usize,
+    ) -> Option<impl ExactSizeIterator<Item = &'a [u8; N]>> {
+        let bytes = self.take(n.checked_mul(N)?)?;
+        Some(
+            bytes
+                .chunks_exact(N)
+                .map(|c| <&[u8; N]>::try_from(c).unwrap_or(&[0; N])),
+        )
+    }
     pub fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
         let bytes = self.take(n.checked_mul(4)?)?;
         Some(
@@ -133,4 +146,16 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
+}
+
+/// Little-endian fields of a fixed-size record (offsets are constants: no bounds
+/// checks once the record's size is known).
+pub fn u16_at<const N: usize>(r: &[u8; N], at: usize) -> u16 {
+    u16::from_le_bytes([r[at], r[at + 1]])
+}
+pub fn u32_at<const N: usize>(r: &[u8; N], at: usize) -> u32 {
+    u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]])
+}
+pub fn u64_at<const N: usize>(r: &[u8; N], at: usize) -> u64 {
+    u64::from(u32_at(r, at)) | (u64::from(u32_at(r, at + 4)) << 32)
 }

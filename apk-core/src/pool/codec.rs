@@ -3,7 +3,7 @@
 //! records and deflated blocks, each with its own CRC-32.
 
 use super::*;
-use crate::codec::{Reader, Writer};
+use crate::codec::{u16_at, u32_at, u64_at, Reader, Writer};
 
 /// A package's record in the snapshot's metadata section: kind and bytes of the
 /// checksum, installed size, the deflated block holding its metadata (offset, length,
@@ -105,17 +105,6 @@ impl<T: Copy> Lists<T> {
         for i in &self.items {
             item(w, i);
         }
-    }
-
-    pub(super) fn decode(
-        r: &mut Reader<'_>,
-        item: impl Fn(&mut Reader<'_>) -> Option<T>,
-    ) -> Option<Self> {
-        let n = r.len()?;
-        let start = r.u32s(n)?;
-        let m = r.len()?;
-        let items: Vec<T> = (0..m).map(|_| item(r)).collect::<Option<_>>()?;
-        Self::checked(start, items)
     }
 }
 
@@ -220,13 +209,6 @@ impl Pool {
     pub(super) fn encode_str(w: &mut Writer, s: Str) {
         w.u32(s.off);
         w.u32(s.len);
-    }
-
-    pub(super) fn decode_str(r: &mut Reader<'_>) -> Option<Str> {
-        Some(Str {
-            off: r.u32()?,
-            len: r.u32()?,
-        })
     }
 
     /// Encodes the pool into `w`; package metadata goes into `blobs`, a section read
@@ -396,14 +378,17 @@ impl Pool {
         pool.strs = r.string()?;
         done(r);
         let n = r.len()?;
-        pool.names.reserve(n);
-        for _ in 0..n {
-            pool.names.push(Name {
-                name: Self::decode_str(r)?,
-                priority: r.u8()?,
-                is_dependency: r.u8()? != 0,
-            });
-        }
+        pool.names = r
+            .records::<10>(n)?
+            .map(|x| Name {
+                name: Str {
+                    off: u32_at(x, 0),
+                    len: u32_at(x, 4),
+                },
+                priority: x[8],
+                is_dependency: x[9] != 0,
+            })
+            .collect();
         pool.sorted_names = r.u32s(n)?.into_iter().map(NameId).collect();
         let in_order = pool.sorted_names.windows(2).all(|w| {
             let (a, b) = ((w[0]).index(), (w[1]).index());
@@ -412,60 +397,73 @@ impl Pool {
         if !in_order || pool.sorted_names.first().is_some_and(|&i| i.index() >= n) {
             return None;
         }
-        pool.providers = Lists::decode(r, |r| {
-            let pkg = PkgId(r.u32()?);
-            let via = r.u16()?;
-            Some(Provider {
-                pkg,
-                via: (via != u16::MAX).then_some(via),
-            })
-        })?;
+        pool.providers = {
+            let n = r.len()?;
+            let start = r.u32s(n)?;
+            let m = r.len()?;
+            let items = r
+                .records::<6>(m)?
+                .map(|x| {
+                    let via = u16_at(x, 4);
+                    Provider {
+                        pkg: PkgId(u32_at(x, 0)),
+                        via: (via != u16::MAX).then_some(via),
+                    }
+                })
+                .collect();
+            Lists::checked(start, items)?
+        };
         done(r);
         pool.rdepends = Lists::decode_ids(r)?;
         pool.rinstall_if = Lists::decode_ids(r)?;
         done(r);
         let n = r.len()?;
-        pool.deps.reserve(n);
-        for _ in 0..n {
-            pool.deps.push(Dep {
-                name: NameId(r.u32()?),
-                version: Self::decode_str(r)?,
-                op: Op::from_bits(r.u8()?)?,
-                conflict: r.u8()? != 0,
-                tag: TagId(r.u16()?),
-            });
-        }
+        pool.deps = r
+            .records::<16>(n)?
+            .map(|x| {
+                Some(Dep {
+                    name: NameId(u32_at(x, 0)),
+                    version: Str {
+                        off: u32_at(x, 4),
+                        len: u32_at(x, 8),
+                    },
+                    op: Op::from_bits(x[12])?,
+                    conflict: x[13] != 0,
+                    tag: TagId(u16_at(x, 14)),
+                })
+            })
+            .collect::<Option<_>>()?;
         done(r);
         let n = r.len()?;
         // Each package has its record at the start of the metadata section.
         if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
             return None;
         }
-        pool.packages.reserve(n);
-        for _ in 0..n {
-            let name = NameId(r.u32()?);
-            let version = Self::decode_str(r)?;
-            let deps_at = r.u32()?;
-            let deps_len = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
-            let provider_priority = r.u32()?;
-            let repos = r.u64()?;
-            let installed = r.u16()?;
-            let installed_order = r.u32()?;
-            let bits = r.u8()?;
-            pool.packages.push(Package {
-                name,
-                version,
-                deps_at,
-                deps_len,
-                provider_priority,
-                repos,
-                installed: (installed != u16::MAX).then_some(TagId(installed)),
-                installed_order,
-                uninstallable: bits & 1 != 0,
-                cached: bits & 2 != 0,
-                no_size: bits & 4 != 0,
-            });
-        }
+        // name 4, version 8, deps_at 4, deps_len 4 x 2, provider_priority 4, repos 8,
+        // installed 2, installed_order 4, bits 1.
+        pool.packages = r
+            .records::<43>(n)?
+            .map(|x| {
+                let installed = u16_at(x, 36);
+                let bits = x[42];
+                Package {
+                    name: NameId(u32_at(x, 0)),
+                    version: Str {
+                        off: u32_at(x, 4),
+                        len: u32_at(x, 8),
+                    },
+                    deps_at: u32_at(x, 12),
+                    deps_len: [u16_at(x, 16), u16_at(x, 18), u16_at(x, 20), u16_at(x, 22)],
+                    provider_priority: u32_at(x, 24),
+                    repos: u64_at(x, 28),
+                    installed: (installed != u16::MAX).then_some(TagId(installed)),
+                    installed_order: u32_at(x, 38),
+                    uninstallable: bits & 1 != 0,
+                    cached: bits & 2 != 0,
+                    no_size: bits & 4 != 0,
+                }
+            })
+            .collect();
         done(r);
         pool.snap_packages = u32::try_from(n).ok()?;
         pool.snap_cold_at = blobs.start;
