@@ -390,10 +390,18 @@ impl Pool {
             })
             .collect();
         pool.sorted_names = r.u32s(n)?.into_iter().map(NameId).collect();
-        let in_order = pool.sorted_names.windows(2).all(|w| {
-            let (a, b) = ((w[0]).index(), (w[1]).index());
-            a < n && b < n && pool.name(w[0]) < pool.name(w[1])
-        });
+        // Compared as bytes (the order `str` has), each name's span checked once: a
+        // span outside the string section fails the check.
+        let strs = pool.strs.as_bytes();
+        let name_bytes = |id: NameId| {
+            let s = pool.names.get(id.index())?.name;
+            let start = s.off as usize;
+            strs.get(start..start.checked_add(s.len as usize)?)
+        };
+        let in_order = pool
+            .sorted_names
+            .windows(2)
+            .all(|w| matches!((name_bytes(w[0]), name_bytes(w[1])), (Some(a), Some(b)) if a < b));
         if !in_order || pool.sorted_names.first().is_some_and(|&i| i.index() >= n) {
             return None;
         }
@@ -485,10 +493,13 @@ impl Pool {
             NameId::new(self.names.len()),
             PkgId::new(self.packages.len()),
         );
+        // Inside the string section (a span that is not on character boundaries reads
+        // as empty: `Pool::str` never panics).
+        let strs_len = self.strs.len();
         let str_ok = |s: Str| {
             (s.off as usize)
                 .checked_add(s.len as usize)
-                .is_some_and(|end| self.strs.get(s.off as usize..end).is_some())
+                .is_some_and(|end| end <= strs_len)
         };
         let dep_ok = |d: &Dep| {
             d.name < nn
