@@ -79,7 +79,6 @@ impl<'a> Reader<'a> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    /// `n` little-endian u32 values.
     /// `n` records of `N` bytes each, read in one step (their fields then read
     /// without a bounds check each).
     pub fn records<const N: usize>(
@@ -93,6 +92,7 @@ impl<'a> Reader<'a> {
                 .map(|c| <&[u8; N]>::try_from(c).unwrap_or(&[0; N])),
         )
     }
+    /// `n` little-endian u32 values.
     pub fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
         let bytes = self.take(n.checked_mul(4)?)?;
         Some(

@@ -260,11 +260,14 @@ pub fn write_installed_in_parts<'a>(
     use std::fmt::Write;
     const PART: usize = 64 << 10;
     let mut out = String::with_capacity(PART + PART / 2);
-    for p in pkgs {
+    let mut hand_over_if_full = |out: &mut String| -> std::io::Result<()> {
         if out.len() >= PART {
-            sink(&out)?;
+            sink(out)?;
             out.clear();
         }
+        Ok(())
+    };
+    for p in pkgs {
         // apk-tools writes `S:`, `I:`, `T:`, `U:` and `L:` for every installed package,
         // empty or not.
         let filled;
@@ -311,13 +314,11 @@ pub fn write_installed_in_parts<'a>(
                 if let Some(z) = &f.checksum {
                     let _ = writeln!(out, "Z:{z}");
                 }
-                if out.len() >= PART {
-                    sink(&out)?;
-                    out.clear();
-                }
+                hand_over_if_full(&mut out)?;
             }
         }
         out.push('\n');
+        hand_over_if_full(&mut out)?;
     }
     sink(&out)
 }

@@ -11,6 +11,15 @@ use crate::codec::{u16_at, u32_at, u64_at, Reader, Writer};
 /// 24-bit length), then the record's own CRC-32.
 pub(super) const COLD_RECORD: usize = 64;
 
+/// Sizes of the core payload's fixed records, as [`Pool::encode`] writes them field by
+/// field: a name (its string span, priority, dependency flag), a provider (package,
+/// provided-name index), a dependency (name, version span, operator, conflict, tag)
+/// and a package (see its decoding for the fields).
+const NAME_RECORD: usize = 10;
+const PROVIDER_RECORD: usize = 6;
+const DEP_RECORD: usize = 16;
+const PACKAGE_RECORD: usize = 43;
+
 /// Packages whose metadata blobs are deflated together: small enough that reading
 /// one package's metadata inflates little, large enough to compress well.
 pub(super) const BLOB_BLOCK: usize = 256;
@@ -379,7 +388,7 @@ impl Pool {
         done(r);
         let n = r.len()?;
         pool.names = r
-            .records::<10>(n)?
+            .records::<NAME_RECORD>(n)?
             .map(|x| Name {
                 name: Str {
                     off: u32_at(x, 0),
@@ -410,7 +419,7 @@ impl Pool {
             let start = r.u32s(n)?;
             let m = r.len()?;
             let items = r
-                .records::<6>(m)?
+                .records::<PROVIDER_RECORD>(m)?
                 .map(|x| {
                     let via = u16_at(x, 4);
                     Provider {
@@ -427,7 +436,7 @@ impl Pool {
         done(r);
         let n = r.len()?;
         pool.deps = r
-            .records::<16>(n)?
+            .records::<DEP_RECORD>(n)?
             .map(|x| {
                 Some(Dep {
                     name: NameId(u32_at(x, 0)),
@@ -450,7 +459,7 @@ impl Pool {
         // name 4, version 8, deps_at 4, deps_len 4 x 2, provider_priority 4, repos 8,
         // installed 2, installed_order 4, bits 1.
         pool.packages = r
-            .records::<43>(n)?
+            .records::<PACKAGE_RECORD>(n)?
             .map(|x| {
                 let installed = u16_at(x, 36);
                 let bits = x[42];
