@@ -7,6 +7,50 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::{alphabet, Engine};
 use sha1::{Digest, Sha1};
 
+/// Each byte's value as a standard base64 digit; 0xff for bytes that are none.
+const BASE64_DIGITS: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The `N`-byte digest spelled by `text` in the one form apk writes it: standard
+/// base64, one pad (SHA-1's 28 characters, SHA-256's 44), the last digit's unused
+/// bits ignored as [`LENIENT`] ignores them. `None` for anything else, which the
+/// generic decoder then judges. Every record of an index is identified by one of
+/// these, read twice (checked while parsing, kept when added): a table walk is a fifth
+/// of the generic decoder's instructions (25,000 packages: 19.4M -> 3.9M).
+fn digest_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let groups = N.div_ceil(3);
+    if N % 3 != 2 || text.len() != groups * 4 || text[text.len() - 1] != b'=' {
+        return None;
+    }
+    // The digits' values first (any byte that is no digit sets the top bit of
+    // `invalid`), then three bytes from each four digits; the pad counts as zero.
+    let mut values = [0u8; 44];
+    let mut invalid = 0u8;
+    for (v, &c) in values.iter_mut().zip(&text[..text.len() - 1]) {
+        *v = BASE64_DIGITS[usize::from(c)];
+        invalid |= *v;
+    }
+    let mut whole = [0u8; 33];
+    for (three, four) in whole.chunks_exact_mut(3).zip(values[..groups * 4].chunks_exact(4)) {
+        let word = u32::from(four[0]) << 18
+            | u32::from(four[1]) << 12
+            | u32::from(four[2]) << 6
+            | u32::from(four[3]);
+        three.copy_from_slice(&word.to_be_bytes()[1..]);
+    }
+    let mut out = [0u8; N];
+    out.copy_from_slice(whole.get(..N)?);
+    (invalid & 0x80 == 0).then_some(out)
+}
+
 /// A SHA-1 or SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Checksum {
@@ -35,6 +79,14 @@ impl Checksum {
     pub fn parse(s: &str) -> Result<Self, BadChecksum> {
         let bad = || BadChecksum(s.to_owned());
         let (kind, b64) = (s.get(..2).ok_or_else(bad)?, s.get(2..).ok_or_else(bad)?);
+        let quick = match kind {
+            "Q1" => digest_base64::<20>(b64.as_bytes()).map(Checksum::Sha1),
+            "Q2" => digest_base64::<32>(b64.as_bytes()).map(Checksum::Sha256),
+            _ => None,
+        };
+        if let Some(c) = quick {
+            return Ok(c);
+        }
         // Decoded on the stack: one of these is read for every package of an index.
         // Anything longer than a SHA-256's text does not fit and is refused.
         let mut raw = [0u8; 48];
@@ -151,6 +203,39 @@ mod tests {
         assert!(Checksum::parse("Q1hdUpqRv5mYgJEqW52UmVsvmeedd=").is_ok());
         assert!(Checksum::from_hex("zz").is_err());
         assert!(Checksum::from_hex("00").is_err());
+    }
+
+    #[test]
+    fn digests_are_read_by_table_as_by_the_generic_decoder() {
+        use proptest::prelude::*;
+        let generic = |b64: &str| LENIENT.decode(b64).ok();
+        // Every digest spelled as apk spells it.
+        proptest!(|(sha1 in any::<[u8; 20]>(), sha256 in any::<[u8; 32]>())| {
+            let (t1, t2) = (STANDARD.encode(sha1), STANDARD.encode(sha256));
+            prop_assert_eq!(digest_base64::<20>(t1.as_bytes()), Some(sha1));
+            prop_assert_eq!(digest_base64::<32>(t2.as_bytes()), Some(sha256));
+        });
+        // Any text of the digest's length: taken only as the generic decoder takes it
+        // (set trailing bits included), and whatever it refuses is left to it.
+        let digits = "ABCXYZabcxyz0189+/=!- \u{e9}";
+        proptest!(|(picks in proptest::collection::vec(0usize..24, 27), pad in any::<bool>())| {
+            let chars: Vec<char> = digits.chars().collect();
+            let mut text: String = picks.iter().map(|&i| chars[i % chars.len()]).collect();
+            text.push(if pad { '=' } else { 'A' });
+            if let Some(d) = digest_base64::<20>(text.as_bytes()) {
+                prop_assert_eq!(generic(&text), Some(d.to_vec()));
+            } else {
+                prop_assert!(
+                    text.len() != 28 || !text.ends_with('=') || generic(&text).is_none_or(|g| g.len() != 20),
+                    "{} refused", text
+                );
+            }
+        });
+        // The known cases, through `parse`.
+        let c = Checksum::parse("Q1hdUpqRv5mYgJEqW52UmVsvmeedd=").expect("trailing bits");
+        assert_eq!(c.to_string(), "Q1hdUpqRv5mYgJEqW52UmVsvmeedc=");
+        assert!(Checksum::parse("Q1ZX+on7zBgcokTctj4tLSmx7q5O=A").is_err());
+        assert!(Checksum::parse("Q2ZX+on7zBgcokTctj4tLSmx7q5O4=").is_err());
     }
 
     #[test]
