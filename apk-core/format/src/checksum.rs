@@ -39,7 +39,10 @@ fn digest_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
         invalid |= *v;
     }
     let mut whole = [0u8; 33];
-    for (three, four) in whole.chunks_exact_mut(3).zip(values[..groups * 4].chunks_exact(4)) {
+    for (three, four) in whole
+        .chunks_exact_mut(3)
+        .zip(values[..groups * 4].chunks_exact(4))
+    {
         let word = u32::from(four[0]) << 18
             | u32::from(four[1]) << 12
             | u32::from(four[2]) << 6

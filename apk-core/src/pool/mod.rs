@@ -699,66 +699,56 @@ impl Pool {
     ) -> std::result::Result<PkgId, apk_format::package_info::FieldError> {
         // The package's own name is interned before its dependencies' (apk's order).
         let name_id = self.name_id(rec.name());
-        let mut info = PackageInfo::default();
         let mut lists = std::mem::take(&mut self.dep_scratch);
         lists.iter_mut().for_each(Vec::clear);
         let mut broken = false;
-        // With the text kept, only what solving needs is read now.
-        let lazy = text.is_some();
-        for (letter, value) in rec.fields() {
-            let slot = match letter {
-                b'D' => 0,
-                b'p' => 1,
-                b'i' => 2,
-                b'r' => 3,
-                // Kept text: names and versions are read from the record (no owned
-                // copies to make and drop for every package of an index).
-                b'P' | b'V' | b'A' if lazy => continue,
-                b'P' | b'V' | b'C' | b'A' | b'I' | b'k' => {
-                    info.set_field(letter, value)?;
-                    continue;
-                }
-                _ if lazy => continue,
-                _ => {
-                    if !info.set_field(letter, value)? {
-                        info.extra.push((letter, value.to_owned()));
-                    }
-                    continue;
-                }
-            };
-            let mut bad = false;
-            for atom in value.split_ascii_whitespace() {
-                match DepRef::parse(atom) {
-                    Ok(d) if d.tag.is_none() => {
-                        let dep = self.intern_dep_ref(&d);
-                        lists[slot].push(dep);
-                    }
-                    _ => {
-                        bad = true;
-                        break;
-                    }
-                }
-            }
-            // As apk-tools: an unparsable `D:` makes the package uninstallable; an
-            // unparsable `i:` drops the whole rule; `p:` keeps what parsed. Each makes
-            // the indexes "contain broken packages".
-            if bad {
-                info.unparsed.push((letter, value.to_owned()));
-                if repo.is_some() {
-                    self.has_broken = true;
-                }
-                match letter {
-                    b'D' => broken = true,
-                    b'i' => lists[2].clear(),
-                    _ => {}
-                }
-            }
-        }
         let Some(t) = text else {
+            let mut info = PackageInfo::default();
+            for (letter, value) in rec.fields() {
+                match dep_list_slot(letter) {
+                    Some(slot) => self.read_dep_field(
+                        letter,
+                        value,
+                        slot,
+                        &mut lists,
+                        &mut info.unparsed,
+                        &mut broken,
+                        repo,
+                    ),
+                    None => {
+                        if !info.set_field(letter, value)? {
+                            info.extra.push((letter, value.to_owned()));
+                        }
+                    }
+                }
+            }
             let id = self.insert_package(info, &lists, broken, repo, None);
             self.dep_scratch = lists;
             return Ok(id);
         };
+        // With the text kept, only what solving needs is read now, into these (a whole
+        // record built and dropped for every package was 2% of loading an index); names
+        // and versions are read from the record.
+        use apk_format::v2::apkindex::fields;
+        let (mut checksum, mut installed_size, mut provider_priority) = (None, None, None);
+        let mut unparsed = Vec::new();
+        for (letter, value) in rec.fields() {
+            match (letter, dep_list_slot(letter)) {
+                (_, Some(slot)) => self.read_dep_field(
+                    letter,
+                    value,
+                    slot,
+                    &mut lists,
+                    &mut unparsed,
+                    &mut broken,
+                    repo,
+                ),
+                (b'C', _) => checksum = Some(fields::checksum(value)?),
+                (b'I', _) => installed_size = Some(fields::num(value, "installed size")?),
+                (b'k', _) => provider_priority = Some(fields::num(value, "provider priority")?),
+                _ => {}
+            }
+        }
         let span = record_span(&self.texts[t as usize], rec)
             .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)));
         let core = Core {
@@ -766,25 +756,29 @@ impl Pool {
             name_id: Some(name_id),
             version: rec.version(),
             arch: rec.get(b'A'),
-            checksum: info.checksum.as_ref(),
-            installed_size: info.installed_size,
-            provider_priority: info.provider_priority,
+            checksum: checksum.as_ref(),
+            installed_size,
+            provider_priority,
         };
         let (id, new) = self.insert_core(&core, &lists, broken, repo, None);
         self.dep_scratch = lists;
         if new {
             let source = match span {
                 Some((a, b)) => InfoSource::Text(t, a, b),
-                None => {
-                    info.name = rec.name().to_owned();
-                    info.version = rec.version().to_owned();
-                    info.arch = rec.get(b'A').map(str::to_owned);
-                    InfoSource::Owned(Box::new(info.clone()))
-                }
+                None => InfoSource::Owned(Box::new(PackageInfo {
+                    checksum,
+                    name: rec.name().to_owned(),
+                    version: rec.version().to_owned(),
+                    arch: rec.get(b'A').map(str::to_owned),
+                    installed_size,
+                    provider_priority,
+                    unparsed,
+                    ..PackageInfo::default()
+                })),
             };
             self.cold.push(Cold {
-                checksum: info.checksum,
-                installed_size: info.installed_size.unwrap_or(0),
+                checksum,
+                installed_size: installed_size.unwrap_or(0),
                 source,
             });
             self.infos.cover(self.packages.len());
@@ -878,6 +872,47 @@ impl Pool {
 
     /// Adds a package from what solving needs of it (a known identity merges instead);
     /// true when it is new, and the caller then pushes its [`Cold`] entry.
+    /// Reads one dependency-list field (`D:`, `p:`, `i:`, `r:`) of a record into
+    /// `lists[slot]`, as apk-tools does: an unparsable `D:` makes the package
+    /// uninstallable; an unparsable `i:` drops the whole rule; `p:` keeps what parsed.
+    /// Each makes the indexes "contain broken packages"; the text is kept in `unparsed`.
+    #[allow(clippy::too_many_arguments)]
+    fn read_dep_field(
+        &mut self,
+        letter: u8,
+        value: &str,
+        slot: usize,
+        lists: &mut [Vec<Dep>; 4],
+        unparsed: &mut Vec<(u8, String)>,
+        broken: &mut bool,
+        repo: Option<RepoId>,
+    ) {
+        let mut bad = false;
+        for atom in value.split_ascii_whitespace() {
+            match DepRef::parse(atom) {
+                Ok(d) if d.tag.is_none() => {
+                    let dep = self.intern_dep_ref(&d);
+                    lists[slot].push(dep);
+                }
+                _ => {
+                    bad = true;
+                    break;
+                }
+            }
+        }
+        if bad {
+            unparsed.push((letter, value.to_owned()));
+            if repo.is_some() {
+                self.has_broken = true;
+            }
+            match letter {
+                b'D' => *broken = true,
+                b'i' => lists[2].clear(),
+                _ => {}
+            }
+        }
+    }
+
     fn insert_core(
         &mut self,
         info: &Core<'_>,
@@ -1131,6 +1166,17 @@ fn dep_list_in<'a>(deps: &'a [Dep], p: &Package, k: usize) -> &'a [Dep] {
 /// For each name, the names (in `order`) having a provider whose dependencies (first
 /// list) or install_if rules (second list) mention it, each once: one walk collects the
 /// pairs, a counting sort groups them by name (keeping walk order).
+/// Which of a record's four dependency lists a field letter fills.
+fn dep_list_slot(letter: u8) -> Option<usize> {
+    match letter {
+        b'D' => Some(0),
+        b'p' => Some(1),
+        b'i' => Some(2),
+        b'r' => Some(3),
+        _ => None,
+    }
+}
+
 fn reverse_lists(
     providers: &Lists<Provider>,
     packages: &[Package],

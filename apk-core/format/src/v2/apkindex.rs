@@ -12,23 +12,34 @@ use crate::dep;
 use crate::error::{Error, Result};
 pub use crate::package_info::{FieldError, PackageInfo};
 
+/// The readers of single field values, as [`PackageInfo::set_field`] reads them (for
+/// callers that keep a few fields without a whole record).
+pub mod fields {
+    use super::{Checksum, FieldError};
+
+    /// `C:`, the package's identity.
+    pub fn checksum(value: &str) -> Result<Checksum, FieldError> {
+        Checksum::parse(value).map_err(|e| FieldError::Checksum(e.to_string()))
+    }
+
+    /// A number field (`S:`, `I:`, `t:`, `k:`); `what` names it in the error.
+    pub fn num<T: std::str::FromStr>(value: &str, what: &'static str) -> Result<T, FieldError> {
+        value.parse().map_err(|_| FieldError::NotANumber {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
 /// The APKINDEX text codec of [`PackageInfo`].
 impl PackageInfo {
     /// Applies one `X:value` field; an error message for a malformed value. `Ok(false)`
     /// means the letter is not a package field: the caller keeps it (as `extra`, or as
     /// the database's file entries).
     pub fn set_field(&mut self, letter: u8, value: &str) -> Result<bool, FieldError> {
-        fn num<T: std::str::FromStr>(v: &str, what: &'static str) -> Result<T, FieldError> {
-            v.parse().map_err(|_| FieldError::NotANumber {
-                what,
-                value: v.to_owned(),
-            })
-        }
+        use self::fields::num;
         match letter {
-            b'C' => {
-                self.checksum =
-                    Some(Checksum::parse(value).map_err(|e| FieldError::Checksum(e.to_string()))?)
-            }
+            b'C' => self.checksum = Some(fields::checksum(value)?),
             b'P' => {
                 if !dep::is_valid_name(value) {
                     return Err(FieldError::InvalidName(value.to_owned()));
