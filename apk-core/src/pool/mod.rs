@@ -729,12 +729,21 @@ impl Pool {
         // With the text kept, only what solving needs is read now, into these (a whole
         // record built and dropped for every package was 2% of loading an index); names
         // and versions are read from the record.
+        // In the order `fields` gives them, so that the first bad value is the one named.
         use apk_format::v2::apkindex::fields;
-        let (mut checksum, mut installed_size, mut provider_priority) = (None, None, None);
+        let checksum = rec.get(b'C').map(fields::checksum).transpose()?;
+        let installed_size = rec
+            .get(b'I')
+            .map(|v| fields::num(v, "installed size"))
+            .transpose()?;
+        let provider_priority = rec
+            .get(b'k')
+            .map(|v| fields::num(v, "provider priority"))
+            .transpose()?;
         let mut unparsed = Vec::new();
-        for (letter, value) in rec.fields() {
-            match (letter, dep_list_slot(letter)) {
-                (_, Some(slot)) => self.read_dep_field(
+        for (letter, value) in rec.dependency_fields() {
+            if let Some(slot) = dep_list_slot(letter) {
+                self.read_dep_field(
                     letter,
                     value,
                     slot,
@@ -742,11 +751,7 @@ impl Pool {
                     &mut unparsed,
                     &mut broken,
                     repo,
-                ),
-                (b'C', _) => checksum = Some(fields::checksum(value)?),
-                (b'I', _) => installed_size = Some(fields::num(value, "installed size")?),
-                (b'k', _) => provider_priority = Some(fields::num(value, "provider priority")?),
-                _ => {}
+                );
             }
         }
         let span = record_span(&self.texts[t as usize], rec)

@@ -257,6 +257,24 @@ impl<'a> RecordRef<'a> {
             .chain(self.extra.iter().copied())
     }
 
+    /// The dependency-list fields (`D:`, `p:`, `i:`, `r:`) in the order [`fields`]
+    /// gives them, without walking the other letters (index loading reads these and a
+    /// few others by letter).
+    ///
+    /// [`fields`]: RecordRef::fields
+    pub fn dependency_fields(&self) -> impl Iterator<Item = (u8, &'a str)> + '_ {
+        const FIRST: usize = 14;
+        debug_assert_eq!(&LETTERS[FIRST..FIRST + 4], b"Dpir");
+        (FIRST..FIRST + 4)
+            .filter_map(|i| self.slot(i).map(|v| (LETTERS[i], v)))
+            .chain(
+                self.extra
+                    .iter()
+                    .copied()
+                    .filter(|(l, _)| matches!(l, b'D' | b'p' | b'i' | b'r')),
+            )
+    }
+
     /// The owned, typed form.
     pub fn to_info(&self) -> std::result::Result<PackageInfo, FieldError> {
         let mut pkg = PackageInfo::default();
