@@ -1168,9 +1168,6 @@ fn dep_list_in<'a>(deps: &'a [Dep], p: &Package, k: usize) -> &'a [Dep] {
         .unwrap_or(&[])
 }
 
-/// For each name, the names (in `order`) having a provider whose dependencies (first
-/// list) or install_if rules (second list) mention it, each once: one walk collects the
-/// pairs, a counting sort groups them by name (keeping walk order).
 /// Which of a record's four dependency lists a field letter fills.
 fn dep_list_slot(letter: u8) -> Option<usize> {
     match letter {
@@ -1182,6 +1179,9 @@ fn dep_list_slot(letter: u8) -> Option<usize> {
     }
 }
 
+/// For each name, the names (in `order`) having a provider whose dependencies (first
+/// list) or install_if rules (second list) mention it, each once: one walk collects the
+/// pairs, a counting sort groups them by name (keeping walk order).
 fn reverse_lists(
     providers: &Lists<Provider>,
     packages: &[Package],
