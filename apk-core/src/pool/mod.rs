@@ -304,15 +304,11 @@ fn repo_bit(repo: Option<RepoId>) -> u64 {
 
 /// The byte range of a record inside the text its fields borrow from.
 fn record_span(text: &str, rec: &RecordRef<'_>) -> Option<(usize, usize)> {
-    let base = text.as_ptr() as usize;
-    let mut span: Option<(usize, usize)> = None;
-    for (_, v) in rec.fields() {
-        // Each value follows its two-byte `X:` prefix on the same line.
-        let start = (v.as_ptr() as usize).checked_sub(base)?.checked_sub(2)?;
-        let end = start + 2 + v.len();
-        span = Some(span.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
-    }
-    span.filter(|&(_, end)| end <= text.len())
+    // The record's offsets are into the part of `text` it was parsed from.
+    let part = (rec.base().as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let (start, end) = rec.extent()?;
+    let span = (part + start, part + end);
+    (span.1 <= text.len()).then_some(span)
 }
 
 const NAME_BUCKETS: u32 = 20000;

@@ -257,6 +257,33 @@ impl<'a> RecordRef<'a> {
             .chain(self.extra.iter().copied())
     }
 
+    /// Where the record lies in the text it was parsed from: the offsets of its first
+    /// field's letter and of its last value's end (`None` for a record without fields).
+    /// Read from the fields' offsets, without looking at their text.
+    pub fn extent(&self) -> Option<(usize, usize)> {
+        let base = self.base.as_ptr() as usize;
+        let known = self
+            .known
+            .iter()
+            .filter(|&&f| f != ABSENT)
+            .map(|&(at, len)| (at as usize, at as usize + len as usize));
+        let extra = self.extra.iter().map(|(_, v)| {
+            let at = (v.as_ptr() as usize).wrapping_sub(base);
+            (at, at.wrapping_add(v.len()))
+        });
+        let (first, end) = known
+            .chain(extra)
+            .fold((usize::MAX, 0), |(a, b), (s, e)| (a.min(s), b.max(e)));
+        // Each value follows its two-byte `X:` prefix on the same line.
+        let start = first.checked_sub(2)?;
+        (end <= self.base.len()).then_some((start, end))
+    }
+
+    /// The text the record's offsets are into.
+    pub fn base(&self) -> &'a str {
+        self.base
+    }
+
     /// The dependency-list fields (`D:`, `p:`, `i:`, `r:`) in the order [`fields`]
     /// gives them, without walking the other letters (index loading reads these and a
     /// few others by letter).
@@ -656,6 +683,46 @@ mod tests {
         let both = late.replace("P:pkg10\n", "P:pkg10\nI:lots\n");
         let e = parse_refs(&both, "x").expect_err("bad size");
         assert!(e.to_string().contains("line 93:"), "{e}");
+    }
+
+    #[test]
+    fn a_records_extent_covers_its_fields_and_nothing_else() {
+        let text = format!(
+            "{SAMPLE}P:again\nD:a\nZ:x\nV:2\nD:b c\n\n{}",
+            big_index(4_000)
+        );
+        let parts = parse_ref_parts(&text, "x").expect("parses");
+        assert_eq!(parts.len(), 2);
+        let mut seen = 0;
+        for rec in parts.iter().flatten() {
+            // From the walk over every field's text, as offsets into the whole text.
+            let whole = text.as_ptr() as usize;
+            let (mut first, mut end) = (usize::MAX, 0);
+            for (_, v) in rec.fields() {
+                let at = v.as_ptr() as usize - whole;
+                first = first.min(at - 2);
+                end = end.max(at + v.len());
+            }
+            let part = rec.base().as_ptr() as usize - whole;
+            let (a, b) = rec.extent().expect("has fields");
+            assert_eq!(
+                (part + a, part + b),
+                (first, end),
+                "record at line {}",
+                rec.line
+            );
+            let span = &text[first..end];
+            assert!(span.starts_with(&format!("{}:", span.as_bytes()[0] as char)));
+            assert!(!span.contains("\n\n") && !span.ends_with('\n'));
+            seen += 1;
+        }
+        assert_eq!(seen, 4_003);
+        let again = parts[0]
+            .iter()
+            .find(|r| r.name() == "again")
+            .expect("record");
+        let (a, b) = again.extent().expect("fields");
+        assert_eq!(&again.base()[a..b], "P:again\nD:a\nZ:x\nV:2\nD:b c");
     }
 
     #[test]
