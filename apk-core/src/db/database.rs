@@ -445,6 +445,13 @@ fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
 }
 
 /// Whether an index record names its package's identity as apk-tools requires.
+/// How a pass of [`Database::load`] ended.
+enum Pass {
+    Done,
+    /// The v2 index of repository `i` was broken part-way: load again with it refused.
+    Refuse(usize),
+}
+
 fn has_identity(r: &apk_format::v2::apkindex::RecordRef<'_>) -> bool {
     r.get(b'C')
         .and_then(|c| apk_format::checksum::Checksum::parse(c).ok())
@@ -494,7 +501,23 @@ impl Database {
     }
 
     /// Reads world, installed database, cache and repository indexes into the pool.
+    ///
+    /// A v2 index's records are added while its later parts still parse; one found
+    /// broken part-way (a part that does not parse, a record without its identity) is
+    /// refused whole, as apk-tools refuses it: the pool is built again with that index
+    /// refused from the start. Only a broken index costs this second pass.
     fn load(&mut self, opts: &OpenOptions, inputs: &Inputs) -> Result<()> {
+        let mut refused = vec![false; inputs.repos.len()];
+        loop {
+            match self.load_pass(opts, inputs, &refused)? {
+                Pass::Done => return Ok(()),
+                Pass::Refuse(i) => refused[i] = true,
+            }
+        }
+    }
+
+    /// One pass of [`Database::load`], with the v2 indexes of `refused` refused.
+    fn load_pass(&mut self, opts: &OpenOptions, inputs: &Inputs, refused: &[bool]) -> Result<Pass> {
         let root = &opts.root;
         let mut pool = Pool::new();
         pool.arches = inputs.arches.clone();
@@ -552,7 +575,7 @@ impl Database {
                 pool.tags[id.index()].allowed_repos |= bit;
             }
         }
-        for (repo, source) in inputs.repos.iter().zip(&inputs.sources) {
+        for (i, (repo, source)) in inputs.repos.iter().zip(&inputs.sources).enumerate() {
             let remote = repo.is_remote() && !repo.url.starts_with("test:");
             let url = repo.index_url(&pool.arches[0]);
             let masked = opts.no_network && repo.is_remote();
@@ -639,25 +662,31 @@ impl Database {
             let text = std::sync::Arc::new(raw.text);
             // Every record needs its identity (`C:`, at least a SHA-1): apk-tools
             // refuses the whole index otherwise, as it does text that does not parse.
-            let parsed =
-                apk_format::v2::apkindex::parse_ref_parts_checked(&text, &what, &has_identity);
-            let records = match parsed {
-                Ok((r, true)) => r,
-                _ => {
-                    unavailable.push(refuse(&mut pool, "v2 database format error"));
-                    continue;
-                }
-            };
+            if refused.get(i) == Some(&true) {
+                unavailable.push(refuse(&mut pool, "v2 database format error"));
+                continue;
+            }
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
             pool.repos[idx.index()].description = description;
             let kept = pool.keep_text(text.clone());
-            pool.reserve_packages(records.iter().map(Vec::len).sum());
-            // Each part's records are let go once added: the pool grows as they go.
-            for part in records {
-                for rec in &part {
-                    pool.add_record(rec, Some(idx), Some(kept))
-                        .map_err(|m| Error::parse(&what, rec.line, m))?;
-                }
+            // Room for every record (counted while the first part parses).
+            pool.reserve_packages(apk_format::v2::apkindex::count_records(&text));
+            // Each part's records are added as it comes and let go: the pool grows as
+            // they go, while the next part parses.
+            let streamed = apk_format::v2::apkindex::parse_ref_parts_streamed(
+                &text,
+                &what,
+                &has_identity,
+                |part| -> Result<()> {
+                    for rec in part {
+                        pool.add_record(rec, Some(idx), Some(kept))
+                            .map_err(|m| Error::parse(&what, rec.line, m))?;
+                    }
+                    Ok(())
+                },
+            )?;
+            if streamed == apk_format::v2::apkindex::Streamed::Broken {
+                return Ok(Pass::Refuse(i));
             }
             if let Some(why) = update_error {
                 unavailable.push(problem("updating", &why, false));
@@ -670,7 +699,7 @@ impl Database {
         self.pool = pool;
         self.unavailable = unavailable;
         self.installed_files = installed_files;
-        Ok(())
+        Ok(Pass::Done)
     }
 
     /// The world with names interned.

@@ -411,12 +411,102 @@ pub fn parse_ref_parts_checked<'a>(
     }
 }
 
+/// About how many records `text` has (one more than its blank lines): for reserving
+/// room before they are parsed.
+pub fn count_records(text: &str) -> usize {
+    memchr::memmem::find_iter(text.as_bytes(), b"\n\n").count() + 1
+}
+
+/// How a streamed parse ([`parse_ref_parts_streamed`]) ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Streamed {
+    /// Every part parsed, every record passed the check, and all were handed over.
+    Whole,
+    /// A part did not parse or had a record failing the check: the parts before it
+    /// were handed over, it and those after it were not.
+    Broken,
+}
+
+/// [`parse_ref_parts_checked`] with the parts handed to `each` on this thread as soon
+/// as they are parsed and checked, while a second thread parses the next: loading an
+/// index adds one part's records to its pool while the next part parses, instead of
+/// waiting for them all. `each` returning an error stops the parsing.
+pub fn parse_ref_parts_streamed<'a, E>(
+    text: &'a str,
+    what: &str,
+    check: &(dyn Fn(&RecordRef<'_>) -> bool + Sync),
+    mut each: impl FnMut(&[RecordRef<'a>]) -> std::result::Result<(), E>,
+) -> std::result::Result<Streamed, E> {
+    /// About 128 KiB a part: a thousand Alpine records.
+    const PART: usize = 128 << 10;
+    if text.len() < 2 * PART {
+        return match parse_refs_from(text, 0, what) {
+            Ok(part) if part.iter().all(check) => each(&part).map(|()| Streamed::Whole),
+            _ => Ok(Streamed::Broken),
+        };
+    }
+    type Part<'a> = Vec<RecordRef<'a>>;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Part<'a>>>(2);
+        // Parts handed over come back to be filled again: a few vectors serve the
+        // whole text, instead of one allocated (and faulted in) for every part.
+        let (give_back, given_back) = std::sync::mpsc::channel::<Part<'a>>();
+        s.spawn(move || {
+            let (mut rest, mut base) = (text, 0);
+            while !rest.is_empty() {
+                // Parts end after a blank line (a record's end), or at the text's end.
+                let end = rest
+                    .as_bytes()
+                    .get(PART..)
+                    .and_then(|tail| memchr::memmem::find(tail, b"\n\n"))
+                    .map_or(rest.len(), |at| PART + at + 2);
+                let (part, after) = rest.split_at(end);
+                let mut records = given_back
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(end / 96));
+                let parsed = parse_refs_into(part, base, what, &mut records)
+                    .ok()
+                    .filter(|()| records.iter().all(check))
+                    .map(|()| records);
+                let broken = parsed.is_none();
+                if tx.send(parsed).is_err() || broken {
+                    return;
+                }
+                base += memchr::memchr_iter(b'\n', part.as_bytes()).count();
+                rest = after;
+            }
+        });
+        // The parts in order, until the sender is done (or stopped at a broken one).
+        for parsed in rx {
+            let Some(mut records) = parsed else {
+                return Ok(Streamed::Broken);
+            };
+            each(&records)?;
+            records.clear();
+            let _ = give_back.send(records);
+        }
+        Ok(Streamed::Whole)
+    })
+}
+
 /// Parses `text`, whose first line is line `base + 1` of the source, into `out`.
 fn parse_refs_from<'a>(text: &'a str, base: usize, what: &str) -> Result<Vec<RecordRef<'a>>> {
     // Room for records of 96 bytes on average (Alpine's average 380, the shortest
     // sensible ones 60): room never used is never touched, so costs no memory, while
     // growing copied the records and touched twice their size in fresh pages.
     let mut out = Vec::with_capacity(text.len() / 96);
+    parse_refs_into(text, base, what, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_refs_from`] into `out` (cleared first), for a caller reusing its vector.
+fn parse_refs_into<'a>(
+    text: &'a str,
+    base: usize,
+    what: &str,
+    out: &mut Vec<RecordRef<'a>>,
+) -> Result<()> {
+    out.clear();
     let mut cur: Option<RecordRef<'a>> = None;
     let finish = |r: RecordRef<'a>, out: &mut Vec<RecordRef<'a>>| -> Result<()> {
         if r.name().is_empty() {
@@ -440,7 +530,7 @@ fn parse_refs_from<'a>(text: &'a str, base: usize, what: &str) -> Result<Vec<Rec
         let n = n + base;
         if line.is_empty() {
             if let Some(r) = cur.take() {
-                finish(r, &mut out)?;
+                finish(r, out)?;
             }
             continue;
         }
@@ -452,9 +542,9 @@ fn parse_refs_from<'a>(text: &'a str, base: usize, what: &str) -> Result<Vec<Rec
             .map_err(|m| Error::parse(what, n + 1, m))?;
     }
     if let Some(r) = cur.take() {
-        finish(r, &mut out)?;
+        finish(r, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The lines of `text` split at each '\n' only, as `str::split('\n')` gives them (a
@@ -683,6 +773,55 @@ mod tests {
         let both = late.replace("P:pkg10\n", "P:pkg10\nI:lots\n");
         let e = parse_refs(&both, "x").expect_err("bad size");
         assert!(e.to_string().contains("line 93:"), "{e}");
+    }
+
+    #[test]
+    fn a_streamed_parse_hands_over_every_part_in_order_or_stops_at_a_broken_one() {
+        let text = big_index(6_000);
+        let whole = parse_refs_from(&text, 0, "x").expect("parses");
+        let (mut got, mut parts) = (Vec::new(), 0);
+        let end = parse_ref_parts_streamed(&text, "x", &|_| true, |part| {
+            parts += 1;
+            got.extend(
+                part.iter()
+                    .map(|r| (r.line, r.name().to_owned(), r.get(b'D'))),
+            );
+            Ok::<(), ()>(())
+        });
+        assert_eq!(end, Ok(Streamed::Whole));
+        assert!(parts > 2, "{parts} parts");
+        let want: Vec<_> = whole
+            .iter()
+            .map(|r| (r.line, r.name().to_owned(), r.get(b'D')))
+            .collect();
+        assert_eq!(got, want);
+
+        // A record failing the check in a late part: the parts before it only.
+        let late = |r: &RecordRef<'_>| r.name() != "pkg5000";
+        let mut names = Vec::new();
+        let end = parse_ref_parts_streamed(&text, "x", &late, |part| {
+            names.extend(part.iter().map(|r| r.name().to_owned()));
+            Ok::<(), ()>(())
+        });
+        assert_eq!(end, Ok(Streamed::Broken));
+        assert!(!names.is_empty() && names.len() < 5_000, "{}", names.len());
+        assert_eq!(
+            names[..],
+            want[..names.len()]
+                .iter()
+                .map(|w| w.1.clone())
+                .collect::<Vec<_>>()[..]
+        );
+        // Text that does not parse, likewise; an error from the receiver stops it all.
+        let bad = text.replace("P:pkg4000\n", "P:pkg4000\nS:many\n");
+        let end = parse_ref_parts_streamed(&bad, "x", &|_| true, |_| Ok::<(), ()>(()));
+        assert_eq!(end, Ok(Streamed::Broken));
+        let mut calls = 0;
+        let end = parse_ref_parts_streamed(&text, "x", &|_| true, |_| {
+            calls += 1;
+            Err("enough")
+        });
+        assert_eq!((end, calls), (Err("enough"), 1));
     }
 
     #[test]
