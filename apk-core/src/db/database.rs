@@ -444,7 +444,6 @@ fn info_fallback(opts: &OpenOptions) -> crate::pool::InfoFallback {
     })))
 }
 
-/// Whether an index record names its package's identity as apk-tools requires.
 /// How a pass of [`Database::load`] ended.
 enum Pass {
     Done,
@@ -452,6 +451,7 @@ enum Pass {
     Refuse(usize),
 }
 
+/// Whether an index record names its package's identity as apk-tools requires.
 fn has_identity(r: &apk_format::v2::apkindex::RecordRef<'_>) -> bool {
     r.get(b'C')
         .and_then(|c| apk_format::checksum::Checksum::parse(c).ok())
@@ -669,7 +669,7 @@ impl Database {
             let idx = pool.add_repo(&repo.url, repo.tag.as_deref(), repo.is_remote(), !masked);
             pool.repos[idx.index()].description = description;
             let kept = pool.keep_text(text.clone());
-            // Room for every record (counted while the first part parses).
+            // Room for every record (counted first, by the blank lines between them).
             pool.reserve_packages(apk_format::v2::apkindex::count_records(&text));
             // Each part's records are added as it comes and let go: the pool grows as
             // they go, while the next part parses.

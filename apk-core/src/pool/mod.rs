@@ -724,8 +724,8 @@ impl Pool {
         };
         // With the text kept, only what solving needs is read now, into these (a whole
         // record built and dropped for every package was 2% of loading an index); names
-        // and versions are read from the record.
-        // In the order `fields` gives them, so that the first bad value is the one named.
+        // and versions are read from the record. The fields are read in the order
+        // `fields` gives them, so that the first bad value is the one named.
         use apk_format::v2::apkindex::fields;
         let checksum = rec.get(b'C').map(fields::checksum).transpose()?;
         let installed_size = rec

@@ -274,6 +274,9 @@ impl<'a> RecordRef<'a> {
         let (first, end) = known
             .chain(extra)
             .fold((usize::MAX, 0), |(a, b), (s, e)| (a.min(s), b.max(e)));
+        if first == usize::MAX {
+            return None;
+        }
         // Each value follows its two-byte `X:` prefix on the same line.
         let start = first.checked_sub(2)?;
         (end <= self.base.len()).then_some((start, end))
