@@ -372,44 +372,25 @@ pub fn parse_refs<'a>(text: &'a str, what: &str) -> Result<Vec<RecordRef<'a>>> {
 /// copied into one list. The records and the first error are those of parsing it in
 /// one go.
 pub fn parse_ref_parts<'a>(text: &'a str, what: &str) -> Result<Vec<Vec<RecordRef<'a>>>> {
-    parse_ref_parts_checked(text, what, &|_| true).map(|(parts, _)| parts)
-}
-
-/// [`parse_ref_parts`], also telling whether every record passes `check` (run on the
-/// parsing threads, each over its half).
-pub fn parse_ref_parts_checked<'a>(
-    text: &'a str,
-    what: &str,
-    check: &(dyn Fn(&RecordRef<'_>) -> bool + Sync),
-) -> Result<(Vec<Vec<RecordRef<'a>>>, bool)> {
     const PARALLEL_PARSE: usize = 256 << 10;
     let split = (text.len() >= PARALLEL_PARSE)
         .then(|| memchr::memmem::find(&text.as_bytes()[text.len() / 2..], b"\n\n"))
         .flatten()
         .map(|at| text.len() / 2 + at + 2);
-    let parse = |text: &'a str, base: usize| -> Result<(Vec<RecordRef<'a>>, bool)> {
-        let part = parse_refs_from(text, base, what)?;
-        let passed = part.iter().all(check);
-        Ok((part, passed))
-    };
     let Some(split) = split else {
-        let (part, passed) = parse(text, 0)?;
-        return Ok((vec![part], passed));
+        return Ok(vec![parse_refs_from(text, 0, what)?]);
     };
     let (first, second) = text.split_at(split);
     let (head, tail) = std::thread::scope(|s| {
         let tail = s.spawn(|| {
             let lines = memchr::memchr_iter(b'\n', first.as_bytes()).count();
-            parse(second, lines)
+            parse_refs_from(second, lines, what)
         });
-        (parse(first, 0), tail.join())
+        (parse_refs_from(first, 0, what), tail.join())
     });
-    let (head, head_passed) = head?;
+    let head = head?;
     match tail {
-        Ok(tail) => {
-            let (tail, tail_passed) = tail?;
-            Ok((vec![head, tail], head_passed && tail_passed))
-        }
+        Ok(tail) => Ok(vec![head, tail?]),
         Err(_) => Err(Error::format(what, "index parser failed")),
     }
 }
@@ -430,10 +411,11 @@ pub enum Streamed {
     Broken,
 }
 
-/// [`parse_ref_parts_checked`] with the parts handed to `each` on this thread as soon
-/// as they are parsed and checked, while a second thread parses the next: loading an
-/// index adds one part's records to its pool while the next part parses, instead of
-/// waiting for them all. `each` returning an error stops the parsing.
+/// [`parse_ref_parts`] with every record checked by `check`, and the parts handed to
+/// `each` on this thread as soon as they are parsed and checked, while a second thread
+/// parses the next: loading an index adds one part's records to its pool while the
+/// next part parses, instead of waiting for them all. `each` returning an error stops
+/// the parsing.
 pub fn parse_ref_parts_streamed<'a, E>(
     text: &'a str,
     what: &str,
