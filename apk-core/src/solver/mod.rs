@@ -218,6 +218,13 @@ struct Solver<'a> {
     /// zeroed lazily by the allocator).
     name_seen: Vec<bool>,
     pkg_seen: Vec<bool>,
+    /// Per package, how far each of its walks in discovery has got: the install-if
+    /// names of its name, what it provides, its install-if names. Every name before a
+    /// walk's position was discovered (or is being), so a walk goes on from there:
+    /// each name a package provides starts the walk of that package again (hundreds of
+    /// times for busybox's `cmd:` names), and what it finds is what the walk from the
+    /// start would have found, in the same order.
+    pkg_walks: Vec<[u32; 3]>,
     dirty: VecDeque<NameId>,
     resolvenow: VecDeque<NameId>,
     /// Sorted by descending order id; the head is index 0.
@@ -255,6 +262,7 @@ impl<'a> Solver<'a> {
             pkgs: Paged::new(pool.packages.len()),
             name_seen: vec![false; pool.names.len()],
             pkg_seen: vec![false; pool.packages.len()],
+            pkg_walks: vec![[0; 3]; pool.packages.len()],
             dirty: VecDeque::new(),
             resolvenow: VecDeque::new(),
             selectable: Vec::new(),
@@ -471,7 +479,8 @@ impl<'a> Solver<'a> {
     fn discover_new_name(&mut self, name: NameId) {
         let pool = self.pool;
         self.name_seen[name.index()] = true;
-        self.ns(name).no_iif = true;
+        // Written once the walk is done (nothing in discovery reads it before).
+        let mut no_iif = true;
         let mut num_virtual = 0;
         for p in pool.providers(name) {
             if !self.pkg_seen[p.pkg.index()] {
@@ -480,8 +489,7 @@ impl<'a> Solver<'a> {
                     self.discover_name(d.name);
                 }
             }
-            let failed = self.pkgs[p.pkg.index()].iif_failed;
-            self.ns(name).no_iif &= failed;
+            no_iif &= self.pkgs[p.pkg.index()].iif_failed;
             num_virtual += usize::from(pool.pkg(p.pkg).name != name);
         }
         for &n0 in pool.rinstall_if(name) {
@@ -489,10 +497,14 @@ impl<'a> Solver<'a> {
         }
         for p in pool.providers(name) {
             let pkg = pool.pkg(p.pkg);
-            for &n0 in pool.rinstall_if(pkg.name) {
+            let list = pool.rinstall_if(pkg.name);
+            while let Some(&n0) = list.get(self.pkg_walks[p.pkg.index()][0] as usize) {
+                self.pkg_walks[p.pkg.index()][0] += 1;
                 self.discover_name(n0);
             }
-            for d in self.pool.pkg_deps(pkg).provides {
+            let list = self.pool.pkg_deps(pkg).provides;
+            while let Some(d) = list.get(self.pkg_walks[p.pkg.index()][1] as usize) {
+                self.pkg_walks[p.pkg.index()][1] += 1;
                 self.discover_name(d.name);
             }
         }
@@ -505,9 +517,14 @@ impl<'a> Solver<'a> {
             order_flags |= 1 << 30;
         }
         self.order_seq += 1;
-        self.ns(name).order_id = order_flags | self.order_seq;
+        let order_id = order_flags | self.order_seq;
+        let ns = self.ns(name);
+        ns.no_iif = no_iif;
+        ns.order_id = order_id;
         for p in pool.providers(name) {
-            for d in pool.install_if(p.pkg) {
+            let list = pool.install_if(p.pkg);
+            while let Some(d) = list.get(self.pkg_walks[p.pkg.index()][2] as usize) {
+                self.pkg_walks[p.pkg.index()][2] += 1;
                 self.discover_name(d.name);
             }
         }
