@@ -25,6 +25,11 @@ impl Writer {
     pub fn len(&mut self, n: usize) {
         self.u32(n as u32);
     }
+    /// Pads with zeros to a multiple of `n` bytes (so that a table after it can be read
+    /// in place as values of that alignment).
+    pub fn align(&mut self, n: usize) {
+        self.buf.resize(self.buf.len().next_multiple_of(n), 0);
+    }
     pub fn bytes(&mut self, b: &[u8]) {
         self.len(b.len());
         self.buf.extend_from_slice(b);
@@ -55,11 +60,26 @@ impl Writer {
 /// A bounds-checked reader: every method fails (`None`) instead of reading past the end.
 pub struct Reader<'a> {
     data: &'a [u8],
+    /// The length of what the reader was made over (positions count from its start).
+    total: usize,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data }
+        Reader {
+            data,
+            total: data.len(),
+        }
+    }
+    /// How far the reader is from the start of what it was made over.
+    pub fn pos(&self) -> usize {
+        self.total - self.data.len()
+    }
+    /// Skips to the next position that is a multiple of `n` (what [`Writer::align`]
+    /// padded).
+    pub fn align(&mut self, n: usize) -> Option<()> {
+        let pad = self.pos().next_multiple_of(n) - self.pos();
+        self.take(pad).map(|_| ())
     }
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.data.len() < n {

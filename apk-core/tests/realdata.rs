@@ -203,6 +203,12 @@ fn real_index_pool_survives_the_snapshot() {
     let mut again = open();
     assert!(again.load_snapshot(&path, &key), "snapshot loads");
     let (a, b) = (&db.pool, &again.pool);
+    assert!(!a.reads_tables_in_place());
+    assert_eq!(
+        b.reads_tables_in_place(),
+        cfg!(target_endian = "little"),
+        "the mapped snapshot's tables are read in place"
+    );
     assert_eq!(a.packages.len(), 4929);
     assert_eq!(
         (a.packages.len(), a.names.len()),

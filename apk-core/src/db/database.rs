@@ -732,11 +732,13 @@ impl Database {
         // the mapped pages it came from are not both held whole.
         let start = opened.core.start;
         let done_with = |n: usize| opened.map.0.release(start..start + n);
-        if decode_snapshot(core, opened.blobs.clone(), self, &done_with).is_none() {
+        let place = Some((&opened.map, start));
+        if decode_snapshot(core, place, opened.blobs.clone(), self, &done_with).is_none() {
             return false;
         }
-        // Everything in the core payload was copied into the pool: its pages need not
-        // stay resident beside the copy while the solver runs.
+        // What the pool copied out of the core payload need not stay resident beside
+        // the copy while the solver runs; what it reads in place comes back from the
+        // page cache as it is touched (a whole run of pages at a time).
         opened.map.0.release(opened.core);
         self.pool.keep_snapshot(opened.map);
         true
@@ -774,12 +776,13 @@ fn encode_snapshot(db: &Database) -> (Vec<u8>, Vec<u8>) {
 
 fn decode_snapshot(
     payload: &[u8],
+    place: Option<(&std::sync::Arc<crate::pool::SnapshotBytes>, usize)>,
     blobs: std::ops::Range<usize>,
     db: &mut Database,
     done_with: &dyn Fn(usize),
 ) -> Option<()> {
     let mut r = Reader::new(payload);
-    db.pool = Pool::decode(&mut r, blobs, done_with)?;
+    db.pool = Pool::decode(&mut r, place, blobs, done_with)?;
     let n = r.len()?;
     db.unavailable = (0..n)
         .map(|_| {
@@ -824,6 +827,6 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
         installed_files: std::collections::HashMap::new(),
     };
     // Without the section, any record position is accepted (and never read).
-    decode_snapshot(payload, 0..u32::MAX as usize, &mut db, &|_| {})?;
+    decode_snapshot(payload, None, 0..u32::MAX as usize, &mut db, &|_| {})?;
     Some(db)
 }

@@ -2,6 +2,7 @@
 //! (strings, names, packages, per-name lists) and the metadata section of fixed-size
 //! records and deflated blocks, each with its own CRC-32.
 
+use super::table::{self, Place};
 use super::*;
 use crate::codec::{u16_at, u32_at, u64_at, Reader, Writer};
 
@@ -86,32 +87,26 @@ impl ColdRecord {
 }
 
 impl Lists<NameId> {
-    pub(super) fn decode_ids(r: &mut Reader<'_>) -> Option<Self> {
+    pub(super) fn decode_ids(r: &mut Reader<'_>, place: Place<'_>) -> Option<Self> {
         let n = r.len()?;
-        let start = r.u32s(n)?;
+        let start = table::read_u32s(r, n, place, |x| x)?;
         let m = r.len()?;
-        let items = r.u32s(m)?.into_iter().map(NameId).collect();
+        let items = table::read_u32s(r, m, place, NameId)?;
         Self::checked(start, items)
     }
 }
 
-/// A mapped snapshot kept alive by the pool decoded from it.
-pub struct SnapshotBytes(pub crate::fs::mapped::MappedFile);
-
-impl std::fmt::Debug for SnapshotBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SnapshotBytes({} bytes)", self.0.bytes().len())
-    }
-}
-
 impl<T: Copy> Lists<T> {
+    /// Both tables 4-aligned, so that they can be read in place.
     pub(super) fn encode(&self, w: &mut Writer, item: impl Fn(&mut Writer, &T)) {
         w.len(self.start.len());
-        for s in &self.start {
+        w.align(4);
+        for s in self.start.iter() {
             w.u32(*s);
         }
         w.len(self.items.len());
-        for i in &self.items {
+        w.align(4);
+        for i in self.items.iter() {
             item(w, i);
         }
     }
@@ -252,6 +247,7 @@ impl Pool {
         }
         let mut sorted: Vec<NameId> = NameId::all(self.names.len()).collect();
         sorted.sort_by(|&a, &b| self.name(a).cmp(self.name(b)));
+        w.align(4);
         for id in sorted {
             w.u32(id.0);
         }
@@ -349,8 +345,11 @@ impl Pool {
     /// Decodes a pool from `r`, calling `done_with(n)` when the first `n` bytes of what
     /// `r` had left are no longer needed (so that a mapped file's pages can go while the
     /// rest is read).
+    /// Tables of plain values (strings, sorted names, per-name lists) are read in place
+    /// when `place` gives the mapped file the reader is over.
     pub(crate) fn decode(
         r: &mut Reader<'_>,
+        place: Place<'_>,
         blobs: std::ops::Range<usize>,
         done_with: &dyn Fn(usize),
     ) -> Option<Pool> {
@@ -384,7 +383,7 @@ impl Pool {
         let broken = r.u8()?;
         pool.has_broken = broken & 1 != 0;
         pool.has_uninstallable = broken & 2 != 0;
-        pool.strs = r.string()?;
+        pool.strs = table::read_text(r, place)?;
         done(r);
         let n = r.len()?;
         pool.names = r
@@ -398,7 +397,7 @@ impl Pool {
                 is_dependency: x[9] != 0,
             })
             .collect();
-        pool.sorted_names = r.u32s(n)?.into_iter().map(NameId).collect();
+        pool.sorted_names = table::read_u32s(r, n, place, NameId)?;
         // Compared as bytes (the order `str` has), each name's span checked once: a
         // span outside the string section fails the check.
         let strs = pool.strs.as_bytes();
@@ -416,8 +415,9 @@ impl Pool {
         }
         pool.providers = {
             let n = r.len()?;
-            let start = r.u32s(n)?;
+            let start = table::read_u32s(r, n, place, |x| x)?;
             let m = r.len()?;
+            r.align(4)?;
             let items = r
                 .records::<PROVIDER_RECORD>(m)?
                 .map(|x| {
@@ -427,12 +427,12 @@ impl Pool {
                         via: (via != u16::MAX).then_some(via),
                     }
                 })
-                .collect();
-            Lists::checked(start, items)?
+                .collect::<Vec<_>>();
+            Lists::checked(start, items.into())?
         };
         done(r);
-        pool.rdepends = Lists::decode_ids(r)?;
-        pool.rinstall_if = Lists::decode_ids(r)?;
+        pool.rdepends = Lists::decode_ids(r, place)?;
+        pool.rinstall_if = Lists::decode_ids(r, place)?;
         done(r);
         let n = r.len()?;
         pool.deps = r
@@ -494,6 +494,17 @@ impl Pool {
         self.snapshot = Some(bytes);
     }
 
+    /// Are the strings and the tables of ids read in place from a mapped snapshot (not
+    /// copied)? For tests and diagnostics.
+    pub fn reads_tables_in_place(&self) -> bool {
+        self.strs.is_in_file()
+            && self.sorted_names.is_in_file()
+            && self.providers.start.is_in_file()
+            && [&self.rdepends, &self.rinstall_if]
+                .iter()
+                .all(|l| l.start.is_in_file() && l.items.is_in_file())
+    }
+
     /// Every id in the tables points inside them, and every string inside the string
     /// section (a snapshot that passed its checksum but was written by a buggy build
     /// must not make the solver index out of bounds).
@@ -530,7 +541,7 @@ impl Pool {
                 .rdepends
                 .items
                 .iter()
-                .chain(&self.rinstall_if.items)
+                .chain(self.rinstall_if.items.iter())
                 .all(|&x| x < nn)
             && self.packages.iter().all(|p| {
                 let total: usize = p.deps_len.iter().map(|&l| usize::from(l)).sum();

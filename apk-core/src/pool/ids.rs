@@ -5,7 +5,10 @@
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident($inner:ty)) => {
         $(#[$doc])*
+        // Plain data: a snapshot's tables of ids are read in place (any value is a
+        // valid id of the type; the pool checks that each is inside its table).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[derive(zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
         #[repr(transparent)]
         pub struct $name(pub $inner);
 

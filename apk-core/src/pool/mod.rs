@@ -13,10 +13,12 @@ pub mod builder;
 mod codec;
 mod ids;
 mod info;
+mod table;
 
-pub use codec::SnapshotBytes;
+pub use crate::fs::mapped::SnapshotBytes;
 use info::{Cold, InfoCache, InfoSource};
 pub use info::{InfoFallback, InfoReader};
+use table::{Strs, Table};
 
 use rustc_hash::FxHashMap;
 
@@ -176,7 +178,7 @@ pub struct Pool {
     pub names: Vec<Name>,
     pub packages: Vec<Package>,
     /// Names, versions and dependency versions, one after the other ([`Str`] spans).
-    strs: String,
+    strs: Strs,
     /// Every package's dependency lists, one package after the other.
     deps: Vec<Dep>,
     /// Lists reused while a record's dependencies are parsed.
@@ -187,7 +189,7 @@ pub struct Pool {
     name_index: hashbrown::HashTable<NameId>,
     /// Name ids in the order of their names (from a snapshot), for lookups without
     /// building `name_ids`.
-    sorted_names: Vec<NameId>,
+    sorted_names: Table<NameId>,
     by_checksum: FxHashMap<Checksum, PkgId>,
     /// Identity, size and metadata source of the packages not read from the snapshot
     /// (package `snap_packages + i` is entry `i`).
@@ -245,15 +247,15 @@ struct Core<'a> {
 /// for all names instead of one per name.
 #[derive(Debug, Clone)]
 pub struct Lists<T> {
-    start: Vec<u32>,
-    items: Vec<T>,
+    start: Table<u32>,
+    items: Table<T>,
 }
 
 impl<T> Default for Lists<T> {
     fn default() -> Self {
         Lists {
-            start: Vec::new(),
-            items: Vec::new(),
+            start: Table::default(),
+            items: Table::default(),
         }
     }
 }
@@ -275,7 +277,10 @@ impl<T: Copy> Lists<T> {
             items.extend_from_slice(l);
             start.push(items.len() as u32);
         }
-        Lists { start, items }
+        Lists {
+            start: start.into(),
+            items: items.into(),
+        }
     }
 
     fn to_growing(&self, names: usize) -> Vec<Growing<T>> {
@@ -284,7 +289,7 @@ impl<T: Copy> Lists<T> {
             .collect()
     }
 
-    fn checked(start: Vec<u32>, items: Vec<T>) -> Option<Self> {
+    fn checked(start: Table<u32>, items: Table<T>) -> Option<Self> {
         let ordered = start.first().is_none_or(|&s| s == 0)
             && start.windows(2).all(|w| w[0] <= w[1])
             && start.last().is_none_or(|&e| e as usize == items.len());
@@ -365,7 +370,7 @@ impl Pool {
         if self.name_index.len() != self.names.len() {
             self.rebuild_name_index();
         }
-        self.sorted_names.clear();
+        self.sorted_names = Table::default();
         let id = NameId::new(self.names.len());
         let s = self.intern_str(name);
         self.names.push(Name {
@@ -1218,7 +1223,10 @@ fn reverse_lists(
             items[cursor[r.index()] as usize] = name;
             cursor[r.index()] += 1;
         }
-        Lists { start, items }
+        Lists {
+            start: start.into(),
+            items: items.into(),
+        }
     };
     (group(&pairs[0]), group(&pairs[1]))
 }
