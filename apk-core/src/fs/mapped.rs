@@ -118,6 +118,29 @@ impl<T> Table<T> {
     }
 }
 
+impl<T: Clone> Table<T> {
+    /// Changes the table's values in memory (a table read in place is copied out
+    /// first), then points at them again.
+    fn change(&mut self, f: impl FnOnce(&mut Vec<T>)) {
+        if let Keep::File(_) = self.keep {
+            *self = Table::from_vec(self.to_vec());
+        }
+        if let Keep::Owned(v) = &mut self.keep {
+            f(v);
+            self.ptr = v.as_ptr();
+            self.len = v.len();
+        }
+    }
+
+    pub fn extend_from_slice(&mut self, values: &[T]) {
+        self.change(|v| v.extend_from_slice(values));
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.change(|v| v.reserve(n));
+    }
+}
+
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table::from_vec(Vec::new())
@@ -148,14 +171,34 @@ where
     }
 }
 
+impl<T> Table<T>
+where
+    T: zerocopy::TryFromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
+{
+    /// As [`Table::in_file`], for values not every byte pattern of which is valid (a
+    /// `bool`): zerocopy checks each value; `None` when one is invalid.
+    pub fn in_file_checked(
+        file: &Arc<SnapshotBytes>,
+        range: std::ops::Range<usize>,
+    ) -> Option<Self> {
+        let bytes = file.0.bytes().get(range)?;
+        let values = <[T] as zerocopy::TryFromBytes>::try_ref_from_bytes(bytes).ok()?;
+        Some(Table {
+            ptr: values.as_ptr(),
+            len: values.len(),
+            keep: Keep::File(Arc::clone(file)),
+        })
+    }
+}
+
 impl<T> std::ops::Deref for Table<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
         // SAFETY: `ptr` and `len` are those of a valid `&[T]` into what `keep` holds: the
-        // buffer of its `Vec` (never changed, grown or dropped while `keep` holds it:
-        // `Text::push_str` sets them again after growing one), or bytes of the file that
-        // zerocopy checked (alignment, size, any bytes a valid `T`). A file's bytes stay
+        // buffer of its `Vec` (changed only by `change`, which sets them again after),
+        // or bytes of the file that zerocopy checked (alignment, size, each value
+        // valid). A file's bytes stay
         // at the same address, unchanged, for as long as the `Arc` lives: a mapping is
         // unmapped only when the `MappedFile` drops, a read copy is a `Vec` nothing
         // mutates behind the shared `Arc`, and apk-rs never writes a snapshot in place
@@ -202,15 +245,7 @@ impl Text {
 
     /// Appends `s` (text read in place is copied out first).
     pub fn push_str(&mut self, s: &str) {
-        let t = &mut self.0;
-        if let Keep::File(_) = t.keep {
-            *t = Table::from_vec(t.to_vec());
-        }
-        if let Keep::Owned(v) = &mut t.keep {
-            v.extend_from_slice(s.as_bytes());
-            t.ptr = v.as_ptr();
-            t.len = v.len();
-        }
+        self.0.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -273,6 +308,51 @@ mod tests {
         assert!(!owned.is_in_file());
         assert_eq!(&*owned.clone(), &[1, 2]);
         assert!(Table::<u32>::default().is_empty());
+    }
+
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        zerocopy::TryFromBytes,
+        zerocopy::Immutable,
+        zerocopy::KnownLayout,
+    )]
+    #[repr(C)]
+    struct Flagged {
+        id: u16,
+        on: bool,
+        level: u8,
+    }
+
+    #[test]
+    fn values_with_invalid_bytes_are_refused_and_a_table_read_in_place_grows_by_copy() {
+        let (_tmp, file) = mapped(&[5, 0, 1, 9, 6, 0, 0, 3, 7, 0, 2, 0]);
+        let mut t = Table::<Flagged>::in_file_checked(&file, 0..8).unwrap();
+        assert!(t.is_in_file());
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                t[1],
+                Flagged {
+                    id: 6,
+                    on: false,
+                    level: 3
+                }
+            );
+        }
+        // The third record's `bool` is 2.
+        assert!(Table::<Flagged>::in_file_checked(&file, 0..12).is_none());
+        let extra = Flagged {
+            id: 1,
+            on: true,
+            level: 0,
+        };
+        t.extend_from_slice(&[extra]);
+        assert!(!t.is_in_file());
+        assert_eq!((t.len(), t[2]), (3, extra));
+        t.reserve(100);
+        assert_eq!(t.len(), 3);
     }
 
     #[test]

@@ -20,6 +20,8 @@ const NAME_RECORD: usize = 10;
 const PROVIDER_RECORD: usize = 6;
 const DEP_RECORD: usize = 16;
 const PACKAGE_RECORD: usize = 43;
+// A dependency record is a `Dep` as it lies in memory (read in place).
+const _: () = assert!(std::mem::size_of::<Dep>() == DEP_RECORD);
 
 /// Packages whose metadata blobs are deflated together: small enough that reading
 /// one package's metadata inflates little, large enough to compress well.
@@ -263,7 +265,9 @@ impl Pool {
         self.rdepends.encode(w, |w, id| w.u32(id.0));
         self.rinstall_if.encode(w, |w, id| w.u32(id.0));
         w.len(self.deps.len());
-        for d in &self.deps {
+        // As `Dep` is laid out: read in place.
+        w.align(4);
+        for d in self.deps.iter() {
             w.u32(d.name.0);
             Self::encode_str(w, d.version);
             w.u8(d.op.bits());
@@ -435,21 +439,23 @@ impl Pool {
         pool.rinstall_if = Lists::decode_ids(r, place)?;
         done(r);
         let n = r.len()?;
-        pool.deps = r
-            .records::<DEP_RECORD>(n)?
-            .map(|x| {
-                Some(Dep {
-                    name: NameId(u32_at(x, 0)),
-                    version: Str {
-                        off: u32_at(x, 4),
-                        len: u32_at(x, 8),
-                    },
-                    op: Op::from_bits(x[12])?,
-                    conflict: x[13] != 0,
-                    tag: TagId(u16_at(x, 14)),
-                })
+        // Operators are checked with the other fields (`validate_ids`).
+        pool.deps = table::read_records::<Dep, DEP_RECORD>(r, n, place, |x| {
+            Some(Dep {
+                name: NameId(u32_at(x, 0)),
+                version: Str {
+                    off: u32_at(x, 4),
+                    len: u32_at(x, 8),
+                },
+                op: Op::from_bits(x[12])?,
+                conflict: match x[13] {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                },
+                tag: TagId(u16_at(x, 14)),
             })
-            .collect::<Option<_>>()?;
+        })?;
         done(r);
         let n = r.len()?;
         // Each package has its record at the start of the metadata section.
@@ -494,11 +500,12 @@ impl Pool {
         self.snapshot = Some(bytes);
     }
 
-    /// Are the strings and the tables of ids read in place from a mapped snapshot (not
-    /// copied)? For tests and diagnostics.
+    /// Are the strings, the dependencies and the tables of ids read in place from a
+    /// mapped snapshot (not copied)? For tests and diagnostics.
     pub fn reads_tables_in_place(&self) -> bool {
         self.strs.is_in_file()
             && self.sorted_names.is_in_file()
+            && self.deps.is_in_file()
             && self.providers.start.is_in_file()
             && [&self.rdepends, &self.rinstall_if]
                 .iter()
@@ -523,6 +530,7 @@ impl Pool {
         };
         let dep_ok = |d: &Dep| {
             d.name < nn
+                && Op::from_bits(d.op.bits()).is_some()
                 && d.tag.index() < self.tags.len()
                 && (d.version.is_none() || str_ok(d.version))
         };

@@ -32,7 +32,17 @@ pub use ids::{NameId, PkgId, RepoId, TagId};
 
 /// A string in the pool's string store (see [`Pool::str`]): names, versions and
 /// dependency versions all live in one buffer instead of one allocation each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::Immutable,
+    zerocopy::KnownLayout,
+)]
+#[repr(C)]
 pub struct Str {
     off: u32,
     len: u32,
@@ -57,7 +67,12 @@ impl Str {
 }
 
 /// A dependency with its name interned; its version is read with [`Pool::dep_version`].
-#[derive(Debug, Clone, Copy)]
+/// Laid out as the snapshot stores it (16 bytes, no padding), which reads a table of
+/// them in place.
+#[derive(
+    Debug, Clone, Copy, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout,
+)]
+#[repr(C)]
 pub struct Dep {
     pub name: NameId,
     /// [`Str::NONE`] when the atom has no version (any version; a virtual provide).
@@ -180,7 +195,7 @@ pub struct Pool {
     /// Names, versions and dependency versions, one after the other ([`Str`] spans).
     strs: Strs,
     /// Every package's dependency lists, one package after the other.
-    deps: Vec<Dep>,
+    deps: Table<Dep>,
     /// Lists reused while a record's dependencies are parsed.
     dep_scratch: [Vec<Dep>; 4],
     /// Names are looked up for every dependency of every package loaded: a hash table

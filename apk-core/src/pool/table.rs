@@ -56,3 +56,30 @@ pub(crate) fn read_text(r: &mut Reader<'_>, place: Place<'_>) -> Option<Strs> {
         std::str::from_utf8(bytes).ok()?.to_owned(),
     ))
 }
+
+/// `n` records of `N` bytes at the reader's position (moved to a multiple of 4 first),
+/// laid out as `T` is: read in place when `place` maps them (little-endian machines;
+/// zerocopy checks every value), else decoded with `decode`.
+pub(crate) fn read_records<T, const N: usize>(
+    r: &mut Reader<'_>,
+    n: usize,
+    place: Place<'_>,
+    decode: impl Fn(&[u8; N]) -> Option<T>,
+) -> Option<Table<T>>
+where
+    T: zerocopy::TryFromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
+{
+    r.align(4)?;
+    let at = r.pos();
+    let len = n.checked_mul(N)?;
+    if cfg!(target_endian = "little") && std::mem::size_of::<T>() == N {
+        if let Some(t) =
+            place.and_then(|(file, base)| Table::in_file_checked(file, base + at..base + at + len))
+        {
+            r.take(len)?;
+            return Some(t);
+        }
+    }
+    let values = r.records::<N>(n)?.map(decode).collect::<Option<Vec<T>>>()?;
+    Some(Table::from_vec(values))
+}
