@@ -84,14 +84,8 @@ fn preupgrade(
             .map(|p| p.pkg)
             .find(|&p| pool.pkg(p).name == d.name && pool.pkg(p).installed.is_some());
         let Some(inst) = installed else { continue };
-        let materialized = !d.conflict
-            && pool.dep_is_provided(
-                d,
-                Some(apk_core::pool::Provider {
-                    pkg: inst,
-                    via: None,
-                }),
-            );
+        let materialized =
+            !d.conflict && pool.dep_is_provided(d, Some(apk_core::pool::Provider::new(inst, None)));
         if !materialized {
             continue;
         }

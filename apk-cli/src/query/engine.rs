@@ -101,7 +101,7 @@ pub struct Engine<'a> {
 fn own_packages(pool: &Pool, name: NameId) -> impl Iterator<Item = PkgId> + '_ {
     pool.providers(name)
         .iter()
-        .filter(move |p| p.via.is_none() && pool.pkg(p.pkg).name == name)
+        .filter(move |p| p.via().is_none() && pool.pkg(p.pkg).name == name)
         .map(|p| p.pkg)
 }
 

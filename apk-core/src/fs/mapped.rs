@@ -121,19 +121,25 @@ impl<T> Table<T> {
 impl<T: Clone> Table<T> {
     /// Changes the table's values in memory (a table read in place is copied out
     /// first), then points at them again.
-    fn change(&mut self, f: impl FnOnce(&mut Vec<T>)) {
+    pub fn change<R>(&mut self, f: impl FnOnce(&mut Vec<T>) -> R) -> Option<R> {
+        let mut out = None;
         if let Keep::File(_) = self.keep {
             *self = Table::from_vec(self.to_vec());
         }
         if let Keep::Owned(v) = &mut self.keep {
-            f(v);
+            out = Some(f(v));
             self.ptr = v.as_ptr();
             self.len = v.len();
         }
+        out
     }
 
     pub fn extend_from_slice(&mut self, values: &[T]) {
         self.change(|v| v.extend_from_slice(values));
+    }
+
+    pub fn push(&mut self, value: T) {
+        self.change(|v| v.push(value));
     }
 
     pub fn reserve(&mut self, n: usize) {

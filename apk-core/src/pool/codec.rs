@@ -16,11 +16,14 @@ pub(super) const COLD_RECORD: usize = 64;
 /// field: a name (its string span, priority, dependency flag), a provider (package,
 /// provided-name index), a dependency (name, version span, operator, conflict, tag)
 /// and a package (see its decoding for the fields).
-const NAME_RECORD: usize = 10;
-const PROVIDER_RECORD: usize = 6;
+const NAME_RECORD: usize = 12;
+const PROVIDER_RECORD: usize = 8;
 const DEP_RECORD: usize = 16;
 const PACKAGE_RECORD: usize = 43;
-// A dependency record is a `Dep` as it lies in memory (read in place).
+// Name, provider and dependency records are the structs as they lie in memory (read
+// in place).
+const _: () = assert!(std::mem::size_of::<Name>() == NAME_RECORD);
+const _: () = assert!(std::mem::size_of::<Provider>() == PROVIDER_RECORD);
 const _: () = assert!(std::mem::size_of::<Dep>() == DEP_RECORD);
 
 /// Packages whose metadata blobs are deflated together: small enough that reading
@@ -242,10 +245,13 @@ impl Pool {
         w.u8(u8::from(self.has_broken) | (u8::from(self.has_uninstallable) << 1));
         w.str(&self.strs);
         w.len(self.names.len());
-        for n in &self.names {
+        // As `Name` is laid out: read in place.
+        w.align(4);
+        for n in self.names.iter() {
             Self::encode_str(w, n.name);
             w.u8(n.priority);
             w.u8(u8::from(n.is_dependency));
+            w.u16(0);
         }
         let mut sorted: Vec<NameId> = NameId::all(self.names.len()).collect();
         sorted.sort_by(|&a, &b| self.name(a).cmp(self.name(b)));
@@ -258,9 +264,11 @@ impl Pool {
         } else {
             Lists::from_growing(&self.providers_building)
         };
+        // As `Provider` is laid out: read in place.
         providers.encode(w, |w, p| {
             w.u32(p.pkg.0);
-            w.u16(p.via.unwrap_or(u16::MAX));
+            w.u16(p.via().unwrap_or(u16::MAX));
+            w.u16(0);
         });
         self.rdepends.encode(w, |w, id| w.u32(id.0));
         self.rinstall_if.encode(w, |w, id| w.u32(id.0));
@@ -390,17 +398,21 @@ impl Pool {
         pool.strs = table::read_text(r, place)?;
         done(r);
         let n = r.len()?;
-        pool.names = r
-            .records::<NAME_RECORD>(n)?
-            .map(|x| Name {
+        pool.names = table::read_records::<Name, NAME_RECORD>(r, n, place, |x| {
+            Some(Name {
                 name: Str {
                     off: u32_at(x, 0),
                     len: u32_at(x, 4),
                 },
                 priority: x[8],
-                is_dependency: x[9] != 0,
+                is_dependency: match x[9] {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                },
+                pad: [0; 2],
             })
-            .collect();
+        })?;
         pool.sorted_names = table::read_u32s(r, n, place, NameId)?;
         // Compared as bytes (the order `str` has), each name's span checked once: a
         // span outside the string section fails the check.
@@ -421,18 +433,14 @@ impl Pool {
             let n = r.len()?;
             let start = table::read_u32s(r, n, place, |x| x)?;
             let m = r.len()?;
-            r.align(4)?;
-            let items = r
-                .records::<PROVIDER_RECORD>(m)?
-                .map(|x| {
-                    let via = u16_at(x, 4);
-                    Provider {
-                        pkg: PkgId(u32_at(x, 0)),
-                        via: (via != u16::MAX).then_some(via),
-                    }
-                })
-                .collect::<Vec<_>>();
-            Lists::checked(start, items.into())?
+            let items = table::read_records::<Provider, PROVIDER_RECORD>(r, m, place, |x| {
+                let via = u16_at(x, 4);
+                Some(Provider::new(
+                    PkgId(u32_at(x, 0)),
+                    (via != u16::MAX).then_some(via),
+                ))
+            })?;
+            Lists::checked(start, items)?
         };
         done(r);
         pool.rdepends = Lists::decode_ids(r, place)?;
@@ -500,12 +508,14 @@ impl Pool {
         self.snapshot = Some(bytes);
     }
 
-    /// Are the strings, the dependencies and the tables of ids read in place from a
-    /// mapped snapshot (not copied)? For tests and diagnostics.
+    /// Are the strings, names, providers, dependencies and tables of ids read in place
+    /// from a mapped snapshot (not copied)? For tests and diagnostics.
     pub fn reads_tables_in_place(&self) -> bool {
         self.strs.is_in_file()
             && self.sorted_names.is_in_file()
             && self.deps.is_in_file()
+            && self.names.is_in_file()
+            && self.providers.items.is_in_file()
             && self.providers.start.is_in_file()
             && [&self.rdepends, &self.rinstall_if]
                 .iter()
@@ -542,7 +552,8 @@ impl Pool {
             && self.deps.iter().all(dep_ok)
             && self.providers.items.iter().all(|p| {
                 p.pkg < np
-                    && p.via
+                    && p.pad == 0
+                    && p.via()
                         .is_none_or(|v| v < self.packages[p.pkg.index()].deps_len[1])
             })
             && self

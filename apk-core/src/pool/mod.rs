@@ -120,19 +120,58 @@ pub struct PkgDeps<'a> {
 }
 
 /// A package providing a name, at a version (`None`: a provide without version).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Laid out as the snapshot stores it (8 bytes), which reads a table of them in place.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::Immutable,
+    zerocopy::KnownLayout,
+)]
+#[repr(C)]
 pub struct Provider {
     pub pkg: PkgId,
-    /// Index into the package's `provides` (`None`: the package's own name).
-    pub via: Option<u16>,
+    /// Index into the package's `provides`; `u16::MAX` for the package's own name (a
+    /// provides list holds fewer entries).
+    via: u16,
+    /// Always 0.
+    pad: u16,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+impl Provider {
+    /// `pkg` providing a name through its `via`-th provide (`None`: its own name).
+    pub const fn new(pkg: PkgId, via: Option<u16>) -> Provider {
+        Provider {
+            pkg,
+            via: match via {
+                Some(v) => v,
+                None => u16::MAX,
+            },
+            pad: 0,
+        }
+    }
+
+    /// Index into the package's `provides` (`None`: the package's own name).
+    pub fn via(self) -> Option<u16> {
+        (self.via != u16::MAX).then_some(self.via)
+    }
+}
+
+/// Laid out as the snapshot stores it (12 bytes), which reads a table of them in place.
+#[derive(
+    Debug, Clone, Copy, Default, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout,
+)]
+#[repr(C)]
 pub struct Name {
     name: Str,
     /// 0: only real packages, 1: some providers are virtual, 2: all are.
     pub priority: u8,
     pub is_dependency: bool,
+    /// Always 0.
+    pad: [u8; 2],
 }
 
 #[derive(Debug, Clone)]
@@ -190,7 +229,7 @@ pub struct Repo {
 
 #[derive(Debug, Clone, Default)]
 pub struct Pool {
-    pub names: Vec<Name>,
+    pub names: Table<Name>,
     pub packages: Vec<Package>,
     /// Names, versions and dependency versions, one after the other ([`Str`] spans).
     strs: Strs,
@@ -510,7 +549,7 @@ impl Pool {
             .skip(1)
             .filter(|&(_, c)| c == '-')
             .filter_map(|(i, _)| self.find_name(&file[..i]))
-            .flat_map(|n| self.providers(n).iter().filter(|p| p.via.is_none()))
+            .flat_map(|n| self.providers(n).iter().filter(|p| p.via().is_none()))
             .map(|p| p.pkg)
             .find(|&id| {
                 self.info(id).size == Some(size)
@@ -961,16 +1000,10 @@ impl Pool {
         if let Some(c) = info.checksum {
             self.by_checksum.insert(*c, id);
         }
-        self.push_provider(name, Provider { pkg: id, via: None });
+        self.push_provider(name, Provider::new(id, None));
         let provides = if too_long { &[][..] } else { &lists[1][..] };
         for (i, p) in provides.iter().enumerate() {
-            self.push_provider(
-                p.name,
-                Provider {
-                    pkg: id,
-                    via: Some(i as u16),
-                },
-            );
+            self.push_provider(p.name, Provider::new(id, Some(i as u16)));
         }
         let installed_order = self.installed.len() as u32;
         if installed_tag.is_some() {
@@ -1004,7 +1037,7 @@ impl Pool {
 
     /// The version a provider offers its name at (`None`: a provide without version).
     pub fn provider_version(&self, p: Provider) -> Option<&str> {
-        match p.via {
+        match p.via() {
             None => Some(self.version(p.pkg)),
             Some(i) => self
                 .provides(p.pkg)
@@ -1050,16 +1083,13 @@ impl Pool {
         }
         let p = self.pkg(pkg);
         let provider = if dep.name == p.name {
-            Some(Provider { pkg, via: None })
+            Some(Provider::new(pkg, None))
         } else {
             self.pkg_deps(p)
                 .provides
                 .iter()
                 .position(|d| d.name == dep.name)
-                .map(|i| Provider {
-                    pkg,
-                    via: Some(i as u16),
-                })
+                .map(|i| Provider::new(pkg, Some(i as u16)))
         };
         match provider {
             None => DepMatch::Irrelevant,
@@ -1105,10 +1135,12 @@ impl Pool {
             }
         }
         (self.rdepends, self.rinstall_if) = (rdepends, rinstall_if);
-        for ((n, priority), dep) in self.names.iter_mut().zip(priorities).zip(is_dependency) {
-            n.priority = priority;
-            n.is_dependency |= dep;
-        }
+        self.names.change(|names| {
+            for ((n, priority), dep) in names.iter_mut().zip(priorities).zip(is_dependency) {
+                n.priority = priority;
+                n.is_dependency |= dep;
+            }
+        });
     }
 
     /// Can packages of `arch` be installed here?

@@ -941,21 +941,9 @@ impl<'a> Solver<'a> {
                 if !s.pkg_selectable || !s.tag_ok {
                     self.mark_error(Some(c.pkg));
                 }
-                self.assign_name(
-                    pkg.name,
-                    Some(Provider {
-                        pkg: c.pkg,
-                        via: None,
-                    }),
-                );
+                self.assign_name(pkg.name, Some(Provider::new(c.pkg, None)));
                 for (i, d) in self.pool.pkg_deps(pkg).provides.iter().enumerate() {
-                    self.assign_name(
-                        d.name,
-                        Some(Provider {
-                            pkg: c.pkg,
-                            via: Some(i as u16),
-                        }),
-                    );
+                    self.assign_name(d.name, Some(Provider::new(c.pkg, Some(i as u16))));
                 }
                 for d in self.pool.pkg_deps(pkg).depends {
                     self.apply_constraint(Some(c.pkg), d);

@@ -500,7 +500,7 @@ impl ErrorReport<'_> {
                 if !d.has_version() && pool.provider_version(*pr).is_none() {
                     continue;
                 }
-                if once && pr.pkg == pkg && pr.via == Some(di as u16) {
+                if once && pr.pkg == pkg && pr.via() == Some(di as u16) {
                     once = false;
                     continue;
                 }
