@@ -34,6 +34,10 @@ impl Writer {
         self.len(b.len());
         self.buf.extend_from_slice(b);
     }
+    /// `b` as it is (no length before it).
+    pub fn bytes_raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
     pub fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }

@@ -203,7 +203,7 @@ fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bo
         }
         let keep = match pool.cached_package(&name, size) {
             Some(id) => {
-                let installed = pool.pkg(id).installed.is_some();
+                let installed = pool.pkg(id).installed().is_some();
                 let available = pool.pkg(id).repos & pool.available_repos & !1 != 0;
                 !(purge && (permanent || !installed))
                     && !in_local_repo(pool, id)

@@ -24,7 +24,7 @@ fn installed_pkg(pool: &Pool, name: NameId) -> Option<PkgId> {
     pool.providers(name)
         .iter()
         .map(|p| p.pkg)
-        .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed.is_some())
+        .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed().is_some())
 }
 
 /// Drops the package's name from the world and marks it for removal (so that another
@@ -159,7 +159,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     // and the ones it brings.
     let mut marked = vec![false; db.pool.packages.len()];
     for (id, p) in db.pool.packages.iter().enumerate() {
-        marked[id] = p.installed.is_some();
+        marked[id] = p.installed().is_some();
     }
     for c in &cs.changes {
         if let Some(o) = c.old {

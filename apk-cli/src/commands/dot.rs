@@ -86,7 +86,7 @@ impl Dot<'_> {
                 continue;
             }
             for &p0 in provs {
-                if self.installed_only && pool.pkg(p0.pkg).installed.is_none() {
+                if self.installed_only && pool.pkg(p0.pkg).installed().is_none() {
                     continue;
                 }
                 if !pool.dep_is_provided(d, Some(p0)) {

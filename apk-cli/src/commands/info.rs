@@ -191,7 +191,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             let installed = pool.find_name(n).and_then(|name| {
                 pool.providers(name)
                     .iter()
-                    .find(|p| pool.pkg(p.pkg).installed.is_some())
+                    .find(|p| pool.pkg(p.pkg).installed().is_some())
                     .map(|p| p.pkg)
             });
             match installed {
@@ -235,12 +235,12 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             .1
     };
     let mut out = String::new();
-    let pkgs_shown_not_installed = pkgs.iter().any(|&id| pool.pkg(id).installed.is_none());
+    let pkgs_shown_not_installed = pkgs.iter().any(|&id| pool.pkg(id).installed().is_none());
     for id in pkgs {
         let p = pool.pkg(id);
         let nv = pool.nv(id);
         let short = pool.name(p.name);
-        let installed = p.installed.is_some();
+        let installed = p.installed().is_some();
         let mut blob = |field: &str, value: &str| {
             if v > 1 {
                 let _ = writeln!(out, "{short}: {value}");

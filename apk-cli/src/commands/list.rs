@@ -42,8 +42,8 @@ fn upgradable_from(pool: &Pool, pkg: PkgId) -> Option<PkgId> {
         .providers(p.name)
         .iter()
         .map(|pr| pr.pkg)
-        .find(|&q| pool.pkg(q).name == p.name && pool.pkg(q).installed.is_some())?;
-    let tag = pool.pkg(inst).installed.unwrap_or_default();
+        .find(|&q| pool.pkg(q).name == p.name && pool.pkg(q).installed().is_some())?;
+    let tag = pool.pkg(inst).installed().unwrap_or_default();
     if p.repos & pool.tags[tag.index()].allowed_repos == 0 {
         return None;
     }
@@ -108,7 +108,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 {
                     continue;
                 }
-                if installed && p.installed.is_none() {
+                if installed && p.installed().is_none() {
                     continue;
                 }
                 if args.orphaned
@@ -149,7 +149,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                     pool.info(id).arch.as_deref().unwrap_or(""),
                     pool.info(id).license.as_deref().unwrap_or("")
                 );
-                if p.installed.is_some() {
+                if p.installed().is_some() {
                     out.push_str(" [installed]");
                 } else if let Some(u) = up {
                     let _ = write!(out, " [upgradable from: {}]", pool.nv(u));

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         for id in provs {
             let p = pool.pkg(id);
             let _ = writeln!(out, "  {}:", pool.pkg_version(p));
-            if let Some(tag) = p.installed {
+            if let Some(tag) = p.installed() {
                 let t = &pool.tags[tag.index()].name;
                 let prefix = if t.is_empty() {
                     String::new()

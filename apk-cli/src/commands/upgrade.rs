@@ -82,7 +82,7 @@ fn preupgrade(
             .providers(d.name)
             .iter()
             .map(|p| p.pkg)
-            .find(|&p| pool.pkg(p).name == d.name && pool.pkg(p).installed.is_some());
+            .find(|&p| pool.pkg(p).name == d.name && pool.pkg(p).installed().is_some());
         let Some(inst) = installed else { continue };
         let materialized =
             !d.conflict && pool.dep_is_provided(d, Some(apk_core::pool::Provider::new(inst, None)));

@@ -122,11 +122,11 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
         let Some(installed) = providers
             .iter()
             .map(|p| p.pkg)
-            .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed.is_some())
+            .find(|&p| pool.pkg(p).name == name && pool.pkg(p).installed().is_some())
         else {
             continue;
         };
-        let tag = pool.pkg(installed).installed.unwrap_or_default();
+        let tag = pool.pkg(installed).installed().unwrap_or_default();
         let allowed = pool.tags[tag.index()].allowed_repos;
         let (mut latest, mut latest_repos) = (installed, 0u64);
         for p in providers.iter().map(|p| p.pkg) {

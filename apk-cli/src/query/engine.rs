@@ -108,10 +108,10 @@ fn own_packages(pool: &Pool, name: NameId) -> impl Iterator<Item = PkgId> + '_ {
 /// Whether an upgrade would replace the installed package of `pkg`'s name by `pkg`.
 pub fn upgradable(pool: &Pool, pkg: PkgId) -> bool {
     let p = pool.pkg(pkg);
-    let Some(inst) = own_packages(pool, p.name).find(|&q| pool.pkg(q).installed.is_some()) else {
+    let Some(inst) = own_packages(pool, p.name).find(|&q| pool.pkg(q).installed().is_some()) else {
         return false;
     };
-    let tag = pool.pkg(inst).installed.unwrap_or_default();
+    let tag = pool.pkg(inst).installed().unwrap_or_default();
     if p.repos & pool.tags[tag.index()].allowed_repos == 0 {
         return false;
     }
@@ -333,7 +333,7 @@ impl<'a> Engine<'a> {
             let better = match best {
                 None => true,
                 Some(b) => {
-                    pool.pkg(p).installed.is_some()
+                    pool.pkg(p).installed().is_some()
                         || apk_format::version::compare(pool.version(p), pool.version(b))
                             == std::cmp::Ordering::Greater
                 }
@@ -367,7 +367,7 @@ impl<'a> Engine<'a> {
         }
         for pkg in own_packages(pool, name) {
             let p = pool.pkg(pkg);
-            if spec.installed && p.installed.is_none() {
+            if spec.installed && p.installed().is_none() {
                 continue;
             }
             if spec.available && !pool.pkg_available(pkg) {
@@ -468,7 +468,7 @@ impl<'a> Engine<'a> {
                 hits.push(term.matches(t));
             }
         }
-        if p.installed.is_some() {
+        if p.installed().is_some() {
             if fields.has(Field::Contents) {
                 for path in self.contents(pkg) {
                     hits.push(term.matches(&path));
@@ -574,7 +574,7 @@ impl<'a> Engine<'a> {
         for &n0 in pool.rinstall_if(p.name) {
             for prov in pool.providers(n0) {
                 let p0 = prov.pkg;
-                if self.spec.revdeps_installed && pool.pkg(p0).installed.is_none() {
+                if self.spec.revdeps_installed && pool.pkg(p0).installed().is_none() {
                     continue;
                 }
                 for d in pool.pkg_deps(pool.pkg(p0)).install_if {
@@ -656,7 +656,7 @@ impl<'a> Engine<'a> {
         if fields.has(Field::Repositories) {
             ser.key(Field::Repositories.key());
             ser.start_array(None);
-            if p.installed.is_some() {
+            if p.installed().is_some() {
                 ser.string("lib/apk/db/installed", false);
             }
             for (i, r) in pool.repos.iter().enumerate() {
@@ -691,7 +691,7 @@ impl<'a> Engine<'a> {
             }
             ser.end();
         }
-        if p.installed.is_none() {
+        if p.installed().is_none() {
             return partial || (fields.0 & Fields::only_installed().0) != 0;
         }
         if fields.has(Field::Contents) {
@@ -787,7 +787,7 @@ impl<'a> Engine<'a> {
         } else if field.has(Field::InstallIf) {
             dep_names(d.install_if, names);
         } else if field.has(Field::Replaces) {
-            if p.installed.is_some() {
+            if p.installed().is_some() {
                 dep_names(d.replaces, names);
             }
         } else if field.has(Field::RevDepends) || field.has(Field::RevInstallIf) {

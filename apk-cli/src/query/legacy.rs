@@ -33,7 +33,7 @@ pub(crate) fn legacy_spec(
 /// `--upgradable`, `--orphaned`).
 pub(crate) fn passes_filters(pool: &Pool, spec: &Spec, pkg: PkgId) -> bool {
     let p = pool.pkg(pkg);
-    if spec.installed && p.installed.is_none() {
+    if spec.installed && p.installed().is_none() {
         return false;
     }
     if spec.available && !pool.pkg_available(pkg) {

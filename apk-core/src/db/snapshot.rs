@@ -11,9 +11,10 @@
 //! dozen packages. The core payload is stored as it is decoded, straight from the
 //! map: unpacking it (LZ4 until format 11) cost a warm run more than a millisecond
 //! and a resident copy of the whole payload. Its string section, its tables of
-//! 32-bit ids (sorted names, per-name lists) and its name, provider and dependency
-//! records (each table 4-aligned in the file) are read in place, not copied (formats
-//! 13 to 15); only the package records are still decoded. The payload is
+//! 32-bit ids (sorted names, per-name lists) and its name, provider, dependency and
+//! package records (each table aligned for its values in the file) are read in place,
+//! not copied (formats 13 to 16): a warm run neither copies them nor faults in heap
+//! pages for them, and touches only the pages of what it reads (besides the checks). The payload is
 //! checked when the snapshot is opened; each metadata record and block has its own
 //! CRC-32, checked when it is read, so that a run which only solves never touches (or
 //! pages in) that section. A damaged record
@@ -39,8 +40,9 @@ const MAGIC: &[u8; 8] = b"APKRSNAP";
 // 7: the broken-packages byte tells uninstallable packages apart (bit 1); 8: index
 // descriptions kept untrimmed; 9: payload LZ4-compressed, metadata blobs deflated;
 // 12: the core payload stored as it is (decoded from the map); 13: tables of 32-bit
-// values 4-aligned, read in place; 14: dependencies too; 15: names and providers too.
-const FORMAT_VERSION: u32 = 15;
+// values 4-aligned, read in place; 14: dependencies too; 15: names and providers too;
+// 16: packages too (8-aligned).
+const FORMAT_VERSION: u32 = 16;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 8 + 4 + 8;
 // The core payload's tables are aligned from its start: the header keeps them aligned
 // in the file (and in its page-aligned map), so that they can be read in place.

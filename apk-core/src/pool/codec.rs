@@ -19,12 +19,13 @@ pub(super) const COLD_RECORD: usize = 64;
 const NAME_RECORD: usize = 12;
 const PROVIDER_RECORD: usize = 8;
 const DEP_RECORD: usize = 16;
-const PACKAGE_RECORD: usize = 43;
+const PACKAGE_RECORD: usize = 48;
 // Name, provider and dependency records are the structs as they lie in memory (read
 // in place).
 const _: () = assert!(std::mem::size_of::<Name>() == NAME_RECORD);
 const _: () = assert!(std::mem::size_of::<Provider>() == PROVIDER_RECORD);
 const _: () = assert!(std::mem::size_of::<Dep>() == DEP_RECORD);
+const _: () = assert!(std::mem::size_of::<Package>() == PACKAGE_RECORD);
 
 /// Packages whose metadata blobs are deflated together: small enough that reading
 /// one package's metadata inflates little, large enough to compress well.
@@ -291,7 +292,10 @@ impl Pool {
             .resize(records_at + self.packages.len() * COLD_RECORD, 0);
         let mut block = Writer::default();
         let mut pending = Vec::with_capacity(BLOB_BLOCK);
+        // As `Package` is laid out (8-aligned): read in place.
+        w.align(8);
         for (id, p) in self.packages.iter().enumerate() {
+            w.u64(p.repos);
             w.u32(p.name.0);
             Self::encode_str(w, p.version);
             w.u32(p.deps_at);
@@ -299,12 +303,12 @@ impl Pool {
                 w.u16(l);
             }
             w.u32(p.provider_priority);
-            w.u64(p.repos);
-            w.u16(p.installed.map_or(u16::MAX, |t| t.0));
             w.u32(p.installed_order);
-            w.u8(u8::from(p.uninstallable)
-                | (u8::from(p.cached) << 1)
-                | (u8::from(p.no_size) << 2));
+            w.u16(p.installed);
+            for b in [p.uninstallable, p.cached, p.no_size] {
+                w.u8(u8::from(b));
+            }
+            w.bytes_raw(&[0; 3]);
             let start = block.buf.len();
             Self::encode_info(&mut block, &self.info_once(PkgId::new(id)));
             // A blob too long for its record reads as damaged: from its source.
@@ -470,31 +474,30 @@ impl Pool {
         if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
             return None;
         }
-        // name 4, version 8, deps_at 4, deps_len 4 x 2, provider_priority 4, repos 8,
-        // installed 2, installed_order 4, bits 1.
-        pool.packages = r
-            .records::<PACKAGE_RECORD>(n)?
-            .map(|x| {
-                let installed = u16_at(x, 36);
-                let bits = x[42];
-                Package {
-                    name: NameId(u32_at(x, 0)),
-                    version: Str {
-                        off: u32_at(x, 4),
-                        len: u32_at(x, 8),
-                    },
-                    deps_at: u32_at(x, 12),
-                    deps_len: [u16_at(x, 16), u16_at(x, 18), u16_at(x, 20), u16_at(x, 22)],
-                    provider_priority: u32_at(x, 24),
-                    repos: u64_at(x, 28),
-                    installed: (installed != u16::MAX).then_some(TagId(installed)),
-                    installed_order: u32_at(x, 38),
-                    uninstallable: bits & 1 != 0,
-                    cached: bits & 2 != 0,
-                    no_size: bits & 4 != 0,
-                }
+        let bool_at = |x: &[u8; PACKAGE_RECORD], i: usize| match x[i] {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        };
+        pool.packages = table::read_records::<Package, PACKAGE_RECORD>(r, n, place, |x| {
+            Some(Package {
+                repos: u64_at(x, 0),
+                name: NameId(u32_at(x, 8)),
+                version: Str {
+                    off: u32_at(x, 12),
+                    len: u32_at(x, 16),
+                },
+                deps_at: u32_at(x, 20),
+                deps_len: [u16_at(x, 24), u16_at(x, 26), u16_at(x, 28), u16_at(x, 30)],
+                provider_priority: u32_at(x, 32),
+                installed_order: u32_at(x, 36),
+                installed: u16_at(x, 40),
+                uninstallable: bool_at(x, 42)?,
+                cached: bool_at(x, 43)?,
+                no_size: bool_at(x, 44)?,
+                pad: [0; 3],
             })
-            .collect();
+        })?;
         done(r);
         pool.snap_packages = u32::try_from(n).ok()?;
         pool.snap_cold_at = blobs.start;
@@ -508,13 +511,14 @@ impl Pool {
         self.snapshot = Some(bytes);
     }
 
-    /// Are the strings, names, providers, dependencies and tables of ids read in place
-    /// from a mapped snapshot (not copied)? For tests and diagnostics.
+    /// Are the strings, names, providers, dependencies, packages and tables of ids read
+    /// in place from a mapped snapshot (not copied)? For tests and diagnostics.
     pub fn reads_tables_in_place(&self) -> bool {
         self.strs.is_in_file()
             && self.sorted_names.is_in_file()
             && self.deps.is_in_file()
             && self.names.is_in_file()
+            && self.packages.is_in_file()
             && self.providers.items.is_in_file()
             && self.providers.start.is_in_file()
             && [&self.rdepends, &self.rinstall_if]
@@ -569,7 +573,8 @@ impl Pool {
                     && (p.deps_at as usize)
                         .checked_add(total)
                         .is_some_and(|end| end <= self.deps.len())
-                    && p.installed.is_none_or(|t| t.index() < self.tags.len())
+                    && p.installed().is_none_or(|t| t.index() < self.tags.len())
+                    && p.pad == [0; 3]
             })
             && self.installed.iter().all(|&i| i < np)
     }

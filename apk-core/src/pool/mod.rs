@@ -174,8 +174,13 @@ pub struct Name {
     pad: [u8; 2],
 }
 
-#[derive(Debug, Clone)]
+/// Laid out as the snapshot stores it (48 bytes, the 64-bit field first), which reads a
+/// table of them in place.
+#[derive(Debug, Clone, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
+#[repr(C)]
 pub struct Package {
+    /// Repositories holding this package (bit per repository).
+    pub repos: u64,
     pub name: NameId,
     version: Str,
     /// Where the package's dependency lists start in the pool's `deps`, and their
@@ -183,12 +188,11 @@ pub struct Package {
     deps_at: u32,
     deps_len: [u16; 4],
     provider_priority: u32,
-    /// Repositories holding this package (bit per repository).
-    pub repos: u64,
-    /// Installed, and under which tag.
-    pub installed: Option<TagId>,
     /// Position in the installed database (its install order).
     pub installed_order: u32,
+    /// The tag it is installed under; `u16::MAX` when it is not installed (read with
+    /// [`Package::installed`]).
+    installed: u16,
     /// The package cannot be installed (its metadata did not parse).
     pub uninstallable: bool,
     /// The package file is in the local cache.
@@ -196,9 +200,20 @@ pub struct Package {
     /// Its installed size is 0 (the solver asks this of every package it meets; the
     /// size itself is read with [`Pool::installed_size`]).
     no_size: bool,
+    /// Always 0.
+    pad: [u8; 3],
 }
 
 impl Package {
+    /// Installed, and under which tag.
+    pub fn installed(&self) -> Option<TagId> {
+        (self.installed != u16::MAX).then_some(TagId(self.installed))
+    }
+
+    fn tag_bits(tag: Option<TagId>) -> u16 {
+        tag.map_or(u16::MAX, |t| t.0)
+    }
+
     pub fn provider_priority(&self) -> u32 {
         self.provider_priority
     }
@@ -230,7 +245,7 @@ pub struct Repo {
 #[derive(Debug, Clone, Default)]
 pub struct Pool {
     pub names: Table<Name>,
-    pub packages: Vec<Package>,
+    pub packages: Table<Package>,
     /// Names, versions and dependency versions, one after the other ([`Str`] spans).
     strs: Strs,
     /// Every package's dependency lists, one package after the other.
@@ -562,7 +577,7 @@ impl Pool {
     pub fn mark_cached(&mut self, entries: &[(String, u64)]) {
         for (name, size) in entries {
             if let Some(id) = self.cached_package(name, *size) {
-                self.packages[id.index()].cached = true;
+                self.packages.change(|p| p[id.index()].cached = true);
             }
         }
     }
@@ -585,7 +600,7 @@ impl Pool {
         self.providers(name)
             .iter()
             .map(|p| p.pkg)
-            .find(|&id| self.pkg(id).name == name && self.pkg(id).installed.is_some())
+            .find(|&id| self.pkg(id).name == name && self.pkg(id).installed().is_some())
     }
 
     /// The names whose packages have `name` in their install_if.
@@ -843,7 +858,7 @@ impl Pool {
             });
             self.infos.cover(self.packages.len());
         } else {
-            let installed = self.packages[id.index()].installed.is_some();
+            let installed = self.packages[id.index()].installed().is_some();
             if let (Some((a, b)), Some(c)) = (span, self.cold_mut(id)) {
                 if !installed && !matches!(c.source, InfoSource::Text(..)) {
                     c.source = InfoSource::Text(t, a, b);
@@ -890,12 +905,18 @@ impl Pool {
     ) -> Option<PkgId> {
         let id = *self.by_checksum.get(checksum?)?;
         let installed_order = self.installed.len() as u32;
-        let p = &mut self.packages[id.index()];
-        p.repos |= repo_bit(repo);
-        p.cached |= repo == Some(RepoId::CACHED);
-        if installed_tag.is_some() && p.installed.is_none() {
-            p.installed = installed_tag;
-            p.installed_order = installed_order;
+        let newly_installed = self.packages.change(|packages| {
+            let p = &mut packages[id.index()];
+            p.repos |= repo_bit(repo);
+            p.cached |= repo == Some(RepoId::CACHED);
+            let newly = installed_tag.is_some() && p.installed().is_none();
+            if newly {
+                p.installed = Package::tag_bits(installed_tag);
+                p.installed_order = installed_order;
+            }
+            newly
+        });
+        if newly_installed == Some(true) {
             self.installed.push(id);
         }
         Some(id)
@@ -1026,11 +1047,12 @@ impl Pool {
             deps_len,
             provider_priority: info.provider_priority.unwrap_or(0),
             repos: repo_bit,
-            installed: installed_tag,
+            installed: Package::tag_bits(installed_tag),
             installed_order,
             uninstallable,
             cached: repo == Some(RepoId::CACHED),
             no_size: installed_size == 0,
+            pad: [0; 3],
         });
         (id, true)
     }
@@ -1129,7 +1151,7 @@ impl Pool {
             })
             .collect();
         let mut is_dependency = vec![false; names.len()];
-        for p in packages {
+        for p in packages.iter() {
             for d in dep_list_in(deps, p, 0).iter().filter(|d| !d.conflict) {
                 is_dependency[d.name.index()] = true;
             }

@@ -57,9 +57,10 @@ pub(crate) fn read_text(r: &mut Reader<'_>, place: Place<'_>) -> Option<Strs> {
     ))
 }
 
-/// `n` records of `N` bytes at the reader's position (moved to a multiple of 4 first),
-/// laid out as `T` is: read in place when `place` maps them (little-endian machines;
-/// zerocopy checks every value), else decoded with `decode`.
+/// `n` records of `N` bytes at the reader's position (moved to a multiple of `T`'s
+/// alignment, at least 4, first), laid out as `T` is: read in place when `place` maps
+/// them (little-endian machines; zerocopy checks every value), else decoded with
+/// `decode`.
 pub(crate) fn read_records<T, const N: usize>(
     r: &mut Reader<'_>,
     n: usize,
@@ -69,7 +70,7 @@ pub(crate) fn read_records<T, const N: usize>(
 where
     T: zerocopy::TryFromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
 {
-    r.align(4)?;
+    r.align(std::mem::align_of::<T>().max(4))?;
     let at = r.pos();
     let len = n.checked_mul(N)?;
     if cfg!(target_endian = "little") && std::mem::size_of::<T>() == N {

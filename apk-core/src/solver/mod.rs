@@ -302,7 +302,7 @@ impl<'a> Solver<'a> {
     fn pkg_repos(&self, pkg: PkgId) -> u64 {
         let p = self.pool.pkg(pkg);
         p.repos
-            | p.installed
+            | p.installed()
                 .map_or(0, |t| self.pool.tags[t.index()].allowed_repos)
     }
 
@@ -448,13 +448,13 @@ impl<'a> Solver<'a> {
         let p = self.pool.pkg(pkg);
         let available =
             self.pool.pkg_available(pkg) && p.repos & !crate::pool::RepoId::CACHED.bit() != 0;
-        let selectable =
-            !p.uninstallable && (available || p.cached || p.has_no_size() || p.installed.is_some());
+        let selectable = !p.uninstallable
+            && (available || p.cached || p.has_no_size() || p.installed().is_some());
         let iif_failed = self.pool.pkg_deps(p).install_if.is_empty()
             || (self.flags_inherit.has(flags::AVAILABLE) && !available);
         let repos = self.pkg_repos(pkg);
         let tag_preferred = p.has_no_size() || repos & self.default_repos != 0;
-        let tag_ok = tag_preferred || p.installed.is_some();
+        let tag_ok = tag_preferred || p.installed().is_some();
         self.pkg_seen[pkg.index()] = true;
         let s = self.ps(pkg);
         s.pinning_allowed = DEFAULT_PINNING;
@@ -805,7 +805,7 @@ impl<'a> Solver<'a> {
         let (sa, sb) = (&self.pkgs[pa.pkg.index()], &self.pkgs[pb.pkg.index()]);
         let fl = sa.solver_flags | sb.solver_flags;
         let b2i = |x: bool| i32::from(x);
-        let inst = |k: &crate::pool::Package| b2i(k.installed.is_some());
+        let inst = |k: &crate::pool::Package| b2i(k.installed().is_some());
         macro_rules! pick {
             ($e:expr) => {
                 let r = $e;
@@ -1008,7 +1008,9 @@ impl Solver<'_> {
         self.changes.push(Change {
             old,
             new,
-            old_tag: old.and_then(|o| pool.pkg(o).installed).unwrap_or_default(),
+            old_tag: old
+                .and_then(|o| pool.pkg(o).installed())
+                .unwrap_or_default(),
             new_tag,
             reinstall: new.is_some_and(|n| self.pkgs[n.index()].solver_flags.has(flags::REINSTALL)),
         });

@@ -43,7 +43,7 @@ pub fn reverse_dependents(
         for &rname in pool.rdepends(name) {
             for prov in pool.providers(rname) {
                 let pkg0 = prov.pkg;
-                if installed_only && pool.pkg(pkg0).installed.is_none() {
+                if installed_only && pool.pkg(pkg0).installed().is_none() {
                     continue;
                 }
                 if !visited.insert(pkg0) {
@@ -456,7 +456,7 @@ impl ErrorReport<'_> {
     fn pinning_errors(&mut self, pkg: PkgId, tag: TagId) {
         let pool = self.pool;
         let p = pool.pkg(pkg);
-        if p.installed.is_some() {
+        if p.installed().is_some() {
             return;
         }
         let cache_only = p.repos & !crate::pool::RepoId::CACHED.bit() == 0;
