@@ -1,6 +1,7 @@
 //! Read-only memory maps of whole files, with a fallback to reading them.
 //!
-//! This is the one place apk-core uses `unsafe`: mapping saves the copy of a snapshot
+//! apk-core's `unsafe` for speed is here (the script sandbox's process set-up is its
+//! other use): mapping saves the copy of a snapshot
 //! into memory (measured in `benches/`), and [`Table`] / [`Text`] read its tables in
 //! place (no heap copy, no page faults for one). The file is never written
 //! in place by apk-rs (snapshots are replaced by rename), which is what makes the
