@@ -89,15 +89,17 @@ pub struct Table<T> {
     keep: Keep<T>,
 }
 
-/// What a [`Table`] points into. Neither is changed while the table points into it.
+/// What a [`Table`] points into. A file's bytes never change; the `Vec` changes only
+/// inside [`Table::change`], which points the table at it again afterwards.
 enum Keep<T> {
     Owned(Vec<T>),
     File(Arc<SnapshotBytes>),
 }
 
-// SAFETY: a `Table` is a read-only view of a `Vec` it owns or of bytes owned by an `Arc`
-// (itself `Send + Sync`); nothing writes through it, so sending or sharing it is as safe
-// as sending or sharing a `Vec<T>` or a `&[T]`.
+// SAFETY: a `Table` owns its `Vec` (changed only through `&mut self`) or shares read-only
+// bytes through an `Arc` (itself `Send + Sync`); the pointer only points into one of
+// them, so sending or sharing a `Table` is as safe as sending or sharing a `Vec<T>` or
+// a `&[T]`.
 unsafe impl<T: Send + Sync> Send for Table<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for Table<T> {}

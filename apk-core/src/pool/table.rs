@@ -1,7 +1,8 @@
 //! Reading the pool's tables of plain values out of a snapshot: in place when the
 //! snapshot is mapped (a warm run neither copies them nor faults in heap pages for
-//! them), else copied. Tables are built whole and replaced whole; only the strings grow,
-//! and text read in place is copied out the first time it does.
+//! them), else copied. A table read in place is copied out the first time it changes
+//! (`Table::change`: a package marked installed or cached, strings, names or
+//! dependencies added after a snapshot was loaded).
 
 use std::sync::Arc;
 
