@@ -244,7 +244,7 @@ impl Committer<'_> {
         stage: &mut Stage,
         h: &EntryHeader,
         data: &[u8],
-        stream: Option<&mut dyn std::io::Read>,
+        stream: Option<&mut dyn std::io::BufRead>,
         info: &PackageInfo,
         previous: Option<&InstalledPackage>,
     ) -> std::result::Result<(), String> {
@@ -361,7 +361,7 @@ impl Committer<'_> {
                 .map_err(io)?;
                 stage.moves.push((tmp.clone(), dest.clone()));
                 match stream.take() {
-                    Some(r) => std::io::copy(r, &mut f).map(|_| ()),
+                    Some(r) => write_buffered(r, &mut f),
                     None => f.write_all(data),
                 }
                 .map_err(io)?;
@@ -569,5 +569,19 @@ pub(super) fn replaces_file(owner: &PackageInfo, new: &PackageInfo) -> Replaces 
         Replaces::Yes
     } else {
         Replaces::Conflict
+    }
+}
+
+/// Writes what `r` holds, a buffer of it per `write` (`io::copy` would go through its own
+/// 8 KiB buffer).
+fn write_buffered(r: &mut dyn std::io::BufRead, w: &mut fs::File) -> std::io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let n = buf.len();
+        w.write_all(buf)?;
+        r.consume(n);
     }
 }
