@@ -164,32 +164,13 @@ impl<T> From<Vec<T>> for Table<T> {
 
 impl<T> Table<T>
 where
-    T: zerocopy::FromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
-{
-    /// The bytes `range` of `file` as `[T]`, read in place; `None` when the range is
-    /// outside the file, not aligned for `T` or not a whole number of `T`s (checked by
-    /// zerocopy, which also requires that any bytes make a valid `T`).
-    pub fn in_file(file: &Arc<SnapshotBytes>, range: std::ops::Range<usize>) -> Option<Self> {
-        let bytes = file.0.bytes().get(range)?;
-        let values = <[T] as zerocopy::FromBytes>::ref_from_bytes(bytes).ok()?;
-        Some(Table {
-            ptr: values.as_ptr(),
-            len: values.len(),
-            keep: Keep::File(Arc::clone(file)),
-        })
-    }
-}
-
-impl<T> Table<T>
-where
     T: zerocopy::TryFromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
 {
-    /// As [`Table::in_file`], for values not every byte pattern of which is valid (a
-    /// `bool`): zerocopy checks each value; `None` when one is invalid.
-    pub fn in_file_checked(
-        file: &Arc<SnapshotBytes>,
-        range: std::ops::Range<usize>,
-    ) -> Option<Self> {
+    /// The bytes `range` of `file` as `[T]`, read in place; `None` when the range is
+    /// outside the file, not aligned for `T`, not a whole number of `T`s or when a value
+    /// is not a valid `T` (a `bool` byte other than 0 or 1): zerocopy checks each (for a
+    /// type any bytes make, the check is nothing).
+    pub fn in_file(file: &Arc<SnapshotBytes>, range: std::ops::Range<usize>) -> Option<Self> {
         let bytes = file.0.bytes().get(range)?;
         let values = <[T] as zerocopy::TryFromBytes>::try_ref_from_bytes(bytes).ok()?;
         Some(Table {
@@ -338,7 +319,7 @@ mod tests {
     #[test]
     fn values_with_invalid_bytes_are_refused_and_a_table_read_in_place_grows_by_copy() {
         let (_tmp, file) = mapped(&[5, 0, 1, 9, 6, 0, 0, 3, 7, 0, 2, 0]);
-        let mut t = Table::<Flagged>::in_file_checked(&file, 0..8).unwrap();
+        let mut t = Table::<Flagged>::in_file(&file, 0..8).unwrap();
         assert!(t.is_in_file());
         if cfg!(target_endian = "little") {
             assert_eq!(
@@ -351,7 +332,7 @@ mod tests {
             );
         }
         // The third record's `bool` is 2.
-        assert!(Table::<Flagged>::in_file_checked(&file, 0..12).is_none());
+        assert!(Table::<Flagged>::in_file(&file, 0..12).is_none());
         let extra = Flagged {
             id: 1,
             on: true,

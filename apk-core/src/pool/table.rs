@@ -24,7 +24,7 @@ pub(crate) fn read_u32s<T>(
     from: impl Fn(u32) -> T,
 ) -> Option<Table<T>>
 where
-    T: zerocopy::FromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
+    T: zerocopy::TryFromBytes + zerocopy::Immutable + zerocopy::KnownLayout,
 {
     r.align(4)?;
     let at = r.pos();
@@ -76,7 +76,7 @@ where
     let len = n.checked_mul(N)?;
     if cfg!(target_endian = "little") && std::mem::size_of::<T>() == N {
         if let Some(t) =
-            place.and_then(|(file, base)| Table::in_file_checked(file, base + at..base + at + len))
+            place.and_then(|(file, base)| Table::in_file(file, base + at..base + at + len))
         {
             r.take(len)?;
             return Some(t);
