@@ -218,13 +218,13 @@ struct Solver<'a> {
     /// zeroed lazily by the allocator).
     name_seen: Vec<bool>,
     pkg_seen: Vec<bool>,
-    /// Per package, how far each of its walks in discovery has got: the install-if
-    /// names of its name, what it provides, its install-if names. Every name before a
-    /// walk's position was discovered (or is being), so a walk goes on from there:
-    /// each name a package provides starts the walk of that package again (hundreds of
-    /// times for busybox's `cmd:` names), and what it finds is what the walk from the
-    /// start would have found, in the same order.
-    pkg_walks: Vec<[u32; 3]>,
+    /// Per package, how far the walk of the names it provides has got in discovery.
+    /// Every name before the position was discovered (or is being), so the walk goes on
+    /// from there: each name a package provides starts the walk of that package again
+    /// (hundreds of times for busybox's `cmd:` names), and what it finds is what the
+    /// walk from the start would have found, in the same order. (A provides list is
+    /// shorter than `u16::MAX`; two bytes a package keep the table's pages few.)
+    provides_walked: Vec<u16>,
     dirty: VecDeque<NameId>,
     resolvenow: VecDeque<NameId>,
     /// Sorted by descending order id; the head is index 0.
@@ -262,7 +262,7 @@ impl<'a> Solver<'a> {
             pkgs: Paged::new(pool.packages.len()),
             name_seen: vec![false; pool.names.len()],
             pkg_seen: vec![false; pool.packages.len()],
-            pkg_walks: vec![[0; 3]; pool.packages.len()],
+            provides_walked: vec![0; pool.packages.len()],
             dirty: VecDeque::new(),
             resolvenow: VecDeque::new(),
             selectable: Vec::new(),
@@ -497,14 +497,12 @@ impl<'a> Solver<'a> {
         }
         for p in pool.providers(name) {
             let pkg = pool.pkg(p.pkg);
-            let list = pool.rinstall_if(pkg.name);
-            while let Some(&n0) = list.get(self.pkg_walks[p.pkg.index()][0] as usize) {
-                self.pkg_walks[p.pkg.index()][0] += 1;
+            for &n0 in pool.rinstall_if(pkg.name) {
                 self.discover_name(n0);
             }
             let list = self.pool.pkg_deps(pkg).provides;
-            while let Some(d) = list.get(self.pkg_walks[p.pkg.index()][1] as usize) {
-                self.pkg_walks[p.pkg.index()][1] += 1;
+            while let Some(d) = list.get(usize::from(self.provides_walked[p.pkg.index()])) {
+                self.provides_walked[p.pkg.index()] += 1;
                 self.discover_name(d.name);
             }
         }
@@ -522,9 +520,7 @@ impl<'a> Solver<'a> {
         ns.no_iif = no_iif;
         ns.order_id = order_id;
         for p in pool.providers(name) {
-            let list = pool.install_if(p.pkg);
-            while let Some(d) = list.get(self.pkg_walks[p.pkg.index()][2] as usize) {
-                self.pkg_walks[p.pkg.index()][2] += 1;
+            for d in pool.install_if(p.pkg) {
                 self.discover_name(d.name);
             }
         }
