@@ -6,24 +6,15 @@
 
 use std::fmt;
 
+use zerocopy::{FromBytes, Immutable, KnownLayout};
+
 use crate::version;
 
 /// Comparison operator of a dependency, as a mask of the outcomes it accepts.
 /// Plain data (apk-rs reads tables of dependencies in place from its snapshot): any
 /// byte makes an `Op` as a type; [`Op::from_bits`] is the check that it is one apk
 /// knows.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    zerocopy::FromBytes,
-    zerocopy::Immutable,
-    zerocopy::KnownLayout,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, Immutable, KnownLayout)]
 #[repr(transparent)]
 pub struct Op(u8);
 

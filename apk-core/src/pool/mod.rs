@@ -21,6 +21,7 @@ pub use info::{InfoFallback, InfoReader};
 use table::{Strs, Table};
 
 use rustc_hash::FxHashMap;
+use zerocopy::{FromBytes, Immutable, KnownLayout, TryFromBytes};
 
 use apk_format::checksum::Checksum;
 use apk_format::dep::{DepRef, Dependency, Op};
@@ -32,16 +33,7 @@ pub use ids::{NameId, PkgId, RepoId, TagId};
 
 /// A string in the pool's string store (see [`Pool::str`]): names, versions and
 /// dependency versions all live in one buffer instead of one allocation each.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    zerocopy::FromBytes,
-    zerocopy::Immutable,
-    zerocopy::KnownLayout,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct Str {
     off: u32,
@@ -69,9 +61,7 @@ impl Str {
 /// A dependency with its name interned; its version is read with [`Pool::dep_version`].
 /// Laid out as the snapshot stores it (16 bytes, no padding), which reads a table of
 /// them in place.
-#[derive(
-    Debug, Clone, Copy, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout,
-)]
+#[derive(Debug, Clone, Copy, TryFromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct Dep {
     pub name: NameId,
@@ -121,16 +111,7 @@ pub struct PkgDeps<'a> {
 
 /// A package providing a name, at a version (`None`: a provide without version).
 /// Laid out as the snapshot stores it (8 bytes), which reads a table of them in place.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    zerocopy::FromBytes,
-    zerocopy::Immutable,
-    zerocopy::KnownLayout,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct Provider {
     pub pkg: PkgId,
@@ -161,9 +142,7 @@ impl Provider {
 }
 
 /// Laid out as the snapshot stores it (12 bytes), which reads a table of them in place.
-#[derive(
-    Debug, Clone, Copy, Default, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout,
-)]
+#[derive(Debug, Clone, Copy, Default, TryFromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct Name {
     name: Str,
@@ -176,7 +155,7 @@ pub struct Name {
 
 /// Laid out as the snapshot stores it (48 bytes, the 64-bit field first), which reads a
 /// table of them in place.
-#[derive(Debug, Clone, zerocopy::TryFromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
+#[derive(Debug, Clone, TryFromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct Package {
     /// Repositories holding this package (bit per repository).
