@@ -467,27 +467,31 @@ fn adding_to_a_root_without_a_database_needs_initdb() {
 /// Copies the host's `dash` (and the libraries it loads) into `root` as `/bin/sh`, so
 /// scripts can run there.
 fn install_host_shell(root: &Path) -> bool {
-    let Ok(out) = std::process::Command::new("ldd").arg("/bin/dash").output() else {
-        return false;
-    };
-    let mut files = vec![PathBuf::from("/bin/dash")];
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let path = match line.split_once("=>") {
-            Some((_, rest)) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next(),
+    install_host_programs(root, &[("/bin/dash", "bin/sh")])
+}
+
+/// Copies host programs (source, destination in the root) with the libraries `ldd`
+/// names into the root.
+fn install_host_programs(root: &Path, programs: &[(&str, &str)]) -> bool {
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (program, dest) in programs {
+        let Ok(out) = std::process::Command::new("ldd").arg(program).output() else {
+            return false;
         };
-        if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            files.push(PathBuf::from(p));
+        files.push((PathBuf::from(program), root.join(dest)));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next(),
+                None => line.split_whitespace().next(),
+            };
+            if let Some(p) = path.filter(|p| p.starts_with('/')) {
+                files.push((PathBuf::from(p), root.join(&p[1..])));
+            }
         }
     }
-    for file in &files {
-        let dest = if file == Path::new("/bin/dash") {
-            root.join("bin/sh")
-        } else {
-            root.join(file.strip_prefix("/").unwrap())
-        };
+    for (file, dest) in &files {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        if std::fs::copy(file, &dest).is_err() {
+        if std::fs::copy(file, dest).is_err() {
             return false;
         }
     }
@@ -584,6 +588,122 @@ fn scripts_and_triggers_run_inside_the_root() {
     assert_eq!(f.read("log"), "");
 }
 
+/// apk-rs resolves each folder of the root once per commit, and forgets what it knows
+/// when a script ran: a folder a pre-install script moved behind a symlink is written
+/// through the symlink, as apk-tools (which opens each path afresh) writes it; behind
+/// an absolute symlink, inside the root (where apk-tools would leave it).
+#[test]
+fn a_folder_a_script_moved_behind_a_symlink_is_written_through_it() {
+    if !apk_core::fs::is_root() {
+        eprintln!("NOTICE: scripts run through chroot, which needs root; skipped");
+        return;
+    }
+    let f = fixture();
+    f.ok(&["--initdb", "add"]);
+    assert!(
+        install_host_programs(
+            &f.root,
+            &[
+                ("/bin/dash", "bin/sh"),
+                ("/bin/mv", "bin/mv"),
+                ("/bin/ln", "bin/ln")
+            ]
+        ),
+        "could not copy /bin/dash, mv and ln into the root"
+    );
+    publish(
+        &f.repo,
+        vec![
+            spec("first", "1.0-r0")
+                .dir("opt")
+                .dir("opt/data")
+                .file("opt/data/a", "a\n"),
+            spec("mover", "1.0-r0")
+                .field("depend", "first")
+                .script(
+                    ".pre-install",
+                    "#!/bin/sh\nmv /opt/data /opt/real && ln -s real /opt/data\n",
+                )
+                .dir("opt")
+                .dir("opt/data")
+                .dir("opt/data/sub")
+                .file("opt/data/b", "b\n")
+                .file("opt/data/sub/c", "c\n"),
+        ],
+    );
+    // The reference, on a copy of the same root, when there is one.
+    let twin = f._tmp.path().join("twin");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&f.root)
+        .arg(&twin)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let (code, out) = f.apk_with_scripts(&["add", "mover"]);
+    assert_eq!(code, 0, "{out}");
+    let layout = |root: &Path| {
+        let link = std::fs::read_link(root.join("opt/data")).ok();
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).ok();
+        (
+            link,
+            read("opt/real/a"),
+            read("opt/real/b"),
+            read("opt/real/sub/c"),
+        )
+    };
+    let ours = layout(&f.root);
+    assert_eq!(
+        ours,
+        (
+            Some(PathBuf::from("real")),
+            Some("a\n".into()),
+            Some("b\n".into()),
+            Some("c\n".into())
+        )
+    );
+    match apk_core::testing::reference_apk() {
+        Some(reference) => {
+            let out = std::process::Command::new(&reference)
+                .arg("--root")
+                .arg(&twin)
+                .args(["add", "mover"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(layout(&twin), ours);
+        }
+        None => eprintln!("NOTICE: no reference apk-tools; compared with the expected layout only"),
+    }
+
+    // An absolute symlink is taken inside the root, as for every path apk-rs writes
+    // (apk-tools would follow it out of the root: not run here).
+    let outside = format!("/tmp/apk-rs-test-{}", std::process::id());
+    publish(
+        &f.repo,
+        vec![
+            spec("second", "1.0-r0").dir("srv").dir("srv/more"),
+            spec("mover2", "1.0-r0")
+                .field("depend", "second")
+                .script(
+                    ".pre-install",
+                    &format!("#!/bin/sh\nmv /srv/more /srv/real && ln -s {outside} /srv/more\n"),
+                )
+                .file("srv/more/d", "d\n"),
+        ],
+    );
+    let (code, out) = f.apk_with_scripts(&["add", "mover2"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !Path::new(&outside).exists(),
+        "{outside} written outside the root"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.root.join(&outside[1..]).join("d")).ok(),
+        Some("d\n".into())
+    );
+}
+
 #[test]
 fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
     let f = fixture();
@@ -645,6 +765,53 @@ fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
         .filter(|p| !["tmp", "dev"].contains(&p.as_str()))
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// Files and folders get the package's modes whatever the umask apk runs under (apk-rs
+/// creates them with the mode and sets it again only where the umask took bits away),
+/// as apk-tools, which runs with umask 0, gives them.
+#[test]
+fn modes_are_the_packages_under_any_umask() {
+    let modes = [0o644, 0o664, 0o600, 0o777, 0o444];
+    for umask in ["022", "077", "0"] {
+        let f = fixture();
+        let mut package = spec("modes", "1.0-r0")
+            .entry("shared", 0o775, DataNode::Dir)
+            .entry("shared/private", 0o700, DataNode::Dir)
+            .entry("sticky", 0o1777, DataNode::Dir);
+        for mode in modes {
+            package = package.entry(
+                &format!("shared/f{mode:o}"),
+                mode,
+                DataNode::File(b"x\n".to_vec()),
+            );
+        }
+        publish(&f.repo, vec![package]);
+        f.ok(&["--initdb", "add"]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(apk().get_program())
+            .arg("--root")
+            .arg(&f.root)
+            .args(["--no-scripts", "add", "modes"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "umask {umask}: {out:?}");
+        let mode = |p: &str| {
+            std::fs::symlink_metadata(f.path(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("shared"), 0o775, "umask {umask}");
+        assert_eq!(mode("shared/private"), 0o700, "umask {umask}");
+        assert_eq!(mode("sticky"), 0o1777, "umask {umask}");
+        for m in modes {
+            assert_eq!(mode(&format!("shared/f{m:o}")), m, "umask {umask}");
+        }
+    }
 }
 
 #[test]

@@ -44,7 +44,7 @@ mod scripts;
 mod stage;
 
 use crate::db::state::{self, Installed};
-use crate::fs::rootfs::{self, RootFs};
+use crate::fs::rootfs::{self, KnownDirs, RootFs};
 use fetch::*;
 pub use fetch::{cache_file_name, fetch_package, package_url, FetchError};
 pub use hooks::{run_commit_hooks, HookTime};
@@ -182,6 +182,7 @@ pub fn commit(
         scope.spawn(move || read_packages(wanted, opts, tx));
         let mut c = Committer {
             fs: RootFs::new(root),
+            known_dirs: KnownDirs::default(),
             pool,
             opts,
             state,
@@ -267,6 +268,8 @@ fn crash_point(_point: &str) {}
 
 struct Committer<'a> {
     fs: RootFs,
+    /// Folders of the root resolved (and made) so far; see [`KnownDirs`].
+    known_dirs: KnownDirs,
     pool: &'a Pool,
     opts: &'a Options,
     state: Installed,
@@ -376,8 +379,12 @@ impl Committer<'_> {
         for (tmp, dest) in &stage.moves {
             if let Err(e) = fs::rename(tmp, dest) {
                 stage.discard();
+                self.known_dirs.forget();
                 return Err(format!("{}: {e}", dest.display()));
             }
+        }
+        if stage.links_changed {
+            self.known_dirs.forget();
         }
         for volume in &stage.volumes {
             let _ = self.run_uvol("up", &[volume], None);
@@ -584,6 +591,8 @@ impl Committer<'_> {
         }
         match fs::remove_file(&host) {
             Ok(()) => {
+                // (It may have been a symlink to a folder.)
+                self.known_dirs.forget();
                 self.changed_dirs.insert(parent_of(path).to_owned());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -620,6 +629,7 @@ impl Committer<'_> {
                     .is_ok_and(|m| m.is_dir())
                     && fs::remove_dir(&host).is_ok()
                 {
+                    self.known_dirs.forget();
                     self.changed_dirs.insert(parent_of(d).to_owned());
                 }
             }

@@ -49,6 +49,8 @@ impl Committer<'_> {
         // A script may have added users or groups (adduser in a pre-install): names
         // are looked up afresh, as apk-tools resets its id cache after each script.
         self.ids = None;
+        // And it may have changed any folder.
+        self.known_dirs.forget();
         let failure = match outcome {
             script::Outcome::Ok => return true,
             script::Outcome::Failed(code) => format!("{name}: exited with error {code}"),

@@ -25,28 +25,14 @@ pub(super) struct Stage {
     /// Path → (temporary file, checksum), for hard links to earlier files.
     pub(super) written: HashMap<String, (PathBuf, String)>,
     pub(super) touches_ids: bool,
-    /// Resolved parent directories, by relative path. Valid for one package: its own
-    /// symlinks are only renamed into place after it is staged.
-    pub(super) parents: HashMap<String, PathBuf>,
+    /// A symlink is renamed into place (or a file over one): the directories known
+    /// to the commit are forgotten once the package landed.
+    pub(super) links_changed: bool,
     /// Volumes written to the uvol manager, to be brought up once the package landed.
     pub(super) volumes: Vec<String>,
 }
 
 impl Stage {
-    pub(super) fn parent_dir(
-        &mut self,
-        fs: &RootFs,
-        path: &str,
-    ) -> std::result::Result<PathBuf, String> {
-        let rel = parent_of(path);
-        if let Some(p) = self.parents.get(rel) {
-            return Ok(p.clone());
-        }
-        let resolved = fs.make_parents(path).map_err(|e| e.to_string())?;
-        self.parents.insert(rel.to_owned(), resolved.clone());
-        Ok(resolved)
-    }
-
     pub(super) fn dir(&mut self, path: &str) -> &mut InstalledDir {
         let idx = match self.dir_index.get(path) {
             Some(&i) => i,
@@ -114,6 +100,13 @@ pub(super) fn unless_default(acl: Acl, default_mode: u32) -> Option<Acl> {
         xattrs: None,
     };
     (acl != default).then_some(acl)
+}
+
+/// Whether a file or directory created with `mode & 0o777` still needs its mode set:
+/// for setuid, setgid and sticky bits, and for bits the umask took away (or when the
+/// umask is not known).
+fn needs_chmod(mode: u32) -> bool {
+    mode & 0o7000 != 0 || crate::fs::umask().is_none_or(|u| mode & u != 0)
 }
 
 pub(super) fn parent_of(path: &str) -> &str {
@@ -232,6 +225,7 @@ impl Committer<'_> {
         match (failed, end) {
             (Some(e), _) | (None, Err(e)) => {
                 stage.discard();
+                self.known_dirs.forget();
                 Err(e)
             }
             (None, Ok(for_cache)) => Ok((stage, for_cache)),
@@ -268,7 +262,7 @@ impl Committer<'_> {
                 stage.dir(path).acl = unless_default(acl, 0o755);
                 return Ok(());
             }
-            return self.stage_dir(stage, path, h, acl);
+            return self.stage_dir(stage, path, acl);
         }
         if is_uvol(path) && h.kind == EntryKind::File {
             (self.on)(Event::Trace(path.to_owned()));
@@ -337,10 +331,24 @@ impl Committer<'_> {
         if path == "etc/passwd" || path == "etc/group" {
             stage.touches_ids = true;
         }
-        let parent = stage.parent_dir(&self.fs, path)?;
+        let parent = self
+            .fs
+            .make_parents(path, &mut self.known_dirs)
+            .map_err(|e| e.to_string())?;
         let dest = parent.join(file_name(path));
-        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        // In a folder this commit made, what is there is what it put there, which the
+        // database records: nothing when no package owns the path.
+        let existing =
+            if self.known_dirs.made_here(parent_of(path)) && self.state.owner(path).is_none() {
+                None
+            } else {
+                fs::symlink_metadata(&dest).ok()
+            };
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
             return Err(format!("{path}: a directory is in the way"));
+        }
+        if h.kind == EntryKind::Symlink || existing.as_ref().is_some_and(|m| m.is_symlink()) {
+            stage.links_changed = true;
         }
         if stage.paths.contains(path) {
             return Err(format!("{path}: duplicate entry in the package"));
@@ -349,12 +357,14 @@ impl Committer<'_> {
         let io = |e: std::io::Error| format!("{path}: {e}");
         let checksum = match h.kind {
             EntryKind::File => {
+                // Created afresh (a stale one from a crashed run is removed first), so
+                // with the mode asked for, less the umask.
+                let mode = self.applied_mode(acl);
                 let mut f = retry_stale(&tmp, || {
                     fs::OpenOptions::new()
                         .write(true)
-                        .create(true)
-                        .truncate(true)
-                        .mode(0o600)
+                        .create_new(true)
+                        .mode(mode & 0o777)
                         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
                         .open(&tmp)
                 })
@@ -371,8 +381,10 @@ impl Committer<'_> {
                     std::os::unix::fs::fchown(&f, Some(acl.uid), Some(acl.gid)).map_err(io)?;
                 }
                 // After the owner: chown clears setuid bits.
-                f.set_permissions(fs::Permissions::from_mode(self.applied_mode(acl)))
-                    .map_err(io)?;
+                if needs_chmod(mode) {
+                    f.set_permissions(fs::Permissions::from_mode(mode))
+                        .map_err(io)?;
+                }
                 // Extended attributes as apk-tools sets them: all as root, `user.` ones
                 // otherwise; one that cannot be set is a warning.
                 for (name, value) in &h.xattrs {
@@ -413,7 +425,9 @@ impl Committer<'_> {
         // already holds the new contents is left as it is (its mode included), as
         // apk-tools leaves it.
         let mut link_source = tmp;
-        match self.user_modified(path, &dest) {
+        // (Nothing there: nothing the user changed.)
+        let modified = existing.and_then(|_| self.user_modified(path, &dest));
+        match modified {
             Some(current) if current != checksum && !self.opts.clean_protected => {
                 let last = stage.moves.len() - 1;
                 stage.moves[last].1 = parent.join(format!("{}.apk-new", file_name(path)));
@@ -448,14 +462,21 @@ impl Committer<'_> {
         &mut self,
         stage: &mut Stage,
         path: &str,
-        h: &EntryHeader,
         acl: Acl,
     ) -> std::result::Result<(), String> {
-        let parent = self.fs.make_parents(path).map_err(|e| e.to_string())?;
+        let parent = self
+            .fs
+            .make_parents(path, &mut self.known_dirs)
+            .map_err(|e| e.to_string())?;
+        if self.known_dirs.get(path).is_some() {
+            // Already there (made or seen earlier in this commit): stays as is.
+            stage.dir(path).acl = unless_default(acl, 0o755);
+            return Ok(());
+        }
         let host = parent.join(file_name(path));
         match fs::symlink_metadata(&host) {
             // An existing directory, or a symlink to one (`lib -> usr/lib`), stays as is.
-            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.is_dir() => self.known_dirs.insert(path, host, false),
             Ok(m) if m.file_type().is_symlink() => {
                 let resolved = self.fs.resolve_dir(path).map_err(|e| e.to_string())?;
                 if !resolved.is_dir() {
@@ -464,10 +485,6 @@ impl Committer<'_> {
             }
             Ok(_) => return Err(format!("{path}: exists and is not a directory")),
             Err(_) => {
-                fs::create_dir(&host).map_err(|e| format!("{path}: {e}"))?;
-                stage.created_dirs.push(host.clone());
-                self.set_owner(&host, acl)
-                    .map_err(|e| format!("{path}: {e}"))?;
                 // In usermode a directory stays writable and searchable for its owner,
                 // as apk-tools has it.
                 let mode = if self.opts.usermode {
@@ -475,11 +492,20 @@ impl Committer<'_> {
                 } else {
                     self.applied_mode(acl)
                 };
-                fs::set_permissions(&host, fs::Permissions::from_mode(mode))
+                std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), mode & 0o777)
+                    .create(&host)
                     .map_err(|e| format!("{path}: {e}"))?;
-                let t = SystemTime::UNIX_EPOCH + Duration::from_secs(h.mtime);
-                let _ = fs::File::open(&host).and_then(|f| f.set_modified(t));
+                stage.created_dirs.push(host.clone());
+                self.set_owner(&host, acl)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                if needs_chmod(mode) {
+                    fs::set_permissions(&host, fs::Permissions::from_mode(mode))
+                        .map_err(|e| format!("{path}: {e}"))?;
+                }
+                // (No modification time: adding the entries sets it again, as it
+                // does for apk-tools, which sets none either.)
                 self.changed_dirs.insert(parent_of(path).to_owned());
+                self.known_dirs.insert(path, host, true);
             }
         }
         stage.dir(path).acl = unless_default(acl, 0o755);

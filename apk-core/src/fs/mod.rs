@@ -9,6 +9,18 @@ pub mod mapped;
 pub mod rootfs;
 pub mod sandbox;
 
+/// The file mode creation mask of this process, read once from `/proc/self/status`
+/// (reading it through `umask(2)` would set it, for a moment, under other threads);
+/// `None` where that is not available.
+pub fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let value = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(value.trim(), 8).ok()
+    })
+}
+
 /// True when running with root privileges.
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()

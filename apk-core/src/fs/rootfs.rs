@@ -57,18 +57,39 @@ impl RootFs {
 
     /// The host path of `rel` itself, following a symlink in the last component too.
     pub fn resolve_dir(&self, rel: &str) -> Result<PathBuf, RootPathError> {
-        let mut queue: VecDeque<String> = rel
+        let (resolved, _) = self.walk(Vec::new(), rel, rel)?;
+        Ok(self.host(&resolved))
+    }
+
+    /// Resolves the components of `rest` one by one after `resolved` (components
+    /// already resolved), as the kernel would inside the root. Returns the resolved
+    /// components and the index of the first one that does not exist (their count when
+    /// all do): below a missing directory nothing is looked at, nothing can be there.
+    fn walk(
+        &self,
+        mut resolved: Vec<String>,
+        rest: &str,
+        whole: &str,
+    ) -> Result<(Vec<String>, usize), RootPathError> {
+        let mut queue: VecDeque<String> = rest
             .split('/')
             .filter(|c| !c.is_empty())
             .map(str::to_owned)
             .collect();
-        let mut resolved: Vec<String> = Vec::new();
+        let mut missing_from: Option<usize> = None;
         let mut links = 0;
         while let Some(part) = queue.pop_front() {
             match part.as_str() {
                 "." => continue,
                 ".." => {
                     resolved.pop();
+                    if missing_from.is_some_and(|m| resolved.len() <= m) {
+                        missing_from = None;
+                    }
+                    continue;
+                }
+                _ if missing_from.is_some() => {
+                    resolved.push(part);
                     continue;
                 }
                 _ => {}
@@ -78,7 +99,7 @@ impl RootFs {
                 Ok(m) if m.file_type().is_symlink() => {
                     links += 1;
                     if links > MAX_LINKS {
-                        return Err(RootPathError::TooManyLinks(rel.to_owned()));
+                        return Err(RootPathError::TooManyLinks(whole.to_owned()));
                     }
                     let target = fs::read_link(&host).map_err(|source| RootPathError::Io {
                         path: host.clone(),
@@ -87,6 +108,7 @@ impl RootFs {
                     let target = target.to_string_lossy();
                     if target.starts_with('/') {
                         resolved.clear();
+                        missing_from = None;
                     }
                     for (i, c) in target.split('/').filter(|c| !c.is_empty()).enumerate() {
                         queue.insert(i, c.to_owned());
@@ -97,10 +119,15 @@ impl RootFs {
                         &resolved, &part,
                     )));
                 }
-                _ => resolved.push(part),
+                Ok(_) => resolved.push(part),
+                Err(_) => {
+                    missing_from = Some(resolved.len());
+                    resolved.push(part);
+                }
             }
         }
-        Ok(self.host(&resolved))
+        let missing_from = missing_from.unwrap_or(resolved.len());
+        Ok((resolved, missing_from))
     }
 
     fn host(&self, parts: &[String]) -> PathBuf {
@@ -115,14 +142,85 @@ impl RootFs {
         Ok(self.resolve_parent(rel)?.join(name))
     }
 
-    /// Creates the missing parents of `rel` (mode 0755), returning the resolved parent.
-    pub fn make_parents(&self, rel: &str) -> Result<PathBuf, RootPathError> {
-        let parent = self.resolve_parent(rel)?;
-        fs::create_dir_all(&parent).map_err(|source| RootPathError::Io {
-            path: parent.clone(),
-            source,
-        })?;
-        Ok(parent)
+    /// Creates the missing parents of `rel` (mode 0755 less the umask, as
+    /// `mkdir -p`), returning the resolved parent. Parents in `known` are not looked at
+    /// again; the resolved parent is added to it.
+    pub fn make_parents(&self, rel: &str, known: &mut KnownDirs) -> Result<PathBuf, RootPathError> {
+        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
+        if parent.is_empty() {
+            return Ok(self.root.clone());
+        }
+        if let Some((host, _)) = known.dirs.get(parent) {
+            return Ok(host.clone());
+        }
+        // From the nearest ancestor already known, else from the root.
+        let mut start = (Vec::new(), parent);
+        let mut ancestor = parent;
+        while let Some((up, _)) = ancestor.rsplit_once('/') {
+            if let Some(parts) = known.dirs.get(up).and_then(|(h, _)| self.parts_of(h)) {
+                start = (parts, &parent[up.len() + 1..]);
+                break;
+            }
+            ancestor = up;
+        }
+        let (resolved, missing_from) = self.walk(start.0, start.1, parent)?;
+        for end in missing_from + 1..=resolved.len() {
+            let dir = self.host(&resolved[..end]);
+            match fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+                Err(source) => return Err(RootPathError::Io { path: dir, source }),
+            }
+        }
+        let host = self.host(&resolved);
+        let made = missing_from < resolved.len();
+        known.dirs.insert(parent.to_owned(), (host.clone(), made));
+        Ok(host)
+    }
+
+    /// The resolved components of a host path under the root.
+    fn parts_of(&self, host: &Path) -> Option<Vec<String>> {
+        host.strip_prefix(&self.root)
+            .ok()?
+            .components()
+            .map(|c| c.as_os_str().to_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Directories of a root known to be there (each a directory, or a symlink to one,
+/// when it was looked at), by path relative to the root, with their resolved host
+/// path; an install resolves each folder once instead of once per entry. Only a change
+/// to the root can make one stale, so whoever removes something, renames a symlink
+/// into place or runs a script there calls [`KnownDirs::forget`].
+#[derive(Debug, Default)]
+pub struct KnownDirs {
+    /// Relative path -> (resolved host path, made by this process since the last
+    /// `forget`).
+    dirs: std::collections::HashMap<String, (PathBuf, bool)>,
+}
+
+impl KnownDirs {
+    /// The resolved host path of `rel`, when known to be a directory.
+    pub fn get(&self, rel: &str) -> Option<&PathBuf> {
+        self.dirs.get(rel).map(|(host, _)| host)
+    }
+
+    /// Whether `rel` was made by this process since the last [`KnownDirs::forget`]:
+    /// then only what this process put there since is in it.
+    pub fn made_here(&self, rel: &str) -> bool {
+        self.dirs.get(rel).is_some_and(|&(_, made)| made)
+    }
+
+    /// Records that `rel` is a directory at `host` (resolved inside the root), `made`
+    /// by this process.
+    pub fn insert(&mut self, rel: &str, host: PathBuf, made: bool) {
+        self.dirs.insert(rel.to_owned(), (host, made));
+    }
+
+    /// Forgets everything: the root changed in a way that may have moved a directory.
+    pub fn forget(&mut self) {
+        self.dirs.clear();
     }
 }
 
@@ -214,6 +312,55 @@ mod tests {
             Err(RootPathError::NotADirectory(p)) if p == "file"
         ));
         assert_eq!(fs.entry_path("lib").unwrap(), root.join("lib"));
+    }
+
+    #[test]
+    fn parents_are_made_once_and_resolved_on_from_a_known_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        let fs = RootFs::new(root);
+        let mut known = KnownDirs::default();
+        // Missing parents are made, through the symlink, inside the root.
+        let made = fs.make_parents("lib/x/y/file", &mut known).unwrap();
+        assert_eq!(made, root.join("usr/lib/x/y"));
+        assert!(root.join("usr/lib/x/y").is_dir());
+        assert_eq!(known.get("lib/x/y"), Some(&made));
+        assert!(known.made_here("lib/x/y"));
+        // Resolved on from the known ancestor.
+        let deeper = fs.make_parents("lib/x/y/z/file", &mut known).unwrap();
+        assert_eq!(deeper, root.join("usr/lib/x/y/z"));
+        assert!(deeper.is_dir());
+        // A folder that was there is known, not made here.
+        assert_eq!(
+            fs.make_parents("etc/passwd", &mut known).unwrap(),
+            root.join("etc")
+        );
+        assert!(!known.made_here("etc"));
+        assert_eq!(fs.make_parents("top", &mut known).unwrap(), root);
+        // What is known is not looked at again, until forgotten.
+        fs::remove_dir(&deeper).unwrap();
+        assert_eq!(
+            fs.make_parents("lib/x/y/z/other", &mut known).unwrap(),
+            deeper
+        );
+        assert!(!deeper.exists());
+        known.forget();
+        assert_eq!(known.get("lib/x/y"), None);
+        assert_eq!(
+            fs.make_parents("lib/x/y/z/other", &mut known).unwrap(),
+            deeper
+        );
+        assert!(deeper.is_dir());
+        // Something not a folder in the way is an error, nothing made.
+        fs::write(root.join("etc/file"), b"x").unwrap();
+        assert!(matches!(
+            fs.make_parents("etc/file/sub/x", &mut known),
+            Err(RootPathError::NotADirectory(p)) if p == "etc/file"
+        ));
+        assert!(!root.join("etc/file/sub").exists());
     }
 
     #[test]
