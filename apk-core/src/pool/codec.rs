@@ -325,7 +325,10 @@ impl Pool {
     }
 
     /// Deflates the blobs of `pending` packages (collected in `block`) into the
-    /// metadata section and writes their records.
+    /// metadata section and writes their records. At the fastest level: the snapshot
+    /// is written at the end of every command that read an index afresh (an install's
+    /// last step), and level 6 cost 1.4 ms of `--initdb add alpine-base` for 4 KB less
+    /// in a 54 KB file.
     pub(super) fn flush_block(
         &self,
         blobs: &mut Writer,
@@ -334,7 +337,7 @@ impl Pool {
         pending: &mut Vec<(usize, usize, usize)>,
     ) {
         use std::io::Write;
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         // Writing into a Vec cannot fail.
         let compressed = z
             .write_all(&block.buf)
