@@ -704,6 +704,84 @@ fn a_folder_a_script_moved_behind_a_symlink_is_written_through_it() {
     );
 }
 
+/// A package whose signed datahash covers its data stream installs with the file
+/// digests its entries carry, checked or not against the contents: apk-tools installs
+/// such a package and records them so (apk-rs hashes no file it installs from such a
+/// stream). Both tools must agree on the installed database's `Z:` lines.
+#[test]
+fn file_digests_a_datahash_covers_are_recorded_as_carried() {
+    use apk_format::checksum::Checksum;
+    use apk_format::v2::package::{DataEntry, PackageBuilder};
+    let sha1 = |d: &[u8]| match Checksum::sha1_of(d) {
+        Checksum::Sha1(b) => b,
+        Checksum::Sha256(_) => unreachable!("SHA-1 asked for"),
+    };
+    let mut b = PackageBuilder {
+        mtime: 1_700_000_000,
+        ..Default::default()
+    };
+    for (k, v) in [("pkgname", "odd"), ("pkgver", "1.0-r0"), ("arch", "noarch")] {
+        b.pkginfo.push(k, v);
+    }
+    let contents = b"what is really there\n".to_vec();
+    b.entries.push(DataEntry {
+        path: "file".into(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        uname: None,
+        gname: None,
+        node: DataNode::File(contents.clone()),
+    });
+    let mut tar = b.data_tar().unwrap();
+    let hex = |d: &[u8]| apk_format::checksum::encode_hex(d);
+    let right = hex(&sha1(&contents));
+    let carried = sha1(b"what the entry says");
+    let at = tar.windows(40).position(|w| w == right.as_bytes()).unwrap();
+    tar[at..at + 40].copy_from_slice(hex(&carried).as_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("odd-1.0-r0.apk");
+    std::fs::write(&pkg, b.build_with_data_tar(&tar, None).unwrap()).unwrap();
+
+    let z_lines = |root: &Path| -> Vec<String> {
+        std::fs::read_to_string(root.join("lib/apk/db/installed"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("R:") || l.starts_with("Z:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let add = |bin: &Path, root: &Path| {
+        std::fs::create_dir_all(root).unwrap();
+        let out = std::process::Command::new(bin)
+            .arg("--root")
+            .arg(root)
+            .args(["--initdb", "--no-scripts", "--allow-untrusted", "add"])
+            .arg(&pkg)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {out:?}", bin.display());
+    };
+    let ours = tmp.path().join("ours");
+    add(Path::new(env!("CARGO_BIN_EXE_apk")), &ours);
+    assert_eq!(std::fs::read(ours.join("file")).unwrap(), contents);
+    let recorded = Checksum::Sha1(carried).to_string();
+    assert_eq!(
+        z_lines(&ours),
+        vec!["R:file".to_owned(), format!("Z:{recorded}")]
+    );
+    match apk_core::testing::reference_apks() {
+        Some(references) => {
+            for reference in references {
+                let theirs = tmp.path().join(reference.file_name().unwrap());
+                add(&reference, &theirs);
+                assert_eq!(z_lines(&theirs), z_lines(&ours), "{}", reference.display());
+            }
+        }
+        None => eprintln!("NOTICE: no reference apk-tools; compared with the expected record only"),
+    }
+}
+
 #[test]
 fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
     let f = fixture();

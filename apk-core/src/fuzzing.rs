@@ -79,19 +79,21 @@ pub fn package_stream(data: &[u8]) {
             assert_eq!(pkg.info, whole.info);
             assert_eq!(&control[..], &data[whole.control.clone()]);
             let mut seen = Vec::new();
-            let result = pkg.walk_data_from(r, "fuzz", 64, |h, content| {
-                let d = match content {
-                    package::Content::Bytes(b) => b.to_vec(),
-                    package::Content::Stream(s) => {
-                        let mut d = Vec::new();
-                        std::io::Read::read_to_end(s, &mut d)
-                            .map_err(|e| apk_format::error::Error::format("fuzz", e.to_string()))?;
-                        d
-                    }
-                };
-                seen.push((h.clone(), d));
-                Ok(())
-            });
+            let result =
+                pkg.walk_data_from(r, "fuzz", 64, package::FileDigests::Check, |h, content| {
+                    let d = match content {
+                        package::Content::Bytes(b) => b.to_vec(),
+                        package::Content::Stream(s) => {
+                            let mut d = Vec::new();
+                            std::io::Read::read_to_end(s, &mut d).map_err(|e| {
+                                apk_format::error::Error::format("fuzz", e.to_string())
+                            })?;
+                            d
+                        }
+                    };
+                    seen.push((h.clone(), d));
+                    Ok(())
+                });
             if result.is_ok() {
                 match &walked_whole {
                     Some(Ok(entries)) => assert_eq!(entries, &seen),

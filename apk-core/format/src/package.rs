@@ -185,10 +185,11 @@ impl Package {
         bytes: &[u8],
         what: &str,
         stream_over: u64,
+        digests: crate::v2::package::FileDigests,
         mut f: impl FnMut(&EntryHeader, crate::v2::package::Content<'_>) -> Result<()>,
     ) -> Result<DataSummary> {
         match self {
-            Package::V2(p) => p.walk_data_streaming(bytes, what, stream_over, f),
+            Package::V2(p) => p.walk_data_streaming(bytes, what, stream_over, digests, f),
             Package::V3(p) => p.walk_data(bytes, what, |h, d| {
                 f(h, crate::v2::package::Content::Bytes(d))
             }),

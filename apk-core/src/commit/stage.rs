@@ -77,8 +77,9 @@ pub(super) fn retry_stale<T>(
     }
 }
 
-/// The `Z:` checksum of an entry: the archive's own SHA-1 (already checked against the
-/// contents while reading), else computed.
+/// The `Z:` checksum of an entry: the archive's own SHA-1 (checked against the
+/// contents while reading when no datahash covers the stream; as carried otherwise,
+/// as apk-tools records it), else computed.
 pub(super) fn entry_checksum(h: &EntryHeader, content: &[u8]) -> String {
     let recorded = h
         .apk_checksum

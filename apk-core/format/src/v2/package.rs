@@ -239,13 +239,15 @@ impl Package {
         what: &str,
         mut visit: impl FnMut(&EntryHeader, &[u8]) -> Result<()>,
     ) -> Result<DataSummary> {
-        self.walk_data_streaming(bytes, what, u64::MAX, |h, content| match content {
-            Content::Bytes(b) => visit(h, b),
-            Content::Stream(r) => {
-                let mut b = Vec::new();
-                r.read_to_end(&mut b)
-                    .map_err(|e| Error::format(what, describe(&e)))?;
-                visit(h, &b)
+        self.walk_data_streaming(bytes, what, u64::MAX, FileDigests::Check, |h, content| {
+            match content {
+                Content::Bytes(b) => visit(h, b),
+                Content::Stream(r) => {
+                    let mut b = Vec::new();
+                    r.read_to_end(&mut b)
+                        .map_err(|e| Error::format(what, describe(&e)))?;
+                    visit(h, &b)
+                }
             }
         })
     }
@@ -259,9 +261,15 @@ impl Package {
         bytes: &[u8],
         what: &str,
         stream_over: u64,
+        digests: FileDigests,
         visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
     ) -> Result<DataSummary> {
-        self.walk_data_stream(&bytes[self.data_start..], what, stream_over, visit)
+        self.walk_data_stream(&bytes[self.data_start..], what, stream_over, digests, visit)
+    }
+
+    /// Whether the walk hashes each file (see [`FileDigests`]).
+    fn hashes_files(&self, digests: FileDigests) -> bool {
+        digests == FileDigests::Check || self.pkginfo.datahash().is_none()
     }
 
     /// As [`Package::walk_data_streaming`], given the data stream: the rest of the
@@ -271,6 +279,7 @@ impl Package {
         stream: &[u8],
         what: &str,
         stream_over: u64,
+        digests: FileDigests,
         mut visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
     ) -> Result<DataSummary> {
         // With a datahash covering the whole stream, it can be inflated in one piece
@@ -278,11 +287,12 @@ impl Package {
         // unverified is looked at.
         if let Some(whole) = self.inflate_whole(stream, what)? {
             let mut reader = &whole[..];
-            let walked = walk_tar(&mut reader, what, stream_over, &mut visit);
+            let hash = self.hashes_files(digests);
+            let walked = walk_tar(&mut reader, what, stream_over, hash, &mut visit);
             WHOLE.with(|w| *w.borrow_mut() = whole);
             return walked;
         }
-        self.walk_data_from(stream, what, stream_over, visit)
+        self.walk_data_from(stream, what, stream_over, digests, visit)
     }
 
     /// As [`Package::walk_data_streaming`], reading the data stream from `r` (a file
@@ -293,8 +303,10 @@ impl Package {
         r: R,
         what: &str,
         stream_over: u64,
+        digests: FileDigests,
         mut visit: impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
     ) -> Result<DataSummary> {
+        let hash = self.hashes_files(digests);
         let bad = |m: String| Error::format(what, m);
         let mut hasher = Sha256::new();
         let summary = {
@@ -302,7 +314,7 @@ impl Package {
             let inflate = archive::Bounded::new(GzDecoder::new(tee), self.data_limit());
             // Inflated a block at a time: the tar reads headers 512 bytes at a time.
             let mut reader = std::io::BufReader::with_capacity(INFLATE_BLOCK, inflate);
-            let summary = walk_tar(&mut reader, what, stream_over, &mut visit)?;
+            let summary = walk_tar(&mut reader, what, stream_over, hash, &mut visit)?;
             // The tar ends at its end blocks; the gzip member may still hold padding.
             std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
             let mut rest = reader.into_inner().into_inner().into_inner();
@@ -373,6 +385,20 @@ impl Package {
     }
 }
 
+/// Whether a data walk hashes each file to check it against the SHA-1 its entry
+/// records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDigests {
+    /// Every file is hashed and checked (`apk verify`, and anything without a
+    /// signed datahash).
+    Check,
+    /// When `.PKGINFO`'s datahash covers the data stream (checked by the walk), files
+    /// are not hashed one by one: the stream is what was signed, and the digests are
+    /// recorded as the entries carry them. apk-tools installs a v2 package so (it
+    /// hashes no file of it). Without a datahash every file is checked.
+    CoveredByDatahash,
+}
+
 /// A file's contents as [`Package::walk_data_streaming`] hands them over.
 pub enum Content<'a> {
     Bytes(&'a [u8]),
@@ -380,27 +406,31 @@ pub enum Content<'a> {
     Stream(&'a mut dyn Read),
 }
 
-/// A reader that counts and hashes what passes through it.
+/// A reader that counts (and, given a hasher, hashes) what passes through it.
 struct Sha1Reader<R> {
     inner: R,
-    hasher: Sha1,
+    hasher: Option<Sha1>,
     read: u64,
 }
 
 impl<R: Read> Read for Sha1Reader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.read += n as u64;
         Ok(n)
     }
 }
 
 /// Walks the entries of a data tar; see [`Package::walk_data_streaming`].
+/// With `hash_files` false (a datahash covers the stream), files are not hashed.
 fn walk_tar<R: Read>(
     reader: R,
     what: &str,
     stream_over: u64,
+    hash_files: bool,
     visit: &mut impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
 ) -> Result<DataSummary> {
     let bad = |m: String| Error::format(what, m);
@@ -441,7 +471,7 @@ fn walk_tar<R: Read>(
                 summary.entries += 1;
                 let mut checked = Sha1Reader {
                     inner: &mut entry,
-                    hasher: Sha1::new(),
+                    hasher: hash_files.then(Sha1::new),
                     read: 0,
                 };
                 visit(&header, Content::Stream(&mut checked))?;
@@ -450,7 +480,10 @@ fn walk_tar<R: Read>(
                 if checked.read != header.size {
                     return Err(bad(format!("entry '{path}' is truncated")));
                 }
-                if checked.hasher.finalize().as_slice() != want.as_slice() {
+                if checked
+                    .hasher
+                    .is_some_and(|h| h.finalize().as_slice() != want.as_slice())
+                {
                     return Err(bad(format!("BAD checksum for '{path}'")));
                 }
                 continue;
@@ -466,7 +499,9 @@ fn walk_tar<R: Read>(
                 if data.len() as u64 != header.size {
                     return Err(bad(format!("entry '{path}' is truncated")));
                 }
-                check_entry_checksum(&header, &data).map_err(&bad)?;
+                if hash_files {
+                    check_entry_checksum(&header, &data).map_err(&bad)?;
+                }
                 files.insert(path.clone());
                 summary.files += 1;
                 summary.bytes += header.size;
@@ -667,7 +702,8 @@ impl PackageBuilder {
             .sum()
     }
 
-    fn data_tar(&self) -> Result<Vec<u8>> {
+    /// The data tar [`PackageBuilder::build`] compresses (uncompressed).
+    pub fn data_tar(&self) -> Result<Vec<u8>> {
         let io = |e: std::io::Error| Error::format("package data", e.to_string());
         let mut w = TarWriter::package_data();
         for e in &self.entries {
@@ -696,8 +732,18 @@ impl PackageBuilder {
 
     /// Builds the package, signed with `key` (and its public key name) when given.
     pub fn build(&self, key: Option<(&PrivateKey, &str)>) -> Result<Vec<u8>> {
+        self.build_with_data_tar(&self.data_tar()?, key)
+    }
+
+    /// As [`PackageBuilder::build`], with `data_tar` (uncompressed) as the data stream
+    /// instead of the entries' (for tests that need a data stream of their own).
+    pub fn build_with_data_tar(
+        &self,
+        data_tar: &[u8],
+        key: Option<(&PrivateKey, &str)>,
+    ) -> Result<Vec<u8>> {
         let io = |e: std::io::Error| Error::format("package control", e.to_string());
-        let data_gz = archive::gzip(&self.data_tar()?);
+        let data_gz = archive::gzip(data_tar);
         let mut pkginfo = self.pkginfo.clone();
         if pkginfo.get("size").is_none() {
             pkginfo.push("size", self.installed_size().to_string());
@@ -762,6 +808,98 @@ mod tests {
         b.build(key).expect("builds")
     }
 
+    /// A package whose data tar records a wrong SHA-1 for each file (the datahash,
+    /// computed over that tar, is right), and the wrong digests; `datahash: false`
+    /// leaves `.PKGINFO` without one.
+    fn package_with_wrong_file_digests(datahash: bool, big: u32) -> (Vec<u8>, Vec<String>) {
+        let big: Vec<u8> = (0..big).map(|i| (i * 7 % 251) as u8).collect();
+        let files = [("big", big), ("small", b"small file".to_vec())];
+        let mut b = PackageBuilder {
+            mtime: 1_700_000_000,
+            ..Default::default()
+        };
+        for (k, v) in [("pkgname", "big"), ("pkgver", "1.0-r0"), ("arch", "noarch")] {
+            b.pkginfo.push(k, v);
+        }
+        for (path, data) in &files {
+            b.entries.push(DataEntry {
+                path: (*path).into(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                uname: None,
+                gname: None,
+                node: DataNode::File(data.clone()),
+            });
+        }
+        let mut tar = b.data_tar().expect("tar");
+        let mut wrong = Vec::new();
+        for (_, data) in &files {
+            let right = checksum::encode_hex(&Sha1::digest(data));
+            let bad = checksum::encode_hex(&Sha1::digest(b"something else"));
+            let at = tar
+                .windows(40)
+                .position(|w| w == right.as_bytes())
+                .expect("digest in the tar");
+            tar[at..at + 40].copy_from_slice(bad.as_bytes());
+            wrong.push(bad);
+        }
+        let mut bytes = b.build_with_data_tar(&tar, None).expect("builds");
+        if !datahash {
+            // Without a datahash (as packages before abuild wrote one), built by hand.
+            let pkg = Package::parse(&bytes, "p.apk").expect("parses");
+            let data = bytes[pkg.data_start..].to_vec();
+            let mut info = b.pkginfo.clone();
+            info.push("size", (files[0].1.len() + 10).to_string());
+            let mut w = TarWriter::package_control();
+            w.file(".PKGINFO", 0o644, b.mtime, info.write().as_bytes())
+                .expect("control");
+            bytes = archive::gzip(&w.finish_cut().expect("control"));
+            bytes.extend_from_slice(&data);
+        }
+        (bytes, wrong)
+    }
+
+    #[test]
+    fn file_digests_are_checked_unless_a_datahash_covers_the_stream() {
+        let walk = |bytes: &[u8], digests: FileDigests| {
+            let pkg = Package::parse(bytes, "p.apk").expect("parses");
+            let mut seen = Vec::new();
+            pkg.walk_data_streaming(bytes, "p.apk", 256 << 10, digests, |h, content| {
+                if let Content::Stream(r) = content {
+                    std::io::copy(r, &mut std::io::sink()).expect("reads");
+                }
+                seen.push(h.apk_checksum.clone().unwrap_or_default());
+                Ok(())
+            })
+            .map(|_| seen)
+        };
+        // A stream read as it inflates (a file streamed to the visitor), and one
+        // inflated whole.
+        for size in [3_000_000, 100_000] {
+            let (covered, wrong) = package_with_wrong_file_digests(true, size);
+            // Installing: the signed stream is what counts; the digests are as carried.
+            assert_eq!(
+                walk(&covered, FileDigests::CoveredByDatahash).unwrap(),
+                wrong
+            );
+            // Verifying: each file is hashed.
+            let err = walk(&covered, FileDigests::Check).unwrap_err().to_string();
+            assert!(err.contains("BAD checksum for 'big'"), "{err}");
+            // Without a datahash nothing else covers the files: checked either way.
+            let (bare, _) = package_with_wrong_file_digests(false, size);
+            assert!(Package::parse(&bare, "p.apk")
+                .unwrap()
+                .pkginfo
+                .datahash()
+                .is_none());
+            for digests in [FileDigests::CoveredByDatahash, FileDigests::Check] {
+                let err = walk(&bare, digests).unwrap_err().to_string();
+                assert!(err.contains("BAD checksum for 'big'"), "{err}");
+            }
+        }
+    }
+
     #[test]
     fn big_files_stream_with_their_contents_checked() {
         // Past the whole-stream limit (1 MiB installed), so the stream is read as it
@@ -772,18 +910,24 @@ mod tests {
         let pkg = Package::parse(&bytes, "big.apk").expect("parses");
         let mut seen = Vec::new();
         let summary = pkg
-            .walk_data_streaming(&bytes, "big.apk", 256 << 10, |h, content| {
-                let (streamed, data) = match content {
-                    Content::Bytes(b) => (false, b.to_vec()),
-                    Content::Stream(r) => {
-                        let mut d = Vec::new();
-                        r.read_to_end(&mut d).expect("reads");
-                        (true, d)
-                    }
-                };
-                seen.push((h.path.clone(), streamed, data));
-                Ok(())
-            })
+            .walk_data_streaming(
+                &bytes,
+                "big.apk",
+                256 << 10,
+                FileDigests::Check,
+                |h, content| {
+                    let (streamed, data) = match content {
+                        Content::Bytes(b) => (false, b.to_vec()),
+                        Content::Stream(r) => {
+                            let mut d = Vec::new();
+                            r.read_to_end(&mut d).expect("reads");
+                            (true, d)
+                        }
+                    };
+                    seen.push((h.path.clone(), streamed, data));
+                    Ok(())
+                },
+            )
             .expect("walks");
         assert_eq!(summary.files, 2);
         assert_eq!(summary.bytes, big.len() as u64 + small.len() as u64);
@@ -795,8 +939,10 @@ mod tests {
             ]
         );
         // A visitor that reads nothing still has the file checked (and the rest read).
-        pkg.walk_data_streaming(&bytes, "big.apk", 256 << 10, |_, _| Ok(()))
-            .expect("walks");
+        pkg.walk_data_streaming(&bytes, "big.apk", 256 << 10, FileDigests::Check, |_, _| {
+            Ok(())
+        })
+        .expect("walks");
     }
 
     /// Reads a package the way an install streams it from its file: through a tiny
@@ -807,7 +953,7 @@ mod tests {
         let mut r = std::io::BufReader::with_capacity(7, bytes);
         let (pkg, control) = Package::read_head(&mut r, bytes.len() as u64, "s.apk")?;
         let mut seen = Vec::new();
-        pkg.walk_data_from(r, "s.apk", 64 << 10, |h, content| {
+        pkg.walk_data_from(r, "s.apk", 64 << 10, FileDigests::Check, |h, content| {
             let data = match content {
                 Content::Bytes(b) => b.to_vec(),
                 Content::Stream(r) => {
