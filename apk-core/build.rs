@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 fn main() {
+    link_unwinder_statically();
     println!("cargo::rustc-check-cfg=cfg(no_shared)");
     println!("cargo:rerun-if-env-changed=APK_RS_SHARED");
     println!("cargo:rerun-if-env-changed=CI");
@@ -24,5 +25,19 @@ fn main() {
             );
         }
         println!("cargo:rustc-cfg=no_shared");
+    }
+}
+
+/// The `apk` binary takes the unwinder (which it needs only for backtraces: panics
+/// abort) from libgcc's static archive instead of loading `libgcc_s.so.1`: one shared
+/// library fewer to find, map and relocate at every start, as apk-tools loads libc
+/// alone.
+fn link_unwinder_statically() {
+    let is = |var: &str, value: &str| std::env::var(var).is_ok_and(|v| v == value);
+    if is("CARGO_PKG_NAME", "apk-cli")
+        && is("CARGO_CFG_TARGET_OS", "linux")
+        && is("CARGO_CFG_TARGET_ENV", "gnu")
+    {
+        println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
     }
 }
