@@ -466,10 +466,6 @@ fn adding_to_a_root_without_a_database_needs_initdb() {
 
 /// Copies the host's `dash` (and the libraries it loads) into `root` as `/bin/sh`, so
 /// scripts can run there.
-fn install_host_shell(root: &Path) -> bool {
-    install_host_programs(root, &[("/bin/dash", "bin/sh")])
-}
-
 /// Copies host programs (source, destination in the root) with the libraries `ldd`
 /// names into the root.
 fn install_host_programs(root: &Path, programs: &[(&str, &str)]) -> bool {
@@ -498,18 +494,27 @@ fn install_host_programs(root: &Path, programs: &[(&str, &str)]) -> bool {
     true
 }
 
-#[test]
-fn scripts_and_triggers_run_inside_the_root() {
+/// An initialised root holding host `programs` (source, destination), for tests of
+/// scripts; `None` (with a notice) when not running as root, which chroot needs.
+fn fixture_with_programs(programs: &[(&str, &str)]) -> Option<Fixture> {
     if !apk_core::fs::is_root() {
         eprintln!("NOTICE: scripts run through chroot, which needs root; skipped");
-        return;
+        return None;
     }
     let f = fixture();
     f.ok(&["--initdb", "add"]);
     assert!(
-        install_host_shell(&f.root),
-        "could not copy /bin/dash into the root"
+        install_host_programs(&f.root, programs),
+        "could not copy {programs:?} into the root"
     );
+    Some(f)
+}
+
+#[test]
+fn scripts_and_triggers_run_inside_the_root() {
+    let Some(f) = fixture_with_programs(&[("/bin/dash", "bin/sh")]) else {
+        return;
+    };
     let log_to = |what: &str| format!("#!/bin/sh\necho \"{what} $*\" >> /log\n");
     publish(
         &f.repo,
@@ -594,23 +599,14 @@ fn scripts_and_triggers_run_inside_the_root() {
 /// an absolute symlink, inside the root (where apk-tools would leave it).
 #[test]
 fn a_folder_a_script_moved_behind_a_symlink_is_written_through_it() {
-    if !apk_core::fs::is_root() {
-        eprintln!("NOTICE: scripts run through chroot, which needs root; skipped");
+    let programs = [
+        ("/bin/dash", "bin/sh"),
+        ("/bin/mv", "bin/mv"),
+        ("/bin/ln", "bin/ln"),
+    ];
+    let Some(f) = fixture_with_programs(&programs) else {
         return;
-    }
-    let f = fixture();
-    f.ok(&["--initdb", "add"]);
-    assert!(
-        install_host_programs(
-            &f.root,
-            &[
-                ("/bin/dash", "bin/sh"),
-                ("/bin/mv", "bin/mv"),
-                ("/bin/ln", "bin/ln")
-            ]
-        ),
-        "could not copy /bin/dash, mv and ln into the root"
-    );
+    };
     publish(
         &f.repo,
         vec![
@@ -843,6 +839,49 @@ fn hostile_packages_are_refused_and_nothing_leaves_the_root() {
         .filter(|p| !["tmp", "dev"].contains(&p.as_str()))
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// A file of one package where another, in the same commit, made a folder fails that
+/// package, and the folder stays, as apk-tools has it (apk-rs knows the folder it made
+/// and looks at the path before writing there).
+#[test]
+fn a_file_where_a_folder_was_made_in_the_same_commit_fails_its_package() {
+    let f = fixture();
+    publish(
+        &f.repo,
+        vec![
+            spec("maker", "1.0-r0").dir("d").dir("d/x"),
+            spec("clash", "1.0-r0")
+                .field("depend", "maker")
+                .dir("d")
+                .file("d/x", "file\n"),
+        ],
+    );
+    let twin = f._tmp.path().join("twin");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&f.root)
+        .arg(&twin)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let (code, out) = f.apk(&["--initdb", "add", "clash"]);
+    assert_ne!(code, 0, "{out}");
+    let error = "ERROR: clash-1.0-r0: failed to commit d/x: Is a directory";
+    assert!(out.lines().any(|l| l == error), "{out}");
+    assert!(f.path("d/x").is_dir(), "{out}");
+    if let Some(reference) = apk_core::testing::reference_apk() {
+        let out = std::process::Command::new(&reference)
+            .arg("--root")
+            .arg(&twin)
+            .args(["--no-scripts", "--initdb", "add", "clash"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.lines().any(|l| l == error), "{text}");
+        assert!(twin.join("d/x").is_dir());
+    }
 }
 
 /// Files and folders get the package's modes whatever the umask apk runs under (apk-rs

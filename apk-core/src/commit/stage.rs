@@ -338,15 +338,19 @@ impl Committer<'_> {
             .map_err(|e| e.to_string())?;
         let dest = parent.join(file_name(path));
         // In a folder this commit made, what is there is what it put there, which the
-        // database records: nothing when no package owns the path.
-        let existing =
-            if self.known_dirs.made_here(parent_of(path)) && self.state.owner(path).is_none() {
-                None
-            } else {
-                fs::symlink_metadata(&dest).ok()
-            };
+        // database records (and the folders it made): nothing when no package owns the
+        // path and it is no folder made here.
+        let nothing_there = self.known_dirs.made_here(parent_of(path))
+            && self.state.owner(path).is_none()
+            && self.known_dirs.get(path).is_none();
+        let existing = if nothing_there {
+            None
+        } else {
+            fs::symlink_metadata(&dest).ok()
+        };
         if existing.as_ref().is_some_and(|m| m.is_dir()) {
-            return Err(format!("{path}: a directory is in the way"));
+            // apk-tools finds it when renaming into place, and says so.
+            return Err(format!("failed to commit {path}: Is a directory"));
         }
         if h.kind == EntryKind::Symlink || existing.as_ref().is_some_and(|m| m.is_symlink()) {
             stage.links_changed = true;

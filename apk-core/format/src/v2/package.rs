@@ -787,6 +787,11 @@ mod tests {
     }
 
     fn package_with_key(files: &[(&str, Vec<u8>)], key: Option<(&PrivateKey, &str)>) -> Vec<u8> {
+        builder_with(files).build(key).expect("builds")
+    }
+
+    /// A builder for package `big` holding `files` (mode 0644, root's).
+    fn builder_with(files: &[(&str, Vec<u8>)]) -> PackageBuilder {
         let mut b = PackageBuilder {
             mtime: 1_700_000_000,
             ..Default::default()
@@ -805,7 +810,7 @@ mod tests {
                 node: DataNode::File(data.clone()),
             });
         }
-        b.build(key).expect("builds")
+        b
     }
 
     /// A package whose data tar records a wrong SHA-1 for each file (the datahash,
@@ -814,24 +819,7 @@ mod tests {
     fn package_with_wrong_file_digests(datahash: bool, big: u32) -> (Vec<u8>, Vec<String>) {
         let big: Vec<u8> = (0..big).map(|i| (i * 7 % 251) as u8).collect();
         let files = [("big", big), ("small", b"small file".to_vec())];
-        let mut b = PackageBuilder {
-            mtime: 1_700_000_000,
-            ..Default::default()
-        };
-        for (k, v) in [("pkgname", "big"), ("pkgver", "1.0-r0"), ("arch", "noarch")] {
-            b.pkginfo.push(k, v);
-        }
-        for (path, data) in &files {
-            b.entries.push(DataEntry {
-                path: (*path).into(),
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                uname: None,
-                gname: None,
-                node: DataNode::File(data.clone()),
-            });
-        }
+        let b = builder_with(&files);
         let mut tar = b.data_tar().expect("tar");
         let mut wrong = Vec::new();
         for (_, data) in &files {
