@@ -628,14 +628,7 @@ fn a_folder_a_script_moved_behind_a_symlink_is_written_through_it() {
         ],
     );
     // The reference, on a copy of the same root, when there is one.
-    let twin = f._tmp.path().join("twin");
-    let copied = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&f.root)
-        .arg(&twin)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let twin = f.twin();
     let (code, out) = f.apk_with_scripts(&["add", "mover"]);
     assert_eq!(code, 0, "{out}");
     let layout = |root: &Path| {
@@ -857,14 +850,7 @@ fn a_file_where_a_folder_was_made_in_the_same_commit_fails_its_package() {
                 .file("d/x", "file\n"),
         ],
     );
-    let twin = f._tmp.path().join("twin");
-    let copied = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&f.root)
-        .arg(&twin)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let twin = f.twin();
     let (code, out) = f.apk(&["--initdb", "add", "clash"]);
     assert_ne!(code, 0, "{out}");
     let error = "ERROR: clash-1.0-r0: failed to commit d/x: Is a directory";

@@ -185,6 +185,18 @@ impl Fixture {
             .map(|p| p.file_paths().collect())
             .unwrap_or_default()
     }
+    /// A copy of the root beside it (`cp -a`), for the reference to carry on in.
+    pub fn twin(&self) -> PathBuf {
+        let twin = self._tmp.path().join("twin");
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&self.root)
+            .arg(&twin)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp -a {}", self.root.display());
+        twin
+    }
     pub fn names(&self) -> Vec<String> {
         let db = apk_core::db::installed::parse_installed(&self.installed(), "installed").unwrap();
         db.iter().map(|p| p.info.nv()).collect()
