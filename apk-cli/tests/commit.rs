@@ -58,13 +58,7 @@ fn install_writes_tree_database_and_world() {
     );
 
     // The tree.
-    let mode = |p: &str| {
-        std::fs::symlink_metadata(f.path(p))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o7777
-    };
+    let mode = |p: &str| f.mode(p);
     assert_eq!(f.read("usr/bin/tool"), "#!/bin/sh\necho tool\n");
     assert_eq!(mode("usr/bin/tool"), 0o755);
     assert_eq!(mode("usr/share/secret"), 0o600);
@@ -901,13 +895,7 @@ fn modes_are_the_packages_under_any_umask() {
             .output()
             .unwrap();
         assert!(out.status.success(), "umask {umask}: {out:?}");
-        let mode = |p: &str| {
-            std::fs::symlink_metadata(f.path(p))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o7777
-        };
+        let mode = |p: &str| f.mode(p);
         assert_eq!(mode("shared"), 0o775, "umask {umask}");
         assert_eq!(mode("shared/private"), 0o700, "umask {umask}");
         assert_eq!(mode("sticky"), 0o1777, "umask {umask}");

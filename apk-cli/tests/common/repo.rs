@@ -185,6 +185,15 @@ impl Fixture {
             .map(|p| p.file_paths().collect())
             .unwrap_or_default()
     }
+    /// The permission bits (with setuid, setgid and sticky) of what is at `rel`.
+    pub fn mode(&self, rel: &str) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::symlink_metadata(self.path(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    }
     /// A copy of the root beside it (`cp -a`), for the reference to carry on in.
     pub fn twin(&self) -> PathBuf {
         let twin = self._tmp.path().join("twin");
