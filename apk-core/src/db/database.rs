@@ -728,18 +728,13 @@ impl Database {
             .bytes()
             .get(opened.core.clone())
             .unwrap_or_default();
-        // What was decoded leaves the resident set as the decoding goes on: the copy and
-        // the mapped pages it came from are not both held whole.
-        let start = opened.core.start;
-        let done_with = |n: usize| opened.map.0.release(start..start + n);
-        let place = Some((&opened.map, start));
-        if decode_snapshot(core, place, opened.blobs.clone(), self, &done_with).is_none() {
+        // The mapped pages stay: the pool reads most tables in place, and pages given
+        // back after decoding came back one fault at a time as the solver read them
+        // (in the 115,000-package universe a run took 10-20% longer to save 0.6 MiB).
+        let place = Some((&opened.map, opened.core.start));
+        if decode_snapshot(core, place, opened.blobs.clone(), self).is_none() {
             return false;
         }
-        // What the pool copied out of the core payload need not stay resident beside
-        // the copy while the solver runs; what it reads in place comes back from the
-        // page cache as it is touched (a whole run of pages at a time).
-        opened.map.0.release(opened.core);
         self.pool.keep_snapshot(opened.map);
         true
     }
@@ -779,10 +774,9 @@ fn decode_snapshot(
     place: Option<(&std::sync::Arc<crate::pool::SnapshotBytes>, usize)>,
     blobs: std::ops::Range<usize>,
     db: &mut Database,
-    done_with: &dyn Fn(usize),
 ) -> Option<()> {
     let mut r = Reader::new(payload);
-    db.pool = Pool::decode(&mut r, place, blobs, done_with)?;
+    db.pool = Pool::decode(&mut r, place, blobs)?;
     let n = r.len()?;
     db.unavailable = (0..n)
         .map(|_| {
@@ -827,6 +821,6 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
         installed_files: std::collections::HashMap::new(),
     };
     // Without the section, any record position is accepted (and never read).
-    decode_snapshot(payload, None, 0..u32::MAX as usize, &mut db, &|_| {})?;
+    decode_snapshot(payload, None, 0..u32::MAX as usize, &mut db)?;
     Some(db)
 }

@@ -143,7 +143,7 @@ pub fn check(
 pub struct Opened {
     /// The mapped file, which the pool keeps for the metadata section.
     pub map: std::sync::Arc<SnapshotBytes>,
-    /// Where the core payload sits in the file (released once decoded).
+    /// Where the core payload sits in the file.
     pub core: std::ops::Range<usize>,
     /// Where the metadata section sits in the file.
     pub blobs: std::ops::Range<usize>,

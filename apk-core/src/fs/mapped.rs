@@ -43,24 +43,6 @@ impl MappedFile {
         }
     }
 
-    /// Tells the kernel that the pages of `range` are not needed for now (they were
-    /// copied out): they leave this process's resident set and, if read again, come
-    /// back from the page cache. Best effort; a read copy is left alone.
-    pub fn release(&self, range: std::ops::Range<usize>) {
-        if let MappedFile::Mapped(m) = self {
-            let len = range.end.saturating_sub(range.start);
-            if range.end <= m.len() && len > 0 {
-                // SAFETY: the map is a read-only mapping of a file that this process
-                // never writes through it, so dropping its pages loses nothing: a later
-                // access reads the same bytes from the file again. No reference into
-                // the range is invalidated (the memory stays mapped).
-                let _ = unsafe {
-                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, len)
-                };
-            }
-        }
-    }
-
     pub fn bytes(&self) -> &[u8] {
         match self {
             MappedFile::Mapped(m) => m,
@@ -192,8 +174,7 @@ impl<T> std::ops::Deref for Table<T> {
         // at the same address, unchanged, for as long as the `Arc` lives: a mapping is
         // unmapped only when the `MappedFile` drops, a read copy is a `Vec` nothing
         // mutates behind the shared `Arc`, and apk-rs never writes a snapshot in place
-        // (see `MappedFile::open`). `release` drops pages, not the mapping: they read
-        // the same bytes again.
+        // (see `MappedFile::open`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }

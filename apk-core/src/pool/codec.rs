@@ -361,19 +361,13 @@ impl Pool {
 
     /// Decodes a pool from `r`, a reader over part of `base` (the mapped snapshot, which
     /// the caller then hands to the pool with [`Pool::keep_snapshot`]).
-    /// Decodes a pool from `r`, calling `done_with(n)` when the first `n` bytes of what
-    /// `r` had left are no longer needed (so that a mapped file's pages can go while the
-    /// rest is read).
     /// Tables of plain values (strings, sorted names, per-name lists) are read in place
     /// when `place` gives the mapped file the reader is over.
     pub(crate) fn decode(
         r: &mut Reader<'_>,
         place: Place<'_>,
         blobs: std::ops::Range<usize>,
-        done_with: &dyn Fn(usize),
     ) -> Option<Pool> {
-        let total = r.rest().len();
-        let done = |r: &Reader<'_>| done_with(total - r.rest().len());
         let mut pool = Pool::default();
         let n = r.len()?;
         pool.arches = (0..n).map(|_| r.string()).collect::<Option<_>>()?;
@@ -403,7 +397,6 @@ impl Pool {
         pool.has_broken = broken & 1 != 0;
         pool.has_uninstallable = broken & 2 != 0;
         pool.strs = table::read_text(r, place)?;
-        done(r);
         let n = r.len()?;
         pool.names = table::read_records::<Name, NAME_RECORD>(r, n, place, |x| {
             Some(Name {
@@ -449,10 +442,8 @@ impl Pool {
             })?;
             Lists::checked(start, items)?
         };
-        done(r);
         pool.rdepends = Lists::decode_ids(r, place)?;
         pool.rinstall_if = Lists::decode_ids(r, place)?;
-        done(r);
         let n = r.len()?;
         // Operators are checked with the other fields (`validate_ids`).
         pool.deps = table::read_records::<Dep, DEP_RECORD>(r, n, place, |x| {
@@ -471,7 +462,6 @@ impl Pool {
                 tag: TagId(u16_at(x, 14)),
             })
         })?;
-        done(r);
         let n = r.len()?;
         // Each package has its record at the start of the metadata section.
         if blobs.end.checked_sub(blobs.start)? < n.checked_mul(COLD_RECORD)? {
@@ -501,7 +491,6 @@ impl Pool {
                 pad: [0; 3],
             })
         })?;
-        done(r);
         pool.snap_packages = u32::try_from(n).ok()?;
         pool.snap_cold_at = blobs.start;
         pool.infos.cover(n);

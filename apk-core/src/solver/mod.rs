@@ -169,51 +169,66 @@ struct PkgState {
     in_changeset: bool,
 }
 
-/// Per-id state, allocated in chunks on first write: a run touches a small part of a
-/// large universe, and untouched ids read as the default without costing memory.
-struct Paged<T> {
-    chunks: Vec<Option<Box<[T]>>>,
+/// Per-id state, stored in the order ids are first written (discovery order): a run
+/// touches a small part of a large universe, and what it touches then lies together
+/// in memory instead of spread over the whole id range. Untouched ids read as the
+/// default. A slot table of one `u32` per id (zero: none yet) finds an id's entry; it
+/// is allocated zeroed, so only its pages that the run reads cost memory. (Chunks of
+/// 128 ids allocated on first write, as before, faulted in about 2,000 fresh heap
+/// pages for the 23,000 names of a 115,000-package universe that one request reached,
+/// at some 2.4 µs a page.)
+struct Dense<T> {
+    slots: Vec<u32>,
+    items: Vec<T>,
     default: T,
 }
 
-const PAGE: usize = 128;
-
-impl<T: Clone + Default> Paged<T> {
+impl<T: Clone + Default> Dense<T> {
     fn new(len: usize) -> Self {
-        Paged {
-            chunks: vec![None; len.div_ceil(PAGE)],
+        Dense {
+            slots: vec![0; len],
+            items: Vec::new(),
             default: T::default(),
         }
     }
 
     /// Every entry that may differ from the default.
     fn written_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.chunks.iter_mut().flatten().flat_map(|c| c.iter_mut())
+        self.items.iter_mut()
     }
 }
 
-impl<T> std::ops::Index<usize> for Paged<T> {
+impl<T> std::ops::Index<usize> for Dense<T> {
     type Output = T;
 
     fn index(&self, i: usize) -> &T {
-        match &self.chunks[i / PAGE] {
-            Some(c) => &c[i % PAGE],
-            None => &self.default,
+        match self.slots[i] {
+            0 => &self.default,
+            s => &self.items[s as usize - 1],
         }
     }
 }
 
-impl<T: Clone + Default> std::ops::IndexMut<usize> for Paged<T> {
+impl<T: Clone + Default> std::ops::IndexMut<usize> for Dense<T> {
     fn index_mut(&mut self, i: usize) -> &mut T {
-        let chunk = self.chunks[i / PAGE].get_or_insert_with(|| vec![T::default(); PAGE].into());
-        &mut chunk[i % PAGE]
+        let slot = match self.slots[i] {
+            0 => {
+                self.items.push(self.default.clone());
+                // Ids fit in `u32`, and so does their count.
+                let s = self.items.len() as u32;
+                self.slots[i] = s;
+                s
+            }
+            s => s,
+        };
+        &mut self.items[slot as usize - 1]
     }
 }
 
 struct Solver<'a> {
     pool: &'a Pool,
-    names: Paged<NameState>,
-    pkgs: Paged<PkgState>,
+    names: Dense<NameState>,
+    pkgs: Dense<PkgState>,
     /// Names and packages discovered (read on every dependency edge: kept dense, and
     /// zeroed lazily by the allocator).
     name_seen: Vec<bool>,
@@ -258,8 +273,8 @@ impl<'a> Solver<'a> {
     fn new(pool: &'a Pool, req: &Request) -> Self {
         let mut s = Solver {
             pool,
-            names: Paged::new(pool.names.len()),
-            pkgs: Paged::new(pool.packages.len()),
+            names: Dense::new(pool.names.len()),
+            pkgs: Dense::new(pool.packages.len()),
             name_seen: vec![false; pool.names.len()],
             pkg_seen: vec![false; pool.packages.len()],
             provides_walked: vec![0; pool.packages.len()],
