@@ -123,31 +123,57 @@ enum Queue {
     Unresolved,
 }
 
+/// A name's solver state: 28 bytes, one per name a run reaches (23,000 in the
+/// 115,000-package universe), written as discovery reaches it. Its yes/no facts are
+/// bits of one word.
 #[derive(Debug, Clone, Default)]
 struct NameState {
-    locked: bool,
     chosen: Option<Provider>,
     requirers: u32,
-    has_iif: bool,
-    no_iif: bool,
-    iif_needed: bool,
-    reevaluate_deps: bool,
-    reevaluate_iif: bool,
-    has_options: bool,
-    has_auto_selectable: bool,
-    reverse_deps_done: bool,
-    resolvenow: bool,
     order_id: u32,
     merge_depends: u16,
     merge_provides: u16,
-    has_virtual_provides: bool,
-    changeset_processed: bool,
-    changeset_removed: bool,
-    installed_pkg: Option<PkgId>,
-    installed_name: Option<NameId>,
-    in_dirty: bool,
+    bits: u16,
     queue: Queue,
-    flags_set: bool,
+}
+
+/// The yes/no facts of a [`NameState`]: a getter, a setter and a bit each.
+macro_rules! name_flags {
+    ($($get:ident, $set:ident = $bit:expr;)*) => {
+        impl NameState {
+            $(
+                fn $get(&self) -> bool {
+                    self.bits & (1 << $bit) != 0
+                }
+
+                fn $set(&mut self, on: bool) {
+                    if on {
+                        self.bits |= 1 << $bit;
+                    } else {
+                        self.bits &= !(1 << $bit);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+name_flags! {
+    locked, set_locked = 0;
+    has_iif, set_has_iif = 1;
+    no_iif, set_no_iif = 2;
+    iif_needed, set_iif_needed = 3;
+    reevaluate_deps, set_reevaluate_deps = 4;
+    reevaluate_iif, set_reevaluate_iif = 5;
+    has_options, set_has_options = 6;
+    has_auto_selectable, set_has_auto_selectable = 7;
+    reverse_deps_done, set_reverse_deps_done = 8;
+    resolvenow, set_resolvenow = 9;
+    has_virtual_provides, set_has_virtual_provides = 10;
+    changeset_processed, set_changeset_processed = 11;
+    changeset_removed, set_changeset_removed = 12;
+    in_dirty, set_in_dirty = 13;
+    flags_set, set_flags_set = 14;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -257,6 +283,10 @@ struct Solver<'a> {
     preupgrade: bool,
     changes: Vec<Change>,
     auto_select_virtual: Vec<bool>,
+    /// For changeset generation, per name: its installed package, and the name of the
+    /// installed package that is it or provides it with a version (few names have
+    /// either; kept out of every name's state).
+    installed: rustc_hash::FxHashMap<NameId, (Option<PkgId>, Option<NameId>)>,
 }
 
 /// The version a provider offers: `None` for a provide without version, or no provider.
@@ -294,12 +324,13 @@ impl<'a> Solver<'a> {
             preupgrade: req.preupgrade,
             changes: Vec::new(),
             auto_select_virtual: vec![false; pool.names.len()],
+            installed: Default::default(),
         };
         for &n in &req.auto_select_virtual {
             s.auto_select_virtual[n.index()] = true;
         }
         for &(name, f, fi) in &req.name_flags {
-            s.names[name.index()].flags_set = true;
+            s.names[name.index()].set_flags_set(true);
             for p in pool.providers(name) {
                 let ps = &mut s.pkgs[p.pkg.index()];
                 ps.solver_flags |= f;
@@ -307,6 +338,14 @@ impl<'a> Solver<'a> {
             }
         }
         s
+    }
+
+    fn installed_pkg(&self, n: NameId) -> Option<PkgId> {
+        self.installed.get(&n).and_then(|i| i.0)
+    }
+
+    fn installed_name(&self, n: NameId) -> Option<NameId> {
+        self.installed.get(&n).and_then(|i| i.1)
     }
 
     fn ns(&mut self, n: NameId) -> &mut NameState {
@@ -335,16 +374,16 @@ impl<'a> Solver<'a> {
 
     fn queue_dirty(&mut self, name: NameId) {
         let n = &self.names[name.index()];
-        if n.in_dirty || n.locked || (n.requirers == 0 && !n.reevaluate_iif) {
+        if n.in_dirty() || n.locked() || (n.requirers == 0 && !n.reevaluate_iif()) {
             return;
         }
-        self.ns(name).in_dirty = true;
+        self.ns(name).set_in_dirty(true);
         self.dirty.push_back(name);
     }
 
     fn queue_resolvenow(&self, name: NameId) -> bool {
         let n = &self.names[name.index()];
-        n.reverse_deps_done && n.requirers > 0 && n.has_auto_selectable && !n.has_options
+        n.reverse_deps_done() && n.requirers > 0 && n.has_auto_selectable() && !n.has_options()
     }
 
     fn remove_from_queue(&mut self, name: NameId) {
@@ -378,33 +417,33 @@ impl<'a> Solver<'a> {
     }
 
     fn queue_unresolved(&mut self, name: NameId, reevaluate: bool) {
-        if self.names[name.index()].locked {
+        if self.names[name.index()].locked() {
             return;
         }
         if self.names[name.index()].queue != Queue::None {
-            if self.names[name.index()].resolvenow {
+            if self.names[name.index()].resolvenow() {
                 return;
             }
             if self.queue_resolvenow(name) {
-                self.ns(name).resolvenow = true;
+                self.ns(name).set_resolvenow(true);
             } else if !reevaluate {
                 return;
             }
             self.remove_from_queue(name);
         } else {
             let n = &self.names[name.index()];
-            if n.requirers == 0 && !n.has_iif && !n.iif_needed {
+            if n.requirers == 0 && !n.has_iif() && !n.iif_needed() {
                 return;
             }
             let now = self.queue_resolvenow(name);
-            self.ns(name).resolvenow = now;
+            self.ns(name).set_resolvenow(now);
         }
-        if self.names[name.index()].resolvenow {
+        if self.names[name.index()].resolvenow() {
             self.resolvenow.push_back(name);
             self.ns(name).queue = Queue::ResolveNow;
             return;
         }
-        let selectable = self.names[name.index()].has_auto_selectable;
+        let selectable = self.names[name.index()].has_auto_selectable();
         self.queue_insert(selectable, name);
     }
 
@@ -413,17 +452,17 @@ impl<'a> Solver<'a> {
             if !self.name_seen[n0.index()] {
                 continue;
             }
-            self.ns(n0).reevaluate_deps = true;
+            self.ns(n0).set_reevaluate_deps(true);
             self.queue_dirty(n0);
         }
     }
 
     fn reevaluate_reverse_installif(&mut self, name: NameId) {
         for &n0 in self.pool.rinstall_if(name) {
-            if !self.name_seen[n0.index()] || self.names[n0.index()].no_iif {
+            if !self.name_seen[n0.index()] || self.names[n0.index()].no_iif() {
                 continue;
             }
-            self.ns(n0).reevaluate_iif = true;
+            self.ns(n0).set_reevaluate_iif(true);
             self.queue_dirty(n0);
         }
     }
@@ -451,7 +490,7 @@ impl<'a> Solver<'a> {
             return true;
         }
         let n = &self.names[dep.name.index()];
-        if n.locked {
+        if n.locked() {
             return self.pool.dep_of_is_provided(Some(owner), dep, n.chosen);
         }
         if n.requirers == 0 && self.pool.dep_is_provided(dep, None) {
@@ -526,7 +565,7 @@ impl<'a> Solver<'a> {
         }
         let mut order_flags = 0u32;
         // Names the command line named (their flags were set) are decided first.
-        if self.names[name.index()].flags_set {
+        if self.names[name.index()].flags_set() {
             order_flags |= 1 << 31;
         }
         if pool.providers(name).len() != num_virtual {
@@ -535,7 +574,7 @@ impl<'a> Solver<'a> {
         self.order_seq += 1;
         let order_id = order_flags | self.order_seq;
         let ns = self.ns(name);
-        ns.no_iif = no_iif;
+        ns.set_no_iif(no_iif);
         ns.order_id = order_id;
         for p in pool.providers(name) {
             for d in pool.install_if(p.pkg) {
@@ -665,8 +704,11 @@ impl<'a> Solver<'a> {
 
     fn reconsider_name(&mut self, name: NameId) {
         let pool = self.pool;
-        let reevaluate_deps = std::mem::take(&mut self.ns(name).reevaluate_deps);
-        let reevaluate_iif = std::mem::take(&mut self.ns(name).reevaluate_iif);
+        let ns = self.ns(name);
+        let reevaluate_deps = ns.reevaluate_deps();
+        ns.set_reevaluate_deps(false);
+        let reevaluate_iif = ns.reevaluate_iif();
+        ns.set_reevaluate_iif(false);
         let mut first_candidate = None;
         let (mut num_options, mut num_tag_not_ok) = (0u16, 0);
         let (mut has_iif, mut no_iif) = (false, true);
@@ -698,9 +740,9 @@ impl<'a> Solver<'a> {
             {
                 let (mut triggered, mut failed) = (true, false);
                 for d in self.pool.pkg_deps(pkg).install_if {
-                    if !self.names[d.name.index()].locked {
+                    if !self.names[d.name.index()].locked() {
                         if d.conflict {
-                            self.ns(d.name).iif_needed = true;
+                            self.ns(d.name).set_iif_needed(true);
                             self.queue_unresolved(d.name, false);
                         }
                         triggered = false;
@@ -737,11 +779,15 @@ impl<'a> Solver<'a> {
                 }
             }
             if self.merge_index(pkg.name, true, num_options) {
-                self.ns(pkg.name).has_virtual_provides |= pool.provider_version(p).is_none();
+                let ns = self.ns(pkg.name);
+                ns.set_has_virtual_provides(
+                    ns.has_virtual_provides() || pool.provider_version(p).is_none(),
+                );
             }
             for d in self.pool.pkg_deps(pkg).provides {
                 if self.merge_index(d.name, true, num_options) {
-                    self.ns(d.name).has_virtual_provides |= !d.has_version();
+                    let ns = self.ns(d.name);
+                    ns.set_has_virtual_provides(ns.has_virtual_provides() || !d.has_version());
                 }
             }
             num_tag_not_ok += u32::from(!self.pkgs[pkg_id.index()].tag_ok);
@@ -753,11 +799,11 @@ impl<'a> Solver<'a> {
         let mut reevaluate = false;
         {
             let s = self.ns(name);
-            s.has_options = num_options > 1 || num_tag_not_ok > 0;
-            s.has_iif = has_iif;
-            s.no_iif = no_iif;
-            if has_auto_selectable != s.has_auto_selectable {
-                s.has_auto_selectable = has_auto_selectable;
+            s.set_has_options(num_options > 1 || num_tag_not_ok > 0);
+            s.set_has_iif(has_iif);
+            s.set_no_iif(no_iif);
+            if has_auto_selectable != s.has_auto_selectable() {
+                s.set_has_auto_selectable(has_auto_selectable);
                 reevaluate = true;
             }
         }
@@ -788,25 +834,25 @@ impl<'a> Solver<'a> {
                 }
             }
             if self.merge_index_complete(pkg.name, true, num_options) {
-                let skip = self.names[pkg.name.index()].has_virtual_provides;
+                let skip = self.names[pkg.name.index()].has_virtual_provides();
                 self.exclude_non_providers(pkg.name, name, skip);
             }
             for d in self.pool.pkg_deps(pkg).provides {
                 if self.merge_index_complete(d.name, true, num_options) {
-                    let skip = self.names[d.name.index()].has_virtual_provides;
+                    let skip = self.names[d.name.index()].has_virtual_provides();
                     self.exclude_non_providers(d.name, name, skip);
                 }
             }
-            self.ns(pkg.name).has_virtual_provides = false;
+            self.ns(pkg.name).set_has_virtual_provides(false);
             for d in self.pool.pkg_deps(pkg).provides {
-                self.ns(d.name).has_virtual_provides = false;
+                self.ns(d.name).set_has_virtual_provides(false);
             }
         }
         let done = !pool
             .rdepends(name)
             .iter()
-            .any(|&n0| self.name_seen[n0.index()] && !self.names[n0.index()].locked);
-        self.ns(name).reverse_deps_done = done;
+            .any(|&n0| self.name_seen[n0.index()] && !self.names[n0.index()].locked());
+        self.ns(name).set_reverse_deps_done(done);
         self.queue_unresolved(name, reevaluate);
     }
 
@@ -882,7 +928,7 @@ impl<'a> Solver<'a> {
 
     fn assign_name(&mut self, name: NameId, p: Option<Provider>) {
         let pool = self.pool;
-        if self.names[name.index()].locked {
+        if self.names[name.index()].locked() {
             if is_null_version(pool, p) && is_null_version(pool, self.names[name.index()].chosen) {
                 return;
             }
@@ -894,17 +940,17 @@ impl<'a> Solver<'a> {
             self.mark_error(chosen);
             return;
         }
-        self.ns(name).locked = true;
+        self.ns(name).set_locked(true);
         self.ns(name).chosen = p;
         self.remove_from_queue(name);
-        if self.names[name.index()].in_dirty {
-            self.ns(name).in_dirty = false;
+        if self.names[name.index()].in_dirty() {
+            self.ns(name).set_in_dirty(false);
             self.dirty.retain(|&n| n != name);
         }
         if let Some(p) = p {
             if self.names[name.index()].requirers == 0 && self.pkgs[p.pkg.index()].iif_triggered {
                 for d in pool.install_if(p.pkg) {
-                    if !self.names[d.name.index()].locked {
+                    if !self.names[d.name.index()].locked() {
                         self.apply_constraint(Some(p.pkg), d);
                     }
                 }
@@ -932,7 +978,7 @@ impl<'a> Solver<'a> {
         let pool = self.pool;
         let mut chosen: Option<Provider> = None;
         let n = &self.names[name.index()];
-        if n.requirers > 0 || n.has_iif {
+        if n.requirers > 0 || n.has_iif() {
             for &p in pool.providers(name) {
                 let s = &self.pkgs[p.pkg.index()];
                 if self.names[name.index()].requirers == 0
@@ -999,7 +1045,7 @@ impl<'a> Solver<'a> {
         self.pinning_inherit = 0;
         loop {
             while let Some(name) = self.dirty.pop_front() {
-                self.ns(name).in_dirty = false;
+                self.ns(name).set_in_dirty(false);
                 self.reconsider_name(name);
             }
             let Some(name) = self.dequeue() else { break };
@@ -1035,7 +1081,7 @@ impl Solver<'_> {
             if d.conflict {
                 continue;
             }
-            if let Some(inst) = self.names[d.name.index()].installed_name {
+            if let Some(inst) = self.installed_name(d.name) {
                 self.ns(inst).requirers += 1;
             }
         }
@@ -1046,14 +1092,14 @@ impl Solver<'_> {
             if d.conflict {
                 continue;
             }
-            let Some(inst) = self.names[d.name.index()].installed_name else {
+            let Some(inst) = self.installed_name(d.name) else {
                 continue;
             };
             self.ns(inst).requirers = self.names[inst.index()].requirers.saturating_sub(1);
             if self.names[inst.index()].requirers > 0 {
                 continue;
             }
-            if let Some(p0) = self.names[d.name.index()].installed_pkg {
+            if let Some(p0) = self.installed_pkg(d.name) {
                 self.gen_name_remove(p0);
             }
         }
@@ -1070,12 +1116,12 @@ impl Solver<'_> {
     fn check_install_by_iif(&mut self, name: NameId) {
         let n = &self.names[name.index()];
         let Some(c) = n.chosen else { return };
-        if !self.name_seen[name.index()] || n.changeset_processed {
+        if !self.name_seen[name.index()] || n.changeset_processed() {
             return;
         }
         for d in self.pool.install_if(c.pkg) {
             let n0 = &self.names[d.name.index()];
-            if !d.conflict && !n0.changeset_processed {
+            if !d.conflict && !n0.changeset_processed() {
                 return;
             }
             if !self.pool.dep_of_is_provided(Some(c.pkg), d, n0.chosen) {
@@ -1087,13 +1133,15 @@ impl Solver<'_> {
 
     fn check_removal_by_iif(&mut self, name: NameId) {
         let n = &self.names[name.index()];
-        let Some(pkg) = n.installed_pkg else { return };
-        if n.chosen.is_some() || n.changeset_processed || n.changeset_removed {
+        let Some(pkg) = self.installed_pkg(name) else {
+            return;
+        };
+        if n.chosen.is_some() || n.changeset_processed() || n.changeset_removed() {
             return;
         }
         for d in self.pool.install_if(pkg) {
             let n0 = &self.names[d.name.index()];
-            if n0.changeset_removed && n0.chosen.is_none() {
+            if n0.changeset_removed() && n0.chosen.is_none() {
                 self.check_removal_by_deps(pkg);
                 return;
             }
@@ -1110,12 +1158,12 @@ impl Solver<'_> {
     }
 
     fn gen_name_preprocess(&mut self, name: NameId) {
-        if self.names[name.index()].changeset_processed {
+        if self.names[name.index()].changeset_processed() {
             return;
         }
-        self.ns(name).changeset_processed = true;
+        self.ns(name).set_changeset_processed(true);
         let n = &self.names[name.index()];
-        if let Some(inst) = n.installed_pkg {
+        if let Some(inst) = self.installed_pkg(name) {
             let chosen_other = n.chosen.is_none_or(|c| self.pool.pkg(c.pkg).name != name);
             if chosen_other {
                 self.gen_name_remove(inst);
@@ -1124,14 +1172,14 @@ impl Solver<'_> {
         for &p in self.pool.providers(name) {
             let n0 = self.pool.pkg(p.pkg).name;
             let s0 = &self.names[n0.index()];
-            if s0.installed_pkg == Some(p.pkg) && s0.chosen.is_none() {
+            if self.installed_pkg(n0) == Some(p.pkg) && s0.chosen.is_none() {
                 self.gen_name_remove(p.pkg);
             }
         }
     }
 
     fn gen_name_change(&mut self, name: NameId) {
-        if self.names[name.index()].changeset_processed {
+        if self.names[name.index()].changeset_processed() {
             return;
         }
         self.gen_name_preprocess(name);
@@ -1148,7 +1196,7 @@ impl Solver<'_> {
         for d in self.pool.pkg_deps(p).provides {
             self.gen_name_preprocess(d.name);
         }
-        let old = self.names[p.name.index()].installed_pkg;
+        let old = self.installed_pkg(p.name);
         if let Some(o) = old {
             for n in self.reverse_iif_names(o) {
                 self.check_removal_by_iif(n);
@@ -1176,7 +1224,7 @@ impl Solver<'_> {
         if self.pkgs[pkg.index()].in_changeset || chosen_same {
             return;
         }
-        self.ns(name).changeset_removed = true;
+        self.ns(name).set_changeset_removed(true);
         self.ps(pkg).in_changeset = true;
         for dependent in report::reverse_dependents(pool, pkg, true, |_, _, _| true)
             .into_iter()
@@ -1208,14 +1256,12 @@ impl Solver<'_> {
     fn generate_changeset(&mut self, world: &[Dep]) {
         let pool = self.pool;
         for n in self.names.written_mut() {
-            n.installed_pkg = None;
-            n.installed_name = None;
             n.requirers = 0;
         }
+        self.installed.clear();
         for &pkg in &pool.installed {
             let p = pool.pkg(pkg);
-            self.ns(p.name).installed_pkg = Some(pkg);
-            self.ns(p.name).installed_name = Some(p.name);
+            self.installed.insert(p.name, (Some(pkg), Some(p.name)));
             for d in self
                 .pool
                 .pkg_deps(p)
@@ -1223,7 +1269,7 @@ impl Solver<'_> {
                 .iter()
                 .filter(|d| d.has_version())
             {
-                self.ns(d.name).installed_name = Some(p.name);
+                self.installed.entry(d.name).or_default().1 = Some(p.name);
             }
         }
         for &pkg in &pool.installed {
