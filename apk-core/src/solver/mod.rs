@@ -1347,6 +1347,26 @@ mod tests {
     }
 
     #[test]
+    fn dense_state_reads_the_default_until_written_and_keeps_first_write_order() {
+        let mut d: Dense<NameState> = Dense::new(1000);
+        assert_eq!(d[999].order_id, 0);
+        assert!(!d[5].locked());
+        d[700].order_id = 7;
+        d[3].set_locked(true);
+        d[700].set_in_dirty(true);
+        d[3].set_flags_set(true);
+        assert_eq!(d[700].order_id, 7);
+        assert!(d[700].in_dirty() && !d[700].locked());
+        assert!(d[3].locked() && d[3].flags_set() && !d[3].in_dirty());
+        d[3].set_locked(false);
+        assert!(!d[3].locked() && d[3].flags_set());
+        // Reading an id writes nothing: only 700 and 3 hold entries, in that order.
+        assert!(!d[4].locked());
+        let written: Vec<u32> = d.written_mut().map(|n| n.order_id).collect();
+        assert_eq!(written, [7, 0]);
+    }
+
+    #[test]
     fn installs_the_newest_version_with_its_dependencies_first() {
         let b = PoolBuilder::new()
             .world("a")
