@@ -119,6 +119,32 @@ pub fn check(
     data: &[u8],
     key: &[u8; 32],
 ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let header = check_header(data, key)?;
+    header
+        .core_matches(data)
+        .then_some((header.core, header.blobs))
+}
+
+/// Where a snapshot's sections are, by a header that matched its key; the core
+/// payload's checksum is yet to be compared ([`Header::core_matches`]).
+pub struct Header {
+    pub core: std::ops::Range<usize>,
+    pub blobs: std::ops::Range<usize>,
+    crc: u32,
+}
+
+impl Header {
+    /// Whether the core payload of `data` (the file the header was read from) has the
+    /// checksum the header gives.
+    pub fn core_matches(&self, data: &[u8]) -> bool {
+        data.get(self.core.clone())
+            .is_some_and(|core| crc32fast::hash(core) == self.crc)
+    }
+}
+
+/// Checks a snapshot's header against `key` and that the file holds the sections it
+/// gives (exactly); the checksum is left to [`Header::core_matches`].
+pub fn check_header(data: &[u8], key: &[u8; 32]) -> Option<Header> {
     let mut r = Reader::new(data);
     if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION || r.take(32)? != key {
         return None;
@@ -130,16 +156,18 @@ pub fn check(
     let crc = r.u32()?;
     let blobs_len = usize::try_from(r.u64()?).ok()?;
     let core_start = data.len() - r.rest().len();
-    let payload = r.take(len)?;
+    r.take(len)?;
     let blobs_start = core_start + len;
-    let _ = r.take(blobs_len)?;
-    (r.is_empty() && crc32fast::hash(payload) == crc).then_some((
-        core_start..blobs_start,
-        blobs_start..blobs_start + blobs_len,
-    ))
+    r.take(blobs_len)?;
+    r.is_empty().then_some(Header {
+        core: core_start..blobs_start,
+        blobs: blobs_start..blobs_start + blobs_len,
+        crc,
+    })
 }
 
-/// An opened snapshot whose header and core checksum matched.
+/// An opened snapshot whose header matched (its core checksum is compared by the
+/// reader, [`Opened::core_matches`], before anything decoded from it is used).
 pub struct Opened {
     /// The mapped file, which the pool keeps for the metadata section.
     pub map: std::sync::Arc<SnapshotBytes>,
@@ -147,12 +175,25 @@ pub struct Opened {
     pub core: std::ops::Range<usize>,
     /// Where the metadata section sits in the file.
     pub blobs: std::ops::Range<usize>,
+    header: Header,
 }
 
-/// Maps the snapshot at `path` and checks it if it exists and matches `key`.
+impl Opened {
+    /// Whether the core payload has the checksum its header gives.
+    pub fn core_matches(&self) -> bool {
+        self.header.core_matches(self.map.0.bytes())
+    }
+}
+
+/// Maps the snapshot at `path` and checks its header if it exists and matches `key`.
 pub fn open(path: &Path, key: &[u8; 32]) -> Option<Opened> {
     let map = crate::fs::mapped::MappedFile::open(path)?;
     let map = std::sync::Arc::new(SnapshotBytes(map));
-    let (core, blobs) = check(map.0.bytes(), key)?;
-    Some(Opened { map, core, blobs })
+    let header = check_header(map.0.bytes(), key)?;
+    Some(Opened {
+        core: header.core.clone(),
+        blobs: header.blobs.clone(),
+        map,
+        header,
+    })
 }
