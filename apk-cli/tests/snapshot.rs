@@ -7,27 +7,33 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// A root whose repository is the demo repository, trusted through its key, with a
-/// cache directory (so a snapshot is kept).
-fn demo_root(dir: &Path) -> PathBuf {
+/// An empty x86_64 root in `dir` with `repository` as its one repository and a cache
+/// directory (so a snapshot is kept).
+fn root_with_cache(dir: &Path, repository: &Path) -> PathBuf {
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("etc/apk/keys")).unwrap();
     std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
     std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
-    std::fs::copy(
-        testdata().join("keys/apk-rs-demo.rsa.pub"),
-        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
-    )
-    .unwrap();
-    let repo = testdata().join("demo-repo");
     std::fs::write(
         root.join("etc/apk/repositories"),
-        format!("{}\n", repo.display()),
+        format!("{}\n", repository.display()),
     )
     .unwrap();
     std::fs::write(root.join("etc/apk/world"), "").unwrap();
     std::fs::write(root.join("lib/apk/db/installed"), "").unwrap();
     std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    root
+}
+
+/// A root whose repository is the demo repository, trusted through its key, with a
+/// cache directory (so a snapshot is kept).
+fn demo_root(dir: &Path) -> PathBuf {
+    let root = root_with_cache(dir, &testdata().join("demo-repo"));
+    std::fs::copy(
+        testdata().join("keys/apk-rs-demo.rsa.pub"),
+        root.join("etc/apk/keys/apk-rs-demo.rsa.pub"),
+    )
+    .unwrap();
     root
 }
 
@@ -238,18 +244,8 @@ fn damaged_package_records_fall_back_to_the_sources() {
 fn a_damaged_large_snapshot_is_not_used() {
     let Some(shared) = shared_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    std::fs::create_dir_all(root.join("etc/apk/cache")).unwrap();
-    std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
     let index = shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz");
-    std::fs::write(
-        root.join("etc/apk/repositories"),
-        format!("{}\n", index.display()),
-    )
-    .unwrap();
-    std::fs::write(root.join("etc/apk/world"), "").unwrap();
-    std::fs::write(root.join("lib/apk/db/installed"), "").unwrap();
-    std::fs::write(root.join("etc/apk/arch"), "x86_64\n").unwrap();
+    let root = root_with_cache(tmp.path(), &index);
     let args = |extra: &[&'static str]| {
         let mut a = vec!["--root", s(&root), "--allow-untrusted", "--simulate"];
         a.extend_from_slice(extra);

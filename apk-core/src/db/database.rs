@@ -730,24 +730,24 @@ impl Database {
             .map
             .0
             .bytes()
-            .get(opened.core.clone())
+            .get(opened.header.core.clone())
             .unwrap_or_default();
         // The mapped pages stay: the pool reads most tables in place, and pages given
         // back after decoding came back one fault at a time as the solver read them
         // (in the 115,000-package universe a run took 10-20% longer to save 0.6 MiB).
-        let place = Some((&opened.map, opened.core.start));
+        let place = Some((&opened.map, opened.header.core.start));
         // The checksum of a large core is compared on a second core while this one
         // decodes (nothing decoded is used unless it matches): a warm 3.16 run spent a
         // twentieth of its time in it.
         let decoded = if core.len() >= PARALLEL_CHECK_FROM {
             std::thread::scope(|s| {
                 let matches = s.spawn(|| opened.core_matches());
-                let decoded = decode_snapshot(core, place, opened.blobs.clone(), self);
+                let decoded = decode_snapshot(core, place, opened.header.blobs.clone(), self);
                 matches.join().unwrap_or(false) && decoded.is_some()
             })
         } else {
             opened.core_matches()
-                && decode_snapshot(core, place, opened.blobs.clone(), self).is_some()
+                && decode_snapshot(core, place, opened.header.blobs.clone(), self).is_some()
         };
         if !decoded {
             return false;

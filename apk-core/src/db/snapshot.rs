@@ -14,8 +14,9 @@
 //! 32-bit ids (sorted names, per-name lists) and its name, provider, dependency and
 //! package records (each table aligned for its values in the file) are read in place,
 //! not copied (formats 13 to 16): a warm run neither copies them nor faults in heap
-//! pages for them, and touches only the pages of what it reads (besides the checks). The payload is
-//! checked when the snapshot is opened; each metadata record and block has its own
+//! pages for them, and touches only the pages of what it reads (besides the checks). The payload's
+//! checksum is compared before anything decoded from it is used (for a large one, on a
+//! second thread while it is decoded); each metadata record and block has its own
 //! CRC-32, checked when it is read, so that a run which only solves never touches (or
 //! pages in) that section. A damaged record
 //! is read again from the index or database it came from. The
@@ -171,11 +172,8 @@ pub fn check_header(data: &[u8], key: &[u8; 32]) -> Option<Header> {
 pub struct Opened {
     /// The mapped file, which the pool keeps for the metadata section.
     pub map: std::sync::Arc<SnapshotBytes>,
-    /// Where the core payload sits in the file.
-    pub core: std::ops::Range<usize>,
-    /// Where the metadata section sits in the file.
-    pub blobs: std::ops::Range<usize>,
-    header: Header,
+    /// Where the core payload and the metadata section sit in the file.
+    pub header: Header,
 }
 
 impl Opened {
@@ -190,10 +188,5 @@ pub fn open(path: &Path, key: &[u8; 32]) -> Option<Opened> {
     let map = crate::fs::mapped::MappedFile::open(path)?;
     let map = std::sync::Arc::new(SnapshotBytes(map));
     let header = check_header(map.0.bytes(), key)?;
-    Some(Opened {
-        core: header.core.clone(),
-        blobs: header.blobs.clone(),
-        map,
-        header,
-    })
+    Some(Opened { map, header })
 }
