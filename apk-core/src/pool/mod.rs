@@ -234,7 +234,7 @@ pub struct Pool {
     /// Names are looked up for every dependency of every package loaded: a hash table
     /// of name ids, hashed by their strings in `strs` (a fast, non-cryptographic hash
     /// pays off; the keys are not attacker-chosen per process).
-    name_index: hashbrown::HashTable<NameId>,
+    name_index: hashbrown::HashTable<(NameId, Str)>,
     /// Name ids in the order of their names (from a snapshot), for lookups without
     /// building `name_ids`.
     sorted_names: Table<NameId>,
@@ -425,10 +425,10 @@ impl Pool {
             name: s,
             ..Default::default()
         });
-        let (names, strs) = (&self.names, &self.strs);
+        let strs = &self.strs;
         self.name_index
-            .insert_unique(Self::name_hash(name), id, |&i| {
-                Self::name_hash(Self::str_in(strs, names[i.index()].name))
+            .insert_unique(Self::name_hash(name), (id, s), |&(_, s)| {
+                Self::name_hash(Self::str_in(strs, s))
             });
         id
     }
@@ -443,10 +443,8 @@ impl Pool {
         if self.name_index.len() == self.names.len() {
             return self
                 .name_index
-                .find(Self::name_hash(name), |&i| {
-                    self.str(self.names[i.index()].name) == name
-                })
-                .copied();
+                .find(Self::name_hash(name), |&(_, s)| self.str(s) == name)
+                .map(|&(i, _)| i);
         }
         // A pool decoded from a snapshot has its names in sorted order instead, and
         // builds the hash index on the first insertion only.
@@ -466,10 +464,11 @@ impl Pool {
 
     fn rebuild_name_index(&mut self) {
         let (names, strs) = (&self.names, &self.strs);
-        let hash = |i: NameId| Self::name_hash(Self::str_in(strs, names[i.index()].name));
+        let hash = |s: Str| Self::name_hash(Self::str_in(strs, s));
         let mut index = hashbrown::HashTable::with_capacity(names.len());
         for i in NameId::all(names.len()) {
-            index.insert_unique(hash(i), i, |&j| hash(j));
+            let s = names[i.index()].name;
+            index.insert_unique(hash(s), (i, s), |&(_, s)| hash(s));
         }
         self.name_index = index;
     }
@@ -727,9 +726,9 @@ impl Pool {
         self.by_checksum.reserve(packages);
         // Names: a package's own and those its lists bring in, about two a package.
         if self.name_index.len() == self.names.len() {
-            let (names, strs) = (&self.names, &self.strs);
-            self.name_index.reserve(packages * 2, |&i| {
-                Self::name_hash(Self::str_in(strs, names[i.index()].name))
+            let strs = &self.strs;
+            self.name_index.reserve(packages * 2, |&(_, s)| {
+                Self::name_hash(Self::str_in(strs, s))
             });
         }
         self.names.reserve(packages * 2);
