@@ -232,8 +232,9 @@ pub struct Pool {
     /// Lists reused while a record's dependencies are parsed.
     dep_scratch: [Vec<Dep>; 4],
     /// Names are looked up for every dependency of every package loaded: a hash table
-    /// of name ids, hashed by their strings in `strs` (a fast, non-cryptographic hash
-    /// pays off; the keys are not attacker-chosen per process).
+    /// of name ids with their names' spans in `strs` (a name's span never changes once
+    /// interned), hashed by those strings (a fast, non-cryptographic hash pays off; the
+    /// keys are not attacker-chosen per process).
     name_index: hashbrown::HashTable<(NameId, Str)>,
     /// Name ids in the order of their names (from a snapshot), for lookups without
     /// building `name_ids`.
