@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 fn main() {
     link_unwinder_statically();
+    order_hot_text();
     println!("cargo::rustc-check-cfg=cfg(no_shared)");
     println!("cargo:rerun-if-env-changed=APK_RS_SHARED");
     println!("cargo:rerun-if-env-changed=CI");
@@ -39,5 +40,24 @@ fn link_unwinder_statically() {
         && is("CARGO_CFG_TARGET_ENV", "gnu")
     {
         println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
+    }
+}
+
+/// The `apk` binary's functions that the benchmark workloads execute are placed
+/// together at the start of its code (`apk-cli/hot-text.ld`, made by `side-by-side
+/// --hot-text`): the kernel maps a binary's code 64 KiB around each page first run,
+/// and with those functions spread over all of it, the 200-package install kept 3.4 of
+/// its 3.7 MB of code resident. A function the script does not name (new, renamed)
+/// only lands in the rest of the code, as before.
+fn order_hot_text() {
+    let is = |var: &str, value: &str| std::env::var(var).is_ok_and(|v| v == value);
+    if is("CARGO_PKG_NAME", "apk-cli")
+        && is("CARGO_CFG_TARGET_OS", "linux")
+        && is("CARGO_CFG_TARGET_ARCH", "x86_64")
+    {
+        let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+        let script = std::path::Path::new(&manifest).join("hot-text.ld");
+        println!("cargo:rerun-if-changed={}", script.display());
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
 }

@@ -6,6 +6,11 @@
 //!  [--apk target/release/apk] [--reference ../shared/reference/bin/apk-3.0.6]
 //!  [--only NAME]`
 //!
+//! `side-by-side --hot-text --apk target/profiling/apk > apk-cli/hot-text.ld` instead
+//! runs each workload once with that build (which keeps its symbols) under valgrind's
+//! callgrind and prints the linker script that places the functions they executed
+//! together, workload by workload (see `order_hot_text` in `apk-core/build.rs`).
+//!
 //! Inputs are generated in a temporary folder (on `/dev/shm` when there is one); the
 //! real-data rows need the shared material and are skipped without it. Every run of an
 //! installing workload gets a fresh root made the same way for both tools. Run on an
@@ -274,6 +279,7 @@ fn main() {
         .map(|d| d.join("reference/bin/apk-3.0.6"))
         .unwrap_or_default();
     let mut only = None;
+    let mut hot_text = false;
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("--measure") && argv.len() > 1 {
         measure_here(&argv[1], &argv[2..]);
@@ -287,6 +293,7 @@ fn main() {
             "--apk" => ours = value().into(),
             "--reference" => reference = value().into(),
             "--only" => only = Some(value()),
+            "--hot-text" => hot_text = true,
             _ => {
                 eprintln!(
                     "usage: side-by-side [--runs N] [--apk PATH] [--reference PATH] [--only NAME]"
@@ -295,7 +302,7 @@ fn main() {
             }
         }
     }
-    if !reference.is_file() {
+    if !reference.is_file() && !hot_text {
         eprintln!("no reference binary (give --reference PATH, or have ../shared beside)");
         std::process::exit(2);
     }
@@ -307,6 +314,10 @@ fn main() {
     .expect("temporary folder");
     eprintln!("generating inputs in {}", tmp.path().display());
     let all = workloads(tmp.path());
+    if hot_text {
+        print!("{}", hot_text_script(&ours, &all, tmp.path()));
+        return;
+    }
     println!(
         "| workload | ours (median) | apk-tools (median) | ours / apk-tools | goal | peak memory ours vs apk-tools |"
     );
@@ -355,4 +366,133 @@ fn main() {
             rss(1) as f64 / 1024.0,
         );
     }
+}
+
+/// The functions of `apk` (a build with symbols) that `workloads` execute, each run once
+/// (after a warm-up) under callgrind, as a linker script placing them together before
+/// the rest of the code: workload by workload, each one's in address order. A symbol's
+/// hash (`17h…E`) and crates' ids (`Cs…_`) are left open, so that the script still
+/// matches after the code changes.
+fn hot_text_script(apk: &Path, all: &[Workload], tmp: &Path) -> String {
+    let nm = Command::new("nm").arg(apk).output().expect("running nm");
+    let mut address = std::collections::HashMap::new();
+    for line in String::from_utf8_lossy(&nm.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let [a, kind, name] = f[..] {
+            if "tTwW".contains(kind) {
+                if let Ok(a) = u64::from_str_radix(a, 16) {
+                    address.insert(name.to_owned(), a);
+                }
+            }
+        }
+    }
+    assert!(!address.is_empty(), "{} has no symbols", apk.display());
+    let mut seen = std::collections::HashSet::new();
+    let mut lines = Vec::new();
+    for (n, w) in all.iter().enumerate() {
+        let out = tmp.join(format!("callgrind.{n}"));
+        let samples = tmp.join(format!("perf.{n}"));
+        // Callgrind finds every function run, but its virtual CPU lacks some of the
+        // machine's instructions (SHA, carry-less multiply, ADX), so the code for those
+        // comes from perf's samples of runs on the machine itself.
+        let mut names = String::new();
+        for step in 0..5 {
+            let dir = tmp.join(format!("hot{n}-{step}"));
+            std::fs::create_dir_all(&dir).expect("run dir");
+            let args = (w.args)(&dir);
+            let mut run = match step {
+                0 => Command::new(apk),
+                1 => {
+                    let mut c = Command::new("valgrind");
+                    c.args(["--tool=callgrind", "--demangle=no", "--compress-strings=no"])
+                        .arg(format!("--callgrind-out-file={}", out.display()))
+                        .arg(apk);
+                    c
+                }
+                _ => {
+                    let mut c = Command::new("perf");
+                    c.args(["record", "-q", "-e", "cpu-clock", "-c", "5000", "-o"])
+                        .arg(&samples)
+                        .arg(apk);
+                    c
+                }
+            };
+            let status = run.args(&args).output().expect("running apk").status;
+            eprintln!("{} ({step}): {status}", w.name);
+            let _ = std::fs::remove_dir_all(&dir);
+            if step == 1 {
+                names.push_str(&std::fs::read_to_string(&out).unwrap_or_default());
+            } else if step > 1 {
+                let script = Command::new("perf")
+                    .args(["script", "--no-demangle", "-F", "ip,sym", "-i"])
+                    .arg(&samples)
+                    .output()
+                    .expect("running perf script");
+                let text = String::from_utf8_lossy(&script.stdout);
+                for sym in text.lines().filter_map(|l| l.split_whitespace().nth(1)) {
+                    names.push_str("fn=");
+                    names.push_str(sym);
+                    names.push('\n');
+                }
+            }
+        }
+        let mut run: Vec<(u64, &str)> = names
+            .lines()
+            .filter_map(|l| l.strip_prefix("fn="))
+            .filter_map(|f| address.get(f).map(|&a| (a, f)))
+            .filter(|(_, f)| !START_UP.contains(f))
+            .collect();
+        run.sort_unstable();
+        run.dedup();
+        for (_, f) in run {
+            let pattern = open_hashes(f);
+            if seen.insert(pattern.clone()) {
+                lines.push(format!("    *(.text.{pattern})"));
+            }
+        }
+    }
+    format!(
+        "/* Made by `side-by-side --hot-text`: see apk-core/build.rs. */\nSECTIONS\n{{\n  .text.hot : {{\n{}\n  }}\n}}\nINSERT BEFORE .text;\n",
+        lines.join("\n")
+    )
+}
+
+/// The C runtime's own start-up and tear-down code, which stays where the linker puts it.
+const START_UP: &[&str] = &[
+    "_start",
+    "_init",
+    "_fini",
+    "frame_dummy",
+    "register_tm_clones",
+    "deregister_tm_clones",
+    "__do_global_dtors_aux",
+];
+
+/// `name` with its hash (`17h` and 16 hex digits, `E`) and crate ids (`Cs…_`) as `*`.
+fn open_hashes(name: &str) -> String {
+    let mut s = name.to_owned();
+    if let Some(at) = s.len().checked_sub(20) {
+        let tail = &s[at..];
+        if tail.starts_with("17h")
+            && tail.ends_with('E')
+            && tail[3..19].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            s.replace_range(at + 3.., "*");
+        }
+    }
+    let mut out = String::new();
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("Cs") {
+        out.push_str(&rest[..i + 2]);
+        let after = &rest[i + 2..];
+        let id = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        if id > 0 && after[id..].starts_with('_') {
+            out.push('*');
+            rest = &after[id..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
