@@ -153,49 +153,53 @@ fn root_command() -> clap::Command {
     )
 }
 
-/// The applets' names (the derived [`Command`]'s, but `Other`).
-const APPLETS: &[&str] = &[
-    "add", "del", "upgrade", "fix", "search", "info", "query", "list", "dot", "policy", "stats",
-    "update", "audit", "cache", "fetch", "version", "verify", "index", "manifest", "extract",
-    "adbdump", "mkndx", "adbsign", "adbgen", "convndx", "convdb", "mkpkg",
-];
+/// Each applet's name and what adds its own options (no global ones) to a command: the
+/// derived [`Command`]'s applets but `Other`, for building one without the others.
+type AddOptions = fn(clap::Command) -> clap::Command;
+const APPLETS: &[(&str, AddOptions)] = {
+    use clap::Args;
+    use commands as c;
+    &[
+        ("add", c::add::Args::augment_args),
+        ("del", c::del::Args::augment_args),
+        ("upgrade", c::upgrade::Args::augment_args),
+        ("fix", c::fix::Args::augment_args),
+        ("search", c::search::Args::augment_args),
+        ("info", c::info::Args::augment_args),
+        ("query", c::query::Args::augment_args),
+        ("list", c::list::Args::augment_args),
+        ("dot", c::dot::Args::augment_args),
+        ("policy", c::policy::Args::augment_args),
+        ("stats", |c| c),
+        ("update", |c| c),
+        ("audit", c::audit::Args::augment_args),
+        ("cache", c::cache::Args::augment_args),
+        ("fetch", c::fetch::Args::augment_args),
+        ("version", c::version::Args::augment_args),
+        ("verify", c::verify::Args::augment_args),
+        ("index", c::index::Args::augment_args),
+        ("manifest", c::manifest::Args::augment_args),
+        ("extract", c::extract::Args::augment_args),
+        ("adbdump", c::adbdump::Args::augment_args),
+        ("mkndx", c::mkndx::Args::augment_args),
+        ("adbsign", c::adbsign::Args::augment_args),
+        ("adbgen", c::adbgen::Args::augment_args),
+        ("convndx", c::convndx::Args::augment_args),
+        ("convdb", c::convdb::Args::augment_args),
+        ("mkpkg", c::mkpkg::Args::augment_args),
+    ]
+};
+
+/// Whether `word` names an applet.
+fn is_applet_name(word: &str) -> bool {
+    APPLETS.iter().any(|(name, _)| *name == word)
+}
 
 /// One applet's own options (no global ones), as the derived [`Command`] builds it,
 /// without building every other applet; `None` when `word` names none.
 fn applet_args(word: &str) -> Option<clap::Command> {
-    use clap::Args;
-    use clap::Command as C;
-    use commands as c;
-    Some(match word {
-        "add" => c::add::Args::augment_args(C::new("add")),
-        "del" => c::del::Args::augment_args(C::new("del")),
-        "upgrade" => c::upgrade::Args::augment_args(C::new("upgrade")),
-        "fix" => c::fix::Args::augment_args(C::new("fix")),
-        "search" => c::search::Args::augment_args(C::new("search")),
-        "info" => c::info::Args::augment_args(C::new("info")),
-        "query" => c::query::Args::augment_args(C::new("query")),
-        "list" => c::list::Args::augment_args(C::new("list")),
-        "dot" => c::dot::Args::augment_args(C::new("dot")),
-        "policy" => c::policy::Args::augment_args(C::new("policy")),
-        "stats" => C::new("stats"),
-        "update" => C::new("update"),
-        "audit" => c::audit::Args::augment_args(C::new("audit")),
-        "cache" => c::cache::Args::augment_args(C::new("cache")),
-        "fetch" => c::fetch::Args::augment_args(C::new("fetch")),
-        "version" => c::version::Args::augment_args(C::new("version")),
-        "verify" => c::verify::Args::augment_args(C::new("verify")),
-        "index" => c::index::Args::augment_args(C::new("index")),
-        "manifest" => c::manifest::Args::augment_args(C::new("manifest")),
-        "extract" => c::extract::Args::augment_args(C::new("extract")),
-        "adbdump" => c::adbdump::Args::augment_args(C::new("adbdump")),
-        "mkndx" => c::mkndx::Args::augment_args(C::new("mkndx")),
-        "adbsign" => c::adbsign::Args::augment_args(C::new("adbsign")),
-        "adbgen" => c::adbgen::Args::augment_args(C::new("adbgen")),
-        "convndx" => c::convndx::Args::augment_args(C::new("convndx")),
-        "convdb" => c::convdb::Args::augment_args(C::new("convdb")),
-        "mkpkg" => c::mkpkg::Args::augment_args(C::new("mkpkg")),
-        _ => return None,
-    })
+    let (name, add) = APPLETS.iter().find(|(name, _)| *name == word)?;
+    Some(add(clap::Command::new(*name)))
 }
 
 /// The applet `sc` with the global options as its own (after its own, which are the
@@ -299,7 +303,7 @@ fn one_applet(argv: &[std::ffi::OsString]) -> Option<(clap::Command, Vec<std::ff
     if words.iter().take_while(|w| **w != "--").any(asks) {
         return None;
     }
-    let guess = 1 + words.iter().position(|w| APPLETS.contains(w))?;
+    let guess = 1 + words.iter().position(|w| is_applet_name(w))?;
     let (sc, own) = applet_args(&argv[guess].to_string_lossy()).and_then(with_own_globals)?;
     let globals: Vec<&clap::Arg> = sc.get_arguments().skip(own).collect();
     // What the full way decides for an option word, where the global options alone
@@ -317,7 +321,7 @@ fn one_applet(argv: &[std::ffi::OsString]) -> Option<(clap::Command, Vec<std::ff
             global_valued: takes_values(global),
         })
     };
-    let pos = applet_position(argv, |w| APPLETS.contains(&w), facts).ok()??;
+    let pos = applet_position(argv, is_applet_name, facts).ok()??;
     (pos == guess).then(|| (sc, reorder(argv.to_vec(), pos)))
 }
 
@@ -326,10 +330,14 @@ fn takes_values(a: &clap::Arg) -> bool {
     a.get_num_args().is_some_and(|n| n.takes_values()) || a.get_action().takes_values()
 }
 
+/// Where apk's configuration file is read from when `$APK_CONFIG` is not set: the
+/// first, else (when it does not exist) the second.
+const CONFIG_FILES: [&str; 2] = ["/etc/apk/config", "/lib/apk/config"];
+
 /// Whether apk's configuration file is there (what [`with_config`] reads).
 fn has_config() -> bool {
     std::env::var_os("APK_CONFIG").is_some()
-        || ["/etc/apk/config", "/lib/apk/config"]
+        || CONFIG_FILES
             .iter()
             .any(|p| std::path::Path::new(p).exists())
 }
@@ -340,9 +348,9 @@ fn has_config() -> bool {
 fn with_config(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let text = match std::env::var_os("APK_CONFIG") {
         Some(p) => std::fs::read_to_string(p).ok(),
-        None => match std::fs::read_to_string("/etc/apk/config") {
+        None => match std::fs::read_to_string(CONFIG_FILES[0]) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::read_to_string("/lib/apk/config").ok()
+                std::fs::read_to_string(CONFIG_FILES[1]).ok()
             }
             r => r.ok(),
         },
@@ -832,7 +840,7 @@ mod tests {
     fn the_applet_table_builds_every_applet_as_the_derived_command_does() {
         let full = Command::augment_subcommands(root_command());
         let names: Vec<&str> = full.get_subcommands().map(|sc| sc.get_name()).collect();
-        assert_eq!(names, APPLETS);
+        assert_eq!(names, APPLETS.iter().map(|(n, _)| *n).collect::<Vec<_>>());
         for sc in full.get_subcommands() {
             let one = applet_args(sc.get_name()).expect("in the table");
             // The description is the one thing the table leaves out (help takes the full

@@ -396,6 +396,8 @@ fn hot_text_script(apk: &Path, all: &[Workload], tmp: &Path) -> String {
         // machine's instructions (SHA, carry-less multiply, ADX), so the code for those
         // comes from perf's samples of runs on the machine itself.
         let mut names = String::new();
+        // Step 0 warms up (it writes apk-rs's snapshot), 1 runs under callgrind, 2 to 4
+        // under perf.
         for step in 0..5 {
             let dir = tmp.join(format!("hot{n}-{step}"));
             std::fs::create_dir_all(&dir).expect("run dir");
