@@ -178,7 +178,7 @@ pub fn commit(
         .map(|id| FetchJob::new(pool, id, opts))
         .collect();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE);
+        let (tx, rx) = fetch::pipeline();
         scope.spawn(move || read_packages(wanted, opts, tx));
         let mut c = Committer {
             fs: RootFs::new(root),
@@ -286,7 +286,7 @@ struct Committer<'a> {
     /// Packages installed so far.
     landed: u32,
     /// The packages read, in the order of the changes that install them.
-    pieces: std::rc::Rc<std::sync::mpsc::Receiver<Piece>>,
+    pieces: std::rc::Rc<fetch::Pipe>,
     on: &'a mut dyn FnMut(Event),
 }
 

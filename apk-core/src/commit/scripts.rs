@@ -36,6 +36,7 @@ impl Committer<'_> {
                 nested,
             })
         };
+        self.pieces.in_script(true);
         let outcome = script::run(
             &self.opts.scripts,
             self.fs.path(),
@@ -46,6 +47,7 @@ impl Committer<'_> {
             &args,
             &mut on_line,
         );
+        self.pieces.in_script(false);
         // A script may have added users or groups (adduser in a pre-install): names
         // are looked up afresh, as apk-tools resets its id cache after each script.
         self.ids = None;
