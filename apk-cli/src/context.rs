@@ -241,6 +241,9 @@ pub struct Context {
     sources: std::cell::Cell<apk_core::db::Sources>,
     /// Packages given as files on the command line, by their id in the pool.
     pub local_files: std::cell::RefCell<std::collections::HashMap<apk_core::pool::PkgId, PathBuf>>,
+    /// The database is opened for a commit: a snapshot made on opening it waits for
+    /// [`crate::commands::solution::apply`] (see `OpenOptions::defer_snapshot`).
+    for_commit: std::cell::Cell<bool>,
 }
 
 impl Context {
@@ -290,6 +293,7 @@ impl Context {
             lock: std::cell::OnceCell::new(),
             unlocked_initdb: std::cell::Cell::new(false),
             local_files: Default::default(),
+            for_commit: Default::default(),
             sources: Default::default(),
             overlay: Default::default(),
         })
@@ -367,6 +371,7 @@ impl Context {
             fetcher: self.fetcher(),
             update_cache: update,
             no_snapshot: false,
+            defer_snapshot: self.for_commit.get(),
             sources: self.sources.get(),
             cache_max_age: self
                 .opts
@@ -430,6 +435,7 @@ impl Context {
         }
         self.open_log();
         self.ensure_cache_dir();
+        self.for_commit.set(true);
         self.open_db_or_report()
     }
 

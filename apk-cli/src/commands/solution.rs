@@ -56,6 +56,8 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
     req.force_broken_world = ctx.opts.force_broken_world;
     let cs = solver::solve(&db.pool, req);
     if cs.errors > 0 {
+        // Nothing changes: the snapshot stays good for the next run.
+        db.write_pending_snapshot();
         print_errors(db, &cs, &req.world);
         return cs.errors;
     }
@@ -64,7 +66,10 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
 
 /// Prints the plan when simulating, else commits `cs` and writes `world`.
 pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
+    // A snapshot made on opening the database is written only when it stays good: a
+    // commit, even of no changes, rewrites the installed database it was keyed on.
     if ctx.opts.simulate {
+        db.write_pending_snapshot();
         print_commit(ctx, db, cs);
         return still_broken(db, cs, true);
     }

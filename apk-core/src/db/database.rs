@@ -43,6 +43,12 @@ pub struct OpenOptions {
     pub cache_max_age: Option<std::time::Duration>,
     /// Read everything from the sources, neither using nor writing a snapshot.
     pub no_snapshot: bool,
+    /// A snapshot made after reading everything is kept for
+    /// [`Database::write_pending_snapshot`] rather than written at once: a command
+    /// about to change the root writes it only if it changes nothing, since a commit
+    /// rewrites the files the snapshot's key covers (the installed database, world)
+    /// and would leave it stale at once.
+    pub defer_snapshot: bool,
     /// The query option `--from`: which sources are left out. Set, the snapshot is
     /// not used.
     pub sources: Sources,
@@ -421,6 +427,9 @@ pub struct Database {
     pub config_warnings: Vec<String>,
     /// Files of installed packages, as (directory, file name).
     pub installed_files: std::collections::HashMap<crate::pool::PkgId, Vec<(String, String)>>,
+    /// Where and under which key the snapshot of this database goes, when opening it
+    /// deferred writing it.
+    pending_snapshot: std::cell::RefCell<Option<(PathBuf, [u8; 32])>>,
 }
 
 /// Reads metadata from the sources a snapshot was built from (loaded once, on the
@@ -483,6 +492,7 @@ impl Database {
             unavailable: Vec::new(),
             config_warnings: inputs.warnings.clone(),
             installed_files: std::collections::HashMap::new(),
+            pending_snapshot: std::cell::RefCell::new(None),
         };
         if let Some((path, key)) = &snapshot {
             if db.load_snapshot(path, key) {
@@ -493,9 +503,13 @@ impl Database {
             db.unavailable.clear();
         }
         db.load(opts, &inputs)?;
-        if let Some((path, key)) = &snapshot {
-            // A cache that cannot be written only costs time next run.
-            let _ = db.write_snapshot(path, key);
+        if let Some((path, key)) = snapshot {
+            if opts.defer_snapshot {
+                db.pending_snapshot.replace(Some((path, key)));
+            } else {
+                // A cache that cannot be written only costs time next run.
+                let _ = db.write_snapshot(&path, &key);
+            }
         }
         Ok(db)
     }
@@ -714,6 +728,15 @@ impl Database {
 const PARALLEL_CHECK_FROM: usize = 256 << 10;
 
 impl Database {
+    /// Writes the snapshot whose writing [`OpenOptions::defer_snapshot`] put off, if
+    /// any (once).
+    pub fn write_pending_snapshot(&self) {
+        if let Some((path, key)) = self.pending_snapshot.take() {
+            // A cache that cannot be written only costs time next run.
+            let _ = self.write_snapshot(&path, &key);
+        }
+    }
+
     /// Writes this database as the snapshot for `key` at `path` (atomically).
     pub fn write_snapshot(&self, path: &Path, key: &[u8; 32]) -> Result<()> {
         let (raw, blobs) = encode_snapshot(self);
@@ -836,6 +859,7 @@ pub fn decode_payload(payload: &[u8]) -> Option<Database> {
         unavailable: Vec::new(),
         config_warnings: Vec::new(),
         installed_files: std::collections::HashMap::new(),
+        pending_snapshot: std::cell::RefCell::new(None),
     };
     // Without the section, any record position is accepted (and never read).
     decode_snapshot(payload, None, 0..u32::MAX as usize, &mut db)?;
