@@ -24,8 +24,10 @@ pub(super) const PIPELINE: usize = 8;
 /// thread goes on inflating the next packages instead of idling beside it (busybox's
 /// post-install, `busybox --install -s`, is a fifth of `--initdb add alpine-base`).
 /// Interleaved runs of that install, 31 each: 83.0 ms with 8, 79.5 ms with 24
-/// (peak 7,060 -> 7,296 KB), 76.5 ms with 40 (7,896 KB, apk-tools' 8,056).
-pub(super) const PIPELINE_IN_SCRIPT: usize = 24;
+/// (peak 7,060 -> 7,296 KB), 76.5 ms with 40 (7,896 KB, apk-tools' 8,056); in the
+/// side-by-side harness (15 runs) 0.76 of apk-tools' time with 24 (6.8 against 7.8
+/// MiB), 0.72 and 0.75 with 32 (7.2 against 7.9 and 7.8 MiB).
+pub(super) const PIPELINE_IN_SCRIPT: usize = 32;
 
 /// The pieces in flight between the reading thread and the writer, and how many may
 /// be.
