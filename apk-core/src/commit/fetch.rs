@@ -1,10 +1,11 @@
 //! Reading the packages a commit installs: from the cache, else the first repository
 //! that has them, each checked against its identity and signature before anything of
 //! it is used. A second thread reads them and hands the writer their contents in
-//! pieces over a short channel (`PIPELINE` pieces of at most `PIECE` bytes), so that
-//! what is in flight stays under a megabyte however big the packages are: a package
-//! file is streamed, never held whole, unless it was downloaded (it goes into the cache
-//! as it came).
+//! pieces over a short channel (`PIPELINE` pieces of at most `PIECE` bytes, or
+//! `PIPELINE_IN_SCRIPT` while the writer waits for a script), so that what is in flight
+//! stays within a few megabytes however big the packages are: a package file is
+//! streamed, never held whole, unless it was downloaded (it goes into the cache as it
+//! came).
 
 use std::io::{BufRead, Read};
 use std::sync::mpsc::{Receiver, SyncSender};
