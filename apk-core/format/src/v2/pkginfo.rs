@@ -20,6 +20,22 @@ pub struct PkgInfo {
     pub fields: Vec<(String, String)>,
 }
 
+/// A `.PKGINFO` line split at its first ` = `, else at its first `=`: what
+/// `split_once(" = ")` then `split_once('=')` give, without building a substring
+/// searcher for every line (40,000 of them, 2% of `apk index` over 2,000 packages).
+fn split_key_value(line: &str) -> Option<(&str, &str)> {
+    let b = line.as_bytes();
+    let mut first = None;
+    for i in memchr::memchr_iter(b'=', b) {
+        if i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' ') {
+            // The spaces are ASCII: both cuts fall on character boundaries.
+            return Some((&line[..i - 1], &line[i + 2..]));
+        }
+        first.get_or_insert(i);
+    }
+    first.map(|i| (&line[..i], &line[i + 1..]))
+}
+
 impl PkgInfo {
     pub fn parse(text: &str, what: &str) -> Result<Self> {
         let mut out = PkgInfo::default();
@@ -32,12 +48,9 @@ impl PkgInfo {
                 out.comments.push(c.to_owned());
                 continue;
             }
-            let (k, v) = line
-                .split_once(" = ")
-                .or_else(|| line.split_once('='))
-                .ok_or_else(|| {
-                    Error::parse(what, n + 1, format!("expected 'key = value', got '{line}'"))
-                })?;
+            let (k, v) = split_key_value(line).ok_or_else(|| {
+                Error::parse(what, n + 1, format!("expected 'key = value', got '{line}'"))
+            })?;
             let key = k.trim();
             if key.is_empty() || !key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
                 return Err(Error::parse(what, n + 1, format!("invalid key '{key}'")));
@@ -226,5 +239,30 @@ datahash = 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
         assert!(p.to_package_info("x").is_err());
         let p = PkgInfo::parse("pkgname = a\npkgver = 1\ndatahash = xyz\n", "x").unwrap();
         assert!(p.datahash().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_line_splits_where_the_first_spaced_equals_is_else_at_the_first_equals() {
+        use proptest::prelude::*;
+        fn reference(l: &str) -> Option<(&str, &str)> {
+            l.split_once(" = ").or_else(|| l.split_once('='))
+        }
+        for l in [
+            "a = b",
+            "a=b = c",
+            "a = b = c",
+            "a==b",
+            "=",
+            " = ",
+            "a =b",
+            "a= b",
+            "ab",
+            "",
+        ] {
+            assert_eq!(split_key_value(l), reference(l), "{l:?}");
+        }
+        proptest!(|(l in "[a =é]{0,12}")| {
+            prop_assert_eq!(split_key_value(&l), reference(&l));
+        });
     }
 }
