@@ -81,6 +81,35 @@ fn same_answer_with_and_without_snapshot() {
 }
 
 #[test]
+fn a_committing_applet_writes_the_snapshot_only_when_it_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_root(tmp.path());
+    let add = |extra: &[&str], name: &str| {
+        let mut args = vec!["--root", s(&root), "--no-scripts"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["add", name]);
+        run(&args)
+    };
+    // A commit rewrites the installed database the snapshot is keyed on: none written.
+    let (code, _, err) = add(&[], "demo-hello");
+    assert_eq!(code, 0, "{err}");
+    assert!(!snapshot(&root).exists(), "a commit wrote a stale snapshot");
+    // A request that does not solve changes nothing: the snapshot is kept.
+    let (code, _, _) = add(&[], "no-such-package");
+    assert_ne!(code, 0);
+    assert!(snapshot(&root).exists(), "an unsolvable request wrote none");
+    std::fs::remove_file(snapshot(&root)).unwrap();
+    // Nor does --simulate.
+    let (code, _, err) = add(&["--simulate"], "demo-hello");
+    assert_eq!(code, 0, "{err}");
+    assert!(snapshot(&root).exists(), "--simulate wrote none");
+    // And the snapshot --simulate wrote is good for the next run: the same answer.
+    let (_, mapped) = plan(&root, &[]);
+    let (_, uncached) = plan(&root, &["--no-cache"]);
+    assert_eq!(mapped, uncached);
+}
+
+#[test]
 fn damaged_snapshots_are_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();
     let root = demo_root(tmp.path());

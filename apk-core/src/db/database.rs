@@ -44,10 +44,10 @@ pub struct OpenOptions {
     /// Read everything from the sources, neither using nor writing a snapshot.
     pub no_snapshot: bool,
     /// A snapshot made after reading everything is kept for
-    /// [`Database::write_pending_snapshot`] rather than written at once: a command
-    /// about to change the root writes it only if it changes nothing, since a commit
-    /// rewrites the files the snapshot's key covers (the installed database, world)
-    /// and would leave it stale at once.
+    /// [`Database::write_pending_snapshot`] rather than written at once: a committing
+    /// applet writes it only when it commits nothing (`--simulate`, a request that does
+    /// not solve), since a commit, even of no changes, rewrites the installed database
+    /// the snapshot's key covers and would leave it stale at once.
     pub defer_snapshot: bool,
     /// The query option `--from`: which sources are left out. Set, the snapshot is
     /// not used.
