@@ -1,12 +1,33 @@
 //! `apk`: the command line. Global options are parsed as apk-tools parses them (anywhere
 //! on the line); each applet lives in `commands/`.
 
+// The print macros of the whole crate, in place of std's (defined before the modules,
+// so every one of them uses these): as apk-tools, a write to a standard stream that is
+// gone (`apk search | head -1`: the pipe's reader left) is ignored and the command goes
+// on to its own exit status, where std's macros stop the process with a panic.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::output::write_stream(&mut std::io::stdout(), format_args!($($arg)*))
+    };
+}
+macro_rules! println {
+    () => { print!("\n") };
+    ($($arg:tt)*) => { print!("{}\n", format_args!($($arg)*)) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        $crate::output::write_stream(&mut std::io::stderr(), format_args!($($arg)*))
+    };
+}
+macro_rules! eprintln {
+    () => { eprint!("\n") };
+    ($($arg:tt)*) => { eprint!("{}\n", format_args!($($arg)*)) };
+}
+
 mod commands;
 mod context;
 mod output;
 mod query;
-
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -691,21 +712,26 @@ fn one_malloc_arena() {
     }
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(run())
+}
+
+/// The command's work; the exit status comes back.
+fn run() -> u8 {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
         .get(1)
         .is_some_and(|a| a == apk_core::fs::sandbox::SANDBOX_ARG)
     {
         let code = apk_core::fs::sandbox::sandbox_main(&argv[2..]);
-        return ExitCode::from(u8::try_from(code).unwrap_or(127));
+        return u8::try_from(code).unwrap_or(127);
     }
     if let Ok(exe) = std::env::current_exe() {
         apk_core::fs::sandbox::set_launcher(exe);
     }
     let cli = match parse(argv) {
         Ok(cli) => cli,
-        Err(code) => return ExitCode::from(code),
+        Err(code) => return code,
     };
     if cli.command.as_ref().is_some_and(Command::writes) {
         one_malloc_arena();
@@ -714,7 +740,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("ERROR: {msg}");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     // As apk-tools: every applet opens the root first (`--initdb` makes it).
@@ -726,7 +752,7 @@ fn main() -> ExitCode {
                 Err(e) => apk_format::error::io_reason(&e),
             };
             eprintln!("ERROR: Unable to open root: {why}");
-            return ExitCode::from(99);
+            return 99;
         }
     }
     // Creating a database: as root only without --usermode, as a user only with it.
@@ -735,20 +761,20 @@ fn main() -> ExitCode {
         let asked = ctx.opts.usermode || ctx.opts.no_chown;
         if root_user && asked {
             eprintln!("ERROR: --usermode not allowed as root");
-            return ExitCode::from(99);
+            return 99;
         }
         if !root_user && !asked {
             eprintln!("ERROR: Use --usermode to allow creating database as non-root");
-            return ExitCode::from(99);
+            return 99;
         }
     }
     if ctx.opts.print_arch {
         println!("{}", ctx.primary_arch());
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let Some(command) = cli.command else {
         eprintln!("ERROR: no applet given. See 'apk --help'.");
-        return ExitCode::from(1);
+        return 1;
     };
     // Applets that read the root's state need its database, as apk-tools opens it:
     // `lib/apk/db` and `etc/apk/world` must be there unless `--initdb` creates them
@@ -761,7 +787,7 @@ fn main() -> ExitCode {
         if let Err(why) = database_folder(&ctx.root).and_then(|()| ctx.lock_for_writing()) {
             output::err(&format!("ERROR: Unable to lock database: {why}"));
             output::err(&format!("ERROR: Failed to open apk database: {why}"));
-            return ExitCode::from(99);
+            return 99;
         }
     }
     if command.opens_db() {
@@ -772,7 +798,7 @@ fn main() -> ExitCode {
         if let Err(why) = database_folder(&ctx.root).and_then(|()| world_present(&ctx.root)) {
             output::err(&format!("ERROR: Unable to read database: {why}"));
             output::err(&format!("ERROR: Failed to open apk database: {why}"));
-            return ExitCode::from(99);
+            return 99;
         }
     }
     let failures = match command {
@@ -810,7 +836,7 @@ fn main() -> ExitCode {
         }
     };
     // apk-tools caps its exit status at 99 (error counts, and 99 for a failure).
-    ExitCode::from(failures.min(99) as u8)
+    failures.min(99) as u8
 }
 
 /// Whether the root's database folder is there.

@@ -86,6 +86,46 @@ fn demo_repository_add_upgrade_del_audit_fix() {
     t.same_tree();
 }
 
+/// A reader that leaves before the output comes (`apk search | head -1`): each tool
+/// goes on to the same exit status and standard error, where std's print macros would
+/// stop apk-rs with a panic.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn output_into_a_closed_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_dir(&demo_repo(), &repo.join("x86_64"));
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "demo-hello"]);
+    let closed = |bin: &Path, root: &Path, args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(bin)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).replace(s(root), "ROOT");
+        (out.status.code(), err)
+    };
+    for args in [
+        &["list", "-I"][..],
+        &["search", "-v"],
+        &["info", "demo-hello"],
+    ] {
+        let ours = closed(Path::new(env!("CARGO_BIN_EXE_apk")), &t.ours, args);
+        assert_eq!(ours, closed(&t.reference, &t.theirs, args), "{args:?}");
+        assert_eq!(ours.0, Some(0), "{args:?}: {}", ours.1);
+    }
+}
+
 fn clash_repo(repo: &Path) {
     publish(
         repo,

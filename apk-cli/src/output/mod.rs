@@ -18,6 +18,12 @@ use std::sync::Mutex;
 
 static LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
+/// What the crate's print macros write: `args` to `stream`, a failure ignored (see
+/// them in `main.rs`).
+pub fn write_stream(stream: &mut impl Write, args: std::fmt::Arguments) {
+    let _ = stream.write_fmt(args);
+}
+
 /// Opens (creating `var/log` if needed) the root's log and writes the run's header.
 pub fn open_log(root: &Path) -> std::io::Result<()> {
     if LOG.lock().is_ok_and(|g| g.is_some()) {
