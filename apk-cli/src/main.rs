@@ -1,6 +1,8 @@
 //! `apk`: the command line. Global options are parsed as apk-tools parses them (anywhere
 //! on the line); each applet lives in `commands/`.
 
+#![cfg_attr(not(test), no_main)]
+
 // The print macros of the whole crate, in place of std's (defined before the modules,
 // so every one of them uses these): as apk-tools, a write to a standard stream that is
 // gone (`apk search | head -1`: the pipe's reader left) is ignored and the command goes
@@ -712,8 +714,57 @@ fn one_malloc_arena() {
     }
 }
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(run())
+/// The process's entry, in place of Rust's runtime start (`#![no_main]`). That start
+/// finds the main thread's stack for its overflow guard through glibc's
+/// `pthread_getattr_np`, which reads `/proc/self/maps` and the CPU affinity, and maps
+/// a signal stack: a third of a millisecond of every run here (task clock of a program
+/// that prints a line: 1.01 ms with it, 0.67 ms without), a tenth of a warm
+/// `--simulate add`. What else it does is done here: the standard descriptors are
+/// made open and `SIGPIPE` ignored before anything else runs, and standard output is
+/// flushed at the end. (Arguments come from glibc as before; a stack overflow ends the
+/// process with `SIGSEGV` instead of a message.)
+#[cfg_attr(not(test), no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    start_up();
+    let code = run();
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::ffi::c_int::from(code)
+}
+
+/// What Rust's runtime start does before `main` but the stack overflow guard: a closed
+/// standard descriptor is opened on `/dev/null` (so that no file opened later becomes
+/// standard output), and a write to a closed pipe fails with `EPIPE` instead of killing
+/// the process.
+fn start_up() {
+    use rustix::fd::BorrowedFd;
+    for fd in 0..3 {
+        // SAFETY: the descriptor is only asked about, not used or closed.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        if rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF) {
+            // Opened on the lowest free descriptor: this one. Kept open for the run.
+            if let Ok(null) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                std::mem::forget(null);
+            }
+        }
+    }
+    const SIGPIPE: std::ffi::c_int = 13;
+    const SIG_IGN: usize = 1;
+    unsafe extern "C" {
+        fn signal(signum: std::ffi::c_int, handler: usize) -> usize;
+    }
+    // SAFETY: `signal` takes a signal number and a handler; `SIG_IGN` is a valid one
+    // and no thread has been started yet.
+    unsafe {
+        signal(SIGPIPE, SIG_IGN);
+    }
 }
 
 /// The command's work; the exit status comes back.
