@@ -275,3 +275,51 @@ fn real_index_pool_survives_the_snapshot() {
         "snapshot {size} bytes, index text {text} bytes"
     );
 }
+
+/// Every real package's signature and control streams (the 3.19.1 repository's and the
+/// others under `realdata`) read the same in place as through the tar crate, and most
+/// of them are read in place.
+#[test]
+fn real_control_streams_read_in_place_as_the_tar_crate_reads_them() {
+    use apk_format::v2::archive;
+    let Some(shared) = shared_dir() else {
+        return;
+    };
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "apk") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&shared.join("realdata"), &mut files);
+    assert!(files.len() > 50, "{} packages", files.len());
+    let (mut streams, mut in_place) = (0, 0);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        let mut r = &bytes[..];
+        for _ in 0..2 {
+            let Ok((_, tar)) = archive::read_member(&mut r, archive::CONTROL_LIMIT, "t") else {
+                break;
+            };
+            let through_crate = archive::tar_crate_extents(&tar, "t").map_err(|e| e.to_string());
+            let read = archive::small_tar_extents(&tar, "t").map_err(|e| e.to_string());
+            assert_eq!(read, through_crate, "{}", f.display());
+            streams += 1;
+            if let Some(plain) = archive::plain_tar_extents(&tar) {
+                assert_eq!(Ok(plain), through_crate, "{}", f.display());
+                in_place += 1;
+            }
+        }
+    }
+    assert!(streams >= 2 * files.len() - 5, "{streams} streams");
+    eprintln!("{in_place} of {streams} streams read in place");
+    assert!(
+        in_place * 10 >= streams * 9,
+        "{in_place} of {streams} read in place"
+    );
+}
