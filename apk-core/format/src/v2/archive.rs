@@ -597,11 +597,10 @@ pub fn plain_tar_extents(data: &[u8]) -> Option<Vec<(EntryHeader, std::ops::Rang
         if h.iter().all(|&b| b == 0) {
             break;
         }
-        let sum: u32 = h[..148]
-            .iter()
-            .chain(&h[156..])
-            .map(|&b| u32::from(b))
-            .sum::<u32>()
+        // Two plain sums, which the compiler vectorises (a chained iterator
+        // is summed a byte at a time).
+        let sum: u32 = h[..148].iter().map(|&b| u32::from(b)).sum::<u32>()
+            + h[156..].iter().map(|&b| u32::from(b)).sum::<u32>()
             + 8 * 32;
         if u32::try_from(octal(h, 148, 8)?).ok()? != sum {
             return None;
