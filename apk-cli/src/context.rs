@@ -277,13 +277,11 @@ impl Context {
             } else {
                 root.join(d)
             };
-            if !dir.is_dir() {
-                return Err(format!(
-                    "Unable to setup the cache: {}: No such file or directory",
-                    dir.display()
-                ));
+            // One that is not a folder fails the applets that open the database
+            // ([`Context::setup_cache`]).
+            if dir.is_dir() {
+                apk_core::db::set_cache_dir(dir);
             }
-            apk_core::db::set_cache_dir(dir);
         }
         let verbosity = 1 + i32::from(opts.verbose) - i32::from(opts.quiet);
         Ok(Context {
@@ -434,24 +432,42 @@ impl Context {
             return None;
         }
         self.open_log();
-        self.ensure_cache_dir();
+        let _ = self.setup_cache();
         self.for_commit.set(true);
         self.open_db_or_report()
     }
 
-    /// As apk-tools opening a root for writing: without `etc/apk/cache` (or
-    /// `--cache-dir`), the static cache `var/cache/apk` is made, unless `--no-cache`
-    /// (which `-U` overrides: indexes need a cache).
-    pub fn ensure_cache_dir(&self) {
-        if self.opts.no_cache || self.opts.cache_dir.is_some() {
-            return;
+    /// As apk-tools sets up the cache when it opens a database (unless `--no-cache`):
+    /// `--cache-dir` must be a folder, `etc/apk/cache` may be one (a symlink to nowhere
+    /// counts as none, anything else fails), and without either the static cache
+    /// `var/cache/apk` is made. `Err` gives the reason it cannot be set up.
+    pub fn setup_cache(&self) -> Result<(), String> {
+        if self.opts.no_cache {
+            return Ok(());
+        }
+        let not_a_folder = |dir: &Path| match std::fs::metadata(dir) {
+            Ok(_) => "Not a directory".to_owned(),
+            Err(e) => apk_format::error::io_reason(&e),
+        };
+        if let Some(d) = &self.opts.cache_dir {
+            let dir = self.root_relative(d);
+            return match dir.is_dir() {
+                true => Ok(()),
+                false => Err(not_a_folder(&dir)),
+            };
         }
         let configured = apk_core::fs::rootfs::RootFs::new(&self.root)
             .resolve_dir("etc/apk/cache")
-            .is_ok_and(|d| d.is_dir());
-        if !configured {
-            let _ = std::fs::create_dir_all(self.root.join("var/cache/apk"));
+            .unwrap_or_else(|_| self.root.join("etc/apk/cache"));
+        if configured.is_dir() {
+            return Ok(());
         }
+        // Something else than a folder there (a symlink to nowhere counts as none).
+        if configured.exists() {
+            return Err(not_a_folder(&configured));
+        }
+        let _ = std::fs::create_dir_all(self.root.join("var/cache/apk"));
+        Ok(())
     }
 
     /// Starts this run's entry in the root's `var/log/apk.log` for an applet that

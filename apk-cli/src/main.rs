@@ -842,7 +842,11 @@ fn run() -> u8 {
         }
     }
     if command.opens_db() {
-        ctx.ensure_cache_dir();
+        if let Err(why) = ctx.setup_cache() {
+            output::err(&format!("ERROR: Unable to setup the cache: {why}"));
+            output::err(&format!("ERROR: Failed to open apk database: {why}"));
+            return 99;
+        }
     }
     // Under `--simulate`, `--initdb` creates nothing, so the database must be there.
     if command.reads_state() && (!ctx.opts.initdb || ctx.opts.simulate) {

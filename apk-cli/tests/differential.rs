@@ -320,6 +320,84 @@ fn roots_without_a_database() {
     t.step_same(&["info"]);
 }
 
+/// The cache as apk-tools 3 sets it up and cleans it: `cache clean` cleans the static
+/// cache `var/cache/apk` when no package cache is configured (and beside one that is),
+/// `download` and `sync` do nothing without one, `--no-cache` leaves nothing to do, and a
+/// `--cache-dir` or `etc/apk/cache` that is not a folder stops the applets that open
+/// the database (a symlink to nowhere counts as no cache).
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn cache_folders_as_apk_tools_sets_them_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_dir(&demo_repo(), &repo.join("x86_64"));
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    let (code, out) = t.step_same(&["--initdb", "add", "demo-lib"]);
+    assert_eq!(code, 0, "{out}");
+    let junk = |dir: &str, names: &[&str]| {
+        for r in [&t.ours, &t.theirs] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+            for n in names {
+                std::fs::write(r.join(dir).join(n), "junk").unwrap();
+            }
+        }
+    };
+    junk("var/cache/apk", &["APKINDEX.deadbeef.tar.gz", "junkfile"]);
+    for r in [&t.ours, &t.theirs] {
+        std::fs::create_dir_all(r.join("var/cache/apk/somedir")).unwrap();
+    }
+    let (code, out) = t.step_same(&["-v", "cache", "clean"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deleting junkfile"), "{out}");
+    for q in [
+        &["cache", "download"][..],
+        &["cache", "sync"],
+        &["--no-cache", "cache", "clean"],
+        &["--cache-dir", "/nonexistent/apk-rs-cache", "info"],
+        &["--cache-dir", "/nonexistent/apk-rs-cache", "cache", "clean"],
+        &[
+            "--no-cache",
+            "--cache-dir",
+            "/nonexistent/apk-rs-cache",
+            "info",
+        ],
+        &[
+            "--cache-dir",
+            "/nonexistent/apk-rs-cache",
+            "version",
+            "-t",
+            "1",
+            "2",
+        ],
+    ] {
+        t.step_same(q);
+    }
+    for r in [&t.ours, &t.theirs] {
+        std::os::unix::fs::symlink("/nonexistent/apk-rs-cache", r.join("etc/apk/cache")).unwrap();
+    }
+    t.step_same(&["info"]);
+    t.step_same(&["add", "demo-hello"]);
+    for r in [&t.ours, &t.theirs] {
+        std::fs::remove_file(r.join("etc/apk/cache")).unwrap();
+        std::fs::write(r.join("etc/apk/cache"), "").unwrap();
+    }
+    t.step_same(&["info"]);
+    t.step_same(&["del", "demo-hello"]);
+    for r in [&t.ours, &t.theirs] {
+        std::fs::remove_file(r.join("etc/apk/cache")).unwrap();
+    }
+    junk("etc/apk/cache", &["junk2"]);
+    junk("var/cache/apk", &["APKINDEX.deadbeef.tar.gz", "junkfile"]);
+    t.step_same(&["-v", "cache", "clean"]);
+    t.step_same(&["cache", "download"]);
+    t.step_same(&["-v", "cache", "purge"]);
+}
+
 /// An index whose first record has no identity (`C:`) is refused whole with apk-tools'
 /// warning, beside a good repository that still counts.
 #[test]

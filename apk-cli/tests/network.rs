@@ -270,12 +270,10 @@ fn fetch_downloads_over_http() {
 #[test]
 fn cache_download_and_clean_as_apk_tools_does() {
     let r = setup();
+    // Without a package cache, apk-tools 3 cleans the static cache and downloads
+    // nothing (tests/differential.rs compares the two).
     let (code, out) = r.apk(&["cache", "sync"]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("ERROR: Package cache is not enabled."),
-        "{out}"
-    );
+    assert_eq!((code, out.as_str()), (0, ""));
 
     // etc/apk/cache -> /var/cache/apk, meant inside the root.
     std::os::unix::fs::symlink("/var/cache/apk", r.root.join("etc/apk/cache")).unwrap();

@@ -37,12 +37,42 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(cache_dir) = ctx.package_cache_dir() else {
-        context::error("Package cache is not enabled.");
-        return 1;
-    };
+    // As apk-tools 3: the folder apk opened as its cache is cleaned even when packages
+    // are not cached there (no `etc/apk/cache`: `var/cache/apk`, where indexes are
+    // kept), but packages are downloaded only into an active package cache; without a
+    // cache (`--no-cache`) there is nothing to do. Either way the applet succeeds.
+    let active = ctx.package_cache_dir();
+    let opened = active.clone().or_else(|| {
+        let d = ctx.root.join(STATIC_CACHE);
+        (!ctx.opts.no_cache && d.is_dir()).then_some(d)
+    });
+    let clean_it = args.action != "download";
+    let download = matches!(args.action.as_str(), "download" | "sync") && active.is_some();
+    if opened.is_none() || !(clean_it || download) {
+        return 0;
+    }
     let Some(mut db) = ctx.open_db_or_report() else {
         return 1;
+    };
+    let mut errors = 0;
+    // Cleaning first (`purge` takes every package), then downloading. Besides the
+    // cache, the static cache folder is looked at when the cache is elsewhere.
+    if clean_it {
+        let purge = args.action == "purge";
+        let stat = |d: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(d).ok().map(|m| (m.dev(), m.ino()))
+        };
+        let static_dir = ctx.root.join(STATIC_CACHE);
+        if let Some(dir) = &opened {
+            if stat(&static_dir).is_some() && stat(&static_dir) != stat(dir) {
+                clean(ctx, &db, &static_dir, purge);
+            }
+            clean(ctx, &db, dir, purge);
+        }
+    }
+    let Some(cache_dir) = active.filter(|_| download) else {
+        return errors;
     };
     // As apk-tools: the world's dependencies unless others are given (then with
     // --add-dependencies only), and those given.
@@ -81,26 +111,22 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             wanted.push(p);
         }
     }
-    let mut errors = 0;
-    // As apk-tools: cleaning first (`purge` takes every package), then downloading.
-    if args.action != "download" {
-        errors += clean(ctx, &db, &cache_dir, args.action == "purge");
-    }
-    if matches!(args.action.as_str(), "download" | "sync") {
-        let opts = match ctx.commit_options(&db) {
-            Ok(o) => o,
-            Err(e) => {
-                context::error(e);
-                return 1;
-            }
-        };
-        if precache(ctx, &db, &cache_dir, &wanted, &opts).is_err() {
-            // apk-tools gives up on the applet (its exit status 99).
-            errors = 99;
+    let opts = match ctx.commit_options(&db) {
+        Ok(o) => o,
+        Err(e) => {
+            context::error(e);
+            return 1;
         }
+    };
+    if precache(ctx, &db, &cache_dir, &wanted, &opts).is_err() {
+        // apk-tools gives up on the applet (its exit status 99).
+        errors = 99;
     }
     errors
 }
+
+/// Where apk keeps indexes, and packages too when no other cache is configured.
+const STATIC_CACHE: &str = "var/cache/apk";
 
 /// Downloads `pkgs` into the cache before anything is changed, as apk-tools does
 /// for `--cache-predownload`: `Downloading N packages...`, then each one numbered.
@@ -165,12 +191,11 @@ pub fn precache(
     }
 }
 
-/// Whether a repository on this machine (a folder, `file://`) has the package.
 /// `clean` (and `purge`): as apk-tools cleans the cache, every entry but `installed`
 /// is looked at. A known package stays unless it is in a local repository or neither
 /// installed nor available (`purge`: unless installed on a root in memory); an index
 /// stays if a configured repository's cached index has its name; anything else goes.
-fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bool) -> u32 {
+fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bool) {
     let pool = &db.pool;
     let arch = pool.arches.first().map(String::as_str).unwrap_or("");
     let indexes: BTreeSet<String> = pool
@@ -195,7 +220,6 @@ fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bo
         .unwrap_or_default();
     // In directory order, as apk-tools walks it.
     let permanent = !ctx.opts.root_tmpfs;
-    let mut errors = 0;
     for (name, size) in names {
         // apk-rs's own snapshot of the database (README) stays too.
         if name == "installed" || name == "apk-rs.snapshot" {
@@ -220,19 +244,15 @@ fn clean(ctx: &Context, db: &apk_core::db::Database, cache_dir: &Path, purge: bo
         if ctx.opts.simulate {
             continue;
         }
+        // What cannot be removed stays, unreported, as with apk-tools.
         let path = cache_dir.join(&name);
-        let removed = std::fs::remove_file(&path).or_else(|e| match path.is_dir() {
-            true => std::fs::remove_dir(&path),
-            false => Err(e),
-        });
-        if let Err(e) = removed {
-            context::error(format!("{name}: {e}"));
-            errors += 1;
+        if std::fs::remove_file(&path).is_err() && path.is_dir() {
+            let _ = std::fs::remove_dir(&path);
         }
     }
-    errors
 }
 
+/// Whether a repository on this machine (a folder, `file://`) has the package.
 fn in_local_repo(pool: &apk_core::pool::Pool, id: apk_core::pool::PkgId) -> bool {
     let repos = pool.pkg(id).repos;
     pool.repos

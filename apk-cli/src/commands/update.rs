@@ -11,7 +11,7 @@ pub fn run(ctx: &Context) -> u32 {
         return 1;
     }
     ctx.open_log();
-    ctx.ensure_cache_dir();
+    let _ = ctx.setup_cache();
     // As apk-tools: `update` treats every cached index as stale, unless the command
     // line gave `--cache-max-age` (then it ages as usual; `-U` still forces).
     let refresh = ctx.opts.update_cache || ctx.opts.cache_max_age.is_none();
