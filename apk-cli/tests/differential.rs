@@ -269,6 +269,43 @@ fn command_line_as_apk_tools_reads_it() {
     std::fs::write(&file, format!("{r}\nrelative/path\n/never/read\n")).unwrap();
     t.step(&["--repositories-file", s(&file), "update"]);
     t.step(&["--progress", "--no-progress", "-s", "add", "demo-hello"]);
+    // `version -t` and `-c` take the versions as arguments (any number of them).
+    for q in [
+        &["version", "-c"][..],
+        &["version", "-c", "1.0", "2.x", "3_y"],
+        &["version", "-t"],
+        &["version", "-t", "1.0"],
+        &["version", "-t", "1.0", "1.1", "1.2"],
+        &["version", "-t", "1.0", "1.x"],
+        &["version", "-t", "1.0", "0.9"],
+    ] {
+        t.step(q);
+    }
+    // A world dependency pinned to a tag no usable repository has: warned about, and
+    // nothing is committed (nor simulated) unless --force-broken-world. A tagged
+    // repository that cannot be read gives its tag nothing.
+    for q in [
+        &["--no-scripts", "add", "demo-hello@edge"][..],
+        &["--no-scripts", "-s", "add", "demo-hello@edge"],
+        &["--no-scripts", "del", "demo-lib@edge"],
+        &[
+            "--no-scripts",
+            "--force-broken-world",
+            "add",
+            "demo-hello@edge",
+        ],
+        &["--no-scripts", "fix"],
+        &["--no-scripts", "upgrade"],
+        &["--no-scripts", "del", "demo-hello"],
+        &[
+            "--repository-config",
+            "@bad /nonexistent/apk-rs-repo",
+            "add",
+            "demo-hello@bad",
+        ],
+    ] {
+        t.step_same(q);
+    }
 }
 
 /// Roots that are not (yet) apk roots: no database folder, or no world file. Applets
@@ -337,7 +374,10 @@ fn cache_folders_as_apk_tools_sets_them_up() {
     let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
         return;
     };
-    let (code, out) = t.step_same(&["--initdb", "add", "demo-lib"]);
+    // An empty database first: `stats` counts no empty string among apk's atoms.
+    t.step_same(&["--initdb", "add"]);
+    t.step(&["stats"]);
+    let (code, out) = t.step_same(&["add", "demo-lib"]);
     assert_eq!(code, 0, "{out}");
     let junk = |dir: &str, names: &[&str]| {
         for r in [&t.ours, &t.theirs] {
@@ -515,6 +555,11 @@ fn real_alpine_base_root() {
     let Some(mut t) = Twin::new(tmp.path(), &[], setup) else {
         return;
     };
+    // `stats` counts what apk-tools interns: the replaces of the installed database
+    // (libcap2 has `r:libcap<2.64-r1`) too.
+    t.step_same(&["--initdb", "add", "libcap2"]);
+    t.step(&["stats"]);
+    t.step_same(&["del", "libcap2"]);
     t.step_same(&["--initdb", "add", "alpine-base"]);
     t.step_same(&["add", "openssh", "chrony", "tzdata"]);
     for root in [&t.ours, &t.theirs] {

@@ -53,6 +53,9 @@ pub fn print_errors(db: &Database, cs: &Changeset, world: &[Dep]) {
 /// Solves, then prints the plan (`--simulate`) or commits it; returns the exit status
 /// (the number of errors).
 pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 {
+    if !world_tags_exist(ctx, db, &req.world, "committing changes") {
+        return 99;
+    }
     req.force_broken_world = ctx.opts.force_broken_world;
     let cs = solver::solve(&db.pool, req);
     if cs.errors > 0 {
@@ -61,11 +64,43 @@ pub fn solve_and_commit(ctx: &Context, db: &Database, req: &mut Request) -> u32 
         print_errors(db, &cs, &req.world);
         return cs.errors;
     }
-    apply(ctx, db, &cs, &req.world)
+    commit(ctx, db, &cs, &req.world)
 }
 
-/// Prints the plan when simulating, else commits `cs` and writes `world`.
+/// As apk-tools before it solves or commits (not under `--force-broken-world`): a
+/// world dependency pinned to a repository tag that no usable repository has is
+/// warned about, and nothing is committed (false, with the error printed: "Not
+/// {doing} due to missing repository tags.").
+pub fn world_tags_exist(ctx: &Context, db: &Database, world: &[Dep], doing: &str) -> bool {
+    if ctx.opts.force_broken_world {
+        return true;
+    }
+    let mut missing = 0;
+    for d in db.pool.missing_tags(world) {
+        crate::output::warning(format!(
+            "The repository tag for world dependency '{}@{}' does not exist",
+            db.pool.name(d.name),
+            db.pool.tag(d.tag).name
+        ));
+        missing += 1;
+    }
+    if missing > 0 {
+        db.write_pending_snapshot();
+        context::error(format!("Not {doing} due to missing repository tags."));
+    }
+    missing == 0
+}
+
+/// Prints the plan when simulating, else commits `cs` and writes `world`; first, as
+/// apk-tools, the world's repository tags are checked.
 pub fn apply(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
+    if !world_tags_exist(ctx, db, world, "committing changes") {
+        return 99;
+    }
+    commit(ctx, db, cs, world)
+}
+
+fn commit(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
     // A snapshot made on opening the database is written only when it stays good: a
     // commit, even of no changes, rewrites the installed database it was keyed on.
     if ctx.opts.simulate {

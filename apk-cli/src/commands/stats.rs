@@ -14,13 +14,13 @@ pub fn run(ctx: &Context) -> u32 {
     let pool = &db.pool;
     let installed_db =
         std::fs::read_to_string(db.root.join("lib/apk/db/installed")).unwrap_or_default();
-    // apk counts every directory of the database with its parents (and the root), and
-    // every distinct owner/mode record among its atoms.
-    let mut dirs: BTreeSet<&str> = BTreeSet::from([""]);
+    // apk counts every directory of the database with its parents (and the root, when
+    // there is one), and every distinct owner/mode record among its atoms.
+    let mut dirs: BTreeSet<&str> = BTreeSet::new();
     let mut acls: BTreeSet<&str> = BTreeSet::from(["0:0:755", "0:0:644"]);
     for line in installed_db.lines() {
         if let Some(d) = line.strip_prefix("F:") {
-            dirs.insert(d);
+            dirs.extend(["", d]);
             dirs.extend(d.match_indices('/').map(|(i, _)| &d[..i]));
         } else if let Some(a) = line.strip_prefix("a:").or_else(|| line.strip_prefix("M:")) {
             acls.insert(a);
@@ -31,9 +31,10 @@ pub fn run(ctx: &Context) -> u32 {
     let triggers = std::fs::read_to_string(db.root.join("lib/apk/db/triggers"))
         .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
-    // The strings apk-tools interns: package versions and texts, dependency versions,
-    // repository descriptions, "noarch" and the default tag.
-    let mut atoms: BTreeSet<String> = BTreeSet::from([String::new(), "noarch".to_owned()]);
+    // The strings apk-tools interns: package versions and texts, dependency versions
+    // (replaces too: the installed database has them),
+    // repository descriptions and "noarch" (an empty string is never interned).
+    let mut atoms: BTreeSet<String> = BTreeSet::from(["noarch".to_owned()]);
     for (id, p) in pool.packages.iter().enumerate() {
         let id = apk_core::pool::PkgId::new(id);
         atoms.insert(pool.pkg_version(p).to_owned());
@@ -58,6 +59,7 @@ pub fn run(ctx: &Context) -> u32 {
             .iter()
             .chain(deps.provides)
             .chain(deps.install_if)
+            .chain(deps.replaces)
         {
             if let Some(v) = pool.dep_version(d) {
                 atoms.insert(v.to_owned());
@@ -65,6 +67,7 @@ pub fn run(ctx: &Context) -> u32 {
         }
     }
     atoms.extend(pool.repos.iter().filter_map(|r| r.description.clone()));
+    atoms.remove("");
     print!(
         "installed:\n  packages: {}\n  dirs: {}\n  files: {}\n  bytes: {}\n  triggers: {}\navailable:\n  names: {}\n  packages: {}\natoms:\n  num: {}\n\n",
         pool.installed.len(),

@@ -144,6 +144,10 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_for_commit() else {
         return 1;
     };
+    let world = db.world_deps();
+    if !solution::world_tags_exist(ctx, &db, &world, "continuing with upgrade") {
+        return 99;
+    }
     let mut fl =
         flags::UPGRADE | flags::AVAILABLE.when(args.available) | flags::LATEST.when(args.latest);
     let root_set = ctx.opts.root.is_some();

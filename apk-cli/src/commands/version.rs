@@ -6,12 +6,12 @@ use crate::context::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Compare two versions: prints <, > or =
-    #[arg(short = 't', long = "test", num_args = 2, value_names = ["A", "B"])]
-    test: Option<Vec<String>>,
-    /// Check that the versions are valid; prints the invalid ones
-    #[arg(short = 'c', long = "check", num_args = 1..)]
-    check: Option<Vec<String>>,
+    /// Compare the two versions given: prints <, > or =
+    #[arg(short = 't', long = "test")]
+    test: bool,
+    /// Check that the versions given are valid; prints the invalid ones
+    #[arg(short = 'c', long = "check")]
+    check: bool,
     /// Print the description and address of each repository's index
     #[arg(short = 'I', long = "indexes")]
     indexes: bool,
@@ -21,7 +21,7 @@ pub struct Args {
     /// Only show packages whose relation is one of these characters (<, =, >)
     #[arg(short = 'l', long, value_name = "CHARS")]
     limit: Option<String>,
-    /// Installed packages to compare (default: all)
+    /// Installed packages to compare (default: all), or the versions of `-t`, `-c`
     #[arg(value_name = "NAME")]
     names: Vec<String>,
 }
@@ -29,13 +29,16 @@ pub struct Args {
 impl Args {
     /// `-t` and `-c` compare strings without a database.
     pub fn reads_state(&self) -> bool {
-        self.test.is_none() && self.check.is_none()
+        !self.test && !self.check
     }
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    if let Some(pair) = args.test {
-        let (a, b) = (&pair[0], &pair[1]);
+    // As apk-tools: the arguments are the versions; `-t` wants exactly two.
+    if args.test {
+        let [a, b] = args.names.as_slice() else {
+            return 1;
+        };
         if !version::is_valid(a) || !version::is_valid(b) {
             return 1;
         }
@@ -47,9 +50,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         println!("{sign}");
         return 0;
     }
-    if let Some(list) = args.check {
+    if args.check {
         let mut bad = 0;
-        for v in list.iter().filter(|v| !version::is_valid(v)) {
+        for v in args.names.iter().filter(|v| !version::is_valid(v)) {
             if ctx.verbosity > 0 {
                 println!("{v}");
             }

@@ -625,7 +625,7 @@ impl Database {
             }
             // A repository that cannot be used: listed (unavailable) and reported.
             let refuse = |pool: &mut Pool, why: &str| {
-                pool.add_repo(&repo.url, repo.tag.as_deref(), remote, false);
+                pool.add_unusable_repo(&repo.url, repo.tag.as_deref(), remote);
                 problem(action, update_error.as_deref().unwrap_or(why), true)
             };
             let bytes = match read {

@@ -205,7 +205,7 @@ impl Package {
 
 #[derive(Debug, Clone, Default)]
 pub struct Tag {
-    /// `@name`, or empty for the default tag.
+    /// The name after `@`, or empty for the default tag.
     pub name: String,
     pub allowed_repos: u64,
 }
@@ -660,6 +660,26 @@ impl Pool {
             self.available_repos |= idx.bit();
         }
         idx
+    }
+
+    /// Registers a configured repository that could not be used: listed, but its tag
+    /// gains nothing from it (as apk-tools counts a tag's repositories, only those
+    /// that opened), so a world naming only that tag is refused.
+    pub fn add_unusable_repo(&mut self, url: &str, tag: Option<&str>, remote: bool) -> RepoId {
+        let idx = self.add_repo(url, tag, remote, false);
+        let tag = self.repos[idx.index()].tag;
+        self.tags[tag.index()].allowed_repos &= !idx.bit();
+        idx
+    }
+
+    /// The world's dependencies whose repository tag no usable repository has
+    /// (`pkg@tag` where no `@tag` repository opened).
+    pub fn missing_tags(&self, world: &[Dep]) -> Vec<Dep> {
+        world
+            .iter()
+            .filter(|d| d.tag != TagId::DEFAULT && self.tags[d.tag.index()].allowed_repos == 0)
+            .copied()
+            .collect()
     }
 
     pub fn intern_dep(&mut self, d: &Dependency) -> Dep {
