@@ -672,6 +672,53 @@ fn real_alpine_base_root() {
     t.step(&["search", "-v", "-r", "musl"]);
 }
 
+/// `apk dot` as apk-tools draws it, on the real 3.19.1 root with Alpine 3.16's index as
+/// a second repository (older releases of the same names): without names every name
+/// in apk's hash order, with names the best package of each matching name (the
+/// installed one, else the newest), names compared with the argument as given and
+/// provided names with its name and version.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn dot_walks_names_as_apk_tools_does() {
+    let Some(shared) = shared_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = shared.join("realdata/alpine-3.19.1");
+    let keys = shared.join("realdata/keys");
+    let old = tmp.path().join("v3.16");
+    std::fs::create_dir_all(old.join("x86_64")).unwrap();
+    std::fs::copy(
+        shared.join("realdata/alpine-3.16-main-x86_64/APKINDEX.tar.gz"),
+        old.join("x86_64/APKINDEX.tar.gz"),
+    )
+    .unwrap();
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], real_root_setup(&keys, &repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "musl", "zlib", "busybox"]);
+    for r in [&t.ours, &t.theirs] {
+        let file = r.join("etc/apk/repositories");
+        let mut repos = std::fs::read_to_string(&file).unwrap();
+        repos.push_str(&format!("{}\n", old.display()));
+        std::fs::write(&file, repos).unwrap();
+    }
+    for q in [
+        &["dot", "--installed"][..],
+        &["dot", "zlib"],
+        &["dot", "musl", "zlib"],
+        &["dot", "zlib<1.3"],
+        &["dot", "so:libz.so.1"],
+        &["dot", "so:libz.so.1>1"],
+        &["dot", "z*"],
+        &["dot", "--installed", "z*"],
+        &["dot", "nonexistent"],
+    ] {
+        t.step(q);
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use apk_core::pool::{NameId, PkgId, Pool};
 
 use crate::context::Context;
-use crate::query::legacy::{legacy_spec, sort_pkgs};
+use crate::query::legacy::legacy_spec;
 use crate::query::{QueryFilters, QueryOpts, QueryRecursion};
 
 #[derive(clap::Args, Debug)]
@@ -136,19 +136,77 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         installed_only: spec.installed,
         error_names: BTreeSet::new(),
     };
-    let mut pkgs = Vec::new();
     if args.names.is_empty() {
-        pkgs.extend(pool.installed.iter().copied());
+        // As apk-tools: every name in its hash table's order, each name's own packages
+        // in provider order (only the installed ones with --installed).
+        for name in pool.names_in_hash_order() {
+            for p in pool.providers(name) {
+                let own = pool.pkg(p.pkg).name == name;
+                if own && (!spec.installed || pool.pkg(p.pkg).installed().is_some()) {
+                    dot.dump(p.pkg);
+                }
+            }
+        }
     }
-    for n in &args.names {
-        let Some(name) = pool.find_name(n) else {
-            continue;
+    // With names: as apk-tools matches each argument (on the name, or on what a
+    // package provides), walking every name in hash order and dumping the best of
+    // each name's matching packages (the installed one, else the newest).
+    for arg in &args.names {
+        let wildcard = arg.contains(['*', '?']);
+        let dep = match apk_format::dep::Dependency::parse(arg) {
+            Ok(d) if !wildcard => d,
+            _ => apk_format::dep::Dependency::any(arg),
         };
-        pkgs.extend(pool.providers(name).iter().map(|p| p.pkg));
-    }
-    sort_pkgs(pool, &mut pkgs);
-    for p in pkgs {
-        dot.dump(p);
+        // A name is compared with the argument as given (so `zlib<2` names none), a
+        // provided name with the argument's name, its version checked.
+        let matches = |text: &str, whole: bool| match wildcard {
+            true => crate::query::engine::wildcard_match(arg, text),
+            false => {
+                text == if whole {
+                    arg.as_str()
+                } else {
+                    dep.name.as_str()
+                }
+            }
+        };
+        for name in pool.names_in_hash_order() {
+            let name_match = matches(pool.name(name), true);
+            let mut best: Option<apk_core::pool::PkgId> = None;
+            for p in pool.providers(name) {
+                let pkg = pool.pkg(p.pkg);
+                if pkg.name != name || (spec.installed && pkg.installed().is_none()) {
+                    continue;
+                }
+                let by_name = name_match && dep.version_matches(pool.pkg_version(pkg), None);
+                let by_provides = !by_name
+                    && pool.pkg_deps(pkg).provides.iter().any(|d| {
+                        matches(pool.name(d.name), false)
+                            && (dep.op.is_any()
+                                || pool
+                                    .dep_version(d)
+                                    .is_some_and(|v| dep.op.matches(&dep.version, v)))
+                    });
+                if !(by_name || by_provides) {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some(b) => {
+                        pkg.installed().is_some()
+                            || apk_format::version::compare(
+                                pool.pkg_version(pkg),
+                                pool.pkg_version(pool.pkg(b)),
+                            ) == std::cmp::Ordering::Greater
+                    }
+                };
+                if better {
+                    best = Some(p.pkg);
+                }
+            }
+            if let Some(b) = best {
+                dot.dump(b);
+            }
+        }
     }
     if !dot.started {
         return 1;

@@ -569,6 +569,12 @@ impl Pool {
         }
     }
 
+    /// Every name in the order apk-tools walks them all (its name hash table): what
+    /// it prints in that order, such as `apk dot` without names, follows it.
+    pub fn names_in_hash_order(&self) -> Vec<NameId> {
+        name_order(&self.names, &self.strs)
+    }
+
     /// The names whose packages depend on `name`, in apk's order.
     pub fn rdepends(&self, name: NameId) -> &[NameId] {
         self.rdepends.get(name)
