@@ -425,6 +425,23 @@ impl Context {
         self.open_db_or_report()
     }
 
+    /// Opens the database for an applet apk-tools opens without the root's state
+    /// (`search`, `dot`, `fetch`): the installed database is not read unless the query
+    /// options ask for a source (`--from`, `--installed`).
+    pub fn open_db_stateless(
+        &self,
+        from_given: bool,
+        from: crate::query::From,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
+        if from_given {
+            return self.open_db_from(from);
+        }
+        self.open_db_with(apk_core::db::Sources {
+            no_installed: true,
+            ..Default::default()
+        })
+    }
+
     /// Opens the database for an applet that changes the root: unless simulating, the
     /// root's lock is taken first (waiting `--wait` seconds for another writer).
     pub fn open_db_for_commit(&self) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {

@@ -682,7 +682,7 @@ fn real_alpine_base_root() {
     ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
 )]
 #[test]
-fn dot_walks_names_as_apk_tools_does() {
+fn dot_and_search_as_apk_tools_walk_them() {
     let Some(shared) = shared_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let repo = shared.join("realdata/alpine-3.19.1");
@@ -698,6 +698,37 @@ fn dot_walks_names_as_apk_tools_does() {
         return;
     };
     t.step_same(&["--initdb", "add", "musl", "zlib", "busybox"]);
+    // `search`, `dot` and `fetch` read no installed database unless a query option
+    // names a source: without repositories they find nothing installed.
+    for q in [
+        &["--repositories-file", "/dev/null", "search", "zlib"][..],
+        &[
+            "--repositories-file",
+            "/dev/null",
+            "search",
+            "--installed",
+            "zlib",
+        ],
+        &[
+            "--repositories-file",
+            "/dev/null",
+            "search",
+            "--from",
+            "installed",
+            "zlib",
+        ],
+        &["--repositories-file", "/dev/null", "dot", "zlib"],
+        &["--repositories-file", "/dev/null", "dot", "--installed"],
+        &[
+            "--repositories-file",
+            "/dev/null",
+            "fetch",
+            "--simulate",
+            "zlib",
+        ],
+    ] {
+        t.step(q);
+    }
     for r in [&t.ours, &t.theirs] {
         let file = r.join("etc/apk/repositories");
         let mut repos = std::fs::read_to_string(&file).unwrap();

@@ -119,11 +119,12 @@ impl Dot<'_> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
+    let from_given = args.query.from.is_some() || args.filters.installed;
     let spec = match legacy_spec("dot", &args.query, args.filters, args.recursion) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(db) = ctx.open_db_from(spec.from) else {
+    let Some(db) = ctx.open_db_stateless(from_given, spec.from) else {
         return 1;
     };
     let pool = &db.pool;

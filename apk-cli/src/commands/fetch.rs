@@ -108,19 +108,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         .unwrap_or_else(|| "${name}-${version}.apk".to_owned());
     // As apk-tools opens it for fetch: without the root's state unless --from asks.
     let from_given = args.query.from.is_some() || args.filters.installed;
-    let sources = if from_given {
-        None
-    } else {
-        Some(apk_core::db::Sources {
-            no_installed: true,
-            ..Default::default()
-        })
-    };
-    let opened = match sources {
-        Some(s) => ctx.open_db_with(s),
-        None => ctx.open_db_from(spec.from),
-    };
-    let Some(mut db) = opened else {
+    let Some(mut db) = ctx.open_db_stateless(from_given, spec.from) else {
         return 1;
     };
     let verbosity = if args.stdout { 0 } else { ctx.verbosity };

@@ -45,6 +45,7 @@ pub struct Args {
 /// printed by name (`-o` origin; `-v` version, `-vv` description), or with `-r` the
 /// packages that depend on it.
 pub fn run(ctx: &Context, args: Args) -> u32 {
+    let from_given = args.query.from.is_some() || args.filters.installed;
     let mut spec = match args.query.spec(args.filters, args.recursion) {
         Ok(s) => s,
         Err(e) => {
@@ -74,7 +75,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         spec.search = true;
     }
     spec.match_fields = spec.match_fields.with(Field::Name).with(Field::Provides);
-    let Some(mut db) = ctx.open_db_from(spec.from) else {
+    let Some(mut db) = ctx.open_db_stateless(from_given, spec.from) else {
         return 1;
     };
     let solved = match crate::query::engine::solved_for(&mut db, &spec, &args.patterns) {
