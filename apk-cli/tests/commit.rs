@@ -570,7 +570,7 @@ fn scripts_and_triggers_run_inside_the_root() {
     let (code, out) = f.apk_with_scripts(&["add", "bad"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("ERROR: bad-1.0-r0.post-install: exited with error 3"),
+        out.contains("ERROR: lib/apk/exec/bad-1.0-r0.post-install: exited with error 3"),
         "{out}"
     );
     assert!(out.contains("1 error; "), "{out}");

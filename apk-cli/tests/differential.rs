@@ -750,6 +750,58 @@ fn dot_and_search_as_apk_tools_walk_them() {
     }
 }
 
+/// Scripts that fail, as apk-tools reports them (root only: scripts run in the root):
+/// one that exits non-zero is named by its path under `lib/apk/exec`, one whose
+/// interpreter the root lacks prints `execve: ...` and exits 127; both leave the
+/// package installed and broken, and `fix` runs them again. A control stream with an
+/// old `.INSTALL` script or a plain entry among the dotted ones is refused.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn failing_scripts_as_apk_tools_reports_them() {
+    let Some(shared) = shared_dir() else { return };
+    if !apk_core::fs::is_root() {
+        eprintln!("notice: not root; scripts in another root need root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = shared.join("realdata/alpine-3.19.1");
+    let keys = shared.join("realdata/keys");
+    let mut files = Vec::new();
+    for (name, entry, body) in [
+        ("bad", ".post-install", "#!/bin/sh\necho hello\nexit 3\n"),
+        ("noint", ".post-install", "#!/nonexistent/sh\necho hello\n"),
+        // Control streams apk-tools refuses: "v2 package format error".
+        ("nodot", "post-install", "#!/bin/sh\n"),
+        ("oldinstall", ".INSTALL", "#!/bin/sh\n"),
+    ] {
+        let file = tmp.path().join(format!("{name}-1.0-r0.apk"));
+        // A file too: a package that installs nothing runs no scripts.
+        let bytes = spec(name, "1.0-r0")
+            .dir("etc")
+            .file(&format!("etc/{name}"), "x\n")
+            .script(entry, body)
+            .builder
+            .build(None)
+            .unwrap();
+        std::fs::write(&file, bytes).unwrap();
+        files.push(file);
+    }
+    let Some(t) = Twin::new(tmp.path(), &[], real_root_setup(&keys, &repo)) else {
+        return;
+    };
+    t.step_same(&["--initdb", "add", "busybox"]);
+    // A broken package counts as an error in every later commit, as in apk-tools.
+    for (f, want) in files.iter().zip([1, 2, 99, 99]) {
+        let (code, out) = t.step_same(&["add", "--allow-untrusted", s(f)]);
+        assert_eq!(code, want, "{out}");
+    }
+    t.step_same(&["-v", "fix"]);
+    t.step_same(&["del", "bad", "noint"]);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

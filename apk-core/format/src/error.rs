@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// A file is malformed, hostile or inconsistent (apk: "file format is invalid or
     /// inconsistent").
     Format(String),
+    /// A package whose control stream apk refuses outright (an old `.INSTALL`
+    /// script, a plain entry among the dotted ones; apk: "v2 package format error").
+    PackageFormat(String),
     /// No signature by a trusted key (apk: "UNTRUSTED signature").
     Untrusted(String),
     /// A signature that does not verify, or that could not be made (apk: "BAD
@@ -116,6 +119,7 @@ impl Error {
                 "file format is invalid or inconsistent".into()
             }
             ErrorKind::NotSupported(_) => "file format not supported".into(),
+            ErrorKind::PackageFormat(_) => "v2 package format error".into(),
         }
     }
 
@@ -138,6 +142,7 @@ impl Error {
             ErrorKind::Io(e) => e.to_string(),
             ErrorKind::Parse { line, msg } => format!("line {line}: {msg}"),
             ErrorKind::Format(msg)
+            | ErrorKind::PackageFormat(msg)
             | ErrorKind::Untrusted(msg)
             | ErrorKind::BadSignature(msg)
             | ErrorKind::NotSupported(msg) => msg.clone(),

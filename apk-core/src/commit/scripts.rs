@@ -2,6 +2,7 @@
 //! the sandbox of [`crate::fs::sandbox`], with their output prefixed as apk prints it.
 
 use super::*;
+use crate::fs::sandbox::EXEC_DIR as EXEC;
 
 impl Committer<'_> {
     /// Runs one script of a package (`nested` within a package's change, as apk
@@ -55,8 +56,9 @@ impl Committer<'_> {
         self.known_dirs.forget();
         let failure = match outcome {
             script::Outcome::Ok => return true,
-            script::Outcome::Failed(code) => format!("{name}: exited with error {code}"),
-            script::Outcome::Killed(sig) => format!("{name}: killed by signal {sig}"),
+            // apk-tools names the script by the path it would have in the root.
+            script::Outcome::Failed(code) => format!("{EXEC}/{name}: exited with error {code}"),
+            script::Outcome::Killed(sig) => format!("{EXEC}/{name}: killed by signal {sig}"),
             script::Outcome::NotRun(why) => format!("{name}: failed to execute: {why}"),
         };
         self.error(failure);

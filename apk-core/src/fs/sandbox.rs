@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const EXEC_DIR: &str = "lib/apk/exec";
+pub const EXEC_DIR: &str = "lib/apk/exec";
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The first argument that makes an apk-rs binary act as the script sandbox.
@@ -163,6 +163,15 @@ pub fn run_program(
         child.wait()
     });
     match result {
+        // As apk-tools' child reports a failed `execve` (a script whose interpreter
+        // the root lacks): the reason as a line of its output, and status 127.
+        Err(e) if e.raw_os_error().is_some() => {
+            on_line(OutputLine {
+                text: format!("execve: {}", apk_format::error::io_reason(&e)),
+                stderr: true,
+            });
+            Outcome::Failed(127)
+        }
         Err(e) => Outcome::NotRun(e.to_string()),
         Ok(s) if s.success() => Outcome::Ok,
         Ok(s) => {
@@ -268,7 +277,7 @@ pub fn sandbox_main(args: &[OsString]) -> i32 {
     }
     use std::os::unix::process::CommandExt;
     let e = Command::new(script).args(&args[2..]).exec();
-    eprintln!("{}: {e}", Path::new(script).display());
+    eprintln!("execve: {}", apk_format::error::io_reason(&e));
     127
 }
 

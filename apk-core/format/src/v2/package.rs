@@ -163,6 +163,24 @@ impl Package {
         } else {
             (Vec::new(), 0, first_compressed, first_entries)
         };
+        // As apk-tools reads the control stream: an old-style `.INSTALL` script, or a
+        // plain entry once a dotted one was seen, refuses the package.
+        let mut dotted = false;
+        for e in &control_entries {
+            let path = e.header.path.as_str();
+            let refused = if path.starts_with('.') {
+                dotted = true;
+                (path == ".INSTALL").then_some("an old-style .INSTALL script")
+            } else {
+                dotted.then_some("a control entry without a leading dot")
+            };
+            if let Some(why) = refused {
+                return Err(Error::new(
+                    what,
+                    crate::error::ErrorKind::PackageFormat(format!("{why}: {path}")),
+                ));
+            }
+        }
         let pkginfo_entry = control_entries
             .iter()
             .find(|e| e.header.path == ".PKGINFO")

@@ -85,8 +85,10 @@ impl PkgInfo {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
+        // A key given twice: the later line counts, as apk-tools reads them.
         self.fields
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
