@@ -251,20 +251,32 @@ fn commit(ctx: &Context, db: &Database, cs: &Changeset, world: &[Dep]) -> u32 {
     // apk-tools counts them.
     let errors = errors + still_broken(db, cs, false);
     sync_if_needed(ctx);
-    if verbosity > 1 {
-        let (dirs, files) = counts(&db.root);
-        crate::output::out(&report::ok_line_verbose(&db.pool, cs, errors, dirs, files));
-    } else if verbosity > 0 {
-        crate::output::out(&report::ok_line(&db.pool, cs, errors));
+    if verbosity > 0 {
+        // What the database holds now: the plan's totals, unless something failed
+        // (a package that could not be read is not installed; apk-tools counts what
+        // is).
+        let state = (verbosity > 1 || errors > 0)
+            .then(|| apk_core::db::state::Installed::load(&db.root).ok())
+            .flatten();
+        let (bytes, count) = match (&state, errors > 0) {
+            (Some(s), true) => (
+                s.packages()
+                    .map(|p| p.info.installed_size.unwrap_or(0))
+                    .sum(),
+                s.packages().count() as i64,
+            ),
+            _ => report::totals_after(&db.pool, cs),
+        };
+        let line = match verbosity > 1 {
+            true => {
+                let (dirs, files) = state.map_or((0, 0), |s| s.dir_and_file_counts());
+                report::ok_line_verbose_of(errors, bytes, count, dirs, files)
+            }
+            false => report::ok_line_of(errors, bytes, count),
+        };
+        crate::output::out(&line);
     }
     errors
-}
-
-/// The folders and files of the root's installed database, as `-v` counts them.
-fn counts(root: &std::path::Path) -> (usize, usize) {
-    apk_core::db::state::Installed::load(root)
-        .map(|s| s.dir_and_file_counts())
-        .unwrap_or((0, 0))
 }
 
 /// `--sync`: the file systems are flushed after a commit; by default only when the
@@ -434,4 +446,11 @@ impl Progress {
             crate::output::progress_end();
         }
     }
+}
+
+/// The folders and files of the root's installed database, as `-v` counts them.
+fn counts(root: &std::path::Path) -> (usize, usize) {
+    apk_core::db::state::Installed::load(root)
+        .map(|s| s.dir_and_file_counts())
+        .unwrap_or((0, 0))
 }

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     /// A file is malformed, hostile or inconsistent (apk: "file format is invalid or
     /// inconsistent").
     Format(String),
+    /// A stream that ends too early (apk: "unexpected end of file").
+    Truncated(String),
     /// A package whose control stream apk refuses outright (an old `.INSTALL`
     /// script, a plain entry among the dotted ones; apk: "v2 package format error").
     PackageFormat(String),
@@ -86,6 +88,21 @@ impl Error {
         )
     }
 
+    /// A stream that ends too early; `msg` says which.
+    pub fn truncated(what: impl Into<String>, msg: impl fmt::Display) -> Self {
+        Self::new(what, ErrorKind::Truncated(msg.to_string()))
+    }
+
+    /// A read of a compressed stream that failed: [`ErrorKind::Truncated`] when it
+    /// ended too early, else a format error (`prefix` then the reader's words).
+    pub fn read_failed(what: impl Into<String>, prefix: &str, e: &io::Error) -> Self {
+        let msg = format!("{prefix}{e}");
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => Self::truncated(what, msg),
+            _ => Self::format(what, msg),
+        }
+    }
+
     /// No signature by a trusted key; `msg` says which case.
     pub fn untrusted(what: impl Into<String>, msg: impl fmt::Display) -> Self {
         Self::new(what, ErrorKind::Untrusted(msg.to_string()))
@@ -120,6 +137,7 @@ impl Error {
             }
             ErrorKind::NotSupported(_) => "file format not supported".into(),
             ErrorKind::PackageFormat(_) => "v2 package format error".into(),
+            ErrorKind::Truncated(_) => "unexpected end of file".into(),
         }
     }
 
@@ -141,6 +159,8 @@ impl Error {
         match &self.kind {
             ErrorKind::Io(e) => e.to_string(),
             ErrorKind::Parse { line, msg } => format!("line {line}: {msg}"),
+            // As apk-tools words it wherever a stream ends too early.
+            ErrorKind::Truncated(_) => "unexpected end of file".into(),
             ErrorKind::Format(msg)
             | ErrorKind::PackageFormat(msg)
             | ErrorKind::Untrusted(msg)

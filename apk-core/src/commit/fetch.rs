@@ -387,7 +387,7 @@ impl Pieces<'_> {
                     let mut chunk = Vec::with_capacity(PIECE);
                     r.take(PIECE as u64)
                         .read_to_end(&mut chunk)
-                        .map_err(|e| Error::format(h.path.as_str(), e))?;
+                        .map_err(|e| Error::read_failed(h.path.as_str(), "", &e))?;
                     if chunk.is_empty() {
                         break;
                     }

@@ -148,7 +148,7 @@ fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
 }
 
 /// Installed bytes and packages after the changeset.
-fn totals_after(pool: &Pool, cs: &Changeset) -> (u64, i64) {
+pub fn totals_after(pool: &Pool, cs: &Changeset) -> (u64, i64) {
     let mut bytes: i64 = pool
         .installed
         .iter()
@@ -185,6 +185,18 @@ pub fn ok_line_verbose(
     files: usize,
 ) -> String {
     let (bytes, count) = totals_after(pool, cs);
+    ok_line_verbose_of(errors, bytes, count, dirs, files)
+}
+
+/// [`ok_line_verbose`] with the installed totals given (what the database holds after
+/// a commit that failed in part).
+pub fn ok_line_verbose_of(
+    errors: u32,
+    bytes: u64,
+    count: i64,
+    dirs: usize,
+    files: usize,
+) -> String {
     format!(
         "{} {count} packages, {dirs} dirs, {files} files, {}",
         status_word(errors),
@@ -357,6 +369,11 @@ pub fn summary_lists(
 /// The closing line of a simulated commit: `OK: 12 MiB in 40 packages`.
 pub fn ok_line(pool: &Pool, cs: &Changeset, errors: u32) -> String {
     let (bytes, count) = totals_after(pool, cs);
+    ok_line_of(errors, bytes, count)
+}
+
+/// [`ok_line`] with the installed totals given.
+pub fn ok_line_of(errors: u32, bytes: u64, count: i64) -> String {
     format!(
         "{} {} in {count} packages",
         status_word(errors),

@@ -77,12 +77,12 @@ fn inflate(raw: &[u8], what: &str) -> Result<Vec<u8>> {
     let mut reader = Bounded::new(flate2::read::DeflateDecoder::new(raw), UNPACK_LIMIT);
     reader
         .read_to_end(&mut out)
-        .map_err(|e| Error::format(what, format!("compressed ADB: {e}")))?;
+        .map_err(|e| Error::read_failed(what, "compressed ADB: ", &e))?;
     Ok(out)
 }
 
 fn unzstd(raw: &[u8], what: &str) -> Result<Vec<u8>> {
-    let bad = |e: std::io::Error| Error::format(what, format!("compressed ADB: {e}"));
+    let bad = |e: std::io::Error| Error::read_failed(what, "compressed ADB: ", &e);
     let mut out = Vec::new();
     let dec = zstd::stream::read::Decoder::with_buffer(raw).map_err(bad)?;
     Bounded::new(dec, UNPACK_LIMIT)

@@ -68,13 +68,13 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-fn describe_gzip_error(e: &io::Error) -> String {
+fn gzip_error(what: &str, e: &io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => "truncated gzip stream".to_string(),
+        io::ErrorKind::UnexpectedEof => Error::truncated(what, "truncated gzip stream"),
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-            format!("corrupt gzip stream ({e})")
+            Error::format(what, format!("corrupt gzip stream ({e})"))
         }
-        _ => e.to_string(),
+        _ => Error::format(what, e.to_string()),
     }
 }
 
@@ -134,8 +134,7 @@ pub fn skip_member(bytes: &[u8], start: usize, limit: u64, what: &str) -> Result
     let mut rest = &bytes[start..];
     {
         let mut dec = Bounded::new(GzDecoder::new(&mut rest), limit);
-        io::copy(&mut dec, &mut io::sink())
-            .map_err(|e| Error::format(what, describe_gzip_error(&e)))?;
+        io::copy(&mut dec, &mut io::sink()).map_err(|e| gzip_error(what, &e))?;
     }
     Ok(bytes.len() - rest.len())
 }
@@ -228,7 +227,7 @@ pub fn read_member_into<R: BufRead>(
     data: &mut Vec<u8>,
 ) -> Result<()> {
     let corrupt = |m: &str| Error::format(what, format!("corrupt gzip stream ({m})"));
-    let read_error = |e: io::Error| Error::format(what, describe_gzip_error(&e));
+    let read_error = |e: io::Error| gzip_error(what, &e);
     {
         let mut tee = Tee::new(&mut *r, seen);
         let mut head = [0u8; 10];
@@ -247,7 +246,7 @@ pub fn read_member_into<R: BufRead>(
             let n = u64::from(u16::from_le_bytes(len));
             let skipped = io::copy(&mut (&mut tee).take(n), &mut io::sink()).map_err(read_error)?;
             if skipped != n {
-                return Err(Error::format(what, "truncated gzip stream"));
+                return Err(Error::truncated(what, "truncated gzip stream"));
             }
         }
         for field in [FNAME, FCOMMENT] {
@@ -255,7 +254,7 @@ pub fn read_member_into<R: BufRead>(
                 let mut text = Vec::new();
                 tee.read_until(0, &mut text).map_err(read_error)?;
                 if text.last() != Some(&0) {
-                    return Err(Error::format(what, "truncated gzip stream"));
+                    return Err(Error::truncated(what, "truncated gzip stream"));
                 }
             }
         }
@@ -269,7 +268,7 @@ pub fn read_member_into<R: BufRead>(
             loop {
                 let input = tee.fill_buf().map_err(read_error)?;
                 if input.is_empty() {
-                    return Err(Error::format(what, "truncated gzip stream"));
+                    return Err(Error::truncated(what, "truncated gzip stream"));
                 }
                 if data.capacity() - data.len() < 16 << 10 {
                     // Doubling, but never room for more than one byte past the limit.

@@ -263,7 +263,7 @@ impl Package {
                 Content::Stream(r) => {
                     let mut b = Vec::new();
                     r.read_to_end(&mut b)
-                        .map_err(|e| Error::format(what, describe(&e)))?;
+                        .map_err(|e| stream_error(what, "", &e))?;
                     visit(h, &b)
                 }
             }
@@ -334,9 +334,14 @@ impl Package {
             let mut reader = std::io::BufReader::with_capacity(INFLATE_BLOCK, inflate);
             let summary = walk_tar(&mut reader, what, stream_over, hash, &mut visit)?;
             // The tar ends at its end blocks; the gzip member may still hold padding.
-            std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| bad(describe(&e)))?;
+            std::io::copy(&mut reader, &mut std::io::sink())
+                .map_err(|e| stream_error(what, "", &e))?;
             let mut rest = reader.into_inner().into_inner().into_inner();
-            if !rest.fill_buf().map_err(|e| bad(describe(&e)))?.is_empty() {
+            if !rest
+                .fill_buf()
+                .map_err(|e| stream_error(what, "", &e))?
+                .is_empty()
+            {
                 return Err(bad("trailing bytes after the data stream".into()));
             }
             summary
@@ -494,7 +499,7 @@ fn walk_tar<R: Read>(
                 };
                 visit(&header, Content::Stream(&mut checked))?;
                 std::io::copy(&mut checked, &mut std::io::sink())
-                    .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
+                    .map_err(|e| stream_error(what, &format!("entry '{path}': "), &e))?;
                 if checked.read != header.size {
                     return Err(bad(format!("entry '{path}' is truncated")));
                 }
@@ -513,7 +518,7 @@ fn walk_tar<R: Read>(
                 data.reserve(header.size.min(1 << 26) as usize);
                 entry
                     .read_to_end(&mut data)
-                    .map_err(|e| bad(format!("entry '{path}': {}", describe(&e))))?;
+                    .map_err(|e| stream_error(what, &format!("entry '{path}': "), &e))?;
                 if data.len() as u64 != header.size {
                     return Err(bad(format!("entry '{path}' is truncated")));
                 }
@@ -557,10 +562,14 @@ fn walk_tar<R: Read>(
     Ok(summary)
 }
 
-fn describe(e: &std::io::Error) -> String {
+/// A read of the data stream that failed: its end came too early ("unexpected end
+/// of file", as apk-tools says), or what else went wrong, after `prefix`.
+fn stream_error(what: &str, prefix: &str, e: &std::io::Error) -> Error {
     match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => "truncated data stream".to_string(),
-        _ => e.to_string(),
+        std::io::ErrorKind::UnexpectedEof => {
+            Error::truncated(what, format!("{prefix}truncated data stream"))
+        }
+        _ => Error::format(what, format!("{prefix}{e}")),
     }
 }
 
