@@ -578,6 +578,9 @@ fn real_alpine_base_root() {
     t.step(&["info", "-L", "openssh-server"]);
     t.step(&["list", "-I"]);
     t.step(&["search", "-x", "openrc"]);
+    // --origin without patterns lists everything; with them, wildcards too.
+    t.step(&["list", "--installed", "--origin"]);
+    t.step(&["list", "--origin", "busy*"]);
     t.step(&["policy", "busybox"]);
     for q in [
         &["query", "--fields", "all", "busybox", "openrc"][..],

@@ -100,11 +100,16 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             sort_pkgs(pool, &mut provs);
             for id in provs {
                 let p = pool.pkg(id);
+                // --origin matches the patterns (wildcards too) against the origin;
+                // with none, every package, as apk-tools lists them.
                 if args.origin
-                    && !args
-                        .patterns
-                        .iter()
-                        .any(|o| pool.info(id).origin.as_deref() == Some(o))
+                    && !match_all
+                    && !args.patterns.iter().any(|o| {
+                        pool.info(id)
+                            .origin
+                            .as_deref()
+                            .is_some_and(|origin| glob_match(o, origin))
+                    })
                 {
                     continue;
                 }
