@@ -251,12 +251,13 @@ fn with_own_globals(sc: clap::Command) -> Option<(clap::Command, usize)> {
 /// own.
 fn parse_own_globals(sc: clap::Command, argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
     use clap::FromArgMatches;
+    let last = argv.last().cloned();
     let mut matches = clap::Command::new("apk")
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_subcommand(true)
         .subcommand(sc)
         .try_get_matches_from(argv)
-        .map_err(|e| usage_error(&e))?;
+        .map_err(|e| usage_error_after(&e, last.as_deref()))?;
     let global = match matches.subcommand() {
         Some((_, sub)) => GlobalOpts::from_arg_matches(sub),
         None => GlobalOpts::from_arg_matches(&matches),
@@ -297,10 +298,11 @@ fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
         Some(sc) => root_command().subcommand(sc),
         None => cmd,
     };
+    let last = argv.last().cloned();
     let matches = cmd
         .mut_subcommands(|sc| sc.infer_long_args(true).args_override_self(true))
         .try_get_matches_from(argv)
-        .map_err(|e| usage_error(&e))?;
+        .map_err(|e| usage_error_after(&e, last.as_deref()))?;
     Cli::from_arg_matches(&matches).map_err(|e| usage_error(&e))
 }
 
@@ -648,6 +650,12 @@ fn reorder(argv: Vec<std::ffi::OsString>, pos: usize) -> Vec<std::ffi::OsString>
 }
 
 fn usage_error(e: &clap::Error) -> u8 {
+    usage_error_after(e, None)
+}
+
+/// [`usage_error`], knowing the command line's last word: an option there whose value
+/// is missing is named as it was given (`-t`, `--virtual`), as apk-tools names it.
+fn usage_error_after(e: &clap::Error, last: Option<&std::ffi::OsStr>) -> u8 {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -671,6 +679,14 @@ fn usage_error(e: &clap::Error) -> u8 {
                 Some(ContextValue::String(v)) => v.clone(),
                 _ => String::new(),
             };
+            let given = last
+                .and_then(|w| w.to_str())
+                .filter(|w| w.starts_with('-') && !w.contains('='));
+            if let (true, Some(w)) = (value.is_empty(), given) {
+                let w = w.trim_start_matches('-');
+                eprintln!("ERROR: command line: option '{w}' expects an argument");
+                return 1;
+            }
             // `--compression <SPEC>` → `compression`, as apk-tools names options.
             let name = arg
                 .split([' ', '='])

@@ -269,6 +269,15 @@ fn command_line_as_apk_tools_reads_it() {
     std::fs::write(&file, format!("{r}\nrelative/path\n/never/read\n")).unwrap();
     t.step(&["--repositories-file", s(&file), "update"]);
     t.step(&["--progress", "--no-progress", "-s", "add", "demo-hello"]);
+    // An option without its value, named as it was given.
+    for q in [
+        &["add", "-t"][..],
+        &["add", "--virtual"],
+        &["-X"],
+        &["info", "--format"],
+    ] {
+        t.step(q);
+    }
     // `version -t` and `-c` take the versions as arguments (any number of them).
     for q in [
         &["version", "-c"][..],
@@ -732,6 +741,9 @@ fn dot_and_search_as_apk_tools_walk_them() {
     ] {
         t.step(q);
     }
+    // `del -r` drops the names the removed packages provide from the world too.
+    t.step_same(&["add", "so:libz.so.1"]);
+    t.step(&["-s", "del", "-r", "zlib"]);
     for r in [&t.ours, &t.theirs] {
         let file = r.join("etc/apk/repositories");
         let mut repos = std::fs::read_to_string(&file).unwrap();

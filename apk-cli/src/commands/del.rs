@@ -28,7 +28,8 @@ fn installed_pkg(pool: &Pool, name: NameId) -> Option<PkgId> {
 }
 
 /// Drops the package's name from the world and marks it for removal (so that another
-/// provider is preferred over keeping it); with `-r` the same for its dependents.
+/// provider is preferred over keeping it); with `-r` the same for its dependents, and
+/// the names it provides leave the world too.
 fn delete_pkg(pool: &Pool, pkg: PkgId, recursive: bool, req: &mut Request) {
     let name = pool.pkg(pkg).name;
     req.world.retain(|d| d.name != name);
@@ -36,6 +37,11 @@ fn delete_pkg(pool: &Pool, pkg: PkgId, recursive: bool, req: &mut Request) {
         .push((name, solver::flags::REMOVE, solver::flags::NONE));
     if !recursive {
         return;
+    }
+    // With -r the names it provides leave the world too (`so:libssl.so.3` for
+    // libssl3), as apk-tools drops them.
+    for d in pool.pkg_deps(pool.pkg(pkg)).provides {
+        req.world.retain(|w| w.name != d.name);
     }
     let dependents =
         report::reverse_dependents(pool, pkg, true, |_, _, m| m == DepMatch::Satisfies);
