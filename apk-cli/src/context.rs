@@ -307,18 +307,6 @@ impl Context {
                 && std::fs::metadata(self.root.join("lib/apk/db")).is_ok_and(|m| m.uid() != 0))
     }
 
-    /// The root's primary architecture: the first of `etc/apk/arch`, else `--arch`,
-    /// else the one apk-rs was built for.
-    pub fn primary_arch(&self) -> String {
-        if let Some(a) = self.opts.arch.first() {
-            return a.clone();
-        }
-        std::fs::read_to_string(self.in_root(Path::new("etc/apk/arch")))
-            .ok()
-            .and_then(|t| apk_core::db::installed::parse_arch(&t))
-            .unwrap_or_else(|| apk_core::db::installed::native_arch().to_owned())
-    }
-
     /// A path inside the root (`etc/apk/keys` → `ROOT/etc/apk/keys`).
     pub fn in_root(&self, rel: &Path) -> PathBuf {
         self.root.join(rel.strip_prefix("/").unwrap_or(rel))

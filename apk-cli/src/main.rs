@@ -803,6 +803,13 @@ fn run() -> u8 {
     if cli.command.as_ref().is_some_and(Command::writes) {
         one_malloc_arena();
     }
+    // As apk-tools: the architecture apk was built for, printed as the option is read
+    // (before the root is opened; neither `--arch` nor the root's `etc/apk/arch`
+    // changes it).
+    if cli.global.print_arch {
+        println!("{}", apk_core::db::installed::native_arch());
+        return 0;
+    }
     let ctx = match context::Context::new(cli.global) {
         Ok(c) => c,
         Err(msg) => {
@@ -834,10 +841,6 @@ fn run() -> u8 {
             eprintln!("ERROR: Use --usermode to allow creating database as non-root");
             return 99;
         }
-    }
-    if ctx.opts.print_arch {
-        println!("{}", ctx.primary_arch());
-        return 0;
     }
     let Some(command) = cli.command else {
         eprintln!("ERROR: no applet given. See 'apk --help'.");

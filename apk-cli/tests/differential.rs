@@ -269,6 +269,15 @@ fn command_line_as_apk_tools_reads_it() {
     std::fs::write(&file, format!("{r}\nrelative/path\n/never/read\n")).unwrap();
     t.step(&["--repositories-file", s(&file), "update"]);
     t.step(&["--progress", "--no-progress", "-s", "add", "demo-hello"]);
+    // --print-arch: the architecture apk was built for, whatever the root says.
+    t.step(&["--root", "/nonexistent/apk-rs-root", "--print-arch"]);
+    for r in [&t.ours, &t.theirs] {
+        std::fs::write(r.join("etc/apk/arch"), "aarch64\n").unwrap();
+    }
+    t.step(&["--print-arch", "info"]);
+    for r in [&t.ours, &t.theirs] {
+        std::fs::write(r.join("etc/apk/arch"), "x86_64\n").unwrap();
+    }
     // An option without its value, named as it was given.
     for q in [
         &["add", "-t"][..],
