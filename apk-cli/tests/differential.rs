@@ -356,7 +356,7 @@ fn roots_without_a_database() {
         &["policy", "demo-lib"],
         &["stats"],
         &["version"],
-        &["manifest", "demo-lib"],
+        &["manifest", "demo-lib", "nonexistent"],
         &["search", "demo"],
         &["version", "-t", "1.0", "1.1"],
     ];
@@ -599,7 +599,7 @@ fn real_alpine_base_root() {
     // --origin without patterns lists everything; with them, wildcards too.
     t.step(&["list", "--installed", "--origin"]);
     t.step(&["list", "--origin", "busy*"]);
-    t.step(&["policy", "busybox"]);
+    t.step(&["policy", "busybox", "so:libc.musl-x86_64.so.1"]);
     for q in [
         &["query", "--fields", "all", "busybox", "openrc"][..],
         &[

@@ -38,13 +38,18 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     names.dedup();
     let mut out = String::new();
     for name in names {
-        let _ = writeln!(out, "{} policy:", pool.name(name));
         let mut provs: Vec<PkgId> = pool
             .providers(name)
             .iter()
             .filter(|p| pool.pkg(p.pkg).name == name)
             .map(|p| p.pkg)
             .collect();
+        // A name no package has as its own (`so:...`, a virtual) gets no header:
+        // apk-tools prints one per name of the packages it lists.
+        if provs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{} policy:", pool.name(name));
         // Oldest first, as apk-tools 3 sorts providers for display.
         sort_pkgs(pool, &mut provs);
         for id in provs {
