@@ -433,6 +433,14 @@ impl Committer<'_> {
         record.info.checksum = pool.checksum(new).or(package.info().checksum);
         record.info.replaces = package.info().replaces.clone();
         record.info.replaces_priority = package.info().replaces_priority;
+        // As apk-tools marks them for triggers: every folder the package lists (and
+        // the version it replaces listed) has changed, files written there or not.
+        self.changed_dirs
+            .extend(record.dirs.iter().map(|d| d.path.clone()));
+        if let Some(prev) = &removed {
+            self.changed_dirs
+                .extend(prev.dirs.iter().map(|d| d.path.clone()));
+        }
         self.state.insert(record);
         if let Some(prev) = removed {
             self.remove_unused_dirs(&prev);
@@ -481,6 +489,8 @@ impl Committer<'_> {
             (self.on)(Event::Trace(path.clone()));
             self.remove_file(&path);
         }
+        self.changed_dirs
+            .extend(prev.dirs.iter().map(|d| d.path.clone()));
         self.state.remove(&name);
         self.remove_unused_dirs(&prev);
         self.run_script(&name, &nv, &scripts, "post-deinstall", &args, true);
