@@ -679,9 +679,14 @@ fn usage_error_after(e: &clap::Error, last: Option<&std::ffi::OsStr>) -> u8 {
                 Some(ContextValue::String(v)) => v.clone(),
                 _ => String::new(),
             };
+            // The option must be the last word: a short one (`-t`), or the long one
+            // clap names (`--virtual <NAME>`) or a prefix of it (`--virt`).
             let given = last
                 .and_then(|w| w.to_str())
-                .filter(|w| w.starts_with('-') && !w.contains('='));
+                .filter(|w| w.starts_with('-') && !w.contains('='))
+                .filter(|w| {
+                    !w.starts_with("--") || arg.split(' ').next().is_some_and(|a| a.starts_with(*w))
+                });
             if let (true, Some(w)) = (value.is_empty(), given) {
                 let w = w.trim_start_matches('-');
                 eprintln!("ERROR: command line: option '{w}' expects an argument");

@@ -282,6 +282,7 @@ fn command_line_as_apk_tools_reads_it() {
     for q in [
         &["add", "-t"][..],
         &["add", "--virtual"],
+        &["add", "--virt"],
         &["-X"],
         &["info", "--format"],
     ] {

@@ -83,9 +83,9 @@ impl PkgInfo {
         s
     }
 
-    /// The first value of `key`.
+    /// The value of `key`: of a key given twice, the later line's, as apk-tools
+    /// reads them.
     pub fn get(&self, key: &str) -> Option<&str> {
-        // A key given twice: the later line counts, as apk-tools reads them.
         self.fields
             .iter()
             .rev()
