@@ -405,12 +405,31 @@ impl Context {
     ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
         use crate::query::From;
         let sources = apk_core::db::Sources {
+            no_cmdline_repos: false,
             no_sys_repos: matches!(from, From::None | From::Installed),
             no_installed_repo: matches!(from, From::None | From::Repositories),
             no_installed: matches!(from, From::None | From::Repositories),
         };
         self.sources.set(sources);
         self.open_db_or_report()
+    }
+
+    /// Opens the database without any repository (apk-tools' `info -e` and `info -W`):
+    /// only the installed database, unless `--from` names the sources; the command
+    /// line's repositories stay out even then.
+    pub fn open_db_without_repos(
+        &self,
+        from_given: bool,
+        from: crate::query::From,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
+        use crate::query::From;
+        let from = if from_given { from } else { From::Installed };
+        self.open_db_with(apk_core::db::Sources {
+            no_cmdline_repos: true,
+            no_sys_repos: matches!(from, From::None | From::Installed),
+            no_installed_repo: !from_given || matches!(from, From::None | From::Repositories),
+            no_installed: matches!(from, From::None | From::Repositories),
+        })
     }
 
     /// Opens the database for an applet apk-tools opens without the root's state

@@ -687,6 +687,10 @@ fn real_alpine_base_root() {
     t.swap();
     t.step_same(&["del", "openssh", "tzdata"]);
     t.step(&["info", "-W", "/bin/busybox"]);
+    // `info -e` and `-W` open no repository: one that is missing goes unmentioned.
+    let missing = tmp.path().join("no-such-repository").display().to_string();
+    t.step(&["-X", &missing, "info", "-e", "busybox", "openssh"]);
+    t.step(&["-X", &missing, "info", "-W", "/bin/busybox", "/etc/ssh"]);
     // A folder's mode changed behind apk's back: --directory-permissions restores it.
     for root in [&t.ours, &t.theirs] {
         use std::os::unix::fs::PermissionsExt;

@@ -158,7 +158,13 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             return code;
         }
     }
-    let Some(db) = ctx.open_db_from(spec.from) else {
+    // As apk-tools opens the database for `-e` and `-W`: without repositories.
+    let db = if args.who_owns || args.exists {
+        ctx.open_db_without_repos(args.query.from.is_some(), spec.from)
+    } else {
+        ctx.open_db_from(spec.from)
+    };
+    let Some(db) = db else {
         return 1;
     };
     let pool = &db.pool;

@@ -59,6 +59,8 @@ pub struct OpenOptions {
 pub struct Sources {
     /// The configured repositories (`etc/apk/repositories`, `--repositories-file`).
     pub no_sys_repos: bool,
+    /// The command line's repositories (`-X`, `--repository-config`).
+    pub no_cmdline_repos: bool,
     /// The packages of the cache (`etc/apk/cache/installed`).
     pub no_installed_repo: bool,
     /// The installed database.
@@ -241,16 +243,20 @@ impl Inputs {
         // As apk-tools 3 reads them: the command line's repositories (`-X`) first, then
         // the configured ones: the repositories file, then `repositories.d/*.list`
         // (only without --repositories-file).
-        let mut repos: Vec<Repository> = opts
-            .extra_repositories
+        let (extra, config): (&[String], &[String]) = if opts.sources.no_cmdline_repos {
+            (&[], &[])
+        } else {
+            (&opts.extra_repositories, &opts.repository_config)
+        };
+        let mut repos: Vec<Repository> = extra
             .iter()
             .map(|u| Repository::from_url(u, None))
             .collect();
         // Each `--repository-config` line on its own (numbered on from the `-X` ones,
         // as apk-tools counts them).
-        for (i, line) in opts.repository_config.iter().enumerate() {
+        for (i, line) in config.iter().enumerate() {
             let what = "<command line>";
-            let n = opts.extra_repositories.len() + i;
+            let n = extra.len() + i;
             let text = format!("{}{line}", "\n".repeat(n));
             let parsed = RepositoriesFile::parse(&text, what)?;
             let (found, w) = parsed.repositories_warning(&arches[0], what)?;
