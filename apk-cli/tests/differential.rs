@@ -691,6 +691,8 @@ fn real_alpine_base_root() {
     let missing = tmp.path().join("no-such-repository").display().to_string();
     t.step(&["-X", &missing, "info", "-e", "busybox", "openssh"]);
     t.step(&["-X", &missing, "info", "-W", "/bin/busybox", "/etc/ssh"]);
+    // `manifest` opens the database with its repositories, and says so.
+    t.step(&["-X", &missing, "manifest", "busybox-binsh"]);
     // A folder's mode changed behind apk's back: --directory-permissions restores it.
     for root in [&t.ours, &t.theirs] {
         use std::os::unix::fs::PermissionsExt;

@@ -74,6 +74,11 @@ fn manifest_installed(ctx: &Context, name: &str, prefix: &str) -> apk_core::Resu
 /// Each argument's manifest; what cannot be read is reported in apk-tools' words and,
 /// as there, does not change the exit status.
 pub fn run(ctx: &Context, args: Args) -> u32 {
+    // apk-tools opens the database with its repositories first: one that cannot be
+    // read is warned about, a database that cannot be read fails the applet.
+    if ctx.open_db_or_report().is_none() {
+        return 1;
+    }
     for p in &args.packages {
         let prefix = if ctx.verbosity > 1 {
             format!("{p}: ")
