@@ -340,6 +340,12 @@ fn http_repository_as_apk_tools_uses_it() {
     drop(server);
     t.swap();
     t.step_same(&["fix", "demo-hello"]);
+    // Without the network only the cached file is left to reinstall from.
+    let (_, out) = t.step_same(&["--no-network", "fix", "demo-hello"]);
+    assert!(
+        out.contains("Reinstalling demo-hello") && !out.contains("unavailable"),
+        "{out}"
+    );
     t.step_same(&["del", "demo-hello"]);
 }
 

@@ -333,7 +333,9 @@ fn still_broken(db: &Database, cs: &Changeset, simulating: bool) -> u32 {
         .iter()
         // A reinstall whose file no repository has is skipped: its package stays as
         // broken as it was, and counts (as apk-tools counts it).
-        .filter(|c| c.old != c.new || (c.reinstall && c.new.is_some_and(|n| pool.pkg_available(n))))
+        .filter(|c| {
+            c.old != c.new || (c.reinstall && c.new.is_some_and(|n| pool.pkg_obtainable(n)))
+        })
         .filter_map(|c| c.old)
         .collect();
     pool.installed

@@ -181,7 +181,7 @@ pub(super) fn needs_file(pool: &Pool, c: &Change) -> bool {
     match (c.old, c.new) {
         (Some(o), Some(n)) if o == n && !c.reinstall => false,
         // "[APK unavailable, skipped] Reinstalling": nothing to read it from.
-        (Some(o), Some(n)) if o == n && !pool.pkg_available(n) => false,
+        (Some(o), Some(n)) if o == n && !pool.pkg_obtainable(n) => false,
         (_, Some(n)) => !is_virtual(pool, n),
         _ => false,
     }

@@ -304,7 +304,7 @@ impl Committer<'_> {
                     .then(|| self.pool.tags[change.new_tag.index()].name.clone());
                 self.state.set_tag(&name, tag.as_deref());
             }
-            (Some(o), Some(n)) if o == n && !self.pool.pkg_available(n) => {}
+            (Some(o), Some(n)) if o == n && !self.pool.pkg_obtainable(n) => {}
             (old, Some(n)) => {
                 if let Err(msg) = self.install(old, n, change.new_tag) {
                     self.error(format!("{}: {msg}", self.pool.nv(n)));

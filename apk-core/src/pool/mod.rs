@@ -1180,6 +1180,12 @@ impl Pool {
         self.pkg(id).repos & self.available_repos != 0
     }
 
+    /// Whether the package's file can be had for a reinstall: from a usable repository,
+    /// or from the package cache (apk-tools' test before "Reinstalling").
+    pub fn pkg_obtainable(&self, id: PkgId) -> bool {
+        self.pkg(id).cached || self.pkg_available(id)
+    }
+
     /// `name-version`, as apk prints a package.
     pub fn nv(&self, id: PkgId) -> String {
         let p = self.pkg(id);

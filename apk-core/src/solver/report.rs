@@ -125,7 +125,7 @@ fn change_message(pool: &Pool, c: &Change) -> Option<&'static str> {
         (Some(_), None) => Some("Purging"),
         (Some(o), Some(n)) if o == n => {
             if c.reinstall {
-                Some(if pool.pkg_available(n) {
+                Some(if pool.pkg_obtainable(n) {
                     "Reinstalling"
                 } else {
                     "[APK unavailable, skipped] Reinstalling"
