@@ -244,6 +244,9 @@ pub struct Context {
     /// The database is opened for a commit: a snapshot made on opening it waits for
     /// [`crate::commands::solution::apply`] (see `OpenOptions::defer_snapshot`).
     for_commit: std::cell::Cell<bool>,
+    /// Stale network indexes are fetched again as the database opens: apk-tools does
+    /// so for the applets that write (`del` aside), and only for them.
+    autoupdate: std::cell::Cell<bool>,
 }
 
 impl Context {
@@ -292,6 +295,7 @@ impl Context {
             unlocked_initdb: std::cell::Cell::new(false),
             local_files: Default::default(),
             for_commit: Default::default(),
+            autoupdate: Default::default(),
             sources: Default::default(),
             overlay: Default::default(),
         })
@@ -338,6 +342,11 @@ impl Context {
         self.open_db_updating(self.opts.update_cache)
     }
 
+    /// Lets opening the database fetch stale network indexes (`update`).
+    pub fn allow_autoupdate(&self) {
+        self.autoupdate.set(true);
+    }
+
     /// Opens the database; with `update`, network indexes are fetched even when the
     /// cached copies are fresh.
     pub fn open_db_updating(
@@ -356,6 +365,9 @@ impl Context {
             keys_dir: (!self.opts.allow_untrusted).then(|| self.keys_dir()),
             fetcher: self.fetcher(),
             update_cache: update,
+            // Under `--simulate` apk-tools' update of an index writes nothing, and the
+            // cached copy (if any) is read.
+            no_autoupdate: !self.autoupdate.get() || self.opts.simulate,
             no_snapshot: false,
             defer_snapshot: self.for_commit.get(),
             sources: self.sources.get(),
@@ -451,7 +463,11 @@ impl Context {
 
     /// Opens the database for an applet that changes the root: unless simulating, the
     /// root's lock is taken first (waiting `--wait` seconds for another writer).
-    pub fn open_db_for_commit(&self) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
+    pub fn open_db_for_commit(
+        &self,
+        autoupdate: bool,
+    ) -> Option<std::mem::ManuallyDrop<apk_core::db::Database>> {
+        self.autoupdate.set(autoupdate);
         if !self.take_lock() {
             return None;
         }

@@ -249,6 +249,9 @@ fn fetch_downloads_over_http() {
     r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
     let out_dir = r.root.join("fetched");
     std::fs::create_dir_all(&out_dir).unwrap();
+    // `fetch` reads the cached index only (as apk-tools: it does not update it).
+    let (code, out) = r.apk(&["update"]);
+    assert_eq!(code, 0, "{out}");
     let (code, out) = r.apk(&["fetch", "-R", "-o", s(&out_dir), "demo-hello"]);
     assert_eq!(code, 0, "{out}");
     let mut got = tree(&out_dir);
@@ -280,6 +283,8 @@ fn cache_download_and_clean_as_apk_tools_does() {
     let server = serve(&r.served);
     r.use_repo(&format!("http://127.0.0.1:{}/repo", server.port));
     std::fs::write(r.root.join("etc/apk/world"), "demo-hello\n").unwrap();
+    let (code, out) = r.apk(&["update"]);
+    assert_eq!(code, 0, "{out}");
     let (code, out) = r.apk(&["cache", "download"]);
     assert_eq!(code, 0, "{out}");
     let packages = || -> Vec<String> {
@@ -475,4 +480,61 @@ fn http_v3_index_as_apk_tools_uses_it() {
     t.swap();
     t.step_same(&["del", "demo-hello"]);
     t.step_same(&["--no-network", "add", "demo-hello"]);
+}
+
+/// Over HTTP, against apk-tools 3.0.6: only the applets that write (`del` aside) fetch
+/// a stale or missing index into the cache, and not under `--simulate`; the others
+/// read the cached copy or go without it. A download that does not verify is not
+/// kept. `stats` counts the tags, the world's versions and the root's architecture
+/// among its atoms; `-X` takes `@tag URL`.
+#[test]
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+fn indexes_are_fetched_only_by_the_applets_that_write() {
+    let r = setup();
+    let server = serve(&r.served);
+    let url = format!("http://127.0.0.1:{}/repo", server.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let setup_root = |root: &Path| demo_root_with(root, &url);
+    let Some(t) = common::twin::Twin::new(tmp.path(), &["--no-scripts"], setup_root) else {
+        return;
+    };
+    let (_, out) = t.step_same(&["--no-network", "--initdb", "add"]);
+    assert!(out.contains("opening from cache"), "{out}");
+    let (_, out) = t.step(&["policy", "demo-hello"]);
+    assert!(out.contains("No such file or directory"), "{out}");
+    t.step(&["-U", "search", "demo"]);
+    t.step_same(&["-s", "add", "demo-hello"]);
+    t.step_same(&["del", "demo-hello"]);
+    let (code, out) = t.step_same(&["add", "demo-hello>1"]);
+    assert_eq!(code, 0, "{out}");
+    t.step(&["policy", "demo-hello"]);
+    t.step(&["stats"]);
+    let tagged = format!("@mirror {url}");
+    t.step(&["-X", &tagged, "stats"]);
+    t.step_same(&["-X", &tagged, "add", "demo-base@mirror"]);
+    t.step(&["stats"]);
+    t.step(&["-v", "update"]);
+    // --recursive: what a request solves to; one that does not solve matches nothing
+    // (and only `search` and `dot` fail for it).
+    for q in [
+        &["list", "-R", "-P", "-v", "demo-hello"][..],
+        &["dot", "-R", "demo-hello"],
+        &["dot", "-R", "nothere"],
+        &["query", "-R", "--format", "json", "nothere"],
+        &["fetch", "-R", "-s", "nothere", "demo-base"],
+        &["search", "-R", "nothere"],
+        &["list", "-R", "nothere"],
+    ] {
+        t.step(q);
+    }
+    // The key is gone: the fresh download does not verify, and the cached copy stays.
+    for root in [&t.ours, &t.theirs] {
+        std::fs::remove_file(root.join("etc/apk/keys/apk-rs-demo.rsa.pub")).unwrap();
+    }
+    t.step(&["update"]);
+    t.step(&["--allow-untrusted", "policy", "demo-hello"]);
+    drop(server);
 }

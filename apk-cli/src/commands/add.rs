@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     if !ctx.take_lock() {
         return 1;
     }
-    let Some(mut db) = ctx.open_db_for_commit() else {
+    let Some(mut db) = ctx.open_db_for_commit(true) else {
         return 1;
     };
     let mut world = db.world_deps();

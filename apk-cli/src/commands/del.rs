@@ -131,7 +131,7 @@ fn explain(
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_for_commit() else {
+    let Some(mut db) = ctx.open_db_for_commit(false) else {
         return 1;
     };
     let mut req = Request {

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_for_commit() else {
+    let Some(mut db) = ctx.open_db_for_commit(true) else {
         return 1;
     };
     let fl = flags::REINSTALL | flags::UPGRADE.when(args.upgrade);

@@ -15,6 +15,7 @@ pub fn run(ctx: &Context) -> u32 {
     // As apk-tools: `update` treats every cached index as stale, unless the command
     // line gave `--cache-max-age` (then it ages as usual; `-U` still forces).
     let refresh = ctx.opts.update_cache || ctx.opts.cache_max_age.is_none();
+    ctx.allow_autoupdate();
     let db = match ctx.open_db_updating(refresh) {
         Ok(db) => db,
         Err(e) => {
@@ -27,9 +28,9 @@ pub fn run(ctx: &Context) -> u32 {
             crate::output::out(&line);
         }
     }
-    let available = apk_core::pool::PkgId::all(db.pool.packages.len())
-        .filter(|&p| db.pool.pkg_available(p))
-        .count();
+    // apk-tools counts every package it knows, installed ones and those of
+    // repositories it cannot use (a network one under --no-network) alike.
+    let available = db.pool.packages.len();
     // As apk-tools counts them: network repositories only.
     let count = |k| db.unavailable.iter().filter(|p| p.kind == k).count();
     let (unavailable, stale) = (count(ProblemKind::Unavailable), count(ProblemKind::Stale));

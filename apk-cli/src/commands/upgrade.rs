@@ -141,7 +141,7 @@ fn preupgrade(
 }
 
 pub fn run(ctx: &Context, args: Args) -> u32 {
-    let Some(mut db) = ctx.open_db_for_commit() else {
+    let Some(mut db) = ctx.open_db_for_commit(true) else {
         return 1;
     };
     let world = db.world_deps();

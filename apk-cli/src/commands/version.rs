@@ -85,10 +85,8 @@ pub fn index_lines(pool: &apk_core::pool::Pool) -> Vec<String> {
         .enumerate()
         .skip(1)
         .filter(|(i, _)| *i < 64 && pool.available_repos & (1 << i) != 0)
-        .map(|(_, r)| match &r.description {
-            Some(d) => format!("{d} [{}]", r.url),
-            None => format!("[{}]", r.url),
-        })
+        // An index without a description (v3's often) leaves the space before the URL.
+        .map(|(_, r)| format!("{} [{}]", r.description.as_deref().unwrap_or(""), r.url))
         .collect()
 }
 

@@ -38,6 +38,10 @@ pub struct OpenOptions {
     pub fetcher: crate::repo::fetch::Fetcher,
     /// `--update-cache`: fetch network indexes even when the cached copy is fresh.
     pub update_cache: bool,
+    /// Never fetch a network index into the cache: use the cached copy, however old,
+    /// or go without (apk-tools updates indexes only for the applets that write,
+    /// `del` aside).
+    pub no_autoupdate: bool,
     /// `--cache-max-age`: cached network indexes older than this are fetched again
     /// (default: 4 hours).
     pub cache_max_age: Option<std::time::Duration>,
@@ -128,7 +132,8 @@ pub fn set_cache_dir(dir: PathBuf) {
 }
 
 /// The package files in the package cache (`etc/apk/cache`), with their sizes.
-fn cached_files(root: &Path) -> Vec<(String, u64)> {
+/// The package files of the root's cache: `(file name, size)`, sorted.
+pub fn cached_files(root: &Path) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = std::fs::read_dir(index_cache_dir(root))
         .map(|rd| {
             rd.flatten()
@@ -184,13 +189,16 @@ pub fn index_source(opts: &OpenOptions, repo: &Repository, arch: &str) -> IndexS
         .ok()
         .map(|t| t.elapsed().unwrap_or_default());
     let fresh = age.is_some_and(|a| a < max_age) && !opts.update_cache;
-    if fresh || (opts.no_network && age.is_some()) {
+    if fresh || ((opts.no_network || opts.no_autoupdate) && age.is_some()) {
         return IndexSource::File(cached);
     }
-    if opts.no_network {
-        return IndexSource::Unavailable("opening from cache", "network access is disabled".into());
+    if opts.no_network || opts.no_autoupdate {
+        return IndexSource::Unavailable("opening from cache", "No such file or directory".into());
     }
     let fetched = opts.fetcher.get(&url, limit).and_then(|bytes| {
+        // As apk-tools downloads an index: through its verification, kept only when it
+        // passes (an untrusted or broken download leaves the cached copy as it was).
+        apk_format::package::verify_file(&bytes, opts.keys.as_ref(), &url)?;
         if let Some(dir) = cached.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -250,7 +258,7 @@ impl Inputs {
         };
         let mut repos: Vec<Repository> = extra
             .iter()
-            .map(|u| Repository::from_url(u, None))
+            .flat_map(|u| Repository::from_command_line(u))
             .collect();
         // Each `--repository-config` line on its own (numbered on from the `-X` ones,
         // as apk-tools counts them).

@@ -41,6 +41,36 @@ impl Repository {
         }
     }
 
+    /// The repositories a command line `-X` value names, as apk-tools reads one (no
+    /// keywords, no check of the URL): `[@TAG] URL [COMPONENT...]`, a repository for
+    /// each component; a tag without a URL names none.
+    pub fn from_command_line(value: &str) -> Vec<Self> {
+        let mut words = value.split_ascii_whitespace();
+        let Some(mut url) = words.next() else {
+            return Vec::new();
+        };
+        let mut tag = None;
+        if let Some(t) = url.strip_prefix('@') {
+            tag = Some(t);
+            match words.next() {
+                Some(u) => url = u,
+                None => return Vec::new(),
+            }
+        }
+        let base = Repository::from_url(url, tag);
+        let components: Vec<&str> = words.collect();
+        if components.is_empty() {
+            return vec![base];
+        }
+        components
+            .iter()
+            .map(|c| Repository {
+                url: format!("{}/{c}", base.url),
+                ..base.clone()
+            })
+            .collect()
+    }
+
     /// True for repositories fetched over the network (masked by `--no-network`).
     pub fn is_remote(&self) -> bool {
         ["http://", "https://", "ftp://", "test:"]
@@ -334,6 +364,32 @@ fn expand_vars(s: &str, vars: &BTreeMap<String, String>) -> std::result::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_line_repository_may_carry_a_tag_and_components() {
+        let urls = |v: &str| -> Vec<(Option<String>, String)> {
+            Repository::from_command_line(v)
+                .into_iter()
+                .map(|r| (r.tag, r.url))
+                .collect()
+        };
+        assert_eq!(urls("/srv/repo/"), [(None, "/srv/repo".to_owned())]);
+        assert_eq!(
+            urls("@edge https://mirror/alpine/edge main community"),
+            [
+                (
+                    Some("edge".into()),
+                    "https://mirror/alpine/edge/main".into()
+                ),
+                (
+                    Some("edge".into()),
+                    "https://mirror/alpine/edge/community".into()
+                )
+            ]
+        );
+        assert!(urls("@edge").is_empty());
+        assert!(urls("  ").is_empty());
+    }
 
     const FILE: &str = "# main mirrors
 https://dl-cdn.alpinelinux.org/alpine/v3.16/main
