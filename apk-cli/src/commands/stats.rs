@@ -33,7 +33,8 @@ pub fn run(ctx: &Context) -> u32 {
         .unwrap_or(0);
     // The strings apk-tools interns: package versions and texts, dependency versions
     // (replaces too: the installed database has them),
-    // repository descriptions and "noarch" (an empty string is never interned).
+    // repository descriptions, the root's architectures and "noarch" (an empty string
+    // is never interned).
     let mut atoms: BTreeSet<String> = BTreeSet::from(["noarch".to_owned()]);
     for (id, p) in pool.packages.iter().enumerate() {
         let id = apk_core::pool::PkgId::new(id);
@@ -67,7 +68,39 @@ pub fn run(ctx: &Context) -> u32 {
         }
     }
     atoms.extend(pool.repos.iter().filter_map(|r| r.description.clone()));
+    // The architectures the root installs (`etc/apk/arch`, `--arch`), the world's
+    // versions and every repository tag (as `@tag`).
+    atoms.extend(pool.arches.iter().cloned());
+    atoms.extend(db.world.iter().map(|d| d.version.clone()));
+    atoms.extend(
+        pool.tags
+            .iter()
+            .filter(|t| !t.name.is_empty())
+            .map(|t| format!("@{}", t.name)),
+    );
     atoms.remove("");
+    // Looking up the package a cached file is, apk-tools makes a name of each part of
+    // the file name before a '-' until one names the package: those are names too.
+    let mut made: BTreeSet<&str> = BTreeSet::new();
+    let cached = if ctx.opts.no_cache {
+        Vec::new()
+    } else {
+        apk_core::db::cached_files(&db.root)
+    };
+    for (file, size) in &cached {
+        for (i, _) in file.char_indices().skip(1).filter(|&(_, c)| c == '-') {
+            let prefix = &file[..i];
+            if pool.find_name(prefix).is_none() {
+                made.insert(prefix);
+            }
+            if pool
+                .cached_package(file, *size)
+                .is_some_and(|p| pool.name(pool.pkg(p).name) == prefix)
+            {
+                break;
+            }
+        }
+    }
     print!(
         "installed:\n  packages: {}\n  dirs: {}\n  files: {}\n  bytes: {}\n  triggers: {}\navailable:\n  names: {}\n  packages: {}\natoms:\n  num: {}\n\n",
         pool.installed.len(),
@@ -75,7 +108,7 @@ pub fn run(ctx: &Context) -> u32 {
         files,
         bytes,
         triggers,
-        pool.names.len(),
+        pool.names.len() + made.len(),
         pool.packages.len(),
         atoms.len() + acls.len(),
     );
