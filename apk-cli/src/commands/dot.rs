@@ -124,8 +124,18 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(db) = ctx.open_db_stateless(from_given, spec.from) else {
+    let Some(mut db) = ctx.open_db_stateless(from_given, spec.from) else {
         return 1;
+    };
+    // --recursive (or --world) with names: what the request solves to, in the order
+    // of its changes (nothing when it does not solve); without names, all of them.
+    let solved = if spec.recursive && !args.names.is_empty() {
+        match crate::query::engine::solved_for(&mut db, &spec, &args.names) {
+            Ok(s) => Some(s.unwrap_or_default()),
+            Err(code) => return code,
+        }
+    } else {
+        None
     };
     let pool = &db.pool;
     let mut dot = Dot {
@@ -137,7 +147,11 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         installed_only: spec.installed,
         error_names: BTreeSet::new(),
     };
-    if args.names.is_empty() {
+    if let Some(solved) = &solved {
+        for &p in solved {
+            dot.dump(p);
+        }
+    } else if args.names.is_empty() {
         // As apk-tools: every name in its hash table's order, each name's own packages
         // in provider order (only the installed ones with --installed).
         for name in pool.names_in_hash_order() {
@@ -152,7 +166,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     // With names: as apk-tools matches each argument (on the name, or on what a
     // package provides), walking every name in hash order and dumping the best of
     // each name's matching packages (the installed one, else the newest).
-    for arg in &args.names {
+    for arg in args.names.iter().filter(|_| solved.is_none()) {
         let wildcard = arg.contains(['*', '?']);
         let dep = match apk_format::dep::Dependency::parse(arg) {
             Ok(d) if !wildcard => d,

@@ -119,8 +119,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         return 0;
     }
     spec.auto_select_virtual = spec.recursive;
+    // A request that does not solve fetches nothing, and apk-tools exits 0.
     let solved = match crate::query::engine::solved_for(&mut db, &spec, &args.names) {
-        Ok(s) => s,
+        Ok(s) => s.unwrap_or_default(),
         Err(code) => return code,
     };
     let pool = &db.pool;

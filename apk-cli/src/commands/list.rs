@@ -63,8 +63,18 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(db) = ctx.open_db_from(spec.from) else {
+    let Some(mut db) = ctx.open_db_from(spec.from) else {
         return 1;
+    };
+    // --recursive (or --world) with patterns: what the request solves to (nothing
+    // when it does not solve).
+    let solved = if spec.recursive && !args.patterns.is_empty() {
+        match crate::query::engine::solved_for(&mut db, &spec, &args.patterns) {
+            Ok(s) => Some(s.unwrap_or_default()),
+            Err(code) => return code,
+        }
+    } else {
+        None
     };
     let pool = &db.pool;
     let mut names: Vec<NameId> = NameId::all(pool.names.len())
@@ -80,7 +90,59 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         args.available || args.upgradable,
         args.upgradable,
     );
+    // One package's line (or lines), as apk-tools prints it.
+    let print_pkg = |out: &mut String, src: NameId, id: PkgId, up: Option<PkgId>| {
+        let p = pool.pkg(id);
+        if args.providers {
+            let _ = write!(out, "<{}> ", pool.name(src));
+        }
+        if args.manifest {
+            let _ = writeln!(out, "{} {}", pool.name(p.name), pool.pkg_version(p));
+            return;
+        }
+        if ctx.verbosity <= 0 {
+            let _ = writeln!(out, "{}", pool.name(p.name));
+            return;
+        }
+        let origin = pool
+            .info(id)
+            .origin
+            .clone()
+            .unwrap_or_else(|| pool.name(p.name).to_owned());
+        let _ = write!(
+            out,
+            "{} {} {{{origin}}} ({})",
+            pool.nv(id),
+            pool.info(id).arch.as_deref().unwrap_or(""),
+            pool.info(id).license.as_deref().unwrap_or("")
+        );
+        if p.installed().is_some() {
+            out.push_str(" [installed]");
+        } else if let Some(u) = up {
+            let _ = write!(out, " [upgradable from: {}]", pool.nv(u));
+        }
+        if ctx.verbosity > 1 {
+            let _ = write!(
+                out,
+                "\n  {}\n",
+                pool.info(id).description.as_deref().unwrap_or("")
+            );
+        }
+        out.push('\n');
+    };
     let mut out = String::new();
+    // Each package solved, once, under its own name, the filters not applied (as
+    // apk-tools lists them).
+    if let Some(mut pkgs) = solved {
+        pkgs.sort();
+        pkgs.dedup();
+        sort_pkgs(pool, &mut pkgs);
+        for id in pkgs {
+            print_pkg(&mut out, pool.pkg(id).name, id, upgradable_from(pool, id));
+        }
+        print!("{out}");
+        return 0;
+    }
     // With nothing to match, apk-tools lists every package once under its own name,
     // whatever -d or -P say.
     let match_all = args.patterns.is_empty();
@@ -131,42 +193,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 if upgradable && up.is_none() {
                     continue;
                 }
-                if args.providers {
-                    let _ = write!(out, "<{}> ", pool.name(src));
-                }
-                if args.manifest {
-                    let _ = writeln!(out, "{} {}", pool.name(p.name), pool.pkg_version(p));
-                    continue;
-                }
-                if ctx.verbosity <= 0 {
-                    let _ = writeln!(out, "{}", pool.name(p.name));
-                    continue;
-                }
-                let origin = pool
-                    .info(id)
-                    .origin
-                    .clone()
-                    .unwrap_or_else(|| pool.name(p.name).to_owned());
-                let _ = write!(
-                    out,
-                    "{} {} {{{origin}}} ({})",
-                    pool.nv(id),
-                    pool.info(id).arch.as_deref().unwrap_or(""),
-                    pool.info(id).license.as_deref().unwrap_or("")
-                );
-                if p.installed().is_some() {
-                    out.push_str(" [installed]");
-                } else if let Some(u) = up {
-                    let _ = write!(out, " [upgradable from: {}]", pool.nv(u));
-                }
-                if ctx.verbosity > 1 {
-                    let _ = write!(
-                        out,
-                        "\n  {}\n",
-                        pool.info(id).description.as_deref().unwrap_or("")
-                    );
-                }
-                out.push('\n');
+                print_pkg(&mut out, src, id, up);
             }
         }
     }

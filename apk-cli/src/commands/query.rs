@@ -37,8 +37,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 /// Runs a query with `spec` on the open database and prints the answer; the exit
 /// status as apk-tools has it (1 when a field asked for could not be given).
 pub fn run_spec(db: &mut Database, mut spec: Spec, args: &[String]) -> u32 {
+    // A request that does not solve answers nothing, and that is no failure.
     let solved = match engine::solved_for(db, &spec, args) {
-        Ok(s) => s,
+        Ok(s) => s.unwrap_or_default(),
         Err(code) => return code,
     };
     if spec.summarize {

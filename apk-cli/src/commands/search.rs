@@ -79,7 +79,8 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         return 1;
     };
     let solved = match crate::query::engine::solved_for(&mut db, &spec, &args.patterns) {
-        Ok(s) => s,
+        Ok(Some(s)) => s,
+        Ok(None) => return 1,
         Err(code) => return code,
     };
     let pool = &db.pool;

@@ -836,17 +836,29 @@ pub fn download_url(pool: &Pool, pkg: PkgId) -> Option<String> {
 }
 
 /// What a query's `--recursive` solve chose (nothing without it), errors reported.
-pub fn solved_for(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Vec<PkgId>, u32> {
+///
+/// `Ok(None)` when the request cannot be solved (the solver's errors are printed): the
+/// applets then go on with nothing matched, each with its own exit status, as
+/// apk-tools' do.
+pub fn solved_for(
+    db: &mut Database,
+    spec: &Spec,
+    args: &[String],
+) -> Result<Option<Vec<PkgId>>, u32> {
     if spec.recursive {
         solve_recursive(db, spec, args)
     } else {
-        Ok(Vec::new())
+        Ok(Some(Vec::new()))
     }
 }
 
 /// `--recursive`: what the queries (and the world, with `--world`) need, solved as
 /// an installation would be.
-fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Vec<PkgId>, u32> {
+fn solve_recursive(
+    db: &mut Database,
+    spec: &Spec,
+    args: &[String],
+) -> Result<Option<Vec<PkgId>>, u32> {
     let mut world: Vec<Dep> = Vec::new();
     if spec.world {
         for d in &db.world {
@@ -880,9 +892,9 @@ fn solve_recursive(db: &mut Database, spec: &Spec, args: &[String]) -> Result<Ve
     let cs = solver::solve(&db.pool, &mut req);
     if cs.errors > 0 {
         crate::commands::solution::print_errors(db, &cs, &world);
-        return Err(1);
+        return Ok(None);
     }
-    Ok(cs.changes.iter().filter_map(|c| c.new).collect())
+    Ok(Some(cs.changes.iter().filter_map(|c| c.new).collect()))
 }
 
 #[cfg(test)]

@@ -15,13 +15,16 @@ pub(crate) fn legacy_spec(
     filters: QueryFilters,
     recursion: QueryRecursion,
 ) -> Result<Spec, u32> {
+    // `list` and `dot` answer --recursive/--world as apk-tools does (what the request
+    // solves to); `info` and `policy` do not take them here.
+    let recursion_refused = !matches!(applet, "list" | "dot");
     let spec = q.spec(filters, recursion).map_err(|e| {
         eprintln!("ERROR: {e}");
         1u32
     })?;
-    let unsupported = q
-        .unsupported_matching()
-        .or((recursion.recursive || recursion.world).then_some("--recursive/--world"));
+    let unsupported = q.unsupported_matching().or((recursion_refused
+        && (recursion.recursive || recursion.world))
+        .then_some("--recursive/--world"));
     if let Some(opt) = unsupported {
         eprintln!("ERROR: {opt} is not supported by apk {applet} in this build of apk-rs");
         return Err(1);
