@@ -339,6 +339,9 @@ fn v3_repository_in_twin_roots() {
     t.swap();
     t.step_same(&["add", "hello"]);
     t.step(&["audit"]);
+    // Its files' digests are SHA-256 cut to 160 bits (`f:S`), and named so.
+    let (_, out) = t.step(&["manifest", "hello"]);
+    assert!(out.contains("sha256-160:"), "{out}");
     // The package file itself, named on the command line: known by its unique id.
     t.step_same(&["del", "hello"]);
     t.step_same(&["add", &pkg]);

@@ -50,13 +50,24 @@ fn manifest_installed(ctx: &Context, name: &str, prefix: &str) -> apk_core::Resu
                 .unwrap_or_else(|| std::io::ErrorKind::InvalidData.into());
             apk_core::Error::io(name, why)
         })?;
+    // A package installed from a v3 file (`f:S`) has its 20-byte digests cut from a
+    // SHA-256, not SHA-1.
+    let sha256_160 = pkg
+        .info
+        .extra
+        .iter()
+        .any(|(l, v)| *l == b'f' && v.contains('S'));
     for d in &pkg.dirs {
         for f in &d.files {
             let Some(sum) = f.checksum.as_deref().and_then(|z| Checksum::parse(z).ok()) else {
                 continue;
             };
             let kind = if matches!(sum, Checksum::Sha1(_)) {
-                "sha1"
+                if sha256_160 {
+                    "sha256-160"
+                } else {
+                    "sha1"
+                }
             } else {
                 "sha256"
             };
