@@ -828,10 +828,41 @@ fn failing_scripts_and_cut_files_as_apk_tools_reports_them() {
         std::fs::write(&file, bytes).unwrap();
         files.push(file);
     }
-    let Some(t) = Twin::new(tmp.path(), &[], real_root_setup(&keys, &repo)) else {
+    // A script that shows its environment.
+    let env_pkg = tmp.path().join("envshow-1.0-r0.apk");
+    let bytes = spec("envshow", "1.0-r0")
+        .dir("etc")
+        .file("etc/envshow", "x\n")
+        .script(
+            ".post-install",
+            "#!/bin/sh\nenv | grep -E '^(APK_|KEEP_|PATH)' | sort\n",
+        )
+        .builder
+        .build(None)
+        .unwrap();
+    std::fs::write(&env_pkg, bytes).unwrap();
+    let Some(mut t) = Twin::new(tmp.path(), &[], real_root_setup(&keys, &repo)) else {
         return;
     };
     t.step_same(&["--initdb", "add", "busybox"]);
+    // The scripts' environment: PATH and apk's two variables; with --preserve-env the
+    // caller's, without its `APK_` ones.
+    t.wrapper = ["env", "APK_FROM_CALLER=1", "KEEP_ME=1"]
+        .map(String::from)
+        .to_vec();
+    let (_, out) = t.step_same(&["add", "--allow-untrusted", s(&env_pkg)]);
+    assert!(
+        out.contains("APK_SCRIPT=post-install") && !out.contains("KEEP_ME"),
+        "{out}"
+    );
+    t.step_same(&["del", "envshow"]);
+    let (_, out) = t.step_same(&["--preserve-env", "add", "--allow-untrusted", s(&env_pkg)]);
+    assert!(
+        out.contains("KEEP_ME=1") && !out.contains("APK_FROM_CALLER"),
+        "{out}"
+    );
+    t.wrapper.clear();
+    t.step_same(&["del", "envshow"]);
     // A broken package counts as an error in every later commit, as in apk-tools.
     for (f, want) in files.iter().zip([1, 2, 99, 99]) {
         let (code, out) = t.step_same(&["add", "--allow-untrusted", s(f)]);

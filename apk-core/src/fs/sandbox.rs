@@ -147,6 +147,13 @@ pub fn run_program(
     cmd.args(args);
     if !opts.preserve_env {
         cmd.env_clear().env("PATH", PATH);
+    } else {
+        // apk-tools passes the environment on without its own `APK_` variables.
+        for (key, _) in std::env::vars_os() {
+            if key.as_encoded_bytes().starts_with(b"APK_") {
+                cmd.env_remove(key);
+            }
+        }
     }
     cmd.env("APK_SCRIPT", action);
     if let Some(p) = package {
