@@ -265,6 +265,39 @@ fn command_line_as_apk_tools_reads_it() {
         "demo-lib",
     ]);
     t.step(&["--repositories-file", "/nonexistent", "policy", "demo-lib"]);
+    // Lines that cannot be used leave the rest (no failure), and the variables are
+    // shared: a `set` on the command line counts in the file.
+    let parent = repo.parent().unwrap().display().to_string();
+    let name = repo.file_name().unwrap().to_string_lossy().into_owned();
+    let with_vars = tmp.path().join("repositories-vars");
+    std::fs::write(
+        &with_vars,
+        format!("set -default base=/nowhere\nv2 ${{base}}/{name}\n@t\n{r}\n"),
+    )
+    .unwrap();
+    for q in [
+        &["--repository-config", "v2", "policy", "demo-lib"][..],
+        &["--repository-config", "ndx", "policy", "demo-lib"],
+        &["--repository-config", "set -x a=1", "policy", "demo-lib"],
+        &["--repository-config", "set APK_X=1", "policy", "demo-lib"],
+        &[
+            "--repository-config",
+            "/${undefined}/x",
+            "policy",
+            "demo-lib",
+        ],
+        &["--repositories-file", s(&with_vars), "policy", "demo-lib"],
+        &[
+            "--repository-config",
+            &format!("set base={parent}"),
+            "--repositories-file",
+            s(&with_vars),
+            "policy",
+            "demo-lib",
+        ],
+    ] {
+        t.step(q);
+    }
     let file = tmp.path().join("repositories");
     std::fs::write(&file, format!("{r}\nrelative/path\n/never/read\n")).unwrap();
     t.step(&["--repositories-file", s(&file), "update"]);

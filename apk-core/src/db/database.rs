@@ -260,17 +260,19 @@ impl Inputs {
             .iter()
             .flat_map(|u| Repository::from_command_line(u))
             .collect();
+        // The variables every source shares, as apk-tools' one parser holds them: a
+        // `set` on the command line counts in the repositories file too.
+        let mut vars =
+            std::collections::BTreeMap::from([("APK_ARCH".to_owned(), arches[0].clone())]);
         // Each `--repository-config` line on its own (numbered on from the `-X` ones,
-        // as apk-tools counts them).
+        // as apk-tools counts them); one it cannot use is left out.
         for (i, line) in config.iter().enumerate() {
             let what = "<command line>";
             let n = extra.len() + i;
             let text = format!("{}{line}", "\n".repeat(n));
-            let parsed = RepositoriesFile::parse(&text, what)?;
-            let (found, w) = parsed.repositories_warning(&arches[0], what)?;
-            warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
-            warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
-            repos.extend(found);
+            let e = RepositoriesFile::parse(&text, what)?.expand(&mut vars, what);
+            warnings.extend(e.warnings.iter().map(|w| format!("WARNING: {w}")));
+            repos.extend(e.repositories);
         }
         let mut repositories_text = None;
         if !opts.sources.no_sys_repos {
@@ -296,23 +298,15 @@ impl Inputs {
                     }
                     continue;
                 };
-                let parsed = RepositoriesFile::parse(&text, &what)?;
-                let (found, w) = parsed.repositories_warning(&arches[0], &what)?;
-                let stopped = if !parsed.warnings.is_empty() {
-                    Some("unsupported repositories file keyword")
-                } else if !w.is_empty() {
-                    Some("repositories file syntax error")
-                } else {
-                    None
-                };
-                warnings.extend(parsed.warnings.iter().map(|w| format!("WARNING: {w}")));
-                warnings.extend(w.into_iter().map(|w| format!("WARNING: {w}")));
+                let e = RepositoriesFile::parse(&text, &what)?.expand(&mut vars, &what);
+                warnings.extend(e.warnings.iter().map(|w| format!("WARNING: {w}")));
                 // For a file named on the command line apk-tools adds why it stopped.
-                if let (Some(why), true) = (stopped, opts.repositories_file.as_ref() == Some(&file))
+                if let (Some(why), true) =
+                    (e.stopped, opts.repositories_file.as_ref() == Some(&file))
                 {
                     warnings.push(format!("ERROR: failed to read repositories: {what}: {why}"));
                 }
-                repos.extend(found);
+                repos.extend(e.repositories);
                 all.push_str(&what);
                 all.push('\n');
                 all.push_str(&text);

@@ -10,7 +10,7 @@ pub mod indexer;
 
 use std::collections::BTreeMap;
 
-use apk_format::error::{Error, Result};
+use apk_format::error::Result;
 use apk_format::pkgname::{self, PkgVars, SpecError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,14 +156,35 @@ pub enum Line {
         url: String,
         components: Vec<String>,
     },
+    /// A line apk-tools cannot use: it ends the file there, with a warning for some
+    /// (`FILE:LINE: unrecogized keyword: x`), and the reason a file named on the
+    /// command line failed (`repositories file syntax error`).
+    Stop {
+        warning: Option<String>,
+        error: &'static str,
+    },
 }
+
+/// Why apk-tools stopped reading a repositories file, in its words.
+pub const SYNTAX_ERROR: &str = "repositories file syntax error";
+pub const KEYWORD_ERROR: &str = "unsupported repositories file keyword";
+pub const VARIABLE_ERROR: &str = "undefined repositories file variable";
+pub const FORMAT_ERROR: &str = "file format is invalid or inconsistent";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepositoriesFile {
     /// Each line's text and its meaning.
     pub lines: Vec<(String, Line)>,
-    /// Lines skipped with apk-tools' warning (`FILE:LINE: unrecogized keyword: x`).
+}
+
+/// What the repositories of one file (or command line) came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expanded {
+    pub repositories: Vec<Repository>,
+    /// apk-tools' warnings, without their `WARNING: `.
     pub warnings: Vec<String>,
+    /// Why the file ended early, if it did.
+    pub stopped: Option<&'static str>,
 }
 
 /// A repository URL as apk-tools 3 recognises one in a repositories file: an absolute
@@ -178,88 +199,21 @@ fn valid_key(k: &str) -> bool {
 }
 
 impl RepositoriesFile {
+    /// Reads the file line by line, as apk-tools does: a line it cannot use ends the
+    /// file ([`Line::Stop`]); nothing fails.
     pub fn parse(text: &str, what: &str) -> Result<Self> {
         let mut out = RepositoriesFile::default();
-        // As apk-tools reads a file: a line it cannot use ends the file.
         let mut stopped = false;
         for (n, raw) in text.lines().enumerate() {
-            if stopped {
-                out.lines.push((raw.to_owned(), Line::Comment));
-                continue;
-            }
-            let err = |m: String| Error::parse(what, n + 1, m);
             let line = raw.trim();
-            let parsed = if line.is_empty() {
-                Line::Blank
-            } else if line.starts_with('#') {
+            let parsed = if stopped || line.starts_with('#') {
                 Line::Comment
+            } else if line.is_empty() {
+                Line::Blank
             } else {
-                let mut words = line.split_ascii_whitespace().peekable();
-                if words.peek() == Some(&"set") {
-                    words.next();
-                    let mut default = false;
-                    if words.peek() == Some(&"-default") {
-                        words.next();
-                        default = true;
-                    }
-                    let assign = words
-                        .next()
-                        .ok_or_else(|| err("set: missing key=value".into()))?;
-                    let (key, value) = assign
-                        .split_once('=')
-                        .ok_or_else(|| err(format!("set: expected key=value, got '{assign}'")))?;
-                    if !valid_key(key) || key.starts_with("APK_") {
-                        return Err(err(format!("set: invalid variable name '{key}'")));
-                    }
-                    Line::Set {
-                        default,
-                        key: key.to_owned(),
-                        value: value.to_owned(),
-                    }
-                } else if words.peek().is_some_and(|w| {
-                    !w.starts_with('@') && !is_url(w) && !matches!(*w, "v2" | "v3" | "ndx")
-                }) {
-                    // apk-tools' words (its spelling too); the line is left out.
-                    out.warnings.push(format!(
-                        "{what}:{}: unrecogized keyword: {}",
-                        n + 1,
-                        words.peek().copied().unwrap_or("")
-                    ));
-                    stopped = true;
-                    Line::Comment
-                } else {
-                    let kind = match words.peek() {
-                        Some(&"v2") => Some(RepoKind::V2),
-                        Some(&"v3") => Some(RepoKind::V3),
-                        Some(&"ndx") => Some(RepoKind::Ndx),
-                        _ => None,
-                    };
-                    if kind.is_some() {
-                        words.next();
-                    }
-                    let mut tag = None;
-                    if let Some(t) = words.peek().and_then(|w| w.strip_prefix('@')) {
-                        if t.is_empty() {
-                            return Err(err("empty repository tag".into()));
-                        }
-                        tag = Some(t.to_owned());
-                        words.next();
-                    }
-                    let url = words
-                        .next()
-                        .ok_or_else(|| err("missing repository URL".into()))?;
-                    let components: Vec<String> = words.map(str::to_owned).collect();
-                    if kind == Some(RepoKind::Ndx) && !components.is_empty() {
-                        return Err(err("components are not valid with ndx".into()));
-                    }
-                    Line::Repo {
-                        kind,
-                        tag,
-                        url: url.to_owned(),
-                        components,
-                    }
-                }
+                parse_line(line, what, n + 1)
             };
+            stopped |= matches!(parsed, Line::Stop { .. });
             out.lines.push((raw.to_owned(), parsed));
         }
         Ok(out)
@@ -287,20 +241,39 @@ impl RepositoriesFile {
         arch: &str,
         what: &str,
     ) -> Result<(Vec<Repository>, Vec<String>)> {
-        let mut warnings = Vec::new();
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("APK_ARCH".into(), arch.into());
-        let mut out = Vec::new();
+        let mut vars = BTreeMap::from([("APK_ARCH".to_owned(), arch.to_owned())]);
+        let e = self.expand(&mut vars, what);
+        Ok((e.repositories, e.warnings))
+    }
+
+    /// The repositories the file declares with `vars` (shared by every source of one
+    /// database, as apk-tools shares them: `APK_ARCH`, and what `set` lines set).
+    pub fn expand(&self, vars: &mut BTreeMap<String, String>, what: &str) -> Expanded {
+        let mut out = Expanded::default();
         for (n, (_, line)) in self.lines.iter().enumerate() {
-            let expand =
-                |s: &str| expand_vars(s, &vars).map_err(|m| Error::parse("repositories", n + 1, m));
+            let mut expand = |s: &str, vars: &BTreeMap<String, String>| {
+                expand_vars(s, vars).map_err(|key| match key {
+                    Some(key) => {
+                        out.warnings
+                            .push(format!("{what}:{}: undefined variable: {key}", n + 1));
+                        VARIABLE_ERROR
+                    }
+                    None => FORMAT_ERROR,
+                })
+            };
             match line {
                 Line::Set {
                     default,
                     key,
                     value,
                 } => {
-                    let v = expand(value)?;
+                    let v = match expand(value, vars) {
+                        Ok(v) => v,
+                        Err(why) => {
+                            out.stopped = Some(why);
+                            break;
+                        }
+                    };
                     if !*default || !vars.contains_key(key) {
                         vars.insert(key.clone(), v);
                     }
@@ -311,49 +284,152 @@ impl RepositoriesFile {
                     url,
                     components,
                 } => {
-                    let url = expand(url)?;
+                    let url = match expand(url, vars) {
+                        Ok(u) => u,
+                        Err(why) => {
+                            out.stopped = Some(why);
+                            break;
+                        }
+                    };
                     let url = url.trim_end_matches('/');
                     if !is_url(url) {
-                        // apk-tools stops reading the file there.
-                        warnings.push(format!("{what}:{}: invalid url: {url}", n + 1));
+                        out.warnings
+                            .push(format!("{what}:{}: invalid url: {url}", n + 1));
+                        out.stopped = Some(SYNTAX_ERROR);
                         break;
                     }
                     let kind = kind.unwrap_or_else(|| default_kind(url));
+                    let mut urls = Vec::new();
                     if components.is_empty() {
-                        out.push(Repository {
-                            kind,
-                            tag: tag.clone(),
-                            url: url.to_owned(),
-                        });
+                        urls.push(url.to_owned());
                     }
+                    let mut why = None;
                     for c in components {
-                        out.push(Repository {
+                        match expand(c, vars) {
+                            Ok(c) => urls.push(format!("{url}/{c}")),
+                            Err(e) => {
+                                why = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    if why.is_some() {
+                        out.stopped = why;
+                        break;
+                    }
+                    out.repositories
+                        .extend(urls.into_iter().map(|url| Repository {
                             kind,
                             tag: tag.clone(),
-                            url: format!("{url}/{}", expand(c)?),
-                        });
-                    }
+                            url,
+                        }));
+                }
+                Line::Stop { warning, error } => {
+                    out.warnings.extend(warning.clone());
+                    out.stopped = Some(error);
+                    break;
                 }
                 Line::Blank | Line::Comment => {}
             }
         }
-        Ok((out, warnings))
+        out
     }
 }
 
-fn expand_vars(s: &str, vars: &BTreeMap<String, String>) -> std::result::Result<String, String> {
+/// One line (trimmed, not blank, not a comment), as apk-tools' parser reads it.
+fn parse_line(line: &str, what: &str, n: usize) -> Line {
+    let stop = |warning: Option<String>, error| Line::Stop { warning, error };
+    let mut words = line.split_ascii_whitespace().peekable();
+    let Some(&first) = words.peek() else {
+        return Line::Blank;
+    };
+    let mut kind = None;
+    if !first.starts_with('@') && !is_url(first) {
+        match first {
+            "set" => {
+                words.next();
+                let mut default = false;
+                let mut rest = line["set".len()..].trim_start();
+                while rest.starts_with('-') {
+                    let opt = rest.split_ascii_whitespace().next().unwrap_or("");
+                    if opt != "-default" {
+                        return stop(
+                            Some(format!("{what}:{n}: invalid option: {opt}")),
+                            SYNTAX_ERROR,
+                        );
+                    }
+                    default = true;
+                    rest = rest[opt.len()..].trim_start();
+                }
+                let valid = |k: &str| valid_key(k) && !k.starts_with("APK_");
+                return match rest.split_once('=') {
+                    Some((key, value)) if valid(key) => Line::Set {
+                        default,
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    },
+                    _ => stop(
+                        Some(format!("{what}:{n}: invalid variable definition: {rest}")),
+                        VARIABLE_ERROR,
+                    ),
+                };
+            }
+            "v2" => kind = Some(RepoKind::V2),
+            "v3" => kind = Some(RepoKind::V3),
+            "ndx" => kind = Some(RepoKind::Ndx),
+            // apk-tools' words (its spelling too).
+            _ => {
+                return stop(
+                    Some(format!("{what}:{n}: unrecogized keyword: {first}")),
+                    KEYWORD_ERROR,
+                )
+            }
+        }
+        words.next();
+    }
+    let mut tag = None;
+    if let Some(t) = words.peek().and_then(|w| w.strip_prefix('@')) {
+        // (apk-tools would make a tag of a lone `@`; apk-rs takes it for the error
+        // it surely is.)
+        if t.is_empty() {
+            return stop(None, SYNTAX_ERROR);
+        }
+        tag = Some(t.to_owned());
+        words.next();
+    }
+    let Some(url) = words.next() else {
+        return stop(None, SYNTAX_ERROR);
+    };
+    Line::Repo {
+        kind,
+        tag,
+        url: url.to_owned(),
+        components: words.map(str::to_owned).collect(),
+    }
+}
+
+/// `${key}` (and `${key:N}`, cut to N bytes) replaced from `vars`, as apk-tools
+/// substitutes them: `Err(Some(key))` for a variable not set, `Err(None)` for a
+/// reference that does not parse.
+fn expand_vars(
+    s: &str,
+    vars: &BTreeMap<String, String>,
+) -> std::result::Result<String, Option<String>> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("${") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unterminated variable in '{s}'"))?;
-        let key = &after[..end];
-        let v = vars
-            .get(key)
-            .ok_or_else(|| format!("undefined variable '{key}'"))?;
+        let end = after.find('}').ok_or(None)?;
+        let (key, cut) = match after[..end].split_once(':') {
+            Some((k, n)) => (k, Some(n.parse::<usize>().map_err(|_| None)?)),
+            None => (&after[..end], None),
+        };
+        let v = vars.get(key).ok_or_else(|| Some(key.to_owned()))?;
+        let v = match cut {
+            Some(n) => v.get(..n.min(v.len())).unwrap_or(v),
+            None => v,
+        };
         out.push_str(v);
         rest = &after[end + 1..];
     }
@@ -408,17 +484,75 @@ v2 ${mirror}/${APK_ARCH}-extra
     #[test]
     fn a_line_apk_tools_cannot_use_ends_the_file() {
         let f = RepositoriesFile::parse("/a\nrelative/b\n/c\n", "etc/apk/repositories").unwrap();
-        assert_eq!(
-            f.warnings,
-            ["etc/apk/repositories:2: unrecogized keyword: relative/b"]
-        );
         let (repos, warnings) = f.repositories_warning("x86_64", "r").unwrap();
         assert_eq!(repos.len(), 1);
-        assert!(warnings.is_empty());
+        assert_eq!(
+            warnings,
+            ["etc/apk/repositories:2: unrecogized keyword: relative/b"]
+        );
         let f = RepositoriesFile::parse("set x=rel\n/a\nv2 ${x}/b\n/c\n", "r").unwrap();
         let (repos, warnings) = f.repositories_warning("x86_64", "r").unwrap();
         assert_eq!(repos.len(), 1);
         assert_eq!(warnings, ["r:3: invalid url: rel/b"]);
+    }
+
+    #[test]
+    fn lines_apk_tools_rejects_end_the_file_without_failing() {
+        let stops = |text: &str| {
+            let f = RepositoriesFile::parse(text, "f").unwrap();
+            let mut vars = BTreeMap::from([("APK_ARCH".to_owned(), "x86_64".to_owned())]);
+            let e = f.expand(&mut vars, "f");
+            let urls: Vec<String> = e.repositories.into_iter().map(|r| r.url).collect();
+            (urls, e.warnings, e.stopped)
+        };
+        // A tag or keyword without a URL: silently the end.
+        assert_eq!(
+            stops("/a\n@edge\n/b\n"),
+            (vec!["/a".into()], vec![], Some(SYNTAX_ERROR))
+        );
+        assert_eq!(stops("v2\n/b\n"), (vec![], vec![], Some(SYNTAX_ERROR)));
+        // ndx takes components as the others do.
+        assert_eq!(
+            stops("ndx /r/packages.adb x\n").0,
+            ["/r/packages.adb/x".to_owned()]
+        );
+        assert_eq!(
+            stops("set -x a=1\n/a\n"),
+            (
+                vec![],
+                vec!["f:1: invalid option: -x".into()],
+                Some(SYNTAX_ERROR)
+            )
+        );
+        assert_eq!(
+            stops("set APK_X=1\n"),
+            (
+                vec![],
+                vec!["f:1: invalid variable definition: APK_X=1".into()],
+                Some(VARIABLE_ERROR)
+            )
+        );
+        assert_eq!(
+            stops("/a\n/${nope}/b\n"),
+            (
+                vec!["/a".into()],
+                vec!["f:2: undefined variable: nope".into()],
+                Some(VARIABLE_ERROR)
+            )
+        );
+        assert_eq!(stops("/${APK_ARCH:3}\n").0, ["/x86".to_owned()]);
+        assert_eq!(stops("/${APK_ARCH\n").2, Some(FORMAT_ERROR));
+    }
+
+    #[test]
+    fn variables_are_shared_between_files() {
+        let mut vars = BTreeMap::from([("APK_ARCH".to_owned(), "x86_64".to_owned())]);
+        let first = RepositoriesFile::parse("set mirror=/m\n", "a").unwrap();
+        assert!(first.expand(&mut vars, "a").repositories.is_empty());
+        let second = RepositoriesFile::parse("set -default mirror=/d\nv2 ${mirror}/main\n", "b")
+            .unwrap()
+            .expand(&mut vars, "b");
+        assert_eq!(second.repositories[0].url, "/m/main");
     }
 
     #[test]
@@ -489,19 +623,19 @@ v2 ${mirror}/${APK_ARCH}-extra
     }
 
     #[test]
-    fn errors() {
+    fn lines_in_error_name_no_repository() {
         for bad in [
             "set APK_ARCH=x",
             "set 1x=y",
             "set novalue",
             "@ https://x",
-            "ndx https://x/i.tar.gz main",
             "v2 ${nope}/x",
             "@t",
         ] {
-            let r =
-                RepositoriesFile::parse(bad, "repositories").and_then(|f| f.repositories("x86_64"));
-            assert!(r.is_err(), "{bad}");
+            let f = RepositoriesFile::parse(bad, "repositories").unwrap();
+            let mut vars = BTreeMap::new();
+            let e = f.expand(&mut vars, "repositories");
+            assert!(e.repositories.is_empty() && e.stopped.is_some(), "{bad}");
         }
     }
 }
