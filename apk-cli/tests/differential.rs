@@ -246,6 +246,22 @@ fn command_line_as_apk_tools_reads_it() {
     t.step_same(&["--no-scripts", "add", s(&unsigned)]);
     t.step_same(&["--no-scripts", "--allow-untrusted", "add", s(&unsigned)]);
     t.step_same(&["--no-scripts", "del", "unsigned", "docs"]);
+    // What a virtual package or a package file needs and no repository has: they are
+    // named among the requirers.
+    let hello = demo_repo().join("demo-hello-1.0-r1.apk");
+    for q in [
+        &["--no-scripts", "add", "-t", ".virt=1", "nothere"][..],
+        &[
+            "--repositories-file",
+            "/dev/null",
+            "--no-scripts",
+            "add",
+            s(&hello),
+        ],
+    ] {
+        let (code, out) = t.step_same(q);
+        assert!(code != 0 && out.contains("required by: "), "{out}");
+    }
     // Repository configuration from the command line, and lines apk-tools cannot use.
     let r = repo.display().to_string();
     t.step(&[

@@ -105,6 +105,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             solution::world_add(&mut world, dep);
         }
     }
+    let added_late = virtual_dep.is_some() || !ctx.local_files.borrow().is_empty();
     if let Some(vd) = virtual_dep {
         let info = PackageInfo {
             name: vd.name.clone(),
@@ -121,6 +122,11 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
         let dep = db.pool.intern_dep(&vd);
         req.name_flags.push((dep.name, fl, fl));
         solution::world_add(&mut world, dep);
+    }
+    // Packages added here (files, the virtual one) count among the names' reverse
+    // dependencies too: "required by" names them.
+    if added_late {
+        db.pool.finish();
     }
     req.world = world;
     solution::solve_and_commit(ctx, &db, &mut req)
