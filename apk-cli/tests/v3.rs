@@ -342,6 +342,13 @@ fn v3_repository_in_twin_roots() {
     // Its files' digests are SHA-256 cut to 160 bits (`f:S`), and named so.
     let (_, out) = t.step(&["manifest", "hello"]);
     assert!(out.contains("sha256-160:"), "{out}");
+    // A changed file's digest on disk is shown the same way.
+    for r in [&t.ours, &t.theirs] {
+        std::fs::write(r.join("usr/bin/hello"), "#!/bin/sh\necho changed\n").unwrap();
+    }
+    let (_, out) = t.step(&["audit", "--system", "--details"]);
+    assert!(out.contains("U usr/bin/hello"), "{out}");
+    t.step_same(&["fix", "hello"]);
     // The package file itself, named on the command line: known by its unique id.
     t.step_same(&["del", "hello"]);
     t.step_same(&["add", &pkg]);

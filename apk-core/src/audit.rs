@@ -76,6 +76,9 @@ const FULL_RULES: &str =
 struct Recorded<'a> {
     file: &'a InstalledFile,
     package: String,
+    /// Its package came from a v3 file (`f:S`): the digests are SHA-256 cut to 160
+    /// bits.
+    sha256_160: bool,
 }
 
 struct Auditor<'a> {
@@ -110,6 +113,11 @@ pub fn audit(root: &Path, opts: &Options) -> Result<Vec<Finding>> {
     let mut files: BTreeMap<String, BTreeMap<&str, Recorded>> = BTreeMap::new();
     let mut dirs: BTreeMap<String, Option<Acl>> = BTreeMap::new();
     for p in state.packages() {
+        let sha256_160 = p
+            .info
+            .extra
+            .iter()
+            .any(|(l, v)| *l == b'f' && v.contains('S'));
         for d in &p.dirs {
             dirs.entry(d.path.clone()).or_insert(d.acl);
             let entry = files.entry(d.path.clone()).or_default();
@@ -119,6 +127,7 @@ pub fn audit(root: &Path, opts: &Options) -> Result<Vec<Finding>> {
                     Recorded {
                         file: f,
                         package: p.info.nv(),
+                        sha256_160,
                     },
                 );
             }
@@ -265,6 +274,7 @@ impl Auditor<'_> {
         let path = join(dir, name);
         let is_link = meta.file_type().is_symlink();
         let mode = self.protect.of(&path);
+        let sha256_160 = self.recorded(dir, name).is_some_and(|r| r.sha256_160);
         let recorded = self
             .recorded(dir, name)
             .map(|r| (r.file.checksum.clone(), r.file.acl(), r.package.clone()));
@@ -342,11 +352,17 @@ impl Auditor<'_> {
                         hash: checksum.as_deref().and_then(hex_of_checksum),
                     }
                 });
-                // What is there, hashed as recorded (SHA-1), else with SHA-256.
+                // What is there, hashed as recorded (SHA-1, or SHA-256 cut to 160 bits
+                // for a v3 package's), else with SHA-256.
                 let hash = if preset {
                     None
                 } else if recorded.as_ref().is_some_and(|r| r.0.is_some()) {
-                    current_checksum(&host).as_deref().and_then(hex_of_checksum)
+                    let now = if sha256_160 {
+                        crate::fs::rootfs::current_checksum_sha256_160(&host)
+                    } else {
+                        current_checksum(&host)
+                    };
+                    now.as_deref().and_then(hex_of_checksum)
                 } else {
                     sha256_hex(&host)
                 };
