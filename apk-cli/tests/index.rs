@@ -166,6 +166,55 @@ fn untrusted_and_bad_packages_are_refused_and_missing_providers_warned() {
         written.is_none(),
         "no index is written when a package is bad"
     );
+    // A file that is not there is left out with a warning; the index is written.
+    let missing = tmp.path().join("missing-1.0-r0.apk");
+    let (code, _, err, written) = same(true, &[s(&missing), s(&hello)]).unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("is unaccessible") && written.is_some(),
+        "{err}"
+    );
+}
+
+/// With an old index (`-x`), its packages count as providers for the warnings, as
+/// apk-tools loads them all; and a package file written in the same second as the
+/// index is taken from it.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn an_old_index_provides_and_is_reused_by_the_second() {
+    let Some(shared) = apk_core::testing::shared_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let real = shared.join("realdata/alpine-3.19.1/x86_64");
+    // Copies whose times are all the same second: the index's and the packages'.
+    let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let copy = |name: &str| {
+        let to = tmp.path().join(name);
+        std::fs::copy(real.join(name), &to).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&to)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+        s(&to).to_owned()
+    };
+    let old = copy("APKINDEX.tar.gz");
+    let (zlib, yx) = (copy("zlib-1.3.1-r0.apk"), copy("yx-1.0.0-r1.apk"));
+    // The Alpine key is not the demo one: --allow-untrusted for both tools.
+    let Some((code, out, err, _)) = same(false, &["--allow-untrusted", "-x", &old, &zlib, &yx])
+    else {
+        return;
+    };
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("(of which 0 are new)") && err.is_empty(),
+        "{out}{err}"
+    );
 }
 
 #[cfg_attr(

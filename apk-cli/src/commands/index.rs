@@ -57,6 +57,11 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut pkgs = Vec::with_capacity(args.packages.len());
     let (mut errors, mut new) = (0u32, 0usize);
     for item in indexer::index_files(&args.packages, old.as_ref(), keys.as_ref()) {
+        // A file that cannot even be looked at is left out with a warning.
+        if std::fs::metadata(&item.path).is_err() {
+            crate::output::warning(format!("File '{}' is unaccessible", item.path.display()));
+            continue;
+        }
         match item.record {
             Ok(info) => {
                 new += usize::from(item.fresh);
@@ -102,7 +107,13 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     pkgs.retain(|p| p.checksum.is_none_or(|c| identities.insert(c)));
     indexer::sort_records(&mut pkgs);
     if !args.no_warnings {
-        warn_missing_providers(&pkgs);
+        // apk-tools' database holds the old index's packages too: their names count
+        // as provided, their dependencies as needed.
+        let all: Vec<&PackageInfo> = pkgs
+            .iter()
+            .chain(old.iter().flat_map(|o| o.records()))
+            .collect();
+        warn_missing_providers(&all);
     }
     let total = pkgs.len();
     let archive = IndexArchive {
@@ -129,7 +140,7 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
 
 /// apk-tools' warning for names the indexed packages depend on (not as conflicts) that
 /// none of them is or provides: listed sorted, wrapped, then counted.
-fn warn_missing_providers(pkgs: &[PackageInfo]) {
+fn warn_missing_providers(pkgs: &[&PackageInfo]) {
     let provided: HashSet<&str> = pkgs
         .iter()
         .flat_map(|p| {

@@ -39,7 +39,13 @@ impl OldIndex {
 
     fn reuse(&self, path: &Path) -> Option<PackageInfo> {
         let meta = std::fs::metadata(path).ok()?;
-        if meta.modified().ok()? > self.mtime {
+        // Compared in whole seconds, as apk-tools compares them: a file written in the
+        // same second as the index is taken from it.
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        if secs(meta.modified().ok()?) > secs(self.mtime) {
             return None;
         }
         let stem = path.file_name()?.to_str()?.strip_suffix(".apk")?;
