@@ -57,15 +57,14 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let mut pkgs = Vec::with_capacity(args.packages.len());
     let (mut errors, mut new) = (0u32, 0usize);
     for item in indexer::index_files(&args.packages, old.as_ref(), keys.as_ref()) {
-        // A file that cannot even be looked at is left out with a warning.
-        if std::fs::metadata(&item.path).is_err() {
-            crate::output::warning(format!("File '{}' is unaccessible", item.path.display()));
-            continue;
-        }
         match item.record {
             Ok(info) => {
                 new += usize::from(item.fresh);
                 pkgs.push(info);
+            }
+            // A file that cannot even be looked at is left out with a warning.
+            Err(_) if std::fs::metadata(&item.path).is_err() => {
+                crate::output::warning(format!("File '{}' is unaccessible", item.path.display()));
             }
             Err(e) => {
                 context::error(format!("{}: {}", item.path.display(), e.apk_reason()));
