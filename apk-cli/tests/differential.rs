@@ -643,6 +643,8 @@ fn real_alpine_base_root() {
     t.step_same(&["upgrade"]);
     t.step(&["info"]);
     t.step(&["info", "-a", "busybox"]);
+    // Verbose: every line of every field names the package.
+    t.step(&["-v", "info", "-a", "busybox-suid"]);
     t.step(&["info", "-L", "openssh-server"]);
     t.step(&["list", "-I"]);
     t.step(&["search", "-x", "openrc"]);

@@ -292,6 +292,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
             if v == 1 {
                 let _ = writeln!(out, "{nv} is required by:");
             }
+            if v > 1 {
+                let _ = write!(out, "{short}: ");
+            }
             let rdeps = report::reverse_dependents(pool, id, true, |_, d, m| {
                 m == DepMatch::Satisfies && !d.conflict
             });
@@ -314,6 +317,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                     } else {
                         format!("{d}/{f}")
                     };
+                    if v > 1 {
+                        let _ = write!(out, "{short}: ");
+                    }
                     let _ = writeln!(out, "{path}");
                 }
             }
