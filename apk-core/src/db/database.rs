@@ -131,8 +131,8 @@ pub fn set_cache_dir(dir: PathBuf) {
     let _ = CACHE_DIR.set(dir);
 }
 
-/// The package files in the package cache (`etc/apk/cache`), with their sizes.
-/// The package files of the root's cache: `(file name, size)`, sorted.
+/// The package files in the package cache (`etc/apk/cache`): `(file name, size)`,
+/// sorted.
 pub fn cached_files(root: &Path) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = std::fs::read_dir(index_cache_dir(root))
         .map(|rd| {
