@@ -127,15 +127,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_stateless(from_given, spec.from) else {
         return 1;
     };
-    // --recursive (or --world) with names: what the request solves to, in the order
-    // of its changes (nothing when it does not solve); without names, all of them.
-    let solved = if spec.recursive && !args.names.is_empty() {
-        match crate::query::engine::solved_for(&mut db, &spec, &args.names) {
-            Ok(s) => Some(s.unwrap_or_default()),
-            Err(code) => return code,
-        }
-    } else {
-        None
+    let solved = match crate::query::engine::recursive_matches(&mut db, &spec, &args.names) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pool = &db.pool;
     let mut dot = Dot {

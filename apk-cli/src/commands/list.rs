@@ -66,15 +66,9 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
     let Some(mut db) = ctx.open_db_from(spec.from) else {
         return 1;
     };
-    // --recursive (or --world) with patterns: what the request solves to (nothing
-    // when it does not solve).
-    let solved = if spec.recursive && !args.patterns.is_empty() {
-        match crate::query::engine::solved_for(&mut db, &spec, &args.patterns) {
-            Ok(s) => Some(s.unwrap_or_default()),
-            Err(code) => return code,
-        }
-    } else {
-        None
+    let solved = match crate::query::engine::recursive_matches(&mut db, &spec, &args.patterns) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pool = &db.pool;
     let mut names: Vec<NameId> = NameId::all(pool.names.len())

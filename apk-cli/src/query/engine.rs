@@ -852,6 +852,21 @@ pub fn solved_for(
     }
 }
 
+/// For the applets that match every name when given none (`list`, `dot`): with
+/// `--recursive` (or `--world`) and arguments, what the request solves to, in the
+/// order of its changes (empty when it does not solve, its errors printed);
+/// otherwise `None`, the arguments matched as usual.
+pub fn recursive_matches(
+    db: &mut Database,
+    spec: &Spec,
+    args: &[String],
+) -> Result<Option<Vec<PkgId>>, u32> {
+    if !spec.recursive || args.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(solve_recursive(db, spec, args)?.unwrap_or_default()))
+}
+
 /// `--recursive`: what the queries (and the world, with `--world`) need, solved as
 /// an installation would be.
 fn solve_recursive(
