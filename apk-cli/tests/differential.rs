@@ -645,6 +645,9 @@ fn real_alpine_base_root() {
     t.step(&["info", "-a", "busybox"]);
     // Verbose: every line of every field names the package.
     t.step(&["-v", "info", "-a", "busybox-suid"]);
+    // Quiet: `version` prints no header; `policy` of nothing says nothing.
+    t.step(&["-q", "version"]);
+    t.step(&["policy"]);
     t.step(&["info", "-L", "openssh-server"]);
     t.step(&["list", "-I"]);
     t.step(&["search", "-x", "openrc"]);

@@ -16,7 +16,7 @@ pub struct Args {
     filters: QueryFilters,
     #[command(flatten)]
     recursion: QueryRecursion,
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(value_name = "NAME")]
     names: Vec<String>,
 }
 

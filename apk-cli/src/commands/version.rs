@@ -159,7 +159,10 @@ fn compare_installed(ctx: &Context, args: &Args) -> u32 {
         rows.push((name, pool.nv(installed), op, pool.version(latest), tag));
     }
     let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(39);
-    println!("{:<width$}   Available:", "Installed:");
+    // A message, as apk-tools prints it: not with -q.
+    if ctx.verbosity > 0 {
+        println!("{:<width$}   Available:", "Installed:");
+    }
     for (name, nv, op, latest, tag) in rows {
         if ctx.verbosity <= 0 {
             println!("{}", pool.name(name));
