@@ -575,6 +575,50 @@ fn index_records_without_identity() {
     );
 }
 
+/// Packages of a trusted index are checked by the identity the index gives, not by
+/// their own signatures, as apk-tools checks them: real Alpine packages (signed by
+/// Alpine's keys, which the roots do not have) install from an index signed by the
+/// demo key; a package file that is not the one its index describes is refused; a
+/// package file on the command line is still checked by its signature.
+#[cfg_attr(
+    no_shared,
+    ignore = "needs the shared material: ../shared or $APK_RS_SHARED"
+)]
+#[test]
+fn packages_of_a_trusted_index_are_checked_by_identity() {
+    let Some(shared) = shared_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let real = shared.join("realdata/alpine-3.19.1/x86_64");
+    std::fs::create_dir_all(repo.join("x86_64")).unwrap();
+    for f in ["musl-1.2.4_git20230717-r4.apk", "busybox-1.36.1-r15.apk"] {
+        std::fs::copy(real.join(f), repo.join("x86_64").join(f)).unwrap();
+    }
+    // The index describes the first build of `swap`; the file is a second one.
+    publish(
+        &repo,
+        vec![spec("swap", "1.0-r0").file("etc/swap", "one\n")],
+    );
+    let index = repo.join("x86_64/APKINDEX.tar.gz");
+    let indexed = std::fs::read(&index).unwrap();
+    publish(
+        &repo,
+        vec![spec("swap", "1.0-r0").file("etc/swap", "two\n")],
+    );
+    std::fs::write(&index, indexed).unwrap();
+    let Some(t) = Twin::new(tmp.path(), &["--no-scripts"], demo_root(&repo)) else {
+        return;
+    };
+    let (code, out) = t.step_same(&["--initdb", "--arch", "x86_64", "add", "busybox"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = t.step_same(&["add", "swap"]);
+    assert_ne!(code, 0, "{out}");
+    let file = real.join("zlib-1.3.1-r0.apk");
+    let (code, out) = t.step_same(&["add", s(&file)]);
+    assert!(code != 0 && out.contains("UNTRUSTED"), "{out}");
+    t.step(&["fetch", "--stdout", "musl"]);
+}
+
 /// Prepares a root for the real repository `repo`: Alpine's keys from `keys`, and
 /// `repo` as the repository.
 fn real_root_setup<'a>(keys: &Path, repo: &'a Path) -> impl Fn(&Path) + 'a {

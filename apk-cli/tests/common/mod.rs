@@ -80,14 +80,19 @@ pub fn set_tar_size(entry: &mut [u8], size: u64) {
     entry[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
 }
 
-/// An unsigned package whose data tar is `data_tar` (end blocks are added).
+/// An unsigned package whose data tar is `data_tar` (end blocks are added), with the
+/// datahash that binds it to the control member (as abuild writes it: apk-tools
+/// installs no package of an index without one).
 pub fn package_with_data(name: &str, mut data_tar: Vec<u8>) -> Vec<u8> {
+    use sha2::Digest as _;
+    data_tar.extend_from_slice(&[0u8; 1024]);
+    let data = apk_format::v2::archive::gzip(&data_tar);
+    let hash = apk_format::checksum::encode_hex(&sha2::Sha256::digest(&data));
     let mut w = apk_format::v2::archive::TarWriter::package_control();
-    let info = format!("pkgname = {name}\npkgver = 1.0-r0\nsize = 1024\n");
+    let info = format!("pkgname = {name}\npkgver = 1.0-r0\nsize = 1024\ndatahash = {hash}\n");
     w.file(".PKGINFO", 0o644, 0, info.as_bytes()).unwrap();
     let mut out = apk_format::v2::archive::gzip(&w.finish_cut().unwrap());
-    data_tar.extend_from_slice(&[0u8; 1024]);
-    out.extend(apk_format::v2::archive::gzip(&data_tar));
+    out.extend(data);
     out
 }
 
