@@ -449,12 +449,14 @@ impl<R: Read> Read for Sha1Reader<R> {
 
 /// Walks the entries of a data tar; see [`Package::walk_data_streaming`].
 /// With `hash_files` false (a datahash covers the stream), files are not hashed.
-fn walk_tar<R: Read>(
-    reader: R,
+/// One copy of the code serves every reader and visitor (it was instantiated three
+/// times, 13 KB each): the calls through them are per entry or per block.
+fn walk_tar(
+    reader: &mut dyn Read,
     what: &str,
     stream_over: u64,
     hash_files: bool,
-    visit: &mut impl FnMut(&EntryHeader, Content<'_>) -> Result<()>,
+    visit: &mut dyn FnMut(&EntryHeader, Content<'_>) -> Result<()>,
 ) -> Result<DataSummary> {
     let bad = |m: String| Error::format(what, m);
     let mut summary = DataSummary::default();
