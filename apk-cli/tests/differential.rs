@@ -617,6 +617,7 @@ fn packages_of_a_trusted_index_are_checked_by_identity() {
     let (code, out) = t.step_same(&["add", s(&file)]);
     assert!(code != 0 && out.contains("UNTRUSTED"), "{out}");
     t.step(&["fetch", "--stdout", "musl"]);
+    t.step(&["fetch", "--stdout", "swap"]);
 }
 
 /// Prepares a root for the real repository `repo`: Alpine's keys from `keys`, and

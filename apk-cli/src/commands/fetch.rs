@@ -214,22 +214,18 @@ pub fn run(ctx: &Context, args: Args) -> u32 {
                 errors += 1;
             }
             Ok((bytes, _)) => {
-                // The file must be the package the index describes.
-                let identity = apk_format::Package::parse(&bytes, &pool.nv(id))
-                    .map(|pk| pool.checksum(id).is_some_and(|want| pk.has_identity(&want)))
-                    .map_err(|e| e.reason());
-                match identity {
-                    Ok(true) => {}
-                    Ok(_) => {
-                        fail("file integrity error".into());
-                        errors += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        fail(e);
-                        errors += 1;
-                        continue;
-                    }
+                // The file must be the package the index describes, as apk-tools
+                // checks it: by its identity (and a v2 package's datahash).
+                let checked = apk_format::Package::parse(&bytes, &pool.nv(id))
+                    .map_err(|e| e.reason())
+                    .and_then(|pk| match pool.checksum(id) {
+                        Some(want) if pk.is_intact(&bytes, &want) => Ok(()),
+                        _ => Err(pk.integrity_error().to_owned()),
+                    });
+                if let Err(e) = checked {
+                    fail(e);
+                    errors += 1;
+                    continue;
                 }
                 let done = if args.stdout {
                     std::io::stdout()

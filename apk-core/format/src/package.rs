@@ -122,6 +122,25 @@ impl Package {
         }
     }
 
+    /// Is this package file, by its identity, the one an index knows by `identity`,
+    /// whole? A v2 package's data stream must also match the datahash of its control
+    /// (apk-tools checks both when it fetches a package); a v3 package is known by its
+    /// tree's digest (or unique id).
+    pub fn is_intact(&self, bytes: &[u8], identity: &crate::checksum::Checksum) -> bool {
+        match self {
+            Package::V2(p) => self.has_identity(identity) && p.data_matches_datahash(bytes),
+            Package::V3(_) => self.has_identity(identity),
+        }
+    }
+
+    /// How apk-tools names a package file that is not the one its index describes.
+    pub fn integrity_error(&self) -> &'static str {
+        match self {
+            Package::V2(_) => "v2 package integrity error",
+            Package::V3(_) => "ADB integrity error",
+        }
+    }
+
     /// Is this the package an index knows by `identity`? A v2 package by its control
     /// stream's digest; a v3 one by its tree's digest or its unique id.
     pub fn has_identity(&self, identity: &crate::checksum::Checksum) -> bool {

@@ -308,11 +308,6 @@ fn read_head<R: BufRead>(
     Ok(package)
 }
 
-/// Why a package file is refused whose identity is not the one its index gives (in
-/// apk-tools' words for each format).
-const V2_IDENTITY_DIFFERS: &str = "v2 package integrity error";
-const V3_IDENTITY_DIFFERS: &str = "ADB integrity error";
-
 /// Whether a package is checked by the identity its index (or the check of a
 /// command-line file) gives instead of by its signatures, as apk-tools checks it: a v2
 /// package whenever there is one, and then its control member's digest must be that
@@ -328,7 +323,7 @@ fn by_identity(job: &FetchJob, package: &Package) -> std::result::Result<bool, S
         Package::V2(p) => {
             let covered = matches!(p.pkginfo.datahash(), Some(Ok(_)));
             if p.info.checksum.as_ref() != Some(want) || !covered {
-                return Err(V2_IDENTITY_DIFFERS.into());
+                return Err(package.integrity_error().into());
             }
             Ok(true)
         }
@@ -340,11 +335,7 @@ fn by_identity(job: &FetchJob, package: &Package) -> std::result::Result<bool, S
 fn check_identity(job: &FetchJob, package: &Package) -> std::result::Result<(), String> {
     if let Some(want) = job.checksum {
         if package.info().checksum.is_some() && !package.has_identity(&want) {
-            return Err(match package {
-                Package::V2(_) => V2_IDENTITY_DIFFERS,
-                Package::V3(_) => V3_IDENTITY_DIFFERS,
-            }
-            .into());
+            return Err(package.integrity_error().into());
         }
     }
     Ok(())

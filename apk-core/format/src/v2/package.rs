@@ -378,6 +378,13 @@ impl Package {
         }
     }
 
+    /// Whether `.PKGINFO` has a datahash and the data stream of `bytes` (this package's
+    /// file) matches it.
+    pub fn data_matches_datahash(&self, bytes: &[u8]) -> bool {
+        let got: [u8; 32] = Sha256::digest(bytes.get(self.data_start..).unwrap_or_default()).into();
+        matches!(self.pkginfo.datahash(), Some(Ok(want)) if want == got)
+    }
+
     /// Compares the SHA-256 of the compressed data stream with `.PKGINFO`'s datahash.
     fn check_datahash(&self, got: [u8; 32], what: &str) -> Result<()> {
         match self.pkginfo.datahash() {
