@@ -163,6 +163,98 @@ impl Command {
     }
 }
 
+/// The command line, for [`ambiguous_option`] on the error paths.
+static ARGV: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// The first long option of the command line (before `--`) that begins the names of
+/// several options the applet takes (global ones among them) and is none of them:
+/// apk-tools stops there with "ambiguous option". `None` when an option it does not
+/// have at all comes first, or none is ambiguous. Looked for only once parsing failed
+/// (it builds every applet).
+fn ambiguous_option() -> Option<String> {
+    let argv: Vec<String> = ARGV
+        .get()?
+        .iter()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let globals = root_command();
+    let long = |cmd: &clap::Command| -> Vec<(String, bool)> {
+        cmd.get_arguments()
+            .flat_map(|a| {
+                let v = takes_values(a);
+                let aliases = a.get_all_aliases().unwrap_or_default();
+                a.get_long()
+                    .into_iter()
+                    .chain(aliases)
+                    .map(move |n| (n.to_owned(), v))
+            })
+            .collect()
+    };
+    // Which option a word names among `names`: Err(true) when several, Err(false) none.
+    let find = |names: &[(String, bool)], key: &str| -> Result<bool, bool> {
+        if let Some((_, v)) = names.iter().find(|(n, _)| n == key) {
+            return Ok(*v);
+        }
+        let mut by_prefix = names.iter().filter(|(n, _)| n.starts_with(key));
+        match (by_prefix.next(), by_prefix.next()) {
+            (Some((_, v)), None) => Ok(*v),
+            (Some(_), Some(_)) => Err(true),
+            _ => Err(false),
+        }
+    };
+    // The applet: the first word naming one that no global option takes as its value.
+    let global_names = long(&globals);
+    let words = argv.iter().take_while(|w| *w != "--");
+    let mut skip = false;
+    let mut applet = None;
+    for w in words.clone() {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        match w.strip_prefix("--") {
+            Some(l) if !l.contains('=') => skip = find(&global_names, l).unwrap_or(false),
+            Some(_) => {}
+            None if w.starts_with('-') => {}
+            None => {
+                if let Some((_, add)) = APPLETS.iter().find(|(n, _)| *n == w) {
+                    applet = Some(add);
+                    break;
+                }
+            }
+        }
+    }
+    let mut names = global_names;
+    if let Some(add) = applet {
+        names.extend(long(&add(clap::Command::new("applet"))));
+    }
+    let mut skip = false;
+    for w in words {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        let Some(l) = w.strip_prefix("--") else {
+            continue;
+        };
+        let key = l.split('=').next().unwrap_or(l);
+        match find(&names, key) {
+            Ok(takes) => skip = takes && !l.contains('='),
+            Err(true) => return Some(key.to_owned()),
+            Err(false) => return None,
+        }
+    }
+    None
+}
+
+/// Prints apk-tools' error for an ambiguous option when the command line has one.
+fn reported_ambiguous() -> bool {
+    let Some(name) = ambiguous_option() else {
+        return false;
+    };
+    eprintln!("ERROR: command line: ambiguous option '{name}'");
+    true
+}
+
 /// `apk` with its global options and no applets.
 fn root_command() -> clap::Command {
     use clap::Args;
@@ -274,6 +366,7 @@ fn parse_own_globals(sc: clap::Command, argv: Vec<std::ffi::OsString>) -> Result
 /// unambiguous prefix (`--update` is `--update-cache`). Errors are printed in apk's
 /// words; the exit status comes back.
 fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
+    let _ = ARGV.set(argv.clone());
     if !has_config() {
         if let Some((sc, argv)) = one_applet(&argv) {
             return parse_own_globals(sc, argv);
@@ -663,6 +756,9 @@ fn usage_error_after(e: &clap::Error, last: Option<&std::ffi::OsStr>) -> u8 {
             return 0;
         }
         ErrorKind::UnknownArgument => {
+            if reported_ambiguous() {
+                return 1;
+            }
             if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
                 let name = arg.trim_start_matches('-');
                 let name = name.split('=').next().unwrap_or(name);
@@ -908,6 +1004,7 @@ fn run() -> u8 {
         Command::Index(a) => commands::index::run(&ctx, a),
         Command::Manifest(a) => commands::manifest::run(&ctx, a),
         Command::Extract(a) => commands::extract::run(&ctx, a),
+        Command::Other(_) if reported_ambiguous() => 1,
         Command::Other(words) => {
             let name = words.first().map(String::as_str).unwrap_or("");
             eprintln!("ERROR: '{name}' is not an apk command. See 'apk --help'.");

@@ -227,6 +227,12 @@ fn command_line_as_apk_tools_reads_it() {
     t.step(&["--print-arch"]);
     t.step(&["frobnicate"]);
     t.step(&["--frobnicate", "info"]);
+    // A prefix of several options' names is ambiguous (global ones, the applet's, and
+    // aliases count; the first bad option word decides).
+    t.step(&["--repo", "x", "info"]);
+    t.step(&["info", "--inst"]);
+    t.step(&["info", "--xyz", "--inst"]);
+    t.step(&["del", "--r", "x"]);
     t.step(&["info", "-s", "demo-lib"]);
     t.step_same(&["--no-scripts", "--no-logfile", "add", "demo-hello"]);
     t.step_same(&["--no-inter", "--no-scripts", "del", "demo-hello"]);
