@@ -163,6 +163,16 @@ impl Command {
     }
 }
 
+/// What `--version` prints: apk-tools' line, which scripts read to tell which apk they
+/// have, with apk-rs's own name and version in it.
+fn version_line() -> String {
+    format!(
+        "apk-tools 3.0.6 (apk-rs {}), compiled for {}.",
+        env!("CARGO_PKG_VERSION"),
+        apk_core::db::installed::native_arch()
+    )
+}
+
 /// The command line, for [`ambiguous_option`] on the error paths.
 static ARGV: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
 
@@ -367,6 +377,13 @@ fn parse_own_globals(sc: clap::Command, argv: Vec<std::ffi::OsString>) -> Result
 /// words; the exit status comes back.
 fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
     let _ = ARGV.set(argv.clone());
+    // `-V` anywhere (the applet's options included) prints the version, as apk-tools
+    // does when it reads the option.
+    let mut options = argv.iter().skip(1).take_while(|w| *w != "--");
+    if options.any(|w| w == "-V" || w == "--version") {
+        println!("{}", version_line());
+        return Err(0);
+    }
     if !has_config() {
         if let Some((sc, argv)) = one_applet(&argv) {
             return parse_own_globals(sc, argv);
@@ -751,9 +768,30 @@ fn usage_error(e: &clap::Error) -> u8 {
 fn usage_error_after(e: &clap::Error, last: Option<&std::ffi::OsStr>) -> u8 {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
+        // apk-tools prints its version line, and before the help text too; asking for
+        // help (as giving no applet) exits 1 there.
+        ErrorKind::DisplayVersion => {
+            println!("{}", version_line());
             return 0;
+        }
+        ErrorKind::DisplayHelp => {
+            println!("{}\n", version_line());
+            let _ = e.print();
+            return 1;
+        }
+        ErrorKind::TooManyValues => {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(a)) => a.clone(),
+                _ => String::new(),
+            };
+            if let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidValue) {
+                let name = arg.split([' ', '=']).next().unwrap_or("");
+                let name = name.trim_start_matches('-');
+                eprintln!(
+                    "ERROR: command line: option '{name}' does not expect argument (got '{value}')"
+                );
+                return 1;
+            }
         }
         ErrorKind::UnknownArgument => {
             if reported_ambiguous() {
@@ -907,6 +945,13 @@ fn run() -> u8 {
     // As apk-tools: the architecture apk was built for, printed as the option is read
     // (before the root is opened; neither `--arch` nor the root's `etc/apk/arch`
     // changes it).
+    // No applet: the usage, as apk-tools prints it before opening anything.
+    if cli.command.is_none() && !cli.global.print_arch {
+        println!("{}\n", version_line());
+        use clap::Subcommand;
+        let _ = Command::augment_subcommands(root_command()).print_help();
+        return 1;
+    }
     if cli.global.print_arch {
         println!("{}", apk_core::db::installed::native_arch());
         return 0;
@@ -944,7 +989,6 @@ fn run() -> u8 {
         }
     }
     let Some(command) = cli.command else {
-        eprintln!("ERROR: no applet given. See 'apk --help'.");
         return 1;
     };
     // Applets that read the root's state need its database, as apk-tools opens it:

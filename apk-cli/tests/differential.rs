@@ -233,6 +233,22 @@ fn command_line_as_apk_tools_reads_it() {
     t.step(&["info", "--inst"]);
     t.step(&["info", "--xyz", "--inst"]);
     t.step(&["del", "--r", "x"]);
+    // Options read before anything is opened: an argument where none is taken, the
+    // version wherever it is asked for (the line itself names apk-rs: README).
+    t.step(&["--no-cache=foo", "info"]);
+    let version = |bin: &Path| {
+        let out = std::process::Command::new(bin)
+            .args(["info", "-V"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, line) = version(Path::new(env!("CARGO_BIN_EXE_apk")));
+    assert_eq!(code, version(&t.reference).0);
+    assert!(line.starts_with("apk-tools 3.0.6 (apk-rs "), "{line}");
     t.step(&["info", "-s", "demo-lib"]);
     t.step_same(&["--no-scripts", "--no-logfile", "add", "demo-hello"]);
     t.step_same(&["--no-inter", "--no-scripts", "del", "demo-hello"]);
