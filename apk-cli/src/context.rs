@@ -16,7 +16,7 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "LINE")]
     pub repository_config: Vec<String>,
     /// Write progress as `DONE/TOTAL STAGE` lines to file descriptor FD
-    #[arg(long, global = true, value_name = "FD")]
+    #[arg(long, global = true, value_name = "FD", value_parser = atoi_u32, allow_hyphen_values = true)]
     pub progress_fd: Option<u32>,
     /// Read repositories from FILE instead of etc/apk/repositories
     #[arg(long, global = true, value_name = "FILE")]
@@ -177,7 +177,7 @@ pub struct GlobalOpts {
     #[arg(long, global = true, overrides_with = "cache_predownload")]
     pub no_cache_predownload: bool,
     /// Fetch network indexes again when their cached copies are older than MINUTES
-    #[arg(long, global = true, value_name = "MINUTES")]
+    #[arg(long, global = true, value_name = "MINUTES", value_parser = atoi, allow_hyphen_values = true)]
     pub cache_max_age: Option<u64>,
     /// Ask before changing anything
     #[arg(short = 'i', long, global = true, overrides_with = "no_interactive")]
@@ -219,10 +219,10 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub print_arch: bool,
     /// Wait up to TIME seconds for the database lock
-    #[arg(long, global = true, value_name = "TIME")]
+    #[arg(long, global = true, value_name = "TIME", value_parser = atoi, allow_hyphen_values = true)]
     pub wait: Option<u64>,
     /// Network timeout in seconds (connecting, and each read)
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = atoi, allow_hyphen_values = true)]
     pub timeout: Option<u64>,
 }
 
@@ -720,6 +720,48 @@ pub fn error(e: impl std::fmt::Display) {
     crate::output::err(&format!("ERROR: {e}"));
 }
 
+/// A number read as C's `atoi` reads it, as apk-tools reads `--wait`, `--timeout`,
+/// `--cache-max-age` and `--progress-fd`: blanks, a sign and the digits that follow
+/// (the rest ignored; no digits is 0). None of those means anything below zero, which
+/// reads as 0 here (no wait, no timeout, always stale, no progress descriptor).
+fn atoi(s: &str) -> Result<u64, String> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = t.bytes().take_while(u8::is_ascii_digit).fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Ok(if negative { 0 } else { n })
+}
+
+/// [`atoi`] for a file descriptor (one too large to be any is 0: none).
+fn atoi_u32(s: &str) -> Result<u32, String> {
+    Ok(u32::try_from(atoi(s)?).unwrap_or(0))
+}
+
 fn parse_compression(s: &str) -> Result<apk_format::adb::container::CompressionSpec, String> {
     apk_format::adb::container::CompressionSpec::parse(s).ok_or_else(|| "invalid".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numeric_options_are_read_as_atoi_reads_them() {
+        for (s, n) in [
+            ("12", 12),
+            (" 7", 7),
+            ("+3", 3),
+            ("12abc", 12),
+            ("abc", 0),
+            ("-5", 0),
+            ("", 0),
+        ] {
+            assert_eq!(super::atoi(s), Ok(n), "{s:?}");
+        }
+        assert_eq!(super::atoi_u32("99999999999"), Ok(0));
+        assert_eq!(super::atoi_u32("3"), Ok(3));
+    }
 }

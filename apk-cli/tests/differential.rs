@@ -236,6 +236,9 @@ fn command_line_as_apk_tools_reads_it() {
     // Options read before anything is opened: an argument where none is taken, the
     // version wherever it is asked for (the line itself names apk-rs: README).
     t.step(&["--no-cache=foo", "info"]);
+    // Numbers as C's atoi reads them (apk-tools): what is not one is 0.
+    t.step(&["--wait", "abc", "--timeout", "5s", "info"]);
+    t.step(&["--cache-max-age", "x", "--progress-fd", "-1", "info"]);
     let version = |bin: &Path| {
         let out = std::process::Command::new(bin)
             .args(["info", "-V"])

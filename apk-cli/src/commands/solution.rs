@@ -365,7 +365,8 @@ struct Progress {
 
 impl Progress {
     fn new(ctx: &Context, db: &Database, cs: &Changeset) -> Progress {
-        let out = ctx.opts.progress_fd.and_then(|fd| {
+        // Descriptor 0 is no progress descriptor, as in apk-tools.
+        let out = ctx.opts.progress_fd.filter(|&fd| fd != 0).and_then(|fd| {
             std::fs::OpenOptions::new()
                 .write(true)
                 .open(format!("/proc/self/fd/{fd}"))

@@ -42,16 +42,18 @@ impl Fetcher {
     }
 
     /// [`new`](Self::new), checking the certificates of `https://` servers or not
-    /// (`--no-check-certificate`).
+    /// (`--no-check-certificate`). A zero timeout is none, as in apk-tools' fetch
+    /// library (`--timeout 0`).
     pub fn with_tls_verification(timeout: Duration, verify: bool) -> Self {
         let tls = ureq::tls::TlsConfig::builder()
             .disable_verification(!verify)
             .build();
+        let limit = (!timeout.is_zero()).then_some(timeout);
         let config = ureq::Agent::config_builder()
             .tls_config(tls)
-            .timeout_connect(Some(timeout))
-            .timeout_per_read(Some(timeout))
-            .timeout_recv_response(Some(timeout))
+            .timeout_connect(limit)
+            .timeout_per_read(limit)
+            .timeout_recv_response(limit)
             .user_agent(concat!("apk-rs/", env!("CARGO_PKG_VERSION")))
             .http_status_as_error(false)
             .build();
