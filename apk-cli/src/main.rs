@@ -173,6 +173,26 @@ fn version_line() -> String {
     )
 }
 
+/// Which option the long option word `key` names among `names` (long names or aliases,
+/// each with what the caller keeps of its option), as apk-tools matches one: an exact
+/// name wins over a longer one it begins (`--progress`, `--progress-fd`); otherwise
+/// `key` must begin exactly one name. `Err(true)`: it begins several; `Err(false)`:
+/// none.
+fn match_long<'a, T: Copy>(
+    names: impl Iterator<Item = (&'a str, T)> + Clone,
+    key: &str,
+) -> Result<T, bool> {
+    if let Some((_, v)) = names.clone().find(|(n, _)| *n == key) {
+        return Ok(v);
+    }
+    let mut by_prefix = names.filter(|(n, _)| n.starts_with(key));
+    match (by_prefix.next(), by_prefix.next()) {
+        (Some((_, v)), None) => Ok(v),
+        (Some(_), Some(_)) => Err(true),
+        _ => Err(false),
+    }
+}
+
 /// The command line, for [`ambiguous_option`] on the error paths.
 static ARGV: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
 
@@ -201,17 +221,8 @@ fn ambiguous_option() -> Option<String> {
             })
             .collect()
     };
-    // Which option a word names among `names`: Err(true) when several, Err(false) none.
-    let find = |names: &[(String, bool)], key: &str| -> Result<bool, bool> {
-        if let Some((_, v)) = names.iter().find(|(n, _)| n == key) {
-            return Ok(*v);
-        }
-        let mut by_prefix = names.iter().filter(|(n, _)| n.starts_with(key));
-        match (by_prefix.next(), by_prefix.next()) {
-            (Some((_, v)), None) => Ok(*v),
-            (Some(_), Some(_)) => Err(true),
-            _ => Err(false),
-        }
+    let find = |names: &[(String, bool)], key: &str| {
+        match_long(names.iter().map(|(n, v)| (n.as_str(), *v)), key)
     };
     // The applet: the first word naming one that no global option takes as its value.
     let global_names = long(&globals);
@@ -531,18 +542,10 @@ fn with_config(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::f
         if key.is_empty() {
             continue;
         }
-        let exact = args.iter().find(|a| a.get_long() == Some(key));
-        let by_prefix: Vec<&&clap::Arg> = args
-            .iter()
-            .filter(|a| a.get_long().is_some_and(|l| l.starts_with(key)))
-            .collect();
-        let arg = match (exact, by_prefix.as_slice()) {
-            (Some(a), _) => *a,
-            (None, [a]) => **a,
-            _ => {
-                output::warning(format!("config: unrecognized option '{key}'"));
-                continue;
-            }
+        let names = args.iter().filter_map(|a| Some((a.get_long()?, *a)));
+        let Ok(arg) = match_long(names, key) else {
+            output::warning(format!("config: unrecognized option '{key}'"));
+            continue;
         };
         let long = arg.get_long().unwrap_or(key);
         let takes_value = arg.get_action().takes_values();
@@ -656,16 +659,10 @@ fn applet_first(cmd: &clap::Command, argv: Vec<std::ffi::OsString>) -> Vec<std::
             if l.contains('=') {
                 return false;
             }
-            // An exact name wins over a longer one it begins (`--progress`,
-            // `--progress-fd`); otherwise the prefix must name one option only.
-            if let Some(a) = all.iter().find(|a| a.get_long() == Some(l)) {
-                return takes_values(a);
-            }
-            let mut by_prefix = all
-                .iter()
-                .filter(|a| l.len() > 1 && a.get_long().is_some_and(|n| n.starts_with(l)));
-            return match (by_prefix.next(), by_prefix.next()) {
-                (Some(a), None) => takes_values(a),
+            // A one-letter prefix counts only as an exact name.
+            let names = all.iter().filter_map(|a| Some((a.get_long()?, *a)));
+            return match match_long(names, l) {
+                Ok(a) if l.len() > 1 || a.get_long() == Some(l) => takes_values(a),
                 _ => false,
             };
         }
